@@ -1,0 +1,31 @@
+// Exact partition function, flows and target policy (THEORY.md, "Notation").
+//
+//   F(s) = sum_{y through s} pi_ref(y | s) exp(beta r(y)),  F(leaf) = exp(beta r(leaf)),
+//   log F(s) = logsumexp_a [ log pi_ref(a|s) + log F(s.a) ],   Z = F(root),
+//   p*(a|s) = pi_ref(a|s) F(s.a) / F(s).
+//
+// Everything is in log space, leaf to root, so beta r of several hundred stays
+// finite and exact (exp is only ever taken of differences <= 0).
+#pragma once
+
+#include <vector>
+
+#include "toy_envs/tree.h"
+
+namespace disa {
+
+// log F(s) for every internal node (index = node id); log F(root) = log Z.
+std::vector<double> log_flows(const Tree& tree, const TabularPolicy& reference, double beta);
+
+// log Z(beta) = log E_{pi_ref}[exp(beta r)].
+double log_partition(const Tree& tree, double beta);
+double log_partition(const Tree& tree, const TabularPolicy& reference, double beta);
+
+// The reward-tilted target p*(a|s) at inverse temperature beta, as a tabular
+// policy. With beta' = lambda beta this is the tilted proposal q_lambda (item 5).
+TabularPolicy target_policy(const Tree& tree, const TabularPolicy& reference, double beta);
+
+// Throws InputError unless beta is finite ("beta: must be finite, got nan").
+void check_beta(double beta, const char* field = "beta");
+
+}  // namespace disa

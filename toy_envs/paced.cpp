@@ -1,0 +1,24 @@
+#include "toy_envs/paced.h"
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+#include "toy_envs/divergences.h"
+#include "toy_envs/flows.h"
+
+namespace disa {
+
+PacedQuantities paced_quantities(const Tree& tree, const TabularPolicy& policy_old, double beta) {
+  check_beta(beta);
+  if (beta == 0.0) throw InputError("beta: PACED-RL's identity divides by beta; got 0");
+  PacedQuantities q{};
+  q.expected_reward = expected_reward(tree, policy_old);
+  q.log_z_old = log_partition(tree, policy_old, beta);
+  q.kl_old = kl_divergence(policy_old, target_policy(tree, policy_old, beta));
+  q.identity_rhs = (q.log_z_old - q.kl_old) / beta;
+  q.approx_expected_reward = q.log_z_old / beta;
+  q.approx_error = q.approx_expected_reward - q.expected_reward;
+  return q;
+}
+
+}  // namespace disa

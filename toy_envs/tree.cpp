@@ -1,0 +1,106 @@
+#include "toy_envs/tree.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+#include "src/log_sum_exp.h"
+
+namespace disa {
+
+Tree Tree::zeros(const TreeShape& shape) {
+  check_fits_in_memory(shape);
+  Tree tree;
+  tree.shape = shape;
+  tree.logits.assign(static_cast<std::size_t>(shape.num_internal() * shape.vocab()), 0.0);
+  tree.reward.assign(static_cast<std::size_t>(shape.num_leaves()), 0.0);
+  tree.strategy.assign(static_cast<std::size_t>(shape.num_leaves()), kNoStrategy);
+  return tree;
+}
+
+int Tree::num_strategies() const {
+  std::int32_t top = kNoStrategy;
+  for (std::int32_t k : strategy) top = std::max(top, k);
+  return top + 1;
+}
+
+TabularPolicy TabularPolicy::from_logits(const TreeShape& shape, std::span<const double> logits) {
+  const int V = shape.vocab();
+  const std::int64_t n = shape.num_internal();
+  if (static_cast<std::int64_t>(logits.size()) != n * V) {
+    throw InputError(fmt::format("logits: expected {} values ({} nodes x vocab {}), got {}",
+                                 n * V, n, V, logits.size()));
+  }
+  TabularPolicy policy;
+  policy.shape = shape;
+  policy.log_prob.resize(logits.size());
+  std::int64_t bad_node = -1;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < n; ++s) {
+    const auto row = logits.subspan(s * V, V);
+    bool ok = std::none_of(row.begin(), row.end(),
+                           [](double x) { return std::isnan(x) || x == kPosInf; });
+    const double lse = ok ? log_sum_exp(row) : kNegInf;
+    if (!ok || !std::isfinite(lse)) {
+#pragma omp critical
+      bad_node = bad_node < 0 ? s : std::min(bad_node, s);
+      continue;
+    }
+    for (int a = 0; a < V; ++a) policy.log_prob[s * V + a] = row[a] - lse;
+  }
+  if (bad_node >= 0) {
+    const auto row = logits.subspan(bad_node * V, V);
+    throw InputError(fmt::format(
+        "logits: node {} (prefix [{}]) has logits that are NaN, +inf, or all -inf: [{}]",
+        bad_node, fmt::join(shape.prefix(bad_node), ","), fmt::join(row, ",")));
+  }
+  return policy;
+}
+
+TabularPolicy reference_policy(const Tree& tree) {
+  return TabularPolicy::from_logits(tree.shape, tree.logits);
+}
+
+std::int64_t bytes_required(const TreeShape& shape) {
+  // Per internal node: V logits + 2 policies of V log-probs (reference and one
+  // other, e.g. the target) + one flow value. Per leaf: reward (8), strategy (4)
+  // and the leaf's log-mass (8). Computed in floating point: it must not overflow.
+  const double internal = static_cast<double>(shape.num_internal());
+  const double leaves = static_cast<double>(shape.num_leaves());
+  const double bytes = internal * (3.0 * 8.0 * shape.vocab() + 8.0) + leaves * 20.0;
+  return bytes > 9e18 ? static_cast<std::int64_t>(9e18) : static_cast<std::int64_t>(bytes);
+}
+
+std::int64_t tree_memory_budget() {
+  if (const char* env = std::getenv("DISA_MAX_TREE_BYTES")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end == env || *end != '\0' || v <= 0) {
+      throw InputError(fmt::format("DISA_MAX_TREE_BYTES: must be a positive integer, got '{}'", env));
+    }
+    return v;
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return static_cast<std::int64_t>(0.8 * static_cast<double>(pages) * static_cast<double>(page));
+}
+
+void check_fits_in_memory(const TreeShape& shape) {
+  const std::int64_t need = bytes_required(shape);
+  const std::int64_t budget = tree_memory_budget();
+  if (need > budget) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    throw InputError(fmt::format(
+        "tree: {} has {} leaves and {} internal nodes; it would need {:.2f} GiB, more than the "
+        "{:.2f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+        shape.describe(), shape.num_leaves(), shape.num_internal(), need / kGiB, budget / kGiB));
+  }
+}
+
+}  // namespace disa
