@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install what is missing (Debian 12, as root or with sudo), then configure and
+# build. Idempotent: apt is skipped when every package is present, and the build
+# is incremental. Usage: scripts/setup.sh [PRESET]   (default: "default")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Everything the project builds against, all from Debian's packages (CUDA, when
+# present, is preinstalled outside apt and found through CUDA_HOME / PATH).
+PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libeigen3-dev libboost-math-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libtorch-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  python3-numpy python3-matplotlib
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${#missing[@]} missing package(s): ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#PACKAGES[@]} packages present"
+fi
+
+# nvcc is often installed but not on PATH.
+if ! command -v nvcc >/dev/null 2>&1; then
+  for d in "${CUDA_HOME:-}" /usr/local/cuda; do
+    if [ -n "$d" ] && [ -x "$d/bin/nvcc" ]; then export PATH="$d/bin:$PATH"; break; fi
+  done
+fi
+
+preset="${1:-default}"
+cmake --preset "$preset"
+cmake --build --preset "$preset"

@@ -1,0 +1,85 @@
+// disa: the command-line entry point.
+//
+// Exit codes: 0 success; 2 bad arguments or bad input (one line naming the
+// argument, field or JSON path); 1 any other failure.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "src/cli/commands.h"
+#include "src/input_error.h"
+
+namespace {
+
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// CLI11 reports "A subcommand is required" before it looks at a misspelt one;
+// name the unknown word and the choices instead.
+std::string explain_missing_subcommand(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string path = "disa";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.starts_with("-")) break;
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : at->get_subcommands({})) {
+      if (sub->get_name() == word) next = sub;
+    }
+    if (next == nullptr) {
+      std::vector<std::string> names;
+      for (const CLI::App* sub : at->get_subcommands({})) names.push_back(sub->get_name());
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      return path + ": unknown subcommand '" + word + "' (expected one of: " + list + ")";
+    }
+    at = next;
+    path += " " + word;
+  }
+  std::string list;
+  for (const CLI::App* sub : at->get_subcommands({})) list += (list.empty() ? "" : ", ") + sub->get_name();
+  return path + ": a subcommand is required (one of: " + list + ")";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"disa: distribution-matching RL testbed (exact trees, importance-sampled log Z)", "disa"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every subcommand");
+  disa::cli::add_tree_commands(app);
+  disa::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    const std::string what = e.what();
+    const std::string message = what.find("subcommand") != std::string::npos
+                                    ? explain_missing_subcommand(app, argc, argv)
+                                    : one_line(what);
+    std::fprintf(stderr, "disa: error: %s (see --help)\n", message.c_str());
+    return 2;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "disa: error: %s (see --help)\n", one_line(e.what()).c_str());
+    return 2;
+  } catch (const disa::InputError& e) {
+    std::fprintf(stderr, "disa: error: %s\n", one_line(e.what()).c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "disa: failed: %s\n", one_line(e.what()).c_str());
+    return 1;
+  }
+  return 0;
+}

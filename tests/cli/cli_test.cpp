@@ -1,0 +1,148 @@
+// The `disa` executable as a user meets it: subcommands, --json output, and bad
+// arguments rejected with exit code 2 and one line naming the argument.
+// Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "toy_envs/families/family.h"
+#include "toy_envs/flows.h"
+#include "toy_envs/tree_json.h"
+
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const char* bin = std::getenv("DISA_BIN");
+  const std::string cmd = std::string(bin ? bin : "build/bin/disa") + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("disa_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// A rejected argument: exit 2, exactly one line, naming the argument.
+void expect_rejected(const Result& r, const std::string& names) {
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(names), std::string::npos) << "expected '" << names << "' in: " << r.output;
+}
+
+TEST_F(CliTest, HelpForEverySubcommandExitsZero) {
+  for (const char* sub : {"", "tree", "tree generate", "tree info", "tree sample", "tree families", "demo"}) {
+    const Result r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub << ": " << r.output;
+  }
+}
+
+TEST_F(CliTest, GenerateThenInfoJsonAgreesWithTheLibrary) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family strategies --set horizon=3 --seed 7 --out " + tree).exit_code, 0);
+  const Result r = run("tree info --tree " + tree + " --beta 2 --proposal tilted:lambda=0.5 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  for (const char* key : {"log_Z", "accuracy", "num_leaves", "chi2", "expected_ess_fraction"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  // The same tree through the library directly (independent of the CLI's printing).
+  const disa::Tree t = disa::make_trees("strategies", {{"horizon", "3"}}, 7)[0];
+  EXPECT_EQ(j["num_leaves"].get<std::int64_t>(), 64);  // 4 strategies, horizon 3: 4^3 leaves
+  EXPECT_DOUBLE_EQ(j["log_Z"].get<double>(), disa::log_partition(t, 2.0));
+  EXPECT_NEAR(j["expected_ess_fraction"].get<double>(), 1.0 / (1.0 + j["chi2"].get<double>()), 1e-15);
+}
+
+TEST_F(CliTest, SampleWritesTrajectoriesWhoseLogProbsAddUp) {
+  const std::string tree = path("t.json"), out = path("s.jsonl");
+  ASSERT_EQ(run("tree generate --family random --set eos=true --seed 3 --out " + tree).exit_code, 0);
+  const Result r = run("tree sample --tree " + tree + " --policy target --beta 1 --n 50 --seed 1 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(out);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    double sum = 0.0;
+    for (double lp : j["step_log_probs"]) sum += lp;
+    EXPECT_NEAR(sum, j["log_prob"].get<double>(), 1e-12);
+    EXPECT_EQ(j["actions"].size(), j["step_log_probs"].size());
+    ++n;
+  }
+  EXPECT_EQ(n, 50);
+  // Same seed, same trajectories.
+  const std::string again = path("s2.jsonl");
+  ASSERT_EQ(run("tree sample --tree " + tree + " --policy target --beta 1 --n 50 --seed 1 --out " + again).exit_code, 0);
+  std::ifstream a(out), b(again);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}), std::string(std::istreambuf_iterator<char>(b), {}));
+}
+
+TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  expect_rejected(run("tree generate --family nosuch --seed 1 --out " + path("x.json")), "--family");
+  expect_rejected(run("tree generate --family random --set vocab=1 --seed 1 --out " + path("x.json")), "vocab");
+  expect_rejected(run("tree generate --family random --set colour=3 --seed 1 --out " + path("x.json")), "colour");
+  expect_rejected(run("tree generate --family random --set vocab --seed 1 --out " + path("x.json")), "--set");
+  expect_rejected(run("tree generate --family random --out " + path("x.json")), "--seed");
+  expect_rejected(run("tree info --tree " + tree), "--beta");
+  expect_rejected(run("tree info --tree " + tree + " --beta abc"), "--beta");
+  expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal tilted:lambda=7"), "--proposal");
+  expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal greedy"), "--proposal");
+  expect_rejected(run("tree info --tree " + path("missing.json") + " --beta 1"), "missing.json");
+  expect_rejected(run("tree sample --tree " + tree + " --n 0 --seed 1"), "--n");
+  expect_rejected(run("tree sample --tree " + tree + " --policy target --n 5 --seed 1"), "--beta");
+  expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
+  expect_rejected(run("tree frobnicate"), "frobnicate");
+  expect_rejected(run(""), "subcommand");
+}
+
+TEST_F(CliTest, BadTreeFileNamesTheJsonPath) {
+  const std::string bad = path("bad.json");
+  std::ofstream(bad) << R"({"format":"disa-tree","version":1,"vocab":2,"horizon":1,"eos":null,)"
+                     << R"("nodes":[{"prefix":[],"logits":[0,"x"]}],"leaves":[]})";
+  expect_rejected(run("tree info --tree " + bad + " --beta 1"), "/nodes/0/logits/1");
+}
+
+TEST_F(CliTest, FailedGenerateLeavesNoFileBehind) {
+  // Arguments are validated before anything is written, and nothing temporary is left.
+  const std::string out = path("never.json");
+  EXPECT_EQ(run("tree generate --family random --set vocab=0 --seed 1 --out " + out).exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(out));
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+}
+
+}  // namespace
