@@ -41,6 +41,7 @@ def plot_proposal_sweep(d):
                 axes[0, col].semilogy(lam, cf, "o", ms=3, color=line.get_color(), alpha=0.6)
             axes[1, col].plot(lam, ess, color=line.get_color())
         axes[0, col].set_title(f"{fam} proposal")
+        axes[0, col].set_ylim(bottom=1e-5)  # chi2 = 0 exactly at lambda = 1 (q = p*)
         axes[1, col].set_xlabel("proposal strength lambda")
     axes[0, 0].set_ylabel("chi2(p* || q)  (dots: closed form)")
     axes[1, 0].set_ylabel("expected ESS / N = 1/(1+chi2)")
@@ -56,9 +57,9 @@ def plot_chi2_by_horizon(d):
     fig, ax = plt.subplots(figsize=(6, 4))
     for prop in sorted({r["proposal"] for r in rows}):
         sel = [r for r in rows if r["proposal"] == prop]
-        ax.semilogy([int(r["horizon"]) for r in sel], [max(fnum(r["chi2"]), 1e-16) for r in sel], "o-", label=prop)
+        ax.plot([int(r["horizon"]) for r in sel], [fnum(r["log1p_chi2"]) for r in sel], "o-", label=prop)
     ax.set_xlabel("horizon T")
-    ax.set_ylabel("chi2(p* || q)")
+    ax.set_ylabel("log(1 + chi2(p* || q))")
     ax.set_title("Weight degeneracy: q = p* at temperature tau")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -58,9 +58,9 @@ struct TabularPolicy {
 
 TabularPolicy reference_policy(const Tree& tree);
 
-// Bytes that building a tree and running every exact pass on it needs at most
-// (logits, rewards, strategies, one policy, flows and leaf masses); see
-// bytes_per_leaf in the README.
+// Bytes that building a tree and running the exact passes of `tree info` on it
+// need at most (logits, rewards, strategies, four policies, flows, leaf masses);
+// the README's "Scale" section gives the measured bytes per leaf.
 std::int64_t bytes_required(const TreeShape& shape);
 
 // The memory budget: DISA_MAX_TREE_BYTES when set, else 80% of physical memory.

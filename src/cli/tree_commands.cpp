@@ -260,7 +260,7 @@ void add_families(CLI::App& tree) {
     for (const Family& f : registered_families()) {
       std::printf("%s: %s\n", f.name.c_str(), f.help.c_str());
       for (const FamilyParam& p : f.params) {
-        std::printf("  --set %s=%-22s %s\n", p.name.c_str(), p.default_value.c_str(), p.help.c_str());
+        std::printf("%s", fmt::format("  --set {:<34} {}\n", p.name + "=" + p.default_value, p.help).c_str());
       }
     }
   });

@@ -107,6 +107,21 @@ inline std::vector<double> subtree_sums(const TreeShape& shape, std::span<const 
   return out;
 }
 
+// log pi(path) = sum_t log_prob(s_{t-1}, a_t), following the actions with TreeShape::child.
+// Stays finite where pi(path) itself would underflow (beta r of hundreds).
+inline double path_log_prob(const TabularPolicy& policy, const std::vector<int>& path) {
+  const int V = policy.shape.vocab();
+  std::int64_t node = 0;
+  double total = 0.0;
+  for (std::size_t t = 0; t < path.size(); ++t) {
+    total += policy.log_prob[static_cast<std::size_t>(node) * V + path[t]];
+    const TreeShape::Child c = policy.shape.child(node, static_cast<int>(t), path[t]);
+    if (c.is_leaf && t + 1 != path.size()) throw std::logic_error("path_log_prob: path runs past a leaf");
+    node = c.id;
+  }
+  return total;
+}
+
 // ---- direct sums over leaves ------------------------------------------------
 
 inline double sum(std::span<const double> v) {
