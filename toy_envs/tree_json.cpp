@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -180,6 +181,18 @@ json parse_json(const std::string& text, const std::string& source) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for reading", path));
+  // The JSON document model takes about 11x the file size (measured: a 185 MB
+  // tree file of 10^6 leaves peaks at 2.1 GB); refuse before parsing rather than
+  // run out of memory half way.
+  constexpr double kDomBytesPerFileByte = 16.0;
+  const auto file_bytes = static_cast<double>(std::filesystem::file_size(path));
+  if (kDomBytesPerFileByte * file_bytes > static_cast<double>(tree_memory_budget())) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    throw InputError(fmt::format(
+        "{}: a JSON file of {:.2f} GiB needs about {:.1f} GiB to parse, more than the {:.2f} GiB budget; "
+        "save large trees in the binary format (--out FILE.dtree)",
+        path, file_bytes / kGiB, kDomBytesPerFileByte * file_bytes / kGiB, tree_memory_budget() / kGiB));
+  }
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
