@@ -45,7 +45,7 @@ TabularPolicy target_policy(const Tree& tree, const TabularPolicy& reference, do
   // log p*(a|s) = log pi_ref(a|s) + log F(s.a) - log F(s); the child flows are
   // recovered per node from the same pass so rows are normalised to round-off.
   for (int d = 0; d < shape.horizon(); ++d) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (shape.level_size(d) >= kMinParallelWork)
     for (std::int64_t s = shape.level_offset(d); s < shape.level_offset(d + 1); ++s) {
       for (int a = 0; a < V; ++a) {
         const TreeShape::Child c = shape.child(s, d, a);

@@ -10,6 +10,7 @@
 #include "toy_envs/flows.h"
 #include "toy_envs/leaf_distribution.h"
 #include "toy_envs/tree_json.h"
+#include "toy_envs/tree_passes.h"
 
 namespace disa {
 namespace {
@@ -35,7 +36,7 @@ TabularPolicy interpolated_proposal(const TabularPolicy& reference, const Tabula
   q.shape = reference.shape;
   q.log_prob.resize(reference.log_prob.size());
   const std::int64_t n = reference.shape.num_internal();
-#pragma omp parallel
+#pragma omp parallel if (n >= kMinParallelWork)
   {
     std::vector<double> row(static_cast<std::size_t>(V));
 #pragma omp for schedule(static)
@@ -63,7 +64,7 @@ TabularPolicy mixture_proposal(const TabularPolicy& reference, const TabularPoli
   q.shape = shape;
   q.log_prob.resize(reference.log_prob.size());
   const std::int64_t n = shape.num_internal();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t s = 0; s < n; ++s) {
     const double w_t = log_w_target + target_mass.node[s], w_r = log_w_ref + ref_mass.node[s];
     const double log_norm = log_add_exp(w_t, w_r);

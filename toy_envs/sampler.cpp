@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "src/counter_rng.h"
+#include "toy_envs/tree_passes.h"
 
 namespace disa {
 
@@ -12,7 +13,7 @@ AliasSampler::AliasSampler(const TabularPolicy& policy)
       alias_(policy.log_prob.size()) {
   const int V = policy.shape.vocab();
   const std::int64_t n = policy.shape.num_internal();
-#pragma omp parallel
+#pragma omp parallel if (n >= kMinParallelWork)
   {
     std::vector<double> scaled(static_cast<std::size_t>(V));
     std::vector<std::int32_t> small, large;
@@ -65,7 +66,7 @@ SampleBatch AliasSampler::sample(std::uint64_t seed, std::int64_t n, std::int64_
   batch.leaf.resize(static_cast<std::size_t>(n));
   batch.log_prob.resize(static_cast<std::size_t>(n));
   std::vector<std::int32_t> length(static_cast<std::size_t>(n));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t i = 0; i < n; ++i) {
     const CounterRng rng(seed, static_cast<std::uint64_t>(first_index + i));
     std::int64_t node = 0;
@@ -93,7 +94,7 @@ SampleBatch AliasSampler::sample(std::uint64_t seed, std::int64_t n, std::int64_
   for (std::int64_t i = 0; i < n; ++i) batch.offset[i + 1] = batch.offset[i] + length[i];
   batch.action.resize(static_cast<std::size_t>(batch.offset[n]));
   batch.step_log_prob.resize(batch.action.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t t = 0; t < length[i]; ++t) {
       batch.action[batch.offset[i] + t] = actions[i * T + t];

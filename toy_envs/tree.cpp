@@ -11,6 +11,7 @@
 
 #include "src/input_error.h"
 #include "src/log_sum_exp.h"
+#include "toy_envs/tree_passes.h"
 
 namespace disa {
 
@@ -41,7 +42,7 @@ TabularPolicy TabularPolicy::from_logits(const TreeShape& shape, std::span<const
   policy.shape = shape;
   policy.log_prob.resize(logits.size());
   std::int64_t bad_node = -1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t s = 0; s < n; ++s) {
     const auto row = logits.subspan(s * V, V);
     bool ok = std::none_of(row.begin(), row.end(),

@@ -1,5 +1,6 @@
 #include "toy_envs/tree_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/log_sum_exp.h"
 
 namespace disa {
 namespace {
@@ -173,7 +175,7 @@ Tree tree_from_json(const Validator& check, const json& doc, const std::string& 
 json parse_json(const std::string& text, const std::string& source) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400
     throw InputError(fmt::format("{}: not valid JSON ({})", source, e.what()));
   }
 }
@@ -197,8 +199,11 @@ std::string read_file(const std::string& path) {
 }
 
 // Shortest text that reads back to the same double; null for -inf (policies).
+// -0.0 is written "-0.0": "-0" would read back as the integer 0, i.e. +0.0.
 void write_number(std::ostream& out, double x) {
-  if (std::isfinite(x)) {
+  if (x == 0.0 && std::signbit(x)) {
+    out << "-0.0";
+  } else if (std::isfinite(x)) {
     out << fmt::format("{}", x);
   } else {
     out << "null";
@@ -394,7 +399,16 @@ TabularPolicy parse_policy_json(const std::string& text, const std::string& sour
   std::vector<double> logits(static_cast<std::size_t>(shape.num_internal() * shape.vocab()));
   read_nodes(check, check.member(doc, "", "nodes"), "/nodes", shape, logits, true);
   try {
-    return TabularPolicy::from_logits(shape, logits);
+    TabularPolicy policy = TabularPolicy::from_logits(shape, logits);
+    // Rows that already are log-probabilities (what save_policy writes) are kept
+    // bit for bit: re-normalising them moves them by round-off, and save/load
+    // would not be lossless.
+    const int V = shape.vocab();
+    for (std::int64_t s = 0; s < shape.num_internal(); ++s) {
+      const std::span<const double> row(logits.data() + s * V, static_cast<std::size_t>(V));
+      if (std::fabs(log_sum_exp(row)) <= 1e-12) std::copy(row.begin(), row.end(), policy.log_prob.begin() + s * V);
+    }
+    return policy;
   } catch (const InputError& e) {
     throw InputError(fmt::format("{}: {}", source, e.what()));
   }

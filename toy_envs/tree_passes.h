@@ -20,6 +20,10 @@
 
 namespace disa {
 
+// Levels (or arrays) smaller than this run on one thread: opening a parallel
+// region costs more than the work, and far more when the other core is busy.
+inline constexpr std::int64_t kMinParallelWork = 4096;
+
 // leaf_value(leaf_id) -> double; node_value(node_id, std::span<const double> child_values)
 // -> double. Returns the value of every internal node (index = node id).
 template <class LeafValue, class NodeValue>
@@ -34,7 +38,7 @@ std::vector<double> backward_pass(const TreeShape& shape, LeafValue&& leaf_value
     const bool children_are_leaves = d + 1 == shape.horizon();
     const std::int64_t child_base =
         children_are_leaves ? shape.horizon_leaf_offset() : shape.level_offset(d + 1);
-#pragma omp parallel
+#pragma omp parallel if (end - begin >= kMinParallelWork)
     {
       std::vector<double> child_value(static_cast<std::size_t>(V));
 #pragma omp for schedule(static)
@@ -71,7 +75,7 @@ std::vector<double> forward_pass(const TreeShape& shape, double root_value, Edge
     const bool children_are_leaves = d + 1 == shape.horizon();
     const std::int64_t child_base =
         children_are_leaves ? shape.horizon_leaf_offset() : shape.level_offset(d + 1);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (end - begin >= kMinParallelWork)
     for (std::int64_t s = begin; s < end; ++s) {
       std::int64_t next = child_base + (s - begin) * B;
       for (int a = 0; a < V; ++a) {

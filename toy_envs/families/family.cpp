@@ -11,6 +11,7 @@
 
 #include "src/counter_rng.h"
 #include "src/input_error.h"
+#include "toy_envs/tree_passes.h"
 
 namespace disa {
 
@@ -137,14 +138,14 @@ void assign_correct_by_mass(Tree& tree, const std::vector<std::int64_t>& leaves,
 void fill_random_logits(Tree& tree, double temperature, std::uint64_t seed, std::uint64_t stream) {
   const CounterRng rng(seed, stream);
   const std::int64_t n = static_cast<std::int64_t>(tree.logits.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t i = 0; i < n; ++i) tree.logits[i] = rng.normal(static_cast<std::uint64_t>(i)) / temperature;
 }
 
 void label_strategies_by_first_action(Tree& tree) {
   const TreeShape& shape = tree.shape;
   const std::int64_t n = shape.num_leaves();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t y = 0; y < n; ++y) {
     const bool root_eos = shape.has_eos() && y == 0;
     if (root_eos) {

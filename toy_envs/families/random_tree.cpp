@@ -4,6 +4,7 @@
 
 #include "src/counter_rng.h"
 #include "toy_envs/families/family.h"
+#include "toy_envs/tree_passes.h"
 
 namespace disa {
 
@@ -31,7 +32,7 @@ Family random_family() {
         fill_random_logits(tree, temperature, seed, /*stream=*/1);
         const CounterRng rng(seed, /*stream=*/2);
         const std::int64_t n = tree.shape.num_leaves();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
         for (std::int64_t y = 0; y < n; ++y) {
           const double u = rng.uniform(static_cast<std::uint64_t>(y));
           tree.reward[y] = binary ? (u < p_correct ? 1.0 : 0.0) : u;
