@@ -1,5 +1,5 @@
 // bench_exact_pass: the exact pass and the alias sampler on one tree file, at 1 and
-// 2 OpenMP threads, plus a memory-bandwidth ceiling for the same machine.
+// 2 OpenMP threads, plus the same machine's ceilings (memory bandwidth, exp, fork/join).
 //
 //   bench_exact_pass --tree=T.dtree [--beta=1] [--samples=100000] [--seed=1]
 //                    [--validate-only] [google benchmark flags]
@@ -7,7 +7,8 @@
 // The tree comes from --tree=PATH, else from $DISA_BENCH_TREE. Before anything is
 // timed the program validates: log_flows at 1 and at 2 threads must agree bit for
 // bit at every node, log Z must be finite, and log_partition(tree) (from logits)
-// must equal log_flows(policy)[0]; otherwise it exits 1. --validate-only prints
+// must equal log_flows(policy)[0]; otherwise it exits 1 (2 on a bad argument or an
+// unreadable tree). --validate-only prints
 //   {"log_z": ..., "vocab": V, "horizon": T, "eos": E, "num_internal": I, "num_leaves": L}
 // and exits; bench/run_exact_pass_bench.py compares that log Z with numpy's
 // (bench/exact_pass_numpy.py) before timing either.
@@ -21,6 +22,8 @@
 //                          policy (alias tables built once, outside the timing).
 //   memory_read/threads:N  sum of a 512 MiB array: the machine's read bandwidth.
 //   memory_copy/threads:N  copy between two 256 MiB arrays (bytes = read + write).
+//   compute_exp/threads:N  2^22 libm exp calls: the machine's compute scaling.
+//   fork_join/threads:N    one empty parallel region (the exact pass opens T).
 //
 // Counters. With I internal nodes, L leaves, V actions per node:
 //   nodes      = I + L: every node of the tree is visited once per pass;
@@ -159,6 +162,38 @@ void BM_MemoryCopy(benchmark::State& state, int threads) {
   state.SetBytesProcessed(kBandwidthBytes * state.iterations());  // n reads + n writes of 8 bytes
 }
 
+// The compute ceiling: libm exp (what the exact pass spends most of its time in)
+// on independent arguments, in cache. Its 2-thread/1-thread ratio is the speed-up
+// the machine gives compute-bound work at the time of the run (2 vCPUs may share a
+// physical core).
+void BM_ComputeExp(benchmark::State& state, int threads) {
+  omp_set_num_threads(threads);
+  constexpr std::int64_t n = std::int64_t{1} << 22;
+  for (auto _ : state) {
+    double sum = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : sum)
+    for (std::int64_t i = 0; i < n; ++i) sum += std::exp(-1e-7 * static_cast<double>(i & 0xffff));
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["threads"] = threads;
+  state.SetItemsProcessed(n * state.iterations());
+}
+
+// One empty OpenMP parallel region: what each level of the exact pass pays to fork
+// and join (backward_pass opens one region per level, T per pass). Normally a few
+// microseconds; on a virtual machine whose 2 vCPUs share a physical core it can
+// reach milliseconds (the idle thread spins before it sleeps).
+void BM_ForkJoin(benchmark::State& state, int threads) {
+  omp_set_num_threads(threads);
+  for (auto _ : state) {
+    int count = 0;
+#pragma omp parallel reduction(+ : count)
+    count += 1;
+    benchmark::DoNotOptimize(count);
+  }
+  state.counters["threads"] = threads;
+}
+
 long max_rss_kib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -278,6 +313,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("sample" + t).c_str(), BM_Sample, threads)->UseRealTime()->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("memory_read" + t).c_str(), BM_MemoryRead, threads)->UseRealTime()->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("memory_copy" + t).c_str(), BM_MemoryCopy, threads)->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("compute_exp" + t).c_str(), BM_ComputeExp, threads)->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("fork_join" + t).c_str(), BM_ForkJoin, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
   }
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());

@@ -16,6 +16,9 @@ namespace disa {
 
 // log F(s) for every internal node (index = node id); log F(root) = log Z.
 std::vector<double> log_flows(const Tree& tree, const TabularPolicy& reference, double beta);
+// The same from the tree's reference logits directly (log-softmax fused into the
+// pass; bit-identical to the above with reference_policy(tree)).
+std::vector<double> log_flows(const Tree& tree, double beta);
 
 // log Z(beta) = log E_{pi_ref}[exp(beta r)].
 double log_partition(const Tree& tree, double beta);

@@ -48,6 +48,8 @@ RC_GTEST_PROP(Flows, EveryNodeFlowMatchesSubtreeSums, ()) {
   const std::vector<double> reach = test::subtree_sums(tree.shape, ref.prob);
   const std::vector<double> log_f = log_flows(tree, reference_policy(tree), beta);
   RC_ASSERT(log_f.size() == static_cast<std::size_t>(tree.shape.num_internal()));
+  // The fused pass (log-softmax inside) does the same arithmetic: bit-identical.
+  RC_ASSERT(log_flows(tree, beta) == log_f);
   for (std::size_t s = 0; s < log_f.size(); ++s) {
     RC_ASSERT(std::fabs(log_f[s] - std::log(num[s] / reach[s])) <= kRoundOff);
   }
