@@ -6,13 +6,12 @@
 
 Needs the C++ targets built first:
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
-    ninja -C build bench_exact_pass bench_make_tree
+    ninja -C build disa bench_exact_pass
 
 For each tree VxT (family "random", vocab V, horizon T, no EOS: V^T leaves; the
 default 10x6 and 10x7 are exactly 10^6 and 10^7 leaves with the same vocab, so the
 cost per node is comparable between them):
-  1. writes the tree as .dtree with `disa tree generate` when the CLI is built,
-     else with bench_make_tree;
+  1. writes the tree as .dtree with `disa tree generate`;
   2. validates before timing anything: bench_exact_pass checks its own pass
      (1 thread == 2 threads bit for bit, from-logits == from-policy) and prints log
      Z; bench/exact_pass_numpy.py must reproduce it to 1e-9 relative, or this
@@ -135,21 +134,14 @@ def machine_info(build_dir):
 
 
 def generate_tree(build_dir, vocab, horizon, seed, path, raw):
-    """Writes the tree; returns the tool used."""
-    sets = ["--family", "random", "--set", f"vocab={vocab}", "--set", f"horizon={horizon}",
-            "--seed", str(seed), "--out", str(path)]
+    """Writes the tree with `disa tree generate`; returns the tool used."""
     disa = Path(build_dir) / "bin" / "disa"
-    if disa.exists():
-        p = subprocess.run([str(disa), "tree", "generate", *sets], capture_output=True, text=True)
-        if p.returncode == 0 and Path(path).exists():
-            return "disa tree generate"
-        print(f"note: `disa tree generate` failed (exit {p.returncode}: "
-              f"{(p.stderr or p.stdout).strip()[:200]}); using bench_make_tree", file=sys.stderr)
-    maker = Path(build_dir) / "bin" / "bench_make_tree"
-    if not maker.exists():
-        die(f"{maker} not built (ninja -C {build_dir} bench_make_tree)")
-    run([maker, *sets], log=raw / f"generate-v{vocab}-t{horizon}.log")
-    return "bench_make_tree"
+    if not disa.exists():
+        die(f"{disa} not built (ninja -C {build_dir} disa)")
+    run([disa, "tree", "generate", "--family", "random", "--set", f"vocab={vocab}", "--set",
+         f"horizon={horizon}", "--seed", str(seed), "--out", str(path)],
+        log=raw / f"generate-v{vocab}-t{horizon}.log")
+    return "disa tree generate"
 
 
 TIME_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -206,7 +198,7 @@ def main():
     bench = build_dir / "bin" / "bench_exact_pass"
     if not bench.exists():
         die(f"{bench} not built; run: cmake -S {REPO} -B {build_dir} -G Ninja -DCMAKE_BUILD_TYPE=Release "
-            f"&& ninja -C {build_dir} bench_exact_pass bench_make_tree", 2)
+            f"&& ninja -C {build_dir} disa bench_exact_pass", 2)
     if not Path(PYTHON).exists():
         die(f"{PYTHON} not found (Debian's python3 with python3-numpy)", 2)
     if not Path("/usr/bin/time").exists():

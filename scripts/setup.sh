@@ -11,7 +11,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   libeigen3-dev libboost-math-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  python3-numpy python3-matplotlib
+  python3-numpy python3-matplotlib time
 )
 
 missing=()
