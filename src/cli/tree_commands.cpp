@@ -186,6 +186,7 @@ void add_sample(CLI::App& tree) {
     std::string out;
     std::string format = "jsonl";
     std::size_t prompt = 0;
+    std::int64_t first = 0;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = tree.add_subcommand("sample", "Sample trajectories from a policy on a tree");
@@ -195,6 +196,9 @@ void add_sample(CLI::App& tree) {
   cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG")->required();
   cmd->add_option("--beta", args->beta, "Inverse temperature (needed by target, tilted, interp, mixture)");
   cmd->add_option("--prompt", args->prompt, "Which tree of a disa-tree-set (0-based)");
+  cmd->add_option("--first", args->first,
+                  "Index of the first trajectory: --first K --n M continues the stream of --first 0 --n K")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--out", args->out, "Output file (default: standard output)");
   cmd->add_option("--format", args->format, "jsonl or csv")->check(CLI::IsMember({"jsonl", "csv"}));
   cmd->callback([args] {
@@ -211,9 +215,18 @@ void add_sample(CLI::App& tree) {
                                    trees.size()));
     }
     const Tree& tree = trees[args->prompt];
+    // The batch holds up to T steps per trajectory (action 4 B + log-prob 8 B, twice
+    // while packing) plus 16 B per trajectory: refuse before allocating.
+    const double batch_bytes = static_cast<double>(args->n) * (24.0 * tree.shape.horizon() + 16.0);
+    if (batch_bytes > static_cast<double>(tree_memory_budget())) {
+      throw InputError(fmt::format("--n: {} trajectories of up to {} steps need {:.1f} GiB, more than the {:.1f} GiB "
+                                   "budget; sample in several calls (--first)",
+                                   args->n, tree.shape.horizon(), batch_bytes / (1 << 30),
+                                   tree_memory_budget() / double(1 << 30)));
+    }
     const TabularPolicy ref = reference_policy(tree);
     const AliasSampler sampler(make_policy(tree, beta, spec));
-    const SampleBatch batch = sampler.sample(args->seed, args->n);
+    const SampleBatch batch = sampler.sample(args->seed, args->n, args->first);
     const int V = tree.shape.vocab();
     const auto write = [&](std::ostream& out) {
       if (args->format == "csv") out << "index,leaf,length,log_prob,log_ref,reward,strategy,actions\n";
@@ -230,7 +243,7 @@ void add_sample(CLI::App& tree) {
         const std::span<const std::int32_t> actions(batch.action.data() + begin, end - begin);
         const std::int64_t leaf = batch.leaf[i];
         if (args->format == "csv") {
-          out << fmt::format("{},{},{},{},{},{},{},{}\n", i, leaf, end - begin, num(batch.log_prob[i]), num(log_ref),
+          out << fmt::format("{},{},{},{},{},{},{},{}\n", args->first + i, leaf, end - begin, num(batch.log_prob[i]), num(log_ref),
                              num(tree.reward[leaf]), tree.strategy[leaf], fmt::join(actions, " "));
         } else {
           std::vector<std::string> step_lp;
@@ -238,7 +251,7 @@ void add_sample(CLI::App& tree) {
           out << fmt::format(
               "{{\"index\":{},\"leaf\":{},\"actions\":[{}],\"step_log_probs\":[{}],\"log_prob\":{},\"log_ref\":{},"
               "\"reward\":{},\"strategy\":{}}}\n",
-              i, leaf, fmt::join(actions, ","), fmt::join(step_lp, ","), num(batch.log_prob[i]), num(log_ref),
+              args->first + i, leaf, fmt::join(actions, ","), fmt::join(step_lp, ","), num(batch.log_prob[i]), num(log_ref),
               num(tree.reward[leaf]), tree.strategy[leaf] == kNoStrategy ? std::string("null")
                                                                          : std::to_string(tree.strategy[leaf]));
         }

@@ -108,6 +108,22 @@ TEST_F(CliTest, SampleWritesTrajectoriesWhoseLogProbsAddUp) {
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}), std::string(std::istreambuf_iterator<char>(b), {}));
 }
 
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_F(CliTest, SamplingInChunksContinuesTheSameStream) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family strategies --seed 2 --out " + tree).exit_code, 0);
+  const std::string base = "tree sample --tree " + tree + " --policy tilted:lambda=0.5 --beta 2 --seed 9 --format csv ";
+  ASSERT_EQ(run(base + "--n 30 --out " + path("all.csv")).exit_code, 0);
+  ASSERT_EQ(run(base + "--n 12 --out " + path("a.csv")).exit_code, 0);
+  ASSERT_EQ(run(base + "--n 18 --first 12 --out " + path("b.csv")).exit_code, 0);
+  const std::string b = read_all(path("b.csv"));
+  EXPECT_EQ(read_all(path("all.csv")), read_all(path("a.csv")) + b.substr(b.find('\n') + 1));  // minus header
+}
+
 TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   const std::string tree = path("t.json");
   ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
@@ -124,6 +140,7 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree sample --tree " + tree + " --n 0 --seed 1"), "--n");
   expect_rejected(run("tree sample --tree " + tree + " --policy target --n 5 --seed 1"), "--beta");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
+  expect_rejected(run("tree sample --tree " + tree + " --n 100000000000000 --seed 1"), "--n");  // > memory
   expect_rejected(run("tree frobnicate"), "frobnicate");
   expect_rejected(run(""), "subcommand");
 }
