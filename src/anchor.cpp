@@ -1,0 +1,157 @@
+#include "src/anchor.h"
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "src/atomic_file.h"
+#include "src/input_error.h"
+
+namespace disa {
+namespace {
+
+using nlohmann::ordered_json;
+
+// JSON has no inf/nan: those go out as strings and come back from them.
+ordered_json number(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  return x;
+}
+
+double read_number(const ordered_json& v, const std::string& where) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (s == "inf") return std::numeric_limits<double>::infinity();
+    if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  }
+  throw InputError(fmt::format("{}: expected a number (or \"inf\", \"-inf\", \"nan\"), got {}", where, v.dump()));
+}
+
+const ordered_json& field(const ordered_json& obj, const char* key, const std::string& where) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) throw InputError(fmt::format("{}: missing \"{}\"", where, key));
+  return *it;
+}
+
+}  // namespace
+
+AnchorRecord make_anchor(const std::string& prompt, const IsEstimate& e, const std::string& proposal, double beta,
+                         std::uint64_t seed) {
+  AnchorRecord a;
+  a.prompt = prompt;
+  a.log_z_hat = e.log_z_hat;
+  a.n = e.n;
+  a.ess = e.ess;
+  a.chi2_hat = e.chi2_hat;
+  a.k_hat = e.k_hat;
+  a.ci_low = e.ci_low;
+  a.ci_high = e.ci_high;
+  a.ci_method = e.ci_method;
+  a.log_z_psis = e.log_z_psis;
+  a.max_weight = e.max_weight;
+  a.proposal = proposal;
+  a.beta = beta;
+  a.seed = seed;
+  a.flags = e.flags;
+  return a;
+}
+
+void save_anchors(const std::vector<AnchorRecord>& anchors, const std::string& path) {
+  write_file_atomically(path, [&](std::ostream& out) {
+    for (const AnchorRecord& a : anchors) {
+      ordered_json j;
+      j["prompt"] = a.prompt;
+      j["log_Zhat"] = number(a.log_z_hat);
+      j["n"] = a.n;
+      j["ess"] = number(a.ess);
+      j["chi2_hat"] = number(a.chi2_hat);
+      j["k_hat"] = number(a.k_hat);
+      j["ci_low"] = number(a.ci_low);
+      j["ci_high"] = number(a.ci_high);
+      j["ci_method"] = a.ci_method;
+      j["log_Zhat_psis"] = number(a.log_z_psis);
+      j["max_weight"] = number(a.max_weight);
+      j["proposal"] = a.proposal;
+      j["beta"] = number(a.beta);
+      j["seed"] = a.seed;
+      j["flags"] = a.flags;
+      // dump() writes doubles in shortest round-trip form, so the file is lossless.
+      out << j.dump() << '\n';
+    }
+  });
+}
+
+std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::string& source) {
+  std::vector<AnchorRecord> out;
+  std::istringstream in(text);
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", source, line_no);
+    ordered_json j;
+    try {
+      j = ordered_json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(fmt::format("{}: not valid JSON ({})", where, e.what()));
+    }
+    if (!j.is_object()) throw InputError(fmt::format("{}: expected an object", where));
+    AnchorRecord a;
+    const auto text_field = [&](const char* key) {
+      const ordered_json& v = field(j, key, where);
+      if (!v.is_string()) throw InputError(fmt::format("{}: {}: expected a string, got {}", where, key, v.dump()));
+      return v.get<std::string>();
+    };
+    const auto num_field = [&](const char* key) { return read_number(field(j, key, where), where + ": " + key); };
+    a.prompt = text_field("prompt");
+    a.log_z_hat = num_field("log_Zhat");
+    const ordered_json& n = field(j, "n", where);
+    if (!n.is_number_integer() || n.get<std::int64_t>() < 1) {
+      throw InputError(fmt::format("{}: n: expected a positive integer, got {}", where, n.dump()));
+    }
+    a.n = n.get<std::int64_t>();
+    a.ess = num_field("ess");
+    a.chi2_hat = num_field("chi2_hat");
+    a.k_hat = num_field("k_hat");
+    a.ci_low = num_field("ci_low");
+    a.ci_high = num_field("ci_high");
+    a.ci_method = text_field("ci_method");
+    a.log_z_psis = num_field("log_Zhat_psis");
+    a.max_weight = num_field("max_weight");
+    a.proposal = text_field("proposal");
+    a.beta = num_field("beta");
+    const ordered_json& seed = field(j, "seed", where);
+    if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<std::int64_t>() >= 0)) {
+      throw InputError(fmt::format("{}: seed: expected a non-negative integer, got {}", where, seed.dump()));
+    }
+    a.seed = seed.get<std::uint64_t>();
+    const ordered_json& flags = field(j, "flags", where);
+    if (!flags.is_array()) throw InputError(fmt::format("{}: flags: expected an array of strings", where));
+    for (const auto& f : flags) {
+      if (!f.is_string()) throw InputError(fmt::format("{}: flags: expected strings, got {}", where, f.dump()));
+      a.flags.push_back(f.get<std::string>());
+    }
+    if (std::isnan(a.log_z_hat) || a.log_z_hat == std::numeric_limits<double>::infinity()) {
+      throw InputError(fmt::format("{}: log_Zhat: must be finite or -inf, got {}", where, a.log_z_hat));
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<AnchorRecord> load_anchors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open for reading", path));
+  return parse_anchors({std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()}, path);
+}
+
+}  // namespace disa

@@ -1,0 +1,92 @@
+// The importance-sampled partition function: log Zhat_N and its diagnostics
+// (THEORY.md items 1-4; the DISA anchor).
+//
+// Input: per-sample log-weights log w_i = log pi_ref(y_i) - log q(y_i) + beta r(y_i),
+// y_i ~ q i.i.d., as a flat array (one prompt) or segmented (many prompts). Any
+// source: tabular samples here, token log-probs in the LLM pipeline.
+//
+//   log Zhat_N   = logsumexp_i(log w_i) - log N          unbiased in Z (item 1),
+//                                                         E[log Zhat] ≈ log Z - chi2/(2N) (item 3)
+//   ESS          = (sum w)^2 / sum w^2,  ESS/N ≈ 1/(1 + chi2)            (item 4)
+//   chi2_hat     = N sum w^2 / (sum w)^2 - 1 = N/ESS - 1 (sample chi-square)
+//   max_weight   = max_i w_i / sum w
+//   k_hat        Pareto-smoothed IS tail index (Vehtari, Simpson, Gelman, Yao, Gabry,
+//                "Pareto smoothed importance sampling", JMLR 2024): a generalized
+//                Pareto fit (Zhang & Stephens 2009, with the weak prior of the PSIS
+//                paper) to the M = min(N/5, 3 sqrt N) largest weights. k_hat > 0.7:
+//                the estimate is unreliable.
+//   log_z_psis   log Zhat with the tail weights replaced by the fitted GPD's
+//                expected order statistics (truncated at the largest raw weight).
+//   CI for log Z delta method: log Zhat ± z_{(1+level)/2} * se, se = sd(w) / (sqrt(N) mean(w));
+//                or percentile bootstrap (counter-based RNG, replicate b = stream b).
+//
+// Everything is computed on weights rescaled by their maximum, so log-weights
+// anywhere in ±1e300 are handled exactly.
+//
+// Edge cases: N = 0, a NaN or a +inf log-weight are InputErrors naming the index;
+// all weights zero (every log w = -inf: the proposal never hit the target's
+// support) gives log_z_hat = -inf with the flag "all_weights_zero". Other flags:
+// "k_hat_above_0.7", "k_hat_unavailable" (fewer than 5 tail samples, N < ~25),
+// "ess_below_10", "single_sample". A flagged estimate is never silently used: the
+// anchor file records the flags, and the anchor policy (src/anchor.h) acts on them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace disa {
+
+inline constexpr double kKHatUnreliable = 0.7;
+
+struct IsOptions {
+  bool psis = true;              // compute k_hat and log_z_psis
+  bool bootstrap = false;        // percentile bootstrap CI instead of the delta method
+  int bootstrap_replicates = 1000;
+  std::uint64_t bootstrap_seed = 0;
+  double ci_level = 0.95;
+};
+
+struct IsEstimate {
+  std::int64_t n = 0;
+  double log_z_hat = 0.0;         // logsumexp(log w) - log N
+  double ess = 0.0;               // (sum w)^2 / sum w^2
+  double ess_fraction = 0.0;      // ESS / N
+  double max_weight = 0.0;        // largest normalised weight
+  double chi2_hat = 0.0;          // N / ESS - 1
+  double k_hat = 0.0;             // PSIS tail index; NaN when unavailable
+  double log_z_psis = 0.0;        // PSIS-smoothed log Zhat; NaN when unavailable
+  double ci_low = 0.0, ci_high = 0.0;  // CI for log Z at IsOptions::ci_level
+  std::string ci_method;          // "delta" or "bootstrap"
+  std::vector<std::string> flags; // see the file comment; empty when all is well
+  bool reliable() const;          // no flag that makes the estimate unusable
+};
+
+// One prompt's samples. Throws InputError on N = 0, NaN or +inf (naming the index).
+IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions& options = {});
+
+// Many prompts: segment s is log_w[offset[s] .. offset[s+1]). Segments run in
+// parallel (OpenMP); the results do not depend on the thread count.
+std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double> log_w,
+                                                         std::span<const std::int64_t> offset,
+                                                         const IsOptions& options = {});
+
+// Self-normalised IS: E_{p*}[f] ≈ sum_i w_i f(y_i) / sum_i w_i (e.g. the target's
+// accuracy with f = 1[correct]). Same input checks; NaN result when all weights are 0.
+double self_normalised_expectation(std::span<const double> log_w, std::span<const double> f);
+
+// PSIS on its own: smooths the tail of log_w in place (same order) and returns k_hat
+// (NaN if the tail has fewer than 5 samples, then log_w is left unchanged).
+double pareto_smooth(std::vector<double>& log_w);
+
+// Generalized Pareto fit to exceedances x (ascending, > 0): returns {k, sigma}
+// (Zhang & Stephens 2009 profile posterior mean, with the PSIS paper's weak prior
+// pulling k toward 0.5 by 10 pseudo-observations).
+struct GpdFit {
+  double k;
+  double sigma;
+};
+GpdFit fit_generalized_pareto(std::span<const double> exceedances_ascending);
+
+}  // namespace disa
