@@ -27,6 +27,16 @@ double check_log_weights(std::span<const double> log_w, const char* what) {
   return m;
 }
 
+// Rejects options that have no meaning (before any work, naming the option).
+void check_options(const IsOptions& options) {
+  if (!(options.ci_level > 0.0 && options.ci_level < 1.0)) {
+    throw InputError(fmt::format("ci_level: must be in (0, 1), got {}", options.ci_level));
+  }
+  if (options.bootstrap && options.bootstrap_replicates < 1) {
+    throw InputError(fmt::format("bootstrap_replicates: must be >= 1, got {}", options.bootstrap_replicates));
+  }
+}
+
 // log Zhat from log-weights already known to be clean, with max m finite.
 double log_mean_exp(std::span<const double> log_w, double m) {
   double sum = 0.0;
@@ -53,9 +63,11 @@ GpdFit fit_generalized_pareto(std::span<const double> x) {
   // Zhang & Stephens (2009), as in the PSIS reference implementations: a grid of
   // m candidate values of theta = -k/sigma, weighted by their profile likelihood.
   const std::size_t n = x.size();
+  if (n == 0) throw InputError("fit_generalized_pareto: no exceedances");
   constexpr double kPriorB = 3.0, kPriorK = 10.0;
   const std::size_t m = 30 + static_cast<std::size_t>(std::sqrt(static_cast<double>(n)));
-  const double x_quarter = x[static_cast<std::size_t>(n / 4.0 + 0.5) - 1];
+  // The lower quartile, x[floor(n/4 + 0.5)] in 1-based terms (at least the first).
+  const double x_quarter = x[std::max<std::size_t>(static_cast<std::size_t>(n / 4.0 + 0.5), 1) - 1];
   std::vector<double> b(m), k(m), log_lik(m);
   for (std::size_t j = 0; j < m; ++j) {
     b[j] = 1.0 / x[n - 1] + (1.0 - std::sqrt(m / (j + 0.5))) / (kPriorB * x_quarter);
@@ -104,6 +116,14 @@ double pareto_smooth(std::vector<double>& log_w) {
   if (tail_idx.size() < 5) return std::numeric_limits<double>::quiet_NaN();
   std::vector<double> exceed(tail_idx.size());
   for (std::size_t i = 0; i < tail_idx.size(); ++i) exceed[i] = std::exp(log_w[tail_idx[i]] - m) - cutoff;
+  // Tabular proposals give weights with few distinct values; the GPD fit to a
+  // tail of ties is meaningless (it returned k_hat = 18.8 on a tree whose ESS/N
+  // was 0.86), so a tail with fewer than 5 distinct values gives no k_hat.
+  std::vector<double> distinct = exceed;
+  std::sort(distinct.begin(), distinct.end());
+  if (std::unique(distinct.begin(), distinct.end()) - distinct.begin() < 5) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
   const GpdFit fit = fit_generalized_pareto(exceed);
   if (!std::isfinite(fit.k) || !(fit.sigma > 0)) return fit.k;
   // Replace the tail by the fitted GPD's expected order statistics, truncated at
@@ -117,6 +137,7 @@ double pareto_smooth(std::vector<double>& log_w) {
 }
 
 IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions& options) {
+  check_options(options);
   const double m = check_log_weights(log_w, "log_w");
   IsEstimate e;
   e.n = static_cast<std::int64_t>(log_w.size());
@@ -199,6 +220,7 @@ std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double>
   if (offset.empty() || offset.front() != 0 || offset.back() != static_cast<std::int64_t>(log_w.size())) {
     throw InputError(fmt::format("offset: must start at 0 and end at the number of log-weights ({})", log_w.size()));
   }
+  check_options(options);
   const std::int64_t segments = static_cast<std::int64_t>(offset.size()) - 1;
   for (std::int64_t s = 0; s < segments; ++s) {
     if (offset[s + 1] <= offset[s]) {

@@ -26,7 +26,8 @@
 // Edge cases: N = 0, a NaN or a +inf log-weight are InputErrors naming the index;
 // all weights zero (every log w = -inf: the proposal never hit the target's
 // support) gives log_z_hat = -inf with the flag "all_weights_zero". Other flags:
-// "k_hat_above_0.7", "k_hat_unavailable" (fewer than 5 tail samples, N < ~25),
+// "k_hat_above_0.7", "k_hat_unavailable" (fewer than 5 tail samples, N < ~25, or
+// fewer than 5 distinct tail weights, as tabular proposals with few leaves give),
 // "ess_below_10", "single_sample". A flagged estimate is never silently used: the
 // anchor file records the flags, and the anchor policy (src/anchor.h) acts on them.
 #pragma once
@@ -77,7 +78,8 @@ std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double>
 double self_normalised_expectation(std::span<const double> log_w, std::span<const double> f);
 
 // PSIS on its own: smooths the tail of log_w in place (same order) and returns k_hat
-// (NaN if the tail has fewer than 5 samples, then log_w is left unchanged).
+// (NaN if the tail has fewer than 5 samples or 5 distinct values; log_w is then
+// left unchanged).
 double pareto_smooth(std::vector<double>& log_w);
 
 // Generalized Pareto fit to exceedances x (ascending, > 0): returns {k, sigma}

@@ -8,5 +8,12 @@ namespace disa::cli {
 
 void add_tree_commands(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_check_command(CLI::App& app);      // disa check estimator
+void add_estimate_command(CLI::App& app);   // disa estimate
+void add_anchor_command(CLI::App& app);     // disa anchor
+
+// The exit code a command asks for after a successful parse (0 unless set; e.g.
+// `check` sets 1 when an exact-statement row fails). main() returns it.
+int& command_exit_code();
 
 }  // namespace disa::cli

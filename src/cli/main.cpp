@@ -56,6 +56,9 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
   disa::cli::add_tree_commands(app);
   disa::cli::add_demo_command(app);
+  disa::cli::add_estimate_command(app);
+  disa::cli::add_anchor_command(app);
+  disa::cli::add_check_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -81,5 +84,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "disa: failed: %s\n", one_line(e.what()).c_str());
     return 1;
   }
-  return 0;
+  return disa::cli::command_exit_code();
 }

@@ -1,0 +1,211 @@
+// disa anchor: write the per-prompt anchor file (src/anchor.h), one frozen
+// log Zhat record per prompt, either by sampling a proposal on a tree (set) or
+// from proposal samples already on disk.
+//
+//   disa anchor --tree set.json --beta 4 --proposal tilted:lambda=0.5 --samples 256 --seed 1 --out anchors.jsonl
+//     prompt p (ids "0", "1", ... in the set's order) uses trajectories p N .. p N + N - 1
+//     of the seed's stream: `disa tree sample --prompt p --first p*N --n N` gives the same samples.
+//   disa anchor --samples-file s.jsonl --beta 4 --out anchors.jsonl
+//     s.jsonl as `disa tree sample` writes it: log_prob = log q(y), log_ref, reward per line;
+//     an optional "prompt" (string or integer) groups lines, in order of first appearance
+//     (default: one prompt, "0").
+// log w = log_ref - log_prob + beta reward (THEORY.md, "Importance-sampled partition function").
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "src/anchor.h"
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+#include "src/input_error.h"
+#include "src/is_estimator.h"
+#include "toy_envs/flows.h"
+#include "toy_envs/leaf_distribution.h"
+#include "toy_envs/proposals.h"
+#include "toy_envs/sampler.h"
+#include "toy_envs/tree_json.h"
+
+namespace disa::cli {
+namespace {
+
+struct Args {
+  std::string tree;
+  std::string samples_file;
+  std::optional<double> beta;
+  std::string proposal;
+  std::optional<std::int64_t> samples;
+  std::optional<std::uint64_t> seed;
+  std::string out;
+  bool bootstrap = false;
+};
+
+// Log-weights of all prompts, flat, with segment offsets.
+struct Weights {
+  std::vector<std::string> prompt;    // [P]
+  std::vector<std::int64_t> offset;   // [P + 1]
+  std::vector<double> log_w;          // [total samples]
+  std::vector<double> log_z_exact;    // [P] (tree mode only)
+};
+
+Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
+  if (!a.samples) throw InputError("--samples: required with --tree");
+  if (!a.seed) throw InputError("--seed: required with --tree");
+  const std::int64_t n = *a.samples;
+  const std::vector<Tree> trees = load_trees(a.tree);
+  Weights w;
+  w.offset.push_back(0);
+  for (std::size_t p = 0; p < trees.size(); ++p) {
+    const Tree& tree = trees[p];
+    const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
+    if (batch_bytes > static_cast<double>(tree_memory_budget())) {
+      throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {:.1f} GiB, more than the "
+                                   "budget", n, tree.shape.horizon(), batch_bytes / (1 << 30)));
+    }
+    const std::vector<double> leaf_log_ref = leaf_log_probs(reference_policy(tree));
+    const SampleBatch batch = AliasSampler(make_policy(tree, *a.beta, spec)).sample(*a.seed, n, p * n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t leaf = batch.leaf[i];
+      w.log_w.push_back(leaf_log_ref[leaf] - batch.log_prob[i] + *a.beta * tree.reward[leaf]);
+    }
+    w.prompt.push_back(std::to_string(p));
+    w.offset.push_back(static_cast<std::int64_t>(w.log_w.size()));
+    w.log_z_exact.push_back(log_partition(tree, *a.beta));
+  }
+  return w;
+}
+
+double number_field(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end()) throw InputError(fmt::format("{}: missing \"{}\"", where, key));
+  if (!it->is_number()) throw InputError(fmt::format("{}: \"{}\" must be a number, got {}", where, key, it->dump()));
+  const double x = it->get<double>();
+  if (!std::isfinite(x)) throw InputError(fmt::format("{}: \"{}\" must be finite", where, key));
+  return x;
+}
+
+Weights weights_from_file(const Args& a) {
+  std::ifstream in(a.samples_file);
+  if (!in) throw InputError(fmt::format("--samples-file: cannot open '{}'", a.samples_file));
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> by_prompt;
+  std::string line;
+  std::int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", a.samples_file, line_no);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
+    }
+    if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object", where));
+    std::string prompt = "0";
+    if (const auto it = j.find("prompt"); it != j.end()) {
+      if (it->is_string()) {
+        prompt = it->get<std::string>();
+      } else if (it->is_number_integer()) {
+        prompt = std::to_string(it->get<std::int64_t>());
+      } else {
+        throw InputError(fmt::format("{}: \"prompt\" must be a string or an integer, got {}", where, it->dump()));
+      }
+    }
+    const double log_q = number_field(j, "log_prob", where);
+    const double log_ref = number_field(j, "log_ref", where);
+    const double reward = number_field(j, "reward", where);
+    auto [it, inserted] = by_prompt.try_emplace(prompt);
+    if (inserted) order.push_back(prompt);
+    it->second.push_back(log_ref - log_q + *a.beta * reward);
+  }
+  if (order.empty()) throw InputError(fmt::format("--samples-file: '{}' holds no samples", a.samples_file));
+  Weights w;
+  w.offset.push_back(0);
+  for (const std::string& p : order) {
+    const std::vector<double>& v = by_prompt[p];
+    w.log_w.insert(w.log_w.end(), v.begin(), v.end());
+    w.prompt.push_back(p);
+    w.offset.push_back(static_cast<std::int64_t>(w.log_w.size()));
+  }
+  return w;
+}
+
+void run_anchor(const Args& a) {
+  if (a.tree.empty() == a.samples_file.empty()) {
+    throw InputError("--tree, --samples-file: give exactly one (a tree to sample, or samples already drawn)");
+  }
+  if (!a.beta) throw InputError("--beta: required");
+  check_beta(*a.beta, "--beta");
+  std::string proposal = a.proposal;
+  Weights w;
+  if (!a.tree.empty()) {
+    if (a.proposal.empty()) throw InputError("--proposal: required with --tree");
+    const PolicySpec spec = parse_policy_spec(a.proposal, "--proposal");
+    proposal = spec.text;
+    w = weights_from_tree(a, spec);
+  } else {
+    if (a.samples) throw InputError("--samples: only with --tree (a samples file has its own count)");
+    if (proposal.empty()) proposal = "samples-file:" + a.samples_file;
+    w = weights_from_file(a);
+  }
+  IsOptions options;
+  options.bootstrap = a.bootstrap;
+  options.bootstrap_seed = a.seed.value_or(0);
+  const std::vector<IsEstimate> estimates = estimate_log_partition_segmented(w.log_w, w.offset, options);
+  std::vector<AnchorRecord> anchors;
+  for (std::size_t p = 0; p < estimates.size(); ++p) {
+    anchors.push_back(make_anchor(w.prompt[p], estimates[p], proposal, *a.beta, a.seed.value_or(0)));
+  }
+  save_anchors(anchors, a.out);
+  // Summary table.
+  const bool exact = !w.log_z_exact.empty();
+  std::printf("%s\n", fmt::format("{:<10} {:>6} {:>12} {:>12} {:>8} {:>7}  {}", "prompt", "N", "log_Zhat",
+                                  exact ? "log_Z exact" : "", "ESS/N", "k_hat", "flags")
+                          .c_str());
+  int flagged = 0;
+  for (std::size_t p = 0; p < estimates.size(); ++p) {
+    const IsEstimate& e = estimates[p];
+    std::string flags;
+    for (const std::string& f : e.flags) flags += (flags.empty() ? "" : ",") + f;
+    flagged += !e.reliable();
+    std::printf("%s\n", fmt::format("{:<10} {:>6} {:>12.6g} {:>12} {:>8.4f} {:>7}  {}", w.prompt[p], e.n, e.log_z_hat,
+                                    exact ? fmt::format("{:.6g}", w.log_z_exact[p]) : "", e.ess_fraction,
+                                    std::isfinite(e.k_hat) ? fmt::format("{:.3f}", e.k_hat) : "n/a",
+                                    flags.empty() ? "-" : flags)
+                            .c_str());
+  }
+  std::printf("wrote %s: %zu anchor(s), proposal %s, beta %s; %d unreliable\n", a.out.c_str(), anchors.size(),
+              proposal.c_str(), num(*a.beta).c_str(), flagged);
+}
+
+}  // namespace
+
+void add_anchor_command(CLI::App& app) {
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "anchor", "Write the per-prompt anchor file (JSONL, one log Zhat record per prompt) from a tree (set) and a "
+                "proposal, or from proposal samples");
+  cmd->add_option("--tree", args->tree, "Tree file or disa-tree-set: one anchor per tree, prompt ids 0, 1, ...");
+  cmd->add_option("--samples-file", args->samples_file,
+                  "JSONL of proposal samples (as `disa tree sample` writes: log_prob, log_ref, reward; optional "
+                  "prompt)");
+  cmd->add_option("--beta", args->beta, "Inverse temperature beta")->required();
+  cmd->add_option("--proposal", args->proposal,
+                  "Proposal SPEC to sample (with --tree); with --samples-file, a label recorded in the file");
+  cmd->add_option("--samples", args->samples, "Samples N per prompt (with --tree)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG (with --tree; recorded otherwise)");
+  cmd->add_option("--out", args->out, "Output anchor file (.jsonl), written atomically")->required();
+  cmd->add_flag("--bootstrap", args->bootstrap, "Percentile-bootstrap CI (1000 resamples) instead of the delta method");
+  cmd->callback([args] { run_anchor(*args); });
+}
+
+}  // namespace disa::cli

@@ -1,0 +1,180 @@
+// disa estimate: M replicates of the importance-sampled log Zhat_N on a tree,
+// against the exact log Z and the first-order predictions (THEORY.md items 1-4).
+//
+//   disa estimate --tree t.json --beta 4 --proposal tilted:lambda=0.5 --samples 256
+//                 --replicates 1000 --seed 1 --json
+//
+// Replicate r uses trajectories r N .. r N + N - 1 of the seed's stream
+// (AliasSampler::sample(seed, N, r N)), so `disa tree sample --first r*N --n N`
+// reproduces it. Everything is identical for any thread count.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+#include "src/input_error.h"
+#include "theory_checks/replicates.h"
+#include "toy_envs/flows.h"
+#include "toy_envs/proposals.h"
+#include "toy_envs/tree_json.h"
+
+namespace disa::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json json_number(double x) {
+  if (!std::isfinite(x)) return num(x);  // JSON has no inf/nan: spelled as strings
+  return x;
+}
+
+double mean_finite(const std::vector<double>& x, double* fraction_finite) {
+  double sum = 0.0;
+  std::size_t k = 0;
+  for (double v : x) {
+    if (std::isfinite(v)) {
+      sum += v;
+      ++k;
+    }
+  }
+  if (fraction_finite) *fraction_finite = x.empty() ? 0.0 : static_cast<double>(k) / x.size();
+  return k ? sum / k : std::nan("");
+}
+
+// Refuse a batch that cannot fit, as `tree sample` does (up to T steps per trajectory).
+void check_batch_fits(const Tree& tree, std::int64_t n) {
+  const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
+  if (batch_bytes > static_cast<double>(tree_memory_budget())) {
+    throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {:.1f} GiB, more than the {:.1f} "
+                                 "GiB budget",
+                                 n, tree.shape.horizon(), batch_bytes / (1 << 30),
+                                 tree_memory_budget() / double(1 << 30)));
+  }
+}
+
+struct Args {
+  std::string tree;
+  double beta = 0.0;
+  std::string proposal;
+  std::int64_t samples = 0;
+  std::int64_t replicates = 200;
+  std::uint64_t seed = 0;
+  std::size_t prompt = 0;
+  bool json = false;
+};
+
+ordered_json run_estimate(const Args& a) {
+  check_beta(a.beta, "--beta");
+  const PolicySpec spec = parse_policy_spec(a.proposal, "--proposal");
+  std::vector<Tree> trees = load_trees(a.tree);
+  if (a.prompt >= trees.size()) {
+    throw InputError(fmt::format("--prompt: {} is out of range; {} holds {} tree(s)", a.prompt, a.tree, trees.size()));
+  }
+  auto tree = std::make_shared<const Tree>(std::move(trees[a.prompt]));
+  check_batch_fits(*tree, a.samples);
+  const theory::Case c = theory::make_case("tree", tree, a.beta, spec.text, make_policy(*tree, a.beta, spec));
+  const theory::Replicates reps = theory::run_replicates(c, a.samples, a.replicates, a.seed, /*diagnostics=*/true);
+
+  const theory::Estimate log_z_hat = theory::mean_of(reps.log_ratio);  // of log Zhat - log Z
+  const theory::Estimate var = theory::variance_of(reps.log_ratio);
+  std::vector<double> controlled(reps.log_ratio.size()), ratio(reps.log_ratio.size());  // [M]
+  for (std::size_t i = 0; i < ratio.size(); ++i) {
+    ratio[i] = std::exp(reps.log_ratio[i]);
+    controlled[i] = reps.log_ratio[i] - std::expm1(reps.log_ratio[i]);
+  }
+  const theory::Estimate cv = theory::mean_of(controlled);
+  const theory::Estimate z_ratio = theory::mean_of(ratio);
+  const double n = static_cast<double>(a.samples);
+  const double chi2 = c.chi2.value;
+  double k_available = 0.0;
+  const double k_hat_mean = mean_finite(reps.k_hat, &k_available);
+  double k_above = 0.0;
+  for (double k : reps.k_hat) k_above += std::isfinite(k) && k > 0.7;
+
+  ordered_json j;
+  j["tree"] = a.tree;
+  j["prompt"] = a.prompt;
+  j["beta"] = a.beta;
+  j["proposal"] = spec.text;
+  j["samples"] = a.samples;
+  j["replicates"] = a.replicates;
+  j["seed"] = a.seed;
+  j["log_Z_exact"] = c.log_z;
+  j["chi2"] = json_number(chi2);
+  j["log1p_chi2"] = json_number(c.chi2.log1p_value);
+  j["kl_proposal_target"] = json_number(c.kl_q_target);
+  j["proposal_missing_target_mass"] = c.hole_mass;
+  j["log_Zhat_mean"] = c.log_z + log_z_hat.value;
+  j["log_Zhat_var"] = json_number(var.value);
+  j["log_Zhat_var_se"] = json_number(var.se);
+  j["bias"] = log_z_hat.value;
+  j["bias_se"] = json_number(log_z_hat.se);
+  j["bias_ci_low"] = json_number(log_z_hat.value - 1.96 * log_z_hat.se);
+  j["bias_ci_high"] = json_number(log_z_hat.value + 1.96 * log_z_hat.se);
+  // Control variate Zhat/Z - 1 (mean 0 by item 1): same expectation, far smaller spread.
+  j["bias_control_variate"] = cv.value;
+  j["bias_control_variate_se"] = json_number(cv.se);
+  j["predicted_bias"] = json_number(-chi2 / (2.0 * n));
+  j["predicted_var"] = json_number(chi2 / n);
+  j["bias_ratio"] = json_number(cv.value / (-chi2 / (2.0 * n)));
+  j["var_ratio"] = json_number(var.value / (chi2 / n));
+  if (const auto law = theory::exact_law(c, a.samples)) {
+    j["bias_exact"] = law->bias;
+    j["log_Zhat_var_exact"] = law->var_log;
+    j["ess_fraction_exact"] = law->ess_fraction;
+  }
+  j["Zhat_over_Z_mean"] = z_ratio.value;
+  j["Zhat_over_Z_mean_se"] = json_number(z_ratio.se);
+  j["Zhat_over_Z_mean_exact"] = c.mean_u;
+  j["ess_fraction_mean"] = theory::mean_of(reps.ess_fraction).value;
+  j["expected_ess_fraction"] = json_number(c.chi2.expected_ess_fraction());
+  j["k_hat_mean"] = json_number(k_hat_mean);
+  j["k_hat_available_fraction"] = k_available;
+  j["k_hat_above_0.7_fraction"] = k_above / a.replicates;
+  j["delta_ci_coverage"] = theory::mean_of(reps.covers).value;
+  j["reliable_fraction"] = theory::mean_of(reps.reliable).value;
+  return j;
+}
+
+}  // namespace
+
+void add_estimate_command(CLI::App& app) {
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "estimate", "Replicated importance-sampled log Zhat on a tree: bias and variance against the exact log Z and "
+                  "-chi2/(2N), chi2/N; ESS, k_hat, CI coverage");
+  cmd->add_option("--tree", args->tree, "Tree file (.json, a disa-tree-set, or .dtree)")->required();
+  cmd->add_option("--beta", args->beta, "Inverse temperature beta of the target p* ∝ pi_ref exp(beta r)")->required();
+  cmd->add_option("--proposal", args->proposal,
+                  "Proposal SPEC: reference, target, tilted:lambda=L, interp:lambda=L, mixture:eps=E, file:PATH")
+      ->required();
+  cmd->add_option("--samples", args->samples, "Samples N per estimate")
+      ->required()
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  cmd->add_option("--replicates", args->replicates, "Independent estimates M")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{2}, std::int64_t{1} << 30));
+  cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG")->required();
+  cmd->add_option("--prompt", args->prompt, "Which tree of a disa-tree-set (0-based)");
+  cmd->add_flag("--json", args->json, "One JSON object");
+  cmd->callback([args] {
+    const ordered_json j = run_estimate(*args);
+    if (args->json) {
+      std::cout << j.dump() << '\n';
+      return;
+    }
+    for (const auto& [k, v] : j.items()) {
+      const std::string text = v.is_number_float() ? num(v.get<double>()) : v.is_string() ? v.get<std::string>() : v.dump();
+      std::cout << fmt::format("{:<32} {}\n", k, text);
+    }
+  });
+}
+
+}  // namespace disa::cli

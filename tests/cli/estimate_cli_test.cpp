@@ -1,0 +1,185 @@
+// `disa estimate` and `disa anchor` as a user meets them: --json keys and values
+// against the library, the zero-variance proposal, bad arguments (exit 2, one
+// line naming the argument), and anchor files that load_anchors reads back.
+// Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "src/anchor.h"
+#include "toy_envs/families/family.h"
+#include "toy_envs/flows.h"
+#include "toy_envs/tree_json.h"
+
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+// `env` (e.g. "OMP_NUM_THREADS=1") is put in front of the command.
+Result run(const std::string& args, const std::string& env = "") {
+  const char* bin = std::getenv("DISA_BIN");
+  const std::string cmd = env + (env.empty() ? "" : " ") + std::string(bin ? bin : "build/bin/disa") + " " + args +
+                          " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class EstimateCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("disa_estimate_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+void expect_rejected(const Result& r, const std::string& names) {
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(names), std::string::npos) << "expected '" << names << "' in: " << r.output;
+}
+
+TEST_F(EstimateCliTest, HelpExitsZero) {
+  for (const char* sub : {"estimate", "anchor", "check", "check estimator"}) {
+    const Result r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub << ": " << r.output;
+  }
+}
+
+TEST_F(EstimateCliTest, JsonHasTheKeysAndTheExactLogZ) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family strategies --set horizon=3 --seed 7 --out " + tree).exit_code, 0);
+  const Result r = run("estimate --tree " + tree +
+                       " --beta 2 --proposal tilted:lambda=0.5 --samples 64 --replicates 50 --seed 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  for (const char* key : {"log_Z_exact", "log_Zhat_mean", "log_Zhat_var", "bias", "predicted_bias", "predicted_var",
+                          "chi2", "ess_fraction_mean", "k_hat_mean", "bias_ci_low", "bias_ci_high",
+                          "delta_ci_coverage"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  // The same tree through the library directly.
+  const disa::Tree t = disa::make_trees("strategies", {{"horizon", "3"}}, 7)[0];
+  EXPECT_DOUBLE_EQ(j["log_Z_exact"].get<double>(), disa::log_partition(t, 2.0));
+  // The printed predictions follow from the printed chi2 (THEORY.md items 2-3).
+  const double chi2 = j["chi2"].get<double>();
+  EXPECT_NEAR(j["predicted_bias"].get<double>(), -chi2 / (2 * 64), 1e-15);
+  EXPECT_NEAR(j["predicted_var"].get<double>(), chi2 / 64, 1e-15);
+  EXPECT_NEAR(j["bias"].get<double>(), j["log_Zhat_mean"].get<double>() - j["log_Z_exact"].get<double>(), 1e-12);
+  EXPECT_LE(j["bias_ci_low"].get<double>(), j["bias"].get<double>());
+  EXPECT_GE(j["bias_ci_high"].get<double>(), j["bias"].get<double>());
+  EXPECT_EQ(j["replicates"].get<int>(), 50);
+}
+
+TEST_F(EstimateCliTest, TargetProposalIsExactInEveryReplicate) {
+  // q = p*: every weight equals Z, so log Zhat = log Z up to round-off (item 5, lambda = 1).
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --set eos=true --seed 3 --out " + tree).exit_code, 0);
+  const Result r = run("estimate --tree " + tree + " --beta 3 --proposal target --samples 32 --replicates 40 --seed 5 "
+                       "--json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output);
+  EXPECT_LT(j["log_Zhat_var"].get<double>(), 1e-24);
+  EXPECT_LT(std::fabs(j["bias"].get<double>()), 1e-12);
+  EXPECT_LT(std::fabs(j["chi2"].get<double>()), 1e-12);
+  EXPECT_NEAR(j["ess_fraction_mean"].get<double>(), 1.0, 1e-12);
+}
+
+TEST_F(EstimateCliTest, SameSeedSameOutput) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 2 --out " + tree).exit_code, 0);
+  const std::string args = "estimate --tree " + tree + " --beta 1 --proposal reference --samples 16 --seed 4 --json";
+  const Result a = run(args, "OMP_NUM_THREADS=2"), b = run(args, "OMP_NUM_THREADS=1");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(a.output, b.output);  // identical for any thread count
+}
+
+TEST_F(EstimateCliTest, BadArgumentsExitTwoNamingTheArgument) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const std::string base = "estimate --tree " + tree + " --seed 1 ";
+  expect_rejected(run(base + "--beta 1 --proposal reference --samples 0"), "--samples");
+  expect_rejected(run(base + "--beta 1 --proposal reference --samples 8 --replicates 1"), "--replicates");
+  expect_rejected(run(base + "--beta abc --proposal reference --samples 8"), "--beta");
+  expect_rejected(run(base + "--beta nan --proposal reference --samples 8"), "--beta");
+  expect_rejected(run(base + "--beta 1 --proposal greedy --samples 8"), "--proposal");
+  expect_rejected(run(base + "--beta 1 --samples 8"), "--proposal");
+  expect_rejected(run(base + "--beta 1 --proposal reference --samples 8 --prompt 3"), "--prompt");
+  expect_rejected(run("estimate --beta 1 --proposal reference --samples 8 --seed 1"), "--tree");
+  expect_rejected(run("anchor --beta 1 --out " + path("a.jsonl")), "--samples-file");
+  expect_rejected(run("anchor --tree " + tree + " --beta 1 --proposal reference --seed 1 --out " + path("a.jsonl")),
+                  "--samples");
+  expect_rejected(run("anchor --tree " + tree + " --beta 1 --samples 8 --seed 1 --out " + path("a.jsonl")),
+                  "--proposal");
+  expect_rejected(run("check estimator --seed x"), "--seed");
+  EXPECT_FALSE(std::filesystem::exists(path("a.jsonl")));
+}
+
+TEST_F(EstimateCliTest, AnchorFromATreeSetHasOneRecordPerPrompt) {
+  const std::string set = path("set.json"), anchors = path("anchors.jsonl");
+  ASSERT_EQ(run("tree generate --family multi_prompt --set prompts=5 --seed 2 --out " + set).exit_code, 0);
+  const Result r = run("anchor --tree " + set + " --beta 2 --proposal tilted:lambda=0.5 --samples 128 --seed 3 --out " +
+                       anchors);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::vector<disa::AnchorRecord> loaded = disa::load_anchors(anchors);
+  ASSERT_EQ(loaded.size(), 5u);
+  const std::vector<disa::Tree> trees = disa::load_trees(set);
+  for (std::size_t p = 0; p < loaded.size(); ++p) {
+    EXPECT_EQ(loaded[p].prompt, std::to_string(p));
+    EXPECT_EQ(loaded[p].n, 128);
+    EXPECT_EQ(loaded[p].proposal, "tilted:lambda=0.5");
+    EXPECT_EQ(loaded[p].beta, 2.0);
+    EXPECT_EQ(loaded[p].seed, 3u);
+    // 128 samples with chi2 < 1 (tilted, lambda = 0.5): within 1 nat of the exact log Z, loosely.
+    EXPECT_NEAR(loaded[p].log_z_hat, disa::log_partition(trees[p], 2.0), 1.0) << p;
+  }
+}
+
+TEST_F(EstimateCliTest, AnchorFromSamplesFileMatchesTheTreePath) {
+  // Prompt p of `anchor --tree` uses trajectories p N .. p N + N - 1; the same
+  // trajectories written by `tree sample --first` give the same record.
+  const std::string set = path("set.json");
+  ASSERT_EQ(run("tree generate --family multi_prompt --set prompts=3 --seed 2 --out " + set).exit_code, 0);
+  ASSERT_EQ(run("anchor --tree " + set + " --beta 2 --proposal reference --samples 64 --seed 9 --out " +
+                path("a.jsonl")).exit_code, 0);
+  ASSERT_EQ(run("tree sample --tree " + set + " --prompt 2 --policy reference --n 64 --first 128 --seed 9 --out " +
+                path("s.jsonl")).exit_code, 0);
+  const Result r = run("anchor --samples-file " + path("s.jsonl") + " --beta 2 --out " + path("b.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto from_tree = disa::load_anchors(path("a.jsonl"));
+  const auto from_file = disa::load_anchors(path("b.jsonl"));
+  ASSERT_EQ(from_tree.size(), 3u);
+  ASSERT_EQ(from_file.size(), 1u);
+  EXPECT_EQ(from_file[0].prompt, "0");
+  EXPECT_EQ(from_file[0].n, 64);
+  EXPECT_NEAR(from_file[0].log_z_hat, from_tree[2].log_z_hat, 1e-12);
+}
+
+}  // namespace

@@ -1,0 +1,95 @@
+// The table every theory check prints and writes: one row per sweep point,
+//
+//   # | quantity | tree | beta | q | N | M | chi2 | exact | predicted | measured ± 95% CI | z | verdict
+//
+// and the verdict rules, kept in one place so every check judges the same way.
+//
+// Exact statements (THEORY.md items 1, 2, 5, 6, and the exact laws the checks
+// compute by enumeration) decide the exit code:
+//   kIdentity    deterministic, no sampling: |measured - exact| <= tolerance.
+//   kExact       an exact expectation, sampled: z = (measured - exact) / se, FAIL if |z| > 4.
+//   kUpperBound  an exact inequality measured <= exact, sampled: FAIL if z > 4.
+// With a normal sampling distribution, |z| > 4 is a false alarm with probability
+// 6.3e-5 per two-sided row (3.2e-5 one-sided); the seeds are fixed, so a run is
+// reproducible and a FAIL can be re-run with another --seed.
+//
+// First-order predictions (the delta method of item 3, the large-N ESS of item 4)
+// never fail the exit code; a miss is a finding, printed with its numbers:
+//   with the exact value known (noise-free): ratio = exact / predicted, accurate iff |ratio - 1| <= 10%;
+//   otherwise: accurate iff |measured - predicted| <= 4 se ("AGREES") or |ratio - 1| <= 10% ("WITHIN 10%");
+//   not accurate: "<APPROXIMATION> BREAKS DOWN (ratio r)".
+// A row may carry both an exact value (judged) and a first-order prediction (assessed).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace disa::theory {
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+inline constexpr double kZFail = 4.0;                  // |z| > 4 fails an exact-statement row
+inline constexpr double kFalseAlarmTwoSided = 6.3e-5;  // P(|Z| > 4), Z ~ N(0, 1)
+inline constexpr double kFirstOrderTolerance = 0.10;   // a first-order prediction within 10% is accurate
+
+enum class RowKind { kIdentity, kExact, kUpperBound, kPrediction };
+
+struct Row {
+  // What and where.
+  std::string quantity;       // e.g. "E[log Zhat] - log Z"
+  std::string tree;           // e.g. "strategies"
+  double beta = kNaN;
+  std::string proposal;       // the proposal SPEC, e.g. "tilted:lambda=0.5"
+  std::int64_t n = 0;         // samples per estimate (0: not sampled)
+  std::int64_t replicates = 0;
+  std::uint64_t seed = 0;     // replicate r used sampler.sample(seed, N, r N)
+  double chi2 = kNaN;         // chi2(p* || q), exact
+  // The numbers.
+  RowKind kind = RowKind::kPrediction;
+  double exact = kNaN;        // exact value (or bound), NaN when unknown
+  double predicted = kNaN;    // first-order prediction, NaN when none
+  double measured = kNaN;
+  double se = kNaN;           // Monte Carlo standard error of `measured` (0 for identities)
+  double tolerance = 0.0;     // kIdentity: allowed |measured - exact|
+  std::string approximation;  // name used in a finding, e.g. "DELTA-METHOD"
+  std::string note;           // anything a reader needs to quote the row
+  // Filled by judge().
+  double z = kNaN;            // against exact when known, else against predicted
+  double ratio = kNaN;        // (exact or measured) / predicted
+  bool counted = false;       // an exact statement: counts toward PASS/FAIL
+  bool pass = true;
+  bool finding = false;       // a first-order prediction off by more than 10%
+  bool first_order_accurate = true;
+  std::string verdict;
+};
+
+// Applies the rules above to one row (sets z, ratio, counted, pass, finding, verdict).
+void judge(Row& row);
+
+struct CheckResult {
+  std::string name;                   // e.g. "check_03_log_bias"
+  std::string statement;              // the THEORY.md statement, one line
+  std::string config;                 // the config line
+  std::vector<Row> rows;              // judged
+  std::vector<std::string> summary;   // extra lines (where an approximation becomes accurate, ...)
+  double seconds = 0.0;
+
+  int exact_rows() const;
+  int passed() const;
+  int findings() const;
+  bool ok() const { return passed() == exact_rows(); }
+  std::string overall_line() const;   // "overall: 41/41 PASS, 3 findings (...)"
+};
+
+// Prints the config line, the table, the summary lines and the overall line to stdout.
+void print_result(const CheckResult& result);
+
+// Writes DIR/<name>.csv (every row, every column) and DIR/<name>.json (summary).
+void write_result(const CheckResult& result, const std::string& dir);
+
+// Text helpers shared by the checks.
+std::string num(double x);                 // shortest round-trip; "inf", "nan" spelled out
+std::string short_num(double x, int digits = 4);
+
+}  // namespace disa::theory

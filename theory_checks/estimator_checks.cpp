@@ -1,0 +1,98 @@
+#include "theory_checks/estimator_checks.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa::theory {
+
+std::int64_t replicates_for(const CheckOptions& options, std::int64_t n, std::int64_t sample_floor,
+                            std::int64_t min_replicates) {
+  const std::int64_t scale = options.quick ? 8 : 1;
+  return std::max<std::int64_t>({min_replicates / scale, sample_floor / scale / n, 8});
+}
+
+const std::vector<CheckEntry>& estimator_checks() {
+  static const std::vector<CheckEntry> checks = {
+      {"check_01_unbiased", check_01_unbiased},
+      {"check_02_relative_variance", check_02_relative_variance},
+      {"check_03_log_bias", check_03_log_bias},
+      {"check_04_ess", check_04_ess},
+      {"check_05_binary_bound", check_05_binary_bound},
+      {"check_07_sensitivity", check_07_sensitivity},
+  };
+  return checks;
+}
+
+CheckResult run_check(const CheckEntry& check, const CheckOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  CheckResult result = check.run(options);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.config += fmt::format("; threads {}{}", omp_get_max_threads(), options.quick ? "; --quick" : "");
+  if (options.print) print_result(result);
+  write_result(result, options.out_dir);
+  return result;
+}
+
+bool run_estimator_checks(const CheckOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<CheckResult> results;
+  for (const CheckEntry& check : estimator_checks()) results.push_back(run_check(check, options));
+  int rows = 0, passed = 0, findings = 0;
+  bool ok = true;
+  std::printf("== summary (%s)\n", options.out_dir.c_str());
+  for (const CheckResult& r : results) {
+    std::printf("%-28s %s\n", r.name.c_str(), r.overall_line().c_str());
+    rows += r.exact_rows();
+    passed += r.passed();
+    findings += r.findings();
+    ok = ok && r.ok();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("overall: %d/%d PASS%s, %d findings (first-order predictions off by > 10%%), %zu checks, %.1f s; "
+              "CSV/JSON in %s\n",
+              passed, rows, ok ? "" : fmt::format(", {} FAIL", rows - passed).c_str(), findings, results.size(),
+              seconds, options.out_dir.c_str());
+  return ok;
+}
+
+int check_program_main(const std::string& name, int argc, char** argv) {
+  const CheckEntry* entry = nullptr;
+  for (const CheckEntry& c : estimator_checks()) {
+    if (c.name == name) entry = &c;
+  }
+  if (entry == nullptr) {
+    std::fprintf(stderr, "%s: not a registered check\n", name.c_str());
+    return 1;
+  }
+  CheckOptions options;
+  CLI::App app{name + ": a theory check of the importance-sampled log Zhat (see theory_checks/README.md)", name};
+  app.add_option("--out", options.out_dir, "Output folder for <name>.csv and <name>.json")->capture_default_str();
+  app.add_flag("--quick", options.quick, "1/8 of the samples: a smoke run with wider CIs");
+  app.add_option("--seed", options.seed, "Sampling seed (rows derive their own seeds from it)")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", name.c_str(), e.what());
+    return 2;
+  }
+  try {
+    return run_check(*entry, options).ok() ? 0 : 1;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: failed: %s\n", name.c_str(), e.what());
+    return 1;
+  }
+}
+
+}  // namespace disa::theory

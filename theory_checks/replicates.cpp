@@ -1,0 +1,264 @@
+#include "theory_checks/replicates.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "src/is_estimator.h"
+#include "src/log_sum_exp.h"
+#include "theory_checks/check_table.h"
+#include "toy_envs/families/family.h"
+#include "toy_envs/flows.h"
+#include "toy_envs/leaf_distribution.h"
+#include "toy_envs/proposals.h"
+
+namespace disa::theory {
+namespace {
+
+NamedTree named(const std::string& name, const std::string& family, const std::map<std::string, std::string>& sets) {
+  Tree tree = make_trees(family, sets, /*seed=*/1)[0];
+  const double acc = accuracy(tree, reference_policy(tree));
+  std::string params;
+  for (const auto& [k, v] : sets) params += (params.empty() ? "" : ",") + k + "=" + v;
+  return {name, fmt::format("{}({}) seed 1: {} leaves, acc {:.4f}", family, params, tree.shape.num_leaves(), acc),
+          std::move(tree)};
+}
+
+bool binary_rewards(const Tree& tree) {
+  for (double r : tree.reward) {
+    if (r != 0.0 && r != 1.0) return false;
+  }
+  return true;
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+NamedTree standard_tree(const std::string& name) {
+  if (name == "random") return named("random", "random", {{"vocab", "3"}, {"horizon", "4"}, {"correct_fraction", "0.3"}});
+  if (name == "strategies") return named("strategies", "strategies", {{"accuracy", "0.1"}, {"horizon", "4"}});
+  throw std::logic_error("standard_tree: unknown name " + name);
+}
+
+NamedTree horizon_tree(int horizon) {
+  return named(fmt::format("random_T{}", horizon), "random",
+               {{"vocab", "3"}, {"horizon", std::to_string(horizon)}, {"correct_fraction", "0.5"}});
+}
+
+Case make_case(const NamedTree& tree, double beta, const std::string& spec) {
+  const PolicySpec parsed = parse_policy_spec(spec, "proposal");
+  auto shared = std::make_shared<const Tree>(tree.tree);
+  return make_case(tree.name, shared, beta, spec, make_policy(*shared, beta, parsed));
+}
+
+Case make_case(const std::string& tree_name, std::shared_ptr<const Tree> tree, double beta, const std::string& label,
+               const TabularPolicy& q) {
+  Case c;
+  c.tree_name = tree_name;
+  c.tree = tree;
+  c.beta = beta;
+  c.proposal = label;
+  const TabularPolicy ref = reference_policy(*tree);
+  const TabularPolicy target = target_policy(*tree, ref, beta);
+  c.log_z = log_partition(*tree, ref, beta);
+  c.chi2 = chi_square_divergence(target, q);
+  c.leaf_log_ref = leaf_log_probs(ref);
+  const std::vector<double> leaf_log_q = leaf_log_probs(q);
+  const std::int64_t L = tree->shape.num_leaves();
+  c.leaf_log_u.assign(L, kNaN);
+  c.leaf_q.assign(L, 0.0);
+  for (double& m : c.raw_moment) m = 0.0;
+  double e_log_u = 0.0;
+  for (std::int64_t y = 0; y < L; ++y) {
+    const double log_target = c.leaf_log_ref[y] + beta * tree->reward[y] - c.log_z;  // log p*(y)
+    if (leaf_log_q[y] == kNegInf) {
+      c.hole_mass += std::exp(log_target);
+      continue;
+    }
+    const double q_y = std::exp(leaf_log_q[y]);
+    const double log_u = log_target - leaf_log_q[y];
+    c.leaf_q[y] = q_y;
+    c.leaf_log_u[y] = log_u;
+    const double u = std::exp(log_u);
+    double power = 1.0;
+    for (int k = 0; k <= 4; ++k, power *= u) c.raw_moment[k] += q_y * power;
+    e_log_u += q_y * log_u;
+  }
+  c.mean_u = c.raw_moment[1];
+  c.kl_q_target = -e_log_u;
+  c.chi2_enumerated = c.hole_mass > 0.0 ? kPosInf : c.raw_moment[2] - 1.0;
+  // q = pi_ref up to round-off (e.g. tilted:lambda=0 goes through a flow pass).
+  bool is_reference = q.log_prob.size() == ref.log_prob.size();
+  for (std::size_t i = 0; is_reference && i < ref.log_prob.size(); ++i) {
+    is_reference = std::fabs(q.log_prob[i] - ref.log_prob[i]) <= 1e-12;
+  }
+  c.binary_reference = is_reference && binary_rewards(*tree);
+  if (c.binary_reference) {
+    for (std::int64_t y = 0; y < L; ++y) c.accuracy += tree->reward[y] == 1.0 ? std::exp(c.leaf_log_ref[y]) : 0.0;
+  }
+  c.sampler = std::make_shared<const AliasSampler>(q);
+  return c;
+}
+
+double Case::central_moment(int k) const {
+  double sum = 0.0;
+  for (std::size_t y = 0; y < leaf_q.size(); ++y) {
+    if (leaf_q[y] > 0.0) sum += leaf_q[y] * std::pow(std::exp(leaf_log_u[y]) - mean_u, k);
+  }
+  return sum;
+}
+
+std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n) {
+  if (c.binary_reference) {
+    // u = 1/Z on wrong leaves, e^beta/Z on correct ones; K correct among N ~ Binomial(N, acc).
+    const double p = c.accuracy;
+    const double log_n = std::log(static_cast<double>(n));
+    double mean = 0.0, second = 0.0, ess = 0.0;
+    for (std::int64_t k = 0; k <= n; ++k) {
+      if ((p == 0.0 && k > 0) || (p == 1.0 && k < n)) continue;
+      const double log_pmf = std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) +
+                             (k > 0 ? k * std::log(p) : 0.0) + (n - k > 0 ? (n - k) * std::log1p(-p) : 0.0);
+      const double pmf = std::exp(log_pmf);
+      const double log_wrong = n - k > 0 ? std::log(static_cast<double>(n - k)) : kNegInf;
+      const double log_right = k > 0 ? std::log(static_cast<double>(k)) : kNegInf;
+      const double log_sum_w = log_add_exp(log_wrong, log_right + c.beta);        // sum_i w_i
+      const double log_sum_w2 = log_add_exp(log_wrong, log_right + 2.0 * c.beta);  // sum_i w_i^2
+      const double log_ratio = log_sum_w - log_n - c.log_z;
+      mean += pmf * log_ratio;
+      second += pmf * log_ratio * log_ratio;
+      ess += pmf * std::exp(2.0 * log_sum_w - log_sum_w2 - log_n);
+    }
+    return ExactLaw{mean, second - mean * mean, ess};
+  }
+  if (n == 1) {
+    double mean = 0.0, second = 0.0;
+    for (std::size_t y = 0; y < c.leaf_q.size(); ++y) {
+      if (c.leaf_q[y] == 0.0) continue;
+      mean += c.leaf_q[y] * c.leaf_log_u[y];
+      second += c.leaf_q[y] * c.leaf_log_u[y] * c.leaf_log_u[y];
+    }
+    return ExactLaw{mean, second - mean * mean, 1.0};
+  }
+  if (n == 2 && c.leaf_q.size() <= 4096) {
+    // All ordered pairs (y, y'), each with probability q(y) q(y'); the loop visits y <= y' once.
+    std::vector<std::size_t> support;
+    for (std::size_t y = 0; y < c.leaf_q.size(); ++y) {
+      if (c.leaf_q[y] > 0.0) support.push_back(y);
+    }
+    double mean = 0.0, second = 0.0, ess = 0.0;
+    for (std::size_t i = 0; i < support.size(); ++i) {
+      const double q_i = c.leaf_q[support[i]], lu_i = c.leaf_log_u[support[i]];
+      for (std::size_t j = i; j < support.size(); ++j) {
+        const double lu_j = c.leaf_log_u[support[j]];
+        const double weight = q_i * c.leaf_q[support[j]] * (i == j ? 1.0 : 2.0);
+        const double log_ratio = log_add_exp(lu_i, lu_j) - std::log(2.0);  // log((u + u')/2)
+        // ESS / N = (u + u')^2 / (2 (u^2 + u'^2)), scaled by the larger weight.
+        const double m = std::max(lu_i, lu_j);
+        const double a = std::exp(lu_i - m), b = std::exp(lu_j - m);
+        mean += weight * log_ratio;
+        second += weight * log_ratio * log_ratio;
+        ess += weight * (a + b) * (a + b) / (2.0 * (a * a + b * b));
+      }
+    }
+    return ExactLaw{mean, second - mean * mean, ess};
+  }
+  return std::nullopt;
+}
+
+Replicates run_replicates(const Case& c, std::int64_t n, std::int64_t replicates, std::uint64_t seed,
+                          bool diagnostics) {
+  Replicates out;
+  out.log_ratio.resize(replicates);
+  out.ess_fraction.resize(replicates);
+  if (diagnostics) {
+    out.k_hat.resize(replicates);
+    out.covers.resize(replicates);
+    out.reliable.resize(replicates);
+  }
+  // Consecutive replicates share one sampler call of at least ~4096 trajectories.
+  const std::int64_t per_chunk = std::max<std::int64_t>(1, 4096 / n);
+  const std::int64_t chunks = (replicates + per_chunk - 1) / per_chunk;
+  const Tree& tree = *c.tree;
+  IsOptions options;
+  options.psis = diagnostics;
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+    try {
+      const std::int64_t r0 = chunk * per_chunk;
+      const std::int64_t reps = std::min(per_chunk, replicates - r0);
+      const SampleBatch batch = c.sampler->sample(seed, reps * n, r0 * n);  // = replicates r0..r0+reps-1
+      std::vector<double> log_w(n);  // [N]
+      for (std::int64_t r = 0; r < reps; ++r) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          const std::int64_t k = r * n + i;
+          const std::int64_t leaf = batch.leaf[k];
+          // log w = log pi_ref(y) - log q(y) + beta r(y), log q(y) as the sampler reports it.
+          log_w[i] = c.leaf_log_ref[leaf] - batch.log_prob[k] + c.beta * tree.reward[leaf];
+        }
+        const IsEstimate e = estimate_log_partition(log_w, options);
+        const std::int64_t at = r0 + r;
+        out.log_ratio[at] = e.log_z_hat - c.log_z;
+        out.ess_fraction[at] = e.ess_fraction;
+        if (diagnostics) {
+          out.k_hat[at] = e.k_hat;
+          out.covers[at] = e.ci_low <= c.log_z && c.log_z <= e.ci_high ? 1.0 : 0.0;
+          out.reliable[at] = e.reliable() ? 1.0 : 0.0;
+        }
+      }
+    } catch (...) {
+#pragma omp critical(disa_replicates_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
+Estimate mean_of(std::span<const double> x) {
+  const double m = static_cast<double>(x.size());
+  double mean = 0.0;
+  for (double v : x) mean += v;
+  mean /= m;
+  double ss = 0.0;
+  for (double v : x) ss += (v - mean) * (v - mean);
+  return {mean, x.size() > 1 ? std::sqrt(ss / (m - 1.0) / m) : kNaN};
+}
+
+Estimate variance_of(std::span<const double> x) {
+  const double m = static_cast<double>(x.size());
+  double mean = 0.0;
+  for (double v : x) mean += v;
+  mean /= m;
+  double m2 = 0.0, m4 = 0.0;
+  for (double v : x) {
+    const double d2 = (v - mean) * (v - mean);
+    m2 += d2;
+    m4 += d2 * d2;
+  }
+  const double s2 = m2 / (m - 1.0);
+  m4 /= m;
+  const double var_s2 = (m4 - s2 * s2 * (m - 3.0) / (m - 1.0)) / m;
+  return {s2, std::sqrt(std::max(var_s2, 0.0))};
+}
+
+Estimate variance_with_known_moments(std::span<const double> x, double mu2, double mu4) {
+  const double m = static_cast<double>(x.size());
+  const Estimate sample = variance_of(x);
+  const double var_s2 = mu4 / m - mu2 * mu2 * (m - 3.0) / (m * (m - 1.0));
+  return {sample.value, std::sqrt(std::max(var_s2, 0.0))};
+}
+
+std::uint64_t row_seed(std::uint64_t seed, std::uint64_t check, std::uint64_t row) {
+  return splitmix64(seed ^ splitmix64((check << 32) + row));
+}
+
+}  // namespace disa::theory
