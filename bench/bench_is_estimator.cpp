@@ -24,9 +24,9 @@
 //                               OpenMP loop is over segments, so it stays serial)
 //   memory_read/threads:T       sum of the same 800 MB array: the read-bandwidth ceiling
 //
-// Counters. bytes = 8 N per call: the input read once (the estimator reads it three
-// times, a check pass, a weight pass and a delta-method pass, and PSIS copies and
-// sorts it; none of that is counted, so GBps (= bytes_per_second / 1e9) is the rate
+// Counters. bytes = 8 N per call: the input read once (the estimator reads it
+// twice, a check pass and a weight pass, and PSIS copies it and partially sorts
+// its tail; none of that is counted, so GBps (= bytes_per_second / 1e9) is the rate
 // at which a caller's log-weights are consumed). read_GBps is the memory_read rate
 // at the same thread count, measured in this program before the benchmarks run
 // (best of 5 sums over the same array); read_bw_fraction = GBps / read_GBps.

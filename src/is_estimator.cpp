@@ -106,7 +106,11 @@ double pareto_smooth(std::vector<double>& log_w) {
   if (tail + 1 > n) return std::numeric_limits<double>::quiet_NaN();
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return log_w[a] < log_w[b]; });
+  // Only the tail + 1 largest are needed, in stable_sort's order (ties by index).
+  const auto before = [&](std::size_t a, std::size_t b) { return log_w[a] < log_w[b] || (log_w[a] == log_w[b] && a < b); };
+  const auto first = order.begin() + static_cast<std::ptrdiff_t>(n - tail - 1);
+  std::nth_element(order.begin(), first, order.end(), before);
+  std::sort(first, order.end(), before);
   const double log_cutoff = std::max(log_w[order[n - tail - 1]] - m, std::log(std::numeric_limits<double>::min()));
   const double cutoff = std::exp(log_cutoff);
   std::vector<std::size_t> tail_idx;
@@ -170,11 +174,9 @@ IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions
     e.ci_low = kNegInf;
     e.ci_high = kPosInf;
   } else if (!options.bootstrap) {
-    // Delta method: Var(log Zhat) ≈ Var(w) / (N mean(w)^2), on the rescaled weights.
-    const double mean = sum / n;
-    double ss = 0.0;
-    for (double x : log_w) ss += (std::exp(x - m) - mean) * (std::exp(x - m) - mean);
-    const double se = std::sqrt(ss / (n - 1.0) / n) / mean;
+    // Delta method: Var(log Zhat) ≈ Var(w) / (N mean(w)^2). With the unbiased
+    // sample variance this is exactly chi2_hat / (N - 1), so no second pass.
+    const double se = std::sqrt(std::max(e.chi2_hat, 0.0) / (n - 1.0));
     e.ci_low = e.log_z_hat - z * se;
     e.ci_high = e.log_z_hat + z * se;
   } else {
