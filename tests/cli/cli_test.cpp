@@ -1,7 +1,6 @@
 // The `disa` executable as a user meets it: subcommands, --json output, and bad
 // arguments rejected with exit code 2 and one line naming the argument.
 // Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,50 +14,16 @@
 #include "toy_envs/families/family.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/tree_json.h"
+#include "tests/util/cli_harness.h"
 
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
+using Result = disa::test::CliResult;
+using disa::test::expect_rejected;
 
-Result run(const std::string& args) {
-  const char* bin = std::getenv("DISA_BIN");
-  const std::string cmd = std::string(bin ? bin : "build/bin/disa") + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Result run(const std::string& args, const std::string& env = "") { return disa::test::run_disa(args, env); }
 
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("disa_cli_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::filesystem::path dir_;
-};
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-// A rejected argument: exit 2, exactly one line, naming the argument.
-void expect_rejected(const Result& r, const std::string& names) {
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_EQ(count_lines(r.output), 1) << r.output;
-  EXPECT_NE(r.output.find(names), std::string::npos) << "expected '" << names << "' in: " << r.output;
-}
+class CliTest : public disa::test::CliDirTest {};
 
 TEST_F(CliTest, HelpForEverySubcommandExitsZero) {
   for (const char* sub : {"", "tree", "tree generate", "tree info", "tree sample", "tree families", "demo"}) {

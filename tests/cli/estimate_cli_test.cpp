@@ -2,8 +2,6 @@
 // against the library, the zero-variance proposal, bad arguments (exit 2, one
 // line naming the argument), and anchor files that load_anchors reads back.
 // Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -19,51 +17,16 @@
 #include "toy_envs/families/family.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/tree_json.h"
+#include "tests/util/cli_harness.h"
 
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
+using Result = disa::test::CliResult;
+using disa::test::expect_rejected;
 
-// `env` (e.g. "OMP_NUM_THREADS=1") is put in front of the command.
-Result run(const std::string& args, const std::string& env = "") {
-  const char* bin = std::getenv("DISA_BIN");
-  const std::string cmd = env + (env.empty() ? "" : " ") + std::string(bin ? bin : "build/bin/disa") + " " + args +
-                          " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Result run(const std::string& args, const std::string& env = "") { return disa::test::run_disa(args, env); }
 
-class EstimateCliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("disa_estimate_cli_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::filesystem::path dir_;
-};
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
-void expect_rejected(const Result& r, const std::string& names) {
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_EQ(count_lines(r.output), 1) << r.output;
-  EXPECT_NE(r.output.find(names), std::string::npos) << "expected '" << names << "' in: " << r.output;
-}
+class EstimateCliTest : public disa::test::CliDirTest {};
 
 TEST_F(EstimateCliTest, HelpExitsZero) {
   for (const char* sub : {"estimate", "anchor", "check", "check estimator"}) {
