@@ -51,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "src/input_error.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/sampler.h"
@@ -226,12 +227,7 @@ void load_and_validate(Setup& s) {
   }
 }
 
-bool take_flag(const std::string& arg, const char* name, std::string* value) {
-  const std::string prefix = std::string(name) + "=";
-  if (arg.rfind(prefix, 0) != 0) return false;
-  *value = arg.substr(prefix.size());
-  return true;
-}
+using disa::bench::take_flag;
 
 }  // namespace
 

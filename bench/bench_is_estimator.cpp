@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "src/counter_rng.h"
 #include "src/is_estimator.h"
 
@@ -187,12 +188,7 @@ void BM_MemoryRead(benchmark::State& state, int threads) {
   set_counters(state, threads, std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
-bool take_flag(const std::string& arg, const char* name, std::string* value) {
-  const std::string prefix = std::string(name) + "=";
-  if (arg.rfind(prefix, 0) != 0) return false;
-  *value = arg.substr(prefix.size());
-  return true;
-}
+using disa::bench::take_flag;
 
 }  // namespace
 
