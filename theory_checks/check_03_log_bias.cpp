@@ -61,32 +61,11 @@ CheckResult check_03_log_bias(const CheckOptions& options) {
       const std::int64_t m = replicates_for(options, n, floor, min_reps);
       const std::uint64_t seed = row_seed(options.seed, kCheck, row_index++);
       const Replicates reps = run_replicates(c, n, m, seed);
-      std::vector<double> controlled(reps.log_ratio.size());  // [M] log(Zhat/Z) - (Zhat/Z - 1) <= 0
-      for (std::size_t i = 0; i < controlled.size(); ++i) {
-        controlled[i] = reps.log_ratio[i] - std::expm1(reps.log_ratio[i]);
-      }
-      const Estimate bias = mean_of(controlled);
       const Estimate plain = mean_of(reps.log_ratio);
-      const Estimate var = variance_of(reps.log_ratio);
-      const std::optional<ExactLaw> law = exact_law(c, n);
-      const double nd = static_cast<double>(n);
-      Row b = row_for(c, "E[log Zhat] - log Z", n, m, seed);
-      b.kind = law ? RowKind::kExact : RowKind::kPrediction;
-      b.exact = law ? law->bias : kNaN;
-      b.predicted = -c.chi2.value / (2.0 * nd);
-      b.measured = bias.value;
-      b.se = bias.se;
-      b.approximation = "DELTA-METHOD";
-      b.note = fmt::format("control variate Zhat/Z - 1; plain mean {:.5g} ± {:.2g}", plain.value, 1.96 * plain.se);
-      result.rows.push_back(b);
-      Row v = row_for(c, "Var[log Zhat]", n, m, seed);
-      v.kind = law ? RowKind::kExact : RowKind::kPrediction;
-      v.exact = law ? law->var_log : kNaN;
-      v.predicted = c.chi2.value / nd;
-      v.measured = var.value;
-      v.se = var.se;
-      v.approximation = "DELTA-METHOD";
-      result.rows.push_back(v);
+      LogSpaceRows rows = log_space_rows(c, n, m, seed, reps, exact_law(c, n));
+      rows.bias.note += fmt::format("; plain mean {:.5g} ± {:.2g}", plain.value, 1.96 * plain.se);
+      result.rows.push_back(rows.bias);
+      result.rows.push_back(rows.variance);
       if (plain.value / plain.se > worst_z) {
         worst_z = plain.value / plain.se;
         jensen = row_for(c, "E[log Zhat] - log Z <= 0 (Jensen)", n, m, seed);

@@ -42,29 +42,10 @@ void sensitivity_rows(const Case& c, std::int64_t n, std::int64_t m, std::uint64
     rows.push_back(r);
     return;
   }
-  std::vector<double> controlled(reps.log_ratio.size());  // [M]
-  for (std::size_t i = 0; i < controlled.size(); ++i) controlled[i] = reps.log_ratio[i] - std::expm1(reps.log_ratio[i]);
-  const Estimate bias = mean_of(controlled);
-  const Estimate var = variance_of(reps.log_ratio);
-  const std::optional<ExactLaw> law = c.binary_reference ? exact_law(c, n) : std::nullopt;
-  const double nd = static_cast<double>(n);
-  Row b = row_for(c, "E[log Zhat] - log Z", n, m, seed);
-  b.kind = law ? RowKind::kExact : RowKind::kPrediction;
-  b.exact = law ? law->bias : kNaN;
-  b.predicted = -c.chi2.value / (2.0 * nd);
-  b.measured = bias.value;
-  b.se = bias.se;
-  b.approximation = "DELTA-METHOD";
-  b.note = "control variate Zhat/Z - 1";
-  rows.push_back(b);
-  Row v = row_for(c, "Var[log Zhat]", n, m, seed);
-  v.kind = law ? RowKind::kExact : RowKind::kPrediction;
-  v.exact = law ? law->var_log : kNaN;
-  v.predicted = c.chi2.value / nd;
-  v.measured = var.value;
-  v.se = var.se;
-  v.approximation = "DELTA-METHOD";
-  rows.push_back(v);
+  const LogSpaceRows log_rows =
+      log_space_rows(c, n, m, seed, reps, c.binary_reference ? exact_law(c, n) : std::nullopt);
+  rows.push_back(log_rows.bias);
+  rows.push_back(log_rows.variance);
 }
 
 TabularPolicy tempered_target(const Tree& tree, double beta, double tau) {
