@@ -4,8 +4,6 @@
 Usage: /usr/bin/python3 plots/plot_demo.py RESULTS_DIR
 Reads only the CSVs the demo wrote, so every figure traces to a run.
 """
-import csv
-import math
 import os
 import sys
 
@@ -14,14 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def fnum(s):
-    return float(s) if s not in ("", None) else math.nan
+from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
 
 
 def plot_proposal_sweep(d):

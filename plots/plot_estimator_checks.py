@@ -9,8 +9,6 @@ Reads only the CSVs the checks wrote, so every figure traces to a run:
   variance_vs_lambda.png   check_07: Var[log Zhat] and bias over tilted proposal strength lambda, per beta
   chi2_vs_horizon.png      check_07: chi2(p* || q) over the horizon T for q = p* at temperature tau, and ESS
 """
-import csv
-import math
 import os
 import sys
 
@@ -19,14 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def fnum(s):
-    return float(s) if s not in ("", None) else math.nan
+from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
 
 
 def case_key(r):
