@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -11,27 +12,15 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/json_number.h"
 
 namespace disa {
 namespace {
 
 using nlohmann::ordered_json;
 
-// JSON has no inf/nan: those go out as strings and come back from them.
-ordered_json number(double x) {
-  if (std::isnan(x)) return "nan";
-  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
-  return x;
-}
-
 double read_number(const ordered_json& v, const std::string& where) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
-    if (s == "inf") return std::numeric_limits<double>::infinity();
-    if (s == "-inf") return -std::numeric_limits<double>::infinity();
-  }
+  if (const std::optional<double> x = from_json_number(v)) return *x;
   throw InputError(fmt::format("{}: expected a number (or \"inf\", \"-inf\", \"nan\"), got {}", where, v.dump()));
 }
 
@@ -69,18 +58,18 @@ void save_anchors(const std::vector<AnchorRecord>& anchors, const std::string& p
     for (const AnchorRecord& a : anchors) {
       ordered_json j;
       j["prompt"] = a.prompt;
-      j["log_Zhat"] = number(a.log_z_hat);
+      j["log_Zhat"] = to_json_number(a.log_z_hat);
       j["n"] = a.n;
-      j["ess"] = number(a.ess);
-      j["chi2_hat"] = number(a.chi2_hat);
-      j["k_hat"] = number(a.k_hat);
-      j["ci_low"] = number(a.ci_low);
-      j["ci_high"] = number(a.ci_high);
+      j["ess"] = to_json_number(a.ess);
+      j["chi2_hat"] = to_json_number(a.chi2_hat);
+      j["k_hat"] = to_json_number(a.k_hat);
+      j["ci_low"] = to_json_number(a.ci_low);
+      j["ci_high"] = to_json_number(a.ci_high);
       j["ci_method"] = a.ci_method;
-      j["log_Zhat_psis"] = number(a.log_z_psis);
-      j["max_weight"] = number(a.max_weight);
+      j["log_Zhat_psis"] = to_json_number(a.log_z_psis);
+      j["max_weight"] = to_json_number(a.max_weight);
       j["proposal"] = a.proposal;
-      j["beta"] = number(a.beta);
+      j["beta"] = to_json_number(a.beta);
       j["seed"] = a.seed;
       j["flags"] = a.flags;
       // dump() writes doubles in shortest round-trip form, so the file is lossless.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
+#include "src/json_number.h"
 
 namespace disa::theory {
 namespace {
@@ -34,11 +35,6 @@ std::string csv_cell(const std::string& s) {
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
-}
-
-ordered_json json_number(double x) {
-  if (!std::isfinite(x)) return num(x);  // JSON has no inf/nan
-  return x;
 }
 
 std::string row_label(const Row& r, int index) {
@@ -259,16 +255,16 @@ void write_result(const CheckResult& result, const std::string& dir) {
     o["row"] = i + 1;
     o["quantity"] = r.quantity;
     o["tree"] = r.tree;
-    o["beta"] = json_number(r.beta);
+    o["beta"] = to_json_number(r.beta);
     o["proposal"] = r.proposal;
     o["n"] = r.n;
-    o["chi2"] = json_number(r.chi2);
-    o["exact"] = json_number(r.exact);
-    o["predicted"] = json_number(r.predicted);
-    o["measured"] = json_number(r.measured);
-    o["se"] = json_number(r.se);
-    o["z"] = json_number(r.z);
-    o["ratio"] = json_number(r.ratio);
+    o["chi2"] = to_json_number(r.chi2);
+    o["exact"] = to_json_number(r.exact);
+    o["predicted"] = to_json_number(r.predicted);
+    o["measured"] = to_json_number(r.measured);
+    o["se"] = to_json_number(r.se);
+    o["z"] = to_json_number(r.z);
+    o["ratio"] = to_json_number(r.ratio);
     o["verdict"] = r.verdict;
     if (r.counted && !r.pass) j["failed"].push_back(o);
     if (r.finding) j["findings"].push_back(o);

@@ -20,6 +20,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/json_number.h"
 #include "theory_checks/replicates.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/proposals.h"
@@ -29,11 +30,6 @@ namespace disa::cli {
 namespace {
 
 using nlohmann::ordered_json;
-
-ordered_json json_number(double x) {
-  if (!std::isfinite(x)) return num(x);  // JSON has no inf/nan: spelled as strings
-  return x;
-}
 
 double mean_finite(const std::vector<double>& x, double* fraction_finite) {
   double sum = 0.0;
@@ -107,35 +103,35 @@ ordered_json run_estimate(const Args& a) {
   j["replicates"] = a.replicates;
   j["seed"] = a.seed;
   j["log_Z_exact"] = c.log_z;
-  j["chi2"] = json_number(chi2);
-  j["log1p_chi2"] = json_number(c.chi2.log1p_value);
-  j["kl_proposal_target"] = json_number(c.kl_q_target);
+  j["chi2"] = to_json_number(chi2);
+  j["log1p_chi2"] = to_json_number(c.chi2.log1p_value);
+  j["kl_proposal_target"] = to_json_number(c.kl_q_target);
   j["proposal_missing_target_mass"] = c.hole_mass;
   j["log_Zhat_mean"] = c.log_z + log_z_hat.value;
-  j["log_Zhat_var"] = json_number(var.value);
-  j["log_Zhat_var_se"] = json_number(var.se);
+  j["log_Zhat_var"] = to_json_number(var.value);
+  j["log_Zhat_var_se"] = to_json_number(var.se);
   j["bias"] = log_z_hat.value;
-  j["bias_se"] = json_number(log_z_hat.se);
-  j["bias_ci_low"] = json_number(log_z_hat.value - 1.96 * log_z_hat.se);
-  j["bias_ci_high"] = json_number(log_z_hat.value + 1.96 * log_z_hat.se);
+  j["bias_se"] = to_json_number(log_z_hat.se);
+  j["bias_ci_low"] = to_json_number(log_z_hat.value - 1.96 * log_z_hat.se);
+  j["bias_ci_high"] = to_json_number(log_z_hat.value + 1.96 * log_z_hat.se);
   // Control variate Zhat/Z - 1 (mean 0 by item 1): same expectation, far smaller spread.
   j["bias_control_variate"] = cv.value;
-  j["bias_control_variate_se"] = json_number(cv.se);
-  j["predicted_bias"] = json_number(-chi2 / (2.0 * n));
-  j["predicted_var"] = json_number(chi2 / n);
-  j["bias_ratio"] = json_number(cv.value / (-chi2 / (2.0 * n)));
-  j["var_ratio"] = json_number(var.value / (chi2 / n));
+  j["bias_control_variate_se"] = to_json_number(cv.se);
+  j["predicted_bias"] = to_json_number(-chi2 / (2.0 * n));
+  j["predicted_var"] = to_json_number(chi2 / n);
+  j["bias_ratio"] = to_json_number(cv.value / (-chi2 / (2.0 * n)));
+  j["var_ratio"] = to_json_number(var.value / (chi2 / n));
   if (const auto law = theory::exact_law(c, a.samples)) {
     j["bias_exact"] = law->bias;
     j["log_Zhat_var_exact"] = law->var_log;
     j["ess_fraction_exact"] = law->ess_fraction;
   }
   j["Zhat_over_Z_mean"] = z_ratio.value;
-  j["Zhat_over_Z_mean_se"] = json_number(z_ratio.se);
+  j["Zhat_over_Z_mean_se"] = to_json_number(z_ratio.se);
   j["Zhat_over_Z_mean_exact"] = c.mean_u;
   j["ess_fraction_mean"] = theory::mean_of(reps.ess_fraction).value;
-  j["expected_ess_fraction"] = json_number(c.chi2.expected_ess_fraction());
-  j["k_hat_mean"] = json_number(k_hat_mean);
+  j["expected_ess_fraction"] = to_json_number(c.chi2.expected_ess_fraction());
+  j["k_hat_mean"] = to_json_number(k_hat_mean);
   j["k_hat_available_fraction"] = k_available;
   j["k_hat_above_0.7_fraction"] = k_above / a.replicates;
   j["delta_ci_coverage"] = theory::mean_of(reps.covers).value;

@@ -15,6 +15,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/json_number.h"
 #include "src/log_sum_exp.h"
 #include "toy_envs/divergences.h"
 #include "toy_envs/families/family.h"
@@ -107,7 +108,7 @@ std::string text_value(const ordered_json& v) {
 
 // JSON numbers cannot be inf/nan; write them as strings so nothing is lost.
 ordered_json json_safe(const ordered_json& v) {
-  if (v.is_number_float() && !std::isfinite(v.get<double>())) return num(v.get<double>());
+  if (v.is_number_float()) return to_json_number(v.get<double>());
   if (v.is_array() || v.is_object()) {
     ordered_json out = v;
     for (auto& x : out) x = json_safe(x);
