@@ -1,0 +1,171 @@
+#include "src/loss/flowrl.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "src/loss/aggregation.h"
+#include "src/numerical_error.h"
+
+namespace disa::loss {
+
+namespace {
+
+const char* weight_clip_name(FlowRlWeightClip clip) {
+  switch (clip) {
+    case FlowRlWeightClip::none: return "none";
+    case FlowRlWeightClip::max10: return "max10";
+    case FlowRlWeightClip::cispo: return "cispo";
+    case FlowRlWeightClip::symmetric: return "symmetric";
+  }
+  return "?";
+}
+
+}  // namespace
+
+FlowRlOptions FlowRlOptions::from(Settings& settings) {
+  FlowRlOptions o;
+  o.beta = settings.number("beta", o.beta, {"flowrl_beta_coef"});
+  const std::string clip = settings.word("weight_clip", "none");
+  if (clip == "none") {
+    o.weight_clip = FlowRlWeightClip::none;
+  } else if (clip == "max10") {
+    o.weight_clip = FlowRlWeightClip::max10;
+  } else if (clip == "cispo") {
+    o.weight_clip = FlowRlWeightClip::cispo;
+  } else if (clip == "symmetric") {
+    o.weight_clip = FlowRlWeightClip::symmetric;
+  } else {
+    settings.reject("weight_clip", clip, "expected none, max10, cispo or symmetric");
+  }
+  o.weight_clamp_max = settings.number("weight_clamp_max", o.weight_clamp_max);
+  o.clip_ratio = settings.number("clip_ratio", o.clip_ratio);
+  o.clip_ratio_low = settings.number("clip_ratio_low", o.clip_ratio_low);
+  o.clip_ratio_high = settings.number("clip_ratio_high", o.clip_ratio_high);
+  if (o.weight_clamp_max <= 0) {
+    settings.reject("weight_clamp_max", fmt::format("{}", o.weight_clamp_max), "must be > 0");
+  }
+  for (auto [key, value] : {std::pair{"clip_ratio", o.clip_ratio}, {"clip_ratio_low", o.clip_ratio_low}}) {
+    if (value < 0 || value >= 1) settings.reject(key, fmt::format("{}", value), "must be in [0, 1)");
+  }
+  if (o.clip_ratio_high < 0) {
+    settings.reject("clip_ratio_high", fmt::format("{}", o.clip_ratio_high), "must be >= 0");
+  }
+  o.advantage = group_advantage_options(settings);
+  return o;
+}
+
+OptionList FlowRlOptions::list() const {
+  OptionList list = {{"beta", fmt::format("{}", beta)},
+                     {"weight_clip", weight_clip_name(weight_clip)},
+                     {"weight_clamp_max", fmt::format("{}", weight_clamp_max)},
+                     {"clip_ratio", fmt::format("{}", clip_ratio)},
+                     {"clip_ratio_low", fmt::format("{}", clip_ratio_low)},
+                     {"clip_ratio_high", fmt::format("{}", clip_ratio_high)}};
+  append_options(list, advantage);
+  return list;
+}
+
+unsigned flowrl_fields(const FlowRlOptions&) {
+  return kLogp | kMask | kLogpOld | kLogpRef | kLogZ | kAdvantages;
+}
+
+template <class Real>
+LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& options) {
+  validate_batch(batch, flowrl_fields(options), "flowrl");
+  const std::size_t B = batch.rows;
+  const std::size_t T = batch.columns;
+  const std::vector<std::size_t> counts = valid_counts(batch);
+  const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
+  const bool cispo = options.weight_clip == FlowRlWeightClip::cispo;
+  const double ratio_high = 1.0 + options.clip_ratio_high;
+  const double ratio_low = 1.0 - options.clip_ratio_low;
+
+  LossResult<Real> result;
+  result.grad_logp.assign(B * T, Real(0));
+  result.grad_log_z.assign(B, Real(0));
+  std::vector<double> residual(B), weight(B), log_weight(B), kept(B);
+
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < B; ++i) {
+    const std::size_t row = i * T;
+    // CISPO (verl@4bf4bd3): a token whose ratio is already past the clip in the
+    // direction its advantage pushes is dropped from every masked mean and sum.
+    auto keep = [&](std::size_t t) {
+      if (batch.mask[row + t] == Real(0)) return false;
+      if (!cispo) return true;
+      const double a = advantages.at(i, t);
+      const double ratio = std::exp(double(batch.logp[row + t]) - double(batch.logp_old[row + t]));
+      return !((a > 0 && ratio > ratio_high) || (a < 0 && ratio < ratio_low));
+    };
+    double sum_logp = 0.0, sum_ref = 0.0, sum_adv = 0.0, sum_log_ratio = 0.0;
+    std::size_t n = 0;
+    for (std::size_t t = 0; t < T; ++t) {
+      if (!keep(t)) continue;
+      ++n;
+      sum_logp += double(batch.logp[row + t]);
+      sum_ref += double(batch.logp_ref[row + t]);
+      sum_adv += advantages.at(i, t);
+      sum_log_ratio += double(batch.logp[row + t]) - double(batch.logp_old[row + t]);
+    }
+    const double denominator = double(n) + kMaskedMeanEpsilon;
+    const double delta = double(batch.log_z[i]) + sum_logp / denominator - options.beta * (sum_adv / denominator) -
+                         sum_ref / denominator;
+    double w = std::exp(sum_log_ratio);
+    switch (options.weight_clip) {
+      case FlowRlWeightClip::none: break;
+      case FlowRlWeightClip::max10: w = std::min(w, options.weight_clamp_max); break;
+      case FlowRlWeightClip::cispo: w = std::clamp(w, ratio_low, ratio_high); break;
+      case FlowRlWeightClip::symmetric:
+        w = std::clamp(w, 1.0 - options.clip_ratio, 1.0 + options.clip_ratio);
+        break;
+    }
+    residual[i] = delta;
+    weight[i] = w;
+    log_weight[i] = sum_log_ratio;
+    kept[i] = double(n);
+    const double g = 2.0 / double(B) * w * delta;
+    result.grad_log_z[i] = Real(g);
+    const Real g_token = Real(g / denominator);
+    for (std::size_t t = 0; t < T; ++t) {
+      if (keep(t)) result.grad_logp[row + t] = g_token;
+    }
+  }
+
+  double loss = 0.0, squares = 0.0, weight_max = 0.0;
+  std::size_t valid = 0, kept_total = 0;
+  for (std::size_t i = 0; i < B; ++i) {
+    if (!std::isfinite(weight[i])) {
+      throw NumericalError(fmt::format(
+          "flowrl: importance weight of row {} overflows (sum of log-ratios {}; weight_clip=none as in the "
+          "paper release; try weight_clip=max10)",
+          i, log_weight[i]));
+    }
+    loss += weight[i] * residual[i] * residual[i];
+    squares += residual[i] * residual[i];
+    weight_max = std::max(weight_max, weight[i]);
+    valid += counts[i];
+    kept_total += std::size_t(kept[i]);
+  }
+  result.loss = loss / double(B);
+  if (!std::isfinite(result.loss)) {
+    throw NumericalError(fmt::format("flowrl: the loss is not finite ({})", result.loss));
+  }
+  auto& d = result.diagnostics;
+  d.scalars["residual_rms"] = std::sqrt(squares / double(B));
+  d.scalars["weight_max"] = weight_max;
+  if (cispo) {
+    d.scalars["dropped_token_fraction"] = valid > 0 ? double(valid - kept_total) / double(valid) : 0.0;
+    d.per_sequence["kept_tokens"] = std::move(kept);
+  }
+  if (!advantages.per_sequence().empty()) d.per_sequence["advantages"] = advantages.per_sequence();
+  d.per_sequence["residual"] = std::move(residual);
+  d.per_sequence["weight"] = std::move(weight);
+  return result;
+}
+
+template LossResult<float> flowrl_loss<float>(const LossBatch<float>&, const FlowRlOptions&);
+template LossResult<double> flowrl_loss<double>(const LossBatch<double>&, const FlowRlOptions&);
+
+}  // namespace disa::loss

@@ -1,0 +1,119 @@
+#include "src/loss/grpo.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "src/numerical_error.h"
+
+namespace disa::loss {
+
+GrpoOptions GrpoOptions::from(Settings& settings) {
+  GrpoOptions o;
+  const double clip_ratio = settings.number("clip_ratio", 0.2);
+  o.clip.clip_ratio_low = settings.number("clip_ratio_low", clip_ratio);
+  o.clip.clip_ratio_high = settings.number("clip_ratio_high", clip_ratio);
+  o.clip.clip_ratio_c = settings.number("clip_ratio_c", o.clip.clip_ratio_c);
+  if (o.clip.clip_ratio_low < 0 || o.clip.clip_ratio_low >= 1) {
+    settings.reject("clip_ratio_low", fmt::format("{}", o.clip.clip_ratio_low), "must be in [0, 1)");
+  }
+  if (o.clip.clip_ratio_high < 0) {
+    settings.reject("clip_ratio_high", fmt::format("{}", o.clip.clip_ratio_high), "must be >= 0");
+  }
+  if (o.clip.clip_ratio_c <= 1) {
+    settings.reject("clip_ratio_c", fmt::format("{}", o.clip.clip_ratio_c), "the dual-clip bound must be > 1");
+  }
+  o.loss_agg_mode = parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"),
+                                        settings.objective() + ": loss_agg_mode");
+  o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
+  if (o.kl_coef < 0) settings.reject("kl_coef", fmt::format("{}", o.kl_coef), "must be >= 0");
+  o.kl_estimator = parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
+                                      settings.objective() + ": kl_estimator");
+  o.advantage = group_advantage_options(settings);
+  return o;
+}
+
+OptionList GrpoOptions::list() const {
+  OptionList list = {{"clip_ratio_low", fmt::format("{}", clip.clip_ratio_low)},
+                     {"clip_ratio_high", fmt::format("{}", clip.clip_ratio_high)},
+                     {"clip_ratio_c", fmt::format("{}", clip.clip_ratio_c)},
+                     {"loss_agg_mode", to_string(loss_agg_mode)},
+                     {"kl_coef", fmt::format("{}", kl_coef)},
+                     {"kl_estimator", to_string(kl_estimator)}};
+  append_options(list, advantage);
+  return list;
+}
+
+unsigned grpo_fields(const GrpoOptions& options) {
+  unsigned fields = kLogp | kMask | kLogpOld | kAdvantages;
+  if (options.kl_coef != 0) fields |= kLogpRef;
+  return fields;
+}
+
+template <class Real>
+LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& options) {
+  validate_batch(batch, grpo_fields(options), "grpo");
+  const std::size_t B = batch.rows;
+  const std::size_t T = batch.columns;
+  const std::vector<std::size_t> counts = valid_counts(batch);
+  const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
+  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
+  const bool with_kl = options.kl_coef != 0;
+
+  LossResult<Real> result;
+  result.grad_logp.assign(B * T, Real(0));
+  // Per-row sums, reduced serially below so the result does not depend on the thread count.
+  std::vector<double> pg_sum(B, 0.0), kl_sum(B, 0.0), neg_log_ratio_sum(B, 0.0);
+  std::vector<std::size_t> clipped(B, 0), dual_clipped(B, 0);
+
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < B; ++i) {
+    const std::size_t row = i * T;
+    for (std::size_t t = 0; t < T; ++t) {
+      if (batch.mask[row + t] == Real(0)) continue;
+      const ClippedToken tok = ppo_clipped_token(double(batch.logp[row + t]), double(batch.logp_old[row + t]),
+                                                 advantages.at(i, t), options.clip);
+      pg_sum[i] += tok.value;
+      clipped[i] += tok.clipped;
+      dual_clipped[i] += tok.dual_clipped;
+      neg_log_ratio_sum[i] -= tok.log_ratio;
+      double grad = tok.dvalue_dlogp;
+      if (with_kl) {
+        const TokenTerm kl = kl_penalty(options.kl_estimator, double(batch.logp[row + t]),
+                                        double(batch.logp_ref[row + t]));
+        kl_sum[i] += kl.value;
+        grad += options.kl_coef * kl.dvalue_dlogp;
+      }
+      result.grad_logp[row + t] = Real(c[i] * grad);
+    }
+  }
+
+  double pg_loss = 0.0, kl_value = 0.0, neg_log_ratio = 0.0;
+  std::size_t tokens = 0, clipped_total = 0, dual_total = 0;
+  for (std::size_t i = 0; i < B; ++i) {
+    pg_loss += c[i] * pg_sum[i];
+    kl_value += c[i] * kl_sum[i];
+    neg_log_ratio += neg_log_ratio_sum[i];
+    tokens += counts[i];
+    clipped_total += clipped[i];
+    dual_total += dual_clipped[i];
+  }
+  result.loss = pg_loss + options.kl_coef * kl_value;
+  if (!std::isfinite(result.loss)) {
+    throw NumericalError(fmt::format("grpo: the loss is not finite ({})", result.loss));
+  }
+  auto& d = result.diagnostics;
+  const double masked_mean_denominator = double(tokens) + kMaskedMeanEpsilon;
+  d.scalars["pg_loss"] = pg_loss;
+  d.scalars["pg_clipfrac"] = double(clipped_total) / masked_mean_denominator;
+  d.scalars["pg_clipfrac_lower"] = double(dual_total) / masked_mean_denominator;
+  d.scalars["ppo_kl"] = neg_log_ratio / masked_mean_denominator;
+  if (with_kl) d.scalars["kl_loss"] = kl_value;
+  if (!advantages.per_sequence().empty()) d.per_sequence["advantages"] = advantages.per_sequence();
+  return result;
+}
+
+template LossResult<float> grpo_loss<float>(const LossBatch<float>&, const GrpoOptions&);
+template LossResult<double> grpo_loss<double>(const LossBatch<double>&, const GrpoOptions&);
+
+}  // namespace disa::loss

@@ -1,0 +1,83 @@
+#include "src/loss/kl_loss.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+#include "src/numerical_error.h"
+
+namespace disa::loss {
+
+KlEstimator parse_kl_estimator(std::string_view text, std::string_view field) {
+  if (text == "k1" || text == "kl") return KlEstimator::k1;
+  if (text == "abs") return KlEstimator::abs;
+  if (text == "k2" || text == "mse") return KlEstimator::k2;
+  if (text == "k3" || text == "low_var_kl") return KlEstimator::k3;
+  throw InputError(fmt::format("{}={}: unknown estimator (expected k1/kl, abs, k2/mse or k3/low_var_kl)", field,
+                               text));
+}
+
+std::string to_string(KlEstimator estimator) {
+  switch (estimator) {
+    case KlEstimator::k1: return "k1";
+    case KlEstimator::abs: return "abs";
+    case KlEstimator::k2: return "k2";
+    case KlEstimator::k3: return "k3";
+  }
+  return "?";
+}
+
+KlLossOptions KlLossOptions::from(Settings& settings) {
+  KlLossOptions o;
+  o.kl_estimator = parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
+                                      settings.objective() + ": kl_estimator");
+  o.loss_agg_mode = parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"),
+                                        settings.objective() + ": loss_agg_mode");
+  o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
+  return o;
+}
+
+OptionList KlLossOptions::list() const {
+  return {{"kl_estimator", to_string(kl_estimator)},
+          {"loss_agg_mode", to_string(loss_agg_mode)},
+          {"kl_coef", fmt::format("{}", kl_coef)}};
+}
+
+unsigned kl_loss_fields(const KlLossOptions&) { return kLogp | kMask | kLogpRef; }
+
+template <class Real>
+LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& options) {
+  validate_batch(batch, kl_loss_fields(options), "kl");
+  const std::size_t B = batch.rows;
+  const std::size_t T = batch.columns;
+  const std::vector<std::size_t> counts = valid_counts(batch);
+  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
+  LossResult<Real> result;
+  result.grad_logp.assign(B * T, Real(0));
+  std::vector<double> kl_sum(B, 0.0);
+
+#pragma omp parallel for schedule(static)
+  for (std::size_t i = 0; i < B; ++i) {
+    const std::size_t row = i * T;
+    for (std::size_t t = 0; t < T; ++t) {
+      if (batch.mask[row + t] == Real(0)) continue;
+      const TokenTerm k = kl_penalty(options.kl_estimator, double(batch.logp[row + t]),
+                                     double(batch.logp_ref[row + t]));
+      kl_sum[i] += k.value;
+      result.grad_logp[row + t] = Real(options.kl_coef * c[i] * k.dvalue_dlogp);
+    }
+  }
+  double kl = 0.0;
+  for (std::size_t i = 0; i < B; ++i) kl += c[i] * kl_sum[i];
+  result.loss = options.kl_coef * kl;
+  if (!std::isfinite(result.loss)) throw NumericalError(fmt::format("kl: the loss is not finite ({})", kl));
+  result.diagnostics.scalars["kl"] = kl;
+  result.diagnostics.per_sequence["kl_sum"] = std::move(kl_sum);
+  return result;
+}
+
+template LossResult<float> kl_loss<float>(const LossBatch<float>&, const KlLossOptions&);
+template LossResult<double> kl_loss<double>(const LossBatch<double>&, const KlLossOptions&);
+
+}  // namespace disa::loss

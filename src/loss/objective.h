@@ -1,0 +1,51 @@
+// One entry point over every loss head: an Objective is a head's name plus its resolved
+// options; compute_loss dispatches. Names (`disa loss --objective NAME`):
+//   tb, disa (alias of tb)   trajectory balance with a frozen log Z     trajectory_balance.h
+//   flowrl                   FlowRL as its reference code computes it    flowrl.h
+//   grpo                     PPO clip + dual clip + KL, GRPO advantages  grpo.h
+//   gspo                     sequence-level clipped ratio                gspo.h
+//   sft                      NLL on reward-filtered sequences            sft.h
+//   kl                       the KL penalty alone                        kl_loss.h
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "src/loss/flowrl.h"
+#include "src/loss/grpo.h"
+#include "src/loss/gspo.h"
+#include "src/loss/kl_loss.h"
+#include "src/loss/loss_batch.h"
+#include "src/loss/loss_result.h"
+#include "src/loss/settings.h"
+#include "src/loss/sft.h"
+#include "src/loss/trajectory_balance.h"
+
+namespace disa::loss {
+
+using ObjectiveOptions =
+    std::variant<TrajectoryBalanceOptions, FlowRlOptions, GrpoOptions, GspoOptions, SftOptions, KlLossOptions>;
+
+struct Objective {
+  std::string name;  // as given (tb and disa both resolve to TrajectoryBalanceOptions)
+  ObjectiveOptions options;
+};
+
+// Unknown name or option, or an option value that does not parse: InputError naming it.
+Objective make_objective(std::string_view name, const std::vector<std::string>& settings = {});
+std::vector<std::string> objective_names();
+
+// Which batch fields (loss_batch.h Field bits) the objective reads.
+unsigned needed_fields(const Objective& objective);
+// The resolved options, every key with its value (defaults included).
+OptionList option_list(const Objective& objective);
+// Whether the objective returns grad_log_z (tb/disa, flowrl).
+bool has_log_z_gradient(const Objective& objective);
+
+// Runs the head (which validates the batch first: validate_batch with needed_fields).
+template <class Real>
+LossResult<Real> compute_loss(const Objective& objective, const LossBatch<Real>& batch);
+
+}  // namespace disa::loss

@@ -1,0 +1,94 @@
+#include "src/loss/settings.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa::loss {
+
+Settings Settings::parse(std::string_view objective, const std::vector<std::string>& entries) {
+  std::map<std::string, std::string> values;
+  for (const std::string& entry : entries) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw InputError(fmt::format("{}: option '{}' is not key=value", objective, entry));
+    }
+    std::string key = entry.substr(0, eq);
+    if (!values.emplace(key, entry.substr(eq + 1)).second) {
+      throw InputError(fmt::format("{}: option '{}' is given twice", objective, key));
+    }
+  }
+  return Settings(std::string(objective), std::move(values));
+}
+
+Settings::Settings(std::string objective, std::map<std::string, std::string> values)
+    : objective_(std::move(objective)), values_(std::move(values)) {}
+
+const std::string* Settings::find(std::string_view key, std::initializer_list<std::string_view> aliases,
+                                  std::string* used_key) {
+  known_.emplace(key);
+  for (std::string_view alias : aliases) known_.emplace(alias);
+  const std::string* found = nullptr;
+  auto look = [&](std::string_view name) {
+    auto it = values_.find(std::string(name));
+    if (it == values_.end()) return;
+    read_.insert(it->first);
+    if (found != nullptr) {
+      throw InputError(fmt::format("{}: options '{}' and '{}' are the same option; give one", objective_,
+                                   *used_key, it->first));
+    }
+    found = &it->second;
+    *used_key = it->first;
+  };
+  look(key);
+  for (std::string_view alias : aliases) look(alias);
+  return found;
+}
+
+void Settings::reject(std::string_view key, std::string_view value, std::string_view why) const {
+  throw InputError(fmt::format("{}: {}={}: {}", objective_, key, value, why));
+}
+
+double Settings::number(std::string_view key, double fallback, std::initializer_list<std::string_view> aliases) {
+  std::string used;
+  const std::string* text = find(key, aliases, &used);
+  if (text == nullptr) return fallback;
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(text->c_str(), &end);
+  if (text->empty() || end != text->c_str() + text->size() || errno == ERANGE || !std::isfinite(value)) {
+    reject(used, *text, "expected a finite number");
+  }
+  return value;
+}
+
+bool Settings::flag(std::string_view key, bool fallback, std::initializer_list<std::string_view> aliases) {
+  std::string used;
+  const std::string* text = find(key, aliases, &used);
+  if (text == nullptr) return fallback;
+  if (*text == "true" || *text == "1" || *text == "on") return true;
+  if (*text == "false" || *text == "0" || *text == "off") return false;
+  reject(used, *text, "expected true or false");
+}
+
+std::string Settings::word(std::string_view key, std::string_view fallback,
+                           std::initializer_list<std::string_view> aliases) {
+  std::string used;
+  const std::string* text = find(key, aliases, &used);
+  return text == nullptr ? std::string(fallback) : *text;
+}
+
+void Settings::finish() const {
+  for (const auto& [key, value] : values_) {
+    if (read_.count(key) != 0) continue;
+    std::string list;
+    for (const std::string& k : known_) list += (list.empty() ? "" : ", ") + k;
+    throw InputError(fmt::format("{}: unknown option '{}' (options: {})", objective_, key, list));
+  }
+}
+
+}  // namespace disa::loss

@@ -1,0 +1,48 @@
+// key=value options of a loss head (`disa loss --set key=value`, the LibTorch adapter,
+// the trainers). Every key is read through one of the typed getters; finish() rejects
+// keys no getter asked for, naming them and listing the keys the objective knows.
+#pragma once
+
+#include <initializer_list>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace disa::loss {
+
+class Settings {
+ public:
+  // Each entry "key=value"; a malformed entry or a repeated key is an InputError.
+  static Settings parse(std::string_view objective, const std::vector<std::string>& entries);
+  Settings(std::string objective, std::map<std::string, std::string> values);
+
+  // Getters return the value under `key` (or the first alias present), else `fallback`.
+  // A value that does not parse is an InputError "<objective>: <key>=<value>: <why>".
+  double number(std::string_view key, double fallback, std::initializer_list<std::string_view> aliases = {});
+  bool flag(std::string_view key, bool fallback, std::initializer_list<std::string_view> aliases = {});
+  std::string word(std::string_view key, std::string_view fallback,
+                   std::initializer_list<std::string_view> aliases = {});
+
+  // Throws an InputError when a key was given that no getter read.
+  void finish() const;
+  const std::string& objective() const { return objective_; }
+
+  // For error messages from option checks after parsing: "<objective>: <key>=<value>: <why>".
+  [[noreturn]] void reject(std::string_view key, std::string_view value, std::string_view why) const;
+
+ private:
+  const std::string* find(std::string_view key, std::initializer_list<std::string_view> aliases,
+                          std::string* used_key);
+  std::string objective_;
+  std::map<std::string, std::string> values_;
+  std::set<std::string> known_;
+  std::set<std::string> read_;
+};
+
+// Resolved options as key/value text, for `disa loss` output and logs.
+using OptionList = std::vector<std::pair<std::string, std::string>>;
+
+}  // namespace disa::loss
