@@ -87,7 +87,7 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
   result.grad_log_z.assign(B, Real(0));
   std::vector<double> residual(B), weight(B), log_weight(B), kept(B);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
     // CISPO (verl@4bf4bd3): a token whose ratio is already past the clip in the

@@ -66,7 +66,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
   std::vector<double> pg_sum(B, 0.0), kl_sum(B, 0.0), neg_log_ratio_sum(B, 0.0);
   std::vector<std::size_t> clipped(B, 0), dual_clipped(B, 0);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
     for (std::size_t t = 0; t < T; ++t) {

@@ -54,7 +54,7 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
   std::vector<double> pg_sum(B, 0.0), log_ratio_sum(B, 0.0), ratio(B, 1.0);
   std::vector<std::size_t> clipped(B, 0);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
     double sum = 0.0;

@@ -57,7 +57,7 @@ LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& opti
   result.grad_logp.assign(B * T, Real(0));
   std::vector<double> kl_sum(B, 0.0);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
     for (std::size_t t = 0; t < T; ++t) {

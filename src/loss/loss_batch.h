@@ -26,6 +26,11 @@
 
 namespace disa::loss {
 
+// Heads split rows across OpenMP threads only from this many B*T entries on: a thread
+// team costs microseconds, which dominates small batches (tabular trainers make many).
+// Per-row sums are reduced serially either way, so results do not depend on it.
+inline constexpr std::size_t kMinParallelTokens = 1 << 14;
+
 template <class Real>
 struct LossBatch {
   std::size_t rows = 0;     // B

@@ -42,7 +42,7 @@ LossResult<Real> sft_loss(const LossBatch<Real>& batch, const SftOptions& option
 
   const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, kept, T);
   std::vector<double> nll(B, 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     if (kept[i] == 0) continue;
     const std::size_t row = i * T;

@@ -60,7 +60,7 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
   result.grad_log_z.assign(B, Real(0));
   std::vector<double> residual(B), weight(B), log_weight(B, 0.0);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
     double log_ratio_ref = 0.0;  // sum_t m (logp - logp_ref) = log pi_theta(y)/pi_ref(y)
