@@ -11,6 +11,9 @@ namespace disa::loss {
 GrpoOptions GrpoOptions::from(Settings& settings) {
   GrpoOptions o;
   const double clip_ratio = settings.number("clip_ratio", 0.2);
+  if (clip_ratio < 0 || clip_ratio >= 1) {
+    settings.reject("clip_ratio", fmt::format("{}", clip_ratio), "must be in [0, 1)");
+  }
   o.clip.clip_ratio_low = settings.number("clip_ratio_low", clip_ratio);
   o.clip.clip_ratio_high = settings.number("clip_ratio_high", clip_ratio);
   o.clip.clip_ratio_c = settings.number("clip_ratio_c", o.clip.clip_ratio_c);

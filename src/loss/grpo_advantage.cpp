@@ -40,7 +40,8 @@ std::vector<double> grpo_advantages(std::span<const double> scores, std::span<co
     const double std_dev = std::sqrt(squares / double(G - 1));
     for (std::size_t i : rows) {
       const double centred = scores[i] - mean;
-      advantage[i] = options.norm_adv_by_std ? centred / (std_dev + options.epsilon) : centred;
+      // An all-equal group is exactly 0 even with epsilon = 0 (no 0/0).
+      advantage[i] = (options.norm_adv_by_std && centred != 0.0) ? centred / (std_dev + options.epsilon) : centred;
     }
   }
   return advantage;
