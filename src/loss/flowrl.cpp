@@ -1,11 +1,12 @@
 #include "src/loss/flowrl.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "src/loss/aggregation.h"
+#include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
@@ -14,10 +15,14 @@ namespace {
 
 const char* weight_clip_name(FlowRlWeightClip clip) {
   switch (clip) {
-    case FlowRlWeightClip::none: return "none";
-    case FlowRlWeightClip::max10: return "max10";
-    case FlowRlWeightClip::cispo: return "cispo";
-    case FlowRlWeightClip::symmetric: return "symmetric";
+    case FlowRlWeightClip::none:
+      return "none";
+    case FlowRlWeightClip::max10:
+      return "max10";
+    case FlowRlWeightClip::cispo:
+      return "cispo";
+    case FlowRlWeightClip::symmetric:
+      return "symmetric";
   }
   return "?";
 }
@@ -67,16 +72,13 @@ OptionList FlowRlOptions::list() const {
   return list;
 }
 
-unsigned flowrl_fields(const FlowRlOptions&) {
-  return kLogp | kMask | kLogpOld | kLogpRef | kLogZ | kAdvantages;
-}
+unsigned flowrl_fields(const FlowRlOptions&) { return kLogp | kMask | kLogpOld | kLogpRef | kLogZ | kAdvantages; }
 
 template <class Real>
 LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& options) {
-  validate_batch(batch, flowrl_fields(options), "flowrl");
+  const std::vector<std::size_t> counts = validated_counts(batch, flowrl_fields(options), "flowrl");
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  const std::vector<std::size_t> counts = valid_counts(batch);
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
   const bool cispo = options.weight_clip == FlowRlWeightClip::cispo;
   const double ratio_high = 1.0 + options.clip_ratio_high;
@@ -87,49 +89,58 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
   result.grad_log_z.assign(B, Real(0));
   std::vector<double> residual(B), weight(B), log_weight(B), kept(B);
 
-#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
-  for (std::size_t i = 0; i < B; ++i) {
-    const std::size_t row = i * T;
-    // CISPO (verl@4bf4bd3): a token whose ratio is already past the clip in the
-    // direction its advantage pushes is dropped from every masked mean and sum.
-    auto keep = [&](std::size_t t) {
-      if (batch.mask[row + t] == Real(0)) return false;
-      if (!cispo) return true;
-      const double a = advantages.at(i, t);
-      const double ratio = std::exp(double(batch.logp[row + t]) - double(batch.logp_old[row + t]));
-      return !((a > 0 && ratio > ratio_high) || (a < 0 && ratio < ratio_low));
-    };
-    double sum_logp = 0.0, sum_ref = 0.0, sum_adv = 0.0, sum_log_ratio = 0.0;
-    std::size_t n = 0;
-    for (std::size_t t = 0; t < T; ++t) {
-      if (!keep(t)) continue;
-      ++n;
-      sum_logp += double(batch.logp[row + t]);
-      sum_ref += double(batch.logp_ref[row + t]);
-      sum_adv += advantages.at(i, t);
-      sum_log_ratio += double(batch.logp[row + t]) - double(batch.logp_old[row + t]);
-    }
-    const double denominator = double(n) + kMaskedMeanEpsilon;
-    const double delta = double(batch.log_z[i]) + sum_logp / denominator - options.beta * (sum_adv / denominator) -
-                         sum_ref / denominator;
-    double w = std::exp(sum_log_ratio);
-    switch (options.weight_clip) {
-      case FlowRlWeightClip::none: break;
-      case FlowRlWeightClip::max10: w = std::min(w, options.weight_clamp_max); break;
-      case FlowRlWeightClip::cispo: w = std::clamp(w, ratio_low, ratio_high); break;
-      case FlowRlWeightClip::symmetric:
-        w = std::clamp(w, 1.0 - options.clip_ratio, 1.0 + options.clip_ratio);
-        break;
-    }
-    residual[i] = delta;
-    weight[i] = w;
-    log_weight[i] = sum_log_ratio;
-    kept[i] = double(n);
-    const double g = 2.0 / double(B) * w * delta;
-    result.grad_log_z[i] = Real(g);
-    const Real g_token = Real(g / denominator);
-    for (std::size_t t = 0; t < T; ++t) {
-      if (keep(t)) result.grad_logp[row + t] = g_token;
+#pragma omp parallel if (batch.tokens() >= kMinParallelTokens)
+  {
+    std::vector<Real> kept_mask(cispo ? T : 0);
+#pragma omp for schedule(static)
+    for (std::size_t i = 0; i < B; ++i) {
+      const std::size_t row = i * T;
+      const Real* m = batch.mask.data() + row;
+      std::size_t n = counts[i];
+      if (cispo) {
+        // CISPO (verl@4bf4bd3): a token whose ratio is already past the clip in the
+        // direction its advantage pushes is dropped from every masked mean and sum.
+        n = 0;
+        for (std::size_t t = 0; t < T; ++t) {
+          bool keep = m[t] != Real(0);
+          if (keep) {
+            const double a = advantages.at(i, t);
+            const double ratio = std::exp(double(batch.logp[row + t]) - double(batch.logp_old[row + t]));
+            keep = !((a > 0 && ratio > ratio_high) || (a < 0 && ratio < ratio_low));
+          }
+          kept_mask[t] = keep ? Real(1) : Real(0);
+          n += keep;
+        }
+        m = kept_mask.data();
+      }
+      const double sum_logp = masked_row_sum(m, batch.logp.data() + row, T);
+      const double sum_ref = masked_row_sum(m, batch.logp_ref.data() + row, T);
+      const double sum_adv = advantages.masked_row_sum(i, m, n);
+      const double sum_log_ratio = masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, T);
+      const double denominator = double(n) + kMaskedMeanEpsilon;
+      const double delta = double(batch.log_z[i]) + sum_logp / denominator - options.beta * (sum_adv / denominator) -
+                           sum_ref / denominator;
+      double w = std::exp(sum_log_ratio);
+      switch (options.weight_clip) {
+        case FlowRlWeightClip::none:
+          break;
+        case FlowRlWeightClip::max10:
+          w = std::min(w, options.weight_clamp_max);
+          break;
+        case FlowRlWeightClip::cispo:
+          w = std::clamp(w, ratio_low, ratio_high);
+          break;
+        case FlowRlWeightClip::symmetric:
+          w = std::clamp(w, 1.0 - options.clip_ratio, 1.0 + options.clip_ratio);
+          break;
+      }
+      residual[i] = delta;
+      weight[i] = w;
+      log_weight[i] = sum_log_ratio;
+      kept[i] = double(n);
+      const double g = 2.0 / double(B) * w * delta;
+      result.grad_log_z[i] = Real(g);
+      masked_row_fill(result.grad_logp.data() + row, m, Real(g / denominator), T);
     }
   }
 
@@ -137,10 +148,10 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
   std::size_t valid = 0, kept_total = 0;
   for (std::size_t i = 0; i < B; ++i) {
     if (!std::isfinite(weight[i])) {
-      throw NumericalError(fmt::format(
-          "flowrl: importance weight of row {} overflows (sum of log-ratios {}; weight_clip=none as in the "
-          "paper release; try weight_clip=max10)",
-          i, log_weight[i]));
+      throw NumericalError(
+          fmt::format("flowrl: importance weight of row {} overflows (sum of log-ratios {}; weight_clip=none as in the "
+                      "paper release; try weight_clip=max10)",
+                      i, log_weight[i]));
     }
     loss += weight[i] * residual[i] * residual[i];
     squares += residual[i] * residual[i];

@@ -55,10 +55,9 @@ unsigned grpo_fields(const GrpoOptions& options) {
 
 template <class Real>
 LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& options) {
-  validate_batch(batch, grpo_fields(options), "grpo");
+  const std::vector<std::size_t> counts = validated_counts(batch, grpo_fields(options), "grpo");
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  const std::vector<std::size_t> counts = valid_counts(batch);
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
   const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
   const bool with_kl = options.kl_coef != 0;

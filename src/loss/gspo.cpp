@@ -40,10 +40,9 @@ unsigned gspo_fields(const GspoOptions&) { return kLogp | kMask | kLogpOld | kAd
 
 template <class Real>
 LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& options) {
-  validate_batch(batch, gspo_fields(options), "gspo");
+  const std::vector<std::size_t> counts = validated_counts(batch, gspo_fields(options), "gspo");
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  const std::vector<std::size_t> counts = valid_counts(batch);
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
   const std::vector<double> c = aggregation_coefficients(LossAggMode::seq_mean_token_mean, counts, T);
   const double low = 1.0 - options.clip_ratio_low;

@@ -48,10 +48,9 @@ unsigned kl_loss_fields(const KlLossOptions&) { return kLogp | kMask | kLogpRef;
 
 template <class Real>
 LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& options) {
-  validate_batch(batch, kl_loss_fields(options), "kl");
+  const std::vector<std::size_t> counts = validated_counts(batch, kl_loss_fields(options), "kl");
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  const std::vector<std::size_t> counts = valid_counts(batch);
   const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
   LossResult<Real> result;
   result.grad_logp.assign(B * T, Real(0));

@@ -1,6 +1,7 @@
 #include "src/loss/loss_batch.h"
 
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -44,10 +45,9 @@ void check_rows_finite(const std::string& objective, const char* field, std::spa
   }
 }
 
-}  // namespace
-
+// Required fields present, every array of the right size.
 template <class Real>
-void validate_batch(const LossBatch<Real>& batch, unsigned needs, const std::string& objective) {
+void check_structure(const LossBatch<Real>& batch, unsigned needs, const std::string& objective) {
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const std::string token_shape = fmt::format("B x T = {} x {}", B, T);
@@ -74,6 +74,26 @@ void validate_batch(const LossBatch<Real>& batch, unsigned needs, const std::str
 
   check_size(objective, "logp", batch.logp, B * T, token_shape.c_str());
   check_size(objective, "mask", batch.mask, B * T, token_shape.c_str());
+  if (!batch.logp_old.empty()) check_size(objective, "logp_old", batch.logp_old, B * T, token_shape.c_str());
+  if (!batch.logp_ref.empty()) check_size(objective, "logp_ref", batch.logp_ref, B * T, token_shape.c_str());
+  if (!batch.reward.empty()) check_size(objective, "reward", batch.reward, B, row_shape.c_str());
+  if (!batch.log_z.empty()) check_size(objective, "log_z", batch.log_z, B, row_shape.c_str());
+  if (!batch.group.empty() && batch.group.size() != B) {
+    throw InputError(fmt::format("{}: group has {} entries, expected {} ({})", objective, batch.group.size(), B,
+                                 row_shape));
+  }
+  if (!batch.advantages.empty() && batch.advantages.size() != B && batch.advantages.size() != B * T) {
+    throw InputError(fmt::format(
+        "{}: advantages has {} entries, expected B = {} (per sequence) or B x T = {} (per token)", objective,
+        batch.advantages.size(), B, B * T));
+  }
+}
+
+template <class Real>
+void check_entries(const LossBatch<Real>& batch, unsigned needs, const std::string& objective) {
+  const std::size_t B = batch.rows;
+  const std::size_t T = batch.columns;
+  needs |= kLogp | kMask;
   for (std::size_t k = 0; k < B * T; ++k) {
     const Real m = batch.mask[k];
     if (m != Real(0) && m != Real(1)) {
@@ -81,38 +101,81 @@ void validate_batch(const LossBatch<Real>& batch, unsigned needs, const std::str
     }
   }
   check_tokens_finite(objective, "logp", batch, batch.logp);
-  if (!batch.logp_old.empty()) {
-    check_size(objective, "logp_old", batch.logp_old, B * T, token_shape.c_str());
-    if (needs & kLogpOld) check_tokens_finite(objective, "logp_old", batch, batch.logp_old);
-  }
-  if (!batch.logp_ref.empty()) {
-    check_size(objective, "logp_ref", batch.logp_ref, B * T, token_shape.c_str());
-    if (needs & kLogpRef) check_tokens_finite(objective, "logp_ref", batch, batch.logp_ref);
-  }
-  if (!batch.reward.empty()) {
-    check_size(objective, "reward", batch.reward, B, row_shape.c_str());
-    if (needs & (kReward | kAdvantages)) check_rows_finite(objective, "reward", batch.reward);
-  }
-  if (!batch.group.empty() && batch.group.size() != B) {
-    throw InputError(fmt::format("{}: group has {} entries, expected {} ({})", objective, batch.group.size(), B,
-                                 row_shape));
-  }
-  if (!batch.log_z.empty()) {
-    check_size(objective, "log_z", batch.log_z, B, row_shape.c_str());
-    if (needs & kLogZ) check_rows_finite(objective, "log_z", batch.log_z);
-  }
-  if (!batch.advantages.empty()) {
-    const std::size_t n = batch.advantages.size();
-    if (n == B * T) {
-      if (needs & kAdvantages) check_tokens_finite(objective, "advantages", batch, batch.advantages);
-    } else if (n == B) {
-      if (needs & kAdvantages) check_rows_finite(objective, "advantages", batch.advantages);
+  if (!batch.logp_old.empty() && (needs & kLogpOld)) check_tokens_finite(objective, "logp_old", batch, batch.logp_old);
+  if (!batch.logp_ref.empty() && (needs & kLogpRef)) check_tokens_finite(objective, "logp_ref", batch, batch.logp_ref);
+  if (!batch.reward.empty() && (needs & (kReward | kAdvantages))) check_rows_finite(objective, "reward", batch.reward);
+  if (!batch.log_z.empty() && (needs & kLogZ)) check_rows_finite(objective, "log_z", batch.log_z);
+  if (!batch.advantages.empty() && (needs & kAdvantages)) {
+    if (batch.advantages.size() == B * T) {
+      check_tokens_finite(objective, "advantages", batch, batch.advantages);
     } else {
-      throw InputError(fmt::format(
-          "{}: advantages has {} entries, expected B = {} (per sequence) or B x T = {} (per token)", objective, n,
-          B, B * T));
+      check_rows_finite(objective, "advantages", batch.advantages);
     }
   }
+}
+
+}  // namespace
+
+template <class Real>
+void validate_batch(const LossBatch<Real>& batch, unsigned needs, const std::string& objective) {
+  check_structure(batch, needs, objective);
+  check_entries(batch, needs, objective);
+}
+
+namespace {
+
+// |x| <= max is false exactly for NaN and +-inf, and vectorises (std::isfinite may not).
+template <class Real>
+inline bool finite(Real x) {
+  return std::abs(x) <= std::numeric_limits<Real>::max();
+}
+
+// Bad entries of one row (mask not 0/1, non-finite value at a valid token), counted
+// branch-free; n_i as a by-product.
+template <class Real>
+std::size_t count_bad_entries(const LossBatch<Real>& batch, unsigned needs, std::size_t i, std::size_t* valid) {
+  const std::size_t T = batch.columns;
+  const Real* m = batch.mask.data() + i * T;
+  std::size_t n = 0, bad = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    n += m[t] != Real(0);
+    bad += !(m[t] == Real(0) || m[t] == Real(1));
+  }
+  auto check = [&](std::span<const Real> field) {
+    const Real* x = field.data() + i * T;
+    std::size_t b = 0;
+    for (std::size_t t = 0; t < T; ++t) b += (m[t] != Real(0)) & !finite(x[t]);
+    bad += b;
+  };
+  check(batch.logp);
+  if (needs & kLogpOld) check(batch.logp_old);
+  if (needs & kLogpRef) check(batch.logp_ref);
+  if ((needs & kAdvantages) && batch.advantages.size() == batch.rows * T) check(batch.advantages);
+  *valid = n;
+  return bad;
+}
+
+}  // namespace
+
+template <class Real>
+std::vector<std::size_t> validated_counts(const LossBatch<Real>& batch, unsigned needs, const std::string& objective) {
+  check_structure(batch, needs, objective);
+  const std::size_t B = batch.rows;
+  std::vector<std::size_t> counts(B, 0), bad(B, 0);
+#pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
+  for (std::size_t i = 0; i < B; ++i) bad[i] = count_bad_entries(batch, needs | kLogp | kMask, i, &counts[i]);
+  bool any_bad = false;
+  for (std::size_t b : bad) any_bad |= b != 0;
+  auto rows_finite = [](std::span<const Real> values) {
+    bool ok = true;
+    for (Real v : values) ok &= finite(v);
+    return ok;
+  };
+  if ((needs & (kReward | kAdvantages)) && !rows_finite(batch.reward)) any_bad = true;
+  if ((needs & kLogZ) && !rows_finite(batch.log_z)) any_bad = true;
+  if ((needs & kAdvantages) && batch.advantages.size() == B && !rows_finite(batch.advantages)) any_bad = true;
+  if (any_bad) check_entries(batch, needs, objective);  // throws, naming the first bad entry
+  return counts;
 }
 
 template <class Real>
@@ -131,5 +194,7 @@ template void validate_batch<float>(const LossBatch<float>&, unsigned, const std
 template void validate_batch<double>(const LossBatch<double>&, unsigned, const std::string&);
 template std::vector<std::size_t> valid_counts<float>(const LossBatch<float>&);
 template std::vector<std::size_t> valid_counts<double>(const LossBatch<double>&);
+template std::vector<std::size_t> validated_counts<float>(const LossBatch<float>&, unsigned, const std::string&);
+template std::vector<std::size_t> validated_counts<double>(const LossBatch<double>&, unsigned, const std::string&);
 
 }  // namespace disa::loss

@@ -85,4 +85,10 @@ void validate_batch(const LossBatch<Real>& batch, unsigned needs, const std::str
 template <class Real>
 std::vector<std::size_t> valid_counts(const LossBatch<Real>& batch);
 
+// validate_batch and valid_counts in one pass over the arrays, as the heads call it: the
+// entry checks run branch-free per row (vectorised, rows across threads) and only a batch
+// that fails them is walked again to name the first bad entry.
+template <class Real>
+std::vector<std::size_t> validated_counts(const LossBatch<Real>& batch, unsigned needs, const std::string& objective);
+
 }  // namespace disa::loss

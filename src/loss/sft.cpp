@@ -24,10 +24,9 @@ unsigned sft_fields(const SftOptions&) { return kLogp | kMask | kReward; }
 
 template <class Real>
 LossResult<Real> sft_loss(const LossBatch<Real>& batch, const SftOptions& options) {
-  validate_batch(batch, sft_fields(options), "sft");
+  std::vector<std::size_t> kept = validated_counts(batch, sft_fields(options), "sft");
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  std::vector<std::size_t> kept = valid_counts(batch);
   std::size_t kept_rows = 0, kept_tokens = 0;
   for (std::size_t i = 0; i < B; ++i) {
     if (double(batch.reward[i]) < options.reward_threshold) kept[i] = 0;

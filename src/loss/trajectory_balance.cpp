@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
@@ -51,10 +52,9 @@ unsigned trajectory_balance_fields(const TrajectoryBalanceOptions& options) {
 
 template <class Real>
 LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const TrajectoryBalanceOptions& options) {
-  validate_batch(batch, trajectory_balance_fields(options), "tb");
+  const std::vector<std::size_t> counts = validated_counts(batch, trajectory_balance_fields(options), "tb");
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  const std::vector<std::size_t> counts = valid_counts(batch);
   LossResult<Real> result;
   result.grad_logp.assign(B * T, Real(0));
   result.grad_log_z.assign(B, Real(0));
@@ -63,15 +63,12 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
-    double log_ratio_ref = 0.0;  // sum_t m (logp - logp_ref) = log pi_theta(y)/pi_ref(y)
-    double log_ratio_old = 0.0;  // sum_t m (logp - logp_old) = log pi_theta(y)/q(y)
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] == Real(0)) continue;
-      log_ratio_ref += double(batch.logp[row + t]) - double(batch.logp_ref[row + t]);
-      if (options.weight != TbWeight::none) {
-        log_ratio_old += double(batch.logp[row + t]) - double(batch.logp_old[row + t]);
-      }
-    }
+    const Real* m = batch.mask.data() + row;
+    // log pi_theta(y)/pi_ref(y) and log pi_theta(y)/q(y)
+    const double log_ratio_ref = masked_row_difference(m, batch.logp.data() + row, batch.logp_ref.data() + row, T);
+    const double log_ratio_old = options.weight == TbWeight::none
+                                     ? 0.0
+                                     : masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, T);
     const double scale = options.length_normalize ? 1.0 / double(std::max<std::size_t>(counts[i], 1)) : 1.0;
     const double delta = double(batch.log_z[i]) + scale * log_ratio_ref - options.beta * double(batch.reward[i]);
     double w = 1.0;
@@ -85,10 +82,7 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
     log_weight[i] = log_ratio_old;
     const double g = 2.0 / double(B) * w * delta;
     result.grad_log_z[i] = Real(g);
-    const Real g_token = Real(g * scale);
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] != Real(0)) result.grad_logp[row + t] = g_token;
-    }
+    masked_row_fill(result.grad_logp.data() + row, m, Real(g * scale), T);
   }
 
   double loss = 0.0, squares = 0.0, weight_max = 0.0;
