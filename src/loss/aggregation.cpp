@@ -11,17 +11,22 @@ LossAggMode parse_loss_agg_mode(std::string_view text, std::string_view field) {
   if (text == "seq-mean-token-sum") return LossAggMode::seq_mean_token_sum;
   if (text == "seq-mean-token-mean") return LossAggMode::seq_mean_token_mean;
   if (text == "seq-mean-token-sum-norm") return LossAggMode::seq_mean_token_sum_norm;
-  throw InputError(fmt::format("{}={}: unknown mode (expected token-mean, seq-mean-token-sum, "
-                               "seq-mean-token-mean or seq-mean-token-sum-norm)",
-                               field, text));
+  throw InputError(
+      fmt::format("{}={}: unknown mode (expected token-mean, seq-mean-token-sum, "
+                  "seq-mean-token-mean or seq-mean-token-sum-norm)",
+                  field, text));
 }
 
 std::string to_string(LossAggMode mode) {
   switch (mode) {
-    case LossAggMode::token_mean: return "token-mean";
-    case LossAggMode::seq_mean_token_sum: return "seq-mean-token-sum";
-    case LossAggMode::seq_mean_token_mean: return "seq-mean-token-mean";
-    case LossAggMode::seq_mean_token_sum_norm: return "seq-mean-token-sum-norm";
+    case LossAggMode::token_mean:
+      return "token-mean";
+    case LossAggMode::seq_mean_token_sum:
+      return "seq-mean-token-sum";
+    case LossAggMode::seq_mean_token_mean:
+      return "seq-mean-token-mean";
+    case LossAggMode::seq_mean_token_sum_norm:
+      return "seq-mean-token-sum-norm";
   }
   return "?";
 }
@@ -35,20 +40,27 @@ std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const s
     nonempty_rows += n > 0;
   }
   if (tokens == 0 && mode != LossAggMode::seq_mean_token_sum_norm) {
-    throw InputError(fmt::format("loss_agg_mode={}: the mask has no valid token, so the mean is 0/0 "
-                                 "(verl returns nan here)",
-                                 to_string(mode)));
+    throw InputError(
+        fmt::format("loss_agg_mode={}: the mask has no valid token, so the mean is 0/0 "
+                    "(verl returns nan here)",
+                    to_string(mode)));
   }
   std::vector<double> c(counts.size(), 0.0);
   for (std::size_t i = 0; i < counts.size(); ++i) {
     if (counts[i] == 0) continue;
     switch (mode) {
-      case LossAggMode::token_mean: c[i] = 1.0 / double(tokens); break;
-      case LossAggMode::seq_mean_token_sum: c[i] = 1.0 / double(nonempty_rows); break;
+      case LossAggMode::token_mean:
+        c[i] = 1.0 / double(tokens);
+        break;
+      case LossAggMode::seq_mean_token_sum:
+        c[i] = 1.0 / double(nonempty_rows);
+        break;
       case LossAggMode::seq_mean_token_mean:
         c[i] = 1.0 / (double(nonempty_rows) * (double(counts[i]) + kMaskedMeanEpsilon));
         break;
-      case LossAggMode::seq_mean_token_sum_norm: c[i] = 1.0 / double(columns); break;
+      case LossAggMode::seq_mean_token_sum_norm:
+        c[i] = 1.0 / double(columns);
+        break;
     }
   }
   return c;

@@ -1,17 +1,17 @@
 #include "src/loss/batch_json.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "src/input_error.h"
 #include "src/json_number.h"
@@ -194,8 +194,8 @@ ordered_json vector_json(const std::vector<double>& values) {
 
 BatchData<double> batch_from_json(const json& document, const std::vector<std::string>& extra_keys) {
   if (!document.is_object()) {
-    throw InputError(fmt::format("batch: expected a JSON object with fields {}, got {}", known_fields(),
-                                 describe(document)));
+    throw InputError(
+        fmt::format("batch: expected a JSON object with fields {}, got {}", known_fields(), describe(document)));
   }
   reject_unknown_keys(document, extra_keys);
   BatchData<double> batch;
@@ -213,7 +213,8 @@ BatchData<double> batch_from_json(const json& document, const std::vector<std::s
     // first entry; a mix fails on the first entry of the other kind.
     const json& a = array_field(document, "advantages", "a list of rows (per token) or of numbers (per sequence)");
     const bool per_token = !a.empty() && a.front().is_array();
-    batch.advantages = per_token ? read_matrix(document, "advantages", shape) : read_vector(document, "advantages", shape);
+    batch.advantages =
+        per_token ? read_matrix(document, "advantages", shape) : read_vector(document, "advantages", shape);
   }
   if (present(document, "reward")) batch.reward = read_vector(document, "reward", shape);
   if (present(document, "group")) batch.group = read_groups(document, shape);
@@ -225,7 +226,8 @@ BatchData<double> batch_from_json(const json& document, const std::vector<std::s
 
 BatchData<double> load_batch(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw InputError(fmt::format("{}: is a directory, not a batch file", path));
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format("{}: is a directory, not a batch file", path));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open", path));
   json document;
@@ -237,8 +239,9 @@ BatchData<double> load_batch(const std::string& path) {
       what = what.substr(end + 2);
     }
     // Python's json.dump writes bare NaN/Infinity, which is not JSON.
-    const std::string hint =
-        what.find("invalid literal") != std::string::npos ? "; non-finite numbers are the strings \"nan\", \"inf\", \"-inf\"" : "";
+    const std::string hint = what.find("invalid literal") != std::string::npos
+                                 ? "; non-finite numbers are the strings \"nan\", \"inf\", \"-inf\""
+                                 : "";
     throw InputError(fmt::format("{}: not valid JSON ({}){}", path, what, hint));
   }
   try {

@@ -76,7 +76,8 @@ unsigned flowrl_fields(const FlowRlOptions&) { return kLogp | kMask | kLogpOld |
 
 template <class Real>
 LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& options) {
-  const std::vector<std::size_t> counts = validated_counts(batch, flowrl_fields(options), "flowrl");
+  std::vector<std::size_t> ends;  // row extents: loops stop at the last valid token
+  const std::vector<std::size_t> counts = validated_counts(batch, flowrl_fields(options), "flowrl", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
@@ -95,13 +96,14 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
 #pragma omp for schedule(static)
     for (std::size_t i = 0; i < B; ++i) {
       const std::size_t row = i * T;
+      const std::size_t len = ends[i];
       const Real* m = batch.mask.data() + row;
       std::size_t n = counts[i];
       if (cispo) {
         // CISPO (verl@4bf4bd3): a token whose ratio is already past the clip in the
         // direction its advantage pushes is dropped from every masked mean and sum.
         n = 0;
-        for (std::size_t t = 0; t < T; ++t) {
+        for (std::size_t t = 0; t < len; ++t) {
           bool keep = m[t] != Real(0);
           if (keep) {
             const double a = advantages.at(i, t);
@@ -113,10 +115,10 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
         }
         m = kept_mask.data();
       }
-      const double sum_logp = masked_row_sum(m, batch.logp.data() + row, T);
-      const double sum_ref = masked_row_sum(m, batch.logp_ref.data() + row, T);
-      const double sum_adv = advantages.masked_row_sum(i, m, n);
-      const double sum_log_ratio = masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, T);
+      const double sum_logp = masked_row_sum(m, batch.logp.data() + row, len);
+      const double sum_ref = masked_row_sum(m, batch.logp_ref.data() + row, len);
+      const double sum_adv = advantages.masked_row_sum(i, m, n, len);
+      const double sum_log_ratio = masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, len);
       const double denominator = double(n) + kMaskedMeanEpsilon;
       const double delta = double(batch.log_z[i]) + sum_logp / denominator - options.beta * (sum_adv / denominator) -
                            sum_ref / denominator;
@@ -140,7 +142,7 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
       kept[i] = double(n);
       const double g = 2.0 / double(B) * w * delta;
       result.grad_log_z[i] = Real(g);
-      masked_row_fill(result.grad_logp.data() + row, m, Real(g / denominator), T);
+      masked_row_fill(result.grad_logp.data() + row, m, Real(g / denominator), len);
     }
   }
 

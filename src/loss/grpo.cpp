@@ -1,8 +1,8 @@
 #include "src/loss/grpo.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "src/numerical_error.h"
 
@@ -26,8 +26,8 @@ GrpoOptions GrpoOptions::from(Settings& settings) {
   if (o.clip.clip_ratio_c <= 1) {
     settings.reject("clip_ratio_c", fmt::format("{}", o.clip.clip_ratio_c), "the dual-clip bound must be > 1");
   }
-  o.loss_agg_mode = parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"),
-                                        settings.objective() + ": loss_agg_mode");
+  o.loss_agg_mode =
+      parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
   o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
   if (o.kl_coef < 0) settings.reject("kl_coef", fmt::format("{}", o.kl_coef), "must be >= 0");
   o.kl_estimator = parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
@@ -55,7 +55,8 @@ unsigned grpo_fields(const GrpoOptions& options) {
 
 template <class Real>
 LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& options) {
-  const std::vector<std::size_t> counts = validated_counts(batch, grpo_fields(options), "grpo");
+  std::vector<std::size_t> ends;  // row extents: loops stop at the last valid token
+  const std::vector<std::size_t> counts = validated_counts(batch, grpo_fields(options), "grpo", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
@@ -71,23 +72,35 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] == Real(0)) continue;
-      const ClippedToken tok = ppo_clipped_token(double(batch.logp[row + t]), double(batch.logp_old[row + t]),
-                                                 advantages.at(i, t), options.clip);
-      pg_sum[i] += tok.value;
-      clipped[i] += tok.clipped;
-      dual_clipped[i] += tok.dual_clipped;
-      neg_log_ratio_sum[i] -= tok.log_ratio;
-      double grad = tok.dvalue_dlogp;
+    const std::size_t len = ends[i];
+    const Real* m = batch.mask.data() + row;
+    const Real* logp = batch.logp.data() + row;
+    const Real* logp_old = batch.logp_old.data() + row;
+    Real* grad = result.grad_logp.data() + row;
+    // Local accumulators: stores through `grad` could alias the per-row vectors (Real = double).
+    double pg = 0.0, kl_total = 0.0, neg_log_ratio = 0.0;
+    std::size_t n_clipped = 0, n_dual = 0;
+    for (std::size_t t = 0; t < len; ++t) {
+      if (m[t] == Real(0)) continue;
+      const ClippedToken tok =
+          ppo_clipped_token(double(logp[t]), double(logp_old[t]), advantages.at(i, t), options.clip);
+      pg += tok.value;
+      n_clipped += tok.clipped;
+      n_dual += tok.dual_clipped;
+      neg_log_ratio -= tok.log_ratio;
+      double g = tok.dvalue_dlogp;
       if (with_kl) {
-        const TokenTerm kl = kl_penalty(options.kl_estimator, double(batch.logp[row + t]),
-                                        double(batch.logp_ref[row + t]));
-        kl_sum[i] += kl.value;
-        grad += options.kl_coef * kl.dvalue_dlogp;
+        const TokenTerm kl = kl_penalty(options.kl_estimator, double(logp[t]), double(batch.logp_ref[row + t]));
+        kl_total += kl.value;
+        g += options.kl_coef * kl.dvalue_dlogp;
       }
-      result.grad_logp[row + t] = Real(c[i] * grad);
+      grad[t] = Real(c[i] * g);
     }
+    pg_sum[i] = pg;
+    kl_sum[i] = kl_total;
+    neg_log_ratio_sum[i] = neg_log_ratio;
+    clipped[i] = n_clipped;
+    dual_clipped[i] = n_dual;
   }
 
   double pg_loss = 0.0, kl_value = 0.0, neg_log_ratio = 0.0;

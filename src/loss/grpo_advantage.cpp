@@ -1,10 +1,10 @@
 #include "src/loss/grpo_advantage.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <string>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 namespace disa::loss {
 

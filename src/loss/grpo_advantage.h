@@ -55,11 +55,11 @@ class TokenAdvantages {
   double at(std::size_t row, std::size_t column) const {
     return per_token_.empty() ? per_sequence_[row] : double(per_token_[row * columns_ + column]);
   }
-  // sum_t [m_t != 0] A[row, t] over one row; n = the number of nonzero m_t.
-  double masked_row_sum(std::size_t row, const Real* m, std::size_t n) const {
+  // sum_{t < len} [m_t != 0] A[row, t] over one row; n = the number of nonzero m_t.
+  double masked_row_sum(std::size_t row, const Real* m, std::size_t n, std::size_t len) const {
     // n = 0: an empty row's advantage may be padding (T = 1 per-token input); never read it.
     if (per_token_.empty()) return n == 0 ? 0.0 : per_sequence_[row] * double(n);
-    return disa::loss::masked_row_sum(m, per_token_.data() + row * columns_, columns_);
+    return disa::loss::masked_row_sum(m, per_token_.data() + row * columns_, len);
   }
   // Per-sequence advantages when the source is per sequence (computed or given); empty
   // when the batch gave per-token advantages.

@@ -1,11 +1,12 @@
 #include "src/loss/gspo.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "src/loss/aggregation.h"
+#include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
@@ -40,7 +41,8 @@ unsigned gspo_fields(const GspoOptions&) { return kLogp | kMask | kLogpOld | kAd
 
 template <class Real>
 LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& options) {
-  const std::vector<std::size_t> counts = validated_counts(batch, gspo_fields(options), "gspo");
+  std::vector<std::size_t> ends;  // row extents: loops stop at the last valid token
+  const std::vector<std::size_t> counts = validated_counts(batch, gspo_fields(options), "gspo", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
@@ -56,25 +58,28 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
-    double sum = 0.0;
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] != Real(0)) sum += double(batch.logp[row + t]) - double(batch.logp_old[row + t]);
-    }
+    const std::size_t len = ends[i];
+    const Real* m = batch.mask.data() + row;
+    const double sum = masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, len);
     log_ratio_sum[i] = sum;
     const double log_s = sum / double(std::max<std::size_t>(counts[i], 1));
     const bool passes_gradient = log_s <= kMaxLogRatio;  // torch.clamp(max=10) passes it at the bound
     const double s = std::exp(std::min(log_s, kMaxLogRatio));
     ratio[i] = s;
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] == Real(0)) continue;
+    Real* grad = result.grad_logp.data() + row;
+    double pg = 0.0;  // local: stores through `grad` could alias pg_sum (Real = double)
+    std::size_t n_clipped = 0;
+    for (std::size_t t = 0; t < len; ++t) {
+      if (m[t] == Real(0)) continue;
       const double a = advantages.at(i, t);
       const double l1 = -a * s;
       const double l2 = -a * std::clamp(s, low, high);
-      pg_sum[i] += std::max(l1, l2);
-      clipped[i] += l2 > l1;
-      const double grad = (l1 >= l2 && passes_gradient) ? -a * s : 0.0;
-      result.grad_logp[row + t] = Real(c[i] * grad);
+      pg += std::max(l1, l2);
+      n_clipped += l2 > l1;
+      grad[t] = Real((l1 >= l2 && passes_gradient) ? c[i] * (-a * s) : 0.0);
     }
+    pg_sum[i] = pg;
+    clipped[i] = n_clipped;
   }
 
   double loss = 0.0, neg_log_ratio = 0.0;

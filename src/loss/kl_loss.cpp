@@ -1,8 +1,8 @@
 #include "src/loss/kl_loss.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "src/input_error.h"
 #include "src/numerical_error.h"
@@ -14,16 +14,19 @@ KlEstimator parse_kl_estimator(std::string_view text, std::string_view field) {
   if (text == "abs") return KlEstimator::abs;
   if (text == "k2" || text == "mse") return KlEstimator::k2;
   if (text == "k3" || text == "low_var_kl") return KlEstimator::k3;
-  throw InputError(fmt::format("{}={}: unknown estimator (expected k1/kl, abs, k2/mse or k3/low_var_kl)", field,
-                               text));
+  throw InputError(fmt::format("{}={}: unknown estimator (expected k1/kl, abs, k2/mse or k3/low_var_kl)", field, text));
 }
 
 std::string to_string(KlEstimator estimator) {
   switch (estimator) {
-    case KlEstimator::k1: return "k1";
-    case KlEstimator::abs: return "abs";
-    case KlEstimator::k2: return "k2";
-    case KlEstimator::k3: return "k3";
+    case KlEstimator::k1:
+      return "k1";
+    case KlEstimator::abs:
+      return "abs";
+    case KlEstimator::k2:
+      return "k2";
+    case KlEstimator::k3:
+      return "k3";
   }
   return "?";
 }
@@ -32,8 +35,8 @@ KlLossOptions KlLossOptions::from(Settings& settings) {
   KlLossOptions o;
   o.kl_estimator = parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
                                       settings.objective() + ": kl_estimator");
-  o.loss_agg_mode = parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"),
-                                        settings.objective() + ": loss_agg_mode");
+  o.loss_agg_mode =
+      parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
   o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
   return o;
 }
@@ -48,7 +51,8 @@ unsigned kl_loss_fields(const KlLossOptions&) { return kLogp | kMask | kLogpRef;
 
 template <class Real>
 LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& options) {
-  const std::vector<std::size_t> counts = validated_counts(batch, kl_loss_fields(options), "kl");
+  std::vector<std::size_t> ends;  // row extents: loops stop at the last valid token
+  const std::vector<std::size_t> counts = validated_counts(batch, kl_loss_fields(options), "kl", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
@@ -59,13 +63,20 @@ LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& opti
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] == Real(0)) continue;
-      const TokenTerm k = kl_penalty(options.kl_estimator, double(batch.logp[row + t]),
-                                     double(batch.logp_ref[row + t]));
-      kl_sum[i] += k.value;
-      result.grad_logp[row + t] = Real(options.kl_coef * c[i] * k.dvalue_dlogp);
+    const std::size_t len = ends[i];
+    const Real* m = batch.mask.data() + row;
+    const Real* logp = batch.logp.data() + row;
+    const Real* logp_ref = batch.logp_ref.data() + row;
+    Real* grad = result.grad_logp.data() + row;
+    const double scale = options.kl_coef * c[i];
+    double total = 0.0;  // local: stores through `grad` could alias kl_sum (Real = double)
+    for (std::size_t t = 0; t < len; ++t) {
+      if (m[t] == Real(0)) continue;
+      const TokenTerm k = kl_penalty(options.kl_estimator, double(logp[t]), double(logp_ref[t]));
+      total += k.value;
+      grad[t] = Real(scale * k.dvalue_dlogp);
     }
+    kl_sum[i] = total;
   }
   double kl = 0.0;
   for (std::size_t i = 0; i < B; ++i) kl += c[i] * kl_sum[i];

@@ -1,9 +1,9 @@
 #include "src/loss/loss_batch.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "src/input_error.h"
 
@@ -12,11 +12,11 @@ namespace disa::loss {
 namespace {
 
 template <class Real>
-void check_size(const std::string& objective, const char* field, std::span<const Real> values,
-                std::size_t expected, const char* shape) {
+void check_size(const std::string& objective, const char* field, std::span<const Real> values, std::size_t expected,
+                const char* shape) {
   if (values.size() != expected) {
-    throw InputError(fmt::format("{}: {} has {} entries, expected {} ({})", objective, field, values.size(),
-                                 expected, shape));
+    throw InputError(
+        fmt::format("{}: {} has {} entries, expected {} ({})", objective, field, values.size(), expected, shape));
   }
 }
 
@@ -39,8 +39,8 @@ template <class Real>
 void check_rows_finite(const std::string& objective, const char* field, std::span<const Real> values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
-      throw InputError(fmt::format("{}: {}[{}] = {}; expected a finite number", objective, field, i,
-                                   double(values[i])));
+      throw InputError(
+          fmt::format("{}: {}[{}] = {}; expected a finite number", objective, field, i, double(values[i])));
     }
   }
 }
@@ -79,13 +79,13 @@ void check_structure(const LossBatch<Real>& batch, unsigned needs, const std::st
   if (!batch.reward.empty()) check_size(objective, "reward", batch.reward, B, row_shape.c_str());
   if (!batch.log_z.empty()) check_size(objective, "log_z", batch.log_z, B, row_shape.c_str());
   if (!batch.group.empty() && batch.group.size() != B) {
-    throw InputError(fmt::format("{}: group has {} entries, expected {} ({})", objective, batch.group.size(), B,
-                                 row_shape));
+    throw InputError(
+        fmt::format("{}: group has {} entries, expected {} ({})", objective, batch.group.size(), B, row_shape));
   }
   if (!batch.advantages.empty() && batch.advantages.size() != B && batch.advantages.size() != B * T) {
-    throw InputError(fmt::format(
-        "{}: advantages has {} entries, expected B = {} (per sequence) or B x T = {} (per token)", objective,
-        batch.advantages.size(), B, B * T));
+    throw InputError(
+        fmt::format("{}: advantages has {} entries, expected B = {} (per sequence) or B x T = {} (per token)",
+                    objective, batch.advantages.size(), B, B * T));
   }
 }
 
@@ -133,18 +133,22 @@ inline bool finite(Real x) {
 // Bad entries of one row (mask not 0/1, non-finite value at a valid token), counted
 // branch-free; n_i as a by-product.
 template <class Real>
-std::size_t count_bad_entries(const LossBatch<Real>& batch, unsigned needs, std::size_t i, std::size_t* valid) {
+std::size_t count_bad_entries(const LossBatch<Real>& batch, unsigned needs, std::size_t i, std::size_t* valid,
+                              std::size_t* row_end) {
   const std::size_t T = batch.columns;
   const Real* m = batch.mask.data() + i * T;
+  // Trailing zeros are padding; a NaN or a 0.5 stops the scan and is counted below.
+  std::size_t end = T;
+  while (end > 0 && m[end - 1] == Real(0)) --end;
   std::size_t n = 0, bad = 0;
-  for (std::size_t t = 0; t < T; ++t) {
+  for (std::size_t t = 0; t < end; ++t) {
     n += m[t] != Real(0);
     bad += !(m[t] == Real(0) || m[t] == Real(1));
   }
   auto check = [&](std::span<const Real> field) {
     const Real* x = field.data() + i * T;
     std::size_t b = 0;
-    for (std::size_t t = 0; t < T; ++t) b += (m[t] != Real(0)) & !finite(x[t]);
+    for (std::size_t t = 0; t < end; ++t) b += (m[t] != Real(0)) & !finite(x[t]);
     bad += b;
   };
   check(batch.logp);
@@ -152,18 +156,23 @@ std::size_t count_bad_entries(const LossBatch<Real>& batch, unsigned needs, std:
   if (needs & kLogpRef) check(batch.logp_ref);
   if ((needs & kAdvantages) && batch.advantages.size() == batch.rows * T) check(batch.advantages);
   *valid = n;
+  *row_end = end;
   return bad;
 }
 
 }  // namespace
 
 template <class Real>
-std::vector<std::size_t> validated_counts(const LossBatch<Real>& batch, unsigned needs, const std::string& objective) {
+std::vector<std::size_t> validated_counts(const LossBatch<Real>& batch, unsigned needs, const std::string& objective,
+                                          std::vector<std::size_t>* ends) {
   check_structure(batch, needs, objective);
   const std::size_t B = batch.rows;
-  std::vector<std::size_t> counts(B, 0), bad(B, 0);
+  std::vector<std::size_t> counts(B, 0), bad(B, 0), row_ends(B, 0);
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
-  for (std::size_t i = 0; i < B; ++i) bad[i] = count_bad_entries(batch, needs | kLogp | kMask, i, &counts[i]);
+  for (std::size_t i = 0; i < B; ++i) {
+    bad[i] = count_bad_entries(batch, needs | kLogp | kMask, i, &counts[i], &row_ends[i]);
+  }
+  if (ends != nullptr) *ends = std::move(row_ends);
   bool any_bad = false;
   for (std::size_t b : bad) any_bad |= b != 0;
   auto rows_finite = [](std::span<const Real> values) {
@@ -194,7 +203,9 @@ template void validate_batch<float>(const LossBatch<float>&, unsigned, const std
 template void validate_batch<double>(const LossBatch<double>&, unsigned, const std::string&);
 template std::vector<std::size_t> valid_counts<float>(const LossBatch<float>&);
 template std::vector<std::size_t> valid_counts<double>(const LossBatch<double>&);
-template std::vector<std::size_t> validated_counts<float>(const LossBatch<float>&, unsigned, const std::string&);
-template std::vector<std::size_t> validated_counts<double>(const LossBatch<double>&, unsigned, const std::string&);
+template std::vector<std::size_t> validated_counts<float>(const LossBatch<float>&, unsigned, const std::string&,
+                                                          std::vector<std::size_t>*);
+template std::vector<std::size_t> validated_counts<double>(const LossBatch<double>&, unsigned, const std::string&,
+                                                           std::vector<std::size_t>*);
 
 }  // namespace disa::loss

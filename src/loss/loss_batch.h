@@ -87,8 +87,12 @@ std::vector<std::size_t> valid_counts(const LossBatch<Real>& batch);
 
 // validate_batch and valid_counts in one pass over the arrays, as the heads call it: the
 // entry checks run branch-free per row (vectorised, rows across threads) and only a batch
-// that fails them is walked again to name the first bad entry.
+// that fails them is walked again to name the first bad entry. `ends` (if given) receives
+// each row's extent: 1 + the last valid column (0 for an empty row). Everything from there
+// on is padding, so heads loop over [0, end_i) only: a right-padded batch is read once
+// up to its lengths, not to T.
 template <class Real>
-std::vector<std::size_t> validated_counts(const LossBatch<Real>& batch, unsigned needs, const std::string& objective);
+std::vector<std::size_t> validated_counts(const LossBatch<Real>& batch, unsigned needs, const std::string& objective,
+                                          std::vector<std::size_t>* ends = nullptr);
 
 }  // namespace disa::loss

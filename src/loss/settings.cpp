@@ -1,10 +1,10 @@
 #include "src/loss/settings.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 #include "src/input_error.h"
 
@@ -38,8 +38,8 @@ const std::string* Settings::find(std::string_view key, std::initializer_list<st
     if (it == values_.end()) return;
     read_.insert(it->first);
     if (found != nullptr) {
-      throw InputError(fmt::format("{}: options '{}' and '{}' are the same option; give one", objective_,
-                                   *used_key, it->first));
+      throw InputError(
+          fmt::format("{}: options '{}' and '{}' are the same option; give one", objective_, *used_key, it->first));
     }
     found = &it->second;
     *used_key = it->first;

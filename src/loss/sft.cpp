@@ -1,9 +1,10 @@
 #include "src/loss/sft.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
 
+#include <cmath>
+
+#include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
@@ -11,8 +12,8 @@ namespace disa::loss {
 SftOptions SftOptions::from(Settings& settings) {
   SftOptions o;
   o.reward_threshold = settings.number("reward_threshold", o.reward_threshold);
-  o.loss_agg_mode = parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"),
-                                        settings.objective() + ": loss_agg_mode");
+  o.loss_agg_mode =
+      parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
   return o;
 }
 
@@ -24,7 +25,8 @@ unsigned sft_fields(const SftOptions&) { return kLogp | kMask | kReward; }
 
 template <class Real>
 LossResult<Real> sft_loss(const LossBatch<Real>& batch, const SftOptions& options) {
-  std::vector<std::size_t> kept = validated_counts(batch, sft_fields(options), "sft");
+  std::vector<std::size_t> ends;  // row extents: loops stop at the last valid token
+  std::vector<std::size_t> kept = validated_counts(batch, sft_fields(options), "sft", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   std::size_t kept_rows = 0, kept_tokens = 0;
@@ -45,11 +47,10 @@ LossResult<Real> sft_loss(const LossBatch<Real>& batch, const SftOptions& option
   for (std::size_t i = 0; i < B; ++i) {
     if (kept[i] == 0) continue;
     const std::size_t row = i * T;
-    for (std::size_t t = 0; t < T; ++t) {
-      if (batch.mask[row + t] == Real(0)) continue;
-      nll[i] -= double(batch.logp[row + t]);
-      result.grad_logp[row + t] = Real(-c[i]);
-    }
+    const std::size_t len = ends[i];
+    const Real* m = batch.mask.data() + row;
+    nll[i] = -masked_row_sum(m, batch.logp.data() + row, len);
+    masked_row_fill(result.grad_logp.data() + row, m, Real(-c[i]), len);
   }
   double loss = 0.0;
   for (std::size_t i = 0; i < B; ++i) loss += c[i] * nll[i];

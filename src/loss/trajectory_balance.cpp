@@ -1,9 +1,9 @@
 #include "src/loss/trajectory_balance.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
@@ -52,7 +52,8 @@ unsigned trajectory_balance_fields(const TrajectoryBalanceOptions& options) {
 
 template <class Real>
 LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const TrajectoryBalanceOptions& options) {
-  const std::vector<std::size_t> counts = validated_counts(batch, trajectory_balance_fields(options), "tb");
+  std::vector<std::size_t> ends;  // row extents: loops stop at the last valid token
+  const std::vector<std::size_t> counts = validated_counts(batch, trajectory_balance_fields(options), "tb", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   LossResult<Real> result;
@@ -63,12 +64,14 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
     const std::size_t row = i * T;
+    const std::size_t len = ends[i];
     const Real* m = batch.mask.data() + row;
     // log pi_theta(y)/pi_ref(y) and log pi_theta(y)/q(y)
-    const double log_ratio_ref = masked_row_difference(m, batch.logp.data() + row, batch.logp_ref.data() + row, T);
-    const double log_ratio_old = options.weight == TbWeight::none
-                                     ? 0.0
-                                     : masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, T);
+    const double log_ratio_ref = masked_row_difference(m, batch.logp.data() + row, batch.logp_ref.data() + row, len);
+    const double log_ratio_old =
+        options.weight == TbWeight::none
+            ? 0.0
+            : masked_row_difference(m, batch.logp.data() + row, batch.logp_old.data() + row, len);
     const double scale = options.length_normalize ? 1.0 / double(std::max<std::size_t>(counts[i], 1)) : 1.0;
     const double delta = double(batch.log_z[i]) + scale * log_ratio_ref - options.beta * double(batch.reward[i]);
     double w = 1.0;
@@ -82,14 +85,14 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
     log_weight[i] = log_ratio_old;
     const double g = 2.0 / double(B) * w * delta;
     result.grad_log_z[i] = Real(g);
-    masked_row_fill(result.grad_logp.data() + row, m, Real(g * scale), T);
+    masked_row_fill(result.grad_logp.data() + row, m, Real(g * scale), len);
   }
 
   double loss = 0.0, squares = 0.0, weight_max = 0.0;
   for (std::size_t i = 0; i < B; ++i) {
     if (!std::isfinite(weight[i])) {
-      throw NumericalError(fmt::format("tb: importance weight of row {} is not finite (log pi_theta/q = {})", i,
-                                       log_weight[i]));
+      throw NumericalError(
+          fmt::format("tb: importance weight of row {} is not finite (log pi_theta/q = {})", i, log_weight[i]));
     }
     loss += weight[i] * residual[i] * residual[i];
     squares += residual[i] * residual[i];
@@ -105,7 +108,6 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
 }
 
 template LossResult<float> trajectory_balance_loss<float>(const LossBatch<float>&, const TrajectoryBalanceOptions&);
-template LossResult<double> trajectory_balance_loss<double>(const LossBatch<double>&,
-                                                            const TrajectoryBalanceOptions&);
+template LossResult<double> trajectory_balance_loss<double>(const LossBatch<double>&, const TrajectoryBalanceOptions&);
 
 }  // namespace disa::loss
