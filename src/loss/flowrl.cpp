@@ -44,19 +44,10 @@ FlowRlOptions FlowRlOptions::from(Settings& settings) {
   } else {
     settings.reject("weight_clip", clip, "expected none, max10, cispo or symmetric");
   }
-  o.weight_clamp_max = settings.number("weight_clamp_max", o.weight_clamp_max);
-  o.clip_ratio = settings.number("clip_ratio", o.clip_ratio);
-  o.clip_ratio_low = settings.number("clip_ratio_low", o.clip_ratio_low);
-  o.clip_ratio_high = settings.number("clip_ratio_high", o.clip_ratio_high);
-  if (o.weight_clamp_max <= 0) {
-    settings.reject("weight_clamp_max", fmt::format("{}", o.weight_clamp_max), "must be > 0");
-  }
-  for (auto [key, value] : {std::pair{"clip_ratio", o.clip_ratio}, {"clip_ratio_low", o.clip_ratio_low}}) {
-    if (value < 0 || value >= 1) settings.reject(key, fmt::format("{}", value), "must be in [0, 1)");
-  }
-  if (o.clip_ratio_high < 0) {
-    settings.reject("clip_ratio_high", fmt::format("{}", o.clip_ratio_high), "must be >= 0");
-  }
+  o.weight_clamp_max = settings.number_in("weight_clamp_max", o.weight_clamp_max, 0, kNoBound, /*low_open=*/true);
+  o.clip_ratio = settings.number_in("clip_ratio", o.clip_ratio, 0, 1);
+  o.clip_ratio_low = settings.number_in("clip_ratio_low", o.clip_ratio_low, 0, 1);
+  o.clip_ratio_high = settings.number_in("clip_ratio_high", o.clip_ratio_high, 0, kNoBound);
   o.advantage = group_advantage_options(settings);
   return o;
 }

@@ -10,22 +10,10 @@ namespace disa::loss {
 
 GrpoOptions GrpoOptions::from(Settings& settings) {
   GrpoOptions o;
-  const double clip_ratio = settings.number("clip_ratio", 0.2);
-  if (clip_ratio < 0 || clip_ratio >= 1) {
-    settings.reject("clip_ratio", fmt::format("{}", clip_ratio), "must be in [0, 1)");
-  }
-  o.clip.clip_ratio_low = settings.number("clip_ratio_low", clip_ratio);
-  o.clip.clip_ratio_high = settings.number("clip_ratio_high", clip_ratio);
-  o.clip.clip_ratio_c = settings.number("clip_ratio_c", o.clip.clip_ratio_c);
-  if (o.clip.clip_ratio_low < 0 || o.clip.clip_ratio_low >= 1) {
-    settings.reject("clip_ratio_low", fmt::format("{}", o.clip.clip_ratio_low), "must be in [0, 1)");
-  }
-  if (o.clip.clip_ratio_high < 0) {
-    settings.reject("clip_ratio_high", fmt::format("{}", o.clip.clip_ratio_high), "must be >= 0");
-  }
-  if (o.clip.clip_ratio_c <= 1) {
-    settings.reject("clip_ratio_c", fmt::format("{}", o.clip.clip_ratio_c), "the dual-clip bound must be > 1");
-  }
+  const double clip_ratio = settings.number_in("clip_ratio", 0.2, 0, 1);
+  o.clip.clip_ratio_low = settings.number_in("clip_ratio_low", clip_ratio, 0, 1);
+  o.clip.clip_ratio_high = settings.number_in("clip_ratio_high", clip_ratio, 0, kNoBound);
+  o.clip.clip_ratio_c = settings.number_in("clip_ratio_c", o.clip.clip_ratio_c, 1, kNoBound, /*low_open=*/true);
   o.loss_agg_mode =
       parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
   o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});

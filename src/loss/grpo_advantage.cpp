@@ -78,8 +78,7 @@ namespace disa::loss {
 GroupAdvantageOptions group_advantage_options(Settings& settings) {
   GroupAdvantageOptions o;
   o.norm_adv_by_std = settings.flag("norm_adv_by_std", o.norm_adv_by_std, {"norm_adv_by_std_in_grpo"});
-  o.epsilon = settings.number("epsilon", o.epsilon);
-  if (o.epsilon < 0) settings.reject("epsilon", fmt::format("{}", o.epsilon), "must be >= 0");
+  o.epsilon = settings.number_in("epsilon", o.epsilon, 0, kNoBound);
   const std::string singleton = settings.word("singleton_groups", "reference");
   if (singleton == "reference") {
     o.singleton_groups = SingletonGroups::reference;

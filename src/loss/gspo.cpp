@@ -18,14 +18,8 @@ constexpr double kMaxLogRatio = 10.0;
 
 GspoOptions GspoOptions::from(Settings& settings) {
   GspoOptions o;
-  o.clip_ratio_low = settings.number("clip_ratio_low", o.clip_ratio_low);
-  o.clip_ratio_high = settings.number("clip_ratio_high", o.clip_ratio_high);
-  if (o.clip_ratio_low < 0 || o.clip_ratio_low >= 1) {
-    settings.reject("clip_ratio_low", fmt::format("{}", o.clip_ratio_low), "must be in [0, 1)");
-  }
-  if (o.clip_ratio_high < 0) {
-    settings.reject("clip_ratio_high", fmt::format("{}", o.clip_ratio_high), "must be >= 0");
-  }
+  o.clip_ratio_low = settings.number_in("clip_ratio_low", o.clip_ratio_low, 0, 1);
+  o.clip_ratio_high = settings.number_in("clip_ratio_high", o.clip_ratio_high, 0, kNoBound);
   o.advantage = group_advantage_options(settings);
   return o;
 }

@@ -66,6 +66,18 @@ double Settings::number(std::string_view key, double fallback, std::initializer_
   return value;
 }
 
+double Settings::number_in(std::string_view key, double fallback, double low, double high, bool low_open,
+                           bool high_open) {
+  const double value = number(key, fallback);
+  const bool above = low_open ? value > low : value >= low;
+  const bool below = std::isinf(high) || (high_open ? value < high : value <= high);
+  if (!(above && below)) {
+    reject(key, fmt::format("{}", value),
+           fmt::format("must be in {}{}, {}{}", low_open ? "(" : "[", low, high, high_open ? ")" : "]"));
+  }
+  return value;
+}
+
 bool Settings::flag(std::string_view key, bool fallback, std::initializer_list<std::string_view> aliases) {
   std::string used;
   const std::string* text = find(key, aliases, &used);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +23,10 @@ class Settings {
   // Getters return the value under `key` (or the first alias present), else `fallback`.
   // A value that does not parse is an InputError "<objective>: <key>=<value>: <why>".
   double number(std::string_view key, double fallback, std::initializer_list<std::string_view> aliases = {});
+  // number() restricted to an interval (high = infinity for none); a value outside is an
+  // InputError stating the interval, e.g. "grpo: clip_ratio_low=1.5: must be in [0, 1)".
+  double number_in(std::string_view key, double fallback, double low, double high, bool low_open = false,
+                   bool high_open = true);
   bool flag(std::string_view key, bool fallback, std::initializer_list<std::string_view> aliases = {});
   std::string word(std::string_view key, std::string_view fallback,
                    std::initializer_list<std::string_view> aliases = {});
@@ -34,8 +39,7 @@ class Settings {
   [[noreturn]] void reject(std::string_view key, std::string_view value, std::string_view why) const;
 
  private:
-  const std::string* find(std::string_view key, std::initializer_list<std::string_view> aliases,
-                          std::string* used_key);
+  const std::string* find(std::string_view key, std::initializer_list<std::string_view> aliases, std::string* used_key);
   std::string objective_;
   std::map<std::string, std::string> values_;
   std::set<std::string> known_;
@@ -43,6 +47,8 @@ class Settings {
 };
 
 // Resolved options as key/value text, for `disa loss` output and logs.
+inline constexpr double kNoBound = std::numeric_limits<double>::infinity();
+
 using OptionList = std::vector<std::pair<std::string, std::string>>;
 
 }  // namespace disa::loss
