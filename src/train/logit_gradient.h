@@ -1,0 +1,45 @@
+// The chain rule from a loss head's gradient with respect to the per-token log-probs
+// (LossResult::grad_logp, B x T) to the logits theta of a tabular policy,
+// pi(a|s) = softmax(theta[s, .])[a]:
+//
+//   d log pi(a_t | s) / d theta[s, a] = 1[a = a_t] - pi(a | s)
+//   dL/dtheta[s, a] = sum_i c_i sum_{t: s_it = s} g[i,t] (1[a = a_it] - pi(a | s))
+//                   = G[s, a] - pi(a | s) sum_a' G[s, a'],
+//   G[s, a] = sum of c_i g[i,t] over the tokens a_it = a taken at s_it = s,
+//
+// with c_i = 1 (the gradient of the batch loss itself) or a per-row scale.
+//
+// Exact expectations (enumerated_batch): for a head whose loss is a mean of per-row
+// terms, L = (1/B) sum_i l(y_i), row i of grad_logp is (1/B) dl(y_i)/dlogp, so
+//   E_q[grad l(y)] = sum_y q(y) grad l(y) = sum_i (B q(y_i)) (row i's gradient):
+// c_i = B q(y_i) (exact_row_scale). That holds for tb/disa (any weight: it is per row),
+// sft with loss_agg_mode seq-mean-token-sum (its aggregation divides by the rows with a
+// token, B' = B since every leaf has at least one), and flowrl given per-sequence
+// advantages (the default group-standardised advantage couples the rows). It does not hold for grpo and gspo (group advantages),
+// nor for token-mean aggregation (the divisor is the batch's token count): train those
+// on sampled batches, or form their expectations another way.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "src/train/trajectory_batch.h"
+#include "toy_envs/tree.h"
+
+namespace disa::train {
+
+// dL/dtheta, [num_internal * V] like the logits. `current` is the policy the batch's
+// logp came from (its probabilities are the softmax term). grad_logp has B*T entries,
+// finite at valid tokens (padding is skipped); row_scale is empty (c_i = 1) or has B
+// finite entries. InputError naming the field otherwise.
+std::vector<double> logit_gradient(const TrajectoryBatch& batch, const TabularPolicy& current,
+                                   std::span<const double> grad_logp, std::span<const double> row_scale = {});
+
+// c_i = B q(y_i) = exp(log B + log q(y_i)) for an enumerated batch.
+std::vector<double> exact_row_scale(const TrajectoryBatch& batch);
+
+// dL/dlog Z_phi for a learned scalar log Z shared by every row (flowrl):
+// sum_i c_i grad_log_z[i], with the same row scales.
+double log_z_gradient(std::span<const double> grad_log_z, std::span<const double> row_scale = {});
+
+}  // namespace disa::train
