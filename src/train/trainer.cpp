@@ -1,0 +1,286 @@
+#include "src/train/trainer.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "src/atomic_file.h"
+#include "src/input_error.h"
+#include "src/log_sum_exp.h"
+#include "src/loss/objective.h"
+#include "src/numerical_error.h"
+#include "src/train/logit_gradient.h"
+#include "src/train/trajectory_batch.h"
+#include "toy_envs/divergences.h"
+#include "toy_envs/flows.h"
+#include "toy_envs/leaf_distribution.h"
+#include "toy_envs/proposals.h"
+#include "toy_envs/sampler.h"
+
+namespace disa::train {
+
+namespace {
+
+// Separate counter-based streams for the offline set and the on-policy batches.
+constexpr std::uint64_t kOfflineStream = 0x0ff1'14e5'0000'0001ull;
+constexpr std::uint64_t kOnPolicyStream = 0x0a11'ce00'0000'0002ull;
+constexpr double kStrategyMassThreshold = 0.01;
+
+bool on_policy(Method m) { return m != Method::disa_offline && m != Method::sft; }
+bool frozen_log_z(Method m) { return m == Method::disa_offline || m == Method::disa_online; }
+
+Optimizer make_optimizer(const TrainConfig& c, std::size_t n, double learning_rate) {
+  if (c.optimizer == "sgd") {
+    SgdOptions o = c.sgd;
+    o.learning_rate = learning_rate;
+    return Sgd(o, n);
+  }
+  AdamOptions o = c.adam;
+  o.learning_rate = learning_rate;
+  return Adam(o, n);
+}
+
+// FNV-1a over the config and the trees: a checkpoint belongs to one run.
+std::uint64_t fingerprint(const TrainConfig& config, const std::vector<Tree>& prompts) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  };
+  for (const auto& [k, v] : config.list()) {
+    if (k == "steps") continue;  // a resumed run may go further
+    mix(k.data(), k.size());
+    mix(v.data(), v.size());
+  }
+  for (const Tree& t : prompts) {
+    mix(t.logits.data(), t.logits.size() * sizeof(double));
+    mix(t.reward.data(), t.reward.size() * sizeof(double));
+  }
+  return h;
+}
+
+}  // namespace
+
+Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
+    : prompts_(std::move(prompts)),
+      config_(config),
+      optimizer_(Sgd(SgdOptions{}, 0)),
+      log_z_optimizer_(Sgd(SgdOptions{}, 0)) {
+  if (prompts_.empty()) throw InputError("train: no prompt (tree) to train on");
+  const PolicySpec proposal = parse_policy_spec(config_.proposal, "train: proposal");
+  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+    const Tree& tree = prompts_[p];
+    reference_.push_back(reference_policy(tree));
+    target_.push_back(target_policy(tree, reference_.back(), config_.beta));
+    proposal_.push_back(make_policy(tree, config_.beta, proposal));
+    log_z_exact_.push_back(log_partition(tree, config_.beta));
+    theta_.insert(theta_.end(), tree.logits.begin(), tree.logits.end());
+  }
+  // The offline set: drawn once from q, trajectory i of prompt p on its own stream.
+  if (!on_policy(config_.method)) {
+    for (std::size_t p = 0; p < prompts_.size(); ++p) {
+      const SampleBatch s = AliasSampler(proposal_[p]).sample(config_.seed ^ kOfflineStream,
+                                                              config_.offline_samples,
+                                                              std::int64_t(p) * config_.offline_samples);
+      offline_leaves_.push_back(s.leaf);
+    }
+  }
+  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+    double log_z = log_z_exact_[p] + config_.log_z_error;
+    if (config_.estimate_log_z) {
+      // DISA's anchor: log Zhat = logsumexp(log pi_ref - log q + beta r) - log N on the offline set.
+      const Tree& tree = prompts_[p];
+      const std::vector<double> ref = leaf_log_probs(reference_[p]);
+      const std::vector<double> q = leaf_log_probs(proposal_[p]);
+      LogSumExpAccumulator acc;
+      for (std::int64_t leaf : offline_leaves_[p]) acc.add(ref[leaf] - q[leaf] + config_.beta * tree.reward[leaf]);
+      log_z = acc.value() - std::log(double(offline_leaves_[p].size())) + config_.log_z_error;
+    }
+    log_z_frozen_.push_back(log_z);
+    log_z_phi_.push_back(log_z_exact_[p] + config_.log_z_init_error);
+  }
+  optimizer_ = make_optimizer(config_, theta_.size(), config_.optimizer == "adam" ? config_.adam.learning_rate
+                                                                                    : config_.sgd.learning_rate);
+  log_z_optimizer_ = make_optimizer(config_, prompts_.size(), config_.log_z_learning_rate);
+  refresh_policies();
+}
+
+void Trainer::refresh_policies() {
+  policies_.clear();
+  std::size_t offset = 0;
+  for (const Tree& tree : prompts_) {
+    const std::size_t n = tree.logits.size();
+    policies_.push_back(TabularPolicy::from_logits(tree.shape, std::span<const double>(theta_).subspan(offset, n)));
+    offset += n;
+  }
+}
+
+double Trainer::log_z_used(std::size_t prompt) const {
+  return config_.method == Method::flowrl ? log_z_phi_.at(prompt) : log_z_frozen_.at(prompt);
+}
+
+std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_grad) {
+  const loss::Objective objective = head_objective(config_);
+  const double P = double(prompts_.size());
+  std::vector<double> grad(theta_.size(), 0.0);
+  log_z_grad->assign(prompts_.size(), 0.0);
+  *loss = 0.0;
+  std::size_t offset = 0;
+  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+    const Tree& tree = prompts_[p];
+    const TabularPolicy& current = policies_[p];
+    const TabularPolicy& sampling = on_policy(config_.method) ? current : proposal_[p];
+    const BatchPolicies policies{current, sampling, reference_[p]};
+    const double log_z = log_z_used(p);
+    TrajectoryBatch batch;
+    if (config_.mode == GradientMode::exact) {
+      batch = enumerated_batch(tree, policies, log_z);
+    } else if (!on_policy(config_.method)) {
+      const std::vector<std::int64_t> groups(offline_leaves_[p].size(), 0);
+      batch = leaf_batch(tree, policies, offline_leaves_[p], groups, log_z);
+    } else {
+      const std::int64_t G = config_.group_size;
+      const std::int64_t first = (steps_done_ * std::int64_t(prompts_.size()) + std::int64_t(p)) * G;
+      const SampleBatch samples = AliasSampler(current).sample(config_.seed ^ kOnPolicyStream, G, first);
+      batch = sampled_batch(tree, policies, samples, G, log_z);
+    }
+    const loss::LossResult<double> result = loss::compute_loss(objective, batch.data.view());
+    const std::vector<double> scale =
+        config_.mode == GradientMode::exact ? exact_row_scale(batch) : std::vector<double>{};
+    const std::vector<double> g = logit_gradient(batch, current, result.grad_logp, scale);
+    for (std::size_t k = 0; k < g.size(); ++k) grad[offset + k] = g[k] / P;
+    offset += g.size();
+    if (!result.grad_log_z.empty()) (*log_z_grad)[p] = log_z_gradient(result.grad_log_z, scale) / P;
+
+    // The loss reported: in exact mode the expectation sum_y q(y) l(y) where the head
+    // exposes its per-row terms (tb: w delta^2), else the head's batch loss.
+    double prompt_loss = result.loss;
+    const auto& per = result.diagnostics.per_sequence;
+    if (config_.mode == GradientMode::exact && per.count("residual") && per.count("weight")) {
+      prompt_loss = 0.0;
+      const auto& r = per.at("residual");
+      const auto& w = per.at("weight");
+      for (std::size_t i = 0; i < r.size(); ++i) prompt_loss += std::exp(batch.sampling_log_prob[i]) * w[i] * r[i] * r[i];
+    }
+    *loss += prompt_loss / P;
+  }
+  return grad;
+}
+
+StepMetrics Trainer::step() {
+  double loss = 0.0;
+  std::vector<double> log_z_grad;
+  const std::vector<double> grad = gradient(&loss, &log_z_grad);
+  double squares = 0.0;
+  for (double g : grad) squares += g * g;
+  train::step(optimizer_, theta_, grad);
+  if (config_.method == Method::flowrl) train::step(log_z_optimizer_, log_z_phi_, log_z_grad);
+  refresh_policies();
+  ++steps_done_;
+  last_loss_ = loss;
+  last_grad_norm_ = std::sqrt(squares);
+  return metrics();
+}
+
+StepMetrics Trainer::metrics() const {
+  StepMetrics m;
+  m.step = steps_done_;
+  m.loss = last_loss_;
+  m.grad_norm = last_grad_norm_;
+  const double P = double(prompts_.size());
+  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+    const Tree& tree = prompts_[p];
+    const TabularPolicy& pi = policies_[p];
+    m.kl_policy_target += kl_divergence(pi, target_[p]) / P;
+    m.kl_target_policy += kl_divergence(target_[p], pi) / P;
+    m.accuracy += accuracy(tree, pi) / P;
+    m.expected_reward += expected_reward(tree, pi) / P;
+    m.entropy += entropy(pi) / P;
+    const std::vector<double> strategies = strategy_distribution_among_correct(tree, pi);
+    m.strategy_entropy += distribution_entropy(strategies) / P;
+    m.strategies_above += double(count_above(strategies, kStrategyMassThreshold)) / P;
+    m.log_z_error += (log_z_used(p) - log_z_exact_[p]) / P;
+  }
+  return m;
+}
+
+// ---- checkpoints ----------------------------------------------------------------
+
+namespace {
+
+nlohmann::json optimizer_state(const Optimizer& optimizer) {
+  if (const auto* adam = std::get_if<Adam>(&optimizer)) {
+    return {{"kind", "adam"}, {"steps", adam->steps}, {"m", adam->first_moment}, {"v", adam->second_moment}};
+  }
+  const auto& sgd = std::get<Sgd>(optimizer);
+  return {{"kind", "sgd"}, {"steps", sgd.steps}, {"velocity", sgd.velocity}};
+}
+
+template <class V>
+void restore_vector(const nlohmann::json& j, const char* key, V& target, const std::string& path) {
+  const auto values = j.at(key).get<std::vector<double>>();
+  if (values.size() != target.size()) {
+    throw InputError(fmt::format("{}: {} has {} entries, expected {}", path, key, values.size(), target.size()));
+  }
+  target.assign(values.begin(), values.end());
+}
+
+void restore_optimizer(const nlohmann::json& j, Optimizer& optimizer, const std::string& path) {
+  if (auto* adam = std::get_if<Adam>(&optimizer)) {
+    adam->steps = j.at("steps").get<std::int64_t>();
+    restore_vector(j, "m", adam->first_moment, path);
+    restore_vector(j, "v", adam->second_moment, path);
+  } else {
+    auto& sgd = std::get<Sgd>(optimizer);
+    sgd.steps = j.at("steps").get<std::int64_t>();
+    restore_vector(j, "velocity", sgd.velocity, path);
+  }
+}
+
+}  // namespace
+
+void Trainer::save_checkpoint(const std::string& path) const {
+  nlohmann::json j;
+  j["format"] = "disa-train-checkpoint";
+  j["version"] = 1;
+  j["fingerprint"] = fmt::format("{:016x}", fingerprint(config_, prompts_));
+  j["steps_done"] = steps_done_;
+  j["theta"] = theta_;
+  j["log_z_phi"] = log_z_phi_;
+  j["optimizer"] = optimizer_state(optimizer_);
+  j["log_z_optimizer"] = optimizer_state(log_z_optimizer_);
+  j["last_loss"] = last_loss_;
+  j["last_grad_norm"] = last_grad_norm_;
+  // nlohmann writes the shortest decimal that round-trips each double: resume is exact.
+  write_file_atomically(path, [&](std::ostream& out) { out << j.dump() << '\n'; });
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot read the checkpoint", path));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+    if (j.at("format") != "disa-train-checkpoint") throw InputError(fmt::format("{}: not a disa-train-checkpoint", path));
+    const std::string expected = fmt::format("{:016x}", fingerprint(config_, prompts_));
+    if (j.at("fingerprint") != expected) {
+      throw InputError(fmt::format("{}: fingerprint {} belongs to another run (this config and trees give {})", path,
+                                   j.at("fingerprint").get<std::string>(), expected));
+    }
+    restore_vector(j, "theta", theta_, path);
+    restore_vector(j, "log_z_phi", log_z_phi_, path);
+    restore_optimizer(j.at("optimizer"), optimizer_, path);
+    restore_optimizer(j.at("log_z_optimizer"), log_z_optimizer_, path);
+    steps_done_ = j.at("steps_done").get<std::int64_t>();
+    last_loss_ = j.at("last_loss").get<double>();
+    last_grad_norm_ = j.at("last_grad_norm").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: malformed checkpoint ({})", path, e.what()));
+  }
+  refresh_policies();
+}
+
+}  // namespace disa::train
