@@ -87,7 +87,23 @@ TrainConfig TrainConfig::parse(const std::vector<std::string>& entries) {
   c.log_z_init_error = s.number("log_z_init_error", c.log_z_init_error);
   c.log_z_learning_rate =
       s.number_in("log_z_learning_rate", c.log_z_learning_rate, 0, loss::kNoBound, /*low_open=*/true);
+  const std::string selection = s.word("prompt_selection", "all");
+  if (selection == "all") {
+    c.selection.rule = PromptSelection::all;
+  } else if (selection == "uniform") {
+    c.selection.rule = PromptSelection::uniform;
+  } else if (selection == "paced") {
+    c.selection.rule = PromptSelection::paced;
+  } else {
+    s.reject("prompt_selection", selection, "expected all, uniform or paced");
+  }
+  c.selection.prompts_per_step = integer(s, "prompts_per_step", c.selection.prompts_per_step, 0);
+  c.selection.target_accuracy = s.number_in("paced_target", c.selection.target_accuracy, 0, 1, false, false);
+  c.selection.width = s.number_in("paced_width", c.selection.width, 0, loss::kNoBound, /*low_open=*/true);
   s.finish();
+  if (c.selection.rule != PromptSelection::all && c.selection.prompts_per_step == 0) {
+    s.reject("prompts_per_step", "0", fmt::format("prompt_selection={} needs prompts_per_step >= 1", selection));
+  }
 
   const bool policy_gradient = c.method == Method::grpo || c.method == Method::gspo;
   if (policy_gradient && c.mode == GradientMode::exact) {
@@ -160,7 +176,13 @@ std::vector<std::pair<std::string, std::string>> TrainConfig::list() const {
       {"log_z_error", fmt::format("{}", log_z_error)},
       {"estimate_log_z", estimate_log_z ? "true" : "false"},
       {"log_z_init_error", fmt::format("{}", log_z_init_error)},
-      {"log_z_learning_rate", fmt::format("{}", log_z_learning_rate)}};
+      {"log_z_learning_rate", fmt::format("{}", log_z_learning_rate)},
+      {"prompt_selection", selection.rule == PromptSelection::all       ? "all"
+                           : selection.rule == PromptSelection::uniform ? "uniform"
+                                                                        : "paced"},
+      {"prompts_per_step", fmt::format("{}", selection.prompts_per_step)},
+      {"paced_target", fmt::format("{}", selection.target_accuracy)},
+      {"paced_width", fmt::format("{}", selection.width)}};
   for (const auto& [key, value] : loss::option_list(head_objective(*this))) out.emplace_back("loss." + key, value);
   return out;
 }

@@ -25,6 +25,7 @@
 
 #include "src/loss/objective.h"
 #include "src/train/optimizer.h"
+#include "src/train/prompt_selection.h"
 
 namespace disa::train {
 
@@ -50,6 +51,9 @@ struct TrainConfig {
   bool estimate_log_z = false;              // disa-offline: log Zhat from the offline set instead
   double log_z_init_error = 0.0;            // flowrl: log Z_phi(0) - log Z
   double log_z_learning_rate = 0.05;        // flowrl: the log Z_phi optimiser (same kind as the policy's)
+
+  // Multi-prompt families: which prompts each step trains on (prompt_selection.h).
+  PromptSelectionOptions selection;         // prompt_selection, prompts_per_step, paced_target, paced_width
 
   std::vector<std::string> loss_settings;   // `loss.key=value` entries, passed to the head without the prefix
 

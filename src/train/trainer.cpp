@@ -124,12 +124,23 @@ double Trainer::log_z_used(std::size_t prompt) const {
 
 std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_grad) {
   const loss::Objective objective = head_objective(config_);
-  const double P = double(prompts_.size());
+  std::vector<double> accuracy_estimates(prompts_.size(), 0.0);
+  if (config_.selection.rule == PromptSelection::paced) {
+    for (std::size_t p = 0; p < prompts_.size(); ++p) {
+      accuracy_estimates[p] =
+          paced_accuracy_estimate(log_partition(prompts_[p], policies_[p], config_.beta), config_.beta);
+    }
+  }
+  const std::vector<std::size_t> selected =
+      select_prompts(config_.selection, prompts_.size(), accuracy_estimates, config_.seed, steps_done_);
+  const double P = double(selected.size());
   std::vector<double> grad(theta_.size(), 0.0);
   log_z_grad->assign(prompts_.size(), 0.0);
   *loss = 0.0;
-  std::size_t offset = 0;
-  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+  std::vector<std::size_t> offsets(prompts_.size() + 1, 0);
+  for (std::size_t p = 0; p < prompts_.size(); ++p) offsets[p + 1] = offsets[p] + prompts_[p].logits.size();
+  for (std::size_t p : selected) {
+    const std::size_t offset = offsets[p];
     const Tree& tree = prompts_[p];
     const TabularPolicy& current = policies_[p];
     const TabularPolicy& sampling = on_policy(config_.method) ? current : proposal_[p];
@@ -146,13 +157,13 @@ std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_g
       const std::int64_t first = (steps_done_ * std::int64_t(prompts_.size()) + std::int64_t(p)) * G;
       const SampleBatch samples = AliasSampler(current).sample(config_.seed ^ kOnPolicyStream, G, first);
       batch = sampled_batch(tree, policies, samples, G, log_z);
+      samples_used_ += G;
     }
     const loss::LossResult<double> result = loss::compute_loss(objective, batch.data.view());
     const std::vector<double> scale =
         config_.mode == GradientMode::exact ? exact_row_scale(batch) : std::vector<double>{};
     const std::vector<double> g = logit_gradient(batch, current, result.grad_logp, scale);
     for (std::size_t k = 0; k < g.size(); ++k) grad[offset + k] = g[k] / P;
-    offset += g.size();
     if (!result.grad_log_z.empty()) (*log_z_grad)[p] = log_z_gradient(result.grad_log_z, scale) / P;
 
     // The loss reported: in exact mode the expectation sum_y q(y) l(y) where the head
@@ -190,6 +201,10 @@ StepMetrics Trainer::metrics() const {
   m.step = steps_done_;
   m.loss = last_loss_;
   m.grad_norm = last_grad_norm_;
+  m.samples = double(samples_used_);
+  if (!on_policy(config_.method) && config_.mode == GradientMode::sampled) {
+    m.samples += double(config_.offline_samples) * double(prompts_.size());
+  }
   const double P = double(prompts_.size());
   for (std::size_t p = 0; p < prompts_.size(); ++p) {
     const Tree& tree = prompts_[p];
@@ -203,6 +218,8 @@ StepMetrics Trainer::metrics() const {
     m.strategy_entropy += distribution_entropy(strategies) / P;
     m.strategies_above += double(count_above(strategies, kStrategyMassThreshold)) / P;
     m.log_z_error += (log_z_used(p) - log_z_exact_[p]) / P;
+    m.paced_accuracy_error +=
+        (paced_accuracy_estimate(log_partition(tree, pi, config_.beta), config_.beta) - expected_reward(tree, pi)) / P;
   }
   return m;
 }
@@ -248,6 +265,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   j["version"] = 1;
   j["fingerprint"] = fmt::format("{:016x}", fingerprint(config_, prompts_));
   j["steps_done"] = steps_done_;
+  j["samples_used"] = samples_used_;
   j["theta"] = theta_;
   j["log_z_phi"] = log_z_phi_;
   j["optimizer"] = optimizer_state(optimizer_);
@@ -275,6 +293,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     restore_optimizer(j.at("optimizer"), optimizer_, path);
     restore_optimizer(j.at("log_z_optimizer"), log_z_optimizer_, path);
     steps_done_ = j.at("steps_done").get<std::int64_t>();
+    samples_used_ = j.at("samples_used").get<std::int64_t>();
     last_loss_ = j.at("last_loss").get<double>();
     last_grad_norm_ = j.at("last_grad_norm").get<double>();
   } catch (const nlohmann::json::exception& e) {

@@ -37,6 +37,8 @@ struct StepMetrics {
   double strategy_entropy = 0;      // entropy of pi's strategy distribution among correct leaves
   double strategies_above = 0;      // strategies with mass > 1% among correct (mean over prompts)
   double log_z_error = 0;           // c_t = log Z_used - log Z
+  double samples = 0;               // trajectories drawn so far (sampled mode; the offline set counts once)
+  double paced_accuracy_error = 0;  // mean over prompts of log Z_old/beta - E_pi[r] (item 12's dropped KL/beta)
 };
 
 class Trainer {
@@ -74,6 +76,7 @@ class Trainer {
   Optimizer optimizer_;
   Optimizer log_z_optimizer_;      // same kind as the policy's, log_z_learning_rate
   std::int64_t steps_done_ = 0;
+  std::int64_t samples_used_ = 0;
   double last_loss_ = 0, last_grad_norm_ = 0;
 };
 
