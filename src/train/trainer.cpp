@@ -30,7 +30,6 @@ constexpr std::uint64_t kOnPolicyStream = 0x0a11'ce00'0000'0002ull;
 constexpr double kStrategyMassThreshold = 0.01;
 
 bool on_policy(Method m) { return m != Method::disa_offline && m != Method::sft; }
-bool frozen_log_z(Method m) { return m == Method::disa_offline || m == Method::disa_online; }
 
 Optimizer make_optimizer(const TrainConfig& c, std::size_t n, double learning_rate) {
   if (c.optimizer == "sgd") {
@@ -56,6 +55,8 @@ std::uint64_t fingerprint(const TrainConfig& config, const std::vector<Tree>& pr
     mix(v.data(), v.size());
   }
   for (const Tree& t : prompts) {
+    const std::int64_t shape[3] = {t.shape.vocab(), t.shape.horizon(), t.shape.eos()};
+    mix(shape, sizeof(shape));
     mix(t.logits.data(), t.logits.size() * sizeof(double));
     mix(t.reward.data(), t.reward.size() * sizeof(double));
   }
