@@ -153,7 +153,7 @@ std::string CheckResult::overall_line() const {
   const int f = findings();
   s += fmt::format(", {} finding{}", f, f == 1 ? "" : "s");
   if (f > 0) {
-    s += " (first-order prediction off by > 10%: rows";
+    s += " (" + finding_meaning + ": rows";
     int shown = 0;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       if (!rows[i].finding) continue;

@@ -73,6 +73,7 @@ struct CheckResult {
   std::string config;                 // the config line
   std::vector<Row> rows;              // judged
   std::vector<std::string> summary;   // extra lines (where an approximation becomes accurate, ...)
+  std::string finding_meaning = "first-order prediction off by > 10%";  // what a finding is, for overall_line()
   double seconds = 0.0;
 
   int exact_rows() const;

@@ -58,12 +58,14 @@ struct Args {
 // CSVs of several runs concatenate and plot without their config.json.
 const std::vector<std::string> kColumns = {
     "step", "loss", "grad_norm", "kl_policy_target", "kl_target_policy", "accuracy", "expected_reward",
-    "entropy", "strategy_entropy", "strategies_above", "log_z_error", "method", "mode"};
+    "entropy", "strategy_entropy", "strategies_above", "log_z_error", "samples", "paced_accuracy_error",
+    "method", "mode"};
 
 std::vector<std::string> metrics_row(const StepMetrics& m, const TrainConfig& c) {
   return {std::to_string(m.step), num(m.loss), num(m.grad_norm), num(m.kl_policy_target),
           num(m.kl_target_policy), num(m.accuracy), num(m.expected_reward), num(m.entropy),
-          num(m.strategy_entropy), num(m.strategies_above), num(m.log_z_error), to_string(c.method),
+          num(m.strategy_entropy), num(m.strategies_above), num(m.log_z_error), num(m.samples),
+          num(m.paced_accuracy_error), to_string(c.method),
           to_string(c.mode)};
 }
 
