@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Learning curves of the training checks (Debian's python3-matplotlib).
+
+Usage: /usr/bin/python3 plots/plot_training_checks.py RESULTS_DIR
+where RESULTS_DIR is the --out folder of build/bin/check_13_collapse and
+build/bin/check_11_coupled_log_z (default results/training_checks). Reads only the
+*_curves.csv and table CSVs the checks wrote, and writes beside them:
+  collapse_curves.png         check_13: KL(pi||p*), strategy entropy (p*'s dashed), accuracy per method and tree
+  coupled_log_z_curves.png    check_11: c_t (solid) with the fixed-policy optimum c*_t (dotted), and KL(pi||p*),
+                              per tree and residual, over log_z_learning_rate (colour) and initial error (style)
+A missing CSV is skipped with a message.
+"""
+import math
+import os
+import sys
+from collections import OrderedDict, defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
+
+METHOD_STYLE = {
+    "grpo": dict(color="tab:red", lw=0.8, alpha=0.6),
+    "gspo": dict(color="tab:orange", lw=0.8, alpha=0.6, ls="--"),
+    "disa-online": dict(color="tab:blue", lw=2.0),
+    "sft:reference": dict(color="tab:green", lw=1.6),
+    "sft:interp:lambda=0.5": dict(color="tab:purple", lw=1.6),
+}
+
+
+def runs_of(rows):
+    """OrderedDict run -> list of rows (in step order)."""
+    out = OrderedDict()
+    for r in rows:
+        out.setdefault(r["run"], []).append(r)
+    return out
+
+
+def positive(values, floor=1e-16):
+    return [max(v, floor) if not math.isnan(v) else math.nan for v in values]
+
+
+def plot_collapse(d):
+    path = os.path.join(d, "check_13_collapse_curves.csv")
+    if not os.path.exists(path):
+        print(f"skip: {path} not found")
+        return
+    rows = read(path)
+    table = read(os.path.join(d, "check_13_collapse.csv"))
+    target_h = {r["tree"]: fnum(r["exact"]) for r in table if r["quantity"].startswith("final strategy entropy")}
+    target_acc = {r["tree"]: fnum(r["exact"]) for r in table if r["quantity"].startswith("final accuracy")}
+    runs = runs_of(rows)
+    trees = list(OrderedDict.fromkeys(r["tree"] for r in rows))
+    fig, axes = plt.subplots(len(trees), 3, figsize=(16, 4.2 * len(trees)), squeeze=False)
+    for i, tree in enumerate(trees):
+        labelled = set()
+        for run, pts in runs.items():
+            if pts[0]["tree"] != tree:
+                continue
+            group = pts[0]["group"]
+            style = METHOD_STYLE.get(group, dict(color="gray"))
+            label = None if group in labelled else group
+            labelled.add(group)
+            steps = [max(int(p["step"]), 1) for p in pts]
+            axes[i][0].plot(steps, positive([fnum(p["kl_policy_target"]) for p in pts]), label=label, **style)
+            axes[i][1].plot(steps, [fnum(p["strategy_entropy"]) for p in pts], label=label, **style)
+            axes[i][2].plot(steps, [fnum(p["accuracy"]) for p in pts], label=label, **style)
+        axes[i][1].axhline(target_h.get(tree, math.nan), color="k", ls=":", lw=1.2, label="p*")
+        axes[i][2].axhline(target_acc.get(tree, math.nan), color="k", ls=":", lw=1.2, label="p*")
+        axes[i][0].set_yscale("log")
+        for ax, title in zip(axes[i], ("KL(pi || p*)", "strategy entropy among correct (nats)", "accuracy")):
+            ax.set_xscale("log")
+            ax.set_xlabel("step")
+            ax.set_title(f"{tree}: {title}")
+            ax.grid(alpha=0.3)
+        axes[i][1].legend(fontsize=8)
+    fig.suptitle("check_13_collapse (item 13): GRPO/GSPO (one line per seed; the two coincide here) collapse the "
+                 "strategy distribution; DISA reaches p*; SFT reaches q(.|correct)", fontsize=11)
+    fig.tight_layout()
+    out = os.path.join(d, "collapse_curves.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
+def plot_coupled(d):
+    path = os.path.join(d, "check_11_coupled_log_z_curves.csv")
+    if not os.path.exists(path):
+        print(f"skip: {path} not found")
+        return
+    rows = read(path)
+    runs = runs_of(rows)
+    panels = list(OrderedDict.fromkeys((r["tree"], r["group"]) for r in rows))
+    lrs = sorted({run.split("lrz=")[1].split("/")[0] for run in runs}, key=float)
+    inits = sorted({run.split("c0=")[1] for run in runs}, key=float)
+    colours = dict(zip(lrs, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    styles = dict(zip(inits, ("-", "--", "-.", ":")))
+    fig, axes = plt.subplots(len(panels), 2, figsize=(14, 3.8 * len(panels)), squeeze=False)
+    for i, (tree, group) in enumerate(panels):
+        ax_c, ax_kl = axes[i]
+        for run, pts in runs.items():
+            if (pts[0]["tree"], pts[0]["group"]) != (tree, group):
+                continue
+            lr = run.split("lrz=")[1].split("/")[0]
+            c0 = run.split("c0=")[1]
+            steps = [max(int(p["step"]), 1) for p in pts]
+            kw = dict(color=colours[lr], ls=styles[c0], lw=1.2)
+            ax_c.plot(steps, [fnum(p["log_z_error"]) for p in pts], label=f"lr_z={lr}, c0={c0}", **kw)
+            ax_c.plot(steps, [fnum(p["c_star"]) for p in pts], color=colours[lr], ls=":", lw=0.8, alpha=0.7)
+            ax_kl.plot(steps, positive([fnum(p["kl_policy_target"]) for p in pts]), **kw)
+        ax_c.axhline(0.0, color="k", lw=0.8)
+        ax_c.set_title(f"{tree}, {group}: c_t (solid), c*_t (dotted)", fontsize=10)
+        ax_kl.set_title(f"{tree}, {group}: KL(pi_t || p*)", fontsize=10)
+        ax_kl.set_yscale("log")
+        for ax in (ax_c, ax_kl):
+            ax.set_xscale("log")
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+        ax_c.legend(fontsize=7, ncol=3)
+    fig.suptitle("check_11_coupled_log_z (item 11): c_t = log Z_phi - log Z; c*_t = fixed-policy optimum\n"
+                 "plain: c*_t = -KL_t, both -> 0; 1/|y|: c_t ends above 0 at a policy away from p*", fontsize=11)
+    fig.tight_layout()
+    out = os.path.join(d, "coupled_log_z_curves.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
+def main():
+    d = sys.argv[1] if len(sys.argv) > 1 else "results/training_checks"
+    plot_collapse(d)
+    plot_coupled(d)
+
+
+if __name__ == "__main__":
+    main()

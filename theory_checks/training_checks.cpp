@@ -1,0 +1,148 @@
+#include "theory_checks/training_checks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "src/atomic_file.h"
+#include "src/input_error.h"
+
+namespace disa::theory {
+
+const std::vector<CheckEntry>& training_checks() {
+  static const std::vector<CheckEntry> checks = {
+      {"check_11_coupled_log_z", check_11_coupled_log_z},
+      {"check_13_collapse", check_13_collapse},
+  };
+  return checks;
+}
+
+namespace {
+// Curves keep 7 significant digits (the table keeps round-trip values).
+std::string curve_num(double x) { return std::isfinite(x) ? fmt::format("{:.7g}", x) : num(x); }
+}  // namespace
+
+bool record_step(std::int64_t step, std::int64_t total) {
+  const std::int64_t every = std::max<std::int64_t>(1, total / 300);
+  return step <= 50 || step % every == 0 || step == total;
+}
+
+void CurveTable::write(const std::string& dir, const std::string& name) const {
+  std::filesystem::create_directories(dir);
+  const std::string path = (std::filesystem::path(dir) / (name + "_curves.csv")).string();
+  write_file_atomically(path, [&](std::ostream& out) {
+    out << "run,group,tree,seed,step,loss,grad_norm,kl_policy_target,kl_target_policy,accuracy,expected_reward,"
+           "entropy,strategy_entropy,strategies_above,log_z_error";
+    for (const std::string& e : extra_) out << ',' << e;
+    out << '\n';
+    for (const Run& r : runs_) {
+      for (const Point& p : r.points) {
+        const train::StepMetrics& m = p.metrics;
+        out << r.run << ',' << r.group << ',' << r.tree << ',' << r.seed << ',' << m.step;
+        for (double v : {m.loss, m.grad_norm, m.kl_policy_target, m.kl_target_policy, m.accuracy, m.expected_reward,
+                         m.entropy, m.strategy_entropy, m.strategies_above, m.log_z_error}) {
+          out << ',' << curve_num(v);
+        }
+        for (double v : p.extra) out << ',' << curve_num(v);
+        out << '\n';
+      }
+    }
+  });
+}
+
+Row report_row(const std::string& quantity, const std::string& tree, double beta, const std::string& label,
+               std::int64_t steps, std::int64_t seeds, double exact, double measured, double se,
+               const std::string& note) {
+  Row r;
+  r.quantity = quantity;
+  r.tree = tree;
+  r.beta = beta;
+  r.proposal = label;
+  r.n = steps;
+  r.replicates = seeds;
+  r.kind = RowKind::kPrediction;
+  r.exact = exact;
+  r.measured = measured;
+  r.se = se;
+  r.note = note;
+  r.counted = false;
+  r.verdict = "measured";
+  return r;
+}
+
+Row finding_row(const std::string& quantity, const std::string& tree, double beta, const std::string& label,
+                std::int64_t steps, std::int64_t seeds, double exact, double measured, const std::string& verdict,
+                const std::string& note) {
+  Row r = report_row(quantity, tree, beta, label, steps, seeds, exact, measured, 0.0, note);
+  r.finding = true;
+  r.first_order_accurate = false;
+  r.verdict = verdict;
+  return r;
+}
+
+Spread spread_of(const std::vector<double>& values) {
+  Spread s;
+  if (values.empty()) return s;
+  double sum = 0;
+  s.min = s.max = values[0];
+  for (double v : values) {
+    sum += v;
+    s.min = std::min(s.min, v);
+    s.max = std::max(s.max, v);
+  }
+  const double n = double(values.size());
+  s.mean = sum / n;
+  if (values.size() > 1) {
+    double ss = 0;
+    for (double v : values) ss += (v - s.mean) * (v - s.mean);
+    s.se = std::sqrt(ss / (n - 1) / n);
+  }
+  return s;
+}
+
+std::string Spread::text() const {
+  if (min == max) return short_num(mean, 4);
+  return fmt::format("{} [{}, {}]", short_num(mean, 4), short_num(min, 3), short_num(max, 3));
+}
+
+int training_check_program_main(const std::string& name, int argc, char** argv) {
+  const CheckEntry* entry = nullptr;
+  for (const CheckEntry& c : training_checks()) {
+    if (c.name == name) entry = &c;
+  }
+  if (entry == nullptr) {
+    std::fprintf(stderr, "%s: not a registered training check\n", name.c_str());
+    return 1;
+  }
+  CheckOptions options;
+  options.out_dir = "results/training_checks";
+  CLI::App app{name + ": a training study on exact trees (see theory_checks/README.md)", name};
+  app.add_option("--out", options.out_dir, "Output folder for <name>.csv, .json and _curves.csv")
+      ->capture_default_str();
+  app.add_flag("--quick", options.quick, "Fewer steps, seeds and grid points: a smoke run of a few seconds");
+  app.add_option("--seed", options.seed, "First training seed (sampled methods use seed, seed+1, ...)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", name.c_str(), e.what());
+    return 2;
+  }
+  try {
+    return run_check(*entry, options).ok() ? 0 : 1;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: failed: %s\n", name.c_str(), e.what());
+    return 1;
+  }
+}
+
+}  // namespace disa::theory

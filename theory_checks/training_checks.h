@@ -1,0 +1,78 @@
+// Training studies on exact trees (THEORY.md items 11 and 13), in the style of the
+// estimator checks: each a function returning a CheckResult table (check_table.h), a
+// program build/bin/check_NN_* with --quick/--out/--seed, CSV + JSON of the table, and
+// per-step learning curves in <name>_curves.csv beside them.
+//
+//   check_13_collapse        GRPO/GSPO collapse the strategy distribution, DISA reaches p*,
+//                            SFT on reward-filtered q reaches q(y | correct)        (item 13)
+//   check_11_coupled_log_z   FlowRL's learned log Z_phi: fixed-policy optimum
+//                            log Z - KL(pi || p*) (exact) and the coupled dynamics of c_t,
+//                            KL_t for the plain and the 1/|y| residual               (item 11)
+//
+// The trainer (src/train/trainer.h) gives the exact metrics; runs are independent and run
+// in parallel (OpenMP over runs), each result stored at its index, so the files do not
+// depend on the thread count. Exact-gradient statements decide the exit code; everything
+// measured on training dynamics is a finding, stated with its numbers.
+//
+// Run one:  build/bin/check_13_collapse [--out DIR] [--quick] [--seed S]
+// Plots:    /usr/bin/python3 plots/plot_training_checks.py DIR
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/train/trainer.h"
+#include "theory_checks/estimator_checks.h"
+
+namespace disa::theory {
+
+CheckResult check_13_collapse(const CheckOptions& options);
+CheckResult check_11_coupled_log_z(const CheckOptions& options);
+
+const std::vector<CheckEntry>& training_checks();
+
+// The main() of one training-check program: --out, --quick, --seed; exit 0/1 by verdict, 2 on bad args.
+int training_check_program_main(const std::string& name, int argc, char** argv);
+
+// Per-step learning curves of many runs, written as DIR/<name>_curves.csv:
+//   run,group,tree,seed,step,<StepMetrics fields>,<extra columns>
+class CurveTable {
+ public:
+  explicit CurveTable(std::vector<std::string> extra_columns = {}) : extra_(std::move(extra_columns)) {}
+  struct Point {
+    train::StepMetrics metrics;
+    std::vector<double> extra;  // one value per extra column
+  };
+  struct Run {
+    std::string run, group, tree;
+    std::uint64_t seed = 0;
+    std::vector<Point> points;
+  };
+  void add(Run run) { runs_.push_back(std::move(run)); }
+  void write(const std::string& dir, const std::string& name) const;
+
+ private:
+  std::vector<std::string> extra_;
+  std::vector<Run> runs_;
+};
+
+// Which steps a curve keeps: every step up to 50, then about 300 points, and the last.
+bool record_step(std::int64_t step, std::int64_t total);
+
+// A report row (not counted, no finding): what was measured, with p*'s value as `exact`.
+Row report_row(const std::string& quantity, const std::string& tree, double beta, const std::string& label,
+               std::int64_t steps, std::int64_t seeds, double exact, double measured, double se,
+               const std::string& note);
+// A finding row: a measured statement about training, with its verdict text.
+Row finding_row(const std::string& quantity, const std::string& tree, double beta, const std::string& label,
+                std::int64_t steps, std::int64_t seeds, double exact, double measured, const std::string& verdict,
+                const std::string& note);
+
+struct Spread {
+  double mean = 0, se = 0, min = 0, max = 0;
+  std::string text() const;  // "0.0123 [0.0101, 0.0150]"
+};
+Spread spread_of(const std::vector<double>& values);
+
+}  // namespace disa::theory
