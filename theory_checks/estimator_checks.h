@@ -56,6 +56,9 @@ CheckResult run_check(const CheckEntry& check, const CheckOptions& options);
 // Runs all of them; prints a final summary line per check and the overall line.
 // Returns true iff every exact-statement row passed.
 bool run_estimator_checks(const CheckOptions& options);
+// The same for any list of checks (the training studies: training_checks.h);
+// `findings_are` says what a finding means in the overall line.
+bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& options, const std::string& findings_are);
 
 // The main() of one check program: parses --out, --quick, --seed; exit 0/1 by verdict, 2 on bad args.
 int check_program_main(const std::string& name, int argc, char** argv);

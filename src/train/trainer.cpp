@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -67,9 +68,7 @@ std::uint64_t fingerprint(const TrainConfig& config, const std::vector<Tree>& pr
 
 Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     : prompts_(std::move(prompts)),
-      config_(config),
-      optimizer_(Sgd(SgdOptions{}, 0)),
-      log_z_optimizer_(Sgd(SgdOptions{}, 0)) {
+      config_(config) {
   if (prompts_.empty()) throw InputError("train: no prompt (tree) to train on");
   const PolicySpec proposal = parse_policy_spec(config_.proposal, "train: proposal");
   for (std::size_t p = 0; p < prompts_.size(); ++p) {
@@ -103,9 +102,13 @@ Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     log_z_frozen_.push_back(log_z);
     log_z_phi_.push_back(log_z_exact_[p] + config_.log_z_init_error);
   }
-  optimizer_ = make_optimizer(config_, theta_.size(), config_.optimizer == "adam" ? config_.adam.learning_rate
-                                                                                    : config_.sgd.learning_rate);
-  log_z_optimizer_ = make_optimizer(config_, prompts_.size(), config_.log_z_learning_rate);
+  const double learning_rate = config_.optimizer == "adam" ? config_.adam.learning_rate : config_.sgd.learning_rate;
+  offsets_.assign(1, 0);
+  for (const Tree& tree : prompts_) {
+    offsets_.push_back(offsets_.back() + tree.logits.size());
+    optimizers_.push_back(make_optimizer(config_, tree.logits.size(), learning_rate));
+    log_z_optimizers_.push_back(make_optimizer(config_, 1, config_.log_z_learning_rate));
+  }
   refresh_policies();
 }
 
@@ -123,7 +126,8 @@ double Trainer::log_z_used(std::size_t prompt) const {
   return config_.method == Method::flowrl ? log_z_phi_.at(prompt) : log_z_frozen_.at(prompt);
 }
 
-std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_grad) {
+std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_grad,
+                                      std::vector<std::size_t>* selected_out) {
   const loss::Objective objective = head_objective(config_);
   std::vector<double> accuracy_estimates(prompts_.size(), 0.0);
   if (config_.selection.rule == PromptSelection::paced) {
@@ -134,14 +138,13 @@ std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_g
   }
   const std::vector<std::size_t> selected =
       select_prompts(config_.selection, prompts_.size(), accuracy_estimates, config_.seed, steps_done_);
+  *selected_out = selected;
   const double P = double(selected.size());
   std::vector<double> grad(theta_.size(), 0.0);
   log_z_grad->assign(prompts_.size(), 0.0);
   *loss = 0.0;
-  std::vector<std::size_t> offsets(prompts_.size() + 1, 0);
-  for (std::size_t p = 0; p < prompts_.size(); ++p) offsets[p + 1] = offsets[p] + prompts_[p].logits.size();
   for (std::size_t p : selected) {
-    const std::size_t offset = offsets[p];
+    const std::size_t offset = offsets_[p];
     const Tree& tree = prompts_[p];
     const TabularPolicy& current = policies_[p];
     const TabularPolicy& sampling = on_policy(config_.method) ? current : proposal_[p];
@@ -185,11 +188,18 @@ std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_g
 StepMetrics Trainer::step() {
   double loss = 0.0;
   std::vector<double> log_z_grad;
-  const std::vector<double> grad = gradient(&loss, &log_z_grad);
+  std::vector<std::size_t> selected;
+  const std::vector<double> grad = gradient(&loss, &log_z_grad, &selected);
   double squares = 0.0;
   for (double g : grad) squares += g * g;
-  train::step(optimizer_, theta_, grad);
-  if (config_.method == Method::flowrl) train::step(log_z_optimizer_, log_z_phi_, log_z_grad);
+  for (std::size_t p : selected) {
+    const std::size_t n = offsets_[p + 1] - offsets_[p];
+    train::step(optimizers_[p], std::span<double>(theta_).subspan(offsets_[p], n),
+                std::span<const double>(grad).subspan(offsets_[p], n));
+    if (config_.method == Method::flowrl) {
+      train::step(log_z_optimizers_[p], std::span<double>(&log_z_phi_[p], 1), std::span<const double>(&log_z_grad[p], 1));
+    }
+  }
   refresh_policies();
   ++steps_done_;
   last_loss_ = loss;
@@ -263,14 +273,19 @@ void restore_optimizer(const nlohmann::json& j, Optimizer& optimizer, const std:
 void Trainer::save_checkpoint(const std::string& path) const {
   nlohmann::json j;
   j["format"] = "disa-train-checkpoint";
-  j["version"] = 1;
+  j["version"] = 2;  // 2: one optimiser state per prompt
   j["fingerprint"] = fmt::format("{:016x}", fingerprint(config_, prompts_));
   j["steps_done"] = steps_done_;
   j["samples_used"] = samples_used_;
   j["theta"] = theta_;
   j["log_z_phi"] = log_z_phi_;
-  j["optimizer"] = optimizer_state(optimizer_);
-  j["log_z_optimizer"] = optimizer_state(log_z_optimizer_);
+  nlohmann::json states = nlohmann::json::array(), log_z_states = nlohmann::json::array();
+  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+    states.push_back(optimizer_state(optimizers_[p]));
+    log_z_states.push_back(optimizer_state(log_z_optimizers_[p]));
+  }
+  j["optimizers"] = states;
+  j["log_z_optimizers"] = log_z_states;
   j["last_loss"] = last_loss_;
   j["last_grad_norm"] = last_grad_norm_;
   // nlohmann writes the shortest decimal that round-trips each double: resume is exact.
@@ -291,8 +306,14 @@ void Trainer::load_checkpoint(const std::string& path) {
     }
     restore_vector(j, "theta", theta_, path);
     restore_vector(j, "log_z_phi", log_z_phi_, path);
-    restore_optimizer(j.at("optimizer"), optimizer_, path);
-    restore_optimizer(j.at("log_z_optimizer"), log_z_optimizer_, path);
+    if (j.at("optimizers").size() != prompts_.size()) {
+      throw InputError(fmt::format("{}: {} optimiser states, expected one per prompt ({})", path,
+                                   j.at("optimizers").size(), prompts_.size()));
+    }
+    for (std::size_t p = 0; p < prompts_.size(); ++p) {
+      restore_optimizer(j.at("optimizers").at(p), optimizers_[p], path);
+      restore_optimizer(j.at("log_z_optimizers").at(p), log_z_optimizers_[p], path);
+    }
     steps_done_ = j.at("steps_done").get<std::int64_t>();
     samples_used_ = j.at("samples_used").get<std::int64_t>();
     last_loss_ = j.at("last_loss").get<double>();

@@ -63,7 +63,8 @@ class Trainer {
 
  private:
   // Gradient w.r.t. theta_ (and log_z_phi_ into *log_z_grad); *loss = mean over prompts.
-  std::vector<double> gradient(double* loss, std::vector<double>* log_z_grad);
+  // *selected receives the prompts this step trains on.
+  std::vector<double> gradient(double* loss, std::vector<double>* log_z_grad, std::vector<std::size_t>* selected);
   void refresh_policies();
 
   std::vector<Tree> prompts_;
@@ -73,8 +74,11 @@ class Trainer {
   std::vector<std::vector<std::int64_t>> offline_leaves_;  // sampled offline set per prompt
   std::vector<double> theta_;      // all prompts' logits, prompt after prompt
   std::vector<double> log_z_phi_;  // flowrl: the learned log Z per prompt
-  Optimizer optimizer_;
-  Optimizer log_z_optimizer_;      // same kind as the policy's, log_z_learning_rate
+  // One optimiser per prompt, stepped only when its prompt is selected: a shared Adam
+  // would keep moving unselected prompts on their stale first moments.
+  std::vector<Optimizer> optimizers_;
+  std::vector<Optimizer> log_z_optimizers_;  // flowrl: same kind, log_z_learning_rate
+  std::vector<std::size_t> offsets_;         // prompt p's logits are theta_[offsets_[p], offsets_[p+1])
   std::int64_t steps_done_ = 0;
   std::int64_t samples_used_ = 0;
   double last_loss_ = 0, last_grad_norm_ = 0;

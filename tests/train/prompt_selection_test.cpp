@@ -79,5 +79,25 @@ TEST(PromptSelection, AStepTrainsOnlyTheSelectedPrompts) {
   }
 }
 
+// Under Adam, a prompt moves only in the steps that select it: each prompt has its own
+// optimiser (a shared one would carry stale first moments into the following steps).
+TEST(PromptSelection, AdamMovesAPromptOnlyWhenItIsSelected) {
+  const auto trees = test::fixed_trees();
+  std::vector<Tree> prompts = {trees[0].tree, trees[0].tree, trees[0].tree, trees[0].tree};
+  const TrainConfig config = TrainConfig::parse({"method=disa-online", "mode=exact", "optimizer=adam",
+                                                 "prompt_selection=uniform", "prompts_per_step=1", "seed=9"});
+  Trainer trainer(prompts, config);
+  const std::vector<double> acc(4, 0.0);
+  for (int step = 0; step < 12; ++step) {
+    std::vector<std::vector<double>> before;
+    for (std::size_t p = 0; p < 4; ++p) before.push_back(trainer.policy(p).log_prob);
+    const std::size_t chosen = select_prompts(config.selection, 4, acc, 9, step).front();
+    trainer.step();
+    for (std::size_t p = 0; p < 4; ++p) {
+      EXPECT_EQ(trainer.policy(p).log_prob != before[p], p == chosen) << "step " << step << " prompt " << p;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace disa::train
