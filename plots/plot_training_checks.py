@@ -3,11 +3,15 @@
 
 Usage: /usr/bin/python3 plots/plot_training_checks.py RESULTS_DIR
 where RESULTS_DIR is the --out folder of build/bin/check_13_collapse and
-build/bin/check_11_coupled_log_z (default results/training_checks). Reads only the
+build/bin/check_11_coupled_log_z, build/bin/check_12_paced, build/bin/check_09_envelope (default results/training_checks). Reads only the
 *_curves.csv and table CSVs the checks wrote, and writes beside them:
   collapse_curves.png         check_13: KL(pi||p*), strategy entropy (p*'s dashed), accuracy per method and tree
   coupled_log_z_curves.png    check_11: c_t (solid) with the fixed-policy optimum c*_t (dotted), and KL(pi||p*),
                               per tree and residual, over log_z_learning_rate (colour) and initial error (style)
+  paced_curves.png            check_12: mean KL(pi||p*) (disa-online, Adam and SGD) and mean accuracy (grpo) against trajectories
+                              sampled, uniform vs paced prompt selection, one line per seed
+  envelope.png                check_09: final KL(pi_c||p*) vs the frozen-log Z error c per proposal (log scale), the
+                              exact principal stationary point, the k c^2 law, and disa-online (~0 for every c)
 A missing CSV is skipped with a message.
 """
 import math
@@ -129,10 +133,102 @@ def plot_coupled(d):
     print(f"wrote {out}")
 
 
+def plot_paced(d):
+    path = os.path.join(d, "check_12_paced_curves.csv")
+    if not os.path.exists(path):
+        print(f"skip: {path} not found")
+        return
+    rows = read(path)
+    runs = runs_of(rows)
+    colours = {"uniform": "tab:blue", "paced tau=0.5": "tab:red", "paced tau=0.3": "tab:orange"}
+    fig, axes = plt.subplots(1, 3, figsize=(19, 4.5), squeeze=False)
+    for ax, method, field, title in ((axes[0][0], "disa-online", "kl_policy_target", "mean KL(pi || p*), Adam"),
+                                     (axes[0][1], "disa-online/sgd", "kl_policy_target", "mean KL(pi || p*), SGD"),
+                                     (axes[0][2], "grpo", "accuracy", "mean accuracy, Adam")):
+        labelled = set()
+        for run, pts in runs.items():
+            group = pts[0]["group"]
+            if not group.startswith(method + " "):
+                continue
+            rule = group[len(method) + 1:]
+            label = None if rule in labelled else rule
+            labelled.add(rule)
+            ax.plot([fnum(p["samples"]) for p in pts], [fnum(p[field]) for p in pts], color=colours.get(rule, "gray"),
+                    lw=0.9, alpha=0.7, label=label)
+        ax.set_xlabel("trajectories sampled")
+        ax.set_title(f"{method}: {title} (one line per seed)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("check_12_paced (item 12): uniform vs paced prompt selection (our rule), 16 prompts, 4 per step, "
+                 "group 8", fontsize=11)
+    fig.tight_layout()
+    out = os.path.join(d, "paced_curves.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
+def plot_envelope(d):
+    path = os.path.join(d, "check_09_envelope.csv")
+    if not os.path.exists(path):
+        print(f"skip: {path} not found")
+        return
+    table = read(path)
+    env = defaultdict(list)  # proposal -> [(c, measured, principal, k c^2)]
+    online = []
+    spread = defaultdict(list)  # proposal -> [(c, min, max)] over optimiser starts
+    for r in table:
+        if r["quantity"].startswith("final KL(pi_c||p*) from pi_ref"):
+            q, c = r["proposal"].rsplit(" c=", 1)
+            env[q].append((float(c), fnum(r["measured"]), fnum(r["exact"]), fnum(r["predicted"])))
+        elif r["quantity"].startswith("c = 0: final KL"):
+            env[r["proposal"]].append((0.0, fnum(r["measured"]), 0.0, 0.0))
+        elif r["quantity"].startswith("c > 0: spread"):
+            q, c = r["proposal"].rsplit(" c=", 1)
+            lo, hi = r["verdict"].split("KL over starts ")[1].split("[")[1].split("]")[0].split(",")
+            spread[q].append((float(c), float(lo), float(hi)))
+        elif r["quantity"].startswith("on-policy final KL"):
+            online.append((float(r["proposal"].split("c=")[1]), fnum(r["measured"])))
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+    for colour, (q, pts) in zip(colours, env.items()):
+        pts.sort()
+        cs = [p[0] for p in pts]
+        ax.plot(cs, positive([p[1] for p in pts]), "o", color=colour, label=f"{q}: trained (SGD from pi_ref)")
+        for side, lab in ((-1, "principal stationary point (exact)"), (1, None)):  # 0 at c = 0: off the log axis
+            sp = [p for p in pts if p[0] * side > 0]
+            ax.plot([p[0] for p in sp], positive([p[2] for p in sp]), "-", color=colour, lw=1.0, alpha=0.8, label=lab)
+        for c, lo, hi in spread.get(q, []):
+            ax.plot([c, c], [max(lo, 1e-16), max(hi, 1e-16)], "-", color=colour, lw=4, alpha=0.35)
+            ax.plot([c, c], [max(lo, 1e-16), max(hi, 1e-16)], "_", color=colour, ms=10)
+        nz = [p for p in pts if p[0] != 0.0 and p[3] > 0]
+        k = nz[0][3] / nz[0][0] ** 2 if nz else math.nan
+        grid = [min(cs) + (max(cs) - min(cs)) * i / 200 for i in range(201)]
+        ax.plot(grid, positive([k * c * c for c in grid]), "--", color=colour, lw=1.0, label=f"k c^2, k = {k:.4g}")
+    if online:
+        online.sort()
+        ax.plot([o[0] for o in online], positive([o[1] for o in online]), "s", color="k", ms=4,
+                label="disa-online (item 8): ~0 for every c")
+    ax.set_yscale("log")
+    ax.set_xlabel("c = log Z_frozen - log Z")
+    ax.set_ylabel("final KL(pi_c || p*)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("check_09_envelope (item 9): DISA offline (exact, weighted by q) with a frozen log Z off by c\n"
+                 "the perturbation envelope per proposal, with the small-c law k c^2; bars: range over 4 starts (c > 0)", fontsize=10)
+    fig.tight_layout()
+    out = os.path.join(d, "envelope.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "results/training_checks"
     plot_collapse(d)
     plot_coupled(d)
+    plot_paced(d)
+    plot_envelope(d)
 
 
 if __name__ == "__main__":

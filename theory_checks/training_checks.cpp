@@ -16,7 +16,9 @@ namespace disa::theory {
 
 const std::vector<CheckEntry>& training_checks() {
   static const std::vector<CheckEntry> checks = {
+      {"check_09_envelope", check_09_envelope},
       {"check_11_coupled_log_z", check_11_coupled_log_z},
+      {"check_12_paced", check_12_paced},
       {"check_13_collapse", check_13_collapse},
   };
   return checks;

@@ -8,6 +8,11 @@
 //   check_11_coupled_log_z   FlowRL's learned log Z_phi: fixed-policy optimum
 //                            log Z - KL(pi || p*) (exact) and the coupled dynamics of c_t,
 //                            KL_t for the plain and the 1/|y| residual               (item 11)
+//   check_09_envelope        DISA offline with a frozen log Z off by c: the envelope KL(pi_c||p*)
+//                            ~ k c^2, spread over starts; on-policy p* for every c; 1/|y| fixed
+//                            points (T beta tilt; not p* with variable lengths)  (items 8-10)
+//   check_12_paced           PACED-RL's identity E_pi[r] = (log Z_old - KL)/beta (exact), the
+//                            dropped KL/beta, paced vs uniform prompt selection      (item 12)
 //
 // The trainer (src/train/trainer.h) gives the exact metrics; runs are independent and run
 // in parallel (OpenMP over runs), each result stored at its index, so the files do not
@@ -29,6 +34,8 @@ namespace disa::theory {
 
 CheckResult check_13_collapse(const CheckOptions& options);
 CheckResult check_11_coupled_log_z(const CheckOptions& options);
+CheckResult check_09_envelope(const CheckOptions& options);
+CheckResult check_12_paced(const CheckOptions& options);
 
 const std::vector<CheckEntry>& training_checks();
 
