@@ -8,7 +8,7 @@
 // "principal" stationary point (per leaf, the root of c + log x = mu w x, x = pi/p*, w = p*/q,
 // on the branch continuous from c = 0; mu by bisection so that sum p* x = 1) is computed
 // exactly and compared with what plain SGD reaches from pi_ref and from random logits
-// (spliced in through a checkpoint). For c > 0 every leaf has a second root (x > 1/(mu w)),
+// (set through Trainer::set_logits). For c > 0 every leaf has a second root (x > 1/(mu w)),
 // so several stationary points exist: the spread over starts is reported.
 // On-policy (disa-online), the c term drops out (E_pi[grad log pi] = 0): KL -> 0 for every c.
 //
@@ -26,15 +26,11 @@
 // against k, the spread over starts for c > 0, how far the 1/|y| runs got in their step budget.
 //
 // Run: build/bin/check_09_envelope [--out DIR] [--quick] [--seed S]
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <random>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "src/train/train_config.h"
 #include "theory_checks/check_util.h"
@@ -204,35 +200,6 @@ std::vector<std::string> base_settings(const std::string& method, double c, std:
           fmt::format("steps={}", steps)};
 }
 
-// Replaces the trainer's logits by `theta` through a checkpoint.
-void set_theta(train::Trainer& t, const std::vector<double>& theta, const std::string& tag) {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / fmt::format("disa_check09_{}_{}.json", ::getpid(), tag);
-  t.save_checkpoint(path.string());
-  nlohmann::json j;
-  {
-    std::ifstream in(path);
-    j = nlohmann::json::parse(in);
-  }
-  j["theta"] = theta;
-  {
-    std::ofstream out(path);
-    out << j.dump();
-  }
-  t.load_checkpoint(path.string());
-  std::filesystem::remove(path);
-}
-
-std::vector<double> theta_of(const train::Trainer& t, const std::string& tag) {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / fmt::format("disa_check09_{}_{}_src.json", ::getpid(), tag);
-  t.save_checkpoint(path.string());
-  std::ifstream in(path);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  std::filesystem::remove(path);
-  return j.at("theta").get<std::vector<double>>();
-}
-
 // The tabular policy whose leaf distribution is `leaf_log` (a tilt of pi_ref by the leaf
 // values leaf_log - log pi_ref, through the flow recursion).
 TabularPolicy policy_from_leaf(const TreeCase& c, const std::vector<double>& leaf_log) {
@@ -242,14 +209,13 @@ TabularPolicy policy_from_leaf(const TreeCase& c, const std::vector<double>& lea
 }
 
 // The trainer's gradient norm (one step's) at the policy `at`, with these settings.
-double grad_norm_at(const TreeCase& c, const std::vector<std::string>& settings, const TabularPolicy& at,
-                    const std::string& tag) {
+double grad_norm_at(const TreeCase& c, const std::vector<std::string>& settings, const TabularPolicy& at) {
   train::Trainer t({c.tree}, train::TrainConfig::parse(settings));
   std::vector<double> theta = at.log_prob;
   for (double& v : theta) {
-    if (!std::isfinite(v)) v = -1e300;  // JSON has no -inf; exp(-1e300) = 0
+    if (!std::isfinite(v)) v = -1e300;  // set_logits takes finite logits; exp(-1e300) = 0
   }
-  set_theta(t, theta, tag);
+  t.set_logits(theta);
   return t.step().grad_norm;
 }
 
@@ -324,14 +290,13 @@ CheckResult check_09_envelope(const CheckOptions& options) {
     if (s.length_normalize) settings.push_back("loss.length_normalize=true");
     train::Trainer trainer({s.tree->tree}, train::TrainConfig::parse(settings));
     if (s.start > 0) {
-      const std::string tag = fmt::format("{}", i);
-      std::vector<double> theta = theta_of(trainer, tag);
+      std::vector<double> theta = trainer.logits();
       std::mt19937_64 rng(options.seed * 1000003ULL + std::uint64_t(s.start));
       std::normal_distribution<double> normal(0.0, 1.0);
       for (double& v : theta) {
         if (std::isfinite(v)) v += normal(rng);
       }
-      set_theta(trainer, theta, tag);
+      trainer.set_logits(theta);
     }
     RunOut& o = outs[i];
     o.curve = {fmt::format("{}/c={}/start={}", spec_label(s), s.c, s.start), spec_label(s), s.tree->name,
@@ -429,8 +394,8 @@ CheckResult check_09_envelope(const CheckOptions& options) {
         g.kind = RowKind::kIdentity;
         g.exact = 0;
         g.tolerance = kStationaryGrad;
-        g.measured = grad_norm_at(fixed, settings, policy_from_leaf(fixed, principal), fmt::format("p{}", c));
-        g.note = fmt::format("gradient norm at p*: {}", short_num(grad_norm_at(fixed, settings, fixed.target, "pt"), 4));
+        g.measured = grad_norm_at(fixed, settings, policy_from_leaf(fixed, principal));
+        g.note = fmt::format("gradient norm at p*: {}", short_num(grad_norm_at(fixed, settings, fixed.target), 4));
         judge(g);
         result.rows.push_back(g);
       }
@@ -443,7 +408,7 @@ CheckResult check_09_envelope(const CheckOptions& options) {
                         one ? "every start reaches the principal stationary point"
                             : "starts end AWAY from the principal stationary point",
                         sp.text(), principal.empty() ? std::string("n/a (none exists)") : short_num(worst, 3)),
-            fmt::format("starts: pi_ref and pi_ref logits + N(0,1) noise (spliced in through a checkpoint); largest "
+            fmt::format("starts: pi_ref and pi_ref logits + N(0,1) noise (set through Trainer::set_logits); largest "
                         "final gradient norm {} ({}){}",
                         short_num(max_grad, 3), max_grad < 1e-6 ? "converged" : "NOT converged: still moving",
                         principal.empty() ? "; no interior principal point exists at this c (mu reaches e^{c-1}/max w "
@@ -499,9 +464,8 @@ CheckResult check_09_envelope(const CheckOptions& options) {
       const std::string label = fmt::format("disa-online 1/|y| c={:+g}", c);
       std::vector<std::string> settings = base_settings("disa-online", c, 1, kLnLearningRate);
       settings.push_back("loss.length_normalize=true");
-      const std::string tag = fmt::format("ln{}{}", int(is_fixed), c);
-      const double g_point = grad_norm_at(*t, settings, policy_from_leaf(*t, point), tag);
-      const double g_target = grad_norm_at(*t, settings, t->target, tag + "t");
+      const double g_point = grad_norm_at(*t, settings, policy_from_leaf(*t, point));
+      const double g_target = grad_norm_at(*t, settings, t->target);
       {
         Row r;
         r.quantity = is_fixed ? fmt::format("1/|y|: gradient norm at p*_(T beta), T = {} (exact stationary point)", T)

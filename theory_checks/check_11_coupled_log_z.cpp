@@ -10,7 +10,7 @@
 //   on log Z_phi with rate 1/2, which lands on the optimum of the quadratic in one step)
 //   equals log Z - KL(pi || p*) (plain; KL by the divergence recursion) and
 //   E_pi[beta r - log(pi/pi_ref)/|y|] (1/|y|; by enumeration), at pi_ref and at the policy
-//   of a coupled run after 100 steps (spliced in through a checkpoint).
+//   of a coupled run after 100 steps (set through Trainer::set_logits).
 // Findings, per coupled run (method=flowrl, mode=exact, Adam, grid of log_z_learning_rate
 // x log_z_init_error x residual): c_t against the fixed-policy optimum c*_t, KL_t, where
 // c_T ends and at which policy. For the 1/|y| residual the prediction is the zero-residual
@@ -19,14 +19,10 @@
 // at T beta with z = log Z(T beta)/T >= log Z(beta) (convexity of log Z).
 //
 // Run: build/bin/check_11_coupled_log_z [--out DIR] [--quick] [--seed S]
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "src/train/train_config.h"
 #include "theory_checks/check_util.h"
@@ -119,46 +115,24 @@ std::vector<std::string> flowrl_settings(bool length_normalize, double lr_z, dou
 }
 
 // The trainer's fixed-policy optimum of log Z_phi - log Z at the policy `theta` (empty: pi_ref).
-double frozen_optimum(const TreeCase& c, bool length_normalize, const nlohmann::json& theta, const std::string& tag,
+double frozen_optimum(const TreeCase& c, bool length_normalize, const std::vector<double>& theta,
                       TabularPolicy* policy_out) {
   std::vector<std::string> s = {"method=flowrl",           "mode=exact",          "optimizer=sgd",
                                 "learning_rate=1e-12",     "log_z_learning_rate=0.5", "log_z_init_error=1",
                                 fmt::format("beta={}", kBeta)};
   if (length_normalize) s.push_back("loss.length_normalize=true");
   train::Trainer frozen({c.tree}, train::TrainConfig::parse(s));
-  if (!theta.is_null()) {
-    const std::filesystem::path path =
-        std::filesystem::temp_directory_path() / fmt::format("disa_check11_{}_{}.json", ::getpid(), tag);
-    frozen.save_checkpoint(path.string());
-    nlohmann::json j;
-    {
-      std::ifstream in(path);
-      j = nlohmann::json::parse(in);
-    }
-    j["theta"] = theta;
-    {
-      std::ofstream out(path);
-      out << j.dump();
-    }
-    frozen.load_checkpoint(path.string());
-    std::filesystem::remove(path);
-  }
+  if (!theta.empty()) frozen.set_logits(theta);
   *policy_out = frozen.policy(0);
   for (int k = 0; k < 3; ++k) frozen.step();
   return frozen.metrics().log_z_error;
 }
 
-nlohmann::json theta_after(const TreeCase& c, bool length_normalize, std::int64_t steps, const std::string& tag) {
+std::vector<double> theta_after(const TreeCase& c, bool length_normalize, std::int64_t steps) {
   std::vector<std::string> s = flowrl_settings(length_normalize, 0.05, 0.0);
   train::Trainer t({c.tree}, train::TrainConfig::parse(s));
   for (std::int64_t k = 0; k < steps; ++k) t.step();
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / fmt::format("disa_check11_{}_{}_src.json", ::getpid(), tag);
-  t.save_checkpoint(path.string());
-  std::ifstream in(path);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  std::filesystem::remove(path);
-  return j.at("theta");
+  return t.logits();
 }
 
 struct RunSpec {
@@ -204,10 +178,9 @@ CheckResult check_11_coupled_log_z(const CheckOptions& options) {
   for (const TreeCase& c : trees) {
     for (const bool ln : {false, true}) {
       for (const bool trained : {false, true}) {
-        const std::string tag = fmt::format("{}{}{}", &c == &trees[0] ? 0 : 1, int(ln), int(trained));
-        const nlohmann::json theta = trained ? theta_after(c, ln, kSpliceSteps, tag) : nlohmann::json();
+        const std::vector<double> theta = trained ? theta_after(c, ln, kSpliceSteps) : std::vector<double>();
         TabularPolicy pi;
-        const double measured = frozen_optimum(c, ln, theta, tag, &pi);
+        const double measured = frozen_optimum(c, ln, theta, &pi);
         Row r;
         r.tree = c.name;
         r.beta = kBeta;

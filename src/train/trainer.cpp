@@ -122,6 +122,17 @@ void Trainer::refresh_policies() {
   }
 }
 
+void Trainer::set_logits(std::span<const double> logits) {
+  if (logits.size() != theta_.size()) {
+    throw InputError(fmt::format("train: logits has {} entries, expected {}", logits.size(), theta_.size()));
+  }
+  for (std::size_t k = 0; k < logits.size(); ++k) {
+    if (!std::isfinite(logits[k])) throw InputError(fmt::format("train: logits[{}] = {} is not finite", k, logits[k]));
+  }
+  theta_.assign(logits.begin(), logits.end());
+  refresh_policies();
+}
+
 double Trainer::log_z_used(std::size_t prompt) const {
   return config_.method == Method::flowrl ? log_z_phi_.at(prompt) : log_z_frozen_.at(prompt);
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,13 @@ class Trainer {
   const TabularPolicy& policy(std::size_t prompt) const { return policies_.at(prompt); }
   double log_z_used(std::size_t prompt) const;  // frozen anchor, or the current log Z_phi
   double log_z_exact(std::size_t prompt) const { return log_z_exact_.at(prompt); }
+
+  // All prompts' logits, prompt after prompt: what the optimiser updates.
+  const std::vector<double>& logits() const { return theta_; }
+  // Replaces them (a study that starts away from pi_ref, or that freezes a policy trained in
+  // another run); the optimiser state is kept. InputError on a size mismatch or a
+  // non-finite entry.
+  void set_logits(std::span<const double> logits);
 
   void save_checkpoint(const std::string& path) const;
   // The prompts and config must be those of the run that wrote it (checked by a

@@ -128,6 +128,24 @@ TEST(Trainer, ResumeFromACheckpointIsBitIdentical) {
   std::filesystem::remove_all(dir);
 }
 
+// set_logits moves the policy there (what studies use to start away from pi_ref) and refuses
+// a wrong size or a non-finite entry.
+TEST(Trainer, SetLogitsReplacesThePolicy) {
+  const auto fixed = test::fixed_trees().front();
+  Trainer trainer({fixed.tree}, config_of({"method=disa-online", "mode=exact"}));
+  const std::vector<double> other = test::random_logits(fixed.tree.shape, 3);
+  trainer.set_logits(other);
+  EXPECT_EQ(trainer.logits(), other);
+  EXPECT_EQ(trainer.policy(0).log_prob, TabularPolicy::from_logits(fixed.tree.shape, other).log_prob);
+  std::vector<double> bad = other;
+  bad.pop_back();
+  EXPECT_THROW(trainer.set_logits(bad), InputError);
+  bad = other;
+  bad[2] = std::nan("");
+  EXPECT_THROW(trainer.set_logits(bad), InputError);
+  EXPECT_EQ(trainer.logits(), other) << "a refused call changes nothing";
+}
+
 void expect_rejected(const std::vector<std::string>& settings, const std::string& key) {
   try {
     TrainConfig::parse(settings);
