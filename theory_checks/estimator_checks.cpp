@@ -66,9 +66,10 @@ bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& optio
   return ok;
 }
 
-int check_program_main(const std::string& name, int argc, char** argv) {
+int run_check_program(const std::vector<CheckEntry>& checks, const CheckProgramText& text, const std::string& name,
+                      int argc, char** argv) {
   const CheckEntry* entry = nullptr;
-  for (const CheckEntry& c : estimator_checks()) {
+  for (const CheckEntry& c : checks) {
     if (c.name == name) entry = &c;
   }
   if (entry == nullptr) {
@@ -76,10 +77,11 @@ int check_program_main(const std::string& name, int argc, char** argv) {
     return 1;
   }
   CheckOptions options;
-  CLI::App app{name + ": a theory check of the importance-sampled log Zhat (see theory_checks/README.md)", name};
-  app.add_option("--out", options.out_dir, "Output folder for <name>.csv and <name>.json")->capture_default_str();
-  app.add_flag("--quick", options.quick, "1/8 of the samples: a smoke run with wider CIs");
-  app.add_option("--seed", options.seed, "Sampling seed (rows derive their own seeds from it)")->capture_default_str();
+  options.out_dir = text.default_out;
+  CLI::App app{name + ": " + text.description + " (see theory_checks/README.md)", name};
+  app.add_option("--out", options.out_dir, text.out_help)->capture_default_str();
+  app.add_flag("--quick", options.quick, text.quick_help);
+  app.add_option("--seed", options.seed, text.seed_help)->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,6 +98,14 @@ int check_program_main(const std::string& name, int argc, char** argv) {
     std::fprintf(stderr, "%s: failed: %s\n", name.c_str(), e.what());
     return 1;
   }
+}
+
+int check_program_main(const std::string& name, int argc, char** argv) {
+  const CheckProgramText text{"a theory check of the importance-sampled log Zhat", CheckOptions{}.out_dir,
+                              "Output folder for <name>.csv and <name>.json",
+                              "1/8 of the samples: a smoke run with wider CIs",
+                              "Sampling seed (rows derive their own seeds from it)"};
+  return run_check_program(estimator_checks(), text, name, argc, argv);
 }
 
 }  // namespace disa::theory

@@ -60,6 +60,16 @@ bool run_estimator_checks(const CheckOptions& options);
 // `findings_are` says what a finding means in the overall line.
 bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& options, const std::string& findings_are);
 
+// The main() of a check program from any list of checks: --out, --quick, --seed with these
+// help texts; exit 0/1 by verdict, 2 on bad arguments or input.
+struct CheckProgramText {
+  std::string description;  // "<name>: <description> (see theory_checks/README.md)"
+  std::string default_out;
+  std::string out_help, quick_help, seed_help;
+};
+int run_check_program(const std::vector<CheckEntry>& checks, const CheckProgramText& text, const std::string& name,
+                      int argc, char** argv);
+
 // The main() of one check program: parses --out, --quick, --seed; exit 0/1 by verdict, 2 on bad args.
 int check_program_main(const std::string& name, int argc, char** argv);
 

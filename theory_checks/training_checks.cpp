@@ -113,38 +113,11 @@ std::string Spread::text() const {
 }
 
 int training_check_program_main(const std::string& name, int argc, char** argv) {
-  const CheckEntry* entry = nullptr;
-  for (const CheckEntry& c : training_checks()) {
-    if (c.name == name) entry = &c;
-  }
-  if (entry == nullptr) {
-    std::fprintf(stderr, "%s: not a registered training check\n", name.c_str());
-    return 1;
-  }
-  CheckOptions options;
-  options.out_dir = "results/training_checks";
-  CLI::App app{name + ": a training study on exact trees (see theory_checks/README.md)", name};
-  app.add_option("--out", options.out_dir, "Output folder for <name>.csv, .json and _curves.csv")
-      ->capture_default_str();
-  app.add_flag("--quick", options.quick, "Fewer steps, seeds and grid points: a smoke run of a few seconds");
-  app.add_option("--seed", options.seed, "First training seed (sampled methods use seed, seed+1, ...)")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "%s: error: %s (see --help)\n", name.c_str(), e.what());
-    return 2;
-  }
-  try {
-    return run_check(*entry, options).ok() ? 0 : 1;
-  } catch (const InputError& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: failed: %s\n", name.c_str(), e.what());
-    return 1;
-  }
+  const CheckProgramText text{"a training study on exact trees", "results/training_checks",
+                              "Output folder for <name>.csv, .json and _curves.csv",
+                              "Fewer steps, seeds and grid points: a smoke run of a few seconds",
+                              "First training seed (sampled methods use seed, seed+1, ...)"};
+  return run_check_program(training_checks(), text, name, argc, argv);
 }
 
 }  // namespace disa::theory
