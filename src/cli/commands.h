@@ -13,6 +13,11 @@ void add_estimate_command(CLI::App& app);   // disa estimate
 void add_anchor_command(CLI::App& app);     // disa anchor
 void add_loss_command(CLI::App& app);       // disa loss
 void add_train_command(CLI::App& app);      // disa train
+void add_llm_command(CLI::App& app);        // disa llm (registers the two below)
+void add_llm_tokenize_command(CLI::App& llm);  // disa llm tokenize (no LibTorch needed)
+#ifdef DISA_HAVE_TORCH
+void add_llm_model_commands(CLI::App& llm);    // disa llm sample|score|pretrain|... (LibTorch)
+#endif
 
 // The exit code a command asks for after a successful parse (0 unless set; e.g.
 // `check` sets 1 when an exact-statement row fails). main() returns it.

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   disa::cli::add_check_command(app);
   disa::cli::add_loss_command(app);
   disa::cli::add_train_command(app);
+  disa::cli::add_llm_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
