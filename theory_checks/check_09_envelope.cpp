@@ -80,17 +80,6 @@ double leaf_kl(const std::vector<double>& la, const std::vector<double>& lb) {
   return kl;
 }
 
-// k = Var_{p*}(w) / (2 E_{p*}[w]^2), w = p*/q.
-double envelope_k(const std::vector<double>& target_leaf, const std::vector<double>& q_leaf) {
-  double m1 = 0, m2 = 0;
-  for (std::size_t y = 0; y < q_leaf.size(); ++y) {
-    const double p = std::exp(target_leaf[y]), w = std::exp(target_leaf[y] - q_leaf[y]);
-    m1 += p * w;
-    m2 += p * w * w;
-  }
-  return (m2 - m1 * m1) / (2 * m1 * m1);
-}
-
 // Root x of c + log x = a x on the branch through x = e^{-c} at a = 0: for a <= 0 the unique
 // root; for a > 0 the smaller root (NaN when none, a > e^{c-1}).
 double principal_root(double c, double a) {

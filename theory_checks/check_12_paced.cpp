@@ -51,6 +51,8 @@ constexpr std::int64_t kGroupSize = 8;
 constexpr std::int64_t kPartialSteps = 20;       // the "partly trained" policy
 constexpr double kDisaTargetFraction = 0.5;      // mean KL(pi||p*) <= 50% of its pi_ref value
 constexpr double kGrpoTargetAccuracy = 0.75;     // mean accuracy >= 0.75
+constexpr std::int64_t kReplayCapacity = 64;     // groups (= 16 steps of 4 prompts)
+constexpr std::int64_t kReplayPerStep = 4;       // groups replayed per step, as many as fresh ones
 
 const std::map<std::string, std::string>& family_params() {
   static const std::map<std::string, std::string> p = {{"prompts", std::to_string(kPrompts)},
@@ -66,9 +68,14 @@ struct Arm {
   std::string selection;  // uniform | paced
   double tau = 0.5;
   std::string optimizer = "adam";
+  std::string replay = {};  // "" (none) | accuracy_error | uniform: replay_priority (replay_buffer.h)
   std::string label() const { return optimizer == "adam" ? method : method + "/" + optimizer; }
+  std::string selection_text() const {
+    return selection == "paced" ? fmt::format("paced tau={}", tau) : std::string("uniform");
+  }
   std::string group() const {
-    return selection == "paced" ? fmt::format("{} paced tau={}", label(), tau) : fmt::format("{} uniform", label());
+    const std::string base = fmt::format("{} {}", label(), selection_text());
+    return replay.empty() ? base : base + " +replay(" + replay + ")";
   }
 };
 
@@ -180,7 +187,12 @@ CheckResult check_12_paced(const CheckOptions& options) {
                                  {"disa-online", "paced", 0.3},        {"disa-online", "uniform", 0.5, "sgd"},
                                  {"disa-online", "paced", 0.5, "sgd"}, {"disa-online", "paced", 0.3, "sgd"},
                                  {"grpo", "uniform"},                  {"grpo", "paced", 0.5},
-                                 {"grpo", "paced", 0.3}};
+                                 {"grpo", "paced", 0.3},
+                                 // PACED's replay: prioritised by accuracy-estimation error, and
+                                 // the uniform-priority ablation, against the same arm without.
+                                 {"disa-online", "paced", 0.5, "adam", "accuracy_error"},
+                                 {"disa-online", "paced", 0.5, "adam", "uniform"},
+                                 {"disa-online", "uniform", 0.5, "adam", "accuracy_error"}};
   double kl_ref = 0, acc_ref = 0;
   for (std::size_t p = 0; p < prompts.size(); ++p) {
     kl_ref += kl_divergence(ref[p], target_policy(prompts[p], ref[p], kTrainBeta)) / double(prompts.size());
@@ -211,6 +223,11 @@ CheckResult check_12_paced(const CheckOptions& options) {
                                          "optimizer=" + arm.optimizer,
                                          fmt::format("prompts_per_step={}", kPromptsPerStep)};
     if (arm.selection == "paced") settings.push_back(fmt::format("paced_target={}", arm.tau));
+    if (!arm.replay.empty()) {
+      settings.insert(settings.end(), {fmt::format("replay_capacity={}", kReplayCapacity),
+                                       fmt::format("replay_per_step={}", kReplayPerStep),
+                                       "replay_priority=" + arm.replay});
+    }
     train::Trainer trainer(prompts, train::TrainConfig::parse(settings));
     RunOut& o = outs[i];
     o.curve = {fmt::format("{}/seed={}", arm.group(), seed), arm.group(), "multi_prompt", seed, {}};
@@ -257,12 +274,19 @@ CheckResult check_12_paced(const CheckOptions& options) {
                     target_text, got.size(), seeds, budget, got.empty() ? "-" : s.text(),
                     disa ? "KL(pi||p*)" : "accuracy", spread_of(finals).text(), disa ? "KL(pi||p*)" : "accuracy",
                     spread_of(best).text(), spread_of(best_at).text(), spread_of(pae).text())));
-    if (arm.selection != "paced") continue;
-    // Paired by seed index against the uniform arm of the same method.
+    if (arm.selection != "paced" && arm.replay.empty()) continue;
+    // Paired by seed index: a paced arm against the uniform arm of the same method; a replay
+    // arm against the same arm without replay.
     std::size_t u = 0;
     for (std::size_t b = 0; b < arms.size(); ++b) {
-      if (arms[b].label() == arm.label() && arms[b].selection == "uniform") u = b;
+      const bool baseline = arm.replay.empty()
+                                ? arms[b].label() == arm.label() && arms[b].selection == "uniform" && arms[b].replay.empty()
+                                : arms[b].label() == arm.label() && arms[b].selection == arm.selection &&
+                                      arms[b].tau == arm.tau && arms[b].replay.empty();
+      if (baseline) u = b;
     }
+    const std::string name = arm.replay.empty() ? fmt::format("paced (tau {})", arm.tau) : arm.group();
+    const std::string base_name = arm.replay.empty() ? std::string("uniform") : arms[u].group();
     std::vector<double> ratios;
     int better = 0, both = 0, paced_only = 0, uniform_only = 0;
     for (int sd = 0; sd < seeds; ++sd) {
@@ -284,26 +308,36 @@ CheckResult check_12_paced(const CheckOptions& options) {
     const Spread rs = spread_of(ratios);
     std::string verdict;
     if (rp.empty() && !ru.empty()) {
-      verdict = fmt::format("FINDING: paced (tau {}) NEVER reached the target within {} samples (0/{} seeds); uniform "
-                            "did in {}/{} seeds (mean {} samples) - paced NOT better",
-                            arm.tau, budget, seeds, ru.size(), seeds, short_num(spread_of(ru).mean, 4));
+      verdict = fmt::format("FINDING: {} NEVER reached the target within {} samples (0/{} seeds); {} did in {}/{} "
+                            "seeds (mean {} samples) - NOT better",
+                            name, budget, seeds, base_name, ru.size(), seeds, short_num(spread_of(ru).mean, 4));
     } else if (std::isnan(ratio_of_means)) {
-      verdict = fmt::format("FINDING: no comparison (target reached by paced in {}/{} seeds, uniform in {}/{})",
-                            rp.size(), seeds, ru.size(), seeds);
+      verdict = fmt::format("FINDING: no comparison (target reached by {} in {}/{} seeds, {} in {}/{})", name,
+                            rp.size(), seeds, base_name, ru.size(), seeds);
     } else {
       verdict = fmt::format(
-          "FINDING: paced (tau {}) needs {}x uniform's samples (ratio of means; per-seed ratios {}); fewer samples in "
-          "{}/{} paired seeds{}{} - {}",
-          arm.tau, short_num(ratio_of_means, 3), rs.text(), better, both,
-          paced_only ? fmt::format("; only paced reached it in {} seeds", paced_only) : "",
-          uniform_only ? fmt::format("; only uniform reached it in {} seeds", uniform_only) : "",
-          ratio_of_means < 1 && better * 2 > both ? "paced BETTER" : "paced NOT better");
+          "FINDING: {} needs {}x the samples of {} (ratio of means; per-seed ratios {}); fewer samples in {}/{} "
+          "paired seeds{}{} - {}",
+          name, short_num(ratio_of_means, 3), base_name, rs.text(), better, both,
+          paced_only ? fmt::format("; only {} reached it in {} seeds", name, paced_only) : "",
+          uniform_only ? fmt::format("; only {} reached it in {} seeds", base_name, uniform_only) : "",
+          ratio_of_means < 1 && better * 2 > both ? "BETTER" : "NOT better");
     }
-    result.rows.push_back(finding_row("samples to target, paced / uniform", "multi_prompt (16 prompts)", kTrainBeta,
-                                      fmt::format("{} paced tau={} vs uniform", arm.label(), arm.tau), steps, seeds,
-                                      1.0, ratio_of_means, verdict,
-                                      "our selection rule (prompt_selection.h: Gaussian weight on log Z_old/beta "
-                                      "around tau, width 0.15); PACED-RL's own is not public"));
+    if (arm.replay.empty()) {
+      result.rows.push_back(finding_row("samples to target, paced / uniform", "multi_prompt (16 prompts)", kTrainBeta,
+                                        fmt::format("{} paced tau={} vs uniform", arm.label(), arm.tau), steps, seeds,
+                                        1.0, ratio_of_means, verdict,
+                                        "our selection rule (prompt_selection.h: Gaussian weight on log Z_old/beta "
+                                        "around tau, width 0.15); PACED-RL's own is not public"));
+    } else {
+      result.rows.push_back(finding_row(
+          "samples to target, with replay / without", "multi_prompt (16 prompts)", kTrainBeta,
+          fmt::format("{} vs {}", arm.group(), arms[u].group()), steps, seeds, 1.0, ratio_of_means, verdict,
+          fmt::format("replay_buffer.h: {} groups kept, {} replayed per step beside {} fresh; priority {}", kReplayCapacity,
+                      kReplayPerStep, kPromptsPerStep,
+                      arm.replay == "uniform" ? "uniform (ablation)"
+                                              : "|log Z_old/beta - group accuracy| (accuracy-estimation error)")));
+    }
   }
   curves.write(options.out_dir, result.name);
   {
@@ -315,10 +349,12 @@ CheckResult check_12_paced(const CheckOptions& options) {
       "family multi_prompt(prompts={}, vocab 3, horizon 4, accuracy 0.02..0.9), seed 1; identity at beta {} (all "
       "prompts at beta {}, the worst prompt at the others), pi = pi_ref and disa-online mode=exact after {} steps, "
       "tolerance {:g}; training: beta {}, Adam lr 0.05 (disa-online also SGD lr 0.5), mode=sampled group_size {}, "
-      "prompts_per_step {}, {} steps (disa) / {} (grpo), seeds {}..{}, prompt_selection uniform | paced (tau 0.5, 0.3; width 0.15); targets stated in advance: disa "
+      "prompts_per_step {}, {} steps (disa) / {} (grpo), seeds {}..{}, prompt_selection uniform | paced (tau 0.5, 0.3; width 0.15); replay (disa-online Adam): {} groups kept, {} "
+      "replayed per step, priority accuracy_error | uniform; targets stated in advance: disa "
       "mean KL(pi||p*) <= {} x pi_ref's, grpo mean accuracy >= {}; curves (with samples) in {}_curves.csv",
       kPrompts, braces(betas), kTrainBeta, kPartialSteps, kIdentityTolerance, kTrainBeta, kGroupSize,
-      kPromptsPerStep, disa_steps, grpo_steps, options.seed, options.seed + seeds - 1, kDisaTargetFraction, kGrpoTargetAccuracy,
+      kPromptsPerStep, disa_steps, grpo_steps, options.seed, options.seed + seeds - 1, kReplayCapacity, kReplayPerStep,
+      kDisaTargetFraction, kGrpoTargetAccuracy,
       result.name);
   return result;
 }

@@ -20,6 +20,7 @@ const std::vector<CheckEntry>& training_checks() {
       {"check_11_coupled_log_z", check_11_coupled_log_z},
       {"check_12_paced", check_12_paced},
       {"check_13_collapse", check_13_collapse},
+      {"check_14_disa_sensitivity", check_14_disa_sensitivity},
   };
   return checks;
 }
@@ -105,6 +106,16 @@ Spread spread_of(const std::vector<double>& values) {
     s.se = std::sqrt(ss / (n - 1) / n);
   }
   return s;
+}
+
+double envelope_k(const std::vector<double>& target_leaf, const std::vector<double>& q_leaf) {
+  double m1 = 0, m2 = 0;
+  for (std::size_t y = 0; y < q_leaf.size(); ++y) {
+    const double p = std::exp(target_leaf[y]), w = std::exp(target_leaf[y] - q_leaf[y]);
+    m1 += p * w;
+    m2 += p * w * w;
+  }
+  return (m2 - m1 * m1) / (2 * m1 * m1);
 }
 
 std::string Spread::text() const {

@@ -12,7 +12,11 @@
 //                            ~ k c^2, spread over starts; on-policy p* for every c; 1/|y| fixed
 //                            points (T beta tilt; not p* with variable lengths)  (items 8-10)
 //   check_12_paced           PACED-RL's identity E_pi[r] = (log Z_old - KL)/beta (exact), the
-//                            dropped KL/beta, paced vs uniform prompt selection      (item 12)
+//                            dropped KL/beta, paced vs uniform prompt selection and
+//                            accuracy-estimation-error prioritised replay            (item 12)
+//   check_14_disa_sensitivity  DISA end to end: log Zhat_N from N samples of q_lambda frozen,
+//                            disa-offline on the same samples; final KL over lambda, beta, N
+//                            beside the anchor's bias and variance          (items 1-3, 7, 9)
 //
 // The trainer (src/train/trainer.h) gives the exact metrics; runs are independent and run
 // in parallel (OpenMP over runs), each result stored at its index, so the files do not
@@ -36,6 +40,7 @@ CheckResult check_13_collapse(const CheckOptions& options);
 CheckResult check_11_coupled_log_z(const CheckOptions& options);
 CheckResult check_09_envelope(const CheckOptions& options);
 CheckResult check_12_paced(const CheckOptions& options);
+CheckResult check_14_disa_sensitivity(const CheckOptions& options);
 
 const std::vector<CheckEntry>& training_checks();
 
@@ -75,6 +80,10 @@ Row report_row(const std::string& quantity, const std::string& tree, double beta
 Row finding_row(const std::string& quantity, const std::string& tree, double beta, const std::string& label,
                 std::int64_t steps, std::int64_t seeds, double exact, double measured, const std::string& verdict,
                 const std::string& note);
+
+// Item 9's small-c envelope coefficient k = Var_p*(w) / (2 E_p*[w]^2), w = p*/q, from leaf
+// log-probabilities: KL(pi_c || p*) ~ k c^2 for a frozen log Z off by c (offline, exact data).
+double envelope_k(const std::vector<double>& target_leaf, const std::vector<double>& q_leaf);
 
 struct Spread {
   double mean = 0, se = 0, min = 0, max = 0;

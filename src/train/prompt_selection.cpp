@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "src/counter_rng.h"
+#include "src/train/weighted_draw.h"
 
 namespace disa::train {
 
@@ -22,22 +22,14 @@ std::vector<std::size_t> select_prompts(const PromptSelectionOptions& options, s
     std::iota(chosen.begin(), chosen.end(), 0);
     return chosen;
   }
-  // Weighted sampling without replacement by exponential keys (Efraimidis-Spirakis):
-  // key_p = -log(u_p) / w_p, take the k smallest; uniform is w_p = 1.
-  const CounterRng rng(seed ^ kSelectionStream, static_cast<std::uint64_t>(step));
-  std::vector<std::pair<double, std::size_t>> keys(num_prompts);
-  for (std::size_t p = 0; p < num_prompts; ++p) {
-    double w = 1.0;
-    if (options.rule == PromptSelection::paced) {
+  std::vector<double> weights(num_prompts, 1.0);  // uniform
+  if (options.rule == PromptSelection::paced) {
+    for (std::size_t p = 0; p < num_prompts; ++p) {
       const double d = (accuracy_estimates[p] - options.target_accuracy) / options.width;
-      w = std::exp(-0.5 * d * d) + 1e-300;  // never exactly 0: every prompt stays reachable
+      weights[p] = std::exp(-0.5 * d * d) + 1e-300;  // never exactly 0: every prompt stays reachable
     }
-    const double u = std::max(rng.uniform(p), 1e-300);
-    keys[p] = {-std::log(u) / w, p};
   }
-  std::partial_sort(keys.begin(), keys.begin() + std::ptrdiff_t(k), keys.end());
-  for (std::size_t i = 0; i < k; ++i) chosen.push_back(keys[i].second);
-  std::sort(chosen.begin(), chosen.end());
+  chosen = weighted_draw_without_replacement(weights, k, seed ^ kSelectionStream, static_cast<std::uint64_t>(step));
   return chosen;
 }
 

@@ -100,6 +100,17 @@ TrainConfig TrainConfig::parse(const std::vector<std::string>& entries) {
   c.selection.prompts_per_step = integer(s, "prompts_per_step", c.selection.prompts_per_step, 0);
   c.selection.target_accuracy = s.number_in("paced_target", c.selection.target_accuracy, 0, 1, false, false);
   c.selection.width = s.number_in("paced_width", c.selection.width, 0, loss::kNoBound, /*low_open=*/true);
+  c.replay.capacity = integer(s, "replay_capacity", c.replay.capacity, 0);
+  c.replay.per_step = integer(s, "replay_per_step", c.replay.per_step, 0);
+  const std::string priority = s.word("replay_priority", "accuracy_error");
+  if (priority == "accuracy_error") {
+    c.replay.priority = ReplayPriority::accuracy_error;
+  } else if (priority == "uniform") {
+    c.replay.priority = ReplayPriority::uniform;
+  } else {
+    s.reject("replay_priority", priority, "expected accuracy_error or uniform");
+  }
+  c.replay.alpha = s.number_in("replay_alpha", c.replay.alpha, 0, loss::kNoBound);
   s.finish();
   if (c.selection.rule != PromptSelection::all && c.selection.prompts_per_step == 0) {
     s.reject("prompts_per_step", "0", fmt::format("prompt_selection={} needs prompts_per_step >= 1", selection));
@@ -116,6 +127,26 @@ TrainConfig TrainConfig::parse(const std::vector<std::string>& entries) {
   }
   if (c.estimate_log_z && c.method != Method::disa_offline) {
     s.reject("estimate_log_z", "true", "only disa-offline has an offline set to estimate log Z from");
+  }
+  if ((c.replay.capacity > 0) != (c.replay.per_step > 0)) {
+    s.reject(c.replay.capacity > 0 ? "replay_per_step" : "replay_capacity", "0",
+             "replay needs both replay_capacity >= 1 and replay_per_step >= 1");
+  }
+  if (c.replay.enabled()) {
+    if (c.method != Method::disa_online && c.method != Method::flowrl) {
+      s.reject("replay_capacity", fmt::format("{}", c.replay.capacity),
+               fmt::format("replay reuses on-policy groups with the tb head; method {} cannot (use disa-online or flowrl)",
+                           to_string(c.method)));
+    }
+    if (c.mode != GradientMode::sampled) {
+      s.reject("replay_capacity", fmt::format("{}", c.replay.capacity), "replay needs mode=sampled");
+    }
+    for (const std::string& entry : c.loss_settings) {
+      if (entry.starts_with("weight=") && entry != "weight=none") {
+        s.reject("loss.weight", entry.substr(7),
+                 "replayed rows come from an older policy whose probabilities are not kept; replay needs weight=none");
+      }
+    }
   }
   for (const std::string& entry : c.loss_settings) {
     if (entry.starts_with("beta=")) {
@@ -182,7 +213,11 @@ std::vector<std::pair<std::string, std::string>> TrainConfig::list() const {
                                                                         : "paced"},
       {"prompts_per_step", fmt::format("{}", selection.prompts_per_step)},
       {"paced_target", fmt::format("{}", selection.target_accuracy)},
-      {"paced_width", fmt::format("{}", selection.width)}};
+      {"paced_width", fmt::format("{}", selection.width)},
+      {"replay_capacity", fmt::format("{}", replay.capacity)},
+      {"replay_per_step", fmt::format("{}", replay.per_step)},
+      {"replay_priority", replay.priority == ReplayPriority::uniform ? "uniform" : "accuracy_error"},
+      {"replay_alpha", fmt::format("{}", replay.alpha)}};
   for (const auto& [key, value] : loss::option_list(head_objective(*this))) out.emplace_back("loss." + key, value);
   return out;
 }

@@ -26,6 +26,7 @@
 #include "src/loss/objective.h"
 #include "src/train/optimizer.h"
 #include "src/train/prompt_selection.h"
+#include "src/train/replay_buffer.h"
 
 namespace disa::train {
 
@@ -54,6 +55,9 @@ struct TrainConfig {
 
   // Multi-prompt families: which prompts each step trains on (prompt_selection.h).
   PromptSelectionOptions selection;         // prompt_selection, prompts_per_step, paced_target, paced_width
+  // PACED-RL's accuracy-estimation-error prioritised replay (replay_buffer.h): replay_capacity,
+  // replay_per_step, replay_priority (accuracy_error | uniform), replay_alpha.
+  ReplayOptions replay;
 
   std::vector<std::string> loss_settings;   // `loss.key=value` entries, passed to the head without the prefix
 

@@ -1,5 +1,6 @@
 #include "src/train/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <span>
@@ -68,7 +69,9 @@ std::uint64_t fingerprint(const TrainConfig& config, const std::vector<Tree>& pr
 
 Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     : prompts_(std::move(prompts)),
-      config_(config) {
+      config_(config),
+      objective_(head_objective(config)),
+      replay_(config.replay) {
   if (prompts_.empty()) throw InputError("train: no prompt (tree) to train on");
   const PolicySpec proposal = parse_policy_spec(config_.proposal, "train: proposal");
   for (std::size_t p = 0; p < prompts_.size(); ++p) {
@@ -137,25 +140,51 @@ double Trainer::log_z_used(std::size_t prompt) const {
   return config_.method == Method::flowrl ? log_z_phi_.at(prompt) : log_z_frozen_.at(prompt);
 }
 
+std::vector<double> Trainer::accuracy_estimates() const {
+  std::vector<double> estimates(prompts_.size(), 0.0);
+  for (std::size_t p = 0; p < prompts_.size(); ++p) {
+    estimates[p] = paced_accuracy_estimate(log_partition(prompts_[p], policies_[p], config_.beta), config_.beta);
+  }
+  return estimates;
+}
+
+void Trainer::accumulate_group(std::size_t p, const TrajectoryBatch& batch, double groups, std::vector<double>& grad,
+                               std::vector<double>& log_z_grad, double* loss) const {
+  const loss::LossResult<double> result = loss::compute_loss(objective_, batch.data.view());
+  const std::vector<double> scale =
+      config_.mode == GradientMode::exact ? exact_row_scale(batch) : std::vector<double>{};
+  const std::vector<double> g = logit_gradient(batch, policies_[p], result.grad_logp, scale);
+  for (std::size_t k = 0; k < g.size(); ++k) grad[offsets_[p] + k] += g[k] / groups;
+  if (!result.grad_log_z.empty()) log_z_grad[p] += log_z_gradient(result.grad_log_z, scale) / groups;
+
+  // The loss reported: in exact mode the expectation sum_y q(y) l(y) where the head
+  // exposes its per-row terms (tb: w delta^2), else the head's batch loss.
+  double group_loss = result.loss;
+  const auto& per = result.diagnostics.per_sequence;
+  if (config_.mode == GradientMode::exact && per.count("residual") && per.count("weight")) {
+    group_loss = 0.0;
+    const auto& r = per.at("residual");
+    const auto& w = per.at("weight");
+    for (std::size_t i = 0; i < r.size(); ++i) group_loss += std::exp(batch.sampling_log_prob[i]) * w[i] * r[i] * r[i];
+  }
+  *loss += group_loss / groups;
+}
+
 std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_grad,
                                       std::vector<std::size_t>* selected_out) {
-  const loss::Objective objective = head_objective(config_);
-  std::vector<double> accuracy_estimates(prompts_.size(), 0.0);
-  if (config_.selection.rule == PromptSelection::paced) {
-    for (std::size_t p = 0; p < prompts_.size(); ++p) {
-      accuracy_estimates[p] =
-          paced_accuracy_estimate(log_partition(prompts_[p], policies_[p], config_.beta), config_.beta);
-    }
-  }
+  const bool need_estimates = config_.selection.rule == PromptSelection::paced || config_.replay.enabled();
+  const std::vector<double> estimates = need_estimates ? accuracy_estimates() : std::vector<double>(prompts_.size(), 0.0);
   const std::vector<std::size_t> selected =
-      select_prompts(config_.selection, prompts_.size(), accuracy_estimates, config_.seed, steps_done_);
-  *selected_out = selected;
-  const double P = double(selected.size());
+      select_prompts(config_.selection, prompts_.size(), estimates, config_.seed, steps_done_);
+  // Replayed groups are chosen before this step's fresh groups join the buffer.
+  const std::vector<std::size_t> replayed = replay_.draw(estimates, config_.seed, steps_done_);
+  const double groups = double(selected.size() + replayed.size());
+
   std::vector<double> grad(theta_.size(), 0.0);
   log_z_grad->assign(prompts_.size(), 0.0);
   *loss = 0.0;
+  std::vector<ReplayGroup> fresh;
   for (std::size_t p : selected) {
-    const std::size_t offset = offsets_[p];
     const Tree& tree = prompts_[p];
     const TabularPolicy& current = policies_[p];
     const TabularPolicy& sampling = on_policy(config_.method) ? current : proposal_[p];
@@ -165,34 +194,37 @@ std::vector<double> Trainer::gradient(double* loss, std::vector<double>* log_z_g
     if (config_.mode == GradientMode::exact) {
       batch = enumerated_batch(tree, policies, log_z);
     } else if (!on_policy(config_.method)) {
-      const std::vector<std::int64_t> groups(offline_leaves_[p].size(), 0);
-      batch = leaf_batch(tree, policies, offline_leaves_[p], groups, log_z);
+      const std::vector<std::int64_t> group_ids(offline_leaves_[p].size(), 0);
+      batch = leaf_batch(tree, policies, offline_leaves_[p], group_ids, log_z);
     } else {
       const std::int64_t G = config_.group_size;
       const std::int64_t first = (steps_done_ * std::int64_t(prompts_.size()) + std::int64_t(p)) * G;
       const SampleBatch samples = AliasSampler(current).sample(config_.seed ^ kOnPolicyStream, G, first);
       batch = sampled_batch(tree, policies, samples, G, log_z);
       samples_used_ += G;
+      if (config_.replay.enabled()) {
+        double correct = 0;
+        for (std::int64_t leaf : samples.leaf) correct += tree.reward[leaf] >= 0.5;
+        fresh.push_back({p, samples.leaf, correct / double(G)});
+      }
     }
-    const loss::LossResult<double> result = loss::compute_loss(objective, batch.data.view());
-    const std::vector<double> scale =
-        config_.mode == GradientMode::exact ? exact_row_scale(batch) : std::vector<double>{};
-    const std::vector<double> g = logit_gradient(batch, current, result.grad_logp, scale);
-    for (std::size_t k = 0; k < g.size(); ++k) grad[offset + k] = g[k] / P;
-    if (!result.grad_log_z.empty()) (*log_z_grad)[p] = log_z_gradient(result.grad_log_z, scale) / P;
-
-    // The loss reported: in exact mode the expectation sum_y q(y) l(y) where the head
-    // exposes its per-row terms (tb: w delta^2), else the head's batch loss.
-    double prompt_loss = result.loss;
-    const auto& per = result.diagnostics.per_sequence;
-    if (config_.mode == GradientMode::exact && per.count("residual") && per.count("weight")) {
-      prompt_loss = 0.0;
-      const auto& r = per.at("residual");
-      const auto& w = per.at("weight");
-      for (std::size_t i = 0; i < r.size(); ++i) prompt_loss += std::exp(batch.sampling_log_prob[i]) * w[i] * r[i] * r[i];
-    }
-    *loss += prompt_loss / P;
+    accumulate_group(p, batch, groups, grad, *log_z_grad, loss);
   }
+  std::vector<std::size_t> touched = selected;
+  for (std::size_t i : replayed) {
+    const ReplayGroup& group = replay_.groups()[i];
+    const std::size_t p = group.prompt;
+    // The tb head reads no sampling probabilities (weight=none is enforced with replay).
+    const BatchPolicies policies{policies_[p], policies_[p], reference_[p]};
+    const std::vector<std::int64_t> group_ids(group.leaves.size(), 0);
+    accumulate_group(p, leaf_batch(prompts_[p], policies, group.leaves, group_ids, log_z_used(p)), groups, grad,
+                     *log_z_grad, loss);
+    touched.push_back(p);
+  }
+  for (ReplayGroup& g : fresh) replay_.add(std::move(g));
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  *selected_out = touched;
   return grad;
 }
 
@@ -284,7 +316,7 @@ void restore_optimizer(const nlohmann::json& j, Optimizer& optimizer, const std:
 void Trainer::save_checkpoint(const std::string& path) const {
   nlohmann::json j;
   j["format"] = "disa-train-checkpoint";
-  j["version"] = 2;  // 2: one optimiser state per prompt
+  j["version"] = 3;  // 2: one optimiser state per prompt; 3: the replay buffer
   j["fingerprint"] = fmt::format("{:016x}", fingerprint(config_, prompts_));
   j["steps_done"] = steps_done_;
   j["samples_used"] = samples_used_;
@@ -297,6 +329,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   }
   j["optimizers"] = states;
   j["log_z_optimizers"] = log_z_states;
+  j["replay_buffer"] = replay_.to_json();
   j["last_loss"] = last_loss_;
   j["last_grad_norm"] = last_grad_norm_;
   // nlohmann writes the shortest decimal that round-trips each double: resume is exact.
@@ -325,6 +358,7 @@ void Trainer::load_checkpoint(const std::string& path) {
       restore_optimizer(j.at("optimizers").at(p), optimizers_[p], path);
       restore_optimizer(j.at("log_z_optimizers").at(p), log_z_optimizers_[p], path);
     }
+    replay_.load_json(j.at("replay_buffer"), prompts_.size(), path);
     steps_done_ = j.at("steps_done").get<std::int64_t>();
     samples_used_ = j.at("samples_used").get<std::int64_t>();
     last_loss_ = j.at("last_loss").get<double>();

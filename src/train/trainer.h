@@ -10,6 +10,9 @@
 // correct leaves, the number of strategies with mass above 1%, c = log Z_phi - log Z
 // (flowrl; else the frozen anchor's error), the loss and the gradient norm.
 //
+// With replay (replay_buffer.h), each step also reuses replay_per_step stored on-policy
+// groups chosen by accuracy-estimation error; the step averages over all groups used.
+//
 // Checkpoints (save/resume) hold the step, the parameters and the optimiser state as
 // JSON with round-trip numbers, written atomically: a resumed run continues
 // bit-identically to an uninterrupted one.
@@ -20,8 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "src/loss/objective.h"
 #include "src/train/optimizer.h"
+#include "src/train/replay_buffer.h"
 #include "src/train/train_config.h"
+#include "src/train/trajectory_batch.h"
 #include "toy_envs/tree.h"
 
 namespace disa::train {
@@ -73,10 +79,17 @@ class Trainer {
   // Gradient w.r.t. theta_ (and log_z_phi_ into *log_z_grad); *loss = mean over prompts.
   // *selected receives the prompts this step trains on.
   std::vector<double> gradient(double* loss, std::vector<double>* log_z_grad, std::vector<std::size_t>* selected);
+  // Runs the head on one prompt's batch and adds its gradient / groups to grad (and
+  // log_z_grad), its loss / groups to *loss.
+  void accumulate_group(std::size_t p, const TrajectoryBatch& batch, double groups, std::vector<double>& grad,
+                        std::vector<double>& log_z_grad, double* loss) const;
+  // acc_hat_p = log Z_old,p / beta of the current policies (paced selection, replay priority).
+  std::vector<double> accuracy_estimates() const;
   void refresh_policies();
 
   std::vector<Tree> prompts_;
   TrainConfig config_;
+  loss::Objective objective_;  // the head, parsed once
   std::vector<TabularPolicy> reference_, target_, proposal_, policies_;
   std::vector<double> log_z_exact_, log_z_frozen_;
   std::vector<std::vector<std::int64_t>> offline_leaves_;  // sampled offline set per prompt
@@ -87,6 +100,7 @@ class Trainer {
   std::vector<Optimizer> optimizers_;
   std::vector<Optimizer> log_z_optimizers_;  // flowrl: same kind, log_z_learning_rate
   std::vector<std::size_t> offsets_;         // prompt p's logits are theta_[offsets_[p], offsets_[p+1])
+  ReplayBuffer replay_;                      // PACED replay (empty unless replay_capacity > 0)
   std::int64_t steps_done_ = 0;
   std::int64_t samples_used_ = 0;
   double last_loss_ = 0, last_grad_norm_ = 0;
