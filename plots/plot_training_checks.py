@@ -3,13 +3,15 @@
 
 Usage: /usr/bin/python3 plots/plot_training_checks.py RESULTS_DIR
 where RESULTS_DIR is the --out folder of build/bin/check_13_collapse and
-build/bin/check_11_coupled_log_z, build/bin/check_12_paced, build/bin/check_09_envelope (default results/training_checks). Reads only the
+build/bin/check_11_coupled_log_z, build/bin/check_12_paced, build/bin/check_09_envelope, build/bin/check_14_disa_sensitivity (default results/training_checks). Reads only the
 *_curves.csv and table CSVs the checks wrote, and writes beside them:
   collapse_curves.png         check_13: KL(pi||p*), strategy entropy (p*'s dashed), accuracy per method and tree
   coupled_log_z_curves.png    check_11: c_t (solid) with the fixed-policy optimum c*_t (dotted), and KL(pi||p*),
                               per tree and residual, over log_z_learning_rate (colour) and initial error (style)
   paced_curves.png            check_12: mean KL(pi||p*) (disa-online, Adam and SGD) and mean accuracy (grpo) against trajectories
                               sampled, uniform vs paced prompt selection, one line per seed
+  sensitivity.png             check_14: final KL(pi||p*) of disa-offline vs proposal strength lambda per beta and N
+                              (estimated vs exact anchor), and the anchor's Var[log Zhat_N] vs chi2/N
   envelope.png                check_09: final KL(pi_c||p*) vs the frozen-log Z error c per proposal (log scale), the
                               exact principal stationary point, the k c^2 law, and disa-online (~0 for every c)
 A missing CSV is skipped with a message.
@@ -140,17 +142,26 @@ def plot_paced(d):
         return
     rows = read(path)
     runs = runs_of(rows)
-    colours = {"uniform": "tab:blue", "paced tau=0.5": "tab:red", "paced tau=0.3": "tab:orange"}
-    fig, axes = plt.subplots(1, 3, figsize=(19, 4.5), squeeze=False)
-    for ax, method, field, title in ((axes[0][0], "disa-online", "kl_policy_target", "mean KL(pi || p*), Adam"),
-                                     (axes[0][1], "disa-online/sgd", "kl_policy_target", "mean KL(pi || p*), SGD"),
-                                     (axes[0][2], "grpo", "accuracy", "mean accuracy, Adam")):
+    colours = {"uniform": "tab:blue", "paced tau=0.5": "tab:red", "paced tau=0.3": "tab:orange",
+               "uniform +replay(accuracy_error)": "tab:cyan", "paced tau=0.5 +replay(accuracy_error)": "tab:purple",
+               "paced tau=0.5 +replay(uniform)": "tab:olive"}
+    panels = (("disa-online", False, "kl_policy_target", "mean KL(pi || p*), Adam"),
+              ("disa-online/sgd", False, "kl_policy_target", "mean KL(pi || p*), SGD"),
+              ("grpo", False, "accuracy", "mean accuracy, Adam"),
+              ("disa-online", True, "kl_policy_target", "replay: mean KL(pi || p*), Adam"))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9), squeeze=False)
+    for ax, (method, replay_panel, field, title) in zip([a for row in axes for a in row], panels):
         labelled = set()
         for run, pts in runs.items():
             group = pts[0]["group"]
             if not group.startswith(method + " "):
                 continue
             rule = group[len(method) + 1:]
+            # The replay panel shows the replay arms beside the same rules without replay.
+            if replay_panel and rule not in ("uniform", "paced tau=0.5") and "+replay" not in rule:
+                continue
+            if not replay_panel and "+replay" in rule:
+                continue
             label = None if rule in labelled else rule
             labelled.add(rule)
             ax.plot([fnum(p["samples"]) for p in pts], [fnum(p[field]) for p in pts], color=colours.get(rule, "gray"),
@@ -160,7 +171,8 @@ def plot_paced(d):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("check_12_paced (item 12): uniform vs paced prompt selection (our rule), 16 prompts, 4 per step, "
-                 "group 8", fontsize=11)
+                 "group 8; replay: 64 groups kept, 4 replayed per step by accuracy-estimation error (or uniformly)",
+                 fontsize=11)
     fig.tight_layout()
     out = os.path.join(d, "paced_curves.png")
     fig.savefig(out, dpi=110)
@@ -223,12 +235,58 @@ def plot_envelope(d):
     print(f"wrote {out}")
 
 
+def plot_sensitivity(d):
+    path = os.path.join(d, "check_14_disa_sensitivity_cells.csv")
+    if not os.path.exists(path):
+        print(f"skip: {path} not found")
+        return
+    cells = read(path)
+    betas = sorted({float(c["beta"]) for c in cells})
+    ns = sorted({int(c["n"]) for c in cells})
+    colours = dict(zip(ns, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    fig, axes = plt.subplots(2, len(betas), figsize=(5.5 * len(betas), 8.5), squeeze=False)
+    for j, beta in enumerate(betas):
+        top, bottom = axes[0][j], axes[1][j]
+        for n in ns:
+            pts = sorted((float(c["lambda"]), c) for c in cells if float(c["beta"]) == beta and int(c["n"]) == n)
+            lam = [p[0] for p in pts]
+            top.errorbar(lam, [fnum(p[1]["kl_estimated_mean"]) for p in pts],
+                         yerr=[2 * fnum(p[1]["kl_estimated_se"]) for p in pts], color=colours[n], marker="o", lw=1.6,
+                         capsize=3, label=f"N={n}: log Zhat_N")
+            top.plot(lam, [fnum(p[1]["kl_exact_mean"]) for p in pts], color=colours[n], ls="--", lw=1.0,
+                     label=f"N={n}: exact log Z")
+            # Var[c] measured vs chi2/N (0 at lambda = 1: off the log axis).
+            keep = [p for p in pts if fnum(p[1]["chi2"]) > 1e-12]
+            bottom.plot([p[0] for p in keep], positive([fnum(p[1]["c_var"]) for p in keep], 1e-12), "o",
+                        color=colours[n], label=f"N={n}: Var[log Zhat_N] measured")
+            bottom.plot([p[0] for p in keep], [fnum(p[1]["c_var_predicted"]) for p in keep], "-", color=colours[n],
+                        lw=1.0, label=f"N={n}: chi2/N")
+        top.set_yscale("log")
+        top.set_title(f"beta = {beta:g}: final KL(pi || p*) after disa-offline", fontsize=10)
+        bottom.set_yscale("log")
+        bottom.set_title(f"beta = {beta:g}: the anchor's variance vs chi2(p*||q)/N", fontsize=10)
+        for ax in (top, bottom):
+            ax.set_xlabel("proposal strength lambda (q ∝ pi_ref e^(lambda beta r); 1 = p*)")
+            ax.grid(alpha=0.3)
+        top.legend(fontsize=7)
+        bottom.legend(fontsize=7)
+    fig.suptitle("check_14_disa_sensitivity: log Zhat_N frozen from N samples of q_lambda, disa-offline trained on the "
+                 "same samples (error bars 2 se over offline sets); dashed: the exact log Z on the same samples",
+                 fontsize=11)
+    fig.tight_layout()
+    out = os.path.join(d, "sensitivity.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "results/training_checks"
     plot_collapse(d)
     plot_coupled(d)
     plot_paced(d)
     plot_envelope(d)
+    plot_sensitivity(d)
 
 
 if __name__ == "__main__":
