@@ -1,0 +1,80 @@
+// Tests `disa llm tokenize` (src/cli/llm_tokenize_command.cpp) as a user runs it, with
+// a character tokenizer saved into the test's folder (no ../shared needed): encoding
+// JSONL strings, --json, --decode, stdin, and bad input lines named by number.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "llm/tokenizer/char_tokenizer.h"
+#include "tests/util/cli_harness.h"
+
+namespace disa::cli {
+namespace {
+
+using test::CliDirTest;
+using test::expect_rejected;
+using test::run_disa;
+
+class LlmTokenizeCommand : public CliDirTest {
+ protected:
+  void SetUp() override {
+    CliDirTest::SetUp();
+    // ids: a 0, b 1, c 2, space 3, newline 4, é 5, <|im_end|> 6
+    llm::CharTokenizer("abc \né", {"<|im_end|>"}, "<|im_end|>").save(path("tokenizer.json"));
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(path(name)) << text;
+    return path(name);
+  }
+};
+
+TEST_F(LlmTokenizeCommand, EncodesOneLineOfIdsPerJsonString) {
+  const std::string in = write("in.jsonl", "\"ab c\"\n\"\"\n\"a\\nb<|im_end|>\"\n\"\\u00e9\"\n");
+  const auto r = run_disa("llm tokenize --tokenizer " + dir_.string() + " --input " + in);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "0 1 3 2\n\n0 4 1 6\n5\n");
+}
+
+TEST_F(LlmTokenizeCommand, PrintsJsonArraysWithJson) {
+  const std::string in = write("in.jsonl", "\"ab\"\n\"\"\n");
+  const auto r = run_disa("llm tokenize --json --tokenizer " + path("tokenizer.json") + " --input " + in);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "[0,1]\n[]\n");
+}
+
+TEST_F(LlmTokenizeCommand, DecodesIdArraysToJsonStrings) {
+  const std::string in = write("ids.jsonl", "[0,4,1,6]\n[]\n[5]\n");
+  const auto r = run_disa("llm tokenize --decode --tokenizer " + dir_.string() + " --input " + in);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "\"a\\nb<|im_end|>\"\n\"\"\n\"é\"\n");
+}
+
+TEST_F(LlmTokenizeCommand, ReadsStdin) {
+  const std::string in = write("in.jsonl", "\"cab\"\n");
+  const auto r = run_disa("llm tokenize --tokenizer " + dir_.string() + " --input - < " + in);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "2 0 1\n");
+}
+
+TEST_F(LlmTokenizeCommand, NamesTheBadLine) {
+  const std::string tok = " --tokenizer " + dir_.string();
+  expect_rejected(run_disa("llm tokenize" + tok + " --input " + write("a.jsonl", "\"a\"\nnot json\n")), "line 2");
+  expect_rejected(run_disa("llm tokenize" + tok + " --input " + write("b.jsonl", "\"a\"\n\"b\"\n[1]\n")), "line 3");
+  const auto unknown = run_disa("llm tokenize" + tok + " --input " + write("c.jsonl", "\"abz\"\n"));
+  expect_rejected(unknown, "line 1");
+  EXPECT_NE(unknown.output.find("U+007A"), std::string::npos) << unknown.output;
+  expect_rejected(run_disa("llm tokenize --decode" + tok + " --input " + write("d.jsonl", "[0]\n[0,99]\n")), "line 2");
+  expect_rejected(run_disa("llm tokenize --decode" + tok + " --input " + write("e.jsonl", "[\"a\"]\n")), "line 1");
+}
+
+TEST_F(LlmTokenizeCommand, RejectsBadArguments) {
+  const auto no_tokenizer = run_disa("llm tokenize --tokenizer " + path("nowhere") + " --input -");
+  expect_rejected(no_tokenizer, "--tokenizer");
+  EXPECT_NE(no_tokenizer.output.find("nowhere"), std::string::npos) << no_tokenizer.output;
+  expect_rejected(run_disa("llm tokenize --tokenizer " + dir_.string() + " --input " + path("none.jsonl")), "--input");
+  expect_rejected(run_disa("llm tokenize --decode --json --tokenizer " + dir_.string() + " --input -"), "--json");
+}
+
+}  // namespace
+}  // namespace disa::cli
