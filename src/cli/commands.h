@@ -16,7 +16,10 @@ void add_train_command(CLI::App& app);      // disa train
 void add_llm_command(CLI::App& app);        // disa llm (registers the two below)
 void add_llm_tokenize_command(CLI::App& llm);  // disa llm tokenize (no LibTorch needed)
 #ifdef DISA_HAVE_TORCH
-void add_llm_model_commands(CLI::App& llm);    // disa llm sample|score|pretrain|... (LibTorch)
+void add_llm_model_commands(CLI::App& llm);    // disa llm init|sample|score (LibTorch)
+#endif
+#ifdef DISA_HAVE_PRETRAIN
+void add_llm_pretrain_command(CLI::App& llm);  // disa llm pretrain (the in-house model; LibTorch)
 #endif
 
 // The exit code a command asks for after a successful parse (0 unless set; e.g.

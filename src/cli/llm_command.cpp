@@ -13,6 +13,9 @@ void add_llm_command(CLI::App& app) {
 #ifdef DISA_HAVE_TORCH
   add_llm_model_commands(*llm);
 #endif
+#ifdef DISA_HAVE_PRETRAIN
+  add_llm_pretrain_command(*llm);
+#endif
 }
 
 }  // namespace disa::cli
