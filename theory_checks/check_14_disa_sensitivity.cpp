@@ -153,16 +153,20 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
     const Spread c = spread_of(cell.c);
     const double var = sample_variance(cell.c), mse = mean_square(cell.c);
     const Spread kl_est = spread_of(cell.kl_estimated), kl_ex = spread_of(cell.kl_exact);
-    if (cell.chi2 < 1e-12) {
+    auto cell_row = [&](const std::string& quantity, RowKind kind) {
       Row r;
-      r.quantity = "max |log Zhat_N - log Z| at q = p*";
+      r.quantity = quantity;
       r.tree = tree_name;
       r.beta = cell.beta;
       r.proposal = label;
       r.n = cell.n;
       r.replicates = seeds;
       r.chi2 = cell.chi2;
-      r.kind = RowKind::kIdentity;
+      r.kind = kind;
+      return r;
+    };
+    if (cell.chi2 < 1e-12) {
+      Row r = cell_row("max |log Zhat_N - log Z| at q = p*", RowKind::kIdentity);
       r.tolerance = kAnchorIdentityTolerance;
       r.exact = 0;
       r.measured = 0;
@@ -179,15 +183,7 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
       judge(same);
       result.rows.push_back(same);
     } else {
-      Row bias;
-      bias.quantity = "E[c] = E[log Zhat_N] - log Z";
-      bias.tree = tree_name;
-      bias.beta = cell.beta;
-      bias.proposal = label;
-      bias.n = cell.n;
-      bias.replicates = seeds;
-      bias.chi2 = cell.chi2;
-      bias.kind = RowKind::kPrediction;
+      Row bias = cell_row("E[c] = E[log Zhat_N] - log Z", RowKind::kPrediction);
       bias.predicted = -cell.chi2 / (2.0 * double(cell.n));
       bias.measured = c.mean;
       bias.se = c.se;
