@@ -2,7 +2,10 @@
 
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 
@@ -48,7 +51,15 @@ bool run_estimator_checks(const CheckOptions& options) {
 bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& options, const std::string& findings_are) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<CheckResult> results;
-  for (const CheckEntry& check : checks) results.push_back(run_check(check, options));
+  // A progress line on a terminal (the tables print only when a check ends); quiet in CI.
+  const bool show_progress = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    if (show_progress) {
+      std::fprintf(stderr, "[%zu/%zu] %s (%.0f s so far) ...\n", k + 1, checks.size(), checks[k].name.c_str(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    results.push_back(run_check(checks[k], options));
+  }
   int rows = 0, passed = 0, findings = 0;
   bool ok = true;
   std::printf("== summary (%s)\n", options.out_dir.c_str());
