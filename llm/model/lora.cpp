@@ -1,0 +1,191 @@
+#include "llm/model/lora.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "llm/model/pretrained.h"
+#include "llm/safetensors/safetensors_torch.h"
+#include "src/atomic_file.h"
+#include "src/counter_rng.h"
+#include "src/input_error.h"
+
+namespace disa::llm {
+namespace {
+
+const std::vector<std::string>& known_modules() {
+  static const std::vector<std::string> names = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                 "gate_proj", "up_proj", "down_proj"};
+  return names;
+}
+
+// "model.layers.3.self_attn.q_proj" -> "q_proj"
+std::string module_name(const std::string& path) { return path.substr(path.rfind('.') + 1); }
+
+const std::string kPeftPrefix = "base_model.model.";
+
+bool targeted(const LoraConfig& c, const std::string& path) {
+  return std::find(c.target_modules.begin(), c.target_modules.end(), module_name(path)) != c.target_modules.end();
+}
+
+// PEFT's kaiming_uniform_(a = sqrt(5)) on a [rank, in] matrix: U(-1/sqrt(in), 1/sqrt(in)).
+void fill_kaiming_uniform(torch::Tensor& a, std::uint64_t seed, std::uint64_t stream) {
+  const CounterRng rng(seed, stream);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(a.size(1)));
+  std::vector<float> values(static_cast<std::size_t>(a.numel()));
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((2 * rng.uniform(i) - 1) * bound);
+  torch::NoGradGuard no_grad;
+  a.copy_(torch::from_blob(values.data(), a.sizes(), torch::kFloat32).to(a.scalar_type()));
+}
+
+}  // namespace
+
+void validate(const LoraConfig& c) {
+  if (c.rank <= 0) throw InputError(fmt::format("lora: rank = {} must be positive", c.rank));
+  if (!(c.alpha > 0) || !std::isfinite(c.alpha)) throw InputError(fmt::format("lora: alpha = {} must be positive", c.alpha));
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw InputError(fmt::format("lora: dropout = {} must be in [0, 1)", c.dropout));
+  if (c.target_modules.empty()) throw InputError("lora: target_modules is empty");
+  for (const std::string& m : c.target_modules) {
+    if (std::find(known_modules().begin(), known_modules().end(), m) == known_modules().end()) {
+      throw InputError(fmt::format("lora: target_modules holds '{}'; expected any of q_proj k_proj v_proj o_proj "
+                                   "gate_proj up_proj down_proj", m));
+    }
+  }
+}
+
+void add_lora(TransformerImpl& model, const LoraConfig& config, std::uint64_t seed) {
+  validate(config);
+  for (const auto& [path, proj] : model.projections()) {
+    if (proj->has_lora()) throw InputError(fmt::format("lora: {} already has an adapter", path));
+  }
+  for (auto& p : model.parameters()) p.set_requires_grad(false);
+  for (auto& [path, proj] : model.projections()) {
+    if (!targeted(config, path)) continue;
+    proj->add_lora(config.rank, config.alpha, config.dropout);
+    fill_kaiming_uniform(proj->lora_a, seed, name_stream(path + ".lora_A.weight"));
+  }
+}
+
+std::vector<torch::Tensor> lora_parameters(const TransformerImpl& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& [path, proj] : model.projections()) {
+    if (!proj->has_lora()) continue;
+    out.push_back(proj->lora_a);
+    out.push_back(proj->lora_b);
+  }
+  return out;
+}
+
+std::map<std::string, torch::Tensor> lora_state(const TransformerImpl& model) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [path, proj] : model.projections()) {
+    if (!proj->has_lora()) continue;
+    out.emplace(kPeftPrefix + path + ".lora_A.weight", proj->lora_a);
+    out.emplace(kPeftPrefix + path + ".lora_B.weight", proj->lora_b);
+  }
+  return out;
+}
+
+LoraConfig lora_config_of(const TransformerImpl& model) {
+  LoraConfig c;
+  c.target_modules.clear();
+  std::set<std::string> seen;
+  for (const auto& [path, proj] : model.projections()) {
+    if (!proj->has_lora()) continue;
+    c.rank = proj->lora_a.size(0);
+    c.alpha = proj->lora_scaling * static_cast<double>(c.rank);
+    c.dropout = proj->lora_dropout;
+    if (seen.insert(module_name(path)).second) c.target_modules.push_back(module_name(path));
+  }
+  if (c.target_modules.empty()) throw InputError("lora: the model has no adapters");
+  return c;
+}
+
+void save_lora(const TransformerImpl& model, const std::filesystem::path& folder) {
+  const LoraConfig c = lora_config_of(model);
+  std::filesystem::create_directories(folder);
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& [name, t] : lora_state(model)) tensors.emplace(name, t.detach().to(torch::kCPU).contiguous());
+  save_safetensors(folder / "adapter_model.safetensors", tensors, {{"format", "pt"}});
+  nlohmann::ordered_json j;
+  j["peft_type"] = "LORA";
+  j["task_type"] = "CAUSAL_LM";
+  j["r"] = c.rank;
+  j["lora_alpha"] = c.alpha;
+  j["lora_dropout"] = c.dropout;
+  j["target_modules"] = c.target_modules;
+  j["bias"] = "none";
+  j["fan_in_fan_out"] = false;
+  j["inference_mode"] = true;
+  j["base_model_name_or_path"] = nullptr;
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomically(folder / "adapter_config.json", [&](std::ostream& out) { out << text; });
+}
+
+LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder) {
+  const std::filesystem::path config_file = folder / "adapter_config.json";
+  std::ifstream in(config_file);
+  if (!in) throw InputError(fmt::format("lora: cannot open '{}'", config_file.string()));
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", config_file.string(), e.what()));
+  }
+  const auto field = [&](const char* name) -> const nlohmann::json& {
+    if (!j.contains(name)) throw InputError(fmt::format("{}: field '{}' is missing", config_file.string(), name));
+    return j.at(name);
+  };
+  LoraConfig c;
+  try {
+    if (field("peft_type") != "LORA") {
+      throw InputError(fmt::format("{}: field 'peft_type' = {}: expected \"LORA\"", config_file.string(),
+                                   j.at("peft_type").dump()));
+    }
+    c.rank = field("r").get<std::int64_t>();
+    c.alpha = field("lora_alpha").get<double>();
+    c.dropout = j.value("lora_dropout", 0.0);
+    c.target_modules = field("target_modules").get<std::vector<std::string>>();
+    if (j.value("fan_in_fan_out", false)) {
+      throw InputError(fmt::format("{}: field 'fan_in_fan_out' = true is not supported", config_file.string()));
+    }
+  } catch (const nlohmann::json::type_error& e) {
+    throw InputError(fmt::format("{}: a field has the wrong type: {}", config_file.string(), e.what()));
+  }
+  add_lora(model, c, /*seed=*/0);  // A is overwritten below
+
+  const std::map<std::string, torch::Tensor> file = load_safetensors(folder / "adapter_model.safetensors");
+  std::map<std::string, torch::Tensor> expected = lora_state(model);
+  std::vector<std::string> problems;
+  for (const auto& [name, t] : expected) {
+    const auto it = file.find(name);
+    if (it == file.end()) {
+      problems.push_back("missing " + name);
+    } else if (it->second.sizes() != t.sizes()) {
+      problems.push_back(fmt::format("{} is {}, expected {}", name, c10::str(it->second.sizes()), c10::str(t.sizes())));
+    }
+  }
+  for (const auto& [name, t] : file) {
+    if (!expected.contains(name)) problems.push_back("unexpected " + name);
+  }
+  if (!problems.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < problems.size() && i < 5; ++i) list += (i ? "; " : "") + problems[i];
+    if (problems.size() > 5) list += fmt::format("; ... ({} problems)", problems.size());
+    throw InputError(fmt::format("{}: adapter does not match the model: {}", folder.string(), list));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : expected) t.copy_(file.at(name).to(t.device(), t.scalar_type()));
+  return c;
+}
+
+void merge_lora(TransformerImpl& model) {
+  for (auto& [path, proj] : model.projections()) proj->merge_lora();
+  for (auto& p : model.parameters()) p.set_requires_grad(true);
+}
+
+}  // namespace disa::llm

@@ -1,0 +1,85 @@
+#include "llm/model/scorer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa::llm {
+
+ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::vector<ScoreRequest>& requests,
+                                           double temperature) {
+  if (!(temperature > 0) || !std::isfinite(temperature)) {
+    throw InputError(fmt::format("score: temperature = {} must be a finite positive number", temperature));
+  }
+  const std::int64_t batch = static_cast<std::int64_t>(requests.size());
+  if (batch == 0) throw InputError("score: no requests");
+  std::int64_t total = 0, longest = 0;
+  for (std::int64_t r = 0; r < batch; ++r) {
+    if (requests[r].prompt.empty()) throw InputError(fmt::format("score: request {} has an empty prompt", r));
+    total = std::max<std::int64_t>(total, requests[r].prompt.size() + requests[r].continuation.size());
+    longest = std::max<std::int64_t>(longest, requests[r].continuation.size());
+  }
+  const std::int64_t width = std::max<std::int64_t>(longest, 1);
+
+  // Right padding; the last token of a row is never an input whose prediction is read,
+  // but keeping it makes the layout the plain concatenation.
+  std::vector<std::int64_t> ids(batch * total, 0), mask(batch * total, 0), targets(batch * width, 0),
+      where(batch * width, 0);
+  std::vector<float> valid(batch * width, 0.0f);
+  for (std::int64_t r = 0; r < batch; ++r) {
+    const auto& q = requests[r];
+    const std::int64_t p = q.prompt.size(), c = q.continuation.size();
+    std::copy(q.prompt.begin(), q.prompt.end(), ids.begin() + r * total);
+    std::copy(q.continuation.begin(), q.continuation.end(), ids.begin() + r * total + p);
+    std::fill_n(mask.begin() + r * total, p + c, 1);
+    for (std::int64_t k = 0; k < c; ++k) {
+      targets[r * width + k] = q.continuation[k];
+      where[r * width + k] = p + k - 1;  // the logits that predict continuation token k
+      valid[r * width + k] = 1.0f;
+    }
+  }
+  const torch::Device device = model.parameters().front().device();
+  const auto as_tensor = [&](std::vector<std::int64_t>& v, std::int64_t cols) {
+    return torch::from_blob(v.data(), {batch, cols}, torch::kInt64).to(device).clone();
+  };
+  const torch::Tensor logits =
+      model.forward(as_tensor(ids, total), as_tensor(mask, total)) / temperature;  // [B, T, V]
+  const torch::Tensor at = as_tensor(where, width);
+  const torch::Tensor rows = logits.gather(1, at.unsqueeze(-1).expand({batch, width, logits.size(-1)}));
+  const torch::Tensor target_logit = rows.gather(-1, as_tensor(targets, width).unsqueeze(-1)).squeeze(-1);
+  const torch::Tensor m = torch::from_blob(valid.data(), {batch, width}, torch::kFloat32).to(device).clone();
+  ContinuationLogprobs out;
+  out.logprobs = ((target_logit - rows.logsumexp(-1)) * m).narrow(1, 0, longest);
+  out.mask = m.narrow(1, 0, longest);
+  return out;
+}
+
+std::vector<std::vector<float>> score(TransformerImpl& model, const std::vector<ScoreRequest>& requests,
+                                      std::int64_t batch_size, double temperature) {
+  if (batch_size <= 0) throw InputError(fmt::format("score: batch_size = {} must be positive", batch_size));
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<float>> out;
+  try {
+    for (std::size_t begin = 0; begin < requests.size(); begin += batch_size) {
+      const std::size_t end = std::min(requests.size(), begin + static_cast<std::size_t>(batch_size));
+      const std::vector<ScoreRequest> chunk(requests.begin() + begin, requests.begin() + end);
+      const torch::Tensor lp = continuation_logprobs(model, chunk, temperature).logprobs.to(torch::kCPU).contiguous();
+      for (std::size_t r = 0; r < chunk.size(); ++r) {
+        const float* row = lp.data_ptr<float>() + r * lp.size(1);
+        out.emplace_back(row, row + chunk[r].continuation.size());
+      }
+    }
+  } catch (...) {
+    model.train(was_training);
+    throw;
+  }
+  model.train(was_training);
+  return out;
+}
+
+}  // namespace disa::llm

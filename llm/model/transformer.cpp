@@ -1,0 +1,125 @@
+#include "llm/model/transformer.h"
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa::llm {
+
+torch::Dtype torch_dtype_from_name(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "bfloat16") return torch::kBFloat16;
+  throw InputError(fmt::format("torch_dtype = \"{}\": expected \"float32\" or \"bfloat16\"", name));
+}
+
+std::string torch_dtype_name(torch::Dtype dtype) {
+  if (dtype == torch::kFloat32) return "float32";
+  if (dtype == torch::kBFloat16) return "bfloat16";
+  throw InputError(fmt::format("model dtype {}: expected float32 or bfloat16", c10::toString(dtype)));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& c, torch::Dtype dtype) {
+  // A bare module holding one parameter: HF's name is embed_tokens.weight.
+  auto holder = register_module("embed_tokens", std::make_shared<torch::nn::Module>());
+  embed_tokens = holder->register_parameter("weight", torch::empty({c.vocab_size, c.hidden_size},
+                                                                   torch::TensorOptions().dtype(dtype)));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layer_list.push_back(DecoderLayer(c, dtype));
+    layers->push_back(layer_list.back());
+  }
+  norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps, dtype));
+}
+
+TransformerImpl::TransformerImpl(const ModelConfig& config, torch::Dtype dtype) : config_(config), dtype_(dtype) {
+  torch_dtype_name(dtype);  // rejects anything but float32 / bfloat16
+  config_.torch_dtype = torch_dtype_name(dtype);
+  model = register_module("model", Decoder(config_, dtype));
+  if (!config_.tie_word_embeddings) {
+    lm_head = register_module("lm_head", Projection(config_.hidden_size, config_.vocab_size, false, dtype));
+  }
+}
+
+std::vector<std::pair<std::string, Projection>> TransformerImpl::projections() const {
+  std::vector<std::pair<std::string, Projection>> out;
+  for (std::size_t i = 0; i < model->layer_list.size(); ++i) {
+    const DecoderLayer l = layer(i);
+    const std::string attn = fmt::format("model.layers.{}.self_attn.", i);
+    const std::string mlp = fmt::format("model.layers.{}.mlp.", i);
+    out.emplace_back(attn + "q_proj", l->self_attn->q_proj);
+    out.emplace_back(attn + "k_proj", l->self_attn->k_proj);
+    out.emplace_back(attn + "v_proj", l->self_attn->v_proj);
+    out.emplace_back(attn + "o_proj", l->self_attn->o_proj);
+    out.emplace_back(mlp + "gate_proj", l->mlp->gate_proj);
+    out.emplace_back(mlp + "up_proj", l->mlp->up_proj);
+    out.emplace_back(mlp + "down_proj", l->mlp->down_proj);
+  }
+  return out;
+}
+
+namespace {
+
+void check_inputs(const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& positions,
+                  std::int64_t cached, std::int64_t vocab) {
+  if (!ids.defined() || ids.dim() != 2 || ids.size(1) == 0 || ids.is_floating_point()) {
+    throw InputError(fmt::format("forward: input_ids must be a non-empty [B, T] integer tensor, got sizes {}",
+                                 ids.defined() ? c10::str(ids.sizes()) : "undefined"));
+  }
+  if (ids.numel() > 0) {
+    const std::int64_t lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
+    if (lo < 0 || hi >= vocab) {
+      throw InputError(fmt::format("forward: input_ids hold {} outside [0, vocab_size = {})", lo < 0 ? lo : hi, vocab));
+    }
+  }
+  if (mask.defined() && (mask.dim() != 2 || mask.size(0) != ids.size(0) || mask.size(1) != cached + ids.size(1))) {
+    throw InputError(fmt::format("forward: attention_mask sizes {} must be [B = {}, cached + T = {}]",
+                                 c10::str(mask.sizes()), ids.size(0), cached + ids.size(1)));
+  }
+  if (positions.defined() && positions.sizes() != ids.sizes()) {
+    throw InputError(fmt::format("forward: position_ids sizes {} must equal input_ids sizes {}",
+                                 c10::str(positions.sizes()), c10::str(ids.sizes())));
+  }
+}
+
+}  // namespace
+
+torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                       const torch::Tensor& position_ids, KvCache* cache) {
+  const std::int64_t cached = cache != nullptr ? cache->length() : 0;
+  check_inputs(input_ids, attention_mask, position_ids, cached, config_.vocab_size);
+  const torch::Device device = model->embed_tokens.device();
+  const torch::Tensor ids = input_ids.to(device, torch::kInt64);
+  const std::int64_t b = ids.size(0), t = ids.size(1), s = cached + t;
+  const auto long_options = torch::TensorOptions().dtype(torch::kInt64).device(device);
+
+  const torch::Tensor key_real =
+      attention_mask.defined() ? attention_mask.to(device).ne(0) : torch::ones({b, s}, long_options).ne(0);
+  torch::Tensor positions;
+  if (position_ids.defined()) {
+    positions = position_ids.to(device, torch::kInt64);
+  } else if (attention_mask.defined()) {
+    positions = (key_real.to(torch::kInt64).cumsum(1) - 1).clamp_min(0).narrow(1, cached, t);
+  } else {
+    positions = torch::arange(cached, s, long_options).unsqueeze(0).expand({b, t});
+  }
+
+  // allowed[b, 0, i, j]: query i (absolute position cached + i) may read key j.
+  const torch::Tensor query_abs = torch::arange(cached, s, long_options).view({t, 1});
+  const torch::Tensor key_abs = torch::arange(0, s, long_options).view({1, s});
+  const torch::Tensor causal = key_abs.le(query_abs);                                  // [T, S]
+  const torch::Tensor self = key_abs.eq(query_abs);                                    // [T, S]
+  const torch::Tensor allowed = (causal.unsqueeze(0) & key_real.unsqueeze(1)) | self.unsqueeze(0);  // [B, T, S]
+
+  auto [cos, sin] = rotary_cos_sin(positions, config_.head_dim, config_.rope_theta, dtype_);
+  torch::Tensor h = torch::embedding(model->embed_tokens, ids);
+  for (std::size_t i = 0; i < model->layer_list.size(); ++i) {
+    h = layer(i)->forward(h, cos, sin, allowed.unsqueeze(1), cache, i);
+  }
+  if (cache != nullptr) cache->advance(t);
+  h = model->norm->forward(h);
+  const torch::Tensor logits =
+      config_.tie_word_embeddings ? torch::matmul(h, model->embed_tokens.t()) : lm_head->forward(h);
+  return logits.to(torch::kFloat32);
+}
+
+}  // namespace disa::llm

@@ -1,0 +1,74 @@
+// A decoder-only transformer in the Hugging Face Qwen2 / Llama layout (the blocks are
+// in llm/model/layers.h). The same forward serves training (autograd through it,
+// parameters() / named_parameters() with HF checkpoint names), scoring and cached
+// generation.
+//
+//   Transformer model(config, torch::kFloat32);           // uninitialised; see pretrained.h
+//   torch::Tensor logits = model->forward(ids);           // [B, T, vocab], float32
+//   logits = model->forward(ids, mask, positions);        // a padded batch
+//   KvCache cache(capacity);
+//   logits = model->forward(ids, mask, positions, &cache);  // generation (llm/model/sampler.h)
+//
+// input_ids       [B, T] int64 (other integer dtypes are converted), each in [0, vocab_size)
+// attention_mask  [B, S] with S = cached positions + T; nonzero = a real token. Undefined:
+//                 every position is real. Either padding side works.
+// position_ids    [B, T]. Undefined: with a mask, a real token's position is the number of
+//                 real tokens before it (HF's cumsum(mask) - 1); without one, cached + t.
+// Padding queries attend only to themselves, so every softmax row has a term and padded
+// rows stay finite; what they compute is never read.
+// Logits come back in float32 whatever the model's dtype (bfloat16 logits would round
+// log-probs to about 3 significant digits).
+#pragma once
+
+#include <cstdint>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include "llm/model/kv_cache.h"
+#include "llm/model/layers.h"
+#include "llm/model/model_config.h"
+
+namespace disa::llm {
+
+// The trunk, registered as "model" so that names read model.layers.N....
+class DecoderImpl : public torch::nn::Module {
+ public:
+  DecoderImpl(const ModelConfig& config, torch::Dtype dtype);
+  torch::Tensor embed_tokens;  // parameter "embed_tokens.weight" of submodule embed_tokens
+  torch::nn::ModuleList layers{nullptr};
+  std::vector<DecoderLayer> layer_list;  // the same modules as `layers`, typed
+  RmsNorm norm{nullptr};
+};
+TORCH_MODULE(Decoder);
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  TransformerImpl(const ModelConfig& config, torch::Dtype dtype);
+
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                        const torch::Tensor& position_ids = {}, KvCache* cache = nullptr);
+
+  const ModelConfig& config() const { return config_; }
+  torch::Dtype dtype() const { return dtype_; }
+  DecoderLayer layer(std::size_t i) const { return model->layer_list.at(i); }
+  // Every projection a LoRA adapter may attach to, by its HF module path
+  // ("model.layers.3.self_attn.q_proj"); lm_head is not among them.
+  std::vector<std::pair<std::string, Projection>> projections() const;
+
+  Decoder model{nullptr};
+  Projection lm_head{nullptr};  // null when tie_word_embeddings (the embedding is reused)
+
+ private:
+  ModelConfig config_;
+  torch::Dtype dtype_;
+};
+TORCH_MODULE(Transformer);
+
+// torch_dtype strings of config.json <-> LibTorch dtypes ("float32", "bfloat16").
+torch::Dtype torch_dtype_from_name(const std::string& name);
+std::string torch_dtype_name(torch::Dtype dtype);
+
+}  // namespace disa::llm

@@ -1,0 +1,317 @@
+// disa llm init | sample | score: the transformer of llm/model from the command line.
+//
+//   disa llm init --config config.json --out DIR --seed 1 [--dtype bfloat16] [--tokenizer tokenizer.json]
+//   disa llm sample --model DIR --prompts p.jsonl --out s.jsonl [--temperature 1 --top-p 1 --top-k 0
+//                   --max-new-tokens 128 --seed 0 --batch-size 8 --samples-per-prompt 1 --stop STR ...
+//                   --lora ADAPTER_DIR]
+//   disa llm score --model DIR --input s.jsonl --out scored.jsonl [--batch-size 8 --temperature 1 --lora DIR]
+//
+// init writes random weights in HF layout (config.json + model.safetensors; seeded, the
+// same on every machine), for tests and benchmarks.
+// Prompt lines: a JSON string (text), or an object with "prompt" (text) or "prompt_ids".
+// Text needs DIR/tokenizer.json. Each sample line holds prompt_index, sample_index, prompt,
+// prompt_ids, token_ids, text (when a tokenizer is there), finish_reason, logprobs (the
+// model's, temperature 1) and sampling_logprobs (after temperature / top-k / top-p).
+// Row r = prompt_index * samples_per_prompt + sample_index draws from its own random
+// stream, so the tokens do not depend on --batch-size.
+// Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids" -- a
+// sample file scores as it is. Output: the input line plus logprobs and sum_logprob.
+// Outputs are written atomically once everything has run.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "llm/model/lora.h"
+#include "llm/model/pretrained.h"
+#include "llm/model/sampler.h"
+#include "llm/model/scorer.h"
+#include "llm/tokenizer/tokenizer.h"
+#include "src/atomic_file.h"
+#include "src/cli/commands.h"
+#include "src/input_error.h"
+
+namespace disa::cli {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::unique_ptr<llm::Tokenizer> tokenizer_of(const std::filesystem::path& model_dir) {
+  if (!std::filesystem::exists(model_dir / "tokenizer.json")) return nullptr;
+  return llm::load_tokenizer(model_dir);
+}
+
+llm::Transformer open_model(const std::string& dir, const std::string& lora) {
+  llm::Transformer model{nullptr};
+  try {
+    model = llm::load_pretrained(dir);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("--model {}: {}", dir, e.what()));
+  }
+  if (!lora.empty()) {
+    try {
+      llm::load_lora(*model, lora);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--lora {}: {}", lora, e.what()));
+    }
+  }
+  model->eval();
+  return model;
+}
+
+std::vector<json> read_jsonl(const std::string& path, const std::string& option) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot read '{}'", option, path));
+  std::vector<json> lines;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    try {
+      lines.push_back(json::parse(line));
+    } catch (const json::exception& e) {
+      throw InputError(fmt::format("{} {} line {}: not JSON ({})", option, path, number, e.what()));
+    }
+  }
+  if (lines.empty()) throw InputError(fmt::format("{}: '{}' has no lines", option, path));
+  return lines;
+}
+
+std::vector<std::int32_t> ids_field(const json& v, const std::string& where) {
+  if (!v.is_array()) throw InputError(fmt::format("{}: expected an array of token ids", where));
+  std::vector<std::int32_t> ids;
+  for (const json& e : v) {
+    if (!e.is_number_integer() || e.get<std::int64_t>() < 0 || e.get<std::int64_t>() > INT32_MAX) {
+      throw InputError(fmt::format("{}: {} is not a token id", where, e.dump()));
+    }
+    ids.push_back(e.get<std::int32_t>());
+  }
+  return ids;
+}
+
+// Ids of a text field or an id field of `line` (text is encoded with the tokenizer).
+std::vector<std::int32_t> token_field(const json& line, const char* text_key, const char* ids_key,
+                                      const llm::Tokenizer* tokenizer, const std::string& where,
+                                      std::optional<std::string>* text_out) {
+  if (line.is_string() && std::string(text_key) == "prompt") {
+    *text_out = line.get<std::string>();
+  } else if (line.is_object() && line.contains(ids_key)) {
+    return ids_field(line.at(ids_key), fmt::format("{}: field '{}'", where, ids_key));
+  } else if (line.is_object() && line.contains(text_key) && line.at(text_key).is_string()) {
+    *text_out = line.at(text_key).get<std::string>();
+  } else {
+    throw InputError(fmt::format("{}: needs \"{}\" (text) or \"{}\" (ids)", where, text_key, ids_key));
+  }
+  if (tokenizer == nullptr) {
+    throw InputError(fmt::format("{}: field '{}' is text but the model folder has no tokenizer.json; give \"{}\"",
+                                 where, text_key, ids_key));
+  }
+  try {
+    return tokenizer->encode(**text_out);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: field '{}': {}", where, text_key, e.what()));
+  }
+}
+
+ordered_json float_array(const std::vector<float>& v) {
+  ordered_json a = ordered_json::array();
+  for (const float x : v) a.push_back(static_cast<double>(x));
+  return a;
+}
+
+void write_jsonl(const std::string& path, const std::vector<ordered_json>& lines) {
+  write_file_atomically(path, [&](std::ostream& out) {
+    for (const ordered_json& l : lines) out << l.dump() << '\n';
+  });
+}
+
+// ---- init ---------------------------------------------------------------------------
+
+struct InitArgs {
+  std::string config, out, dtype = "float32", tokenizer;
+  std::uint64_t seed = 0;
+};
+
+void run_init(const InitArgs& a) {
+  const llm::ModelConfig config = llm::load_model_config(a.config);
+  if (a.dtype != "float32" && a.dtype != "bfloat16") {
+    throw InputError(fmt::format("--dtype = {}: expected float32 or bfloat16", a.dtype));
+  }
+  const llm::Transformer model = llm::init_random(config, a.seed, llm::torch_dtype_from_name(a.dtype));
+  llm::save_pretrained(*model, a.out, {{"disa_init_seed", std::to_string(a.seed)}});
+  if (!a.tokenizer.empty()) {
+    llm::load_tokenizer(a.tokenizer);  // refuse a tokenizer that would not load later
+    const std::filesystem::path source = std::filesystem::is_directory(a.tokenizer)
+                                             ? std::filesystem::path(a.tokenizer) / "tokenizer.json"
+                                             : std::filesystem::path(a.tokenizer);
+    std::ifstream in(source, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    write_file_atomically(std::filesystem::path(a.out) / "tokenizer.json", [&](std::ostream& out) { out << text; },
+                          /*binary=*/true);
+  }
+  std::int64_t count = 0;
+  for (const auto& p : model->parameters()) count += p.numel();
+  fmt::print("wrote {} ({} parameters, seed {}) to {}\n", llm::architecture_name(config.architecture), count, a.seed,
+             a.out);
+}
+
+// ---- sample -------------------------------------------------------------------------
+
+struct SampleArgs {
+  std::string model, prompts, out, lora;
+  llm::SamplingOptions options;
+  std::int64_t batch_size = 8, samples_per_prompt = 1;
+};
+
+void run_sample(SampleArgs a) {
+  if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
+  if (a.samples_per_prompt <= 0) {
+    throw InputError(fmt::format("--samples-per-prompt = {} must be positive", a.samples_per_prompt));
+  }
+  llm::validate(a.options);
+  llm::Transformer model = open_model(a.model, a.lora);
+  const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
+  for (const std::int64_t id : model->config().eos_token_ids) a.options.eos_ids.push_back(static_cast<std::int32_t>(id));
+  if (tokenizer && tokenizer->special_ids().eos) a.options.eos_ids.push_back(*tokenizer->special_ids().eos);
+  if (!a.options.stop_strings.empty() && !tokenizer) {
+    throw InputError(fmt::format("--stop needs {}/tokenizer.json to decode with", a.model));
+  }
+  llm::TextDecoder decode;
+  if (tokenizer) decode = [&](std::span<const std::int32_t> ids) { return tokenizer->decode(ids); };
+
+  struct Row {
+    std::size_t prompt_index;
+    std::int64_t sample_index;
+    std::optional<std::string> text;
+    std::vector<std::int32_t> ids;
+  };
+  std::vector<Row> rows;
+  const std::vector<json> lines = read_jsonl(a.prompts, "--prompts");
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    Row base{i, 0, std::nullopt, {}};
+    base.ids = token_field(lines[i], "prompt", "prompt_ids", tokenizer.get(),
+                           fmt::format("--prompts {} line {}", a.prompts, i + 1), &base.text);
+    if (base.ids.empty()) throw InputError(fmt::format("--prompts {} line {}: empty prompt", a.prompts, i + 1));
+    for (std::int64_t k = 0; k < a.samples_per_prompt; ++k) {
+      base.sample_index = k;
+      rows.push_back(base);
+    }
+  }
+
+  std::vector<ordered_json> out;
+  for (std::size_t begin = 0; begin < rows.size(); begin += a.batch_size) {
+    const std::size_t end = std::min(rows.size(), begin + static_cast<std::size_t>(a.batch_size));
+    std::vector<std::vector<std::int32_t>> prompts;
+    std::vector<std::uint64_t> row_ids;
+    for (std::size_t r = begin; r < end; ++r) {
+      prompts.push_back(rows[r].ids);
+      row_ids.push_back(rows[r].prompt_index * a.samples_per_prompt + rows[r].sample_index);
+    }
+    const std::vector<llm::Completion> done = llm::sample(*model, prompts, a.options, row_ids, decode);
+    for (std::size_t r = begin; r < end; ++r) {
+      const llm::Completion& c = done[r - begin];
+      ordered_json j;
+      j["prompt_index"] = rows[r].prompt_index;
+      j["sample_index"] = rows[r].sample_index;
+      j["prompt"] = rows[r].text ? ordered_json(*rows[r].text) : ordered_json(nullptr);
+      j["prompt_ids"] = rows[r].ids;
+      j["token_ids"] = c.tokens;
+      j["text"] = tokenizer ? ordered_json(tokenizer->decode(c.tokens)) : ordered_json(nullptr);
+      j["finish_reason"] = llm::finish_reason_name(c.finish);
+      j["logprobs"] = float_array(c.model_logprobs);
+      j["sampling_logprobs"] = float_array(c.sampling_logprobs);
+      out.push_back(std::move(j));
+    }
+  }
+  write_jsonl(a.out, out);
+  fmt::print("wrote {} samples ({} prompts) to {}\n", out.size(), lines.size(), a.out);
+}
+
+// ---- score --------------------------------------------------------------------------
+
+struct ScoreArgs {
+  std::string model, input, out, lora;
+  std::int64_t batch_size = 8;
+  double temperature = 1.0;
+};
+
+void run_score(const ScoreArgs& a) {
+  if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
+  llm::Transformer model = open_model(a.model, a.lora);
+  const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
+  const std::vector<json> lines = read_jsonl(a.input, "--input");
+  std::vector<llm::ScoreRequest> requests;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string where = fmt::format("--input {} line {}", a.input, i + 1);
+    if (!lines[i].is_object()) throw InputError(where + ": expected a JSON object");
+    std::optional<std::string> text;
+    llm::ScoreRequest r;
+    r.prompt = token_field(lines[i], "prompt", "prompt_ids", tokenizer.get(), where, &text);
+    r.continuation = token_field(lines[i], "completion", "token_ids", tokenizer.get(), where, &text);
+    if (r.prompt.empty()) throw InputError(where + ": empty prompt");
+    requests.push_back(std::move(r));
+  }
+  const std::vector<std::vector<float>> scores = llm::score(*model, requests, a.batch_size, a.temperature);
+  std::vector<ordered_json> out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    ordered_json j = ordered_json::parse(lines[i].dump());
+    double total = 0;
+    for (const float x : scores[i]) total += x;
+    j["logprobs"] = float_array(scores[i]);
+    j["sum_logprob"] = total;
+    out.push_back(std::move(j));
+  }
+  write_jsonl(a.out, out);
+  fmt::print("wrote {} scored lines to {}\n", out.size(), a.out);
+}
+
+}  // namespace
+
+void add_llm_model_commands(CLI::App& llm) {
+  auto init = std::make_shared<InitArgs>();
+  CLI::App* i = llm.add_subcommand("init", "Write a randomly initialised model (HF layout: config.json + model.safetensors)");
+  i->add_option("--config", init->config, "config.json (Qwen2ForCausalLM or LlamaForCausalLM)")->required();
+  i->add_option("--out", init->out, "Output folder")->required();
+  i->add_option("--seed", init->seed, "Seed of the weights")->required();
+  i->add_option("--dtype", init->dtype, "float32 or bfloat16")->capture_default_str();
+  i->add_option("--tokenizer", init->tokenizer, "Copy this tokenizer.json (or a folder's) into the model folder");
+  i->callback([init] { run_init(*init); });
+
+  auto sample = std::make_shared<SampleArgs>();
+  CLI::App* s = llm.add_subcommand("sample", "Sample completions of JSONL prompts with token log-probs");
+  s->add_option("--model", sample->model, "Model folder (config.json, model.safetensors, tokenizer.json)")->required();
+  s->add_option("--prompts", sample->prompts, "JSONL: a string, or {\"prompt\": text} / {\"prompt_ids\": [...]}")
+      ->required();
+  s->add_option("--out", sample->out, "Output JSONL")->required();
+  s->add_option("--temperature", sample->options.temperature, "0 = greedy")->capture_default_str();
+  s->add_option("--top-p", sample->options.top_p, "Nucleus mass in (0, 1]")->capture_default_str();
+  s->add_option("--top-k", sample->options.top_k, "0 = off")->capture_default_str();
+  s->add_option("--max-new-tokens", sample->options.max_new_tokens)->capture_default_str();
+  s->add_option("--seed", sample->options.seed)->capture_default_str();
+  s->add_option("--batch-size", sample->batch_size, "Rows per forward (does not change the tokens)")
+      ->capture_default_str();
+  s->add_option("--samples-per-prompt", sample->samples_per_prompt)->capture_default_str();
+  s->add_option("--stop", sample->options.stop_strings, "Stop string (repeatable); needs the tokenizer");
+  s->add_option("--lora", sample->lora, "LoRA adapter folder (adapter_config.json + adapter_model.safetensors)");
+  s->callback([sample] { run_sample(*sample); });
+
+  auto score = std::make_shared<ScoreArgs>();
+  CLI::App* c = llm.add_subcommand("score", "Teacher-forced per-token log-probs of completions after prompts");
+  c->add_option("--model", score->model, "Model folder")->required();
+  c->add_option("--input", score->input,
+                "JSONL objects: prompt or prompt_ids, and completion or token_ids (a sample file works)")
+      ->required();
+  c->add_option("--out", score->out, "Output JSONL")->required();
+  c->add_option("--batch-size", score->batch_size)->capture_default_str();
+  c->add_option("--temperature", score->temperature, "Divide the logits first")->capture_default_str();
+  c->add_option("--lora", score->lora, "LoRA adapter folder");
+  c->callback([score] { run_score(*score); });
+}
+
+}  // namespace disa::cli

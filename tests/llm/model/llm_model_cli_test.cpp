@@ -1,0 +1,121 @@
+// disa llm init | sample | score end to end (src/cli/llm_model_commands.cpp): a random
+// model with a character-level tokenizer, text prompts, outputs that do not depend on
+// --batch-size, scores of a sample file equal to the sampler's log-probs, named errors.
+// Runs build/bin/disa (DISA_BIN).
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/llm/model/tiny_configs.h"
+#include "tests/util/cli_harness.h"
+
+namespace disa::llm {
+namespace {
+
+using disa::test::run_disa;
+
+const std::string kCharacters = "abcdefghijklmnopqrstuvwxyz .,!?";  // 31 ids, then <|im_end|> = 31
+
+class LlmModelCli : public disa::test::CliDirTest {
+ protected:
+  void SetUp() override {
+    CliDirTest::SetUp();
+    nlohmann::json vocab = nlohmann::json::object();
+    for (std::size_t i = 0; i < kCharacters.size(); ++i) vocab[std::string(1, kCharacters[i])] = i;
+    const nlohmann::json tokenizer = {
+        {"version", "1.0"},
+        {"added_tokens", {{{"id", 31}, {"content", "<|im_end|>"}, {"special", true}}}},
+        {"model", {{"type", "disa-char"}, {"vocab", vocab}, {"eos_token", "<|im_end|>"}}}};
+    std::ofstream(path("tokenizer.json")) << tokenizer.dump();
+    nlohmann::json config = model_test::qwen2_config_json();
+    config["vocab_size"] = 32;
+    config["eos_token_id"] = 31;
+    std::ofstream(path("config.json")) << config.dump();
+    std::ofstream(path("prompts.jsonl")) << "\"hello there\"\n{\"prompt\": \"abc\"}\n{\"prompt_ids\": [3, 4, 5, 6]}\n";
+    const auto r = run_disa("llm init --config " + path("config.json") + " --out " + path("model") +
+                            " --seed 3 --tokenizer " + path("tokenizer.json"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  std::vector<nlohmann::json> read_lines(const std::string& name) const {
+    std::ifstream in(path(name));
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  }
+};
+
+TEST_F(LlmModelCli, SampleIsIndependentOfBatchSizeAndScoresMatch) {
+  const std::string common = "llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
+                             " --temperature 0.9 --top-p 0.95 --max-new-tokens 12 --seed 4 --samples-per-prompt 2";
+  auto r = run_disa(common + " --batch-size 1 --out " + path("a.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_disa(common + " --batch-size 4 --out " + path("b.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto a = read_lines("a.jsonl"), b = read_lines("b.jsonl");
+  ASSERT_EQ(a.size(), 6u);
+  ASSERT_EQ(b.size(), 6u);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["token_ids"], b[i]["token_ids"]) << i;
+    EXPECT_EQ(a[i]["text"], b[i]["text"]);
+  }
+  EXPECT_EQ(a[0]["prompt"], "hello there");
+  EXPECT_EQ(a[2]["prompt_ids"], (nlohmann::json{0, 1, 2}));  // "abc"
+  EXPECT_TRUE(a[4]["prompt"].is_null());
+  EXPECT_NE(a[0]["token_ids"], a[1]["token_ids"]);  // two samples of one prompt differ
+
+  r = run_disa("llm score --model " + path("model") + " --input " + path("a.jsonl") + " --out " + path("s.jsonl") +
+               " --batch-size 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto scored = read_lines("s.jsonl");
+  ASSERT_EQ(scored.size(), a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto& expected = a[i]["logprobs"];
+    const auto& got = scored[i]["logprobs"];
+    ASSERT_EQ(got.size(), expected.size());
+    double sum = 0;
+    for (std::size_t t = 0; t < got.size(); ++t) {
+      EXPECT_NEAR(got[t].get<double>(), expected[t].get<double>(), 2e-5);
+      sum += got[t].get<double>();
+    }
+    EXPECT_NEAR(scored[i]["sum_logprob"].get<double>(), sum, 1e-4);
+  }
+}
+
+TEST_F(LlmModelCli, StopStringsEndTheText) {
+  const auto r = run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
+                          " --temperature 0 --max-new-tokens 40 --stop a --stop e --out " + path("stop.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const auto& line : read_lines("stop.jsonl")) {
+    std::string text = line["text"];
+    if (line["finish_reason"] == "eos") text.resize(text.size() - std::string("<|im_end|>").size());
+    if (line["finish_reason"] == "stop") {
+      EXPECT_TRUE(text.back() == 'a' || text.back() == 'e') << text;
+      EXPECT_EQ(text.find_first_of("ae"), text.size() - 1) << text;
+    } else {
+      EXPECT_EQ(text.find_first_of("ae"), std::string::npos) << text;
+    }
+  }
+}
+
+TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
+  nlohmann::json config = model_test::qwen2_config_json();
+  config["num_key_value_heads"] = 3;
+  std::ofstream(path("bad.json")) << config.dump();
+  disa::test::expect_rejected(run_disa("llm init --config " + path("bad.json") + " --out " + path("m2") + " --seed 1"),
+                              "num_key_value_heads");
+  std::ofstream(path("bad_prompts.jsonl")) << "\"HELLO\"\n";
+  disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " +
+                                       path("bad_prompts.jsonl") + " --out " + path("x.jsonl")),
+                              "line 1");
+  disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
+                                       " --top-p 1.5 --out " + path("x.jsonl")),
+                              "top_p");
+  EXPECT_FALSE(std::filesystem::exists(path("x.jsonl")));
+}
+
+}  // namespace
+}  // namespace disa::llm

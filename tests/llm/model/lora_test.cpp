@@ -1,0 +1,132 @@
+// LoRA adapters (llm/model/lora.h): a fresh adapter leaves the logits unchanged
+// exactly, only adapter parameters train, PEFT names and config on disk, save/load
+// and merge reproduce the adapted model.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "llm/model/lora.h"
+#include "llm/safetensors/safetensors_torch.h"
+#include "tests/llm/model/tiny_models.h"
+#include "tests/util/errors.h"
+
+namespace disa::llm {
+namespace {
+
+using model_test::TempDir;
+using model_test::tiny_model;
+
+const torch::Tensor& ids() {
+  static const torch::Tensor t = torch::tensor({{1, 5, 9, 33, 2, 71}, {40, 41, 42, 43, 44, 45}}, torch::kInt64);
+  return t;
+}
+
+torch::Tensor logits(Transformer& m) {
+  torch::NoGradGuard no_grad;
+  return m->forward(ids());
+}
+
+// Moves every B off zero, as training would.
+void perturb_adapters(TransformerImpl& m, std::uint64_t seed) {
+  for (const auto& [path, proj] : m.projections()) {
+    torch::Tensor b = proj->lora_b;  // a handle to the parameter, filled in place
+    if (proj->has_lora()) fill_normal(b, seed, name_stream(path), 0.0, 0.2);
+  }
+}
+
+TEST(Lora, FreshAdapterLeavesLogitsUnchangedExactly) {
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 1);
+  const torch::Tensor base = logits(model);
+  add_lora(*model, {.rank = 4, .alpha = 8}, 2);
+  EXPECT_TRUE(torch::equal(logits(model), base));
+  perturb_adapters(*model, 3);
+  EXPECT_GT((logits(model) - base).abs().max().item<double>(), 1e-3);  // the adapters act
+}
+
+TEST(Lora, OnlyAdapterParametersRequireGrad) {
+  Transformer model = tiny_model(model_test::llama_config_json(), 1);
+  add_lora(*model, {.rank = 2, .target_modules = {"q_proj", "v_proj", "down_proj"}}, 1);
+  std::size_t trainable = 0;
+  for (const auto& item : model->named_parameters()) {
+    const bool is_lora = item.key().find(".lora_") != std::string::npos;
+    EXPECT_EQ(item.value().requires_grad(), is_lora) << item.key();
+    trainable += item.value().requires_grad();
+  }
+  EXPECT_EQ(trainable, 2u * 3 * 2);  // A and B x 3 modules x 2 layers
+  EXPECT_EQ(lora_parameters(*model).size(), trainable);
+  perturb_adapters(*model, 4);
+  model->forward(ids()).logsumexp(-1).sum().backward();
+  for (const torch::Tensor& p : lora_parameters(*model)) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_GT(p.grad().abs().sum().item<double>(), 0);
+  }
+  EXPECT_FALSE(model->named_parameters()["lm_head.weight"].grad().defined());
+  // A is drawn as PEFT's kaiming_uniform(a = sqrt(5)): |A| <= 1/sqrt(in_features).
+  const torch::Tensor a = model->layer(0)->self_attn->q_proj->lora_a;
+  EXPECT_LE(a.abs().max().item<double>(), 1.0 / std::sqrt(64.0));
+  EXPECT_GT(a.abs().max().item<double>(), 0.5 / std::sqrt(64.0));
+}
+
+TEST(Lora, SaveLoadRoundTripWithPeftNames) {
+  TempDir dir("lora");
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 5);
+  add_lora(*model, {.rank = 4, .alpha = 16, .dropout = 0.1, .target_modules = {"q_proj", "gate_proj"}}, 6);
+  perturb_adapters(*model, 7);
+  save_lora(*model, dir.path());
+
+  const auto file = load_safetensors(dir.path() / "adapter_model.safetensors");
+  EXPECT_EQ(file.size(), 2u * 2 * 2);
+  ASSERT_TRUE(file.contains("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"));
+  EXPECT_EQ(file.at("base_model.model.model.layers.1.mlp.gate_proj.lora_B.weight").sizes(),
+            (std::vector<std::int64_t>{96, 4}));
+  std::ifstream in(dir.path() / "adapter_config.json");
+  const nlohmann::json cfg = nlohmann::json::parse(in);
+  EXPECT_EQ(cfg["peft_type"], "LORA");
+  EXPECT_EQ(cfg["r"], 4);
+  EXPECT_EQ(cfg["lora_alpha"], 16.0);
+  EXPECT_EQ(cfg["target_modules"], (nlohmann::json{"q_proj", "gate_proj"}));
+
+  Transformer fresh = tiny_model(model_test::qwen2_config_json(), 5);
+  const LoraConfig loaded = load_lora(*fresh, dir.path());
+  EXPECT_EQ(loaded.rank, 4);
+  EXPECT_DOUBLE_EQ(loaded.dropout, 0.1);
+  model->eval();
+  fresh->eval();  // dropout off
+  EXPECT_TRUE(torch::equal(logits(model), logits(fresh)));
+}
+
+TEST(Lora, MergeReproducesTheAdaptedModel) {
+  Transformer model = tiny_model(model_test::llama_config_json(), 8);
+  add_lora(*model, {.rank = 3, .alpha = 6}, 9);
+  perturb_adapters(*model, 10);
+  const torch::Tensor adapted = logits(model);
+  merge_lora(*model);
+  EXPECT_TRUE(lora_parameters(*model).empty());
+  EXPECT_EQ(model->named_parameters().size(), 2u * 9 + 3);  // the base layout again
+  EXPECT_LT((logits(model) - adapted).abs().max().item<double>(), 1e-5);
+  for (const auto& p : model->parameters()) EXPECT_TRUE(p.requires_grad());
+}
+
+TEST(Lora, ErrorsAreNamed) {
+  using disa::test::contains_all;
+  using disa::test::input_error_message;
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 1);
+  EXPECT_TRUE(contains_all(input_error_message([&] { add_lora(*model, {.rank = 0}, 1); }), {"rank", "0"}));
+  EXPECT_TRUE(contains_all(input_error_message([&] { add_lora(*model, {.dropout = 1}, 1); }), {"dropout", "1"}));
+  EXPECT_TRUE(contains_all(input_error_message([&] { add_lora(*model, {.target_modules = {"qkv"}}, 1); }),
+                           {"target_modules", "qkv"}));
+  add_lora(*model, {.rank = 2}, 1);
+  EXPECT_TRUE(contains_all(input_error_message([&] { add_lora(*model, {.rank = 2}, 1); }), {"already has an adapter"}));
+
+  TempDir dir("lora_bad");
+  save_lora(*model, dir.path());
+  auto tensors = load_safetensors(dir.path() / "adapter_model.safetensors");
+  tensors.erase("base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight");
+  save_safetensors(dir.path() / "adapter_model.safetensors", tensors);
+  Transformer fresh = tiny_model(model_test::qwen2_config_json(), 1);
+  EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*fresh, dir.path()); }),
+                           {"missing base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight"}));
+}
+
+}  // namespace
+}  // namespace disa::llm

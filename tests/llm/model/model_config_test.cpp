@@ -1,0 +1,102 @@
+// config.json parsing (llm/model/model_config.h): every rejection names its field and
+// value; defaults and architecture rules follow Hugging Face.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "llm/model/model_config.h"
+#include "tests/llm/model/temp_dir.h"
+#include "tests/llm/model/tiny_configs.h"
+#include "tests/util/errors.h"
+
+namespace disa::llm {
+namespace {
+
+using disa::test::contains_all;
+using disa::test::input_error_message;
+
+std::string error_with(const std::string& field, const nlohmann::json& value,
+                       nlohmann::json base = model_test::qwen2_config_json()) {
+  if (value.is_discarded()) {
+    base.erase(field);
+  } else {
+    base[field] = value;
+  }
+  return input_error_message([&] { parse_model_config(base, "cfg.json"); });
+}
+
+const nlohmann::json kRemove = nlohmann::json(nlohmann::json::value_t::discarded);
+
+TEST(ModelConfig, ParsesQwen2WithHfRules) {
+  const ModelConfig c = parse_model_config(model_test::qwen2_config_json());
+  EXPECT_EQ(c.architecture, Architecture::kQwen2);
+  EXPECT_EQ(c.head_dim, 16);  // hidden_size / num_attention_heads
+  EXPECT_EQ(c.kv_groups(), 2);
+  EXPECT_TRUE(c.qkv_bias);   // Qwen2 always
+  EXPECT_FALSE(c.o_bias);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.eos_token_ids, std::vector<std::int64_t>{96});
+}
+
+TEST(ModelConfig, LlamaAttentionBiasCoversAllFourProjections) {
+  nlohmann::json j = model_test::llama_config_json();
+  EXPECT_FALSE(parse_model_config(j).qkv_bias);
+  j["attention_bias"] = true;
+  const ModelConfig c = parse_model_config(j);
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_TRUE(c.o_bias);
+}
+
+TEST(ModelConfig, OptionalFieldsTakeHfDefaults) {
+  nlohmann::json j = model_test::qwen2_config_json();
+  j.erase("num_key_value_heads");
+  j.erase("rope_theta");
+  j["head_dim"] = 32;  // explicit head_dim wins over hidden / heads
+  j["eos_token_id"] = {5, 7};
+  const ModelConfig c = parse_model_config(j);
+  EXPECT_EQ(c.num_key_value_heads, 4);
+  EXPECT_EQ(c.rope_theta, 10000.0);
+  EXPECT_EQ(c.head_dim, 32);
+  EXPECT_EQ(c.eos_token_ids, (std::vector<std::int64_t>{5, 7}));
+}
+
+TEST(ModelConfig, RoundTripsThroughJson) {
+  for (const auto& j : {model_test::qwen2_config_json(), model_test::llama_config_json()}) {
+    const ModelConfig a = parse_model_config(j);
+    const ModelConfig b = parse_model_config(nlohmann::json::parse(to_json(a).dump()));
+    EXPECT_EQ(to_json(a), to_json(b));
+    EXPECT_EQ(b.qkv_bias, a.qkv_bias);
+    EXPECT_EQ(b.head_dim, a.head_dim);
+  }
+}
+
+TEST(ModelConfig, ErrorsNameFieldAndValue) {
+  EXPECT_TRUE(contains_all(error_with("hidden_size", kRemove), {"cfg.json", "hidden_size", "missing"}));
+  EXPECT_TRUE(contains_all(error_with("hidden_size", -64), {"hidden_size", "-64", "positive"}));
+  EXPECT_TRUE(contains_all(error_with("vocab_size", "97"), {"vocab_size", "\"97\""}));
+  EXPECT_TRUE(contains_all(error_with("num_key_value_heads", 3), {"num_key_value_heads", "3", "divide"}));
+  EXPECT_TRUE(contains_all(error_with("architectures", {"GPT2LMHeadModel"}), {"architectures", "GPT2LMHeadModel"}));
+  EXPECT_TRUE(contains_all(error_with("architectures", kRemove), {"architectures", "missing"}));
+  EXPECT_TRUE(contains_all(error_with("rope_scaling", {{"type", "yarn"}}), {"rope_scaling", "yarn"}));
+  EXPECT_TRUE(contains_all(error_with("torch_dtype", "int8"), {"torch_dtype", "int8"}));
+  EXPECT_TRUE(contains_all(error_with("eos_token_id", 97), {"eos_token_id", "97", "vocab_size"}));
+  EXPECT_TRUE(contains_all(error_with("rms_norm_eps", 0), {"rms_norm_eps", "0"}));
+  EXPECT_TRUE(contains_all(error_with("rms_norm_eps", kRemove), {"rms_norm_eps", "missing"}));
+  EXPECT_TRUE(contains_all(error_with("head_dim", 15), {"head_dim", "even"}));
+  EXPECT_TRUE(contains_all(error_with("hidden_act", "gelu"), {"hidden_act", "gelu"}));
+  EXPECT_TRUE(contains_all(error_with("use_sliding_window", true), {"use_sliding_window"}));
+  EXPECT_TRUE(contains_all(error_with("tie_word_embeddings", 1), {"tie_word_embeddings", "true or false"}));
+  EXPECT_TRUE(contains_all(error_with("mlp_bias", true, model_test::llama_config_json()), {"mlp_bias"}));
+  EXPECT_TRUE(contains_all(error_with("max_position_embeddings", kRemove), {"max_position_embeddings"}));
+}
+
+TEST(ModelConfig, LoadNamesTheFile) {
+  EXPECT_TRUE(contains_all(input_error_message([] { load_model_config("/nonexistent/dir/config.json"); }),
+                           {"/nonexistent/dir/config.json"}));
+  model_test::TempDir dir("cfg");
+  std::ofstream(dir.path() / "config.json") << "{not json";
+  EXPECT_TRUE(contains_all(input_error_message([&] { load_model_config(dir.path()); }), {"config.json", "JSON"}));
+}
+
+}  // namespace
+}  // namespace disa::llm
