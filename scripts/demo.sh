@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/demo}"
-scripts/setup.sh default
+scripts/setup.sh default disa  # only what the demo runs: tests and benchmarks are not built
 build/bin/disa demo --out "$out"
 /usr/bin/python3 plots/plot_demo.py "$out"
 # The estimator's theory checks (THEORY.md items 1-5, 7): a FAIL row is a result to

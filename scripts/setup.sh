@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing (Debian 12, as root or with sudo), then configure and
 # build. Idempotent: apt is skipped when every package is present, and the build
-# is incremental. Usage: scripts/setup.sh [PRESET]   (default: "default")
+# is incremental. Usage: scripts/setup.sh [PRESET [TARGET ...]]   (default: "default", all targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,5 +39,11 @@ if ! command -v nvcc >/dev/null 2>&1; then
 fi
 
 preset="${1:-default}"
+shift || true
 cmake --preset "$preset"
-cmake --build --preset "$preset"
+# Targets after the preset build only those (the demo needs just `disa`); none builds all.
+if (($#)); then
+  cmake --build --preset "$preset" --target "$@"
+else
+  cmake --build --preset "$preset"
+fi
