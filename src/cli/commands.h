@@ -13,12 +13,11 @@ void add_estimate_command(CLI::App& app);   // disa estimate
 void add_anchor_command(CLI::App& app);     // disa anchor
 void add_loss_command(CLI::App& app);       // disa loss
 void add_train_command(CLI::App& app);      // disa train
-void add_llm_command(CLI::App& app);        // disa llm (registers the two below)
+void add_llm_command(CLI::App& app);        // disa llm (registers the ones below)
 void add_llm_tokenize_command(CLI::App& llm);  // disa llm tokenize (no LibTorch needed)
+void add_llm_verify_command(CLI::App& llm);    // disa llm verify (math rewards; no LibTorch)
 #ifdef DISA_HAVE_TORCH
 void add_llm_model_commands(CLI::App& llm);    // disa llm init|sample|score (LibTorch)
-#endif
-#ifdef DISA_HAVE_PRETRAIN
 void add_llm_pretrain_command(CLI::App& llm);  // disa llm pretrain (the in-house model; LibTorch)
 #endif
 

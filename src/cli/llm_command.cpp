@@ -1,5 +1,5 @@
-// disa llm: the language-model pipeline's commands. `tokenize` needs no LibTorch; the
-// model commands are registered only in a build with Torch (DISA_HAVE_TORCH).
+// disa llm: the language-model pipeline's commands. `tokenize` and `verify` need no
+// LibTorch; the model commands are registered only in a build with Torch (DISA_HAVE_TORCH).
 #include "src/cli/commands.h"
 
 namespace disa::cli {
@@ -7,13 +7,10 @@ namespace disa::cli {
 void add_llm_command(CLI::App& app) {
   CLI::App* llm = app.add_subcommand("llm", "Language-model pipeline: tokenizer, model, sampler");
   llm->require_subcommand(1);
-#ifdef DISA_HAVE_TOKENIZER
   add_llm_tokenize_command(*llm);
-#endif
+  add_llm_verify_command(*llm);
 #ifdef DISA_HAVE_TORCH
   add_llm_model_commands(*llm);
-#endif
-#ifdef DISA_HAVE_PRETRAIN
   add_llm_pretrain_command(*llm);
 #endif
 }

@@ -1,0 +1,230 @@
+#include "llm/verify/answer_equivalence.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <vector>
+
+#include "llm/verify/expression_evaluator.h"
+#include "llm/verify/latex_normalizer.h"
+#include "llm/verify/pcre2_regex.h"
+
+namespace disa::llm::verify {
+namespace {
+
+enum class Shape { kScalar, kTuple, kSet, kList, kUnion };
+
+struct Structured {
+  Shape shape = Shape::kScalar;
+  char open = 0, close = 0;  // tuple brackets
+  std::vector<std::string> elements;
+};
+
+bool is_open(char c) { return c == '(' || c == '[' || c == '{'; }
+bool is_close(char c) { return c == ')' || c == ']' || c == '}'; }
+
+// Splits at `sep` where no bracket is open. "\{" and "\}" count as brackets too.
+std::vector<std::string> split_top_level(std::string_view s, std::string_view sep) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+      depth += s[i + 1] == '{' ? 1 : -1;
+      ++i;
+      continue;
+    }
+    if (is_open(s[i])) ++depth;
+    if (is_close(s[i])) --depth;
+    if (depth == 0 && s.substr(i, sep.size()) == sep) {
+      parts.emplace_back(s.substr(start, i - start));
+      start = i + sep.size();
+      i = start - 1;
+    }
+  }
+  parts.emplace_back(s.substr(start));
+  return parts;
+}
+
+// Whether s[0] (an opening bracket) closes exactly at the last character, with any
+// bracket kind ("[1,2)" is one interval; "(1,2)\cup(3,4)" is not one group).
+bool wrapped_whole(std::string_view s) {
+  int depth = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (is_open(s[i])) ++depth;
+    if (is_close(s[i]) && --depth == 0) return i + 1 == s.size();
+  }
+  return false;
+}
+
+Structured structure_of(std::string_view s) {
+  Structured st;
+  if (auto parts = split_top_level(s, "\\cup"); parts.size() > 1) {
+    return {Shape::kUnion, 0, 0, std::move(parts)};
+  }
+  if (s.size() >= 4 && s.starts_with("\\{") && s.ends_with("\\}")) {
+    return {Shape::kSet, 0, 0, split_top_level(s.substr(2, s.size() - 4), ",")};
+  }
+  if (s.size() >= 2 && (s.front() == '(' || s.front() == '[') && (s.back() == ')' || s.back() == ']') &&
+      wrapped_whole(s)) {
+    auto parts = split_top_level(s.substr(1, s.size() - 2), ",");
+    if (parts.size() > 1) return {Shape::kTuple, s.front(), s.back(), std::move(parts)};
+  }
+  if (auto parts = split_top_level(s, ","); parts.size() > 1) return {Shape::kList, 0, 0, std::move(parts)};
+  st.elements = {std::string(s)};
+  return st;
+}
+
+bool has_thousands_separators(std::string_view s) {
+  static const Pcre2Regex thousands(R"(-?\d{1,3}(,\d{3})+(\.\d+)?%?)");
+  return thousands.matches_whole(s);
+}
+
+std::string without_commas(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (c != ',') out += c;
+  }
+  return out;
+}
+
+// "50%" -> ("50", true).
+std::pair<std::string, bool> split_percent(std::string s) {
+  if (s.ends_with("%")) {
+    s.pop_back();
+    return {s, true};
+  }
+  return {s, false};
+}
+
+Equivalence equivalent(std::string_view a, std::string_view b, int depth);
+
+constexpr std::size_t kMaxListElements = 100;
+constexpr unsigned kSymbolicPoints = 3;     // agreeing points needed
+constexpr unsigned kSymbolicAttempts = 12;  // points tried (some fall outside a domain)
+
+// Pure words ("no" vs "on") must not be compared as products of variables.
+bool looks_mathematical(std::string_view s) {
+  return s.find_first_of("0123456789+-*/^\\(){}_") != std::string_view::npos;
+}
+
+// Symbolic equality by evaluation at kSymbolicPoints assignments of the variables
+// where both sides are defined (\arcsin, \ln and \sqrt have domains); one point where
+// both are defined and differ decides "not equal".
+std::optional<Equivalence> same_function(std::string_view a, std::string_view b) {
+  if (!looks_mathematical(a) || !looks_mathematical(b)) return std::nullopt;
+  bool any_variable = false;
+  unsigned agreeing = 0;
+  for (unsigned point = 1; point <= kSymbolicAttempts && agreeing < kSymbolicPoints; ++point) {
+    const auto va = evaluate_at_point(a, point), vb = evaluate_at_point(b, point);
+    if (!va || !vb) continue;
+    any_variable = any_variable || va->has_variables || vb->has_variables;
+    if (!numerically_equal(NumericValue::of_approx(va->value), NumericValue::of_approx(vb->value))) {
+      return Equivalence{false, fmt::format("expressions differ: '{}' = {} vs '{}' = {} at point {}", a, va->value, b,
+                                            vb->value, point)};
+    }
+    ++agreeing;
+  }
+  if (!any_variable || agreeing < kSymbolicPoints) return std::nullopt;
+  return Equivalence{true, fmt::format("same expression at {} points", kSymbolicPoints)};
+}
+
+Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in) {
+  const std::string a0 = strip_variable_prefix(a_in), b0 = strip_variable_prefix(b_in);
+  if (a0 == b0) return {true, fmt::format("same text '{}'", a0)};
+  const auto [a, a_percent] = split_percent(a0);
+  const auto [b, b_percent] = split_percent(b0);
+  const auto va = evaluate_number(a), vb = evaluate_number(b);
+  if (va && vb) {
+    if (numerically_equal(*va, *vb)) return {true, fmt::format("same value {}", va->to_string())};
+    // One side in percent: its number, or that number / 100.
+    if (a_percent != b_percent) {
+      const NumericValue& pct = a_percent ? *va : *vb;
+      const NumericValue& other = a_percent ? *vb : *va;
+      const NumericValue hundredth =
+          pct.exact ? NumericValue::of_exact(*pct.exact / 100) : NumericValue::of_approx(pct.approx / 100);
+      if (numerically_equal(hundredth, other)) return {true, fmt::format("same value {} (percent)", other.to_string())};
+    }
+    return {false, fmt::format("values differ: {} vs {}", va->to_string(), vb->to_string())};
+  }
+  if (a == b) return {true, fmt::format("same text '{}'", a)};
+  // Equations: left sides and right sides alike ("y=2x+1" vs "y=1+2x").
+  const auto a_sides = split_top_level(a, "="), b_sides = split_top_level(b, "=");
+  if (a_sides.size() == 2 && b_sides.size() == 2) {
+    const Equivalence left = scalars_equivalent(a_sides[0], b_sides[0]);
+    const Equivalence right = scalars_equivalent(a_sides[1], b_sides[1]);
+    if (left.equal && right.equal) return {true, "equations with equal sides"};
+  }
+  if (auto symbolic = same_function(a0, b0)) return *symbolic;
+  if (va || vb) return {false, fmt::format("'{}' vs '{}': only one is a number", a, b)};
+  return {false, fmt::format("texts differ: '{}' vs '{}'", a, b)};
+}
+
+// Each element of `as` matched with a distinct element of `bs` (greedy is enough:
+// the relation is an equivalence up to the numeric tolerance).
+Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::vector<std::string>& bs,
+                                int depth, std::string_view what) {
+  if (as.size() != bs.size()) return {false, fmt::format("{}: {} vs {} elements", what, as.size(), bs.size())};
+  // Matching is quadratic in the size; benchmark answers list far fewer than 100 things.
+  if (as.size() > kMaxListElements) {
+    return {false, fmt::format("{}: {} elements, over the limit of {}", what, as.size(), kMaxListElements)};
+  }
+  std::vector<bool> used(bs.size(), false);
+  for (std::size_t i = 0; i < as.size(); ++i) {
+    bool found = false;
+    for (std::size_t j = 0; j < bs.size() && !found; ++j) {
+      if (!used[j] && equivalent(as[i], bs[j], depth + 1).equal) used[j] = found = true;
+    }
+    if (!found) return {false, fmt::format("{}: '{}' has no match", what, as[i])};
+  }
+  return {true, fmt::format("{} of {} equal in some order", what, as.size())};
+}
+
+Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth) {
+  if (a_in == b_in) return {true, fmt::format("same text '{}'", a_in)};
+  const std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
+  if (depth > 8) return {false, "nested too deeply (limit 8)"};
+  const Structured sa = structure_of(a), sb = structure_of(b);
+  // "1,000" is a list to the eye of structure_of; against a single number it is a
+  // number with thousands separators. Against a list ("100,200" vs "200,100") it stays
+  // a list.
+  if (sa.shape == Shape::kList && sb.shape == Shape::kScalar && has_thousands_separators(a)) {
+    return scalars_equivalent(without_commas(a), b);
+  }
+  if (sb.shape == Shape::kList && sa.shape == Shape::kScalar && has_thousands_separators(b)) {
+    return scalars_equivalent(a, without_commas(b));
+  }
+  const bool a_unordered = sa.shape == Shape::kSet || sa.shape == Shape::kList;
+  const bool b_unordered = sb.shape == Shape::kSet || sb.shape == Shape::kList;
+  if (a_unordered && b_unordered) return multiset_equivalent(sa.elements, sb.elements, depth, "set");
+  if (sa.shape == Shape::kUnion && sb.shape == Shape::kUnion) {
+    return multiset_equivalent(sa.elements, sb.elements, depth, "union");
+  }
+  if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple) {
+    if (sa.open != sb.open || sa.close != sb.close) {
+      return {false, fmt::format("brackets differ: {}..{} vs {}..{}", sa.open, sa.close, sb.open, sb.close)};
+    }
+    if (sa.elements.size() != sb.elements.size()) {
+      return {false, fmt::format("tuple: {} vs {} elements", sa.elements.size(), sb.elements.size())};
+    }
+    for (std::size_t i = 0; i < sa.elements.size(); ++i) {
+      if (!equivalent(sa.elements[i], sb.elements[i], depth + 1).equal) {
+        return {false, fmt::format("tuple: element {} differs ('{}' vs '{}')", i + 1, sa.elements[i], sb.elements[i])};
+      }
+    }
+    return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
+  }
+  if (sa.shape != Shape::kScalar || sb.shape != Shape::kScalar) {
+    return {false, fmt::format("shapes differ: '{}' vs '{}'", a, b)};
+  }
+  return scalars_equivalent(a, b);
+}
+
+}  // namespace
+
+Equivalence answers_equivalent(std::string_view normalized_response, std::string_view normalized_reference) {
+  if (normalized_response.empty()) return {false, "no answer"};
+  return equivalent(normalized_response, normalized_reference, 0);
+}
+
+}  // namespace disa::llm::verify

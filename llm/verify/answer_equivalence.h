@@ -1,0 +1,31 @@
+// Decides whether two normalised answers (see latex_normalizer.h) are the same answer.
+//
+// Thousands separators: "1,000" against a single number is 1000; against a list it
+// is the list 1, 000 (so "100,200" and "200,100" are the same two answers).
+//
+// Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
+// and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals
+// differ); a set "\{a,b\}", a bare list "a, b" (several answers) and a union of
+// intervals "A\cup B" match as multisets, in any order. Then each scalar: "x=3" is
+// "3"; if both sides evaluate to numbers (expression_evaluator.h) they are compared
+// by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
+// if either has variables, by evaluating both at 3 pseudo-random points (symbolic
+// equality with high probability; no sympy); otherwise the texts must be equal.
+//
+// Percent: "50%" equals 50 (the harnesses drop the sign) and equals 0.5 (the value it
+// denotes); a bare 50 does not equal 0.5.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace disa::llm::verify {
+
+struct Equivalence {
+  bool equal = false;
+  std::string how;  // e.g. "same value 1/2", "texts differ", "tuple: element 2 differs"
+};
+
+Equivalence answers_equivalent(std::string_view normalized_response, std::string_view normalized_reference);
+
+}  // namespace disa::llm::verify

@@ -1,0 +1,112 @@
+#include "llm/verify/answer_extraction.h"
+
+#include "llm/verify/pcre2_regex.h"
+
+namespace disa::llm::verify {
+
+std::string_view rule_name(ExtractionRule rule) {
+  switch (rule) {
+    case ExtractionRule::kBoxed: return "boxed";
+    case ExtractionRule::kHashes: return "####";
+    case ExtractionRule::kAnswerIs: return "answer is";
+    case ExtractionRule::kLastNumber: return "last number";
+    case ExtractionRule::kNone: return "none";
+  }
+  return "none";
+}
+
+namespace {
+
+constexpr std::size_t kMaxAnswerIsLength = 80;
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// From `open` (just after a '{'), the index of the matching '}', or npos.
+std::size_t matching_brace(std::string_view text, std::size_t open) {
+  int depth = 1;
+  for (std::size_t i = open; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {  // \{ and \} are literal braces
+      ++i;
+      continue;
+    }
+    if (text[i] == '{') ++depth;
+    if (text[i] == '}' && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
+
+// "The answer is $x$." -> "x": up to the end of the line, without a closing period.
+std::string answer_sentence_tail(std::string_view rest) {
+  std::string s = trim(rest.substr(0, rest.find('\n')));
+  // The sentence ends at a period followed by a space ("is 5. Then ..."), not at a
+  // decimal point.
+  if (const auto stop = s.find(". "); stop != std::string::npos) s.resize(stop);
+  for (const std::string_view lead : {":", "\\(", "\\[", "$"}) {
+    if (s.starts_with(lead)) s = trim(std::string_view(s).substr(lead.size()));
+  }
+  // A sentence-ending period (not a decimal point: "is 3.5" keeps its ".5").
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
+  for (const std::string_view tail : {"\\)", "\\]", "$"}) {
+    if (s.ends_with(tail)) s = trim(std::string_view(s).substr(0, s.size() - tail.size()));
+  }
+  while (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+bool last_boxed_content(std::string_view text, std::string& content) {
+  std::size_t best = std::string_view::npos;
+  std::size_t best_len = 0;
+  for (const std::string_view cmd : {"\\boxed", "\\fbox"}) {
+    const auto at = text.rfind(cmd);
+    if (at != std::string_view::npos && (best == std::string_view::npos || at > best)) {
+      best = at;
+      best_len = cmd.size();
+    }
+  }
+  if (best == std::string_view::npos) return false;
+  std::size_t i = best + best_len;
+  while (i < text.size() && text[i] == ' ') ++i;
+  if (i < text.size() && text[i] == '{') {
+    const std::size_t close = matching_brace(text, i + 1);
+    if (close == std::string_view::npos) return false;  // unbalanced: no answer, not a guess
+    content = trim(text.substr(i + 1, close - i - 1));
+    return true;
+  }
+  // "\boxed 5": one token, up to a space or the end of the math.
+  const std::size_t end = text.find_first_of(" $\n", i);
+  content = trim(text.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+  return !content.empty() && i > best + best_len;  // "\boxedfoo" is not a box
+}
+
+ExtractedAnswer extract_final_answer(std::string_view response) {
+  if (std::string boxed; last_boxed_content(response, boxed)) return {boxed, ExtractionRule::kBoxed};
+
+  if (const auto at = response.rfind("####"); at != std::string_view::npos) {
+    const std::string s = answer_sentence_tail(response.substr(at + 4));
+    if (!s.empty()) return {s, ExtractionRule::kHashes};
+  }
+
+  static const Pcre2Regex answer_is(R"((?:the|final) answer is\s*:?\s*)", /*caseless=*/true);
+  if (const auto found = answer_is.find_all(response); !found.empty()) {
+    const std::string s = answer_sentence_tail(response.substr(found.back().end));
+    // A long tail is prose ("the answer is obtained in the same way as ..."), not an answer.
+    if (!s.empty() && s.size() <= kMaxAnswerIsLength) return {s, ExtractionRule::kAnswerIs};
+  }
+
+  // Thousands separators stay inside the number ("1,000"); "3/4" is one number.
+  static const Pcre2Regex number(R"(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|-?\.\d+)");
+  if (const auto found = number.find_all(response); !found.empty()) {
+    const auto& m = found.back();
+    return {std::string(response.substr(m.begin, m.end - m.begin)), ExtractionRule::kLastNumber};
+  }
+  return {};
+}
+
+}  // namespace disa::llm::verify

@@ -1,0 +1,416 @@
+#include "llm/verify/expression_evaluator.h"
+
+#include <cctype>
+#include <cstdint>
+#include <string>
+#include <cmath>
+#include <numbers>
+
+namespace disa::llm::verify {
+namespace {
+
+using boost::multiprecision::cpp_int;
+
+constexpr int kMaxDepth = 64;
+constexpr long kMaxExponent = 10000;
+constexpr unsigned kMaxExactBits = 4096;
+
+struct ParseFailure {};
+
+bool too_big(const Rational& r) {
+  return boost::multiprecision::msb(boost::multiprecision::abs(numerator(r)) + 1) > kMaxExactBits ||
+         boost::multiprecision::msb(denominator(r)) > kMaxExactBits;
+}
+
+NumericValue checked(std::optional<Rational> exact, double approx) {
+  if (exact && too_big(*exact)) exact.reset();
+  if (exact) return NumericValue::of_exact(*exact);
+  return NumericValue::of_approx(approx);
+}
+
+NumericValue add(const NumericValue& a, const NumericValue& b, int sign) {
+  std::optional<Rational> e;
+  if (a.exact && b.exact) e = sign > 0 ? Rational(*a.exact + *b.exact) : Rational(*a.exact - *b.exact);
+  return checked(e, sign > 0 ? a.approx + b.approx : a.approx - b.approx);
+}
+
+NumericValue multiply(const NumericValue& a, const NumericValue& b) {
+  std::optional<Rational> e;
+  if (a.exact && b.exact) e = *a.exact * *b.exact;
+  return checked(e, a.approx * b.approx);
+}
+
+NumericValue divide(const NumericValue& a, const NumericValue& b) {
+  if (b.exact ? *b.exact == 0 : b.approx == 0.0) throw ParseFailure{};  // x/0 is no number
+  std::optional<Rational> e;
+  if (a.exact && b.exact) e = *a.exact / *b.exact;
+  return checked(e, a.approx / b.approx);
+}
+
+// The exact root of a rational when it has one (sqrt(9/4) = 3/2), else nullopt.
+std::optional<Rational> exact_root(const Rational& r, unsigned n) {
+  if (r < 0) return std::nullopt;
+  const cpp_int num = numerator(r), den = denominator(r);
+  auto root = [n](const cpp_int& x) -> std::optional<cpp_int> {
+    cpp_int guess = n == 2 ? boost::multiprecision::sqrt(x)
+                           : cpp_int(static_cast<long long>(std::llround(std::pow(x.convert_to<double>(), 1.0 / n))));
+    for (cpp_int g = guess > 1 ? guess - 1 : cpp_int(0); g <= guess + 1; ++g) {
+      if (boost::multiprecision::pow(g, n) == x) return g;
+    }
+    return std::nullopt;
+  };
+  const auto a = root(num), b = root(den);
+  if (!a || !b) return std::nullopt;
+  return Rational(*a, *b);
+}
+
+NumericValue power(const NumericValue& base, const NumericValue& exponent) {
+  if (exponent.exact && denominator(*exponent.exact) == 1 && base.exact) {
+    const cpp_int n = numerator(*exponent.exact);
+    if (boost::multiprecision::abs(n) <= kMaxExponent) {
+      const long k = n.convert_to<long>();
+      const double approx = std::pow(base.approx, static_cast<double>(k));
+      if (*base.exact == 0 && k < 0) throw ParseFailure{};
+      // Predict the size first: |num|^k must stay under the exact limit.
+      const auto bits = (boost::multiprecision::msb(boost::multiprecision::abs(numerator(*base.exact)) + 1) +
+                         boost::multiprecision::msb(denominator(*base.exact)) + 2) *
+                        static_cast<unsigned long>(std::abs(k));
+      if (bits <= 2 * kMaxExactBits) {
+        Rational r(boost::multiprecision::pow(numerator(*base.exact), static_cast<unsigned>(std::abs(k))),
+                   boost::multiprecision::pow(denominator(*base.exact), static_cast<unsigned>(std::abs(k))));
+        if (k < 0) r = 1 / r;
+        return checked(r, approx);
+      }
+      return NumericValue::of_approx(approx);
+    }
+  }
+  const double approx = std::pow(base.approx, exponent.approx);
+  if (!std::isfinite(approx)) throw ParseFailure{};
+  // x^{1/2} of a perfect square stays exact.
+  if (base.exact && exponent.exact && numerator(*exponent.exact) == 1 && denominator(*exponent.exact) <= 16) {
+    if (auto r = exact_root(*base.exact, denominator(*exponent.exact).convert_to<unsigned>())) {
+      return NumericValue::of_exact(*r);
+    }
+  }
+  return NumericValue::of_approx(approx);
+}
+
+// Commands that are neither functions, numbers nor variables: the parser stops there.
+bool is_operator_command(std::string_view name) {
+  return name == "cdot" || name == "times" || name == "div" || name == "frac" || name == "sqrt" || name == "pi" ||
+         name == "infty" || name == "le" || name == "ge" || name == "cup" || name == "cap" || name == "in" ||
+         name == "lfloor" || name == "rfloor" || name == "lceil" || name == "rceil" || name == "binom";
+}
+
+bool is_function(std::string_view name) {
+  return name == "sin" || name == "cos" || name == "tan" || name == "ln" || name == "log" || name == "exp" ||
+         name == "arcsin" || name == "arccos" || name == "arctan";
+}
+
+// \dot{x}, \hat{n}, \vec{v}: an accent and its argument name one variable.
+bool is_accent(std::string_view name) {
+  return name == "dot" || name == "ddot" || name == "hat" || name == "bar" || name == "vec" || name == "tilde";
+}
+
+double apply_function(std::string_view name, double x) {
+  if (name == "sin") return std::sin(x);
+  if (name == "cos") return std::cos(x);
+  if (name == "tan") return std::tan(x);
+  if (name == "exp") return std::exp(x);
+  if (name == "arctan") return std::atan(x);
+  if (name == "arcsin" || name == "arccos") {
+    if (x < -1 || x > 1) throw ParseFailure{};
+    return name == "arcsin" ? std::asin(x) : std::acos(x);
+  }
+  if (x <= 0) throw ParseFailure{};
+  return std::log(x);  // \log as the natural log: both sides are read the same way
+}
+
+// A variable's value at `point`: FNV-1a of the name, mapped into [1.5, 3.5) at odd
+// points and [0.1, 1.1) at even ones (so \arcsin(x), \sqrt{1-x^2} have points too).
+double variable_value(std::string_view name, unsigned point) {
+  std::uint64_t h = 1469598103934665603ull ^ (point * 0x9E3779B97F4A7C15ull);
+  for (const char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  h ^= h >> 29;
+  const double unit = static_cast<double>(h % 1000003) / 1000003.0;
+  return point % 2 == 1 ? 1.5 + 2.0 * unit : 0.1 + unit;
+}
+
+class Parser {
+ public:
+  // `point`: nullopt for plain numbers; else variables are allowed and take values there.
+  Parser(std::string_view s, std::optional<unsigned> point) : s_(s), point_(point) {}
+  bool saw_variable() const { return saw_variable_; }
+
+  NumericValue parse_all() {
+    NumericValue v = expression();
+    if (!at_end()) throw ParseFailure{};
+    if (!std::isfinite(v.approx)) throw ParseFailure{};
+    return v;
+  }
+
+ private:
+  std::string_view s_;
+  std::optional<unsigned> point_;
+  bool saw_variable_ = false;
+  // Mutable so that the const look-ahead can step over the one space the normaliser
+  // keeps between a command and a letter ("\\lambda k").
+  mutable std::size_t pos_ = 0;
+  int depth_ = 0;
+
+  void skip_space() const {
+    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+  }
+
+  // The letters of a command starting at `at` (a backslash), "" if none.
+  std::string_view command_name(std::size_t at) const {
+    if (at >= s_.size() || s_[at] != '\\') return {};
+    std::size_t end = at + 1;
+    while (end < s_.size() && std::isalpha(static_cast<unsigned char>(s_[end]))) ++end;
+    return s_.substr(at + 1, end - at - 1);
+  }
+
+  struct DepthGuard {
+    explicit DepthGuard(int& d) : d_(d) {
+      if (++d_ > kMaxDepth) throw ParseFailure{};
+    }
+    ~DepthGuard() { --d_; }
+    int& d_;
+  };
+
+  bool at_end() const {
+    skip_space();
+    return pos_ >= s_.size();
+  }
+  char peek() const { return at_end() ? '\0' : s_[pos_]; }
+  bool eat(std::string_view token) {
+    skip_space();
+    if (s_.substr(pos_, token.size()) != token) return false;
+    // A command must not be the prefix of a longer one (\pi vs \pin).
+    if (token.front() == '\\' && pos_ + token.size() < s_.size() &&
+        std::isalpha(static_cast<unsigned char>(s_[pos_ + token.size()]))) {
+      return false;
+    }
+    pos_ += token.size();
+    return true;
+  }
+  void expect(char c) {
+    if (peek() != c) throw ParseFailure{};
+    ++pos_;
+  }
+
+  NumericValue expression() {
+    DepthGuard guard(depth_);
+    NumericValue v = term();
+    while (true) {
+      if (eat("+")) {
+        v = add(v, term(), +1);
+      } else if (eat("-")) {
+        v = add(v, term(), -1);
+      } else {
+        return v;
+      }
+    }
+  }
+
+  bool starts_factor() const {
+    const char c = peek();
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '(' || c == '{' || c == '[') return true;
+    skip_space();
+    const std::string_view cmd = command_name(pos_);
+    if (cmd == "frac" || cmd == "sqrt" || cmd == "pi") return true;
+    if (!point_) return false;
+    return std::isalpha(static_cast<unsigned char>(c)) || (!cmd.empty() && !is_operator_command(cmd));
+  }
+
+  NumericValue term() {
+    NumericValue v = signed_factor();
+    while (true) {
+      if (eat("*") || eat("\\cdot") || eat("\\times")) {
+        v = multiply(v, signed_factor());
+      } else if (eat("/") || eat("\\div")) {
+        v = divide(v, signed_factor());
+      } else if (starts_factor()) {  // implicit product: 2\sqrt{3}, 3\pi, 2(5)
+        v = multiply(v, power_factor());
+      } else {
+        return v;
+      }
+    }
+  }
+
+  NumericValue signed_factor() {
+    DepthGuard guard(depth_);
+    if (eat("-")) return multiply(NumericValue::of_exact(-1), signed_factor());
+    if (eat("+")) return signed_factor();
+    return power_factor();
+  }
+
+  NumericValue power_factor() {
+    NumericValue base = primary();
+    if (eat("^")) {
+      NumericValue exponent = peek() == '{' ? primary() : (peek() == '-' ? signed_factor() : primary_digit());
+      return power(base, exponent);
+    }
+    return base;
+  }
+
+  // x^23 means x^2 followed by 3 in TeX; one digit is the exponent.
+  NumericValue primary_digit() {
+    if (!std::isdigit(static_cast<unsigned char>(peek()))) return primary();
+    return NumericValue::of_exact(Rational(s_[pos_++] - '0'));
+  }
+
+  NumericValue group(char open, char close) {
+    expect(open);
+    NumericValue v = expression();
+    expect(close);
+    return v;
+  }
+
+  NumericValue primary() {
+    DepthGuard guard(depth_);
+    const char c = peek();
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') return number();
+    if (c == '(') return group('(', ')');
+    if (c == '{') return group('{', '}');
+    if (c == '[') return group('[', ']');
+    if (eat("\\frac")) {
+      NumericValue num = group('{', '}');
+      return divide(num, group('{', '}'));
+    }
+    if (eat("\\sqrt")) {
+      unsigned index = 2;
+      if (peek() == '[') {
+        NumericValue n = group('[', ']');
+        if (!n.exact || denominator(*n.exact) != 1 || *n.exact < 2 || *n.exact > 16) throw ParseFailure{};
+        index = numerator(*n.exact).convert_to<unsigned>();
+      }
+      NumericValue x = group('{', '}');
+      if (x.approx < 0 && index % 2 == 0) throw ParseFailure{};
+      if (x.exact) {
+        if (auto r = exact_root(boost::multiprecision::abs(*x.exact), index)) {
+          return NumericValue::of_exact(*x.exact < 0 ? Rational(-*r) : *r);
+        }
+      }
+      const double root = std::pow(std::abs(x.approx), 1.0 / index);
+      return NumericValue::of_approx(x.approx < 0 ? -root : root);
+    }
+    if (eat("\\pi")) return NumericValue::of_approx(std::numbers::pi);
+    if (point_) return symbol();
+    throw ParseFailure{};
+  }
+
+  // A function application, Euler's e, or a variable (only when evaluating at a point).
+  NumericValue symbol() {
+    skip_space();
+    const std::size_t begin = pos_;
+    const std::string_view cmd = command_name(pos_);
+    if (!cmd.empty()) {
+      if (is_operator_command(cmd)) throw ParseFailure{};
+      pos_ += 1 + cmd.size();
+      if (is_function(cmd)) {
+        std::optional<NumericValue> power_of;
+        if (eat("^")) power_of = peek() == '{' ? group('{', '}') : primary_digit();
+        const NumericValue arg = peek() == '(' ? group('(', ')') : peek() == '{' ? group('{', '}') : power_factor();
+        NumericValue v = NumericValue::of_approx(apply_function(cmd, arg.approx));
+        return power_of ? power(v, *power_of) : v;
+      }
+      if (is_accent(cmd) && peek() == '{') {
+        const std::size_t close = s_.find('}', pos_);
+        if (close == std::string_view::npos) throw ParseFailure{};
+        pos_ = close + 1;
+      }
+    } else if (std::isalpha(static_cast<unsigned char>(peek()))) {
+      if (peek() == 'e' && (pos_ + 1 >= s_.size() || s_[pos_ + 1] != '_')) {
+        ++pos_;
+        return NumericValue::of_approx(std::numbers::e);
+      }
+      ++pos_;
+    } else {
+      throw ParseFailure{};
+    }
+    // An optional subscript and primes belong to the name: C_1, \rho_{0}, x'.
+    if (peek() == '_') {
+      ++pos_;
+      if (peek() == '{') {
+        const std::size_t close = s_.find('}', pos_);
+        if (close == std::string_view::npos) throw ParseFailure{};
+        pos_ = close + 1;
+      } else if (!at_end()) {
+        ++pos_;
+      }
+    }
+    while (peek() == '\'') ++pos_;
+    saw_variable_ = true;
+    // The look-ahead may have stepped over a space: "\\omega t" names \\omega, not "\\omega ".
+    std::string name(s_.substr(begin, pos_ - begin));
+    std::erase(name, ' ');
+    return NumericValue::of_approx(variable_value(name, *point_));
+  }
+
+  NumericValue number() {
+    const std::size_t begin = pos_;
+    cpp_int digits = 0;
+    cpp_int scale = 1;
+    bool seen_point = false, seen_digit = false;
+    while (!at_end()) {
+      const char c = s_[pos_];
+      if (std::isdigit(static_cast<unsigned char>(c))) {
+        digits = digits * 10 + (c - '0');
+        if (seen_point) scale *= 10;
+        seen_digit = true;
+      } else if (c == '.' && !seen_point) {
+        seen_point = true;
+      } else {
+        break;
+      }
+      ++pos_;
+      if (pos_ - begin > 1000) throw ParseFailure{};  // a 1000-digit literal is no answer
+    }
+    if (!seen_digit) throw ParseFailure{};
+    Rational value(digits, scale);
+    // Scientific notation: 3.83e35, 1e-3 (an "e" followed by a signed integer).
+    if ((peek() == 'e' || peek() == 'E') && pos_ + 1 < s_.size()) {
+      std::size_t p = pos_ + 1;
+      int sign = 1;
+      if (s_[p] == '-' || s_[p] == '+') sign = s_[p++] == '-' ? -1 : 1;
+      const std::size_t digits_begin = p;
+      while (p < s_.size() && std::isdigit(static_cast<unsigned char>(s_[p])) && p - digits_begin < 4) ++p;
+      if (p > digits_begin && (p >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[p])))) {
+        const int exponent = sign * std::stoi(std::string(s_.substr(digits_begin, p - digits_begin)));
+        pos_ = p;
+        return power_scaled(value, exponent);
+      }
+    }
+    return checked(value, value.convert_to<double>());
+  }
+
+  static NumericValue power_scaled(const Rational& mantissa, int exponent) {
+    return multiply(NumericValue::of_exact(mantissa),
+                    power(NumericValue::of_exact(10), NumericValue::of_exact(Rational(exponent))));
+  }
+};
+
+}  // namespace
+
+std::optional<NumericValue> evaluate_number(std::string_view normalized) {
+  if (normalized.empty()) return std::nullopt;
+  try {
+    return Parser(normalized, std::nullopt).parse_all();
+  } catch (const ParseFailure&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<PointValue> evaluate_at_point(std::string_view normalized, unsigned point) {
+  if (normalized.empty()) return std::nullopt;
+  try {
+    Parser parser(normalized, point);
+    const NumericValue v = parser.parse_all();
+    return PointValue{v.approx, parser.saw_variable()};
+  } catch (const ParseFailure&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace disa::llm::verify

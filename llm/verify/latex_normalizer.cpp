@@ -1,0 +1,216 @@
+#include "llm/verify/latex_normalizer.h"
+
+#include <array>
+#include <utility>
+
+#include "llm/verify/pcre2_regex.h"
+
+namespace disa::llm::verify {
+namespace {
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  if (s.find(from) == std::string::npos) return;
+  std::string out;
+  std::size_t start = 0;
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, start)) {
+    out.append(s, start, at - start).append(to);
+    start = at + from.size();
+  }
+  out.append(s, start);
+  s = std::move(out);
+}
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// From just after a '{', the index of its '}' (npos when unbalanced).
+std::size_t closing_brace(const std::string& s, std::size_t from) {
+  int depth = 1;
+  for (std::size_t i = from; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) {
+      ++i;
+      continue;
+    }
+    if (s[i] == '{') ++depth;
+    if (s[i] == '}' && --depth == 0) return i;
+  }
+  return std::string::npos;
+}
+
+// A command followed by a letter continues its name (\textbf is not \text + "bf").
+bool command_at(const std::string& s, std::size_t at, std::string_view cmd) {
+  if (s.compare(at, cmd.size(), cmd) != 0) return false;
+  const std::size_t next = at + cmd.size();
+  return next >= s.size() || !std::isalpha(static_cast<unsigned char>(s[next]));
+}
+
+// \text{abc} -> abc for each listed command (nested braces kept balanced).
+void unwrap_commands(std::string& s) {
+  static constexpr std::array<std::string_view, 10> kWrappers = {
+      "\\text",   "\\textbf", "\\textit", "\\textrm", "\\mbox",
+      "\\mathrm", "\\mathbf", "\\mathit", "\\boldsymbol", "\\operatorname"};
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const std::string_view cmd : kWrappers) {
+      for (std::size_t at = s.find(cmd); at != std::string::npos; at = s.find(cmd, at + 1)) {
+        if (!command_at(s, at, cmd)) continue;
+        std::size_t open = at + cmd.size();
+        while (open < s.size() && s[open] == ' ') ++open;
+        if (open >= s.size() || s[open] != '{') continue;
+        const std::size_t close = closing_brace(s, open + 1);
+        if (close == std::string::npos) continue;
+        s.replace(at, close + 1 - at, s.substr(open + 1, close - open - 1));
+        changed = true;
+      }
+    }
+  }
+}
+
+// A trailing unit after a value: "5\text{ cm}", "3\mbox{ m}^2", "9.6\mathrm{eV}".
+// Only when something remains in front of it, so "\text{(C)}" keeps its text.
+void drop_trailing_unit(std::string& s) {
+  static const Pcre2Regex unit(R"(^(.*?[^\s{])\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?\s*$)");
+  for (int i = 0; i < 3; ++i) {
+    const auto m = unit.find_all(s);
+    if (m.empty() || m.front().groups[0].empty()) return;
+    s = trim(m.front().groups[0]);
+  }
+}
+
+// \frac12 -> \frac{1}{2}, \frac1{x} -> \frac{1}{x}, \sqrt2 -> \sqrt{2}: one-character
+// arguments written without braces get them.
+void brace_short_arguments(std::string& s) {
+  for (const auto& [cmd, arity] : {std::pair<std::string_view, int>{"\\frac", 2}, {"\\sqrt", 1}}) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+      if (!command_at(s, i, cmd)) {
+        out += s[i++];
+        continue;
+      }
+      out += cmd;
+      i += cmd.size();
+      for (int arg = 0; arg < arity && i < s.size(); ++arg) {
+        if (s[i] == '{') {
+          const std::size_t close = closing_brace(s, i + 1);
+          if (close == std::string::npos) break;
+          out += s.substr(i, close - i + 1);
+          i = close + 1;
+        } else if (s[i] == '[' && cmd == "\\sqrt") {  // \sqrt[3]{x}: the index, then the argument
+          const std::size_t close = s.find(']', i);
+          if (close == std::string::npos) break;
+          out += s.substr(i, close - i + 1);
+          i = close + 1;
+          --arg;
+        } else if (s[i] == '\\') {
+          break;  // \frac\pi2: rare; leave it unparsed rather than guess
+        } else {
+          out += '{';
+          out += s[i++];
+          out += '}';
+        }
+      }
+    }
+    s = std::move(out);
+  }
+}
+
+}  // namespace
+
+std::string normalize_answer(std::string_view answer) {
+  std::string s = trim(answer);
+  if (std::string boxed; s.find("\\boxed") != std::string::npos) {
+    // A reference written as "\boxed{x}" means x.
+    const auto at = s.rfind("\\boxed{");
+    if (at != std::string::npos) {
+      const std::size_t close = closing_brace(s, at + 7);
+      if (close != std::string::npos) s = s.substr(at + 7, close - at - 7);
+    }
+  }
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kUnicode = {{
+      {"π", "\\pi "}, {"√", "\\sqrt"}, {"−", "-"}, {"×", "\\times "}, {"·", "\\cdot "},
+      {"°", "^\\circ"}, {"∞", "\\infty "}, {"≤", "\\le "}, {"≥", "\\ge "}}};
+  for (const auto& [from, to] : kUnicode) replace_all(s, from, to);
+  for (char& c : s) {
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  }
+  replace_all(s, "\\$", "");
+  replace_all(s, "$", "");
+  replace_all(s, "\\%", "%");
+  s = trim(s);
+  for (const std::string_view lead : {"\\(", "\\["}) {
+    if (s.starts_with(lead)) s = trim(std::string_view(s).substr(2));
+  }
+  for (const std::string_view tail : {"\\)", "\\]"}) {
+    if (s.ends_with(tail)) s = trim(std::string_view(s).substr(0, s.size() - 2));
+  }
+  // \left. and \right. are invisible delimiters; the rest keep their bracket.
+  for (const std::string_view cmd : {"\\left.", "\\right.", "\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl",
+                                     "\\Bigr", "\\big", "\\Big", "\\displaystyle"}) {
+    replace_all(s, cmd, "");
+  }
+  for (const std::string_view space : {"\\!", "\\,", "\\;", "\\:", "\\ ", "\\quad", "\\qquad", "~"}) {
+    replace_all(s, space, " ");
+  }
+  replace_all(s, "\\dfrac", "\\frac");
+  replace_all(s, "\\tfrac", "\\frac");
+  // A temperature's scale goes with its degree mark: "1950^\\circ C" is 1950.
+  static const Pcre2Regex degree_scale(R"((?:\^\{?\\circ\}?|\\degree|°)\s*(?:\\mathrm\{[CFK]\}|\{[CFK]\}|[CFK])\s*$)");
+  s = degree_scale.replace_all(s, "");
+  for (const std::string_view degree : {"^{\\circ}", "^\\circ", "{}^\\circ", "\\circ", "\\degree"}) {
+    replace_all(s, degree, "");
+  }
+  replace_all(s, "{,}", "");
+  drop_trailing_unit(s);
+  unwrap_commands(s);
+  s = trim(s);
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // a sentence's period
+  // Whitespace carries no meaning in these answers once the commands above are gone.
+  // A backslash command followed by a space and a letter keeps one separator
+  // ("\pi r" must not become the undefined command "\pir").
+  std::string compact;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != ' ') {
+      compact += s[i];
+      continue;
+    }
+    std::size_t j = i;
+    while (j < s.size() && s[j] == ' ') ++j;
+    std::size_t k = compact.size();
+    while (k > 0 && std::isalpha(static_cast<unsigned char>(compact[k - 1]))) --k;
+    const bool after_command = k > 0 && compact[k - 1] == '\\' && k < compact.size();
+    if (after_command && j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) compact += ' ';
+    i = j - 1;
+  }
+  s = std::move(compact);
+  brace_short_arguments(s);
+  // "x^{2}" and "x^2", "a_{n}" and "a_n": braces around one character say nothing.
+  static const Pcre2Regex single_brace(R"(([\^_])\{([A-Za-z0-9])\})");
+  s = single_brace.replace_all(s, "$1$2");
+  // x^{\prime} and x' are one derivative (after the spaces are gone).
+  for (const std::string_view prime : {"^{\\prime\\prime}", "^{\\prime}", "^\\prime"}) {
+    replace_all(s, prime, prime.find("\\prime\\prime") != std::string_view::npos ? "''" : "'");
+  }
+  // Arc minutes and seconds after a number: 0.003^{\prime\prime} is 0.003 (a unit).
+  static const Pcre2Regex primes(R"((\d)'+$)");
+  s = primes.replace_all(s, "$1");
+  if (s.starts_with("+")) s.erase(0, 1);
+  return s;
+}
+
+std::string strip_variable_prefix(std::string_view normalized) {
+  // A variable: one letter or a Greek-letter command, optionally subscripted.
+  static const Pcre2Regex prefix(R"(^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?(?:=|\\in)(?!=)(.+)$)");
+  const auto m = prefix.find_all(normalized);
+  if (m.empty()) return std::string(normalized);
+  const std::string rest = m.front().groups[0];
+  // "x=y=3" or "y=2x+1=0" are relations, not an assignment of a value.
+  if (rest.find('=') != std::string::npos) return std::string(normalized);
+  return rest;
+}
+
+}  // namespace disa::llm::verify

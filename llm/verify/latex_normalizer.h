@@ -1,0 +1,26 @@
+// Rewrites an extracted answer into a canonical LaTeX-ish string, so that different
+// spellings of one answer become the same text or at least parse as the same number.
+//
+// What it drops and why, following the public math-evaluation harnesses (Hendrycks'
+// strip_string, Qwen2.5-Math's strip_answer_string, lm-eval's Minerva normaliser):
+// math delimiters ($, \( \)), \left/\right, spacing commands and all whitespace,
+// \displaystyle, degree marks (^\circ, °), a trailing period, a trailing unit in
+// \text{}/\mbox{}/\mathrm{} after a value ("5\text{ cm}" -> "5"), LaTeX thousands
+// separators ("1{,}000"; plain "1,000" could be a list, so answer_equivalence.h
+// decides). It rewrites \dfrac/\tfrac to \frac, \frac12 to \frac{1}{2},
+// \sqrt2 to \sqrt{2}, unwraps the remaining \text{...}, and maps Unicode π, √, −, ×.
+// "\%" becomes "%" and stays: the equivalence check decides what a percent means.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace disa::llm::verify {
+
+std::string normalize_answer(std::string_view answer);
+
+// "x=3" -> "3", "x \in [1,2]" -> "[1,2]": a short variable name before one top-level
+// "=" or "\in" is dropped. Applied per element of a tuple or list, after normalising.
+std::string strip_variable_prefix(std::string_view normalized);
+
+}  // namespace disa::llm::verify

@@ -1,0 +1,32 @@
+// The value of a numeric answer: exact (a rational, arbitrary precision) while only
+// + - * /, integer powers and perfect-square roots are involved; otherwise a double
+// (after \sqrt of a non-square, \pi, a non-integer power).
+#pragma once
+
+#include <boost/multiprecision/cpp_int.hpp>
+#include <optional>
+#include <string>
+
+namespace disa::llm::verify {
+
+using Rational = boost::multiprecision::cpp_rational;
+
+struct NumericValue {
+  std::optional<Rational> exact;  // set while the value is known exactly
+  double approx = 0.0;            // always set
+
+  static NumericValue of_exact(const Rational& r);
+  static NumericValue of_approx(double x);
+  std::string to_string() const;  // "3/4" when exact, else shortest double
+};
+
+// Relative tolerance for values that are not both exact (see answer_equivalence.h).
+inline constexpr double kRelativeTolerance = 1e-6;
+
+// Exact equality when both are exact: 1000000 != 1000001, 999999/2 != 500000, and a
+// rounded decimal is not the fraction (1/3 != 0.3333333). Otherwise (a root, \pi, a
+// function value on either side) |a-b| <= kRelativeTolerance * max(|a|,|b|), or both
+// below 1e-12 in magnitude (floating-point dust where 0 is meant).
+bool numerically_equal(const NumericValue& a, const NumericValue& b);
+
+}  // namespace disa::llm::verify

@@ -1,0 +1,14 @@
+// A deliberately wrong answer near a reference, for checking that the verifier
+// gives reward 0: the last run of digits is increased by one ("025" -> "026",
+// "\frac{1}{2}" -> "\frac{1}{3}", "(1,2)" -> "(1,3)"); an answer with no digit gets
+// "+1" appended. Each of these changes the value (or the text) of the answer.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace disa::llm::verify {
+
+std::string perturbed_answer(std::string_view answer);
+
+}  // namespace disa::llm::verify

@@ -1,0 +1,116 @@
+// The equivalence rules, including the tricky pairs from issue 8. Inputs are
+// normalised first, as verify_math does.
+#include "llm/verify/answer_equivalence.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "llm/verify/latex_normalizer.h"
+
+namespace disa::llm::verify {
+namespace {
+
+bool same(const std::string& response, const std::string& reference) {
+  return answers_equivalent(normalize_answer(response), normalize_answer(reference)).equal;
+}
+
+TEST(AnswerEquivalence, IntegersWithLeadingZerosAndTrailingDotZero) {
+  EXPECT_TRUE(same("25", "025"));   // AIME
+  EXPECT_TRUE(same("27", "27.0"));  // AMC
+  EXPECT_FALSE(same("26", "025"));
+  EXPECT_FALSE(same("27.01", "27.0"));
+}
+
+TEST(AnswerEquivalence, FractionsDecimalsAndSlashAgree) {
+  EXPECT_TRUE(same("\\frac{1}{2}", "0.5"));
+  EXPECT_TRUE(same("1/2", "\\frac12"));
+  EXPECT_TRUE(same("\\dfrac{1}{2}", "\\tfrac{2}{4}"));
+  // Rationals compare exactly: a rounded decimal is not the fraction, however close.
+  EXPECT_FALSE(same("\\frac{1}{3}", "0.333"));
+  EXPECT_FALSE(same("\\frac{1}{3}", "0.3333333333"));
+  EXPECT_FALSE(same("\\frac{999999}{2}", "500000"));
+}
+
+TEST(AnswerEquivalence, IntegersCompareExactlyHowEverLarge) {
+  EXPECT_FALSE(same("1000001", "1000000"));  // a relative tolerance would call these equal
+  EXPECT_TRUE(same("1,000,000", "1000000"));
+  EXPECT_TRUE(same("1000000", "1,000,000"));
+  EXPECT_FALSE(same("1,000,001", "1000000"));
+}
+
+TEST(AnswerEquivalence, ThreeDigitListsAreNotThousands) {
+  EXPECT_TRUE(same("200, 100", "100,200"));  // two answers in any order, not 200100 vs 100200
+  EXPECT_FALSE(same("100,200", "100200, 1"));
+}
+
+TEST(AnswerEquivalence, RootsAndPi) {
+  EXPECT_TRUE(same("2\\sqrt{3}", "\\sqrt{12}"));
+  EXPECT_FALSE(same("2\\sqrt{3}", "\\sqrt{13}"));
+  EXPECT_TRUE(same("3\\pi", "3π"));
+  EXPECT_TRUE(same("\\frac{3\\pi}{2}", "1.5\\pi"));
+  EXPECT_FALSE(same("3\\pi", "9.42"));  // 3pi = 9.42477..., off by more than 1e-6
+  EXPECT_TRUE(same("3\\pi", "9.42477796"));  // within the relative 1e-6 of an irrational value
+}
+
+TEST(AnswerEquivalence, PercentIsItsNumberOrItsHundredth) {
+  EXPECT_TRUE(same("50\\%", "50"));
+  EXPECT_TRUE(same("50", "50\\%"));
+  EXPECT_TRUE(same("0.5", "50\\%"));
+  EXPECT_FALSE(same("0.5", "50"));  // without a percent sign nothing is scaled
+  EXPECT_FALSE(same("5000", "50\\%"));
+}
+
+TEST(AnswerEquivalence, UnitsAndDegreesAreDropped) {
+  EXPECT_TRUE(same("5\\text{ cm}", "5"));
+  EXPECT_TRUE(same("5", "5 \\text{cm}^2"));
+  EXPECT_TRUE(same("90^\\circ", "90"));
+  EXPECT_FALSE(same("6\\text{ cm}", "5"));
+}
+
+TEST(AnswerEquivalence, TuplesAreOrderedAndKeepTheirBrackets) {
+  EXPECT_TRUE(same("(1,2)", "\\left(1, 2\\right)"));
+  EXPECT_TRUE(same("(\\frac{1}{2},3)", "(0.5, 3.0)"));
+  EXPECT_FALSE(same("(1,2)", "(2,1)"));
+  EXPECT_FALSE(same("[1,2)", "[1,2]"));  // intervals: a closed end is not an open one
+  EXPECT_FALSE(same("(1,2,3)", "(1,2)"));
+}
+
+TEST(AnswerEquivalence, SetsAndListsMatchInAnyOrder) {
+  EXPECT_TRUE(same("\\{3,1,2\\}", "\\{1,2,3\\}"));
+  EXPECT_TRUE(same("-2, 1", "1,-2"));
+  EXPECT_TRUE(same("(1,8,19), (4,5,7), (2,7,13)", "(1,8,19), (2,7,13), (4,5,7)"));
+  EXPECT_FALSE(same("1, 1", "1, 2"));  // a multiset: each element used once
+  EXPECT_FALSE(same("1, 2", "1, 2, 3"));
+  EXPECT_TRUE(same("(-\\infty,1)\\cup(2,\\infty)", "(2,\\infty)\\cup(-\\infty,1)"));
+}
+
+TEST(AnswerEquivalence, VariableAssignments) {
+  EXPECT_TRUE(same("x=3", "3"));
+  EXPECT_TRUE(same("3", "x = 3"));
+  EXPECT_TRUE(same("x=1, y=2", "1,2"));
+  EXPECT_FALSE(same("x=4", "3"));
+}
+
+TEST(AnswerEquivalence, ExpressionsByEvaluationAtPoints) {
+  EXPECT_TRUE(same("\\frac{2\\pi}{\\omega}", "2\\pi/\\omega"));
+  EXPECT_TRUE(same("2n+2", "2(n+1)"));
+  EXPECT_TRUE(same("y=2x+1", "y=1+2x"));
+  EXPECT_FALSE(same("2n+1", "2(n+1)"));
+  EXPECT_FALSE(same("n^2", "2n"));
+}
+
+TEST(AnswerEquivalence, WordsCompareAsText) {
+  EXPECT_TRUE(same("\\text{Evelyn}", "Evelyn"));
+  EXPECT_FALSE(same("no", "on"));  // not a product of variables n*o
+  EXPECT_FALSE(same("\\text{(C)}", "\\text{(D)}"));
+}
+
+TEST(AnswerEquivalence, EmptyIsNoAnswer) {
+  const auto e = answers_equivalent("", "3");
+  EXPECT_FALSE(e.equal);
+  EXPECT_EQ(e.how, "no answer");
+}
+
+}  // namespace
+}  // namespace disa::llm::verify

@@ -1,0 +1,61 @@
+// Final-answer extraction: which rule fires, and what it returns.
+#include "llm/verify/answer_extraction.h"
+
+#include <gtest/gtest.h>
+
+namespace disa::llm::verify {
+namespace {
+
+TEST(AnswerExtraction, TakesTheLastBoxWithNestedBraces) {
+  const auto a = extract_final_answer("First \\boxed{1}, then $\\boxed{\\frac{1}{\\sqrt{2}}}$.");
+  EXPECT_EQ(a.rule, ExtractionRule::kBoxed);
+  EXPECT_EQ(a.text, "\\frac{1}{\\sqrt{2}}");
+}
+
+TEST(AnswerExtraction, ReadsFboxAndBoxedWithoutBraces) {
+  EXPECT_EQ(extract_final_answer("so \\fbox{7} wins").text, "7");
+  EXPECT_EQ(extract_final_answer("$\\boxed 5$").text, "5");
+}
+
+TEST(AnswerExtraction, AnUnbalancedBoxIsNoBox) {
+  // The box is not closed: the rule falls through to the last number.
+  const auto a = extract_final_answer("\\boxed{\\frac{1}{2} and 3");
+  EXPECT_EQ(a.rule, ExtractionRule::kLastNumber);
+  EXPECT_EQ(a.text, "3");
+}
+
+TEST(AnswerExtraction, ReadsGsm8kHashes) {
+  const auto a = extract_final_answer("She has 3 + 4 = <<3+4=7>>7 apples.\n#### 1,007");
+  EXPECT_EQ(a.rule, ExtractionRule::kHashes);
+  EXPECT_EQ(a.text, "1,007");
+}
+
+TEST(AnswerExtraction, ReadsTheAnswerIsSentence) {
+  const auto a = extract_final_answer("Thus the answer is $\\frac{3}{4}$. Then we stop at 9.");
+  EXPECT_EQ(a.rule, ExtractionRule::kAnswerIs);
+  EXPECT_EQ(a.text, "\\frac{3}{4}");
+  EXPECT_EQ(extract_final_answer("The final answer is: 3.5.").text, "3.5");
+}
+
+TEST(AnswerExtraction, ProseAfterTheAnswerIsFallsThrough) {
+  const auto a = extract_final_answer(
+      "the answer is obtained in the same way as above, with the roles of the two players exchanged throughout, "
+      "giving 12");
+  EXPECT_EQ(a.rule, ExtractionRule::kLastNumber);
+  EXPECT_EQ(a.text, "12");
+}
+
+TEST(AnswerExtraction, FallsBackToTheLastNumber) {
+  EXPECT_EQ(extract_final_answer("We get 12 and then -3.25 at the end").text, "-3.25");
+  EXPECT_EQ(extract_final_answer("It costs 1,234,567 dollars").text, "1,234,567");
+  EXPECT_EQ(extract_final_answer("ratio 3/4").text, "3/4");
+}
+
+TEST(AnswerExtraction, NothingToExtract) {
+  const auto a = extract_final_answer("no digits here");
+  EXPECT_EQ(a.rule, ExtractionRule::kNone);
+  EXPECT_EQ(a.text, "");
+}
+
+}  // namespace
+}  // namespace disa::llm::verify

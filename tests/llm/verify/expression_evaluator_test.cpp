@@ -1,0 +1,94 @@
+// The exact evaluator: values, exactness, and what is not a number.
+#include "llm/verify/expression_evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <string>
+
+namespace disa::llm::verify {
+namespace {
+
+Rational exact(const std::string& s) {
+  const auto v = evaluate_number(s);
+  EXPECT_TRUE(v && v->exact) << s;
+  return v && v->exact ? *v->exact : Rational(-999999);
+}
+
+double approx(const std::string& s) {
+  const auto v = evaluate_number(s);
+  EXPECT_TRUE(v.has_value()) << s;
+  return v ? v->approx : std::nan("");
+}
+
+TEST(ExpressionEvaluator, IntegersDecimalsAndFractionsAreExact) {
+  EXPECT_EQ(exact("025"), Rational(25));
+  EXPECT_EQ(exact("27.0"), Rational(27));
+  EXPECT_EQ(exact(".5"), Rational(1, 2));
+  EXPECT_EQ(exact("\\frac{1}{2}"), Rational(1, 2));
+  EXPECT_EQ(exact("-3/4"), Rational(-3, 4));
+  EXPECT_EQ(exact("\\frac{\\frac{1}{2}}{3}"), Rational(1, 6));
+  EXPECT_EQ(exact("2^{10}-1"), Rational(1023));
+  EXPECT_EQ(exact("2^{-2}"), Rational(1, 4));
+  EXPECT_EQ(exact("(1+2)\\cdot3"), Rational(9));
+  EXPECT_EQ(exact("8.7\\times10^8"), Rational(870000000));
+  EXPECT_EQ(exact("3.83e35"), Rational(boost::multiprecision::cpp_int(383) * boost::multiprecision::pow(boost::multiprecision::cpp_int(10), 33)));
+  EXPECT_EQ(exact("1e-3"), Rational(1, 1000));
+}
+
+TEST(ExpressionEvaluator, PerfectSquareRootsStayExact) {
+  EXPECT_EQ(exact("\\sqrt{\\frac{9}{4}}"), Rational(3, 2));
+  EXPECT_EQ(exact("\\sqrt[3]{27}"), Rational(3));
+  EXPECT_EQ(exact("4^{\\frac{1}{2}}"), Rational(2));
+}
+
+TEST(ExpressionEvaluator, RootsAndPiAreApproximate) {
+  const auto v = evaluate_number("2\\sqrt{3}");
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(v->exact);
+  EXPECT_NEAR(v->approx, 2 * std::sqrt(3.0), 1e-12);
+  EXPECT_NEAR(approx("3\\pi"), 3 * std::numbers::pi, 1e-12);
+  EXPECT_NEAR(approx("\\frac{\\pi}{2}"), std::numbers::pi / 2, 1e-12);
+}
+
+TEST(ExpressionEvaluator, NonNumbersAreNullopt) {
+  for (const std::string s : {"x", "2n", "\\infty", "(1,2)", "1/0", "\\sqrt{-4}", "", "\\frac{1}", "3+", "e^2"}) {
+    EXPECT_FALSE(evaluate_number(s).has_value()) << s;
+  }
+}
+
+TEST(ExpressionEvaluator, HugePowersLeaveExactArithmetic) {
+  EXPECT_EQ(exact("2^{1000}"), Rational(boost::multiprecision::pow(boost::multiprecision::cpp_int(2), 1000)));
+  // Past the exact budget (4096 bits) the value goes on as a double ...
+  const auto v = evaluate_number("\\frac{1000001}{1000000}^{500}");
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(v->exact);
+  EXPECT_NEAR(v->approx, std::pow(1.000001, 500), 1e-12);
+  // ... and a double that overflows is no number at all.
+  EXPECT_FALSE(evaluate_number("2^{9999}").has_value());
+  EXPECT_FALSE(evaluate_number("2^{99999}").has_value());  // exponent over the 10000 limit
+}
+
+TEST(ExpressionEvaluator, DeepNestingIsRefusedNotACrash) {
+  std::string s;
+  for (int i = 0; i < 500; ++i) s += "(";
+  s += "1";
+  for (int i = 0; i < 500; ++i) s += ")";
+  EXPECT_FALSE(evaluate_number(s).has_value());
+}
+
+TEST(ExpressionEvaluator, VariablesTakeTheSameValueOnBothSides) {
+  const auto a = evaluate_at_point("\\frac{x}{2}+\\sin(\\omega t)", 1);
+  const auto b = evaluate_at_point("\\sin(t\\omega)+0.5x", 1);
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(a->has_variables);
+  EXPECT_NEAR(a->value, b->value, 1e-12);
+  const auto c = evaluate_at_point("\\frac{x}{2}+\\sin(\\omega t)", 2);
+  ASSERT_TRUE(c);
+  EXPECT_NE(a->value, c->value);  // another point, other values
+  EXPECT_FALSE(evaluate_at_point("3", 1)->has_variables);
+}
+
+}  // namespace
+}  // namespace disa::llm::verify

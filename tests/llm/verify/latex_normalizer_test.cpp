@@ -1,0 +1,67 @@
+// LaTeX normalisation: each rewrite on its own.
+#include "llm/verify/latex_normalizer.h"
+
+#include <gtest/gtest.h>
+
+namespace disa::llm::verify {
+namespace {
+
+TEST(LatexNormalizer, DropsDelimitersSpacingAndLeftRight) {
+  EXPECT_EQ(normalize_answer("$\\left( 3, \\frac{\\pi}{2} \\right)$"), "(3,\\frac{\\pi}{2})");
+  EXPECT_EQ(normalize_answer("\\( 1\\!\\,000 \\)"), "1000");  // spacing commands go
+  EXPECT_EQ(normalize_answer("\\$18.90"), "18.90");
+}
+
+TEST(LatexNormalizer, RewritesFractionSpellings) {
+  EXPECT_EQ(normalize_answer("\\dfrac{1}{2}"), "\\frac{1}{2}");
+  EXPECT_EQ(normalize_answer("\\tfrac12"), "\\frac{1}{2}");
+  EXPECT_EQ(normalize_answer("\\frac1{x}"), "\\frac{1}{x}");
+  EXPECT_EQ(normalize_answer("2\\sqrt3"), "2\\sqrt{3}");
+}
+
+TEST(LatexNormalizer, DropsUnitsAndDegrees) {
+  EXPECT_EQ(normalize_answer("5\\text{ cm}"), "5");
+  EXPECT_EQ(normalize_answer("864 \\mbox{ inches}^2"), "864");
+  EXPECT_EQ(normalize_answer("30^\\circ"), "30");
+  EXPECT_EQ(normalize_answer("30^{\\circ}"), "30");
+  EXPECT_EQ(normalize_answer("30°"), "30");
+  EXPECT_EQ(normalize_answer("0.003^{\\prime\\prime}"), "0.003");
+}
+
+TEST(LatexNormalizer, KeepsATextOnlyAnswer) {
+  EXPECT_EQ(normalize_answer("\\text{(C)}"), "(C)");
+  EXPECT_EQ(normalize_answer("\\textbf{Evelyn}"), "Evelyn");
+}
+
+TEST(LatexNormalizer, RemovesLatexThousandsSeparatorsOnly) {
+  EXPECT_EQ(normalize_answer("1{,}000"), "1000");
+  EXPECT_EQ(normalize_answer("1,000"), "1,000");  // a number or a list: the equivalence decides
+  EXPECT_EQ(normalize_answer("1, 2"), "1,2");
+}
+
+TEST(LatexNormalizer, KeepsPercentAndDropsATrailingPeriod) {
+  EXPECT_EQ(normalize_answer("50\\%"), "50%");
+  EXPECT_EQ(normalize_answer("12."), "12");
+}
+
+TEST(LatexNormalizer, UnwrapsABoxedReference) { EXPECT_EQ(normalize_answer("\\boxed{\\dfrac{3}{4}}"), "\\frac{3}{4}"); }
+
+TEST(LatexNormalizer, MapsUnicode) {
+  EXPECT_EQ(normalize_answer("3π"), "3\\pi");
+  EXPECT_EQ(normalize_answer("−2"), "-2");
+}
+
+TEST(LatexNormalizer, KeepsASpaceThatSeparatesACommandFromALetter) {
+  EXPECT_EQ(normalize_answer("\\lambda k T"), "\\lambda kT");
+}
+
+TEST(LatexNormalizer, StripsAVariablePrefix) {
+  EXPECT_EQ(strip_variable_prefix("x=3"), "3");
+  EXPECT_EQ(strip_variable_prefix("\\theta=\\frac{\\pi}{2}"), "\\frac{\\pi}{2}");
+  EXPECT_EQ(strip_variable_prefix("x\\in[1,2]"), "[1,2]");
+  EXPECT_EQ(strip_variable_prefix("x=y=3"), "x=y=3");   // a relation, kept
+  EXPECT_EQ(strip_variable_prefix("f(x)=2x"), "f(x)=2x");  // not a bare variable
+}
+
+}  // namespace
+}  // namespace disa::llm::verify

@@ -1,0 +1,22 @@
+// The perturbation used to build deliberately wrong answers.
+#include "llm/verify/wrong_answer.h"
+
+#include <gtest/gtest.h>
+
+namespace disa::llm::verify {
+namespace {
+
+TEST(WrongAnswer, IncrementsTheLastDigitRun) {
+  EXPECT_EQ(perturbed_answer("025"), "026");
+  EXPECT_EQ(perturbed_answer("\\frac{1}{2}"), "\\frac{1}{3}");
+  EXPECT_EQ(perturbed_answer("(1,2)"), "(1,3)");
+  EXPECT_EQ(perturbed_answer("199"), "200");
+  EXPECT_EQ(perturbed_answer("99"), "100");
+  EXPECT_EQ(perturbed_answer("-1"), "-2");
+  EXPECT_EQ(perturbed_answer("27.0"), "27.1");
+}
+
+TEST(WrongAnswer, AppendsWhenThereIsNoDigit) { EXPECT_EQ(perturbed_answer("\\pi"), "\\pi+1"); }
+
+}  // namespace
+}  // namespace disa::llm::verify
