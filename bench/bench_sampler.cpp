@@ -1,6 +1,7 @@
-// bench_sampler [--batches=1,8,64] [--new-tokens=128] [--prompt-tokens=16] [--threads=N] [--repeats=3]
+// bench_sampler [--model=DIR] [--batches=1,8,64] [--new-tokens=128] [--prompt-tokens=16] [--threads=N] [--repeats=3]
 //
-// Sampling throughput of llm/model/sampler.h with the KV cache on a small random model
+// Sampling throughput of llm/model/sampler.h with the KV cache on a model folder (--model, e.g.
+// the in-house model of `disa llm pretrain`) or by default a small random model
 // (Qwen2 layout: 4 layers, hidden 256, 4 heads, 2 kv heads, intermediate 704, a
 // character-level vocabulary of 100), temperature 1 with top-p 0.95, no EOS so every row
 // generates all new tokens. Prints generated tokens per second (batch x new tokens / wall
@@ -72,9 +73,12 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> batches = {1, 8, 64};
   std::int64_t new_tokens = 128, prompt_tokens = 16, repeats = 3;
   int threads = 0;
+  std::string model_dir;  // empty: the built-in random model
   for (int i = 1; i < argc; ++i) {
     std::string v;
-    if (disa::bench::take_flag(argv[i], "--batches", &v)) {
+    if (disa::bench::take_flag(argv[i], "--model", &v)) {
+      model_dir = v;
+    } else if (disa::bench::take_flag(argv[i], "--batches", &v)) {
       batches = parse_list(v);
     } else if (disa::bench::take_flag(argv[i], "--new-tokens", &v)) {
       new_tokens = std::stoll(v);
@@ -101,15 +105,19 @@ int main(int argc, char** argv) {
                                  {"max_position_embeddings", 1024},
                                  {"rms_norm_eps", 1e-6},
                                  {"tie_word_embeddings", true}};
-  disa::llm::Transformer model = disa::llm::init_random(disa::llm::parse_model_config(config), 1);
+  disa::llm::Transformer model = model_dir.empty()
+                                     ? disa::llm::init_random(disa::llm::parse_model_config(config), 1)
+                                     : disa::llm::load_pretrained(model_dir, torch::kFloat32);
+  const disa::llm::ModelConfig& c = model->config();
   std::int64_t params = 0;
   for (const auto& p : model->parameters()) params += p.numel();
 
   fmt::print("machine: {} ({} hardware threads), LibTorch {} with {} intra-op threads\n", cpu_name(),
              std::thread::hardware_concurrency(), TORCH_VERSION, torch::get_num_threads());
   fmt::print("BLAS: {}\n", blas_libraries());
-  fmt::print("model: Qwen2 layout, 4 layers, hidden 256, 4 heads / 2 kv, vocab 100, {} parameters, float32, CPU\n",
-             params);
+  fmt::print("model: {}, {} layers, hidden {}, {} heads / {} kv, vocab {}, {} parameters, float32, CPU\n",
+             model_dir.empty() ? std::string("random Qwen2 layout") : model_dir, c.num_hidden_layers, c.hidden_size,
+             c.num_attention_heads, c.num_key_value_heads, c.vocab_size, params);
   fmt::print("sampling: temperature 1, top-p 0.95, {} prompt tokens, {} new tokens, best of {}\n", prompt_tokens,
              new_tokens, repeats);
   fmt::print("{:>6} {:>12} {:>14}\n", "batch", "seconds", "tokens/s");
@@ -118,7 +126,9 @@ int main(int argc, char** argv) {
   for (const std::int64_t batch : batches) {
     std::vector<std::vector<std::int32_t>> prompts(batch);
     for (std::int64_t r = 0; r < batch; ++r) {
-      for (std::int64_t t = 0; t < prompt_tokens; ++t) prompts[r].push_back(static_cast<std::int32_t>((r * 7 + t * 13) % 100));
+      for (std::int64_t t = 0; t < prompt_tokens; ++t) {
+        prompts[r].push_back(static_cast<std::int32_t>((r * 7 + t * 13) % std::min<std::int64_t>(c.vocab_size, 100)));
+      }
     }
     disa::llm::sample(*model, prompts, {.max_new_tokens = 4});  // warm-up: allocator, thread pool
     double best = 1e300;
