@@ -11,8 +11,6 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +18,7 @@
 
 #include "llm/tokenizer/tokenizer.h"
 #include "src/cli/commands.h"
+#include "src/cli/output.h"
 #include "src/input_error.h"
 
 namespace disa::cli {
@@ -63,23 +62,8 @@ void run_tokenize(const Args& a) {
   } catch (const InputError& e) {
     throw InputError(fmt::format("--tokenizer: {}", e.what()));
   }
-  std::ifstream file;
-  if (a.input != "-") {
-    file.open(a.input, std::ios::binary);
-    if (!file) throw InputError(fmt::format("--input: cannot read '{}'", a.input));
-  }
-  std::istream& in = a.input == "-" ? std::cin : file;
-  const std::string name = a.input == "-" ? "stdin" : a.input;
-  std::string line, out;  // out: all output lines, written at the end
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
-    const std::string where = fmt::format("--input {} line {}", name, number);
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
-    }
+  std::string out;  // all output lines, written at the end
+  for_each_jsonl_line(a.input, [&](const nlohmann::json& value, const std::string& where) {
     try {
       if (a.decode) {
         out += nlohmann::json(tokenizer->decode(parse_ids(value, where))).dump();
@@ -92,7 +76,7 @@ void run_tokenize(const Args& a) {
       throw InputError(what.starts_with(where) ? what : fmt::format("{}: {}", where, what));
     }
     out += '\n';
-  }
+  });
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 

@@ -12,8 +12,6 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,6 +20,7 @@
 #include "llm/verify/math_benchmarks.h"
 #include "llm/verify/math_verifier.h"
 #include "src/cli/commands.h"
+#include "src/cli/output.h"
 #include "src/input_error.h"
 
 namespace disa::cli {
@@ -74,23 +73,10 @@ void run_verify(const Args& a) {
     throw InputError(fmt::format(
         "--task '{}': expected math, math500, gsm8k, aime24, aime25, amc23, minerva or olympiadbench", a.task));
   }
-  std::ifstream file;
-  if (a.input != "-") {
-    file.open(a.input, std::ios::binary);
-    if (!file) throw InputError(fmt::format("--input: cannot read '{}'", a.input));
-  }
-  std::istream& in = a.input == "-" ? std::cin : file;
-  const std::string name = a.input == "-" ? "stdin" : a.input;
-  std::string line, out;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::string where = fmt::format("--input {} line {}", name, number);
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
-    }
+  std::string out;
+  std::size_t number = 0;  // the record's line number, printed with its result
+  for_each_jsonl_line(a.input, [&](const nlohmann::json& record, const std::string& where) {
+    ++number;
     if (!record.is_object()) throw InputError(fmt::format("{}: expected a JSON object", where));
     if (!record.contains("response") || !record["response"].is_string()) {
       throw InputError(fmt::format("{}: field 'response' is missing or not a string", where));
@@ -109,7 +95,7 @@ void run_verify(const Args& a) {
         llm::verify::verify_math_multi(record["response"].get_ref<const std::string&>(), answers, is_multiple);
     out += result_line(result, number, a.json);
     out += '\n';
-  }
+  });
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 

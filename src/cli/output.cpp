@@ -5,8 +5,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
@@ -53,6 +56,29 @@ void Progress::update(double fraction, const std::string& detail) {
   last_ = now;
   std::fprintf(stderr, "\r\033[K%s %3.0f%% %s", label_.c_str(), 100.0 * fraction, detail.c_str());
   std::fflush(stderr);
+}
+
+void for_each_jsonl_line(const std::string& input,
+                         const std::function<void(const nlohmann::json& value, const std::string& where)>& f) {
+  std::ifstream file;
+  if (input != "-") {
+    file.open(input, std::ios::binary);
+    if (!file) throw InputError(fmt::format("--input: cannot read '{}'", input));
+  }
+  std::istream& in = input == "-" ? std::cin : file;
+  const std::string name = input == "-" ? "stdin" : input;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
+    const std::string where = fmt::format("--input {} line {}", name, number);
+    nlohmann::json value;
+    try {
+      value = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
+    }
+    f(value, where);
+  }
 }
 
 }  // namespace disa::cli

@@ -1,11 +1,14 @@
-// Small output helpers shared by the CLI commands: CSV writing with
-// shortest-round-trip numbers, and a progress line that shows on a terminal
-// and stays quiet in CI or when stderr is redirected.
+// Small input/output helpers shared by the CLI commands: CSV writing with
+// shortest-round-trip numbers, JSONL input line by line, and a progress line that shows
+// on a terminal and stays quiet in CI or when stderr is redirected.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace disa::cli {
 
@@ -22,6 +25,12 @@ class CsvTable {
 };
 
 std::string num(double x);  // shortest text that reads back to x; "inf", "nan" spelled out
+
+// Calls f(value, where) for every line of a JSONL input: a file, or "-" for stdin (CRLF
+// tolerated). `where` is "--input NAME line N", for the caller's errors; a line that is not
+// JSON, or a file that cannot be read, is an InputError naming it.
+void for_each_jsonl_line(const std::string& input,
+                         const std::function<void(const nlohmann::json& value, const std::string& where)>& f);
 
 class Progress {
  public:
