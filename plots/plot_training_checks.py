@@ -37,6 +37,23 @@ METHOD_STYLE = {
 }
 
 
+def csv_or_skip(d, name):
+    """Rows of DIR/name, or None (with a message) when the check did not write it."""
+    path = os.path.join(d, name)
+    if not os.path.exists(path):
+        print(f"skip: {path} not found")
+        return None
+    return read(path)
+
+
+def save(fig, d, name):
+    fig.tight_layout()
+    out = os.path.join(d, name)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
 def runs_of(rows):
     """OrderedDict run -> list of rows (in step order)."""
     out = OrderedDict()
@@ -50,11 +67,9 @@ def positive(values, floor=1e-16):
 
 
 def plot_collapse(d):
-    path = os.path.join(d, "check_13_collapse_curves.csv")
-    if not os.path.exists(path):
-        print(f"skip: {path} not found")
+    rows = csv_or_skip(d, "check_13_collapse_curves.csv")
+    if rows is None:
         return
-    rows = read(path)
     table = read(os.path.join(d, "check_13_collapse.csv"))
     target_h = {r["tree"]: fnum(r["exact"]) for r in table if r["quantity"].startswith("final strategy entropy")}
     target_acc = {r["tree"]: fnum(r["exact"]) for r in table if r["quantity"].startswith("final accuracy")}
@@ -85,19 +100,13 @@ def plot_collapse(d):
         axes[i][1].legend(fontsize=8)
     fig.suptitle("check_13_collapse (item 13): GRPO/GSPO (one line per seed; the two coincide here) collapse the "
                  "strategy distribution; DISA reaches p*; SFT reaches q(.|correct)", fontsize=11)
-    fig.tight_layout()
-    out = os.path.join(d, "collapse_curves.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    print(f"wrote {out}")
+    save(fig, d, "collapse_curves.png")
 
 
 def plot_coupled(d):
-    path = os.path.join(d, "check_11_coupled_log_z_curves.csv")
-    if not os.path.exists(path):
-        print(f"skip: {path} not found")
+    rows = csv_or_skip(d, "check_11_coupled_log_z_curves.csv")
+    if rows is None:
         return
-    rows = read(path)
     runs = runs_of(rows)
     panels = list(OrderedDict.fromkeys((r["tree"], r["group"]) for r in rows))
     lrs = sorted({run.split("lrz=")[1].split("/")[0] for run in runs}, key=float)
@@ -128,19 +137,13 @@ def plot_coupled(d):
         ax_c.legend(fontsize=7, ncol=3)
     fig.suptitle("check_11_coupled_log_z (item 11): c_t = log Z_phi - log Z; c*_t = fixed-policy optimum\n"
                  "plain: c*_t = -KL_t, both -> 0; 1/|y|: c_t ends above 0 at a policy away from p*", fontsize=11)
-    fig.tight_layout()
-    out = os.path.join(d, "coupled_log_z_curves.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    print(f"wrote {out}")
+    save(fig, d, "coupled_log_z_curves.png")
 
 
 def plot_paced(d):
-    path = os.path.join(d, "check_12_paced_curves.csv")
-    if not os.path.exists(path):
-        print(f"skip: {path} not found")
+    rows = csv_or_skip(d, "check_12_paced_curves.csv")
+    if rows is None:
         return
-    rows = read(path)
     runs = runs_of(rows)
     colours = {"uniform": "tab:blue", "paced tau=0.5": "tab:red", "paced tau=0.3": "tab:orange",
                "uniform +replay(accuracy_error)": "tab:cyan", "paced tau=0.5 +replay(accuracy_error)": "tab:purple",
@@ -173,19 +176,13 @@ def plot_paced(d):
     fig.suptitle("check_12_paced (item 12): uniform vs paced prompt selection (our rule), 16 prompts, 4 per step, "
                  "group 8; replay: 64 groups kept, 4 replayed per step by accuracy-estimation error (or uniformly)",
                  fontsize=11)
-    fig.tight_layout()
-    out = os.path.join(d, "paced_curves.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    print(f"wrote {out}")
+    save(fig, d, "paced_curves.png")
 
 
 def plot_envelope(d):
-    path = os.path.join(d, "check_09_envelope.csv")
-    if not os.path.exists(path):
-        print(f"skip: {path} not found")
+    table = csv_or_skip(d, "check_09_envelope.csv")
+    if table is None:
         return
-    table = read(path)
     env = defaultdict(list)  # proposal -> [(c, measured, principal, k c^2)]
     online = []
     spread = defaultdict(list)  # proposal -> [(c, min, max)] over optimiser starts
@@ -228,19 +225,13 @@ def plot_envelope(d):
     ax.legend(fontsize=7)
     ax.set_title("check_09_envelope (item 9): DISA offline (exact, weighted by q) with a frozen log Z off by c\n"
                  "the perturbation envelope per proposal, with the small-c law k c^2; bars: range over 4 starts (c > 0)", fontsize=10)
-    fig.tight_layout()
-    out = os.path.join(d, "envelope.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    print(f"wrote {out}")
+    save(fig, d, "envelope.png")
 
 
 def plot_sensitivity(d):
-    path = os.path.join(d, "check_14_disa_sensitivity_cells.csv")
-    if not os.path.exists(path):
-        print(f"skip: {path} not found")
+    cells = csv_or_skip(d, "check_14_disa_sensitivity_cells.csv")
+    if cells is None:
         return
-    cells = read(path)
     betas = sorted({float(c["beta"]) for c in cells})
     ns = sorted({int(c["n"]) for c in cells})
     colours = dict(zip(ns, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
@@ -273,11 +264,7 @@ def plot_sensitivity(d):
     fig.suptitle("check_14_disa_sensitivity: log Zhat_N frozen from N samples of q_lambda, disa-offline trained on the "
                  "same samples (error bars 2 se over offline sets); dashed: the exact log Z on the same samples",
                  fontsize=11)
-    fig.tight_layout()
-    out = os.path.join(d, "sensitivity.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    print(f"wrote {out}")
+    save(fig, d, "sensitivity.png")
 
 
 def main():
