@@ -11,6 +11,11 @@
 
 #include "src/input_error.h"
 
+#if defined(DISA_HAVE_CUDA_KERNELS)  // set by kernels/CMakeLists.txt when the CUDA kernels are built
+#include "kernels/loss_heads_plan.h"
+#include "kernels/torch_kernels.h"
+#endif
+
 namespace disa::llm {
 namespace {
 
@@ -82,11 +87,38 @@ Tensor adopt(std::vector<Real>&& values, at::IntArrayRef sizes) {
                           torch::TensorOptions().dtype(c10::CppTypeToScalarType<Real>::value));
 }
 
+#if defined(DISA_HAVE_CUDA_KERNELS)
+// CUDA tensors: the GPU loss kernel (kernels/loss_heads.h, the same definitions checked
+// against compute_loss), with no B x T host copy. Returns an undefined tensor when it
+// does not cover the call (kernels::LossFallback: an uncovered option such as flowrl
+// cispo, or a batch the head rejects), so the CPU head runs and reports.
+Tensor run_head_on_gpu(AutogradContext* ctx, const disa::loss::Objective& objective, const LossTensors& in,
+                       disa::loss::Diagnostics* diagnostics) {
+  disa::kernels::GpuLossResult r;
+  try {
+    r = disa::kernels::loss_heads(objective, in.logp, in.logp_old, in.logp_ref, in.mask, in.reward, in.group,
+                                  in.log_z, in.advantages);
+  } catch (const disa::kernels::LossFallback&) {
+    return Tensor();
+  }
+  ctx->saved_data["grad_logp"] = r.grad_logp;
+  if (r.grad_log_z.defined()) ctx->saved_data["grad_log_z"] = r.grad_log_z.view(in.log_z.sizes());
+  if (diagnostics) *diagnostics = std::move(r.diagnostics);
+  return torch::scalar_tensor(r.loss, torch::TensorOptions().dtype(in.logp.scalar_type()).device(in.logp.device()));
+}
+#endif
+
 template <class Real>
 Tensor run_head(AutogradContext* ctx, const disa::loss::Objective& objective, const LossTensors& in,
                 disa::loss::Diagnostics* diagnostics) {
   constexpr auto dtype = c10::CppTypeToScalarType<Real>::value;
   const std::int64_t B = in.logp.size(0), T = in.logp.size(1);
+#if defined(DISA_HAVE_CUDA_KERNELS)
+  if (in.logp.is_cuda()) {
+    if (Tensor loss = run_head_on_gpu(ctx, objective, in, diagnostics); loss.defined()) return loss;
+  }
+#endif
+  // The CPU head (and the fallback of the GPU path).
   // Host copies stay alive until compute_loss returns: the batch only borrows them.
   const Tensor logp = host(in.logp, dtype), logp_old = host(in.logp_old, dtype),
                logp_ref = host(in.logp_ref, dtype), mask = host(in.mask, dtype),

@@ -28,9 +28,11 @@
 // the rest by the heads' own validate_batch); an importance weight that overflows or a
 // loss that is not finite throws disa::NumericalError naming the row.
 //
-// Device: the heads run on the CPU. A CUDA tensor is copied to the host for the forward
-// and its gradient copied back in the backward (two transfers of B x T per step); the
-// CUDA kernels of kernels/ will replace this path without changing this interface.
+// Device: CUDA tensors run the GPU heads of kernels/loss_heads.h when the build has the
+// CUDA kernels (DISA_HAVE_CUDA_KERNELS); options those kernels do not cover (flowrl
+// weight_clip=cispo, sft, kl) and batches the CPU head would reject fall back to the host
+// path: copy to the host, run the CPU head, copy the gradient back. CPU tensors always
+// run the CPU heads.
 //
 // The backward is not itself differentiable (no double backward): the saved gradient is
 // a constant. The loss value is accumulated in double by the heads and rounded to logp's

@@ -1,0 +1,49 @@
+// Kernel 1: token log-probabilities from logits, forward and backward (issue 7).
+//
+//   forward:   lse[r] = log sum_v exp(logits[r, v]),  logp[r] = logits[r, target[r]] - lse[r],
+//              entropy[r] = -sum_v p log p (optional)                           [N] fp32
+//   backward:  dlogits[r, v] = g[r] * (exp(logits[r, v] - lse[r]) - [v == target[r]])
+//              in the logits' dtype, in place (dlogits == logits) or to another buffer;
+//              the softmax is recomputed from the saved lse, never stored.
+//
+// Logits: N x V row-major contiguous, fp32 or bf16 (kernels::bf16, layout of
+// __nv_bfloat16 / at::BFloat16), V up to at least 152k. Targets int64.
+// CPU reference: token_logprobs_ref / token_logprobs_backward_ref (lse by
+// disa::log_sum_exp of src/log_sum_exp.h). Per-element math: token_logprobs_math.h.
+// Checker: tests/kernels/token_logprobs_test.cpp. Benchmark: bench/bench_kernels.cu.
+//
+// Edge cases (documented in token_logprobs_math.h): a row of only -inf gives lse = -inf,
+// logp = NaN, entropy = NaN, and a NaN gradient row; any +inf gives lse = +inf; any NaN
+// gives NaN. A target outside [0, V) gives logp = lse = entropy = NaN, and the backward
+// writes NaN over that row: the kernel cannot throw, so the torch glue
+// (kernels/torch_kernels.h) checks targets on the host and throws InputError first.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels/token_logprobs_math.h"
+
+namespace disa::kernels {
+
+// ---- CPU reference (double inside, results rounded as the kernel's outputs are) ----
+template <class Elem>
+void token_logprobs_ref(const Elem* logits, const std::int64_t* target, std::int64_t N, std::int64_t V, float* logp,
+                        float* lse, float* entropy /* may be null */);
+template <class Elem>
+void token_logprobs_backward_ref(const Elem* logits, const std::int64_t* target, const float* lse,
+                                 const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits);
+
+// ---- CUDA launchers: device pointers, asynchronous on `stream`; return the launch error ----
+// N = 0 launches nothing. N above 2^31 - 1 rows or V < 1 returns cudaErrorInvalidValue.
+template <class Elem>
+cudaError_t token_logprobs_cuda(const Elem* logits, const std::int64_t* target, std::int64_t N, std::int64_t V,
+                                float* logp, float* lse, float* entropy /* may be null */, cudaStream_t stream = 0);
+// dlogits may equal logits (in place); any other dlogits must not overlap logits.
+template <class Elem>
+cudaError_t token_logprobs_backward_cuda(const Elem* logits, const std::int64_t* target, const float* lse,
+                                         const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
+                                         cudaStream_t stream = 0);
+
+}  // namespace disa::kernels

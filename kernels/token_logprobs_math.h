@@ -1,0 +1,168 @@
+// The per-element math of kernel 1 (token log-probabilities from logits), shared by the
+// CUDA kernel (token_logprobs.cu) and tested on the CPU (tests/kernels/
+// token_logprobs_math_test.cpp) against long-double brute force.
+//
+// Online softmax state over a stream of logits x (one pass, no second read):
+//   m = max of the finite x seen,  s = sum e^{x-m},  u = sum e^{x-m} (x-m)
+// so that  lse = m + log s  and  entropy H = -sum p log p = log s - u/s.
+// u is kept relative to m (not sum e^{x-m} x) so that H does not cancel when |x| >> H.
+// Rescaling to a new max M >= m with d = m - M, f = e^d:
+//   s' = f s,   u' = f (u + s d)
+// and two states merge by rescaling both to the larger max and adding.
+//
+// Edge cases (src/log_sum_exp.h's conventions for lse; entropy and log p follow):
+//   -inf entries contribute nothing; a row of only -inf has lse = -inf, and then
+//   log p(target) = x_t - lse = NaN and H = NaN (no distribution; torch's log_softmax
+//   also gives NaN there); any +inf -> lse = +inf, H = NaN; any NaN -> lse = H = NaN.
+#pragma once
+
+#include <math.h>
+
+#include <cstdint>
+
+#include "kernels/host_device.h"
+
+namespace disa::kernels {
+
+// bf16 storage: the upper half of an IEEE float; layout-compatible with __nv_bfloat16
+// and at::BFloat16 (both a single uint16_t), so device and torch buffers cast to it.
+struct bf16 {
+  std::uint16_t bits;
+};
+
+DISA_HD inline float to_float(float x) { return x; }
+DISA_HD inline float to_float(bf16 x) { return bits_float(std::uint32_t(x.bits) << 16); }
+
+// Round to nearest even, NaN stays a (quiet) NaN; what __float2bfloat16_rn does.
+DISA_HD inline bf16 float_to_bf16(float f) {
+  std::uint32_t u = float_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return bf16{std::uint16_t((u >> 16) | 0x0040u)};
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return bf16{std::uint16_t(u >> 16)};
+}
+
+template <class Elem>
+DISA_HD inline Elem from_float(float f);
+template <>
+DISA_HD inline float from_float<float>(float f) {
+  return f;
+}
+template <>
+DISA_HD inline bf16 from_float<bf16>(float f) {
+  return float_to_bf16(f);
+}
+
+DISA_HD inline float hd_exp(float x) { return expf(x); }
+DISA_HD inline double hd_exp(double x) { return exp(x); }
+DISA_HD inline float hd_log(float x) { return logf(x); }
+DISA_HD inline double hd_log(double x) { return log(x); }
+
+inline constexpr int kSoftmaxHasNan = 1, kSoftmaxHasPosInf = 2;
+
+template <class Acc>
+struct SoftmaxState {
+  Acc m = -INFINITY;
+  Acc s = 0;
+  Acc u = 0;
+  int flags = 0;
+
+  // Rescale to a new max M >= m (M finite).
+  DISA_HD void rescale_to(Acc M) {
+    if (m == -INFINITY) {  // s = u = 0: nothing to rescale (and -inf * 0 would be NaN)
+      m = M;
+      return;
+    }
+    const Acc d = m - M;
+    const Acc f = hd_exp(d);
+    u = f * (u + s * d);
+    s = f * s;
+    m = M;
+  }
+
+  // n values at once: one rescale per chunk (the kernel's 16-byte vectors), not per value.
+  DISA_HD void add_chunk(const Acc* x, int n) {
+    Acc cm = -INFINITY;
+    for (int k = 0; k < n; ++k) {
+      const Acc v = x[k];
+      if (v != v) {
+        flags |= kSoftmaxHasNan;
+      } else if (v == INFINITY) {
+        flags |= kSoftmaxHasPosInf;
+      } else if (v > cm) {
+        cm = v;
+      }
+    }
+    if (cm == -INFINITY) return;  // only -inf, +inf or NaN: no finite term
+    if (cm > m) rescale_to(cm);
+    for (int k = 0; k < n; ++k) {
+      const Acc v = x[k];
+      if (v > -INFINITY && v < INFINITY) {  // false for NaN and +-inf
+        const Acc d = v - m;
+        const Acc e = hd_exp(d);
+        s += e;
+        u += e * d;
+      }
+    }
+  }
+
+  DISA_HD void add(Acc x) { add_chunk(&x, 1); }
+
+  DISA_HD void merge(const SoftmaxState& o) {
+    flags |= o.flags;
+    if (o.m == -INFINITY) return;  // o has no finite term
+    if (m == -INFINITY) {
+      m = o.m;
+      s = o.s;
+      u = o.u;
+      return;
+    }
+    if (o.m > m) {
+      rescale_to(o.m);
+      s += o.s;
+      u += o.u;
+    } else {
+      const Acc d = o.m - m;
+      const Acc f = hd_exp(d);
+      s += f * o.s;
+      u += f * (o.u + o.s * d);
+    }
+  }
+
+  DISA_HD Acc lse() const {
+    if (flags & kSoftmaxHasNan) return Acc(NAN);
+    if (flags & kSoftmaxHasPosInf) return Acc(INFINITY);
+    if (m == -INFINITY) return -INFINITY;
+    return m + hd_log(s);
+  }
+
+  DISA_HD Acc entropy() const {
+    if (flags != 0 || m == -INFINITY) return Acc(NAN);
+    return hd_log(s) - u / s;
+  }
+};
+
+// How the kernels split a row of V elements starting at byte address `addr` (a multiple
+// of elem_size): a scalar head up to the first 16-byte boundary, `vectors` 16-byte
+// vectors, and a scalar tail [tail_begin, V). The three ranges tile [0, V) exactly.
+struct RowSegments {
+  std::int64_t head, vectors, tail_begin;
+};
+DISA_HD inline RowSegments row_segments(std::uint64_t addr, std::int64_t V, int elem_size) {
+  const auto misalign = static_cast<std::int64_t>(addr % 16);
+  std::int64_t head = misalign == 0 ? 0 : (16 - misalign) / elem_size;
+  if (head > V) head = V;
+  const std::int64_t per_vector = 16 / elem_size;
+  const std::int64_t vectors = (V - head) / per_vector;
+  return {head, vectors, head + vectors * per_vector};
+}
+
+// log p(target) from the row's lse; NaN for a target outside [0, V) (the kernel cannot
+// throw; the torch glue checks targets on the host first).
+DISA_HD inline bool target_in_range(std::int64_t target, std::int64_t V) { return target >= 0 && target < V; }
+
+// One element of the backward: g * (softmax_v - [v == target]), softmax_v = e^{x - lse}.
+DISA_HD inline float softmax_grad(float x, float lse, float g, bool is_target) {
+  return g * (expf(x - lse) - (is_target ? 1.0f : 0.0f));
+}
+
+}  // namespace disa::kernels

@@ -1,0 +1,243 @@
+// torch::Tensor glue of the kernels; see torch_kernels.h.
+#include "kernels/torch_kernels.h"
+
+#include <torch/autograd.h>
+
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+// Debian's CPU-only libtorch ships ATen/cuda/CUDAContext.h but not the generated
+// c10/cuda/impl/cuda_cmake_macros.h it needs, so both are tested.
+#if __has_include(<ATen/cuda/CUDAContext.h>) && __has_include(<c10/cuda/impl/cuda_cmake_macros.h>)
+#include <ATen/cuda/CUDAContext.h>
+#define DISA_TORCH_CUDA_STREAM 1
+#endif
+
+#include "kernels/log_z_hat.h"
+#include "kernels/loss_heads.h"
+#include "kernels/token_logprobs.h"
+#include "src/input_error.h"
+
+namespace disa::kernels {
+namespace {
+
+using torch::Tensor;
+
+cudaStream_t current_stream() {
+#if defined(DISA_TORCH_CUDA_STREAM)
+  return at::cuda::getCurrentCUDAStream().stream();
+#else
+  return nullptr;  // the legacy default stream (CPU-only LibTorch: no CUDA tensor exists anyway)
+#endif
+}
+
+void require_cuda(const char* what, const Tensor& t) {
+  if (!t.defined()) throw InputError(std::string("disa::kernels::") + what + ": a required tensor is undefined");
+  if (!t.is_cuda())
+    throw InputError(std::string("disa::kernels::") + what + ": tensors must be on a CUDA device, got " +
+                     t.device().str());
+}
+
+void check_launch(cudaError_t e, const char* what) {
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("disa::kernels::") + what + ": launch failed: " + cudaGetErrorString(e));
+}
+
+// N x V view of contiguous logits and the flat targets, with the host-side target check.
+struct Rows {
+  Tensor logits, target;
+  std::int64_t N, V;
+};
+
+Rows rows_of(const char* what, const Tensor& logits, const Tensor& target) {
+  require_cuda(what, logits);
+  require_cuda(what, target);
+  if (logits.dim() < 1) throw InputError(std::string("disa::kernels::") + what + ": logits must be [..., V]");
+  const auto st = logits.scalar_type();
+  if (st != torch::kFloat32 && st != torch::kBFloat16)
+    throw InputError(std::string("disa::kernels::") + what + ": logits must be float32 or bfloat16, got " +
+                     c10::toString(st));
+  if (!c10::isIntegralType(target.scalar_type(), /*includeBool=*/false))
+    throw InputError(std::string("disa::kernels::") + what + ": target must be an integer tensor");
+  const std::int64_t V = logits.size(-1);
+  const std::int64_t N = V == 0 ? 0 : logits.numel() / V;
+  if (V == 0) throw InputError(std::string("disa::kernels::") + what + ": logits have V = 0 columns");
+  if (target.numel() != N || target.sizes() != logits.sizes().slice(0, logits.dim() - 1))
+    throw InputError(std::string("disa::kernels::") + what + ": target must have logits' shape without the last axis");
+  Tensor t = target.to(torch::kInt64).contiguous().view({N});
+  // The kernel writes NaN for an out-of-range id; here it is an error naming the first one.
+  const Tensor bad = ((t < 0) | (t >= V)).nonzero();
+  if (bad.numel() > 0) {
+    const std::int64_t i = bad[0][0].item<std::int64_t>();
+    throw InputError(std::string("disa::kernels::") + what + ": target[" + std::to_string(i) + "] = " +
+                     std::to_string(t[i].item<std::int64_t>()) + " is outside [0, " + std::to_string(V) + ")");
+  }
+  return {logits.contiguous().view({N, V}), t, N, V};
+}
+
+}  // namespace
+
+TokenLogprobsResult token_logprobs(const Tensor& logits, const Tensor& target, bool with_entropy) {
+  const Rows r = rows_of("token_logprobs", logits, target);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(logits.device());
+  TokenLogprobsResult out{torch::empty({r.N}, f32), torch::empty({r.N}, f32),
+                          with_entropy ? torch::empty({r.N}, f32) : Tensor()};
+  float* ent = with_entropy ? out.entropy.data_ptr<float>() : nullptr;
+  const cudaStream_t stream = current_stream();
+  cudaError_t e;
+  if (r.logits.scalar_type() == torch::kBFloat16) {
+    e = token_logprobs_cuda(reinterpret_cast<const bf16*>(r.logits.data_ptr()), r.target.data_ptr<std::int64_t>(),
+                            r.N, r.V, out.logp.data_ptr<float>(), out.lse.data_ptr<float>(), ent, stream);
+  } else {
+    e = token_logprobs_cuda(r.logits.data_ptr<float>(), r.target.data_ptr<std::int64_t>(), r.N, r.V,
+                            out.logp.data_ptr<float>(), out.lse.data_ptr<float>(), ent, stream);
+  }
+  check_launch(e, "token_logprobs");
+  const auto shape = target.sizes();
+  out.logp = out.logp.view(shape);
+  out.lse = out.lse.view(shape);
+  if (with_entropy) out.entropy = out.entropy.view(shape);
+  return out;
+}
+
+Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& grad_logp,
+                               Tensor out) {
+  const bool in_place = out.defined() && out.is_same(logits);
+  if (in_place && !logits.is_contiguous())
+    throw InputError("disa::kernels::token_logprobs_backward: in place needs contiguous logits");
+  const Rows r = rows_of("token_logprobs_backward", logits, target);
+  require_cuda("token_logprobs_backward", lse);
+  require_cuda("token_logprobs_backward", grad_logp);
+  if (lse.numel() != r.N || grad_logp.numel() != r.N)
+    throw InputError("disa::kernels::token_logprobs_backward: lse and grad_logp must have target's number of entries");
+  const Tensor l = lse.to(torch::kFloat32).contiguous();
+  const Tensor g = grad_logp.to(torch::kFloat32).contiguous();
+  Tensor dst;
+  if (!out.defined()) {
+    dst = torch::empty_like(r.logits);
+  } else if (in_place) {
+    dst = r.logits;  // a view of the same storage (contiguous)
+  } else {
+    require_cuda("token_logprobs_backward", out);
+    if (out.sizes() != logits.sizes() || out.scalar_type() != logits.scalar_type() || !out.is_contiguous())
+      throw InputError("disa::kernels::token_logprobs_backward: out must be contiguous with logits' shape and dtype");
+    dst = out.view({r.N, r.V});
+  }
+  const cudaStream_t stream = current_stream();
+  cudaError_t e;
+  if (r.logits.scalar_type() == torch::kBFloat16) {
+    e = token_logprobs_backward_cuda(reinterpret_cast<const bf16*>(r.logits.data_ptr()),
+                                     r.target.data_ptr<std::int64_t>(), l.data_ptr<float>(), g.data_ptr<float>(), r.N,
+                                     r.V, reinterpret_cast<bf16*>(dst.data_ptr()), stream);
+  } else {
+    e = token_logprobs_backward_cuda(r.logits.data_ptr<float>(), r.target.data_ptr<std::int64_t>(),
+                                     l.data_ptr<float>(), g.data_ptr<float>(), r.N, r.V, dst.data_ptr<float>(), stream);
+  }
+  check_launch(e, "token_logprobs_backward");
+  return dst.view(logits.sizes());
+}
+
+namespace {
+
+struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> {
+  static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& logits, const Tensor& target) {
+    TokenLogprobsResult r = token_logprobs(logits, target);
+    ctx->save_for_backward({logits, target, r.lse});
+    return r.logp;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    return {token_logprobs_backward(saved[0], saved[1], saved[2], grad[0]), Tensor()};
+  }
+};
+
+}  // namespace
+
+Tensor token_logprobs_autograd(const Tensor& logits, const Tensor& target) {
+  return TokenLogprobsFunction::apply(logits, target);
+}
+
+LogZHatResult log_z_hat(const Tensor& log_w, const Tensor& offset) {
+  require_cuda("log_z_hat", log_w);
+  if (!offset.defined() || offset.dim() != 1 || offset.numel() < 1)
+    throw InputError("disa::kernels::log_z_hat: offset must be [S + 1] integers");
+  const Tensor x = log_w.to(torch::kFloat64).contiguous().view({-1});
+  const Tensor off_host = offset.to(torch::kCPU, torch::kInt64).contiguous();
+  const std::int64_t S = off_host.numel() - 1;
+  const std::int64_t* o = off_host.data_ptr<std::int64_t>();
+  for (std::int64_t s = 0; s < S; ++s) {
+    if (o[s] < 0 || o[s] > o[s + 1] || o[s + 1] > x.numel())
+      throw InputError("disa::kernels::log_z_hat: offset[" + std::to_string(s) + "..] is not a non-decreasing range "
+                       "inside log_w");
+  }
+  const Tensor off = off_host.to(log_w.device());
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(log_w.device());
+  LogZHatResult r{torch::empty({S}, f64), torch::empty({S}, f64), torch::empty({S}, f64)};
+  Tensor status = torch::empty({S}, torch::TensorOptions().dtype(torch::kInt32).device(log_w.device()));
+  check_launch(log_z_hat_cuda(x.data_ptr<double>(), off.data_ptr<std::int64_t>(), S, r.log_z_hat.data_ptr<double>(),
+                              r.ess.data_ptr<double>(), r.max_weight.data_ptr<double>(), status.data_ptr<int>(),
+                              current_stream()),
+               "log_z_hat");
+  const Tensor status_host = status.to(torch::kCPU);
+  throw_on_bad_status(status_host.data_ptr<int>(), S);
+  return r;
+}
+
+namespace {
+
+template <class Real>
+GpuLossResult run_loss(const disa::loss::Objective& objective, const Tensor& logp, const Tensor& logp_old,
+                       const Tensor& logp_ref, const Tensor& mask, const Tensor& reward, const Tensor& group,
+                       const Tensor& log_z, const Tensor& advantages) {
+  constexpr auto dtype = c10::CppTypeToScalarType<Real>::value;
+  const std::int64_t B = logp.size(0), T = logp.size(1);
+  auto prep = [&](const Tensor& t, torch::ScalarType st) -> Tensor {
+    if (!t.defined()) return t;
+    if (!t.is_cuda() || t.device() != logp.device()) throw LossFallback("a tensor is not on logp's CUDA device");
+    return t.detach().to(st).contiguous();
+  };
+  const Tensor lp = prep(logp, dtype), lo = prep(logp_old, dtype), lr = prep(logp_ref, dtype), m = prep(mask, dtype),
+               rw = prep(reward, dtype), gr = prep(group, torch::kInt64), lz = prep(log_z, dtype),
+               adv = prep(advantages, dtype);
+  auto ptr = [](const Tensor& t) -> const Real* { return t.defined() ? t.data_ptr<Real>() : nullptr; };
+  DeviceLossBatch<Real> batch;
+  batch.rows = static_cast<std::size_t>(B);
+  batch.columns = static_cast<std::size_t>(T);
+  batch.logp = ptr(lp);
+  batch.logp_old = ptr(lo);
+  batch.logp_ref = ptr(lr);
+  batch.mask = ptr(m);
+  batch.reward = ptr(rw);
+  batch.log_z = ptr(lz);
+  batch.group = gr.defined() ? gr.data_ptr<std::int64_t>() : nullptr;
+  batch.advantages = ptr(adv);
+  batch.advantages_size = adv.defined() ? static_cast<std::size_t>(adv.numel()) : 0;
+  const auto options = torch::TensorOptions().dtype(dtype).device(logp.device());
+  GpuLossResult out;
+  out.grad_logp = torch::empty({B, T}, options);
+  const bool want_log_z = log_z.defined() && disa::loss::has_log_z_gradient(objective);
+  if (want_log_z) out.grad_log_z = torch::empty({B}, options);
+  disa::loss::LossResult<Real> r = compute_loss_cuda<Real>(
+      objective, batch, out.grad_logp.template data_ptr<Real>(),
+      want_log_z ? out.grad_log_z.template data_ptr<Real>() : nullptr, current_stream());
+  out.loss = r.loss;
+  out.diagnostics = std::move(r.diagnostics);
+  return out;
+}
+
+}  // namespace
+
+GpuLossResult loss_heads(const disa::loss::Objective& objective, const Tensor& logp, const Tensor& logp_old,
+                         const Tensor& logp_ref, const Tensor& mask, const Tensor& reward, const Tensor& group,
+                         const Tensor& log_z, const Tensor& advantages) {
+  if (!logp.defined() || !logp.is_cuda() || logp.dim() != 2) throw LossFallback("logp is not a B x T CUDA tensor");
+  if (logp.scalar_type() == torch::kFloat64)
+    return run_loss<double>(objective, logp, logp_old, logp_ref, mask, reward, group, log_z, advantages);
+  if (logp.scalar_type() == torch::kFloat32)
+    return run_loss<float>(objective, logp, logp_old, logp_ref, mask, reward, group, log_z, advantages);
+  throw LossFallback("logp is neither float32 nor float64");
+}
+
+}  // namespace disa::kernels

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The one command to check the CUDA kernels (issue 7) on a GPU machine: configures the
+# standalone kernels build (kernels/standalone/CMakeLists.txt) against pip's PyTorch,
+# builds the checkers and bench_kernels, runs them, and writes four logs to
+# ${OUT:-results/gpu}: gpu.txt (nvidia-smi, nvcc, torch), build.log, tests.log, bench.log.
+# Exit status: 0 when every checker passed (a checker that SKIPS on a GPU machine counts
+# as a failure: it means no device was visible), 1 otherwise.
+#
+#   scripts/gpu_check.sh                 on the GPU machine (nvcc, cmake, ninja, python3 with torch)
+#   scripts/gpu_check.sh --pack [DIR]    on a Debian machine with the project's packages: copies the
+#                                        header-only/source dependencies the GPU machine lacks into
+#                                        DIR (default build-gpu-deps, about 11 MB; git ignores /build*/): fmt's headers (used
+#                                        header-only), the Boost headers src/is_estimator.cpp
+#                                        includes (found with g++ -M) plus boost/config, and the
+#                                        googletest sources (/usr/src/googletest).
+#
+# With the device tool of this workplace, from the repository root:
+#   scripts/gpu_check.sh --pack                                                  # here, once
+#   run(command="scripts/gpu_check.sh", carry=["build-gpu-deps"], timeout_s=600)  # there
+# Environment: DISA_DEPS (dependency folder, default build-gpu-deps), CUDA_HOME (nvcc's
+# toolkit, default: nvcc on PATH, else /usr/local/cuda), BENCH_ARGS (extra bench_kernels
+# flags, e.g. "--fp32"), JOBS (build parallelism, default nproc).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if [[ "${1:-}" == "--pack" ]]; then
+  set -e
+  DIR="${2:-$ROOT/build-gpu-deps}"
+  mkdir -p "$DIR/include"
+  cp -r /usr/include/fmt "$DIR/include/"
+  # Exactly the Boost headers the estimator includes, as this compiler resolves them.
+  g++ -std=c++20 -M -I"$ROOT" "$ROOT/src/is_estimator.cpp" | tr ' \\' '\n\n' | grep '^/usr/include/boost/' |
+    sort -u | while read -r h; do
+      mkdir -p "$DIR/include/$(dirname "${h#/usr/include/}")"
+      cp "$h" "$DIR/include/${h#/usr/include/}"
+    done
+  cp -r /usr/include/boost/config "$DIR/include/boost/"
+  rm -rf "$DIR/googletest"
+  cp -r /usr/src/googletest "$DIR/googletest"
+  du -sh "$DIR"
+  echo "packed into $DIR; carry it to the GPU machine (git ignores /build*/)"
+  exit 0
+fi
+
+OUT="${OUT:-$ROOT/results/gpu}"
+mkdir -p "$OUT"
+DEPS="${DISA_DEPS:-$ROOT/build-gpu-deps}"
+BUILD="$ROOT/build-gpu"
+if command -v nvcc >/dev/null; then NVCC="$(command -v nvcc)"; else NVCC="${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"; fi
+[[ -n "${CUDA_HOME:-}" ]] && NVCC="$CUDA_HOME/bin/nvcc"
+if [[ ! -x "$NVCC" ]]; then
+  echo "gpu_check: nvcc not found (set CUDA_HOME)" | tee "$OUT/build.log"
+  exit 1
+fi
+TORCH_PREFIX="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)" || {
+  echo "gpu_check: python3 cannot import torch (needed for its CMake config)" | tee "$OUT/build.log"
+  exit 1
+}
+
+{
+  date -u
+  nvidia-smi || echo "nvidia-smi failed"
+  "$NVCC" --version
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "device",
+              torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)'
+  echo "git: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null) $(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) changed files"
+} >"$OUT/gpu.txt" 2>&1
+
+{
+  cmake -S "$ROOT/kernels/standalone" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DDISA_DEPS="$DEPS" -DCMAKE_CUDA_COMPILER="$NVCC" \
+    -DCMAKE_CUDA_ARCHITECTURES="80;90" &&
+    cmake --build "$BUILD" -j "${JOBS:-$(nproc)}"
+} >"$OUT/build.log" 2>&1
+if [[ $? -ne 0 ]]; then
+  echo "gpu_check: the build failed; see $OUT/build.log"
+  tail -30 "$OUT/build.log"
+  exit 1
+fi
+
+failed=0
+: >"$OUT/tests.log"
+for t in kernels_token_logprobs_math_test kernels_log_z_hat_math_test kernels_loss_heads_math_test \
+  kernels_loss_heads_emulate_test segmented_log_sum_exp_test kernels_token_logprobs_test \
+  kernels_loss_heads_test kernels_log_z_hat_test kernels_torch_test; do
+  echo "==== $t" >>"$OUT/tests.log"
+  if ! "$BUILD/bin/$t" >>"$OUT/tests.log" 2>&1; then
+    failed=1
+    echo "gpu_check: $t FAILED"
+  elif tail -5 "$OUT/tests.log" | grep -q "SKIPPED"; then
+    failed=1
+    echo "gpu_check: $t SKIPPED on a GPU machine (no device visible?)"
+  else
+    echo "gpu_check: $t passed"
+  fi
+done
+
+# shellcheck disable=SC2086
+"$BUILD/bin/bench_kernels" ${BENCH_ARGS:-} >"$OUT/bench.log" 2>&1 || {
+  failed=1
+  echo "gpu_check: bench_kernels failed (validation or CUDA error)"
+}
+cat "$OUT/bench.log"
+echo "gpu_check: logs in $OUT; $([[ $failed -eq 0 ]] && echo "all checks passed" || echo "SOME CHECKS FAILED")"
+exit $failed

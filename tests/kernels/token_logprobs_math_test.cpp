@@ -1,0 +1,228 @@
+// CPU checks of kernel 1's shared math (kernels/token_logprobs_math.h) and of its CPU
+// reference (kernels/token_logprobs_ref.cpp), both against long-double brute force:
+// the online softmax state (one element at a time, in 8-wide chunks as the kernel's
+// bf16 vectors, and merged from arbitrary splits as the block reduction merges),
+// its edge cases, bf16 rounding, and the reference's forward and backward.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/token_logprobs.h"
+
+namespace {
+
+using disa::kernels::bf16;
+using disa::kernels::SoftmaxState;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Brute {
+  long double lse, entropy;
+};
+
+// lse and entropy in long double, finite entries only (the caller avoids specials).
+Brute brute(const std::vector<double>& x) {
+  long double m = -INFINITY;
+  for (double v : x) m = std::max<long double>(m, v);
+  long double s = 0;
+  for (double v : x) s += std::exp(static_cast<long double>(v) - m);
+  const long double lse = m + std::log(s);
+  long double h = 0;
+  for (double v : x) {
+    const long double p = std::exp(static_cast<long double>(v) - lse);
+    h -= p * (static_cast<long double>(v) - lse);
+  }
+  return {lse, h};
+}
+
+std::vector<double> random_row(std::mt19937_64& rng, std::size_t n, double scale, double shift) {
+  std::normal_distribution<double> normal(shift, scale);
+  std::vector<double> x(n);
+  for (double& v : x) v = normal(rng);
+  return x;
+}
+
+template <class Acc>
+SoftmaxState<Acc> one_by_one(const std::vector<double>& x) {
+  SoftmaxState<Acc> st;
+  for (double v : x) st.add(Acc(v));
+  return st;
+}
+
+template <class Acc>
+SoftmaxState<Acc> chunked_and_merged(const std::vector<double>& x, std::size_t chunk, std::size_t parts) {
+  // `parts` states over interleaved chunks (as threads stride a row), then merged.
+  std::vector<SoftmaxState<Acc>> states(parts);
+  std::vector<Acc> buf(chunk);
+  for (std::size_t c = 0, j = 0; c < x.size(); c += chunk, ++j) {
+    const std::size_t n = std::min(chunk, x.size() - c);
+    for (std::size_t k = 0; k < n; ++k) buf[k] = Acc(x[c + k]);
+    states[j % parts].add_chunk(buf.data(), int(n));
+  }
+  SoftmaxState<Acc> r;
+  for (const auto& s : states) r.merge(s);
+  return r;
+}
+
+TEST(SoftmaxStateMath, MatchesLongDoubleOnRandomRows) {
+  std::mt19937_64 rng(20261205);
+  for (std::size_t n : {1, 2, 7, 8, 9, 100, 1000, 4097}) {
+    for (double scale : {0.01, 1.0, 30.0}) {
+      for (double shift : {0.0, 1000.0, -1000.0}) {
+        const std::vector<double> x = random_row(rng, n, scale, shift);
+        const Brute b = brute(x);
+        const auto d1 = one_by_one<double>(x);
+        const auto d2 = chunked_and_merged<double>(x, 8, 5);
+        const auto f2 = chunked_and_merged<float>(x, 8, 3);
+        // double: a few ulps per term; float: |x| ~ 1000 costs absolute 1000 * 2^-24 per value.
+        const double lse = double(b.lse), h = double(b.entropy);
+        EXPECT_NEAR(d1.lse(), lse, 1e-12 * (1 + std::fabs(lse))) << "n=" << n << " scale=" << scale;
+        EXPECT_NEAR(d2.lse(), lse, 1e-12 * (1 + std::fabs(lse))) << "n=" << n << " scale=" << scale;
+        EXPECT_NEAR(d1.entropy(), h, 1e-10 * (1 + h)) << "n=" << n << " scale=" << scale;
+        EXPECT_NEAR(d2.entropy(), h, 1e-10 * (1 + h)) << "n=" << n << " scale=" << scale;
+        EXPECT_NEAR(f2.lse(), lse, 1e-5 * (1 + std::fabs(lse))) << "n=" << n << " scale=" << scale;
+        EXPECT_NEAR(f2.entropy(), h, 2e-4 * (1 + h)) << "n=" << n << " scale=" << scale << " shift=" << shift;
+      }
+    }
+  }
+}
+
+TEST(SoftmaxStateMath, EdgeCasesFollowLogSumExpConventions) {
+  SoftmaxState<float> empty;
+  EXPECT_EQ(empty.lse(), -INFINITY);
+  EXPECT_TRUE(std::isnan(empty.entropy()));
+  const std::vector<double> all_neg_inf = {-kInf, -kInf, -kInf};
+  EXPECT_EQ(one_by_one<float>(all_neg_inf).lse(), -INFINITY);
+  EXPECT_EQ(chunked_and_merged<float>(all_neg_inf, 2, 2).lse(), -INFINITY);
+  EXPECT_TRUE(std::isnan(one_by_one<float>(all_neg_inf).entropy()));
+  // -inf entries add nothing: same as the row without them.
+  const std::vector<double> with_neg_inf = {-kInf, 1.0, -kInf, 2.0, -kInf};
+  const Brute b = brute({1.0, 2.0});
+  EXPECT_NEAR(one_by_one<double>(with_neg_inf).lse(), double(b.lse), 1e-15);
+  EXPECT_NEAR(chunked_and_merged<double>(with_neg_inf, 3, 2).entropy(), double(b.entropy), 1e-15);
+  // -inf first, then finite (the state starts at m = -inf).
+  EXPECT_NEAR(chunked_and_merged<double>({-kInf, 5.0}, 1, 2).lse(), 5.0, 0.0);
+  EXPECT_EQ(one_by_one<float>({1.0, kInf, 2.0}).lse(), INFINITY);
+  EXPECT_TRUE(std::isnan(one_by_one<float>({1.0, kInf}).entropy()));
+  EXPECT_TRUE(std::isnan(one_by_one<float>({1.0, std::nan(""), kInf}).lse()));
+  EXPECT_TRUE(std::isnan(chunked_and_merged<float>({1.0, 2.0, std::nan("")}, 2, 2).lse()));
+  // A single value: lse = x, entropy 0.
+  EXPECT_EQ(one_by_one<float>({3.5}).lse(), 3.5f);
+  EXPECT_EQ(one_by_one<float>({3.5}).entropy(), 0.0f);
+}
+
+TEST(Bf16Math, RoundsToNearestEvenAndKeepsSpecials) {
+  using disa::kernels::float_to_bf16;
+  using disa::kernels::to_float;
+  EXPECT_EQ(float_to_bf16(1.0f).bits, 0x3f80);
+  EXPECT_EQ(to_float(bf16{0x3f80}), 1.0f);
+  // 1 + 2^-8 is half-way between 1 and 1 + 2^-7: ties to even (1).
+  EXPECT_EQ(float_to_bf16(1.0f + 0x1p-8f).bits, 0x3f80);
+  // 1 + 3 * 2^-8 is half-way between 1 + 2^-7 and 1 + 2^-6: ties to even (1 + 2^-6).
+  EXPECT_EQ(float_to_bf16(1.0f + 3 * 0x1p-8f).bits, 0x3f82);
+  EXPECT_EQ(float_to_bf16(1.0f + 0x1p-8f + 0x1p-20f).bits, 0x3f81);  // above half-way: up
+  EXPECT_EQ(float_to_bf16(-INFINITY).bits, 0xff80);
+  EXPECT_TRUE(std::isnan(to_float(float_to_bf16(NAN))));
+  EXPECT_EQ(to_float(float_to_bf16(-INFINITY)), -INFINITY);
+  // Every bf16 value survives the round trip.
+  for (std::uint32_t b = 0; b < 0x10000; ++b) {
+    const float f = to_float(bf16{std::uint16_t(b)});
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(float_to_bf16(f).bits, b);
+  }
+}
+
+template <class Elem>
+std::vector<Elem> as(const std::vector<double>& x) {
+  std::vector<Elem> out(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = disa::kernels::from_float<Elem>(float(x[i]));
+  return out;
+}
+
+template <class Elem>
+void check_reference(double tol, double elem_rel) {  // elem_rel: rounding of one Elem
+  std::mt19937_64 rng(7);
+  const std::int64_t N = 5, V = 1001;
+  std::vector<double> x = random_row(rng, N * V, 3.0, 0.0);
+  for (std::int64_t v = 0; v < V; ++v) x[3 * V + v] = -kInf;  // row 3: all -inf
+  x[1 * V + 10] = -kInf;                                      // row 1: one -inf
+  const std::vector<Elem> logits = as<Elem>(x);
+  const std::vector<std::int64_t> target = {0, 500, V - 1, 7, V};  // row 4: out of range
+  std::vector<float> logp(N), lse(N), ent(N);
+  disa::kernels::token_logprobs_ref(logits.data(), target.data(), N, V, logp.data(), lse.data(), ent.data());
+  for (std::int64_t r = 0; r < N; ++r) {
+    std::vector<double> row;
+    for (std::int64_t v = 0; v < V; ++v) {
+      const double xv = disa::kernels::to_float(logits[r * V + v]);
+      if (xv != -kInf) row.push_back(xv);
+    }
+    if (r == 3) {
+      EXPECT_EQ(lse[r], -INFINITY);
+      EXPECT_TRUE(std::isnan(logp[r]));
+      EXPECT_TRUE(std::isnan(ent[r]));
+      continue;
+    }
+    if (r == 4) {
+      EXPECT_TRUE(std::isnan(logp[r]) && std::isnan(lse[r]) && std::isnan(ent[r]));
+      continue;
+    }
+    const Brute b = brute(row);
+    EXPECT_NEAR(lse[r], double(b.lse), tol * (1 + std::fabs(double(b.lse))));
+    EXPECT_NEAR(ent[r], double(b.entropy), tol * (1 + double(b.entropy)));
+    const double xt = disa::kernels::to_float(logits[r * V + target[r]]);
+    EXPECT_NEAR(logp[r], double(xt - b.lse), tol * (1 + std::fabs(double(xt - b.lse))));
+  }
+  // Backward: g (softmax - onehot); rows sum to 0 (up to rounding to Elem).
+  const std::vector<float> g = {1.0f, -0.5f, 2.0f, 1.0f, 1.0f};
+  std::vector<Elem> d(N * V);
+  disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), g.data(), N, V, d.data());
+  for (std::int64_t r : {0, 1, 2}) {
+    double sum = 0;
+    for (std::int64_t v = 0; v < V; ++v) {
+      const double xv = disa::kernels::to_float(logits[r * V + v]);
+      const double want = g[r] * (std::exp(xv - double(lse[r])) - (v == target[r]));
+      const double got = disa::kernels::to_float(d[r * V + v]);
+      ASSERT_NEAR(got, want, 1e-7 + elem_rel * std::fabs(want)) << "row " << r << " v " << v;
+      sum += got;
+    }
+    EXPECT_NEAR(sum, 0.0, 1e-5 + 2 * elem_rel * std::fabs(g[r]));  // sum |got| ~ 2 |g|
+  }
+  for (std::int64_t v = 0; v < V; ++v) {
+    EXPECT_TRUE(std::isnan(disa::kernels::to_float(d[3 * V + v])));  // all -inf row
+    EXPECT_TRUE(std::isnan(disa::kernels::to_float(d[4 * V + v])));  // target out of range
+  }
+}
+
+TEST(TokenLogprobsReference, Float32MatchesLongDouble) { check_reference<float>(1e-6, 1e-6); }
+TEST(TokenLogprobsReference, Bf16MatchesLongDouble) { check_reference<bf16>(1e-6, 0x1p-8); }
+
+}  // namespace
+
+namespace {
+
+// The kernels' row split (head, 16-byte vectors, tail) tiles [0, V) and puts the vectors
+// on 16-byte boundaries, for every start offset and the awkward V.
+TEST(TokenLogprobsMath, RowSegmentsTileTheRowOnAlignedVectors) {
+  for (int elem : {2, 4}) {
+    for (std::uint64_t base = 4096; base < 4096 + 32; base += elem) {
+      for (std::int64_t V : {1, 2, 3, 7, 8, 9, 15, 16, 17, 1000, 151936, 151937}) {
+        const auto s = disa::kernels::row_segments(base, V, elem);
+        ASSERT_GE(s.head, 0);
+        ASSERT_LE(s.head, V);
+        ASSERT_GE(s.vectors, 0);
+        ASSERT_EQ(s.tail_begin, s.head + s.vectors * (16 / elem));
+        ASSERT_LE(s.tail_begin, V);
+        ASSERT_LT(V - s.tail_begin, 16 / elem) << "the tail is shorter than one vector";
+        if (s.vectors > 0) {
+          ASSERT_EQ((base + std::uint64_t(s.head) * elem) % 16, 0u) << base << " " << V;
+        }
+        ASSERT_LT(s.head, 16 / elem);
+      }
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,135 @@
+// Checker of kernel 1 (kernels/token_logprobs.h) on a GPU: forward (logp, lse, entropy)
+// and backward (in place, out of place aligned like the logits, out of place misaligned)
+// against the CPU reference, fp32 and bf16, on seeded logits with awkward shapes: N = 1,
+// V = 1, V not a multiple of the 8-wide vector (so row starts are unaligned), a logits
+// buffer that starts off 16-byte alignment, V = 151936 (Qwen), a row of -inf, a row with
+// +inf, a row with NaN, a target out of range. Tolerance abs + rel * |ref| in fp32
+// (forward: the GPU sums ~V/256 terms per thread in fp32) and one bf16 ulp for bf16
+// gradients. Without a GPU every case is SKIPPED.
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/token_logprobs.h"
+#include "tests/kernels/gpu_skip.h"
+#include "tests/kernels/loss_check.h"
+
+namespace {
+
+using disa::kernels::bf16;
+using disa::kernels_test::compare_values;
+using disa::kernels_test::Tolerance;
+
+template <class Elem>
+std::vector<float> as_float(const std::vector<Elem>& x) {
+  std::vector<float> f(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) f[i] = disa::kernels::to_float(x[i]);
+  return f;
+}
+
+struct Shape {
+  std::int64_t N, V;
+  std::size_t pad;  // elements before the logits: an unaligned buffer start
+};
+
+template <class Elem>
+void check_shape(const Shape& s, std::uint64_t seed) {
+  const std::int64_t N = s.N, V = s.V;
+  SCOPED_TRACE("N=" + std::to_string(N) + " V=" + std::to_string(V) + " pad=" + std::to_string(s.pad));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  std::uniform_int_distribution<std::int64_t> pick(0, V - 1);
+  std::vector<Elem> logits(N * V);
+  for (auto& x : logits) x = disa::kernels::from_float<Elem>(normal(rng));
+  std::vector<std::int64_t> target(N);
+  for (auto& t : target) t = pick(rng);
+  target[N - 1] = V - 1;  // the last column (the scalar tail when V % 8 != 0)
+  // Special rows when there are enough: -inf row, +inf entry, NaN entry, bad target.
+  if (N >= 6) {
+    for (std::int64_t v = 0; v < V; ++v) logits[1 * V + v] = disa::kernels::from_float<Elem>(-INFINITY);
+    logits[2 * V + V / 2] = disa::kernels::from_float<Elem>(INFINITY);
+    logits[3 * V + V / 3] = disa::kernels::from_float<Elem>(NAN);
+    target[4] = V;
+    for (std::int64_t v = 0; v < V; v += 2) logits[5 * V + v] = disa::kernels::from_float<Elem>(-INFINITY);
+  }
+  std::vector<float> g(N);
+  for (auto& x : g) x = normal(rng);
+
+  std::vector<float> ref_logp(N), ref_lse(N), ref_ent(N);
+  disa::kernels::token_logprobs_ref(logits.data(), target.data(), N, V, ref_logp.data(), ref_lse.data(),
+                                    ref_ent.data());
+
+  DeviceArray<Elem> d_logits(logits, s.pad);
+  DeviceArray<std::int64_t> d_target(target);
+  DeviceArray<float> d_logp(N), d_lse(N), d_ent(N), d_g(g);
+  ASSERT_TRUE(d_logits.ok() && d_target.ok() && d_logp.ok() && d_lse.ok() && d_ent.ok() && d_g.ok());
+  ASSERT_EQ(disa::kernels::token_logprobs_cuda(d_logits.get(), d_target.get(), N, V, d_logp.get(), d_lse.get(),
+                                               d_ent.get()),
+            cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<float> lse = d_lse.host();
+  EXPECT_EQ(compare_values("logp", d_logp.host(), ref_logp, Tolerance{1e-4, 1e-5}), 0);
+  EXPECT_EQ(compare_values("lse", lse, ref_lse, Tolerance{1e-4, 1e-5}), 0);
+  EXPECT_EQ(compare_values("entropy", d_ent.host(), ref_ent, Tolerance{2e-3, 1e-4}), 0);
+
+  // Backward against the reference fed the GPU's own lse (so only the per-element math differs).
+  std::vector<Elem> ref_grad(N * V);
+  disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), g.data(), N, V,
+                                             ref_grad.data());
+  const Tolerance grad_tol = std::is_same_v<Elem, bf16> ? Tolerance{1e-6, 0x1p-7} : Tolerance{1e-6, 1e-5};
+  {  // out of place, same alignment offset as the logits (vector stores)
+    DeviceArray<Elem> d_out(N * V, s.pad);
+    ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N,
+                                                          V, d_out.get()),
+              cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    EXPECT_EQ(compare_values("dlogits (out of place)", as_float(d_out.host()), as_float(ref_grad), grad_tol), 0);
+  }
+  {  // out of place, misaligned relative to the logits (scalar stores)
+    DeviceArray<Elem> d_out(N * V, s.pad + 1);
+    ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N,
+                                                          V, d_out.get()),
+              cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    EXPECT_EQ(compare_values("dlogits (misaligned)", as_float(d_out.host()), as_float(ref_grad), grad_tol), 0);
+  }
+  // In place (last: it overwrites the logits).
+  ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V,
+                                                        d_logits.get()),
+            cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(compare_values("dlogits (in place)", as_float(d_logits.host()), as_float(ref_grad), grad_tol), 0);
+}
+
+const std::vector<Shape> kShapes = {
+    {1, 1, 0}, {1, 7, 0}, {3, 8, 0}, {7, 9, 0}, {6, 1000, 1}, {8, 4099, 3}, {6, 32000, 0}, {2, 151936, 0},
+    {2, 151937, 5},
+};
+
+TEST(TokenLogprobsGpu, Float32MatchesReference) {
+  DISA_SKIP_WITHOUT_GPU();
+  std::uint64_t seed = 1;
+  for (const Shape& s : kShapes) check_shape<float>(s, seed++);
+}
+
+TEST(TokenLogprobsGpu, Bf16MatchesReference) {
+  DISA_SKIP_WITHOUT_GPU();
+  std::uint64_t seed = 100;
+  for (const Shape& s : kShapes) check_shape<bf16>(s, seed++);
+}
+
+TEST(TokenLogprobsGpu, RejectsBadShapesWithoutLaunching) {
+  DISA_SKIP_WITHOUT_GPU();
+  float* none = nullptr;
+  EXPECT_EQ(disa::kernels::token_logprobs_cuda<float>(none, nullptr, 1, 0, none, none, none), cudaErrorInvalidValue);
+  EXPECT_EQ(disa::kernels::token_logprobs_cuda<float>(none, nullptr, -1, 5, none, none, none), cudaErrorInvalidValue);
+  EXPECT_EQ(disa::kernels::token_logprobs_cuda<float>(none, nullptr, 0, 5, none, none, none), cudaSuccess);
+}
+
+}  // namespace
