@@ -1,22 +1,37 @@
 // disa llm verify: rewards for responses, one JSONL record at a time.
 //
 //   disa llm verify --task math --input records.jsonl [--json]
+//   disa llm verify --task code --input records.jsonl [--json] [--jobs N] [--timeout S] [--python P]
 //
-// Each line is {"response": "...", "answer": ...}; the answer is a string, a number
-// (AMC's 27.0) or, for OlympiadBench, a list of strings (then "is_multiple_answer" may
-// say whether they are several answers). Prints one line per record: the reward, a
-// tab, the reason; with --json one object per line with the extracted answer and both
-// normalised forms. --task names the benchmark the records come from (all math tasks
-// use the same verifier); `code` is later work. A bad line is an InputError naming
-// it, and then nothing is printed: output is written once every line has succeeded.
+// Math: each line is {"response": "...", "answer": ...}; the answer is a string, a
+// number (AMC's 27.0) or, for OlympiadBench, a list of strings (then
+// "is_multiple_answer" may say whether they are several answers). --task names the
+// benchmark the records come from (all math tasks use the same verifier).
+// Code: each line is {"response": "...", "tests": ..., "entry_point": ...} (see
+// llm/verify/code_records.h); with a code benchmark name (humaneval, humanevalplus,
+// livecodebench, codeforces) a record may instead name the task by "task_id"/"id" and
+// its tests come from the benchmark file in --data-dir. Programs run in the sandbox of
+// llm/verify/code_sandbox.h, --jobs at a time.
+// Prints one line per record: the reward, a tab, the reason; with --json one object
+// per line (math: the extracted answer and both normalised forms; code: tests passed,
+// the limit hit, wall seconds). A bad line is an InputError naming it, and then
+// nothing is printed: output is written once every line has succeeded.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cstdio>
+#include <exception>
+#include <mutex>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "llm/verify/code_benchmarks.h"
+#include "llm/verify/code_records.h"
+#include "llm/verify/code_verifier.h"
 #include "llm/verify/math_benchmarks.h"
 #include "llm/verify/math_verifier.h"
 #include "src/cli/commands.h"
@@ -30,6 +45,12 @@ struct Args {
   std::string task;
   std::string input;
   bool json = false;
+  // Code only.
+  std::string data_dir = "../shared/data";
+  int jobs = 2;
+  double timeout = 6;
+  bool allow_unisolated = false;
+  std::string python = "/usr/bin/python3";
 };
 
 // The reference answers of one record: a string, a number's JSON text, or a list.
@@ -65,13 +86,76 @@ std::string result_line(const llm::verify::VerifyResult& r, std::size_t number, 
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void run_verify(const Args& a) {
-  if (a.task == "code") {
-    throw InputError("--task code: the code verifier (sandboxed execution) is not built yet; use --task math");
+std::string code_result_line(const llm::verify::CodeVerifyResult& r, std::size_t number, bool as_json) {
+  if (!as_json) return fmt::format("{}\t{}", r.reward, r.reason);
+  return nlohmann::json{{"line", number},
+                        {"reward", r.reward},
+                        {"tests_passed", r.tests_passed},
+                        {"tests_total", r.tests_total},
+                        {"limit", std::string(llm::verify::limit_name(r.limit))},
+                        {"wall_seconds", r.wall_seconds},
+                        {"reason", r.reason}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Code records: every line is parsed (and rejected) before any program runs; then
+// --jobs threads verify them, each in its own sandbox.
+void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> benchmark) {
+  if (a.jobs < 1 || a.jobs > 64) throw InputError(fmt::format("--jobs {}: expected 1 to 64", a.jobs));
+  if (!(a.timeout > 0) || a.timeout > 3600) {
+    throw InputError(fmt::format("--timeout {}: expected seconds in (0, 3600]", a.timeout));
   }
+  llm::verify::CodeBenchmarkIndex index(a.data_dir);
+  std::vector<std::string> responses;
+  std::vector<llm::verify::CodeTask> tasks;
+  for_each_jsonl_line(a.input, [&](const nlohmann::json& record, const std::string& where) {
+    if (!record.is_object()) throw InputError(fmt::format("{}: expected a JSON object", where));
+    if (!record.contains("response") || !record["response"].is_string()) {
+      throw InputError(fmt::format("{}: field 'response' is missing or not a string", where));
+    }
+    tasks.push_back(llm::verify::code_task_from_record(record, where, benchmark, index));
+    responses.push_back(record["response"].get<std::string>());
+  });
+  llm::verify::SandboxOptions options;
+  options.limits.wall_seconds = a.timeout;
+  options.limits.cpu_seconds = std::max(1, static_cast<int>(a.timeout) - 1);  // the CPU limit ends busy loops first
+  options.allow_unisolated = a.allow_unisolated;
+  options.python = a.python;
+  std::vector<llm::verify::CodeVerifyResult> results(tasks.size());
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto worker = [&] {
+    for (std::size_t i = next++; i < tasks.size(); i = next++) {
+      try {
+        results[i] = llm::verify::verify_code(responses[i], tasks[i], options);
+      } catch (...) {
+        const std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = tasks.size();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 0; j < std::min<int>(a.jobs, static_cast<int>(tasks.size())); ++j) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+  std::string out;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    out += code_result_line(results[i], i + 1, a.json);
+    out += '\n';
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void run_verify(const Args& a) {
+  if (a.task == "code") return run_verify_code(a, std::nullopt);
+  if (const auto code_benchmark = llm::verify::parse_code_benchmark(a.task)) return run_verify_code(a, code_benchmark);
   if (a.task != "math" && !llm::verify::parse_benchmark(a.task)) {
     throw InputError(fmt::format(
-        "--task '{}': expected math, math500, gsm8k, aime24, aime25, amc23, minerva or olympiadbench", a.task));
+        "--task '{}': expected math, math500, gsm8k, aime24, aime25, amc23, minerva, olympiadbench, code, "
+        "humaneval, humanevalplus, livecodebench or codeforces",
+        a.task));
   }
   std::string out;
   std::size_t number = 0;  // the record's line number, printed with its result
@@ -104,15 +188,28 @@ void run_verify(const Args& a) {
 void add_llm_verify_command(CLI::App& llm) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = llm.add_subcommand(
-      "verify", "Score JSONL records {\"response\", \"answer\"}: one line per record with the reward and the reason");
+      "verify",
+      "Score JSONL records {\"response\", \"answer\"} (math) or {\"response\", \"tests\", \"entry_point\"} "
+      "(code, run in a sandbox): one line per record with the reward and the reason");
   cmd->add_option("--task", args->task,
                   "math, or the benchmark the records come from: math500, gsm8k, aime24, aime25, amc23, minerva, "
-                  "olympiadbench (code: not built yet)")
+                  "olympiadbench; code, or humaneval, humanevalplus, livecodebench, codeforces")
       ->required();
-  cmd->add_option("--input", args->input, "JSONL file of {\"response\": ..., \"answer\": ...}; - for stdin")
-      ->required();
+  cmd->add_option("--input", args->input, "JSONL file of records; - for stdin")->required();
   cmd->add_flag("--json", args->json,
-                "Print a JSON object per record (reward, rule, extracted, normalised forms, reason)");
+                "Print a JSON object per record (math: rule, extracted, normalised forms; code: tests passed, "
+                "limit hit, wall seconds; both: reward, reason)");
+  cmd->add_option("--data-dir", args->data_dir,
+                  "Code: where the benchmark files are, for records that name a task by task_id/id")
+      ->capture_default_str();
+  cmd->add_option("--jobs", args->jobs, "Code: programs run at a time")->capture_default_str();
+  cmd->add_option("--timeout", args->timeout,
+                  "Code: wall-clock seconds per run (CPU limit one less; HumanEval+ runs get 3x)")
+      ->capture_default_str();
+  cmd->add_option("--python", args->python, "Code: the interpreter that runs the programs")->capture_default_str();
+  cmd->add_flag("--allow-unisolated", args->allow_unisolated,
+                "Code: where namespaces cannot be created, run programs with rlimits only (no network or "
+                "file isolation); without it such a machine is an error");
   cmd->callback([args] { run_verify(*args); });
 }
 

@@ -83,9 +83,9 @@ TEST_F(LlmVerifyCommand, NamesTheBadLineAndPrintsNothingElse) {
   expect_rejected(run_disa("llm verify --task math --input " + bad_answer), "field 'answer'");
 }
 
-TEST_F(LlmVerifyCommand, RejectsUnknownTasksAndCodeForNow) {
+TEST_F(LlmVerifyCommand, RejectsUnknownTasksAndCodeRecordsWithoutTests) {
   const std::string in = write("in.jsonl", R"({"response": "1", "answer": "1"})" "\n");
-  expect_rejected(run_disa("llm verify --task code --input " + in), "--task code");
+  expect_rejected(run_disa("llm verify --task code --input " + in), "line 1: field 'tests' is missing");
   expect_rejected(run_disa("llm verify --task chess --input " + in), "--task 'chess'");
   expect_rejected(run_disa("llm verify --task math --input " + path("missing.jsonl")), "--input");
 }

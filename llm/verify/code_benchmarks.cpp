@@ -1,0 +1,219 @@
+#include "llm/verify/code_benchmarks.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "src/input_error.h"
+
+namespace disa::llm::verify {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("code benchmark file {}: cannot open (is ../shared/data there?)", path.string()));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string read_gzip(const fs::path& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw InputError(fmt::format("code benchmark file {}: cannot open (is ../shared/data there?)", path.string()));
+  std::string text;
+  char buf[1 << 16];
+  int n = 0;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  int errnum = 0;
+  const char* msg = gzerror(f, &errnum);
+  const std::string error = (n < 0 || errnum < 0) ? msg : "";
+  gzclose(f);
+  if (!error.empty()) throw InputError(fmt::format("code benchmark file {}: gzip: {}", path.string(), error));
+  return text;
+}
+
+std::vector<nlohmann::json> jsonl_records(const std::string& text, const fs::path& path) {
+  std::vector<nlohmann::json> records;
+  std::istringstream lines(text);
+  std::string line;
+  for (std::size_t number = 1; std::getline(lines, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      throw InputError(fmt::format("{} line {}: not a JSON object", path.string(), number));
+    }
+    records.push_back(std::move(j));
+  }
+  return records;
+}
+
+std::string string_field(const nlohmann::json& record, const char* field, const std::string& where) {
+  if (!record.contains(field) || !record[field].is_string()) {
+    throw InputError(fmt::format("{}: field '{}' is missing or not a string", where, field));
+  }
+  return record[field].get<std::string>();
+}
+
+std::string fenced(const std::string& code) {
+  std::string body = code;
+  if (!body.empty() && body.back() != '\n') body += '\n';
+  return "```python\n" + body + "```\n";
+}
+
+std::vector<CodeBenchmarkCase> load_humaneval(const fs::path& path, bool plus) {
+  std::vector<CodeBenchmarkCase> cases;
+  const auto records = jsonl_records(read_gzip(path), path);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const nlohmann::json& r = records[i];
+    const std::string where = fmt::format("{} line {}", path.string(), i + 1);
+    CodeBenchmarkCase c;
+    c.id = string_field(r, "task_id", where);
+    c.prompt = string_field(r, "prompt", where);
+    c.task.kind = CodeTestKind::kCheckFunction;
+    c.task.entry_point = string_field(r, "entry_point", where);
+    c.task.test_code = string_field(r, "test", where);
+    const std::string solution = c.prompt + string_field(r, "canonical_solution", where);
+    c.reference_response = fenced(solution);
+    if (plus) {
+      for (const char* field : {"base_input", "plus_input"}) {
+        if (!r.contains(field) || !r[field].is_array()) {
+          throw InputError(fmt::format("{}: field '{}' is missing or not a list", where, field));
+        }
+      }
+      if (!r.contains("atol") || !r["atol"].is_number()) {
+        throw InputError(fmt::format("{}: field 'atol' is missing or not a number", where));
+      }
+      nlohmann::json inputs = r["base_input"];
+      for (const auto& x : r["plus_input"]) inputs.push_back(x);
+      c.task.reference = solution;
+      c.task.inputs_json = inputs.dump();
+      c.task.atol = r["atol"].get<double>();
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+nlohmann::json json_list(const fs::path& path) {
+  auto j = nlohmann::json::parse(read_text(path), nullptr, false);
+  if (j.is_discarded() || !j.is_array()) throw InputError(fmt::format("{}: not a JSON list", path.string()));
+  return j;
+}
+
+std::vector<CodeBenchmarkCase> load_io_benchmark(const fs::path& path, bool has_starter) {
+  std::vector<CodeBenchmarkCase> cases;
+  const nlohmann::json records = json_list(path);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const nlohmann::json& r = records[i];
+    const std::string where = fmt::format("{} record {}", path.string(), i);
+    if (!r.is_object()) throw InputError(fmt::format("{}: not a JSON object", where));
+    CodeBenchmarkCase c;
+    c.id = std::to_string(i);
+    c.prompt = string_field(r, "problem", where);
+    if (!r.contains("tests")) throw InputError(fmt::format("{}: field 'tests' is missing", where));
+    parse_io_tests(r["tests"], where, c.task);
+    if (has_starter) {
+      const std::string starter = string_field(r, "starter_code", where);
+      if (c.task.kind == CodeTestKind::kFunctional) {
+        const auto method = starter_method_name(starter);
+        if (!method) {
+          throw InputError(fmt::format("{}: field 'starter_code': no `def name(self` in '{}'", where,
+                                       starter.substr(0, 80)));
+        }
+        c.task.entry_point = *method;
+        c.prompt += "\n\n" + starter;
+      }
+    }
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+}  // namespace
+
+std::string_view code_benchmark_name(CodeBenchmark b) {
+  switch (b) {
+    case CodeBenchmark::kHumanEval: return "humaneval";
+    case CodeBenchmark::kHumanEvalPlus: return "humanevalplus";
+    case CodeBenchmark::kLiveCodeBench: return "livecodebench";
+    case CodeBenchmark::kCodeforces: return "codeforces";
+  }
+  return "?";
+}
+
+std::optional<CodeBenchmark> parse_code_benchmark(std::string_view name) {
+  for (CodeBenchmark b : kAllCodeBenchmarks) {
+    if (code_benchmark_name(b) == name) return b;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> starter_method_name(std::string_view starter_code) {
+  const std::size_t def = starter_code.find("def ");
+  if (def == std::string_view::npos) return std::nullopt;
+  std::size_t i = def + 4;
+  std::string name;
+  while (i < starter_code.size() && (std::isalnum(static_cast<unsigned char>(starter_code[i])) || starter_code[i] == '_')) {
+    name += starter_code[i++];
+  }
+  if (name.empty()) return std::nullopt;
+  return name;
+}
+
+void parse_io_tests(const nlohmann::json& tests_field, const std::string& where, CodeTask& task) {
+  nlohmann::json tests = tests_field;
+  if (tests.is_string()) {
+    tests = nlohmann::json::parse(tests_field.get<std::string>(), nullptr, false);
+    if (tests.is_discarded()) throw InputError(fmt::format("{}: field 'tests': a string that is not JSON", where));
+  }
+  if (!tests.is_array() || tests.empty()) {
+    throw InputError(fmt::format("{}: field 'tests': expected a non-empty list of {{input, output}}, got {}", where,
+                                 tests.dump().substr(0, 80)));
+  }
+  std::optional<CodeTestKind> kind;
+  task.tests.clear();
+  for (std::size_t k = 0; k < tests.size(); ++k) {
+    const nlohmann::json& t = tests[k];
+    const std::string at = fmt::format("{}: field 'tests' element {}", where, k);
+    if (!t.is_object()) throw InputError(fmt::format("{}: not an object", at));
+    CodeTestCase test;
+    for (const char* field : {"input", "output"}) {
+      if (!t.contains(field) || !t[field].is_string()) {
+        throw InputError(fmt::format("{}: '{}' is missing or not a string", at, field));
+      }
+    }
+    test.input = t["input"].get<std::string>();
+    test.output = t["output"].get<std::string>();
+    CodeTestKind this_kind = CodeTestKind::kStdio;
+    if (t.contains("testtype")) {
+      const std::string type = t["testtype"].is_string() ? t["testtype"].get<std::string>() : t["testtype"].dump();
+      if (type == "functional") {
+        this_kind = CodeTestKind::kFunctional;
+      } else if (type != "stdin") {
+        throw InputError(fmt::format("{}: 'testtype' '{}': expected stdin or functional", at, type));
+      }
+    }
+    if (kind && *kind != this_kind) throw InputError(fmt::format("{}: mixes stdin and functional tests", at));
+    kind = this_kind;
+    task.tests.push_back(std::move(test));
+  }
+  task.kind = *kind;
+}
+
+std::vector<CodeBenchmarkCase> load_code_benchmark(CodeBenchmark b, const fs::path& data_dir) {
+  switch (b) {
+    case CodeBenchmark::kHumanEval: return load_humaneval(data_dir / "humaneval" / "HumanEval.jsonl.gz", false);
+    case CodeBenchmark::kHumanEvalPlus:
+      return load_humaneval(data_dir / "humanevalplus" / "HumanEvalPlus.jsonl.gz", true);
+    case CodeBenchmark::kLiveCodeBench: return load_io_benchmark(data_dir / "livecodebench" / "livecodebench.json", true);
+    case CodeBenchmark::kCodeforces: return load_io_benchmark(data_dir / "codeforces" / "codeforces.json", false);
+  }
+  return {};
+}
+
+}  // namespace disa::llm::verify

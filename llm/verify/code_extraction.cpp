@@ -1,0 +1,165 @@
+#include "llm/verify/code_extraction.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+namespace disa::llm::verify {
+namespace {
+
+struct Fence {
+  std::string language;  // lower-cased info string ("" when none)
+  std::string body;
+};
+
+bool is_blank(std::string_view s) {
+  for (char c : s) {
+    if (!std::isspace(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// Fenced blocks: a line starting with ``` opens one (its info string is the rest of
+// the line) and the next line starting with ``` closes it.
+std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
+  std::vector<Fence> blocks;
+  any_fence = false;
+  std::size_t pos = 0;
+  bool inside = false;
+  Fence current;
+  while (pos <= text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    std::size_t indent = 0;
+    while (indent < line.size() && (line[indent] == ' ' || line[indent] == '\t')) ++indent;
+    const std::string_view stripped = line.substr(indent);
+    if (stripped.starts_with("```")) {
+      any_fence = true;
+      if (inside) {
+        blocks.push_back(current);
+        inside = false;
+      } else {
+        inside = true;
+        current = Fence{};
+        std::string_view info = stripped.substr(3);
+        while (!info.empty() && std::isspace(static_cast<unsigned char>(info.back()))) info.remove_suffix(1);
+        while (!info.empty() && std::isspace(static_cast<unsigned char>(info.front()))) info.remove_prefix(1);
+        for (char c : info) current.language += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+    } else if (inside) {
+      current.body.append(line);
+      current.body += '\n';
+    }
+    pos = end + 1;
+  }
+  if (inside) blocks.push_back(current);  // cut off before its closing fence
+  return blocks;
+}
+
+bool is_python_tag(const std::string& language) {
+  return language == "python" || language == "py" || language == "python3";
+}
+
+std::vector<std::string_view> tokens(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    const std::size_t start = i;
+    while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+// A whole token as a decimal number (no hex, inf or nan).
+std::optional<double> parse_number(std::string_view token) {
+  if (token.empty() || token.size() > 64) return std::nullopt;
+  for (char c : token) {
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
+      return std::nullopt;
+    }
+  }
+  const std::string copy(token);
+  char* end = nullptr;
+  const double v = std::strtod(copy.c_str(), &end);
+  if (end != copy.c_str() + copy.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+bool written_as_float(std::string_view token) { return token.find_first_of(".eE") != std::string_view::npos; }
+
+bool tokens_match(std::string_view expected, std::string_view got) {
+  if (expected == got) return true;
+  if (!written_as_float(expected) && !written_as_float(got)) return false;
+  const auto e = parse_number(expected);
+  const auto g = parse_number(got);
+  if (!e || !g) return false;
+  const double diff = std::fabs(*e - *g);
+  return diff <= 1e-6 || diff <= 1e-6 * std::fabs(*e);
+}
+
+}  // namespace
+
+std::optional<std::string> extract_program(std::string_view response) {
+  bool any_fence = false;
+  const std::vector<Fence> blocks = fenced_blocks(response, any_fence);
+  const Fence* python = nullptr;
+  const Fence* untagged = nullptr;
+  for (const Fence& b : blocks) {
+    if (is_python_tag(b.language)) python = &b;
+    if (b.language.empty()) untagged = &b;
+  }
+  std::string program;
+  if (python) {
+    program = python->body;
+  } else if (untagged) {
+    program = untagged->body;
+  } else if (!any_fence) {
+    program = std::string(response);
+  }
+  if (is_blank(program)) return std::nullopt;
+  return program;
+}
+
+std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got) {
+  const auto want = tokens(expected);
+  const auto have = tokens(got);
+  const std::size_t common = std::min(want.size(), have.size());
+  for (std::size_t i = 0; i < common; ++i) {
+    if (!tokens_match(want[i], have[i])) {
+      return fmt::format("expected '{}' got '{}' (token {})", one_line_excerpt(want[i], 40),
+                         one_line_excerpt(have[i], 40), i + 1);
+    }
+  }
+  if (want.size() != have.size()) {
+    return fmt::format("expected {} tokens, got {} (output '{}')", want.size(), have.size(), one_line_excerpt(got));
+  }
+  return std::nullopt;
+}
+
+std::string one_line_excerpt(std::string_view text, std::size_t max_chars) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= max_chars) {
+      out += "...";
+      break;
+    }
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace disa::llm::verify

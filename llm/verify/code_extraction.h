@@ -1,0 +1,30 @@
+// The text-level steps of the code reward: finding the program in a model's response
+// and comparing a program's standard output with the expected one.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace disa::llm::verify {
+
+// The program in a response: the last ```python (or ```py / ```python3) fenced block;
+// else the last fenced block without a language; else, when the response has no fence
+// at all, the whole response. A block whose closing fence is missing (a response cut
+// at the length limit) runs to the end. nullopt when that text is blank
+// (reason "no code found").
+std::optional<std::string> extract_program(std::string_view response);
+
+// Standard output against the expected output, token by token (runs of whitespace,
+// line breaks included, are one separator; leading/trailing whitespace is ignored).
+// Two tokens match when equal, or when both are decimal numbers, at least one written
+// with a '.' or an exponent, within 1e-6 absolute or relative (LiveCodeBench's float
+// answers). Returns nullopt on a match, else a short description of the first
+// difference: "expected '3' got '4' (token 2)" or "expected 3 tokens, got 2".
+std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got);
+
+// `text` shortened to at most `max_chars` with "..." and its line breaks shown as \n,
+// for reasons printed on one line.
+std::string one_line_excerpt(std::string_view text, std::size_t max_chars = 80);
+
+}  // namespace disa::llm::verify

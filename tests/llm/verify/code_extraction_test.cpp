@@ -1,0 +1,80 @@
+// Program extraction and output comparison (llm/verify/code_extraction.h).
+#include <gtest/gtest.h>
+
+#include "llm/verify/code_extraction.h"
+
+namespace disa::llm::verify {
+namespace {
+
+TEST(ExtractProgram, TakesTheLastPythonBlock) {
+  const std::string response =
+      "First try:\n```python\nprint(1)\n```\nBetter:\n```python\nprint(2)\n```\nDone.";
+  EXPECT_EQ(extract_program(response), "print(2)\n");
+}
+
+TEST(ExtractProgram, PythonBlockBeatsALaterUntaggedOrOtherBlock) {
+  const std::string response = "```py\nx = 1\n```\n```\n$ python run.py\n```\n```bash\nls\n```\n";
+  EXPECT_EQ(extract_program(response), "x = 1\n");
+  EXPECT_EQ(extract_program("```Python3\ny = 2\n```"), "y = 2\n");
+}
+
+TEST(ExtractProgram, UntaggedBlockWhenNoPythonBlock) {
+  EXPECT_EQ(extract_program("Here:\n```\nprint(3)\n```\n"), "print(3)\n");
+}
+
+TEST(ExtractProgram, OnlyNonPythonBlocksMeanNoCode) {
+  EXPECT_EQ(extract_program("```cpp\nint main() {}\n```"), std::nullopt);
+}
+
+TEST(ExtractProgram, RawTextWithoutFences) {
+  EXPECT_EQ(extract_program("def f():\n    return 1\n"), "def f():\n    return 1\n");
+}
+
+TEST(ExtractProgram, UnclosedBlockRunsToTheEnd) {
+  EXPECT_EQ(extract_program("```python\nprint(4)\nprint(5)"), "print(4)\nprint(5)\n");
+}
+
+TEST(ExtractProgram, IndentedFencesAndCrLf) {
+  EXPECT_EQ(extract_program("  ```python\n  a = 1\n  ```"), "  a = 1\n");
+}
+
+TEST(ExtractProgram, BlankMeansNoCode) {
+  EXPECT_EQ(extract_program(""), std::nullopt);
+  EXPECT_EQ(extract_program("  \n\t\n"), std::nullopt);
+  EXPECT_EQ(extract_program("```python\n\n```"), std::nullopt);
+}
+
+TEST(CompareOutputs, WhitespaceIsOneSeparator) {
+  EXPECT_EQ(compare_outputs("1 2\n3\n", "1   2 3"), std::nullopt);
+  EXPECT_EQ(compare_outputs("YES\n", "YES\r\n"), std::nullopt);
+  EXPECT_EQ(compare_outputs("", "\n\n"), std::nullopt);
+}
+
+TEST(CompareOutputs, NamesTheFirstDifferingToken) {
+  EXPECT_EQ(compare_outputs("1 2 3", "1 2 4"), "expected '3' got '4' (token 3)");
+  EXPECT_EQ(compare_outputs("YES", "Yes"), "expected 'YES' got 'Yes' (token 1)");
+}
+
+TEST(CompareOutputs, CountsMissingAndExtraTokens) {
+  EXPECT_EQ(compare_outputs("1 2", "1"), "expected 2 tokens, got 1 (output '1')");
+  EXPECT_EQ(compare_outputs("1", "1\n2\n"), "expected 1 tokens, got 2 (output '1\\n2\\n')");
+}
+
+TEST(CompareOutputs, FloatsWithinOneMillionth) {
+  EXPECT_EQ(compare_outputs("0.3333333333", "0.333333"), std::nullopt);
+  EXPECT_EQ(compare_outputs("2.5", "2.50000001"), std::nullopt);
+  EXPECT_EQ(compare_outputs("1e9", "1000000500"), std::nullopt);  // relative 5e-7
+  EXPECT_NE(compare_outputs("0.5", "0.6"), std::nullopt);
+  EXPECT_EQ(compare_outputs("3", "3.0"), std::nullopt);  // one written as a float
+  // Integers compare exactly: no tolerance between 1000000000 and 1000000001.
+  EXPECT_NE(compare_outputs("1000000000", "1000000001"), std::nullopt);
+  EXPECT_NE(compare_outputs("nan", "nan0"), std::nullopt);
+}
+
+TEST(OneLineExcerpt, EscapesLineBreaksAndTruncates) {
+  EXPECT_EQ(one_line_excerpt("a\nb\tc"), "a\\nb\\tc");
+  EXPECT_EQ(one_line_excerpt(std::string(100, 'x'), 10), std::string(10, 'x') + "...");
+}
+
+}  // namespace
+}  // namespace disa::llm::verify

@@ -1,0 +1,157 @@
+// The code verifier (llm/verify/code_verifier.h) on small tasks of each kind: the
+// reward and the reason for passing, wrong, crashing, early-exiting and slow
+// programs. Skips where the sandbox cannot be built.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "llm/verify/code_verifier.h"
+
+namespace disa::llm::verify {
+namespace {
+
+#define REQUIRE_SANDBOX() \
+  if (const auto why = sandbox_unavailable_reason()) GTEST_SKIP() << "no sandbox here: " << *why
+
+CodeTask check_task() {
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = "add";
+  t.test_code = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-1, 1) == 0\n";
+  return t;
+}
+
+TEST(CodeVerifier, CheckFunctionPasses) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code("```python\ndef add(a, b):\n    return a + b\n```", check_task());
+  EXPECT_EQ(r.reward, 1) << r.reason;
+  EXPECT_EQ(r.reason, "passed 1/1 tests (check)");
+  EXPECT_EQ(r.program, "def add(a, b):\n    return a + b\n");
+}
+
+TEST(CodeVerifier, CheckFunctionNamesTheFailingAssert) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code("```python\ndef add(a, b):\n    return a - b\n```", check_task());
+  EXPECT_EQ(r.reward, 0);
+  EXPECT_EQ(r.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+}
+
+TEST(CodeVerifier, CheckFunctionRuntimeErrorAndMissingFunction) {
+  REQUIRE_SANDBOX();
+  EXPECT_EQ(verify_code("```python\ndef add(a, b):\n    return a / 0\n```", check_task()).reason,
+            "runtime error: ZeroDivisionError: division by zero");
+  EXPECT_EQ(verify_code("```python\ndef plus(a, b):\n    return a + b\n```", check_task()).reason,
+            "runtime error: the program defines no function add");
+  EXPECT_EQ(verify_code("```python\ndef add(a, b)\n    return a + b\n```", check_task()).reason.rfind(
+                "runtime error: SyntaxError", 0),
+            0u);
+}
+
+TEST(CodeVerifier, ExitingBeforeTheTestsIsNoPass) {
+  REQUIRE_SANDBOX();
+  const auto a = verify_code("```python\nimport sys\nsys.exit(0)\n```", check_task());
+  EXPECT_EQ(a.reward, 0);
+  EXPECT_EQ(a.reason, "runtime error: the program called exit(0) while loading");
+  const auto b = verify_code("```python\nimport os\ndef add(a, b):\n    os._exit(0)\n```", check_task());
+  EXPECT_EQ(b.reward, 0);
+  EXPECT_EQ(b.reason, "the program ended before the tests finished");
+}
+
+TEST(CodeVerifier, DifferentialAgainstTheReference) {
+  REQUIRE_SANDBOX();
+  CodeTask t = check_task();
+  t.reference = "def add(a, b):\n    return a + b\n";
+  t.inputs_json = "[[1, 2], [10, 20], [0.1, 0.2]]";
+  const auto good = verify_code("```python\ndef add(a, b):\n    return b + a + 0.0\n```", t);
+  EXPECT_EQ(good.reward, 1) << good.reason;
+  EXPECT_EQ(good.reason, "passed check() and 3 inputs against the reference");
+  // Right on check()'s two asserts, wrong beyond them.
+  const auto bad = verify_code("```python\ndef add(a, b):\n    return a + b if a < 5 else 0\n```", t);
+  EXPECT_EQ(bad.reward, 0);
+  EXPECT_EQ(bad.reason, "failed test 2: input [10, 20] expected 30 got 0");
+}
+
+TEST(CodeVerifier, TimeoutAndMemoryReasons) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o;
+  o.limits.wall_seconds = 1;
+  EXPECT_EQ(verify_code("```python\ndef add(a, b):\n    while True: pass\n```", check_task(), o).reason,
+            "timeout (wall 1 s)");
+  o.limits.memory_bytes = 200ull << 20;
+  const auto r = verify_code("```python\ndef add(a, b):\n    return len(bytearray(1 << 30))\n```", check_task(), o);
+  EXPECT_EQ(r.reason, "memory limit");
+  EXPECT_EQ(r.limit, LimitHit::kMemory);
+}
+
+TEST(CodeVerifier, OutputFloodIsOutputLimit) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.tests = {{"", "1"}};
+  SandboxOptions o;
+  o.limits.output_bytes = 4096;
+  EXPECT_EQ(verify_code("```python\nwhile True:\n    print('spam' * 100)\n```", t, o).reason,
+            "failed test 1: output limit");
+}
+
+TEST(CodeVerifier, StdioRunsEachTestAndStopsAtTheFirstFailure) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.tests = {{"2 3\n", "5\n"}, {"10 -4\n", "6\n"}, {"0 0\n", "0\n"}};
+  const auto good = verify_code("```python\na, b = map(int, input().split())\nprint(a + b)\n```", t);
+  EXPECT_EQ(good.reward, 1);
+  EXPECT_EQ(good.reason, "passed 3/3 tests");
+  EXPECT_EQ(good.tests_passed, 3);
+  const auto bad = verify_code("```python\na, b = map(int, input().split())\nprint(abs(a) + abs(b))\n```", t);
+  EXPECT_EQ(bad.reward, 0);
+  EXPECT_EQ(bad.reason, "failed test 2: expected '6' got '14' (token 1)");
+  EXPECT_EQ(bad.tests_passed, 1);
+  const auto crash = verify_code("```python\nprint(undefined_name)\n```", t);
+  EXPECT_EQ(crash.reason, "failed test 1: runtime error: NameError: name 'undefined_name' is not defined");
+}
+
+TEST(CodeVerifier, FunctionalCallsTheMethodWithJsonArguments) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.kind = CodeTestKind::kFunctional;
+  t.entry_point = "twoSum";
+  t.tests = {{"[2, 7, 11, 15]\n9", "[0, 1]"}, {"[3, 2, 4]\n6", "[1, 2]"}};
+  const auto good = verify_code(
+      "```python\nclass Solution:\n    def twoSum(self, nums: List[int], target: int) -> List[int]:\n"
+      "        seen = {}\n        for i, x in enumerate(nums):\n"
+      "            if target - x in seen:\n                return [seen[target - x], i]\n"
+      "            seen[x] = i\n```",
+      t);
+  EXPECT_EQ(good.reward, 1) << good.reason;  // List comes from the usual imports
+  EXPECT_EQ(good.reason, "passed 2/2 tests");
+  const auto bad = verify_code(
+      "```python\nclass Solution:\n    def twoSum(self, nums, target):\n        print('debug')\n"
+      "        return [0, 1]\n```",
+      t);
+  EXPECT_EQ(bad.reason, "failed test 2: expected [1, 2] got [0, 1]");
+}
+
+TEST(CodeVerifier, NoCodeFound) {
+  const auto r = verify_code("I cannot solve this.\n```text\nsorry\n```", check_task());
+  EXPECT_EQ(r.reward, 0);
+  EXPECT_EQ(r.reason, "no code found");
+}
+
+TEST(CodeVerifier, MalformedTasksNameTheField) {
+  CodeTask t = check_task();
+  t.entry_point = "not an identifier";
+  EXPECT_THROW(
+      {
+        try {
+          verify_code("x", t);
+        } catch (const std::invalid_argument& e) {
+          EXPECT_NE(std::string(e.what()).find("entry_point 'not an identifier'"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      std::invalid_argument);
+  CodeTask empty;
+  EXPECT_THROW(verify_code("x", empty), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace disa::llm::verify

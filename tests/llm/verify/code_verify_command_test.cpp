@@ -1,0 +1,139 @@
+// Tests `disa llm verify --task code|humaneval|...` (src/cli/llm_verify_command.cpp)
+// as a user runs it: one line per record with the reward and the reason, --json,
+// tests as a list or as the datasets' JSON string, benchmark tasks named by id, and
+// bad records named by line. Skips where the sandbox cannot be built.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "llm/verify/code_sandbox.h"
+#include "tests/util/cli_harness.h"
+
+namespace disa::cli {
+namespace {
+
+using test::CliDirTest;
+using test::expect_rejected;
+using test::run_disa;
+
+#define REQUIRE_SANDBOX()                                                     \
+  if (const auto why = llm::verify::sandbox_unavailable_reason()) GTEST_SKIP() \
+      << "no sandbox here: " << *why
+
+class CodeVerifyCommand : public CliDirTest {
+ protected:
+  std::string write(const std::string& name, const std::vector<nlohmann::json>& records) {
+    std::ofstream out(path(name));
+    for (const auto& r : records) out << r.dump() << "\n";
+    return path(name);
+  }
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+const nlohmann::json kCheckTests = "def check(candidate):\n    assert candidate(2, 3) == 5\n";
+
+TEST_F(CodeVerifyCommand, PrintsRewardAndReasonPerRecord) {
+  REQUIRE_SANDBOX();
+  const std::string in = write(
+      "in.jsonl",
+      {{{"response", "```python\ndef add(a, b):\n    return a + b\n```"}, {"tests", kCheckTests}, {"entry_point", "add"}},
+       {{"response", "```python\ndef add(a, b):\n    return a * b\n```"}, {"tests", kCheckTests}, {"entry_point", "add"}},
+       {{"response", "```python\nprint(int(input()) + 1)\n```"},
+        {"tests", nlohmann::json::array({{{"input", "1\n"}, {"output", "2\n"}}, {{"input", "5"}, {"output", "7"}}})}},
+       // The datasets' form: the test list as a JSON string.
+       {{"response", "```python\nprint(int(input()) + 1)\n```"},
+        {"tests", R"([{"input": "1", "output": "2", "testtype": "stdin"}])"}}});
+  const auto r = run_disa("llm verify --task code --input " + in);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 4u) << r.output;
+  EXPECT_EQ(lines[0], "1\tpassed 1/1 tests (check)");
+  EXPECT_EQ(lines[1], "0\tfailed test at tests.py:2: assert candidate(2, 3) == 5");
+  EXPECT_EQ(lines[2], "0\tfailed test 2: expected '7' got '6' (token 1)");
+  EXPECT_EQ(lines[3], "1\tpassed 1/1 tests");
+}
+
+TEST_F(CodeVerifyCommand, JsonReportsTheLimitHit) {
+  REQUIRE_SANDBOX();
+  const std::string in = write(
+      "in.jsonl", {{{"response", "```python\nwhile True:\n    pass\n```"},
+                    {"tests", nlohmann::json::array({{{"input", ""}, {"output", "1"}}})}}});
+  const auto r = run_disa("llm verify --task code --json --timeout 1 --input " + in);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["line"], 1);
+  EXPECT_EQ(j["reward"], 0);
+  EXPECT_EQ(j["tests_passed"], 0);
+  EXPECT_EQ(j["tests_total"], 1);
+  EXPECT_TRUE(j["limit"] == "timeout" || j["limit"] == "cpu time limit") << j.dump();
+  EXPECT_LT(j["wall_seconds"].get<double>(), 2.5);
+}
+
+TEST_F(CodeVerifyCommand, FunctionalTestsTakeTheMethodFromTheStarter) {
+  REQUIRE_SANDBOX();
+  const std::string in = write(
+      "in.jsonl",
+      {{{"response", "```python\nclass Solution:\n    def double(self, xs):\n        return [2 * x for x in xs]\n```"},
+        {"starter_code", "class Solution:\n    def double(self, xs: List[int]) -> List[int]:\n        "},
+        {"tests", nlohmann::json::array({{{"input", "[1, 2]"}, {"output", "[2, 4]"}, {"testtype", "functional"}}})}}});
+  const auto r = run_disa("llm verify --task livecodebench --input " + in);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "1\tpassed 1/1 tests\n");
+}
+
+TEST_F(CodeVerifyCommand, BenchmarkTasksByIdFromTheDataDir) {
+  REQUIRE_SANDBOX();
+  const std::filesystem::path data = std::filesystem::path("..") / "shared" / "data";
+  if (!std::filesystem::is_directory(data / "humaneval")) GTEST_SKIP() << "no ../shared/data/humaneval";
+  const std::string in = write(
+      "in.jsonl",
+      {{{"response", "```python\ndef truncate_number(number: float) -> float:\n    return number % 1.0\n```"},
+        {"task_id", "HumanEval/2"}},
+       {{"response", "```python\ndef truncate_number(number: float) -> float:\n    return number\n```"},
+        {"task_id", "HumanEval/2"}}});
+  const auto r = run_disa("llm verify --task humanevalplus --input " + in + " --data-dir " + data.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  EXPECT_TRUE(lines[0].starts_with("1\tpassed check() and ")) << lines[0];
+  EXPECT_EQ(lines[1], "0\tfailed test at tests.py:10: assert candidate(3.5) == 0.5");
+}
+
+TEST_F(CodeVerifyCommand, NamesTheBadLineAndField) {
+  const std::string ok = R"({"response": "x", "tests": [{"input": "", "output": ""}]})";
+  auto file = [&](const std::string& name, const std::string& text) {
+    std::ofstream(path(name)) << text;
+    return path(name);
+  };
+  expect_rejected(run_disa("llm verify --task code --input " + file("a.jsonl", ok + "\n{\"response\": \"x\"}\n")),
+                  "line 2: field 'tests' is missing");
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("b.jsonl", R"({"response": "x", "tests": "def check(c): pass"})" "\n")),
+                  "line 1: field 'entry_point' is missing");
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("c.jsonl", R"({"response": "x", "tests": [{"input": 1, "output": ""}]})" "\n")),
+                  "line 1: field 'tests' element 0: 'input' is missing or not a string");
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("d.jsonl", R"({"response": "x", "tests": [{"input": "", "output": "", "testtype": "functional"}]})" "\n")),
+                  "functional tests need field 'entry_point'");
+  expect_rejected(run_disa("llm verify --task humaneval --data-dir " + path("nowhere") + " --input " +
+                           file("e.jsonl", R"({"response": "x", "task_id": "HumanEval/0"})" "\n")),
+                  "HumanEval.jsonl.gz: cannot open");
+  expect_rejected(run_disa("llm verify --task code --jobs 0 --input " + file("f.jsonl", ok + "\n")), "--jobs 0");
+  expect_rejected(run_disa("llm verify --task code --timeout -1 --input " + file("g.jsonl", ok + "\n")),
+                  "--timeout -1");
+}
+
+}  // namespace
+}  // namespace disa::cli

@@ -1,0 +1,320 @@
+// The sandbox (llm/verify/code_sandbox.h) against hostile programs: each one is
+// contained, and the test asserts how (the limit hit, the file that must not exist,
+// the process that must not survive). Skips, naming the reason, where namespaces
+// cannot be created (the sandbox then refuses to run: it fails closed).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "llm/verify/code_sandbox.h"
+
+namespace disa::llm::verify {
+namespace {
+
+namespace fs = std::filesystem;
+
+#define REQUIRE_SANDBOX()                                                         \
+  if (const auto why = sandbox_unavailable_reason()) GTEST_SKIP() << "no sandbox here: " << *why
+
+SandboxOptions quick_limits() {
+  SandboxOptions o;
+  o.limits.wall_seconds = 3;
+  o.limits.cpu_seconds = 2;
+  o.limits.memory_bytes = 512ull << 20;
+  o.limits.output_bytes = 64 << 10;
+  return o;
+}
+
+SandboxResult run(const std::string& program, const SandboxOptions& o = quick_limits(), const std::string& input = "") {
+  return run_in_sandbox({{"prog.py", program}}, input, o);
+}
+
+std::string unique_marker() {
+  std::random_device rd;
+  return "disa-hostile-" + std::to_string(rd()) + std::to_string(getpid());
+}
+
+// Processes (any namespace) whose command line contains `marker`.
+int processes_with(const std::string& marker) {
+  int count = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    // POSIX reads: a process may exit mid-scan (ESRCH), which iostreams would throw on.
+    const int fd = open((entry.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    std::string cmdline;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) cmdline.append(buf, static_cast<std::size_t>(n));
+    close(fd);
+    if (cmdline.find(marker) != std::string::npos) ++count;
+  }
+  return count;
+}
+
+TEST(SandboxHostile, AWellBehavedProgramRunsAndReadsItsInput) {
+  REQUIRE_SANDBOX();
+  const auto r = run("import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n", quick_limits(), "1 2 3\n");
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "6\n");
+  EXPECT_TRUE(r.isolated);
+  EXPECT_LT(r.wall_seconds, 2.0);
+}
+
+TEST(SandboxHostile, InfiniteLoopTimesOutWithinTheLimit) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o = quick_limits();
+  o.limits.wall_seconds = 1.5;
+  o.limits.cpu_seconds = 10;  // the wall clock must end it
+  const auto r = run("while True:\n    pass\n", o);
+  EXPECT_EQ(r.limit, LimitHit::kWallTime);
+  EXPECT_FALSE(r.ok());
+  EXPECT_GE(r.wall_seconds, 1.5);
+  EXPECT_LT(r.wall_seconds, 1.5 + 1.0);
+}
+
+TEST(SandboxHostile, SleepingProgramTimesOutToo) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o = quick_limits();
+  o.limits.wall_seconds = 1;
+  const auto r = run("import time\ntime.sleep(60)\n", o);
+  EXPECT_EQ(r.limit, LimitHit::kWallTime);
+  EXPECT_LT(r.wall_seconds, 2.0);
+}
+
+TEST(SandboxHostile, CpuLimitEndsABusyLoopBeforeTheWallClock) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o = quick_limits();
+  o.limits.wall_seconds = 10;
+  o.limits.cpu_seconds = 1;
+  const auto r = run("while True:\n    pass\n", o);
+  EXPECT_EQ(r.limit, LimitHit::kCpuTime) << limit_name(r.limit) << " signal " << r.signal;
+  EXPECT_LT(r.wall_seconds, 4.0);
+}
+
+TEST(SandboxHostile, ForkBombIsContainedAndLeavesNoProcess) {
+  REQUIRE_SANDBOX();
+  const std::string marker = unique_marker();
+  SandboxOptions o = quick_limits();
+  o.limits.wall_seconds = 3;
+  o.program_args = {marker};
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(
+      "import os\n"
+      "while True:\n"
+      "    try:\n"
+      "        os.fork()\n"
+      "    except OSError:\n"
+      "        pass\n",
+      o);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.limit, LimitHit::kWallTime);
+  EXPECT_LT(took, 3 + 2.0);
+  EXPECT_EQ(processes_with(marker), 0) << "a process of the fork bomb survived the run";
+}
+
+// Each run has its own uid (as root) or user namespace, so RLIMIT_NPROC counts only
+// its own processes: a run beside a fork bomb still starts and forks.
+TEST(SandboxHostile, AForkBombDoesNotStarveAConcurrentRun) {
+  REQUIRE_SANDBOX();
+  SandboxResult bomb;
+  std::thread t([&] {
+    SandboxOptions o = quick_limits();
+    o.limits.wall_seconds = 3;
+    bomb = run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", o);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the bomb is at its limit by now
+  const auto beside = run("import os\npid = os.fork()\nif pid == 0:\n    os._exit(7)\n"
+                          "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n");
+  t.join();
+  EXPECT_TRUE(beside.ok()) << beside.stderr_text;
+  EXPECT_EQ(beside.stdout_text, "7\n");
+  EXPECT_EQ(bomb.limit, LimitHit::kWallTime);
+}
+
+TEST(SandboxHostile, BackgroundChildIsKilledWhenTheProgramExits) {
+  REQUIRE_SANDBOX();
+  const std::string marker = unique_marker();
+  SandboxOptions o = quick_limits();
+  o.program_args = {marker};
+  // The child leaves the process group and closes its pipes: only the PID namespace
+  // can catch it.
+  const auto r = run(
+      "import os, sys, time\n"
+      "if os.fork() == 0:\n"
+      "    os.setsid()\n"
+      "    os.close(1); os.close(2)\n"
+      "    time.sleep(60)\n"
+      "    os._exit(0)\n"
+      "print('parent done')\n",
+      o);
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "parent done\n");
+  EXPECT_LT(r.wall_seconds, 2.0) << "the run waited for the background child";
+  EXPECT_EQ(processes_with(marker), 0) << "the background child survived the run";
+}
+
+TEST(SandboxHostile, MemoryHogHitsTheMemoryLimit) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o = quick_limits();
+  o.limits.memory_bytes = 256ull << 20;
+  const auto r = run("blocks = []\nwhile True:\n    blocks.append(bytearray(16 << 20))\n", o);
+  EXPECT_EQ(r.limit, LimitHit::kMemory) << limit_name(r.limit) << ": " << r.stderr_text;
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(SandboxHostile, WritesOutsideItsDirectoryDoNotLand) {
+  REQUIRE_SANDBOX();
+  const std::string name = unique_marker();
+  const fs::path in_tmp = fs::temp_directory_path() / name;
+  const fs::path in_project = fs::current_path() / name;
+  const fs::path in_root = fs::path("/") / name;
+  const auto r = run("import sys\n"
+                     "for path in sys.argv[1:]:\n"
+                     "    try:\n"
+                     "        with open(path, 'w') as f:\n"
+                     "            f.write('escaped')\n"
+                     "        print('wrote', path)\n"
+                     "    except OSError as e:\n"
+                     "        print('refused', path, e.errno)\n"
+                     "open('local.txt', 'w').write('fine')\n"
+                     "print('local ok')\n",
+                     [&] {
+                       SandboxOptions o = quick_limits();
+                       o.program_args = {in_tmp.string(), in_project.string(), in_root.string()};
+                       return o;
+                     }());
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("local ok"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("refused " + in_project.string()), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("refused " + in_root.string()), std::string::npos) << r.stdout_text;
+  // /tmp is the sandbox's own tmpfs: the write succeeds there and vanishes with it.
+  EXPECT_NE(r.stdout_text.find("wrote " + in_tmp.string()), std::string::npos) << r.stdout_text;
+  EXPECT_FALSE(fs::exists(in_tmp)) << in_tmp;
+  EXPECT_FALSE(fs::exists(in_project)) << in_project;
+  EXPECT_FALSE(fs::exists(in_root)) << in_root;
+}
+
+TEST(SandboxHostile, SocketsReachNothing) {
+  REQUIRE_SANDBOX();
+  const auto r = run("import socket\n"
+                     "for host, port in [('127.0.0.1', 22), ('1.1.1.1', 53), ('8.8.8.8', 80)]:\n"
+                     "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+                     "    s.settimeout(1)\n"
+                     "    try:\n"
+                     "        s.connect((host, port))\n"
+                     "        print('connected', host)\n"
+                     "    except OSError as e:\n"
+                     "        print('failed', host, type(e).__name__)\n"
+                     "try:\n"
+                     "    socket.getaddrinfo('example.com', 80)\n"
+                     "    print('resolved')\n"
+                     "except OSError:\n"
+                     "    print('no dns')\n");
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text.find("connected"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("failed 127.0.0.1"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("failed 1.1.1.1"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("failed 8.8.8.8"), std::string::npos) << r.stdout_text;
+  EXPECT_NE(r.stdout_text.find("no dns"), std::string::npos) << r.stdout_text;
+}
+
+TEST(SandboxHostile, HugeOutputHitsTheOutputLimitAndStaysBounded) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o = quick_limits();
+  o.limits.output_bytes = 100000;
+  o.limits.wall_seconds = 5;
+  const auto r = run("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n", o);
+  EXPECT_EQ(r.limit, LimitHit::kOutput);
+  EXPECT_LE(r.stdout_text.size() + r.stderr_text.size(), 100000u);
+  EXPECT_LT(r.wall_seconds, 2.0) << "the output limit should stop it long before the wall clock";
+}
+
+TEST(SandboxHostile, CannotSeeOrSignalHostProcesses) {
+  REQUIRE_SANDBOX();
+  const auto r = run("import os, sys\n"
+                     "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+                     "print('pids', len(pids))\n"
+                     "try:\n"
+                     "    os.kill(int(sys.argv[1]), 9)\n"
+                     "    print('killed')\n"
+                     "except OSError as e:\n"
+                     "    print('kill failed', type(e).__name__)\n",
+                     [] {
+                       SandboxOptions o = quick_limits();
+                       o.program_args = {std::to_string(getpid())};
+                       return o;
+                     }());
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_NE(r.stdout_text.find("kill failed"), std::string::npos) << r.stdout_text;
+  // Its own /proc: the sandbox's init and the program only.
+  EXPECT_NE(r.stdout_text.find("pids 2\n"), std::string::npos) << r.stdout_text;
+}
+
+TEST(SandboxHostile, BadArgumentsAreRejected) {
+  EXPECT_THROW(run_in_sandbox({}, "", quick_limits()), std::invalid_argument);
+  EXPECT_THROW(run_in_sandbox({{"../x.py", "pass"}}, "", quick_limits()), std::invalid_argument);
+  SandboxOptions o = quick_limits();
+  o.limits.wall_seconds = 0;
+  EXPECT_THROW(run_in_sandbox({{"x.py", "pass"}}, "", o), std::invalid_argument);
+  SandboxOptions missing = quick_limits();
+  missing.python = "/nonexistent/python3";
+  REQUIRE_SANDBOX();  // else the missing namespaces are the error
+  try {
+    run_in_sandbox({{"x.py", "pass"}}, "", missing);
+    ADD_FAILURE() << "a missing interpreter ran";
+  } catch (const SandboxError& e) {
+    EXPECT_NE(std::string(e.what()).find("exec the interpreter: No such file or directory"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(SandboxHostile, ParallelRunsDoNotInterfere) {
+  REQUIRE_SANDBOX();
+  std::vector<SandboxResult> results(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&results, i] { results[i] = run("print(" + std::to_string(i) + " * 7)\n"); });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(results[i].ok()) << results[i].stderr_text;
+    EXPECT_EQ(results[i].stdout_text, std::to_string(i * 7) + "\n");
+  }
+}
+
+// Runs on different threads proceed independently: a slow run started while a quick
+// one is under way does not hold the quick one up (no lock serialises runs, and no
+// run's end-of-file waits for another's processes).
+TEST(SandboxHostile, AQuickRunFinishesWhileAnotherTimesOut) {
+  REQUIRE_SANDBOX();
+  SandboxResult slow, quick;
+  double quick_took = 0;
+  std::thread q([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    quick = run("import time\ntime.sleep(0.5)\nprint('quick')\n");
+    quick_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::thread s([&] {
+    SandboxOptions o = quick_limits();
+    o.limits.wall_seconds = 3;
+    slow = run("import time\ntime.sleep(60)\n", o);
+  });
+  q.join();
+  s.join();
+  EXPECT_TRUE(quick.ok()) << quick.stderr_text;
+  EXPECT_LT(quick_took, 1.5) << "the quick run waited for the slow one";
+  EXPECT_EQ(slow.limit, LimitHit::kWallTime);
+}
+
+}  // namespace
+}  // namespace disa::llm::verify
