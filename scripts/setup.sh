@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   cmake ninja-build g++ pkg-config
   libeigen3-dev libboost-math-dev librapidcheck-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libtorch-dev libopenblas0-openmp nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev
+  libtorch-dev libopenblas0-openmp nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev libgloo-dev zlib1g-dev
   python3-numpy python3-matplotlib time
 )
 

@@ -85,6 +85,14 @@ void check_inputs(const torch::Tensor& ids, const torch::Tensor& mask, const tor
 
 torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        const torch::Tensor& position_ids, KvCache* cache) {
+  const torch::Tensor h = hidden_states(input_ids, attention_mask, position_ids, cache);
+  const torch::Tensor logits =
+      config_.tie_word_embeddings ? torch::matmul(h, model->embed_tokens.t()) : lm_head->forward(h);
+  return logits.to(torch::kFloat32);
+}
+
+torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                             const torch::Tensor& position_ids, KvCache* cache) {
   const std::int64_t cached = cache != nullptr ? cache->length() : 0;
   check_inputs(input_ids, attention_mask, position_ids, cached, config_.vocab_size);
   const torch::Device device = model->embed_tokens.device();
@@ -116,10 +124,7 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const tor
     h = layer(i)->forward(h, cos, sin, allowed.unsqueeze(1), cache, i);
   }
   if (cache != nullptr) cache->advance(t);
-  h = model->norm->forward(h);
-  const torch::Tensor logits =
-      config_.tie_word_embeddings ? torch::matmul(h, model->embed_tokens.t()) : lm_head->forward(h);
-  return logits.to(torch::kFloat32);
+  return model->norm->forward(h);
 }
 
 }  // namespace disa::llm

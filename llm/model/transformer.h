@@ -50,6 +50,10 @@ class TransformerImpl : public torch::nn::Module {
 
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                         const torch::Tensor& position_ids = {}, KvCache* cache = nullptr);
+  // The final-norm hidden states [B, T, hidden_size] in the model's dtype: what forward()
+  // multiplies by the output embedding (FlowRL's log Z head reads them).
+  torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
+                              const torch::Tensor& position_ids = {}, KvCache* cache = nullptr);
 
   const ModelConfig& config() const { return config_; }
   torch::Dtype dtype() const { return dtype_; }

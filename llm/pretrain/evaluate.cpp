@@ -28,13 +28,6 @@ std::vector<std::string> complete(TransformerImpl& model, const Tokenizer& token
 
 }  // namespace
 
-double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k) {
-  if (n - c < k) return 1.0;
-  double fail = 1.0;  // prod_{i=n-c+1}^{n} (1 - k/i)
-  for (std::int64_t i = n - c + 1; i <= n; ++i) fail *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
-  return 1.0 - fail;
-}
-
 EvalReport evaluate(TransformerImpl& model, const Tokenizer& tokenizer, const countdown::TaskConfig& task,
                     const EvalOptions& o) {
   if (o.problems <= 0) throw InputError(fmt::format("--eval-problems = {} must be positive", o.problems));

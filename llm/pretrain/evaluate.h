@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llm/model/transformer.h"
+#include "llm/pipeline/eval_metrics.h"
 #include "llm/tasks/countdown.h"
 #include "llm/tokenizer/tokenizer.h"
 
@@ -49,8 +50,7 @@ EvalReport evaluate(TransformerImpl& model, const Tokenizer& tokenizer, const co
 
 nlohmann::ordered_json to_json(const EvalReport& r);
 
-// 1 - C(n-c, k) / C(n, k): the chance that k of the n samples drawn without replacement
-// include a correct one.
-double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k);
+// 1 - C(n-c, k) / C(n, k), the unbiased pass@k (llm/pipeline/eval_metrics.h).
+using pipeline::pass_at_k;
 
 }  // namespace disa::llm::pretrain

@@ -53,6 +53,20 @@ std::string id_of(const json& record, const char* field, std::size_t i) {
   return std::to_string(i + 1);
 }
 
+// The problem statement shown to a model: "problem" (MATH-500, AIME, AMC, Minerva) or
+// "question" (GSM8K, OlympiadBench, whose "context", when present, comes first).
+std::string question_of(const json& record, const std::filesystem::path& path, std::size_t i) {
+  for (const char* field : {"problem", "question"}) {
+    if (!record.contains(field) || !record[field].is_string()) continue;
+    std::string q = record[field].get<std::string>();
+    if (record.contains("context") && record["context"].is_string() && !record["context"].get<std::string>().empty()) {
+      q = record["context"].get<std::string>() + "\n\n" + q;
+    }
+    return q;
+  }
+  throw InputError(fmt::format("benchmark file '{}' record {}: no 'problem' or 'question' text", path.string(), i + 1));
+}
+
 }  // namespace
 
 std::string_view benchmark_name(MathBenchmark b) {
@@ -92,6 +106,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
       for (std::size_t i = 0; i < records.size(); ++i) {
         cases.push_back({id_of(records[i], "unique_id", i), text_field(records[i], "solution", path, i),
                          {text_field(records[i], "answer", path, i)}});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }
@@ -108,6 +123,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         answer.erase(0, answer.find_first_not_of(" \t"));
         answer.erase(answer.find_last_not_of(" \t\r\n") + 1);
         cases.push_back({std::to_string(i + 1), rationale, {answer}});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }
@@ -117,6 +133,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
       for (std::size_t i = 0; i < records.size(); ++i) {
         cases.push_back({id_of(records[i], "id", i), text_field(records[i], "solution", path, i),
                          {text_field(records[i], "answer", path, i)}});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }
@@ -126,6 +143,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
       for (std::size_t i = 0; i < records.size(); ++i) {
         const std::string answer = text_field(records[i], "answer", path, i);
         cases.push_back({std::to_string(i + 1), fmt::format("The answer is \\boxed{{{}}}", answer), {answer}});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }
@@ -140,6 +158,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         const double value = records[i]["answer"].get<double>();
         cases.push_back({id_of(records[i], "id", i), fmt::format("\\boxed{{{}}}", number_answer(value, true)),
                          {records[i]["answer"].dump()}});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }
@@ -161,6 +180,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
           throw InputError(fmt::format("benchmark file '{}': no answer for idx {}", answers_path.string(), idx));
         }
         cases.push_back({idx, text_field(records[i], "solution", path, i), found->second, false});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }
@@ -178,6 +198,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         for (const json& a : r["final_answer"]) answers.push_back(a.get<std::string>());
         cases.push_back({id_of(r, "id", i), r["solution"].back().get<std::string>(), answers,
                          r.value("is_multiple_answer", false)});
+        cases.back().question = question_of(records[i], path, i);
       }
       break;
     }

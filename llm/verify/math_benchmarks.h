@@ -33,6 +33,7 @@ struct BenchmarkCase {
   std::string response;
   std::vector<std::string> answers;  // one entry except OlympiadBench's lists
   bool is_multiple = false;  // answers are all required (else alternatives)
+  std::string question;      // the problem statement (what a model is prompted with)
 };
 
 // `data_dir` is ../shared/data. A missing or malformed file is an InputError naming it.

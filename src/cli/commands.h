@@ -19,6 +19,7 @@ void add_llm_verify_command(CLI::App& llm);    // disa llm verify (math rewards;
 #ifdef DISA_HAVE_TORCH
 void add_llm_model_commands(CLI::App& llm);    // disa llm init|sample|score (LibTorch)
 void add_llm_pretrain_command(CLI::App& llm);  // disa llm pretrain (the in-house model; LibTorch)
+void add_llm_pipeline_commands(CLI::App& llm);  // disa llm propose|anchor|train|eval|pipeline (LibTorch)
 #endif
 
 // The exit code a command asks for after a successful parse (0 unless set; e.g.

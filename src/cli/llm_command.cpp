@@ -12,6 +12,7 @@ void add_llm_command(CLI::App& app) {
 #ifdef DISA_HAVE_TORCH
   add_llm_model_commands(*llm);
   add_llm_pretrain_command(*llm);
+  add_llm_pipeline_commands(*llm);
 #endif
 }
 

@@ -1,0 +1,101 @@
+#include "llm/pipeline/anchor_stage.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "llm/pipeline/stage_files.h"
+#include "llm/pipeline/trajectory_file.h"
+#include "src/anchor.h"
+#include "src/input_error.h"
+#include "src/is_estimator.h"
+
+namespace disa::llm::pipeline {
+
+AnchorOptions anchor_options(StageConfig& c) {
+  AnchorOptions o;
+  o.trajectories = c.word("trajectories", "");
+  if (o.trajectories.empty()) throw InputError("anchor: trajectories (the propose stage's trajectories.jsonl) is required");
+  o.beta = c.number("beta", o.beta, 0, kNoLimit, true);
+  o.policy = c.choice("policy", o.policy, {"drop", "keep", "psis"});
+  o.min_ess = c.number("min_ess", o.min_ess, 0, kNoLimit);
+  o.ci_level = c.number("ci_level", o.ci_level, 0, 1, true);
+  return o;
+}
+
+AnchorSummary run_anchor(const AnchorOptions& o) {
+  if (o.out.empty()) throw InputError("anchor: --out is required");
+  const std::string trajectories_fingerprint = file_fingerprint(o.trajectories);
+  const nlohmann::ordered_json options{{"trajectories", o.trajectories.string()},
+                                       {"trajectories_fingerprint", trajectories_fingerprint},
+                                       {"beta", o.beta},
+                                       {"policy", o.policy},
+                                       {"min_ess", o.min_ess},
+                                       {"ci_level", o.ci_level}};
+  claim_stage_folder(o.out, "anchor", options);
+
+  // Group by prompt, keeping the file's prompt order.
+  const std::vector<Trajectory> all = read_trajectories(o.trajectories);
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> log_w;
+  for (const Trajectory& t : all) {
+    auto [it, fresh] = log_w.try_emplace(t.prompt_id);
+    if (fresh) order.push_back(t.prompt_id);
+    it->second.push_back(t.logp_ref_sum + o.beta * t.reward - t.logq_sum);
+  }
+  if (order.empty()) throw InputError(fmt::format("anchor: '{}' holds no trajectory", o.trajectories.string()));
+
+  IsOptions is;
+  is.ci_level = o.ci_level;
+  AnchorSummary s;
+  std::vector<AnchorRecord> anchors;
+  for (const std::string& id : order) {
+    const IsEstimate e = estimate_log_partition(log_w[id], is);
+    AnchorRecord a = make_anchor(id, e, "propose:" + o.trajectories.string(), o.beta, 0);
+    const bool unreliable = !e.reliable() || e.ess < o.min_ess;
+    if (unreliable) {
+      ++s.unreliable;
+      if (o.policy == "keep") {
+        a.flags.push_back("policy:kept_unreliable");
+      } else if (o.policy == "psis" && std::isfinite(e.log_z_psis)) {
+        a.log_z_hat = e.log_z_psis;
+        a.flags.push_back("policy:psis");
+      } else {
+        a.flags.push_back("policy:dropped");
+        ++s.dropped;
+      }
+    }
+    s.mean_log_z_hat += a.log_z_hat;
+    s.mean_ess_fraction += e.ess_fraction;
+    anchors.push_back(std::move(a));
+  }
+  s.prompts = static_cast<std::int64_t>(anchors.size());
+  s.mean_log_z_hat /= static_cast<double>(s.prompts);
+  s.mean_ess_fraction /= static_cast<double>(s.prompts);
+  save_anchors(anchors, (o.out / "anchors.jsonl").string());
+  s.fingerprint = file_fingerprint(o.out / "anchors.jsonl");
+  nlohmann::ordered_json record{{"stage", "anchor"},
+                                {"options", options},
+                                {"prompts", s.prompts},
+                                {"unreliable", s.unreliable},
+                                {"dropped", s.dropped},
+                                {"mean_log_z_hat", s.mean_log_z_hat},
+                                {"mean_ess_fraction", s.mean_ess_fraction},
+                                {"anchors_fingerprint", s.fingerprint}};
+  write_json_atomically(o.out / "anchor.json", record);
+  return s;
+}
+
+std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file) {
+  std::map<std::string, double> out;
+  for (const AnchorRecord& a : load_anchors(anchors_file.string())) {
+    if (std::find(a.flags.begin(), a.flags.end(), "policy:dropped") != a.flags.end()) continue;
+    if (!std::isfinite(a.log_z_hat)) continue;
+    out[a.prompt] = a.log_z_hat;
+  }
+  return out;
+}
+
+}  // namespace disa::llm::pipeline

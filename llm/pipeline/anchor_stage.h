@@ -1,0 +1,52 @@
+// Stage 2, `disa llm anchor`: per prompt, log Zhat(x) by importance sampling over the
+// proposal trajectories (src/is_estimator.h), with its diagnostics, frozen into an anchor
+// file (src/anchor.h's JSONL) that every later stage reads and fingerprints.
+//
+//   log w_i = sum_t logp_ref[i,t] + beta r_i - sum_t logq[i,t]
+//   log Zhat = logsumexp_i log w_i - log N;  ESS, chi2_hat, k_hat (PSIS), CI (delta method)
+//
+// Policy for an unreliable estimate (IsEstimate::reliable() false: k_hat > 0.7, all
+// weights zero, a single sample; or ESS below min_ess):
+//   drop (default)  the prompt is flagged "policy:dropped" and DISA does not train on it:
+//                   a wrong frozen anchor biases every update of that prompt (THEORY.md
+//                   item 9), while leaving one prompt out only removes data
+//   keep            used as estimated, flagged "policy:kept_unreliable"
+//   psis            the PSIS-smoothed log Zhat replaces it when available (flag
+//                   "policy:psis"), else dropped
+//
+//   OUT/anchors.jsonl   the frozen anchors (one per prompt, every flag recorded)
+//   OUT/anchor.json     options, counts, the anchor file's fingerprint (FNV-1a 64)
+// Keys: trajectories (required), beta (1), policy (drop), min_ess (2), ci_level (0.95).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "llm/pipeline/stage_config.h"
+
+namespace disa::llm::pipeline {
+
+struct AnchorOptions {
+  std::filesystem::path trajectories, out;
+  double beta = 1.0;
+  std::string policy = "drop";
+  double min_ess = 2.0;
+  double ci_level = 0.95;
+};
+
+AnchorOptions anchor_options(StageConfig& config);
+
+struct AnchorSummary {
+  std::int64_t prompts = 0, dropped = 0, unreliable = 0;
+  double mean_log_z_hat = 0, mean_ess_fraction = 0;
+  std::string fingerprint;
+};
+
+AnchorSummary run_anchor(const AnchorOptions& options);
+
+// The anchors training may use: prompt id -> frozen log Zhat (dropped prompts absent).
+std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file);
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,66 @@
+#include "llm/pipeline/data_parallel.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "src/input_error.h"
+
+#ifdef DISA_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+
+namespace disa::llm::pipeline {
+
+#ifdef DISA_HAVE_GLOO
+namespace {
+
+class GlooReducer final : public GradientReducer {
+ public:
+  GlooReducer(const std::string& file, std::int64_t rank, std::int64_t world_size) {
+    auto store = c10::make_intrusive<::c10d::FileStore>(file, static_cast<int>(world_size));
+    auto options = ::c10d::ProcessGroupGloo::Options::create();
+    options->devices.push_back(::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    group_ = c10::make_intrusive<::c10d::ProcessGroupGloo>(store, static_cast<int>(rank), static_cast<int>(world_size),
+                                                           options);
+  }
+
+  void all_reduce_sum(std::vector<torch::Tensor>& tensors, std::vector<double>& scalars) override {
+    // One flat buffer: one collective per step instead of one per parameter.
+    std::vector<torch::Tensor> flat_parts;
+    for (const torch::Tensor& t : tensors) flat_parts.push_back(t.detach().to(torch::kCPU, torch::kFloat64).reshape({-1}));
+    flat_parts.push_back(torch::tensor(scalars, torch::kFloat64));
+    std::vector<torch::Tensor> buffer{torch::cat(flat_parts)};
+    group_->allreduce(buffer)->wait();
+    std::int64_t at = 0;
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& t : tensors) {
+      const std::int64_t n = t.numel();
+      t.copy_(buffer[0].narrow(0, at, n).view(t.sizes()).to(t.device(), t.scalar_type()));
+      at += n;
+    }
+    for (double& s : scalars) s = buffer[0][at++].item<double>();
+  }
+
+ private:
+  c10::intrusive_ptr<::c10d::ProcessGroupGloo> group_;
+};
+
+}  // namespace
+
+std::unique_ptr<GradientReducer> make_gloo_reducer(const std::string& rendezvous_file, std::int64_t rank,
+                                                   std::int64_t world_size) {
+  try {
+    return std::make_unique<GlooReducer>(rendezvous_file, rank, world_size);
+  } catch (const c10::Error& e) {
+    throw InputError(fmt::format("train: Gloo rendezvous at '{}' (rank {} of {}) failed: {}", rendezvous_file, rank,
+                                 world_size, std::string(e.what()).substr(0, 300)));
+  }
+}
+#else
+std::unique_ptr<GradientReducer> make_gloo_reducer(const std::string&, std::int64_t, std::int64_t) {
+  throw InputError("train: world_size > 1 needs Gloo, and this build has none (install libgloo-dev and rebuild)");
+}
+#endif
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,129 @@
+#include "llm/pipeline/eval_metrics.h"
+
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string_view>
+
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+
+double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k) {
+  if (n <= 0 || c < 0 || c > n || k <= 0 || k > n) {
+    throw InputError("pass_at_k: need 0 <= c <= n and 1 <= k <= n, got n = " + std::to_string(n) +
+                     ", c = " + std::to_string(c) + ", k = " + std::to_string(k));
+  }
+  if (n - c < k) return 1.0;
+  double fail = 1.0;
+  for (std::int64_t i = n - c + 1; i <= n; ++i) fail *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
+  return 1.0 - fail;
+}
+
+std::vector<std::uint64_t> ngram_keys(const std::string& text, int n) {
+  std::vector<std::string_view> units;
+  const bool words = text.find_first_of(" \t\n") != std::string::npos;
+  if (words) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+      std::size_t j = i;
+      while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+      if (j > i) units.emplace_back(text.data() + i, j - i);
+      i = j;
+    }
+  } else {
+    for (std::size_t i = 0; i < text.size(); ++i) units.emplace_back(text.data() + i, 1);
+  }
+  std::vector<std::uint64_t> keys;
+  // A text shorter than n units is one n-gram of what it has, so two short texts still compare.
+  const std::size_t width = std::min<std::size_t>(static_cast<std::size_t>(n), units.size());
+  for (std::size_t start = 0; width > 0 && start + width <= units.size(); ++start) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (std::size_t u = start; u < start + width; ++u) {
+      for (const char ch : units[u]) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+      h = (h ^ 0x1fu) * 1099511628211ull;  // unit separator, so "ab","c" differs from "a","bc"
+    }
+    keys.push_back(h);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+double jaccard_distance(std::vector<std::uint64_t> a, std::vector<std::uint64_t> b) {
+  std::sort(a.begin(), a.end());
+  a.erase(std::unique(a.begin(), a.end()), a.end());
+  std::sort(b.begin(), b.end());
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+  if (a.empty() && b.empty()) return 0.0;
+  std::vector<std::uint64_t> shared;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(shared));
+  const double intersection = static_cast<double>(shared.size());
+  return 1.0 - intersection / (static_cast<double>(a.size() + b.size()) - intersection);
+}
+
+PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples) {
+  if (samples.empty()) throw InputError("prompt_metrics: no samples");
+  PromptMetrics m;
+  m.samples = static_cast<std::int64_t>(samples.size());
+  std::set<std::string> signatures, strategies;
+  std::vector<std::vector<std::uint64_t>> correct_keys;
+  double reward_sum = 0;
+  for (const SampleOutcome& s : samples) {
+    reward_sum += s.reward;
+    if (s.reward != 1) continue;
+    ++m.correct;
+    signatures.insert(s.signature);
+    if (!s.strategy.empty()) strategies.insert(s.strategy);
+    correct_keys.push_back(ngram_keys(s.text));
+  }
+  m.mean_reward = reward_sum / static_cast<double>(m.samples);
+  for (std::int64_t j = 1; j <= m.samples; j *= 2) m.pass_at[j] = pass_at_k(m.samples, m.correct, j);
+  m.distinct_correct = static_cast<std::int64_t>(signatures.size());
+  m.distinct_strategies = static_cast<std::int64_t>(strategies.size());
+  if (correct_keys.size() < 2) {
+    m.ngram_dispersion = std::numeric_limits<double>::quiet_NaN();
+  } else {
+    double sum = 0;
+    std::int64_t pairs = 0;
+    for (std::size_t a = 0; a < correct_keys.size(); ++a) {
+      for (std::size_t b = a + 1; b < correct_keys.size(); ++b, ++pairs) sum += jaccard_distance(correct_keys[a], correct_keys[b]);
+    }
+    m.ngram_dispersion = sum / static_cast<double>(pairs);
+  }
+  return m;
+}
+
+MetricsSummary summarise(const std::vector<PromptMetrics>& prompts) {
+  MetricsSummary s;
+  s.prompts = static_cast<std::int64_t>(prompts.size());
+  if (prompts.empty()) return s;
+  s.samples_per_prompt = prompts.front().samples;
+  std::int64_t dispersed = 0;
+  for (const PromptMetrics& p : prompts) {
+    s.mean_at_k += p.mean_reward;
+    for (const auto& [j, v] : p.pass_at) s.pass_at[j] += v;
+    s.distinct_correct += static_cast<double>(p.distinct_correct);
+    s.distinct_strategies += static_cast<double>(p.distinct_strategies);
+    s.share_two_or_more_distinct += p.distinct_correct >= 2 ? 1.0 : 0.0;
+    if (!std::isnan(p.ngram_dispersion)) {
+      s.ngram_dispersion += p.ngram_dispersion;
+      ++dispersed;
+    }
+  }
+  const double n = static_cast<double>(prompts.size());
+  s.mean_at_k /= n;
+  for (auto& [j, v] : s.pass_at) v /= n;
+  s.distinct_correct /= n;
+  s.distinct_strategies /= n;
+  s.share_two_or_more_distinct /= n;
+  s.ngram_dispersion = dispersed > 0 ? s.ngram_dispersion / static_cast<double>(dispersed)
+                                     : std::numeric_limits<double>::quiet_NaN();
+  return s;
+}
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,203 @@
+#include "llm/pipeline/eval_stage.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "llm/pipeline/loaded_model.h"
+#include "llm/pipeline/rollout.h"
+#include "llm/pipeline/stage_files.h"
+#include "llm/pipeline/trajectory_file.h"
+#include "src/atomic_file.h"
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item.erase(0, item.find_first_not_of(" "));
+    item.erase(item.find_last_not_of(" ") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string cell(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.4f}", v); }
+
+// Samples of one (model, task): from the file when it exists, else sampled and written.
+std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model, const std::string& task_name,
+                                       const std::filesystem::path& model_folder, const std::filesystem::path& file) {
+  std::vector<nlohmann::json> out;
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  }
+  const auto task = make_task(task_name, model_folder, o.data_dir, *model.tokenizer);
+  const std::vector<TaskPrompt> prompts = task->prompts(PromptSplit::kEval, o.prompts);
+  SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
+  const std::vector<Rollout> rollouts =
+      roll_out(*model.model, *model.tokenizer, model.eos, *task, prompts, o.k, sampling, o.batch_size);
+  std::string text;
+  for (const Rollout& r : rollouts) {
+    nlohmann::ordered_json j{{"prompt_id", prompts[r.prompt].id},   {"sample", r.sample},
+                             {"response", r.response},              {"tokens", r.completion.tokens.size()},
+                             {"finish", finish_reason_name(r.completion.finish)},
+                             {"reward", r.verdict.reward},          {"reason", r.verdict.reason},
+                             {"signature", r.verdict.signature},    {"strategy", r.verdict.strategy}};
+    text += j.dump() + "\n";
+    out.push_back(nlohmann::json::parse(j.dump()));
+  }
+  std::filesystem::create_directories(file.parent_path());
+  write_file_atomically(file, [&](std::ostream& s) { s << text; });
+  return out;
+}
+
+}  // namespace
+
+EvalOptions eval_options(StageConfig& c) {
+  EvalOptions o;
+  for (const std::string& entry : split_list(c.word("models", ""))) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
+      throw InputError(fmt::format("eval: models entry '{}' must be name=folder", entry));
+    }
+    o.models.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  if (o.models.empty()) throw InputError("eval: models (name=folder,...) is required");
+  o.tasks = split_list(c.word("tasks", "countdown"));
+  if (o.tasks.empty()) throw InputError("eval: tasks is empty");
+  o.data_dir = c.word("data_dir", "");
+  o.anchors = c.word("anchors", "");
+  o.prompts = c.integer("prompts", o.prompts, 0);
+  o.k = c.integer("k", o.k, 1);
+  o.max_new_tokens = c.integer("max_new_tokens", o.max_new_tokens, 1);
+  o.batch_size = c.integer("batch_size", o.batch_size, 1);
+  o.temperature = c.number("temperature", o.temperature, 0, kNoLimit, true);
+  o.seed = static_cast<std::uint64_t>(c.integer("seed", 7, 0));
+  o.threads = static_cast<int>(c.integer("threads", 1, 1, 256));
+  o.device = c.choice("device", "cpu", {"cpu", "cuda"});
+  return o;
+}
+
+std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progress) {
+  if (o.out.empty()) throw InputError("eval: --out is required");
+  const auto start = std::chrono::steady_clock::now();
+  torch::set_num_threads(o.threads);
+  torch::NoGradGuard no_grad;
+  const torch::Device device = parse_device(o.device);
+  nlohmann::ordered_json options{{"tasks", o.tasks}, {"data_dir", o.data_dir.string()}, {"prompts", o.prompts},
+                                 {"k", o.k}, {"max_new_tokens", o.max_new_tokens}, {"temperature", o.temperature},
+                                 {"seed", o.seed}};
+  for (const auto& [name, folder] : o.models) options["models"][name] = folder.string();
+  if (!o.anchors.empty()) options["anchors_fingerprint"] = file_fingerprint(o.anchors);
+  claim_stage_folder(o.out, "eval", options);
+
+  std::vector<EvalRow> rows;
+  std::string per_prompt = "model,task,prompt,samples,correct,distinct_correct,distinct_strategies,ngram_dispersion\n";
+  const double pairs = static_cast<double>(o.models.size() * o.tasks.size());
+  std::size_t done = 0;
+  for (const auto& [name, folder] : o.models) {
+    LoadedModel model = load_model(folder, device);
+    model.model->eval();
+    std::vector<MetricsSummary> per_task;
+    for (const std::string& task : o.tasks) {
+      const auto file = o.out / "samples" / name / (task + ".jsonl");
+      const std::vector<nlohmann::json> samples = samples_of(o, model, task, folder, file);
+      // Group by prompt (the file is prompt-major).
+      std::vector<PromptMetrics> metrics;
+      std::vector<SampleOutcome> current;
+      std::string current_id;
+      const auto flush = [&] {
+        if (current.empty()) return;
+        metrics.push_back(prompt_metrics(current));
+        const PromptMetrics& m = metrics.back();
+        per_prompt += (fmt::format("{},{},{},{},{},{},{},{}\n", name, task, current_id, m.samples, m.correct,
+                                   m.distinct_correct, m.distinct_strategies, cell(m.ngram_dispersion)));
+        current.clear();
+      };
+      for (const nlohmann::json& s : samples) {
+        if (s.at("prompt_id").get<std::string>() != current_id) {
+          flush();
+          current_id = s.at("prompt_id").get<std::string>();
+        }
+        current.push_back({s.at("reward").get<double>(), s.at("signature").get<std::string>(),
+                           s.at("strategy").get<std::string>(), s.at("response").get<std::string>()});
+      }
+      flush();
+      per_task.push_back(summarise(metrics));
+      rows.push_back({name, task, per_task.back()});
+      if (progress) progress(static_cast<double>(++done) / pairs, fmt::format("{} on {}", name, task));
+    }
+    if (o.tasks.size() > 1) {
+      MetricsSummary avg;
+      avg.samples_per_prompt = per_task.front().samples_per_prompt;
+      double dispersion_n = 0;
+      for (const MetricsSummary& m : per_task) {
+        avg.prompts += m.prompts;
+        avg.mean_at_k += m.mean_at_k / static_cast<double>(per_task.size());
+        for (const auto& [j, v] : m.pass_at) avg.pass_at[j] += v / static_cast<double>(per_task.size());
+        avg.distinct_correct += m.distinct_correct / static_cast<double>(per_task.size());
+        avg.distinct_strategies += m.distinct_strategies / static_cast<double>(per_task.size());
+        avg.share_two_or_more_distinct += m.share_two_or_more_distinct / static_cast<double>(per_task.size());
+        if (!std::isnan(m.ngram_dispersion)) {
+          avg.ngram_dispersion += m.ngram_dispersion;
+          ++dispersion_n;
+        }
+      }
+      avg.ngram_dispersion = dispersion_n > 0 ? avg.ngram_dispersion / dispersion_n : std::nan("");
+      rows.push_back({name, "average", avg});
+    }
+  }
+
+  // results.csv and results.md
+  std::vector<std::int64_t> js;
+  for (std::int64_t j = 1; j <= o.k; j *= 2) js.push_back(j);
+  std::string csv = fmt::format("model,task,prompts,k,mean_at_k");
+  std::string md = fmt::format("| model | task | prompts | Mean@{} |", o.k);
+  std::string rule = "|---|---|---:|---:|";
+  for (const std::int64_t j : js) {
+    csv += fmt::format(",pass_at_{}", j);
+    md += fmt::format(" pass@{} |", j);
+    rule += "---:|";
+  }
+  csv += ",distinct_correct,distinct_strategies,ngram_dispersion,share_two_or_more_distinct\n";
+  md += " distinct correct | distinct strategies | n-gram dispersion | share >= 2 distinct |\n" + rule + "---:|---:|---:|---:|\n";
+  for (const EvalRow& r : rows) {
+    const MetricsSummary& m = r.metrics;
+    csv += fmt::format("{},{},{},{},{}", r.model, r.task, m.prompts, o.k, cell(m.mean_at_k));
+    md += fmt::format("| {} | {} | {} | {} |", r.model, r.task, m.prompts, cell(m.mean_at_k));
+    for (const std::int64_t j : js) {
+      const auto found = m.pass_at.find(j);
+      const double v = found == m.pass_at.end() ? std::nan("") : found->second;
+      csv += "," + cell(v);
+      md += " " + cell(v) + " |";
+    }
+    csv += fmt::format(",{},{},{},{}\n", cell(m.distinct_correct), cell(m.distinct_strategies), cell(m.ngram_dispersion),
+                       cell(m.share_two_or_more_distinct));
+    md += fmt::format(" {} | {} | {} | {} |\n", cell(m.distinct_correct), cell(m.distinct_strategies),
+                      cell(m.ngram_dispersion), cell(m.share_two_or_more_distinct));
+  }
+  write_file_atomically(o.out / "results.csv", [&](std::ostream& s) { s << csv; });
+  write_file_atomically(o.out / "results.md", [&](std::ostream& s) { s << md; });
+  write_file_atomically(o.out / "per_prompt.csv", [&](std::ostream& s) { s << per_prompt; });
+  nlohmann::ordered_json record{{"stage", "eval"}, {"options", options},
+                                {"seconds_this_invocation",
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+  write_json_atomically(o.out / "eval.json", record);
+  return rows;
+}
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,50 @@
+// Stage 4, `disa llm eval`: every model x every held-out task, k samples per prompt at
+// temperature 1, verified; Mean@k, pass@j (j = 1, 2, 4, ... <= k), distinct correct
+// solutions, distinct derivation strategies and the n-gram dispersion of correct samples
+// (llm/pipeline/eval_metrics.h) per task and averaged over tasks.
+//
+//   OUT/samples/MODEL/TASK.jsonl   every sample with its verdict (written atomically; an
+//                                  existing file is reused: the stage resumes per pair)
+//   OUT/per_prompt.csv             model, task, prompt, correct, distinct, strategies, dispersion
+//   OUT/results.csv, OUT/results.md  one row per (model, task) and per model "average"
+//   OUT/eval.json                  options (anchor fingerprint included when given) and timing
+//
+// Keys: models (required: "name=folder,name=folder,..."), tasks ("countdown", or math
+// benchmark names separated by commas), data_dir, prompts (200; 0 = all of a benchmark),
+// k (8), max_new_tokens (40), temperature (1), seed (7), batch_size (256), threads (1),
+// device (cpu), anchors (optional: its fingerprint is recorded).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llm/pipeline/eval_metrics.h"
+#include "llm/pipeline/propose.h"
+#include "llm/pipeline/stage_config.h"
+
+namespace disa::llm::pipeline {
+
+struct EvalOptions {
+  std::vector<std::pair<std::string, std::filesystem::path>> models;
+  std::vector<std::string> tasks = {"countdown"};
+  std::filesystem::path data_dir, out, anchors;
+  std::int64_t prompts = 200, k = 8, max_new_tokens = 40, batch_size = 256;
+  double temperature = 1.0;
+  std::uint64_t seed = 7;
+  int threads = 1;
+  std::string device = "cpu";
+};
+
+EvalOptions eval_options(StageConfig& config);
+
+struct EvalRow {
+  std::string model, task;
+  MetricsSummary metrics;
+};
+
+std::vector<EvalRow> run_eval(const EvalOptions& options, const StageProgress& progress = {});
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,28 @@
+// A model folder opened for a stage: weights (load_pretrained), its tokenizer, on a device.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <torch/types.h>
+
+#include "llm/model/transformer.h"
+#include "llm/tokenizer/tokenizer.h"
+
+namespace disa::llm::pipeline {
+
+struct LoadedModel {
+  Transformer model{nullptr};
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::int32_t eos = 0;
+};
+
+// "cpu" or "cuda" (InputError naming `key` otherwise, or when CUDA is not available).
+torch::Device parse_device(const std::string& name, const std::string& key = "device");
+// float32 weights; the tokenizer must have an EOS token (InputError otherwise).
+LoadedModel load_model(const std::filesystem::path& folder, torch::Device device);
+// The completion's text without a trailing EOS token.
+std::string decode_response(const Tokenizer& tokenizer, std::int32_t eos, const std::vector<std::int32_t>& tokens);
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,200 @@
+#include "llm/pipeline/pipeline_run.h"
+
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "llm/pipeline/anchor_stage.h"
+#include "llm/pipeline/policy_trainer.h"
+#include "llm/pipeline/propose.h"
+#include "llm/pipeline/stage_files.h"
+#include "llm/pretrain/pretrain_run.h"
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Splits the pipeline's settings into the shared ones and each stage's "stage.key" ones.
+struct SplitSettings {
+  std::map<std::string, std::string> shared;
+  std::map<std::string, std::vector<std::string>> stage;  // stage -> key=value
+};
+
+SplitSettings split(StageConfig& c) {
+  SplitSettings s;
+  for (const auto& [key, value] : c.given().items()) {
+    const std::string v = value.get<std::string>();
+    const auto dot = key.find('.');
+    const std::string head = dot == std::string::npos ? "" : key.substr(0, dot);
+    if (head == "propose" || head == "anchor" || head == "train" || head == "eval" || head == "pretrain") {
+      s.stage[head].push_back(key.substr(dot + 1) + "=" + v);
+    } else {
+      s.shared[key] = v;
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+PipelineResult run_pipeline(const std::filesystem::path& out, const std::string& config_path,
+                            const std::vector<std::string>& sets, const std::function<void(const std::string&)>& log,
+                            const std::function<void(const std::string&, double, const std::string&)>& progress) {
+  if (out.empty()) throw InputError("pipeline: --out is required");
+  const auto start = Clock::now();
+  StageConfig all = StageConfig::load("pipeline", config_path, sets);
+  const SplitSettings given = split(all);
+  // The shared keys, read and checked here (unknown ones rejected by finish()).
+  StageConfig c = StageConfig::load("pipeline", "", [&] {
+    std::vector<std::string> v;
+    for (const auto& [k, value] : given.shared) v.push_back(k + "=" + value);
+    return v;
+  }());
+  const std::string model_key = c.word("model", "");
+  const std::string task = c.word("task", "countdown");
+  const std::string data_dir = c.word("data_dir", "");
+  const std::string eval_tasks = c.word("eval_tasks", task);
+  const std::string methods = c.word("methods", "disa,flowrl,grpo,gspo,sft");
+  const std::int64_t prompts = c.integer("prompts", 128, 1);
+  const std::int64_t samples = c.integer("samples", 16, 1);
+  const double proposal_temperature = c.number("proposal_temperature", 1.0, 0, kNoLimit, true);
+  const double beta = c.number("beta", 3.0, 0, kNoLimit, true);
+  const std::int64_t steps = c.integer("steps", 150, 1);
+  const std::int64_t prompts_per_step = c.integer("prompts_per_step", 8, 1);
+  const std::int64_t group_size = c.integer("group_size", 8, 1);
+  const double lr = c.number("lr", 5e-3, 0, kNoLimit, true);
+  const std::int64_t lora_rank = c.integer("lora_rank", 8, 0);
+  const std::int64_t eval_prompts = c.integer("eval_prompts", 200, 0);
+  const std::int64_t k = c.integer("k", 8, 1);
+  const std::int64_t seed = c.integer("seed", 1, 0);
+  const std::int64_t threads = c.integer("threads", 1, 1, 256);
+  const std::string device = c.choice("device", "cpu", {"cpu", "cuda"});
+  const std::int64_t pretrain_steps = c.integer("pretrain_steps", 1500, 1);
+  c.finish();
+  const auto stage_sets = [&](const std::string& stage, std::vector<std::string> defaults) {
+    if (given.stage.count(stage)) {
+      for (const std::string& s : given.stage.at(stage)) defaults.push_back(s);  // later entries win
+    }
+    return defaults;
+  };
+
+  // Reference model.
+  std::filesystem::path reference = model_key;
+  if (reference.empty()) {
+    reference = out / "base";
+    if (!std::filesystem::exists(reference / "eval.json")) {
+      log(fmt::format("[pipeline] pretraining the in-house reference model into {} ({} steps)", reference.string(),
+                      pretrain_steps));
+      const auto t = Clock::now();
+      pretrain::RunOptions p;
+      p.out = reference;
+      p.training.steps = pretrain_steps;
+      p.training.seed = static_cast<std::uint64_t>(seed);
+      p.training.device = device;
+      p.threads = static_cast<int>(threads);
+      p.resume = std::filesystem::exists(reference / "checkpoint.pt");
+      if (given.stage.count("pretrain")) throw InputError("pipeline: pretrain.* keys are not supported; use pretrain_steps or model=FOLDER");
+      pretrain::run_pretraining(p, [&](const pretrain::StepMetrics& m, double) {
+        progress("pretrain", static_cast<double>(m.step) / static_cast<double>(pretrain_steps),
+                 fmt::format("step {} loss {:.3f}", m.step, m.loss));
+      });
+      log(fmt::format("[pipeline] pretrain done in {:.0f} s", since(t)));
+    }
+  }
+  const std::string common_threads = fmt::format("threads={}", threads);
+  const std::string common_device = fmt::format("device={}", device);
+
+  // Propose.
+  {
+    const auto t = Clock::now();
+    StageConfig s = StageConfig::load(
+        "propose", "",
+        stage_sets("propose", {"reference=" + reference.string(), "task=" + task, "data_dir=" + data_dir,
+                               fmt::format("prompts={}", prompts), fmt::format("samples={}", samples),
+                               fmt::format("temperature={}", proposal_temperature), fmt::format("seed={}", seed),
+                               common_threads, common_device}));
+    ProposeOptions o = propose_options(s);
+    s.finish();
+    o.out = out / "propose";
+    const ProposeSummary r = run_propose(o, [&](double f, const std::string& d) { progress("propose", f, d); });
+    log(fmt::format("[pipeline] propose: {} prompts x {} samples, mean reward {:.3f} ({:.0f} s)", r.prompts, samples,
+                    r.mean_reward, since(t)));
+  }
+  // Anchor.
+  {
+    StageConfig s = StageConfig::load(
+        "anchor", "",
+        stage_sets("anchor", {"trajectories=" + (out / "propose" / "trajectories.jsonl").string(),
+                              fmt::format("beta={}", beta)}));
+    AnchorOptions o = anchor_options(s);
+    s.finish();
+    o.out = out / "anchor";
+    const AnchorSummary r = run_anchor(o);
+    log(fmt::format("[pipeline] anchor: {} prompts, {} unreliable, {} dropped; mean log Zhat {:.3f}, ESS/N {:.3f}; "
+                    "anchors {}",
+                    r.prompts, r.unreliable, r.dropped, r.mean_log_z_hat, r.mean_ess_fraction, r.fingerprint));
+  }
+  // Train every method.
+  std::vector<std::pair<std::string, std::filesystem::path>> models{{"reference", reference}};
+  std::vector<std::string> method_list;
+  {
+    std::string rest = methods;
+    std::size_t at = 0;
+    while (at <= rest.size()) {
+      const std::size_t comma = rest.find(',', at);
+      const std::string m = rest.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      if (!m.empty()) method_list.push_back(m);
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  }
+  for (const std::string& method : method_list) {
+    const auto t = Clock::now();
+    StageConfig s = StageConfig::load(
+        "train", "",
+        stage_sets("train", {"method=" + method, "reference=" + reference.string(),
+                             "trajectories=" + (out / "propose" / "trajectories.jsonl").string(),
+                             "anchors=" + (out / "anchor" / "anchors.jsonl").string(), "task=" + task,
+                             "data_dir=" + data_dir, fmt::format("beta={}", beta), fmt::format("steps={}", steps),
+                             fmt::format("prompts_per_step={}", prompts_per_step),
+                             fmt::format("group_size={}", group_size), fmt::format("lr={}", lr),
+                             fmt::format("lora_rank={}", lora_rank), fmt::format("seed={}", seed), common_threads,
+                             common_device}));
+    TrainOptions o = train_options(s);
+    s.finish();
+    o.out = out / "train" / method;
+    const TrainSummary r = run_train(o, [&](std::int64_t step, std::int64_t total, const nlohmann::ordered_json& line) {
+      progress("train " + method, static_cast<double>(step) / static_cast<double>(total),
+               fmt::format("step {}/{} loss {:.4g} acc {:.2f}", step, total, line.value("loss", 0.0),
+                           line.value("accuracy", 0.0)));
+    });
+    log(fmt::format("[pipeline] train {}: {} steps ({:.0f} s)", method, r.steps_done, since(t)));
+    models.emplace_back(method, r.policy);
+  }
+  // Evaluate.
+  PipelineResult result;
+  {
+    const auto t = Clock::now();
+    std::string model_list;
+    for (const auto& [name, folder] : models) model_list += (model_list.empty() ? "" : ",") + name + "=" + folder.string();
+    StageConfig s = StageConfig::load(
+        "eval", "",
+        stage_sets("eval", {"models=" + model_list, "tasks=" + eval_tasks, "data_dir=" + data_dir,
+                            fmt::format("prompts={}", eval_prompts), fmt::format("k={}", k),
+                            "anchors=" + (out / "anchor" / "anchors.jsonl").string(), common_threads,
+                            common_device}));
+    EvalOptions o = eval_options(s);
+    s.finish();
+    o.out = out / "eval";
+    result.rows = run_eval(o, [&](double f, const std::string& d) { progress("eval", f, d); });
+    log(fmt::format("[pipeline] eval: {} models x {} ({:.0f} s)", models.size(), eval_tasks, since(t)));
+  }
+  result.seconds = since(start);
+  return result;
+}
+
+}  // namespace disa::llm::pipeline

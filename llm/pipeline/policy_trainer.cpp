@@ -1,0 +1,525 @@
+#include "llm/pipeline/policy_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <ATen/autocast_mode.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include "llm/loss_autograd.h"
+#include "llm/model/lora.h"
+#include "llm/model/pretrained.h"
+#include "llm/model/scorer.h"
+#include "llm/pipeline/anchor_stage.h"
+#include "llm/pipeline/data_parallel.h"
+#include "llm/pipeline/loaded_model.h"
+#include "llm/pipeline/rollout.h"
+#include "llm/pipeline/stage_files.h"
+#include "llm/pipeline/trajectory_file.h"
+#include "src/atomic_file.h"
+#include "src/counter_rng.h"
+#include "src/input_error.h"
+#include "src/loss/objective.h"
+#include "src/numerical_error.h"
+
+namespace disa::llm::pipeline {
+namespace {
+
+bool is_offline(const std::string& method) { return method == "disa" || method == "sft"; }
+bool needs_anchors(const std::string& method) { return method == "disa" || method == "disa-online"; }
+
+loss::Objective objective_for(const TrainOptions& o) {
+  std::vector<std::string> settings = o.loss_settings;
+  const bool beta_given =
+      std::any_of(settings.begin(), settings.end(), [](const std::string& s) { return s.rfind("beta=", 0) == 0; });
+  if (o.method == "disa" || o.method == "disa-online") {
+    if (!beta_given) settings.push_back(fmt::format("beta={}", o.beta));
+    return loss::make_objective("tb", settings);
+  }
+  return loss::make_objective(o.method, settings);  // flowrl, grpo, gspo, sft: their own defaults
+}
+
+// The options that decide the result (not threads, device, batch size, world size).
+nlohmann::ordered_json fingerprint(const TrainOptions& o) {
+  return {{"method", o.method},
+          {"reference", o.reference.string()},
+          {"trajectories", o.trajectories.string()},
+          {"trajectories_fingerprint", file_fingerprint(o.trajectories)},
+          {"anchors", o.anchors.string()},
+          {"anchors_fingerprint", o.anchors.empty() ? std::string() : file_fingerprint(o.anchors)},
+          {"task", o.task},
+          {"steps", o.steps},
+          {"prompts_per_step", o.prompts_per_step},
+          {"group_size", o.group_size},
+          {"micro_batch_prompts", o.micro_batch_prompts},
+          {"max_new_tokens", o.max_new_tokens},
+          {"lr", o.lr},
+          {"weight_decay", o.weight_decay},
+          {"grad_clip", o.grad_clip},
+          {"beta", o.beta},
+          {"logz_lr", o.logz_lr},
+          {"lora_rank", o.lora_rank},
+          {"lora_alpha", o.lora_alpha},
+          {"seed", o.seed},
+          {"loss", o.loss_settings}};
+}
+
+struct PromptData {
+  std::string id;
+  std::int64_t index = 0;
+  std::vector<std::int32_t> tokens;
+  std::vector<const Trajectory*> offline;
+  double log_z = std::numeric_limits<double>::quiet_NaN();  // frozen anchor, NaN when none
+};
+
+struct Row {
+  std::size_t prompt = 0;  // position in the prompt list
+  std::vector<std::int32_t> continuation;
+  std::vector<float> logp_old, logp_ref;
+  double reward = 0;
+};
+
+// k distinct values of [0, n) by a partial Fisher-Yates shuffle driven by `rng`.
+std::vector<std::size_t> draw_distinct(std::size_t n, std::size_t k, const CounterRng& rng) {
+  std::vector<std::size_t> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = i;
+  k = std::min(k, n);
+  for (std::size_t i = 0; i < k; ++i) {
+    const auto j = i + static_cast<std::size_t>(rng.uniform(i) * static_cast<double>(n - i));
+    std::swap(all[i], all[std::min(j, n - 1)]);
+  }
+  all.resize(k);
+  return all;
+}
+
+torch::Tensor padded(const std::vector<Row>& rows, std::size_t begin, std::size_t end, std::int64_t width,
+                     const std::vector<float> Row::*field) {
+  torch::Tensor t = torch::zeros({static_cast<std::int64_t>(end - begin), width}, torch::kFloat32);
+  auto a = t.accessor<float, 2>();
+  for (std::size_t r = begin; r < end; ++r) {
+    const std::vector<float>& v = rows[r].*field;
+    for (std::size_t k = 0; k < v.size() && static_cast<std::int64_t>(k) < width; ++k) a[r - begin][k] = v[k];
+  }
+  return t;
+}
+
+// FlowRL's log Z_phi(x): a small MLP on frozen prompt features.
+struct LogZHeadImpl : torch::nn::Module {
+  explicit LogZHeadImpl(std::int64_t hidden) {
+    first = register_module("first", torch::nn::Linear(hidden, 64));
+    second = register_module("second", torch::nn::Linear(64, 1));
+    torch::NoGradGuard no_grad;
+    second->weight.zero_();
+    second->bias.zero_();
+  }
+  torch::Tensor forward(const torch::Tensor& features) {
+    return second->forward(torch::gelu(first->forward(features))).squeeze(-1);
+  }
+  torch::nn::Linear first{nullptr}, second{nullptr};
+};
+TORCH_MODULE(LogZHead);
+
+// Autocast to bf16 for the forward on CUDA; a no-op elsewhere.
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (on_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    }
+  }
+  ~AutocastScope() {
+    if (on_) {
+      at::autocast::set_enabled(false);
+      at::autocast::clear_cache();
+    }
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_;
+};
+
+void keep_log_lines_up_to(const std::filesystem::path& path, std::int64_t step) {
+  if (!std::filesystem::exists(path)) return;
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("step") && j["step"].get<std::int64_t>() <= step) kept += line + "\n";
+  }
+  write_file_atomically(path, [&](std::ostream& out) { out << kept; });
+}
+
+void copy_if_exists(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (std::filesystem::exists(from)) std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+}
+
+}  // namespace
+
+std::vector<std::string> train_methods() { return {"disa", "disa-online", "flowrl", "grpo", "gspo", "sft"}; }
+
+TrainOptions train_options(StageConfig& c) {
+  TrainOptions o;
+  o.method = c.choice("method", "disa", train_methods());
+  o.reference = c.word("reference", "");
+  if (o.reference.empty()) throw InputError("train: reference (the reference model's folder) is required");
+  o.trajectories = c.word("trajectories", "");
+  if (o.trajectories.empty()) throw InputError("train: trajectories (the propose stage's trajectories.jsonl) is required");
+  o.anchors = c.word("anchors", "");
+  if (needs_anchors(o.method) && o.anchors.empty()) {
+    throw InputError(fmt::format("train: method={} needs anchors (the anchor stage's anchors.jsonl)", o.method));
+  }
+  o.task = c.word("task", o.task);
+  o.data_dir = c.word("data_dir", "");
+  o.steps = c.integer("steps", o.steps, 1);
+  o.prompts_per_step = c.integer("prompts_per_step", o.prompts_per_step, 1);
+  o.group_size = c.integer("group_size", o.group_size, 1);
+  o.micro_batch_prompts = c.integer("micro_batch_prompts", o.micro_batch_prompts, 0);
+  o.max_new_tokens = c.integer("max_new_tokens", o.max_new_tokens, 1);
+  o.batch_size = c.integer("batch_size", o.batch_size, 1);
+  o.checkpoint_every = c.integer("checkpoint_every", o.checkpoint_every, 1);
+  o.lr = c.number("lr", o.lr, 0, kNoLimit, true);
+  o.weight_decay = c.number("weight_decay", o.weight_decay, 0, kNoLimit);
+  o.grad_clip = c.number("grad_clip", o.grad_clip, 0, kNoLimit);
+  o.beta = c.number("beta", o.beta, 0, kNoLimit, true);
+  o.logz_lr = c.number("logz_lr", o.logz_lr, 0, kNoLimit, true);
+  o.lora_rank = c.integer("lora_rank", o.lora_rank, 0);
+  o.lora_alpha = c.number("lora_alpha", o.lora_alpha, 0, kNoLimit, true);
+  o.seed = static_cast<std::uint64_t>(c.integer("seed", 1, 0));
+  o.threads = static_cast<int>(c.integer("threads", 1, 1, 256));
+  o.device = c.choice("device", "cpu", {"cpu", "cuda"});
+  o.bf16 = c.flag("bf16", true);
+  o.stop_after = c.integer("stop_after", 0, 0);
+  o.world_size = c.integer("world_size", 1, 1, 1024);
+  o.rank = c.integer("rank", 0, 0, o.world_size - 1);
+  o.rendezvous = c.word("rendezvous", "");
+  if (o.world_size > 1 && o.rendezvous.empty()) {
+    throw InputError("train: world_size > 1 needs rendezvous (a file path every rank can reach)");
+  }
+  o.loss_settings = c.loss_settings();
+  objective_for(o);  // an unknown loss.KEY fails here, before any work
+  return o;
+}
+
+TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
+  if (o.out.empty()) throw InputError("train: --out is required");
+  const auto start = std::chrono::steady_clock::now();
+  const bool writer = o.rank == 0;  // rank 0 writes every file; the others only compute
+  const nlohmann::ordered_json options = fingerprint(o);
+  TrainSummary summary;
+  summary.policy = o.out / "policy";
+  if (writer) claim_stage_folder(o.out, "train", options);
+  if (std::filesystem::exists(o.out / "train.json")) {  // finished before: nothing to do
+    summary.finished = true;
+    summary.steps_done = o.steps;
+    return summary;
+  }
+  torch::set_num_threads(o.threads);
+  const torch::Device device = parse_device(o.device);
+  const loss::Objective objective = objective_for(o);
+  std::unique_ptr<GradientReducer> reducer;
+  if (o.world_size > 1) reducer = make_gloo_reducer(o.rendezvous, o.rank, o.world_size);
+
+  // Models: the frozen reference and the policy initialised at it.
+  LoadedModel reference = load_model(o.reference, device);
+  reference.model->eval();
+  for (auto& p : reference.model->parameters()) p.set_requires_grad(false);
+  LoadedModel policy = load_model(o.reference, device);
+  std::vector<torch::Tensor> trainable;
+  if (o.lora_rank > 0) {
+    add_lora(*policy.model, LoraConfig{.rank = o.lora_rank, .alpha = o.lora_alpha}, o.seed);
+    trainable = lora_parameters(*policy.model);
+  } else {
+    for (auto& p : policy.model->parameters()) {
+      if (p.requires_grad()) trainable.push_back(p);
+    }
+  }
+  auto optimizer = std::make_unique<torch::optim::AdamW>(
+      trainable, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+
+  // Prompts: those of the trajectory file, in its order; with anchors, those it can use.
+  const std::vector<Trajectory> trajectories = read_trajectories(o.trajectories);
+  std::map<std::string, double> anchors;
+  if (!o.anchors.empty()) anchors = usable_anchors(o.anchors);
+  std::vector<PromptData> prompts;
+  std::map<std::string, std::size_t> position;
+  for (const Trajectory& t : trajectories) {
+    if (!o.anchors.empty() && !anchors.count(t.prompt_id)) continue;
+    auto [it, fresh] = position.try_emplace(t.prompt_id, prompts.size());
+    if (fresh) {
+      PromptData p;
+      p.id = t.prompt_id;
+      p.index = t.prompt_index;
+      p.tokens = t.prompt_tokens;
+      if (!o.anchors.empty()) p.log_z = anchors.at(t.prompt_id);
+      prompts.push_back(std::move(p));
+    }
+    prompts[it->second].offline.push_back(&t);
+  }
+  if (prompts.empty()) throw InputError("train: no prompt to train on (every prompt's anchor was dropped?)");
+  const auto task = make_task(o.task, o.reference, o.data_dir, *reference.tokenizer);
+  std::vector<TaskPrompt> task_prompts;  // same order as `prompts`, for on-policy verification
+  {
+    std::int64_t largest = 0;
+    for (const PromptData& p : prompts) largest = std::max(largest, p.index);
+    std::map<std::string, TaskPrompt> by_id;
+    for (TaskPrompt& t : task->prompts(PromptSplit::kTrain, largest + 1)) by_id[t.id] = std::move(t);
+    for (const PromptData& p : prompts) {
+      const auto found = by_id.find(p.id);
+      if (found == by_id.end() || found->second.tokens != p.tokens) {
+        throw InputError(fmt::format("train: prompt '{}' of the trajectories is not task {}'s prompt (other task or seed?)",
+                                     p.id, o.task));
+      }
+      task_prompts.push_back(found->second);
+    }
+  }
+
+  // FlowRL's log Z head on the reference's last-prompt-token hidden state.
+  LogZHead logz_head{nullptr};
+  std::unique_ptr<torch::optim::AdamW> logz_optimizer;
+  torch::Tensor features;
+  if (o.method == "flowrl") {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> rows;
+    for (const PromptData& p : prompts) {
+      const torch::Tensor ids = torch::tensor(std::vector<std::int64_t>(p.tokens.begin(), p.tokens.end())).unsqueeze(0);
+      rows.push_back(reference.model->hidden_states(ids.to(device)).select(1, ids.size(1) - 1).to(torch::kFloat32));
+    }
+    features = torch::cat(rows, 0);
+    logz_head = LogZHead(features.size(1));
+    logz_head->to(device);
+    logz_optimizer = std::make_unique<torch::optim::AdamW>(logz_head->parameters(),
+                                                           torch::optim::AdamWOptions(o.logz_lr).weight_decay(0));
+  }
+
+  // Resume.
+  std::int64_t step = 0, samples_total = 0;
+  const auto checkpoint = o.out / "checkpoint.pt";
+  if (std::filesystem::exists(checkpoint)) {
+    torch::serialize::InputArchive a, oa, za, zoa;
+    a.load_from(checkpoint.string());
+    torch::Tensor s, n;
+    a.read("step", s);
+    a.read("samples_total", n);
+    step = s.item<std::int64_t>();
+    samples_total = n.item<std::int64_t>();
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < trainable.size(); ++i) {
+      torch::Tensor t;
+      a.read(fmt::format("param_{}", i), t);
+      trainable[i].copy_(t);
+    }
+    a.read("optimizer", oa);
+    optimizer->load(oa);
+    if (logz_head) {
+      a.read("logz_head", za);
+      logz_head->load(za);
+      a.read("logz_optimizer", zoa);
+      logz_optimizer->load(zoa);
+    }
+    if (writer) keep_log_lines_up_to(o.out / "steps.jsonl", step);
+  } else if (writer) {
+    write_file_atomically(o.out / "steps.jsonl", [](std::ostream&) {});
+  }
+  const auto save_checkpoint = [&]() {
+    if (!writer) return;
+    torch::serialize::OutputArchive a, oa, za, zoa;
+    a.write("step", torch::tensor(step, torch::kInt64));
+    a.write("samples_total", torch::tensor(samples_total, torch::kInt64));
+    for (std::size_t i = 0; i < trainable.size(); ++i) a.write(fmt::format("param_{}", i), trainable[i].detach().cpu());
+    optimizer->save(oa);
+    a.write("optimizer", oa);
+    if (logz_head) {
+      logz_head->save(za);
+      a.write("logz_head", za);
+      logz_optimizer->save(zoa);
+      a.write("logz_optimizer", zoa);
+    }
+    write_file_atomically(checkpoint, [&](std::ostream& out) { a.save_to(out); }, /*binary=*/true);
+  };
+
+  const bool autocast = device.is_cuda() && o.bf16;
+  const std::size_t per_step = static_cast<std::size_t>(std::min<std::int64_t>(o.prompts_per_step, prompts.size()));
+  const std::size_t micro = o.micro_batch_prompts > 0 ? static_cast<std::size_t>(o.micro_batch_prompts) : per_step;
+  std::ofstream log_file;
+  if (writer) log_file.open(o.out / "steps.jsonl", std::ios::app);
+  while (step < o.steps) {
+    const auto step_start = std::chrono::steady_clock::now();
+    const std::vector<std::size_t> chosen =
+        draw_distinct(prompts.size(), per_step, CounterRng(o.seed, 0x5e1ec7000000ull + static_cast<std::uint64_t>(step)));
+
+    // Rows of this step, grouped by prompt (in `chosen` order).
+    std::vector<Row> rows;
+    std::vector<std::size_t> group_begin;  // rows of chosen[g] are [group_begin[g], group_begin[g+1])
+    if (is_offline(o.method)) {
+      for (const std::size_t p : chosen) {
+        group_begin.push_back(rows.size());
+        const auto& pool = prompts[p].offline;
+        const CounterRng rng(o.seed, (static_cast<std::uint64_t>(step) << 24) + static_cast<std::uint64_t>(prompts[p].index));
+        for (const std::size_t k : draw_distinct(pool.size(), static_cast<std::size_t>(o.group_size), rng)) {
+          const Trajectory& t = *pool[k];
+          rows.push_back({p, t.tokens, t.logq, t.logp_ref, t.reward});
+        }
+      }
+    } else {
+      torch::NoGradGuard no_grad;
+      std::vector<TaskPrompt> batch;
+      for (const std::size_t p : chosen) batch.push_back(task_prompts[p]);
+      SamplingOptions sampling{.temperature = 1.0, .max_new_tokens = o.max_new_tokens,
+                               .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
+      const std::vector<Rollout> rollouts =
+          roll_out(*policy.model, *policy.tokenizer, policy.eos, *task, batch, o.group_size, sampling, o.batch_size);
+      std::vector<ScoreRequest> requests;
+      for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
+      const std::vector<std::vector<float>> ref = score(*reference.model, requests, o.batch_size);
+      for (std::size_t i = 0; i < rollouts.size(); ++i) {
+        const Rollout& r = rollouts[i];
+        if (r.sample == 0) group_begin.push_back(rows.size());
+        rows.push_back({chosen[r.prompt], r.completion.tokens, r.completion.model_logprobs, ref[i], r.verdict.reward});
+      }
+    }
+    group_begin.push_back(rows.size());
+
+    // Forward/backward per micro-batch of whole groups; rank r takes micro-batches r, r + W, ...
+    policy.model->train();
+    optimizer->zero_grad();
+    if (logz_optimizer) logz_optimizer->zero_grad();
+    const double total_rows = static_cast<double>(rows.size());
+    double loss_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
+    std::map<std::string, double> scalars;
+    std::size_t micro_index = 0;
+    for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
+      const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
+      if (static_cast<std::int64_t>(micro_index % static_cast<std::size_t>(o.world_size)) != o.rank) continue;
+      std::vector<ScoreRequest> requests;
+      for (std::size_t r = begin; r < end; ++r) requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
+      ContinuationLogprobs lp;
+      {
+        AutocastScope scope(autocast);
+        lp = continuation_logprobs(*policy.model, requests);
+      }
+      const std::int64_t width = lp.logprobs.size(1);
+      LossTensors t;
+      t.logp = lp.logprobs.to(torch::kFloat32);
+      t.mask = lp.mask;
+      t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
+      t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
+      std::vector<float> reward, log_z;
+      std::vector<std::int64_t> group;
+      std::vector<std::int64_t> feature_rows;
+      for (std::size_t r = begin; r < end; ++r) {
+        reward.push_back(static_cast<float>(rows[r].reward));
+        group.push_back(static_cast<std::int64_t>(rows[r].prompt));
+        log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
+        feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
+        reward_sum += rows[r].reward;
+        length_sum += static_cast<double>(rows[r].continuation.size());
+      }
+      t.reward = torch::tensor(reward).to(device);
+      t.group = torch::tensor(group).to(device);
+      torch::Tensor log_z_phi;
+      if (o.method == "flowrl") {
+        log_z_phi = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
+        t.log_z = log_z_phi;
+        log_z_phi_sum += log_z_phi.sum().item<double>();
+        if (!o.anchors.empty()) c_sum += (log_z_phi.detach().cpu() - torch::tensor(log_z)).sum().item<double>();
+      } else if (o.method == "disa" || o.method == "disa-online") {
+        t.log_z = torch::tensor(log_z).to(device);
+      }
+      loss::Diagnostics diagnostics;
+      const double share = static_cast<double>(end - begin) / total_rows;
+      const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
+      l.backward();
+      loss_sum += l.item<double>();
+      for (const auto& [name, value] : diagnostics.scalars) scalars[name] += value * share;
+    }
+    std::vector<torch::Tensor> gradients;
+    for (auto& p : trainable) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
+    if (logz_head) {
+      for (auto& p : logz_head->parameters()) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
+    }
+    if (reducer) {
+      std::vector<double> sums{loss_sum, reward_sum, length_sum, c_sum, log_z_phi_sum};
+      for (const auto& [name, value] : scalars) sums.push_back(value);
+      reducer->all_reduce_sum(gradients, sums);
+      loss_sum = sums[0], reward_sum = sums[1], length_sum = sums[2], c_sum = sums[3], log_z_phi_sum = sums[4];
+      std::size_t k = 5;
+      for (auto& [name, value] : scalars) value = sums[k++];
+    }
+    const double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip)
+                                             : torch::norm(torch::stack([&] {
+                                                 std::vector<torch::Tensor> n;
+                                                 for (auto& p : trainable) n.push_back(p.grad().norm());
+                                                 return n;
+                                               }())).item<double>();
+    if (!std::isfinite(loss_sum) || !std::isfinite(grad_norm)) {
+      throw NumericalError(fmt::format("train: step {} has loss {} and gradient norm {} (method {}); stopped before the update",
+                                       step + 1, loss_sum, grad_norm, o.method));
+    }
+    optimizer->step();
+    if (logz_optimizer) logz_optimizer->step();
+    ++step;
+    samples_total += static_cast<std::int64_t>(rows.size());
+
+    nlohmann::ordered_json line;
+    line["step"] = step;
+    line["loss"] = loss_sum;
+    line["grad_norm"] = grad_norm;
+    line["accuracy"] = reward_sum / total_rows;
+    line["mean_length"] = length_sum / total_rows;
+    line["samples"] = rows.size();
+    line["samples_total"] = samples_total;
+    for (const auto& [name, value] : scalars) line[name] = value;
+    if (o.method == "flowrl") {
+      line["log_z_phi_mean"] = log_z_phi_sum / total_rows;
+      if (!o.anchors.empty()) line["c_t"] = c_sum / total_rows;  // mean of log Z_phi - log Zhat (frozen IS anchor)
+    }
+    line["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    if (writer) {
+      log_file << line.dump() << '\n';
+      log_file.flush();
+    }
+    if (progress) progress(step, o.steps, line);
+    if (step % o.checkpoint_every == 0 || step == o.steps) save_checkpoint();
+    if (o.stop_after > 0 && step >= o.stop_after && step < o.steps) {
+      save_checkpoint();
+      summary.steps_done = step;
+      summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      return summary;
+    }
+  }
+
+  summary.steps_done = step;
+  summary.finished = true;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (writer) {
+    policy.model->eval();
+    if (o.lora_rank > 0) merge_lora(*policy.model);
+    save_pretrained(*policy.model, summary.policy, {{"disa_method", o.method}});
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "task.json"}) {
+      copy_if_exists(o.reference / f, summary.policy / f);
+    }
+    nlohmann::ordered_json record{{"stage", "train"},
+                                  {"options", options},
+                                  {"steps", step},
+                                  {"samples_total", samples_total},
+                                  {"seconds_last_invocation", summary.seconds},
+                                  {"world_size", o.world_size},
+                                  {"policy", summary.policy.string()}};
+    write_json_atomically(o.out / "train.json", record);
+  }
+  return summary;
+}
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,89 @@
+// Stage 3, `disa llm train`: the policy, initialised at the reference (full weights or a
+// LoRA adapter), trained by one method on the proposal stage's prompts and budget:
+//
+//   disa         trajectory balance (objective tb) on the OFFLINE trajectories with the
+//                frozen anchors log Zhat(x) of the anchor stage:
+//                  L = mean_i (log Zhat(x_i) + log pi_theta(y_i) - log pi_ref(y_i) - beta r_i)^2
+//                (loss.weight=importance reweights by sg[pi_theta/q] for an unbiased
+//                on-q objective; the default is the plain residual on q's samples)
+//   disa-online  the same residual on samples of the current policy (anchors still frozen)
+//   flowrl       FlowRL's objective (src/loss/flowrl.h) on on-policy samples with a learned
+//                log Z_phi(x): a 2-layer MLP (width 64, GELU, zero-initialised output) on
+//                the reference's final hidden state at the prompt's last token, trained
+//                with its own AdamW (logz_lr). FlowRL attaches its head to the policy's own
+//                trunk; here the features are the frozen reference's, so the log Z
+//                gradient never moves the policy (only its own term does), which keeps
+//                "learned vs frozen log Z" the single difference from disa-online.
+//   grpo, gspo   the clipped policy-gradient heads on on-policy groups (old = sampling policy)
+//   sft          LoRA-SFT distillation: NLL on the offline trajectories with reward 1
+//
+// Every method: prompts_per_step prompts a step, group_size trajectories per prompt
+// (online: sampled; offline: drawn without replacement from the prompt's N), gradients
+// accumulated over micro-batches of whole prompt groups (each micro-batch's loss weighted
+// by its share of rows, exactly one big batch for heads that average over rows and
+// compute group statistics within a prompt), global-norm clipping, AdamW, bf16 autocast
+// when on CUDA (bf16=true). Every draw is keyed by (seed, step, prompt index), so a killed
+// run resumed from its checkpoint continues bit-identically (same thread count), and the
+// data-parallel path (world_size > 1, llm/pipeline/data_parallel.h) gives the one-process
+// result: ranks split the micro-batches and all-reduce the summed gradients.
+//
+//   OUT/options.json, OUT/checkpoint.pt (every checkpoint_every steps, atomic),
+//   OUT/steps.jsonl (one line per step: loss, residual/ratio/clip stats, c_t, accuracy),
+//   OUT/policy/ (the final model in HF layout, LoRA merged; tokenizer.json, task.json),
+//   OUT/train.json (summary with the anchors' fingerprint)
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "llm/pipeline/stage_config.h"
+
+namespace disa::llm::pipeline {
+
+class GradientReducer;  // data_parallel.h
+
+struct TrainOptions {
+  std::string method;  // disa, disa-online, flowrl, grpo, gspo, sft
+  std::filesystem::path reference, trajectories, anchors, out, data_dir;
+  std::string task = "countdown";
+  std::int64_t steps = 100, prompts_per_step = 8, group_size = 8, micro_batch_prompts = 0;  // 0 = whole step
+  std::int64_t max_new_tokens = 40, batch_size = 256, checkpoint_every = 25;
+  double lr = 1e-3, weight_decay = 0.0, grad_clip = 1.0, beta = 1.0, logz_lr = 1e-2;
+  std::int64_t lora_rank = 0;  // 0 = full fine-tuning
+  double lora_alpha = 16;
+  std::uint64_t seed = 1;
+  int threads = 1;
+  std::string device = "cpu";
+  bool bf16 = true;  // autocast on CUDA only
+  std::vector<std::string> loss_settings;  // loss.KEY=VALUE, passed to the head
+  std::int64_t stop_after = 0;             // stop (with a checkpoint) after this step; 0 = run to the end
+  std::int64_t world_size = 1, rank = 0;   // data parallel (data_parallel.h)
+  std::string rendezvous;                  // FileStore path shared by the ranks
+};
+
+TrainOptions train_options(StageConfig& config);
+std::vector<std::string> train_methods();
+
+struct StepLog {
+  std::int64_t step = 0;
+  nlohmann::ordered_json values;
+};
+
+struct TrainSummary {
+  std::int64_t steps_done = 0;
+  bool finished = false;
+  double seconds = 0;
+  std::filesystem::path policy;
+};
+
+using TrainProgress = std::function<void(std::int64_t step, std::int64_t steps, const nlohmann::ordered_json& log)>;
+
+TrainSummary run_train(const TrainOptions& options, const TrainProgress& progress = {});
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,162 @@
+#include "llm/pipeline/prompt_task.h"
+
+#include <cctype>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "llm/tasks/countdown.h"
+#include "llm/tokenizer/chat_format.h"
+#include "llm/verify/math_benchmarks.h"
+#include "llm/verify/math_verifier.h"
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+namespace {
+
+class CountdownTask final : public PromptTask {
+ public:
+  CountdownTask(countdown::TaskConfig config, std::uint64_t seed, const Tokenizer& tokenizer)
+      : config_(config), seed_(seed), tokenizer_(tokenizer) {}
+
+  std::string name() const override { return "countdown"; }
+
+  std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const override {
+    if (count <= 0) throw InputError(fmt::format("countdown: prompt count = {} must be positive", count));
+    const auto s = split == PromptSplit::kTrain ? countdown::Split::kTrain : countdown::Split::kEval;
+    std::vector<TaskPrompt> out;
+    for (std::int64_t i = 0; i < count; ++i) {
+      const countdown::Problem p = countdown::generate(config_, seed_, s, static_cast<std::uint64_t>(i));
+      TaskPrompt t;
+      t.index = i;
+      t.id = fmt::format("countdown-{}-{}", countdown::split_name(s), i);
+      t.text = countdown::prompt_text(p);
+      t.tokens = tokenizer_.encode(t.text);
+      problems_[t.id] = p;
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const override {
+    const auto found = problems_.find(prompt.id);
+    if (found == problems_.end()) throw InputError(fmt::format("countdown: unknown prompt id '{}'", prompt.id));
+    const countdown::Verdict v = countdown::verify(found->second, response);
+    TaskVerdict out{v.reward, countdown::reason_name(v.reason), "", ""};
+    if (v.reward == 1) {
+      out.signature = v.signature;
+      out.strategy = operator_skeleton(v.signature);
+    }
+    return out;
+  }
+
+ private:
+  countdown::TaskConfig config_;
+  std::uint64_t seed_;
+  const Tokenizer& tokenizer_;
+  mutable std::map<std::string, countdown::Problem> problems_;  // filled by prompts()
+};
+
+class MathTask final : public PromptTask {
+ public:
+  MathTask(verify::MathBenchmark benchmark, const std::filesystem::path& data_dir, const Tokenizer& tokenizer)
+      : benchmark_(benchmark), cases_(verify::load_benchmark(benchmark, data_dir)), tokenizer_(tokenizer) {}
+
+  std::string name() const override { return std::string(verify::benchmark_name(benchmark_)); }
+
+  std::vector<TaskPrompt> prompts(PromptSplit, std::int64_t count) const override {
+    const std::size_t n = count <= 0 ? cases_.size() : std::min<std::size_t>(cases_.size(), count);
+    std::vector<TaskPrompt> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      TaskPrompt t;
+      t.index = static_cast<std::int64_t>(i);
+      t.id = fmt::format("{}-{}", name(), cases_[i].id);
+      // Qwen2.5-Math's evaluation prompt; a tokenizer without ChatML gets the plain text.
+      const std::string user =
+          cases_[i].question + "\nPlease reason step by step, and put your final answer within \\boxed{}.";
+      const ChatMessage messages[] = {{"user", user}};
+      t.text = render_chatml(messages, true);
+      t.tokens = tokenizer_.special_ids().im_start ? encode_chatml(tokenizer_, messages, true) : tokenizer_.encode(user);
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const override {
+    if (prompt.index < 0 || static_cast<std::size_t>(prompt.index) >= cases_.size()) {
+      throw InputError(fmt::format("{}: prompt index {} outside the benchmark's {} records", name(), prompt.index,
+                                   cases_.size()));
+    }
+    const verify::BenchmarkCase& c = cases_[prompt.index];
+    const verify::VerifyResult r = verify::verify_math_multi(response, c.answers, c.is_multiple);
+    TaskVerdict out{static_cast<double>(r.reward), r.reason, "", ""};
+    if (r.reward == 1) out.signature = r.normalised_response;
+    return out;
+  }
+
+ private:
+  verify::MathBenchmark benchmark_;
+  std::vector<verify::BenchmarkCase> cases_;
+  const Tokenizer& tokenizer_;
+};
+
+countdown::TaskConfig read_countdown_config(const std::filesystem::path& model_folder, std::uint64_t* seed) {
+  const auto path = model_folder / "task.json";
+  std::ifstream in(path);
+  if (!in) {
+    throw InputError(fmt::format("task=countdown: '{}' not found (a model made by `disa llm pretrain` has it)",
+                                 path.string()));
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+    if (j.at("task") != "countdown") throw InputError(fmt::format("'{}': task is {}, not countdown", path.string(), j.at("task").dump()));
+    const auto& c = j.at("config");
+    countdown::TaskConfig config;
+    config.count = c.at("count").get<int>();
+    config.max_number = c.at("max_number").get<std::int64_t>();
+    config.min_target = c.at("min_target").get<std::int64_t>();
+    config.max_target = c.at("max_target").get<std::int64_t>();
+    config.min_solutions = c.at("min_solutions").get<int>();
+    config.eval_per_mille = c.at("eval_per_mille").get<int>();
+    countdown::validate(config);
+    *seed = j.at("seed").get<std::uint64_t>();
+    return config;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("'{}': {}", path.string(), e.what()));
+  }
+}
+
+}  // namespace
+
+std::string operator_skeleton(std::string_view signature) {
+  std::string out;
+  for (std::size_t i = 0; i < signature.size(); ++i) {
+    if (std::isdigit(static_cast<unsigned char>(signature[i]))) {
+      out += 'n';
+      while (i + 1 < signature.size() && std::isdigit(static_cast<unsigned char>(signature[i + 1]))) ++i;
+    } else {
+      out += signature[i];
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesystem::path& model_folder,
+                                      const std::filesystem::path& data_dir, const Tokenizer& tokenizer) {
+  if (spec == "countdown") {
+    std::uint64_t seed = 0;
+    const countdown::TaskConfig config = read_countdown_config(model_folder, &seed);
+    return std::make_unique<CountdownTask>(config, seed, tokenizer);
+  }
+  if (const auto b = verify::parse_benchmark(spec)) {
+    if (data_dir.empty()) throw InputError(fmt::format("task={}: data_dir (the benchmarks' folder) is required", spec));
+    return std::make_unique<MathTask>(*b, data_dir, tokenizer);
+  }
+  throw InputError(fmt::format("task={}: unknown (countdown, math500, gsm8k, aime24, aime25, amc23, minerva, olympiadbench)",
+                               spec));
+}
+
+}  // namespace disa::llm::pipeline

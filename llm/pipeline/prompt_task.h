@@ -1,0 +1,66 @@
+// The tasks the pipeline proposes, trains and evaluates on, behind one interface: a list
+// of prompts and a verifier that gives each response a reward, a reason, and the two keys
+// the diversity metrics count (llm/pipeline/diversity.h):
+//   signature  what makes two correct responses the same solution (Countdown: the
+//              canonical expression, commutative/associative rewrites merged; math: the
+//              normalised final answer, which is why math diversity also needs `strategy`
+//              and the n-gram dispersion of the texts)
+//   strategy   a coarser derivation key that needs no external judge (Countdown: the
+//              expression's operator skeleton with the numbers erased, "(n*n)+n"); empty
+//              when the task has none
+//
+// Specs (`task=` in the stage configs):
+//   countdown            the in-house task; its config and seed are read from the model
+//                        folder's task.json (written by `disa llm pretrain`); train and eval
+//                        splits never share a problem
+//   math500, gsm8k, aime24, aime25, amc23, minerva, olympiadbench
+//                        a math benchmark from `data_dir` (llm/verify/math_benchmarks.h),
+//                        prompted in ChatML with the usual "\boxed{}" instruction; the file
+//                        is the split (train on one benchmark, evaluate on others)
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llm/tokenizer/tokenizer.h"
+
+namespace disa::llm::pipeline {
+
+enum class PromptSplit { kTrain, kEval };
+
+struct TaskPrompt {
+  std::int64_t index = 0;              // position in the split: the key of every per-prompt record
+  std::string id;                      // "countdown-train-17", "math500-test/algebra/1.json"
+  std::string text;                    // what the model is shown (before tokenisation)
+  std::vector<std::int32_t> tokens;    // the encoded prompt
+};
+
+struct TaskVerdict {
+  double reward = 0;       // 1 correct, 0 otherwise
+  std::string reason;      // "correct", "wrong_value", "no answer found", ...
+  std::string signature;   // distinct-solution key (empty unless correct)
+  std::string strategy;    // derivation key (empty unless correct, or when the task has none)
+};
+
+class PromptTask {
+ public:
+  virtual ~PromptTask() = default;
+  virtual std::string name() const = 0;
+  // The first `count` prompts of a split (all when count <= 0 or larger than the split).
+  virtual std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const = 0;
+  // `response` is the decoded completion without its EOS token.
+  virtual TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const = 0;
+};
+
+// Throws InputError naming `spec` when it is unknown or its files are missing.
+std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesystem::path& model_folder,
+                                      const std::filesystem::path& data_dir, const Tokenizer& tokenizer);
+
+// Countdown's strategy key: the canonical signature with every number replaced by 'n'.
+std::string operator_skeleton(std::string_view signature);
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,40 @@
+#include "llm/pipeline/rollout.h"
+
+#include "llm/pipeline/loaded_model.h"
+
+namespace disa::llm::pipeline {
+
+std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer, std::int32_t eos,
+                              const PromptTask& task, const std::vector<TaskPrompt>& prompts, std::int64_t samples,
+                              SamplingOptions options, std::int64_t batch_size) {
+  options.eos_ids = {eos};
+  std::vector<Rollout> out;
+  std::vector<std::vector<std::int32_t>> rows;
+  std::vector<std::uint64_t> row_ids;
+  for (std::size_t p = 0; p < prompts.size(); ++p) {
+    for (std::int64_t j = 0; j < samples; ++j) {
+      Rollout r;
+      r.prompt = static_cast<std::int64_t>(p);
+      r.sample = j;
+      out.push_back(std::move(r));
+      rows.push_back(prompts[p].tokens);
+      row_ids.push_back(static_cast<std::uint64_t>(prompts[p].index * samples + j));
+    }
+  }
+  const std::size_t chunk = static_cast<std::size_t>(std::max<std::int64_t>(batch_size, 1));
+  for (std::size_t begin = 0; begin < rows.size(); begin += chunk) {
+    const std::size_t end = std::min(rows.size(), begin + chunk);
+    const std::vector<std::vector<std::int32_t>> batch(rows.begin() + begin, rows.begin() + end);
+    std::vector<Completion> done =
+        sample(model, batch, options, std::span<const std::uint64_t>(row_ids.data() + begin, end - begin));
+    for (std::size_t i = 0; i < done.size(); ++i) {
+      Rollout& r = out[begin + i];
+      r.completion = std::move(done[i]);
+      r.response = decode_response(tokenizer, eos, r.completion.tokens);
+      r.verdict = task.verify(prompts[r.prompt], r.response);
+    }
+  }
+  return out;
+}
+
+}  // namespace disa::llm::pipeline

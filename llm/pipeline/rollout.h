@@ -1,0 +1,31 @@
+// Sampling and verifying k completions per prompt: the one rollout routine of the
+// proposal stage, on-policy training and evaluation.
+//
+// Row (prompt p, sample j) uses sampler row id p.index * samples + j under options.seed,
+// so a completion is a function of (model, prompt, seed, j) alone: the same whatever the
+// batch size, the chunking or the machine count (llm/model/sampler.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "llm/model/sampler.h"
+#include "llm/pipeline/prompt_task.h"
+
+namespace disa::llm::pipeline {
+
+struct Rollout {
+  std::int64_t prompt = 0;  // position in the `prompts` vector given
+  std::int64_t sample = 0;
+  Completion completion;
+  std::string response;     // decoded, without EOS
+  TaskVerdict verdict;
+};
+
+// prompts.size() * samples rollouts, prompt-major. options.eos_ids is set to {eos}.
+std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer, std::int32_t eos,
+                              const PromptTask& task, const std::vector<TaskPrompt>& prompts, std::int64_t samples,
+                              SamplingOptions options, std::int64_t batch_size);
+
+}  // namespace disa::llm::pipeline

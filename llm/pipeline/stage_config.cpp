@@ -1,0 +1,77 @@
+#include "llm/pipeline/stage_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+
+StageConfig StageConfig::load(std::string_view stage, const std::string& config_path,
+                              const std::vector<std::string>& sets) {
+  std::map<std::string, std::string> values;
+  nlohmann::ordered_json given = nlohmann::ordered_json::object();
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (!in) throw InputError(fmt::format("{}: --config '{}': cannot read it", stage, config_path));
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(fmt::format("{}: --config '{}': not JSON ({})", stage, config_path, e.what()));
+    }
+    if (!j.is_object()) throw InputError(fmt::format("{}: --config '{}': must be a JSON object", stage, config_path));
+    for (const auto& [key, value] : j.items()) {
+      if (value.is_object() || value.is_array() || value.is_null()) {
+        throw InputError(fmt::format("{}: --config '{}': key '{}' must be a number, string or boolean", stage,
+                                     config_path, key));
+      }
+      values[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
+  }
+  for (const std::string& entry : sets) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) throw InputError(fmt::format("{}: --set '{}' is not key=value", stage, entry));
+    values[entry.substr(0, eq)] = entry.substr(eq + 1);  // --set wins over the file
+  }
+  std::vector<std::string> loss_settings;
+  std::map<std::string, std::string> own;
+  for (const auto& [key, value] : values) {
+    given[key] = value;
+    if (key.rfind("loss.", 0) == 0) {
+      loss_settings.push_back(key.substr(5) + "=" + value);
+    } else {
+      own[key] = value;
+    }
+  }
+  return StageConfig(loss::Settings(std::string(stage), std::move(own)), std::move(loss_settings), std::move(given));
+}
+
+double StageConfig::number(std::string_view key, double fallback, double low, double high, bool low_open) {
+  return settings_.number_in(key, fallback, low, high, low_open, true);
+}
+
+std::int64_t StageConfig::integer(std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
+  const double v = settings_.number(key, static_cast<double>(fallback));
+  if (v != std::floor(v) || v < static_cast<double>(low) || v > static_cast<double>(high)) {
+    settings_.reject(key, fmt::format("{}", v),
+                     high == INT64_MAX ? fmt::format("must be an integer >= {}", low)
+                                       : fmt::format("must be an integer in [{}, {}]", low, high));
+  }
+  return static_cast<std::int64_t>(v);
+}
+
+std::string StageConfig::choice(std::string_view key, std::string_view fallback, const std::vector<std::string>& choices) {
+  std::string v = settings_.word(key, fallback);
+  for (const std::string& c : choices) {
+    if (c == v) return v;
+  }
+  std::string list;
+  for (const std::string& c : choices) list += (list.empty() ? "" : ", ") + c;
+  settings_.reject(key, v, "must be one of " + list);
+}
+
+}  // namespace disa::llm::pipeline

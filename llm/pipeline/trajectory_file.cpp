@@ -1,0 +1,132 @@
+#include "llm/pipeline/trajectory_file.h"
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+namespace {
+
+using json = nlohmann::json;
+
+template <class T>
+std::vector<T> number_list(const json& j, const char* field, const std::string& where) {
+  if (!j.contains(field) || !j[field].is_array()) throw InputError(fmt::format("{}: field '{}' must be a list", where, field));
+  std::vector<T> out;
+  out.reserve(j[field].size());
+  for (const json& v : j[field]) {
+    if (!v.is_number()) throw InputError(fmt::format("{}: field '{}' holds {}, not a number", where, field, v.dump()));
+    out.push_back(v.get<T>());
+  }
+  return out;
+}
+
+double finite_number(const json& j, const char* field, const std::string& where) {
+  if (!j.contains(field) || !j[field].is_number()) throw InputError(fmt::format("{}: field '{}' must be a number", where, field));
+  const double v = j[field].get<double>();
+  if (!std::isfinite(v)) throw InputError(fmt::format("{}: field '{}' = {} is not finite", where, field, v));
+  return v;
+}
+
+std::string text(const json& j, const char* field, const std::string& where) {
+  if (!j.contains(field) || !j[field].is_string()) throw InputError(fmt::format("{}: field '{}' must be a string", where, field));
+  return j[field].get<std::string>();
+}
+
+}  // namespace
+
+nlohmann::ordered_json to_json(const Trajectory& t) {
+  nlohmann::ordered_json j;
+  j["prompt_index"] = t.prompt_index;
+  j["prompt_id"] = t.prompt_id;
+  j["prompt_tokens"] = t.prompt_tokens;
+  j["sample"] = t.sample;
+  j["tokens"] = t.tokens;
+  j["response"] = t.response;
+  j["finish"] = t.finish;
+  j["logq"] = t.logq;
+  j["logp_ref"] = t.logp_ref;
+  j["logq_sum"] = t.logq_sum;
+  j["logp_ref_sum"] = t.logp_ref_sum;
+  j["reward"] = t.reward;
+  j["reason"] = t.reason;
+  j["signature"] = t.signature;
+  j["strategy"] = t.strategy;
+  return j;
+}
+
+Trajectory trajectory_from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) throw InputError(fmt::format("{}: a trajectory must be a JSON object", where));
+  Trajectory t;
+  t.prompt_index = static_cast<std::int64_t>(finite_number(j, "prompt_index", where));
+  t.prompt_id = text(j, "prompt_id", where);
+  t.prompt_tokens = number_list<std::int32_t>(j, "prompt_tokens", where);
+  t.sample = static_cast<std::int64_t>(finite_number(j, "sample", where));
+  t.tokens = number_list<std::int32_t>(j, "tokens", where);
+  t.response = text(j, "response", where);
+  t.finish = text(j, "finish", where);
+  t.logq = number_list<float>(j, "logq", where);
+  t.logp_ref = number_list<float>(j, "logp_ref", where);
+  t.logq_sum = finite_number(j, "logq_sum", where);
+  t.logp_ref_sum = finite_number(j, "logp_ref_sum", where);
+  t.reward = finite_number(j, "reward", where);
+  t.reason = text(j, "reason", where);
+  t.signature = text(j, "signature", where);
+  t.strategy = text(j, "strategy", where);
+  if (t.prompt_tokens.empty()) throw InputError(fmt::format("{}: field 'prompt_tokens' is empty", where));
+  if (t.logq.size() != t.tokens.size() || t.logp_ref.size() != t.tokens.size()) {
+    throw InputError(fmt::format("{}: 'tokens', 'logq' and 'logp_ref' have lengths {}, {}, {} (must be equal)", where,
+                                 t.tokens.size(), t.logq.size(), t.logp_ref.size()));
+  }
+  for (std::size_t k = 0; k < t.tokens.size(); ++k) {
+    if (!std::isfinite(t.logq[k]) || !std::isfinite(t.logp_ref[k])) {
+      throw InputError(fmt::format("{}: token {} has a non-finite log-prob (logq {}, logp_ref {})", where, k,
+                                   t.logq[k], t.logp_ref[k]));
+    }
+  }
+  return t;
+}
+
+void write_trajectories(std::ostream& out, const std::vector<Trajectory>& trajectories) {
+  for (const Trajectory& t : trajectories) out << to_json(t).dump() << '\n';
+}
+
+std::vector<Trajectory> read_trajectories(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("trajectory file '{}': cannot read it", path.string()));
+  std::vector<Trajectory> out;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (line.empty() || line == "\r") continue;
+    const std::string where = fmt::format("trajectory file '{}' line {}", path.string(), number);
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception& e) {
+      throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
+    }
+    out.push_back(trajectory_from_json(j, where));
+  }
+  return out;
+}
+
+std::string file_fingerprint(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("'{}': cannot read it to fingerprint it", path.string()));
+  std::uint64_t h = 1469598103934665603ull;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buffer[i]);
+      h *= 1099511628211ull;
+    }
+  }
+  return fmt::format("{:016x}", h);
+}
+
+}  // namespace disa::llm::pipeline

@@ -1,0 +1,156 @@
+// disa llm propose | anchor | train | eval | pipeline: the DISA pipeline's stages on
+// language models (llm/pipeline/), each with a config file and --set overrides:
+//
+//   disa llm propose  --config propose.json --out runs/propose [--set samples=32 ...]
+//   disa llm anchor   --set trajectories=runs/propose/trajectories.jsonl --set beta=3 --out runs/anchor
+//   disa llm train    --set method=disa --set reference=base/ --set trajectories=... \
+//                     --set anchors=runs/anchor/anchors.jsonl --out runs/train/disa
+//   disa llm eval     --set models=ref=base/,disa=runs/train/disa/policy --out runs/eval
+//   disa llm pipeline --out runs/countdown          (everything, on built-in defaults)
+//
+// The keys of each stage are listed in its header (llm/pipeline/*.h). A progress line
+// shows on a terminal, never under CI=true or when stderr is redirected.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "llm/pipeline/anchor_stage.h"
+#include "llm/pipeline/eval_stage.h"
+#include "llm/pipeline/pipeline_run.h"
+#include "llm/pipeline/policy_trainer.h"
+#include "llm/pipeline/propose.h"
+#include "src/cli/commands.h"
+#include "src/cli/output.h"
+
+namespace disa::cli {
+namespace {
+
+namespace lp = disa::llm::pipeline;
+
+struct StageArgs {
+  std::string config, out;
+  std::vector<std::string> sets;
+};
+
+CLI::App* stage_command(CLI::App& llm, const char* name, const char* help, std::shared_ptr<StageArgs> a) {
+  CLI::App* c = llm.add_subcommand(name, help);
+  c->add_option("--config", a->config, "JSON file of key: value options");
+  c->add_option("--set", a->sets, "key=value (overrides the config file; repeatable)");
+  c->add_option("--out", a->out, "Output folder")->required();
+  return c;
+}
+
+void print_rows(const std::vector<lp::EvalRow>& rows) {
+  fmt::print("{:<12} {:<12} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "model", "task", "Mean@k", "pass@1", "pass@k",
+             "distinct", "strategies", "dispersion");
+  for (const lp::EvalRow& r : rows) {
+    const auto& m = r.metrics;
+    fmt::print("{:<12} {:<12} {:>8.3f} {:>8.3f} {:>8.3f} {:>10.2f} {:>10.2f} {:>10.3f}\n", r.model, r.task, m.mean_at_k,
+               m.pass_at.count(1) ? m.pass_at.at(1) : 0.0, m.pass_at.empty() ? 0.0 : m.pass_at.rbegin()->second,
+               m.distinct_correct, m.distinct_strategies, m.ngram_dispersion);
+  }
+}
+
+}  // namespace
+
+void add_llm_pipeline_commands(CLI::App& llm) {
+  {
+    auto a = std::make_shared<StageArgs>();
+    stage_command(llm, "propose", "Sample N trajectories per training prompt from a proposal q; score log pi_ref; verify", a)
+        ->callback([a] {
+          auto c = lp::StageConfig::load("propose", a->config, a->sets);
+          lp::ProposeOptions o = lp::propose_options(c);
+          c.finish();
+          o.out = a->out;
+          auto bar = std::make_unique<Progress>("propose");
+          const lp::ProposeSummary s = lp::run_propose(o, [&](double f, const std::string& d) { bar->update(f, d); });
+          bar.reset();
+          fmt::print("propose: {} prompts, {} trajectories ({} parts reused), mean reward {:.4f}, {:.1f} s, {:.0f} tokens/s\n"
+                     "wrote {}/trajectories.jsonl\n",
+                     s.prompts, s.trajectories, s.parts_reused, s.mean_reward, s.seconds, s.tokens_per_second, a->out);
+        });
+  }
+  {
+    auto a = std::make_shared<StageArgs>();
+    stage_command(llm, "anchor", "Freeze log Zhat per prompt from the proposal trajectories (IS + diagnostics)", a)
+        ->callback([a] {
+          auto c = lp::StageConfig::load("anchor", a->config, a->sets);
+          lp::AnchorOptions o = lp::anchor_options(c);
+          c.finish();
+          o.out = a->out;
+          const lp::AnchorSummary s = lp::run_anchor(o);
+          fmt::print("anchor: {} prompts, {} unreliable, {} dropped (policy {}); mean log Zhat {:.4f}, mean ESS/N {:.3f}\n"
+                     "wrote {}/anchors.jsonl (fingerprint {})\n",
+                     s.prompts, s.unreliable, s.dropped, o.policy, s.mean_log_z_hat, s.mean_ess_fraction, a->out,
+                     s.fingerprint);
+        });
+  }
+  {
+    auto a = std::make_shared<StageArgs>();
+    stage_command(llm, "train", "Train a policy: disa | disa-online | flowrl | grpo | gspo | sft (resumable)", a)
+        ->callback([a] {
+          auto c = lp::StageConfig::load("train", a->config, a->sets);
+          lp::TrainOptions o = lp::train_options(c);
+          c.finish();
+          o.out = a->out;
+          auto bar = std::make_unique<Progress>("train " + o.method);
+          const lp::TrainSummary s =
+              lp::run_train(o, [&](std::int64_t step, std::int64_t total, const nlohmann::ordered_json& line) {
+                bar->update(static_cast<double>(step) / static_cast<double>(total),
+                            fmt::format("step {}/{} loss {:.4g} acc {:.3f}", step, total, line.value("loss", 0.0),
+                                        line.value("accuracy", 0.0)));
+              });
+          bar.reset();
+          if (!s.finished) {
+            fmt::print("train: stopped at step {} of {}; resume by running the same command\n", s.steps_done, o.steps);
+            return;
+          }
+          fmt::print("train {}: {} steps, {:.1f} s; wrote {}/policy and {}/steps.jsonl\n", o.method, s.steps_done,
+                     s.seconds, a->out, a->out);
+        });
+  }
+  {
+    auto a = std::make_shared<StageArgs>();
+    stage_command(llm, "eval", "Mean@k, pass@k and diversity of models on held-out prompts", a)->callback([a] {
+      auto c = lp::StageConfig::load("eval", a->config, a->sets);
+      lp::EvalOptions o = lp::eval_options(c);
+      c.finish();
+      o.out = a->out;
+      auto bar = std::make_unique<Progress>("eval");
+      const auto rows = lp::run_eval(o, [&](double f, const std::string& d) { bar->update(f, d); });
+      bar.reset();
+      print_rows(rows);
+      fmt::print("wrote {}/results.csv, results.md, per_prompt.csv\n", a->out);
+    });
+  }
+  {
+    auto a = std::make_shared<StageArgs>();
+    stage_command(llm, "pipeline", "propose -> anchor -> train each method -> eval, from one command (resumable)", a)
+        ->callback([a] {
+          std::unique_ptr<Progress> bar;
+          std::string current;
+          const auto result = lp::run_pipeline(
+              a->out, a->config, a->sets,
+              [&](const std::string& line) {
+                bar.reset();
+                current.clear();
+                fmt::print("{}\n", line);
+                std::fflush(stdout);
+              },
+              [&](const std::string& stage, double f, const std::string& d) {
+                if (stage != current) {
+                  bar = std::make_unique<Progress>(stage);
+                  current = stage;
+                }
+                bar->update(f, d);
+              });
+          bar.reset();
+          print_rows(result.rows);
+          fmt::print("pipeline done in {:.0f} s; wrote {}/eval/results.csv and results.md\n", result.seconds, a->out);
+        });
+  }
+}
+
+}  // namespace disa::cli

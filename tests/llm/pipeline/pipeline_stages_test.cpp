@@ -1,0 +1,341 @@
+// The pipeline's stages on a tiny in-house model pretrained once for the whole suite:
+// what propose writes (counts, log q vs log pi_ref, resume), the anchor against the
+// estimator's formula, the trainer's first-step loss against the anchors' residuals,
+// bit-identical resume, micro-batch accumulation, every method's diagnostics, eval.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "llm/model/pretrained.h"
+#include "llm/model/scorer.h"
+#include "llm/pipeline/anchor_stage.h"
+#include "llm/pipeline/eval_stage.h"
+#include "llm/pipeline/policy_trainer.h"
+#include "llm/pipeline/propose.h"
+#include "llm/pipeline/trajectory_file.h"
+#include "llm/pretrain/pretrain_run.h"
+#include "src/anchor.h"
+#include "src/input_error.h"
+
+namespace disa::llm::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<nlohmann::json> read_lines(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// One tiny Countdown model, pretrained for a few steps, shared by every test.
+class PipelineStages : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    torch::set_num_threads(1);
+    root_ = fs::temp_directory_path() / ("disa_pipeline_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    pretrain::RunOptions p;
+    p.out = root_ / "base";
+    p.training.model_size = "tiny";
+    p.training.steps = 60;
+    p.training.batch_size = 32;
+    p.run_eval = false;
+    pretrain::run_pretraining(p);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static ProposeOptions propose_defaults(const fs::path& out) {
+    ProposeOptions o;
+    o.reference = root_ / "base";
+    o.out = out;
+    o.prompts = 6;
+    o.samples = 4;
+    o.max_new_tokens = 12;
+    o.chunk_prompts = 2;
+    o.batch_size = 7;
+    return o;
+  }
+  // propose + anchor into root_/NAME, once per name.
+  static fs::path prepared(const std::string& name, double beta = 2.0) {
+    const fs::path dir = root_ / name;
+    if (!fs::exists(dir / "anchor" / "anchors.jsonl")) {
+      run_propose(propose_defaults(dir / "propose"));
+      AnchorOptions a;
+      a.trajectories = dir / "propose" / "trajectories.jsonl";
+      a.out = dir / "anchor";
+      a.beta = beta;
+      run_anchor(a);
+    }
+    return dir;
+  }
+  static TrainOptions train_defaults(const fs::path& data, const std::string& method, const fs::path& out) {
+    TrainOptions o;
+    o.method = method;
+    o.reference = root_ / "base";
+    o.trajectories = data / "propose" / "trajectories.jsonl";
+    o.anchors = data / "anchor" / "anchors.jsonl";
+    o.out = out;
+    o.steps = 2;
+    o.prompts_per_step = 3;
+    o.group_size = 4;
+    o.max_new_tokens = 12;
+    o.beta = 2.0;
+    o.lr = 1e-2;
+    return o;
+  }
+  static fs::path root_;
+};
+fs::path PipelineStages::root_;
+
+TEST_F(PipelineStages, ProposeWritesNPerPromptWithLogQEqualToLogRefForTheReference) {
+  const fs::path dir = prepared("a");
+  const std::vector<Trajectory> t = read_trajectories(dir / "propose" / "trajectories.jsonl");
+  ASSERT_EQ(t.size(), 24u);
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    EXPECT_EQ(t[i].prompt_index, static_cast<std::int64_t>(i / 4));
+    EXPECT_EQ(t[i].sample, static_cast<std::int64_t>(i % 4));
+    EXPECT_EQ(t[i].logq, t[i].logp_ref);  // q = pi_ref at temperature 1: the sampler's own log-probs
+    double sum = 0;
+    for (float v : t[i].logq) sum += v;
+    EXPECT_NEAR(t[i].logq_sum, sum, 1e-9);
+    EXPECT_TRUE(t[i].reward == 0 || t[i].reward == 1);
+    EXPECT_EQ(t[i].reward == 1, t[i].reason == "correct");
+  }
+}
+
+TEST_F(PipelineStages, AProposalAtAnotherTemperatureIsScoredByTheReference) {
+  ProposeOptions o = propose_defaults(root_ / "hot" / "propose");
+  o.temperature = 1.7;
+  o.prompts = 2;
+  run_propose(o);
+  const std::vector<Trajectory> t = read_trajectories(o.out / "trajectories.jsonl");
+  Transformer model = load_pretrained(root_ / "base", torch::kFloat32);
+  std::vector<ScoreRequest> requests;
+  for (const Trajectory& r : t) requests.push_back({r.prompt_tokens, r.tokens});
+  const auto at_1 = score(*model, requests, 8, 1.0);
+  const auto at_hot = score(*model, requests, 8, 1.7);
+  double differs = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    for (std::size_t k = 0; k < t[i].tokens.size(); ++k) {
+      EXPECT_NEAR(t[i].logp_ref[k], at_1[i][k], 2e-5);  // log pi_ref: teacher-forced at temperature 1
+      EXPECT_NEAR(t[i].logq[k], at_hot[i][k], 2e-5);    // log q: the tempered distribution drawn from
+      differs = std::max(differs, std::abs(static_cast<double>(t[i].logq[k] - t[i].logp_ref[k])));
+    }
+  }
+  EXPECT_GT(differs, 1e-3);
+}
+
+TEST_F(PipelineStages, ProposeResumesByteIdenticallyAndRefusesOtherOptions) {
+  const fs::path dir = prepared("a");
+  const std::string before = read(dir / "propose" / "trajectories.jsonl");
+  fs::remove(dir / "propose" / "parts" / "part-00001.jsonl");
+  fs::remove(dir / "propose" / "trajectories.jsonl");
+  ProposeOptions o = propose_defaults(dir / "propose");
+  const ProposeSummary s = run_propose(o);
+  EXPECT_EQ(s.parts_reused, 2);
+  EXPECT_EQ(read(dir / "propose" / "trajectories.jsonl"), before);
+  // Another batch size (another padding) draws the same tokens; the log-probs move only
+  // in the last bits that padded matrix products round differently.
+  ProposeOptions other = propose_defaults(root_ / "rebatched");
+  other.batch_size = 24;
+  run_propose(other);
+  const std::vector<Trajectory> a = read_trajectories(dir / "propose" / "trajectories.jsonl");
+  const std::vector<Trajectory> b = read_trajectories(other.out / "trajectories.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].tokens, b[i].tokens) << i;
+    EXPECT_NEAR(a[i].logq_sum, b[i].logq_sum, 1e-5) << i;
+  }
+  o.samples = 5;
+  try {
+    run_propose(o);
+    FAIL() << "other options were accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("samples (was 4, now 5)"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PipelineStages, AnchorIsTheLogMeanOfTheImportanceWeights) {
+  const fs::path dir = prepared("a");
+  const std::vector<Trajectory> t = read_trajectories(dir / "propose" / "trajectories.jsonl");
+  const std::vector<AnchorRecord> anchors = load_anchors((dir / "anchor" / "anchors.jsonl").string());
+  ASSERT_EQ(anchors.size(), 6u);
+  for (std::size_t p = 0; p < 6; ++p) {
+    // q = pi_ref: log w = beta r, so log Zhat = log mean exp(beta r).
+    double mean = 0;
+    for (std::size_t j = 0; j < 4; ++j) mean += std::exp(2.0 * t[p * 4 + j].reward) / 4.0;
+    EXPECT_EQ(anchors[p].prompt, t[p * 4].prompt_id);
+    EXPECT_NEAR(anchors[p].log_z_hat, std::log(mean), 1e-12);
+    EXPECT_DOUBLE_EQ(anchors[p].beta, 2.0);
+  }
+  const nlohmann::json record = nlohmann::json::parse(read(dir / "anchor" / "anchor.json"));
+  EXPECT_EQ(record["anchors_fingerprint"], file_fingerprint(dir / "anchor" / "anchors.jsonl"));
+}
+
+TEST_F(PipelineStages, TheDropPolicyRemovesUnreliablePromptsFromTraining) {
+  const fs::path dir = prepared("a");
+  AnchorOptions a;
+  a.trajectories = dir / "propose" / "trajectories.jsonl";
+  a.out = root_ / "strict_anchor";
+  a.min_ess = 1e9;  // nothing reaches it
+  const AnchorSummary s = run_anchor(a);
+  EXPECT_EQ(s.dropped, 6);
+  EXPECT_TRUE(usable_anchors(a.out / "anchors.jsonl").empty());
+  TrainOptions o = train_defaults(dir, "disa", root_ / "strict_train");
+  o.anchors = a.out / "anchors.jsonl";
+  EXPECT_THROW(run_train(o), InputError);
+}
+
+TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
+  // At step 1 the policy is the reference, so each residual is log Zhat(x) + 0 - beta r.
+  const fs::path dir = prepared("a");
+  TrainOptions o = train_defaults(dir, "disa", root_ / "disa_first");
+  o.steps = 1;
+  o.prompts_per_step = 6;  // every prompt, every trajectory
+  run_train(o);
+  const std::vector<Trajectory> t = read_trajectories(o.trajectories);
+  std::map<std::string, double> log_z = usable_anchors(o.anchors);
+  double expected = 0;
+  for (const Trajectory& r : t) expected += std::pow(log_z.at(r.prompt_id) - 2.0 * r.reward, 2) / 24.0;
+  const auto lines = read_lines(o.out / "steps.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NEAR(lines[0]["loss"].get<double>(), expected, 1e-4 * (1 + expected));
+  EXPECT_EQ(lines[0]["samples"].get<int>(), 24);
+  EXPECT_TRUE(fs::exists(o.out / "policy" / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(o.out / "policy" / "task.json"));
+}
+
+TEST_F(PipelineStages, AKilledRunResumesBitIdentically) {
+  const fs::path dir = prepared("a");
+  for (const std::string method : {"disa-online", "flowrl"}) {
+    TrainOptions whole = train_defaults(dir, method, root_ / ("whole_" + method));
+    whole.steps = 4;
+    whole.checkpoint_every = 1;
+    whole.lora_rank = 4;
+    run_train(whole);
+    TrainOptions part = whole;
+    part.out = root_ / ("part_" + method);
+    part.stop_after = 2;
+    EXPECT_FALSE(run_train(part).finished);
+    part.stop_after = 0;
+    EXPECT_TRUE(run_train(part).finished);
+    EXPECT_EQ(read(whole.out / "policy" / "model.safetensors"), read(part.out / "policy" / "model.safetensors")) << method;
+    const auto a = read_lines(whole.out / "steps.jsonl"), b = read_lines(part.out / "steps.jsonl");
+    ASSERT_EQ(a.size(), 4u);
+    ASSERT_EQ(b.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(a[i]["loss"], b[i]["loss"]) << method << " step " << i + 1;
+  }
+}
+
+TEST_F(PipelineStages, MicroBatchesGiveTheOneBatchUpdate) {
+  const fs::path dir = prepared("a");
+  TrainOptions one = train_defaults(dir, "disa", root_ / "micro_one");
+  one.grad_clip = 0;  // compare the raw updates
+  run_train(one);
+  TrainOptions split = one;
+  split.out = root_ / "micro_split";
+  split.micro_batch_prompts = 1;
+  run_train(split);
+  Transformer a = load_pretrained(one.out / "policy"), b = load_pretrained(split.out / "policy"),
+              ref = load_pretrained(root_ / "base");
+  double diff = 0, moved = 0;
+  for (std::size_t i = 0; i < a->parameters().size(); ++i) {
+    diff = std::max(diff, (a->parameters()[i] - b->parameters()[i]).abs().max().item<double>());
+    moved = std::max(moved, (a->parameters()[i] - ref->parameters()[i]).abs().max().item<double>());
+  }
+  EXPECT_GT(moved, 1e-4);
+  EXPECT_LT(diff, 1e-6 + 1e-4 * moved);
+}
+
+TEST_F(PipelineStages, EveryMethodLogsItsOwnDiagnostics) {
+  const fs::path dir = prepared("a");
+  const std::map<std::string, std::vector<std::string>> keys = {
+      {"disa", {"residual_rms"}},         {"disa-online", {"residual_rms"}},
+      {"flowrl", {"c_t", "log_z_phi_mean", "residual_rms"}},
+      {"grpo", {"pg_clipfrac", "ppo_kl"}}, {"gspo", {"pg_clipfrac", "ppo_kl"}},
+      {"sft", {"kept_sequences"}}};
+  const std::map<std::string, double> log_z = usable_anchors(dir / "anchor" / "anchors.jsonl");
+  for (const auto& [method, expected] : keys) {
+    TrainOptions o = train_defaults(dir, method, root_ / ("method_" + method));
+    o.lora_rank = 4;
+    run_train(o);
+    const auto lines = read_lines(o.out / "steps.jsonl");
+    ASSERT_EQ(lines.size(), 2u) << method;
+    for (const auto& line : lines) {
+      EXPECT_TRUE(std::isfinite(line["loss"].get<double>())) << method;
+      for (const std::string& k : expected) EXPECT_TRUE(line.contains(k)) << method << " lacks " << k;
+    }
+    if (method == "grpo" || method == "gspo") {
+      EXPECT_NEAR(lines[0]["ppo_kl"].get<double>(), 0.0, 1e-4) << method;  // step 1: policy = sampler
+    }
+    if (method == "flowrl") {
+      // log Z_phi starts at exactly 0, so c_1 = -mean log Zhat over the step's rows.
+      EXPECT_DOUBLE_EQ(lines[0]["log_z_phi_mean"].get<double>(), 0.0);
+      EXPECT_LE(lines[0]["c_t"].get<double>(), 0.0);
+    }
+  }
+}
+
+TEST_F(PipelineStages, EvalReportsMeanAtKFromItsSamplesAndReusesThem) {
+  const fs::path dir = prepared("a");
+  EvalOptions e;
+  e.models = {{"reference", root_ / "base"}};
+  e.out = root_ / "eval";
+  e.prompts = 5;
+  e.k = 4;
+  e.max_new_tokens = 12;
+  const std::vector<EvalRow> rows = run_eval(e);
+  ASSERT_EQ(rows.size(), 1u);
+  const auto samples = read_lines(e.out / "samples" / "reference" / "countdown.jsonl");
+  ASSERT_EQ(samples.size(), 20u);
+  double mean = 0;
+  for (const auto& s : samples) mean += s["reward"].get<double>() / 20.0;
+  EXPECT_NEAR(rows[0].metrics.mean_at_k, mean, 1e-12);
+  EXPECT_EQ(rows[0].metrics.prompts, 5);
+  const std::string csv = read(e.out / "results.csv");
+  EXPECT_NE(csv.find("reference,countdown,5,4,"), std::string::npos) << csv;
+  const std::vector<EvalRow> again = run_eval(e);  // from the samples files
+  EXPECT_EQ(again[0].metrics.mean_at_k, rows[0].metrics.mean_at_k);
+}
+
+TEST_F(PipelineStages, ConfigErrorsNameTheKey) {
+  auto reject = [](const std::string& stage, std::vector<std::string> sets, const std::string& needle) {
+    try {
+      StageConfig c = StageConfig::load(stage, "", sets);
+      if (stage == "train") train_options(c);
+      if (stage == "propose") propose_options(c);
+      c.finish();
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const std::string base = "reference=" + (root_ / "base").string();
+  reject("train", {base, "trajectories=t", "method=disa"}, "needs anchors");
+  reject("train", {base, "trajectories=t", "anchors=a", "lr=-1"}, "lr=-1");
+  reject("train", {base, "trajectories=t", "anchors=a", "method=ppo"}, "method=ppo");
+  reject("train", {base, "trajectories=t", "anchors=a", "loss.no_such_option=1"}, "no_such_option");
+  reject("train", {base, "trajectories=t", "anchors=a", "stepz=3"}, "stepz");
+  reject("propose", {base, "samples=2.5"}, "samples=2.5");
+  reject("propose", {base, "top_p=0.9"}, "allow_truncated_proposal");
+}
+
+}  // namespace
+}  // namespace disa::llm::pipeline
