@@ -40,26 +40,28 @@ def main():
     if not os.path.exists(results):
         raise SystemExit(f"plot_llm_pipeline: {results} not found (run `disa llm pipeline` first)")
     with open(results) as f:
-        rows = list(csv.DictReader(f))
-    tasks = sorted({r["task"] for r in rows})
-    task = "average" if "average" in tasks else tasks[0]
-    rows = [r for r in rows if r["task"] == task]
+        all_rows = list(csv.DictReader(f))
+    tasks = sorted({r["task"] for r in all_rows})
+    task = "average" if "average" in tasks else tasks[0]  # the bars: held-out prompts
+    rows = [r for r in all_rows if r["task"] == task]
     models = [r["model"] for r in rows]
     k = rows[0]["k"]
     pass_columns = [c for c in rows[0] if c.startswith("pass_at_")]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
-    # Quality against diversity.
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for i, r in enumerate(rows):
-        ax.scatter(number(r["mean_at_k"]), number(r["distinct_correct"]), s=70, color=colors[i % len(colors)],
-                   label=r["model"])
-        ax.annotate(r["model"], (number(r["mean_at_k"]), number(r["distinct_correct"])), textcoords="offset points",
-                    xytext=(6, 4), fontsize=9)
-    ax.set_xlabel(f"Mean@{k} (accuracy per sample)")
-    ax.set_ylabel(f"distinct correct solutions per prompt (of {k} samples)")
-    ax.set_title(f"quality vs diversity on held-out {task} prompts")
-    ax.grid(alpha=0.3)
+    # Quality against diversity, one panel per task (held-out prompts, and the RL prompts).
+    shown = [t for t in sorted({r["task"] for r in all_rows}) if t != "average"]
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], shown):
+        for i, r in enumerate(r for r in all_rows if r["task"] == name):
+            x, y = number(r["mean_at_k"]), number(r["distinct_correct"])
+            ax.scatter(x, y, s=70, color=colors[i % len(colors)])
+            ax.annotate(r["model"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
+        ax.set_xlabel(f"Mean@{k} (accuracy per sample)")
+        ax.set_ylabel(f"distinct correct solutions per prompt (of {k})")
+        ax.set_title(("RL training prompts" if name.endswith(":rl") else "held-out prompts") + f" ({name})",
+                     fontsize=10)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "quality_diversity.png"), dpi=120)
     plt.close(fig)

@@ -166,6 +166,24 @@ def training_section(md, d):
         findings(md, rows)
 
 
+def llm_section(md, d):
+    """The language-model pipeline's results table and figures (disa llm pipeline)."""
+    table = os.path.join(d, "eval", "results.md")
+    if not os.path.exists(table):
+        return
+    md.append("## DISA on the in-house language model (`disa llm pipeline`)\n")
+    md.append("Countdown, held-out prompts (`countdown`) and the RL training prompts (`countdown:rl`); "
+              "every method from the same reference, prompts, steps and LoRA rank. "
+              "Files: `llm_pipeline/eval/results.csv`, `per_prompt.csv`, `samples/`, `llm_pipeline/train/*/steps.jsonl`.\n")
+    with open(table) as f:
+        md.append(f.read())
+    for png, cap in [("quality_diversity.png", "Mean@k against distinct correct solutions per prompt"),
+                     ("methods.png", "per-model metrics on held-out prompts"),
+                     ("training.png", "batch accuracy and loss per step")]:
+        if os.path.exists(os.path.join(d, "eval", png)):
+            figure(md, f"llm_pipeline/eval/{png}", cap)
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "results/demo"
     report = os.path.join(d, "report.md")
@@ -175,6 +193,7 @@ def main():
     md = []
     estimator_section(md, os.path.join(d, "theory_checks"))
     training_section(md, os.path.join(d, "training_checks"))
+    llm_section(md, os.path.join(d, "llm_pipeline"))
     tmp = report + ".tmp-sections"
     with open(tmp, "w") as f:
         f.write(text + "\n".join(md) + "\n")

@@ -26,20 +26,27 @@ class GlooReducer final : public GradientReducer {
   }
 
   void all_reduce_sum(std::vector<torch::Tensor>& tensors, std::vector<double>& scalars) override {
-    // One flat buffer: one collective per step instead of one per parameter.
-    std::vector<torch::Tensor> flat_parts;
-    for (const torch::Tensor& t : tensors) flat_parts.push_back(t.detach().to(torch::kCPU, torch::kFloat64).reshape({-1}));
-    flat_parts.push_back(torch::tensor(scalars, torch::kFloat64));
-    std::vector<torch::Tensor> buffer{torch::cat(flat_parts)};
-    group_->allreduce(buffer)->wait();
-    std::int64_t at = 0;
-    torch::NoGradGuard no_grad;
-    for (torch::Tensor& t : tensors) {
-      const std::int64_t n = t.numel();
-      t.copy_(buffer[0].narrow(0, at, n).view(t.sizes()).to(t.device(), t.scalar_type()));
-      at += n;
+    // One flat buffer per dtype (one collective instead of one per parameter). Gradients
+    // are summed in their own dtype: with two ranks, f32(a + b) is exactly what autograd's
+    // accumulation of the same two micro-batches computes in one process.
+    if (!tensors.empty()) {
+      std::vector<torch::Tensor> parts;
+      for (const torch::Tensor& t : tensors) parts.push_back(t.detach().to(torch::kCPU).reshape({-1}));
+      std::vector<torch::Tensor> buffer{torch::cat(parts)};
+      group_->allreduce(buffer)->wait();
+      std::int64_t at = 0;
+      torch::NoGradGuard no_grad;
+      for (torch::Tensor& t : tensors) {
+        const std::int64_t n = t.numel();
+        t.copy_(buffer[0].narrow(0, at, n).view(t.sizes()).to(t.device(), t.scalar_type()));
+        at += n;
+      }
     }
-    for (double& s : scalars) s = buffer[0][at++].item<double>();
+    if (!scalars.empty()) {
+      std::vector<torch::Tensor> sums{torch::tensor(scalars, torch::kFloat64)};
+      group_->allreduce(sums)->wait();
+      for (std::size_t i = 0; i < scalars.size(); ++i) scalars[i] = sums[0][static_cast<std::int64_t>(i)].item<double>();
+    }
   }
 
  private:

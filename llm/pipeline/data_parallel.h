@@ -2,9 +2,12 @@
 // their share of a step's micro-batches, then sum them (and the step's logged sums) with
 // an all-reduce, so every rank applies the same update. Because each micro-batch's loss
 // is already weighted by its share of the step's rows, the summed gradient is the
-// one-process gradient of the whole step: W ranks give the 1-process result up to the
-// order of floating-point additions (tested with 2 Gloo processes, tests/llm/pipeline:
-// ~7e-8 apart after 3 steps that moved the weights by ~0.03).
+// one-process gradient of the whole step. With one micro-batch per rank and two ranks the
+// sum is the same float32 addition autograd makes when it accumulates the two micro-batches
+// in one process, so the result is bit-identical (tested with 2 Gloo processes,
+// tests/llm/pipeline). With more micro-batches the order of the additions differs, and
+// AdamW turns rounding-level differences of gradients that cancel to ~0 into steps of up
+// to lr: equal to float rounding in the loss, not bit for bit in every weight.
 //
 // The backend is torch.distributed's C++ core (c10d) as LibTorch ships it: Gloo over TCP
 // on CPUs, rendezvous through a FileStore every rank can reach (a shared file system path;

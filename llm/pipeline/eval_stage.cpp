@@ -45,8 +45,12 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
     }
     return out;
   }
-  const auto task = make_task(task_name, model_folder, o.data_dir, *model.tokenizer);
-  const std::vector<TaskPrompt> prompts = task->prompts(PromptSplit::kEval, o.prompts);
+  // "TASK:rl" evaluates on the RL prompts themselves (what training optimised), TASK on
+  // held-out evaluation prompts.
+  const bool rl = task_name.size() > 3 && task_name.compare(task_name.size() - 3, 3, ":rl") == 0;
+  const std::string spec = rl ? task_name.substr(0, task_name.size() - 3) : task_name;
+  const auto task = make_task(spec, model_folder, o.data_dir, *model.tokenizer);
+  const std::vector<TaskPrompt> prompts = task->prompts(rl ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
   SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
   const std::vector<Rollout> rollouts =
       roll_out(*model.model, *model.tokenizer, model.eos, *task, prompts, o.k, sampling, o.batch_size);
@@ -141,7 +145,14 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
       rows.push_back({name, task, per_task.back()});
       if (progress) progress(static_cast<double>(++done) / pairs, fmt::format("{} on {}", name, task));
     }
-    if (o.tasks.size() > 1) {
+    // The average is over held-out tasks only: RL prompts measure fit, not generalisation.
+    std::vector<MetricsSummary> held_out;
+    for (std::size_t t = 0; t < o.tasks.size(); ++t) {
+      const std::string& name = o.tasks[t];
+      if (name.size() < 3 || name.compare(name.size() - 3, 3, ":rl") != 0) held_out.push_back(per_task[t]);
+    }
+    per_task = held_out;
+    if (per_task.size() > 1) {
       MetricsSummary avg;
       avg.samples_per_prompt = per_task.front().samples_per_prompt;
       double dispersion_n = 0;

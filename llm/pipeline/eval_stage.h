@@ -10,7 +10,8 @@
 //   OUT/eval.json                  options (anchor fingerprint included when given) and timing
 //
 // Keys: models (required: "name=folder,name=folder,..."), tasks ("countdown", or math
-// benchmark names separated by commas), data_dir, prompts (200; 0 = all of a benchmark),
+// benchmark names separated by commas; "TASK:rl" = the RL training prompts of TASK, to see
+// what training fit, kept out of the average), data_dir, prompts (200; 0 = all of a benchmark),
 // k (8), max_new_tokens (40), temperature (1), seed (7), batch_size (256), threads (1),
 // device (cpu), anchors (optional: its fingerprint is recorded).
 #pragma once

@@ -1,6 +1,9 @@
 #include "llm/pipeline/prompt_task.h"
 
+#include <algorithm>
 #include <cctype>
+#include <set>
+#include <utility>
 #include <fstream>
 #include <map>
 
@@ -16,6 +19,12 @@
 namespace disa::llm::pipeline {
 namespace {
 
+std::uint64_t text_hash(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
 class CountdownTask final : public PromptTask {
  public:
   CountdownTask(countdown::TaskConfig config, std::uint64_t seed, const Tokenizer& tokenizer)
@@ -23,15 +32,33 @@ class CountdownTask final : public PromptTask {
 
   std::string name() const override { return "countdown"; }
 
+  // Both kinds of prompts are held-out problems (pretraining never saw them: RL on the
+  // pretraining split would measure memorisation; the in-house model solves 92% of those,
+  // 37% of held-out ones). The distinct held-out problems are halved by a hash of the
+  // problem (numbers sorted, target), so RL and evaluation never share one: evaluation
+  // prompts are the first `count` distinct problems of one half in the eval split's draw
+  // order, RL prompts those of the other half.
   std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const override {
     if (count <= 0) throw InputError(fmt::format("countdown: prompt count = {} must be positive", count));
-    const auto s = split == PromptSplit::kTrain ? countdown::Split::kTrain : countdown::Split::kEval;
+    const bool want_eval = split == PromptSplit::kEval;
     std::vector<TaskPrompt> out;
-    for (std::int64_t i = 0; i < count; ++i) {
-      const countdown::Problem p = countdown::generate(config_, seed_, s, static_cast<std::uint64_t>(i));
+    std::set<std::string> seen;
+    const std::uint64_t limit = 200 * static_cast<std::uint64_t>(count) + 100000;
+    for (std::uint64_t j = 0; static_cast<std::int64_t>(out.size()) < count; ++j) {
+      if (j > limit) {
+        throw InputError(fmt::format("countdown: fewer than {} distinct held-out problems for {} prompts exist "
+                                     "(the task's eval split is too small; lower the prompt count)",
+                                     count, want_eval ? "evaluation" : "RL"));
+      }
+      const countdown::Problem p = countdown::generate(config_, seed_, countdown::Split::kEval, j);
+      std::vector<std::int64_t> sorted = p.numbers;
+      std::sort(sorted.begin(), sorted.end());
+      std::string key = std::to_string(p.target);
+      for (const std::int64_t n : sorted) key += "," + std::to_string(n);
+      if (((text_hash(key) >> 7) & 1u) != (want_eval ? 0u : 1u) || !seen.insert(key).second) continue;
       TaskPrompt t;
-      t.index = i;
-      t.id = fmt::format("countdown-{}-{}", countdown::split_name(s), i);
+      t.index = static_cast<std::int64_t>(out.size());
+      t.id = fmt::format("countdown-{}-{}", want_eval ? "eval" : "rl", t.index);
       t.text = countdown::prompt_text(p);
       t.tokens = tokenizer_.encode(t.text);
       problems_[t.id] = p;

@@ -11,8 +11,10 @@
 //
 // Specs (`task=` in the stage configs):
 //   countdown            the in-house task; its config and seed are read from the model
-//                        folder's task.json (written by `disa llm pretrain`); train and eval
-//                        splits never share a problem
+//                        folder's task.json (written by `disa llm pretrain`). Evaluation
+//                        prompts are the held-out split's first problems; RL ("train")
+//                        prompts are other held-out problems, never one the model was
+//                        pretrained on or one it is evaluated on
 //   math500, gsm8k, aime24, aime25, amc23, minerva, olympiadbench
 //                        a math benchmark from `data_dir` (llm/verify/math_benchmarks.h),
 //                        prompted in ChatML with the usual "\boxed{}" instruction; the file

@@ -58,8 +58,7 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   torch::NoGradGuard no_grad;
   const torch::Device device = parse_device(o.device);
   // The fingerprint excludes batch size, threads and device: they do not change a token.
-  const nlohmann::ordered_json fingerprint = to_json(o);
-  claim_stage_folder(o.out, "propose", fingerprint);
+  nlohmann::ordered_json fingerprint = to_json(o);
 
   LoadedModel reference = load_model(o.reference, device);
   const bool q_is_reference = o.proposal.empty() || o.proposal == o.reference;
@@ -77,6 +76,12 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
 
   const auto task = make_task(o.task, o.reference, o.data_dir, *reference.tokenizer);
   const std::vector<TaskPrompt> prompts = task->prompts(PromptSplit::kTrain, o.prompts);
+  // The prompts themselves are part of what the folder holds: a task whose prompt list
+  // changed (another task.json, another version) must not resume into old parts.
+  std::string all_prompts;
+  for (const TaskPrompt& p : prompts) all_prompts += p.id + '\n' + p.text + '\n';
+  fingerprint["prompts_fingerprint"] = text_fingerprint(all_prompts);
+  claim_stage_folder(o.out, "propose", fingerprint);
   SamplingOptions sampling{.temperature = o.temperature, .top_p = o.top_p, .max_new_tokens = o.max_new_tokens,
                            .seed = o.seed};
 

@@ -115,18 +115,25 @@ std::vector<Trajectory> read_trajectories(const std::filesystem::path& path) {
   return out;
 }
 
+namespace {
+constexpr std::uint64_t kFnvOffset = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
+std::uint64_t fnv1a(std::uint64_t h, const char* data, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * kFnvPrime;
+  return h;
+}
+}  // namespace
+
 std::string file_fingerprint(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("'{}': cannot read it to fingerprint it", path.string()));
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = kFnvOffset;
   char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buffer[i]);
-      h *= 1099511628211ull;
-    }
-  }
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) h = fnv1a(h, buffer, static_cast<std::size_t>(in.gcount()));
   return fmt::format("{:016x}", h);
+}
+
+std::string text_fingerprint(std::string_view text) {
+  return fmt::format("{:016x}", fnv1a(kFnvOffset, text.data(), text.size()));
 }
 
 }  // namespace disa::llm::pipeline

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -54,5 +55,6 @@ std::vector<Trajectory> read_trajectories(const std::filesystem::path& path);
 // 64-bit FNV-1a of a file's bytes, as 16 hex digits: the fingerprint of a frozen input
 // (the anchor file) recorded in every later output. A content check, not a security one.
 std::string file_fingerprint(const std::filesystem::path& path);
+std::string text_fingerprint(std::string_view text);  // the same hash of a string
 
 }  // namespace disa::llm::pipeline

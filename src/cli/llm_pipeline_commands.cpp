@@ -42,6 +42,15 @@ CLI::App* stage_command(CLI::App& llm, const char* name, const char* help, std::
   return c;
 }
 
+// The figures of plots/plot_llm_pipeline.py; a missing Python or matplotlib is reported,
+// not fatal: the CSV and markdown tables are the results, the figures a view of them.
+void plot_pipeline(const std::string& out) {
+  const std::string script = std::string(DISA_SOURCE_DIR) + "/plots/plot_llm_pipeline.py";
+  const std::string cmd = fmt::format("/usr/bin/python3 {} {}", shell_quote(script), shell_quote(out));
+  std::fflush(stdout);
+  if (std::system(cmd.c_str()) != 0) fmt::print(stderr, "pipeline: no figures (`{}` failed)\n", cmd);
+}
+
 void print_rows(const std::vector<lp::EvalRow>& rows) {
   fmt::print("{:<12} {:<12} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "model", "task", "Mean@k", "pass@1", "pass@k",
              "distinct", "strategies", "dispersion");
@@ -127,8 +136,11 @@ void add_llm_pipeline_commands(CLI::App& llm) {
   }
   {
     auto a = std::make_shared<StageArgs>();
-    stage_command(llm, "pipeline", "propose -> anchor -> train each method -> eval, from one command (resumable)", a)
-        ->callback([a] {
+    auto no_plot = std::make_shared<bool>(false);
+    CLI::App* c =
+        stage_command(llm, "pipeline", "propose -> anchor -> train each method -> eval, from one command (resumable)", a);
+    c->add_flag("--no-plot", *no_plot, "Skip the figures (plots/plot_llm_pipeline.py, /usr/bin/python3)");
+    c->callback([a, no_plot] {
           std::unique_ptr<Progress> bar;
           std::string current;
           const auto result = lp::run_pipeline(
@@ -149,6 +161,7 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           bar.reset();
           print_rows(result.rows);
           fmt::print("pipeline done in {:.0f} s; wrote {}/eval/results.csv and results.md\n", result.seconds, a->out);
+          if (!*no_plot) plot_pipeline(a->out);
         });
   }
 }

@@ -81,4 +81,10 @@ void for_each_jsonl_line(const std::string& input,
   }
 }
 
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 }  // namespace disa::cli

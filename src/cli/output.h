@@ -24,7 +24,8 @@ class CsvTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
-std::string num(double x);  // shortest text that reads back to x; "inf", "nan" spelled out
+std::string num(double x);
+std::string shell_quote(const std::string& s);  // for std::system: 'it'\''s' style  // shortest text that reads back to x; "inf", "nan" spelled out
 
 // Calls f(value, where) for every line of a JSONL input: a file, or "-" for stdin (CRLF
 // tolerated). `where` is "--input NAME line N", for the caller's errors; a line that is not

@@ -144,12 +144,6 @@ ordered_json config_json(const Args& a, const TrainConfig& config, std::size_t p
   return j;
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 void plot(const std::string& csv, const std::string& png) {
   const std::string script = std::string(DISA_SOURCE_DIR) + "/plots/plot_training.py";
   if (!std::filesystem::exists(script)) throw std::runtime_error(fmt::format("--plot: {} not found", script));
