@@ -12,6 +12,8 @@
 
 #include "llm/tasks/countdown.h"
 #include "llm/tokenizer/chat_format.h"
+#include "llm/verify/code_benchmarks.h"
+#include "llm/verify/code_verifier.h"
 #include "llm/verify/math_benchmarks.h"
 #include "llm/verify/math_verifier.h"
 #include "src/input_error.h"
@@ -129,6 +131,65 @@ class MathTask final : public PromptTask {
   const Tokenizer& tokenizer_;
 };
 
+// A code benchmark: the problem in ChatML, the reward from the sandboxed tests
+// (llm/verify/code_verifier.h). The response must hold a whole program (a ```python block
+// or bare code), as instruction-tuned models answer.
+class CodeTask final : public PromptTask {
+ public:
+  CodeTask(verify::CodeBenchmark benchmark, const std::filesystem::path& data_dir, const Tokenizer& tokenizer)
+      : benchmark_(benchmark), cases_(verify::load_code_benchmark(benchmark, data_dir)), tokenizer_(tokenizer) {}
+
+  std::string name() const override { return std::string(verify::code_benchmark_name(benchmark_)); }
+
+  std::vector<TaskPrompt> prompts(PromptSplit, std::int64_t count) const override {
+    const std::size_t n = count <= 0 ? cases_.size() : std::min<std::size_t>(cases_.size(), count);
+    std::vector<TaskPrompt> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      const verify::CodeBenchmarkCase& c = cases_[i];
+      const std::string user =
+          c.task.kind == verify::CodeTestKind::kCheckFunction
+              ? "Complete the following Python function. Answer with the whole function in a ```python block.\n\n" +
+                    c.prompt
+              : c.prompt + "\n\nAnswer with a complete Python program in a ```python block" +
+                    (c.task.kind == verify::CodeTestKind::kStdio ? " that reads standard input and writes standard output."
+                                                                 : ".");
+      TaskPrompt t;
+      t.index = static_cast<std::int64_t>(i);
+      t.id = fmt::format("{}-{}", name(), c.id);
+      const ChatMessage messages[] = {{"user", user}};
+      t.text = render_chatml(messages, true);
+      t.tokens = tokenizer_.special_ids().im_start ? encode_chatml(tokenizer_, messages, true) : tokenizer_.encode(user);
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const override {
+    if (prompt.index < 0 || static_cast<std::size_t>(prompt.index) >= cases_.size()) {
+      throw InputError(fmt::format("{}: prompt index {} outside the benchmark's {} records", name(), prompt.index,
+                                   cases_.size()));
+    }
+    const verify::CodeVerifyResult r = verify::verify_code(response, cases_[prompt.index].task);
+    TaskVerdict out{static_cast<double>(r.reward), r.reason, "", ""};
+    if (r.reward == 1) {
+      // Distinct solutions: the program with its whitespace runs collapsed.
+      std::string normal;
+      for (const char ch : r.program) {
+        const bool space = std::isspace(static_cast<unsigned char>(ch)) != 0;
+        if (space && (normal.empty() || normal.back() == ' ')) continue;
+        normal += space ? ' ' : ch;
+      }
+      out.signature = normal;
+    }
+    return out;
+  }
+
+ private:
+  verify::CodeBenchmark benchmark_;
+  std::vector<verify::CodeBenchmarkCase> cases_;
+  const Tokenizer& tokenizer_;
+};
+
 countdown::TaskConfig read_countdown_config(const std::filesystem::path& model_folder, std::uint64_t* seed) {
   const auto path = model_folder / "task.json";
   std::ifstream in(path);
@@ -182,7 +243,12 @@ std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesyst
     if (data_dir.empty()) throw InputError(fmt::format("task={}: data_dir (the benchmarks' folder) is required", spec));
     return std::make_unique<MathTask>(*b, data_dir, tokenizer);
   }
-  throw InputError(fmt::format("task={}: unknown (countdown, math500, gsm8k, aime24, aime25, amc23, minerva, olympiadbench)",
+  if (const auto b = verify::parse_code_benchmark(spec)) {
+    if (data_dir.empty()) throw InputError(fmt::format("task={}: data_dir (the benchmarks' folder) is required", spec));
+    return std::make_unique<CodeTask>(*b, data_dir, tokenizer);
+  }
+  throw InputError(fmt::format("task={}: unknown (countdown, math500, gsm8k, aime24, aime25, amc23, minerva, "
+                               "olympiadbench, humaneval, humanevalplus, livecodebench, codeforces)",
                                spec));
 }
 

@@ -19,6 +19,10 @@
 //                        a math benchmark from `data_dir` (llm/verify/math_benchmarks.h),
 //                        prompted in ChatML with the usual "\boxed{}" instruction; the file
 //                        is the split (train on one benchmark, evaluate on others)
+//   humaneval, humanevalplus, livecodebench, codeforces
+//                        a code benchmark from `data_dir` (llm/verify/code_benchmarks.h),
+//                        rewarded by its tests in the sandbox (llm/verify/code_verifier.h);
+//                        signature = the program with whitespace runs collapsed
 #pragma once
 
 #include <cstdint>

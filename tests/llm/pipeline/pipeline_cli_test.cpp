@@ -7,6 +7,7 @@
 #include <utility>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -142,6 +143,58 @@ TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read(p("run/eval/results.csv")), results);
   EXPECT_NE(r.output.find("train disa: 2 steps"), std::string::npos) << r.output;
+}
+
+// ../shared (relative to the project root, where ctest runs) or $DISA_SHARED_DIR.
+std::optional<std::filesystem::path> shared_dir() {
+  if (const char* d = std::getenv("DISA_SHARED_DIR"); d && *d) return std::filesystem::absolute(d);
+  const auto d = std::filesystem::absolute(std::filesystem::path("..") / "shared");
+  if (!std::filesystem::is_directory(d / "data" / "math500")) return std::nullopt;
+  return d;
+}
+
+TEST_F(LlmPipelineCli, AQwen2ShapedModelRunsEveryStageOnTheRealBenchmarks) {
+  // The same commands on a Hugging Face layout Qwen2 folder (random weights, the real
+  // Qwen tokenizer with ChatML) and the real math and code benchmark files.
+  const auto shared = shared_dir();
+  if (!shared) GTEST_SKIP() << "needs ../shared (tokenizer and benchmarks) or $DISA_SHARED_DIR; a user's clone has none";
+  std::ofstream(p("qwen.json")) << R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+    "vocab_size": 151936, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048,
+    "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": true, "torch_dtype": "float32"})";
+  const std::string tokenizer = (*shared / "data" / "tokenizer" / "qwen3").string();
+  auto r = run_disa("llm init --config " + p("qwen.json") + " --out " + p("qwen") + " --seed 1 --tokenizer " + tokenizer,
+                    "CI=true");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::filesystem::copy_file(tokenizer + "/tokenizer_config.json", p("qwen/tokenizer_config.json"));
+  r = run_disa("llm pipeline --out " + p("qwen_run") + " --set model=" + p("qwen") + " --set task=gsm8k --set data_dir=" +
+                   (*shared / "data").string() +
+                   " --set eval_tasks=math500,humaneval --set prompts=2 --set samples=2 --set steps=1"
+                   " --set prompts_per_step=2 --set group_size=2 --set eval_prompts=2 --set k=2 --set methods=disa,grpo"
+                   " --set propose.max_new_tokens=8 --set train.max_new_tokens=8 --set eval.max_new_tokens=8 --no-plot",
+               "CI=true");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string results = read(p("qwen_run/eval/results.csv"));
+  for (const char* row : {"\ngrpo,math500,2,2,", "\ngrpo,humaneval,2,2,", "\ngrpo,average,4,2,"}) {
+    EXPECT_NE(results.find(row), std::string::npos) << row << "\n" << results;
+  }
+  // Prompts are ChatML: every trajectory's prompt starts with <|im_start|> (151644).
+  std::ifstream in(p("qwen_run/propose/trajectories.jsonl"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["prompt_tokens"][0], 151644);
+    EXPECT_EQ(j["prompt_id"].get<std::string>().rfind("gsm8k-", 0), 0u);
+    ++lines;
+  }
+  EXPECT_EQ(lines, 4);
+  // Code samples went through the sandbox: each has a verdict reason.
+  std::ifstream code(p("qwen_run/eval/samples/reference/humaneval.jsonl"));
+  ASSERT_TRUE(std::getline(code, line));
+  const auto sample = nlohmann::json::parse(line);
+  EXPECT_EQ(sample["prompt_id"], "humaneval-HumanEval/0");
+  EXPECT_FALSE(sample["reason"].get<std::string>().empty());
 }
 
 TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
