@@ -27,6 +27,18 @@ std::uint64_t text_hash(const std::string& text) {
   return h;
 }
 
+// A benchmark prompt: the user message in ChatML with the generation prompt (the plain
+// text for a tokenizer without ChatML tokens).
+TaskPrompt chat_prompt(std::size_t index, std::string id, const std::string& user, const Tokenizer& tokenizer) {
+  TaskPrompt t;
+  t.index = static_cast<std::int64_t>(index);
+  t.id = std::move(id);
+  const ChatMessage messages[] = {{"user", user}};
+  t.text = render_chatml(messages, true);
+  t.tokens = tokenizer.special_ids().im_start ? encode_chatml(tokenizer, messages, true) : tokenizer.encode(user);
+  return t;
+}
+
 class CountdownTask final : public PromptTask {
  public:
   CountdownTask(countdown::TaskConfig config, std::uint64_t seed, const Tokenizer& tokenizer)
@@ -99,16 +111,10 @@ class MathTask final : public PromptTask {
     const std::size_t n = count <= 0 ? cases_.size() : std::min<std::size_t>(cases_.size(), count);
     std::vector<TaskPrompt> out;
     for (std::size_t i = 0; i < n; ++i) {
-      TaskPrompt t;
-      t.index = static_cast<std::int64_t>(i);
-      t.id = fmt::format("{}-{}", name(), cases_[i].id);
-      // Qwen2.5-Math's evaluation prompt; a tokenizer without ChatML gets the plain text.
-      const std::string user =
-          cases_[i].question + "\nPlease reason step by step, and put your final answer within \\boxed{}.";
-      const ChatMessage messages[] = {{"user", user}};
-      t.text = render_chatml(messages, true);
-      t.tokens = tokenizer_.special_ids().im_start ? encode_chatml(tokenizer_, messages, true) : tokenizer_.encode(user);
-      out.push_back(std::move(t));
+      // Qwen2.5-Math's evaluation prompt.
+      out.push_back(chat_prompt(
+          i, fmt::format("{}-{}", name(), cases_[i].id),
+          cases_[i].question + "\nPlease reason step by step, and put your final answer within \\boxed{}.", tokenizer_));
     }
     return out;
   }
@@ -153,13 +159,7 @@ class CodeTask final : public PromptTask {
               : c.prompt + "\n\nAnswer with a complete Python program in a ```python block" +
                     (c.task.kind == verify::CodeTestKind::kStdio ? " that reads standard input and writes standard output."
                                                                  : ".");
-      TaskPrompt t;
-      t.index = static_cast<std::int64_t>(i);
-      t.id = fmt::format("{}-{}", name(), c.id);
-      const ChatMessage messages[] = {{"user", user}};
-      t.text = render_chatml(messages, true);
-      t.tokens = tokenizer_.special_ids().im_start ? encode_chatml(tokenizer_, messages, true) : tokenizer_.encode(user);
-      out.push_back(std::move(t));
+      out.push_back(chat_prompt(i, fmt::format("{}-{}", name(), c.id), user, tokenizer_));
     }
     return out;
   }

@@ -14,6 +14,7 @@
 
 #include "llm/safetensors/safetensors.h"
 #include "tests/util/cli_harness.h"
+#include "tests/util/shared_data.h"
 
 namespace {
 
@@ -145,30 +146,23 @@ TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
   EXPECT_NE(r.output.find("train disa: 2 steps"), std::string::npos) << r.output;
 }
 
-// ../shared (relative to the project root, where ctest runs) or $DISA_SHARED_DIR.
-std::optional<std::filesystem::path> shared_dir() {
-  if (const char* d = std::getenv("DISA_SHARED_DIR"); d && *d) return std::filesystem::absolute(d);
-  const auto d = std::filesystem::absolute(std::filesystem::path("..") / "shared");
-  if (!std::filesystem::is_directory(d / "data" / "math500")) return std::nullopt;
-  return d;
-}
 
 TEST_F(LlmPipelineCli, AQwen2ShapedModelRunsEveryStageOnTheRealBenchmarks) {
   // The same commands on a Hugging Face layout Qwen2 folder (random weights, the real
   // Qwen tokenizer with ChatML) and the real math and code benchmark files.
-  const auto shared = shared_dir();
-  if (!shared) GTEST_SKIP() << "needs ../shared (tokenizer and benchmarks) or $DISA_SHARED_DIR; a user's clone has none";
+  const auto data = disa::test::shared_data_dir("math500");
+  if (!data) GTEST_SKIP() << "needs ../shared/data (tokenizer and benchmarks) or $DISA_SHARED_DIR; a user's clone has none";
   std::ofstream(p("qwen.json")) << R"({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
     "vocab_size": 151936, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
     "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048,
     "rope_theta": 1000000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": true, "torch_dtype": "float32"})";
-  const std::string tokenizer = (*shared / "data" / "tokenizer" / "qwen3").string();
+  const std::string tokenizer = (*data / "tokenizer" / "qwen3").string();
   auto r = run_disa("llm init --config " + p("qwen.json") + " --out " + p("qwen") + " --seed 1 --tokenizer " + tokenizer,
                     "CI=true");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::filesystem::copy_file(tokenizer + "/tokenizer_config.json", p("qwen/tokenizer_config.json"));
   r = run_disa("llm pipeline --out " + p("qwen_run") + " --set model=" + p("qwen") + " --set task=gsm8k --set data_dir=" +
-                   (*shared / "data").string() +
+                   data->string() +
                    " --set eval_tasks=math500,humaneval --set prompts=2 --set samples=2 --set steps=1"
                    " --set prompts_per_step=2 --set group_size=2 --set eval_prompts=2 --set k=2 --set methods=disa,grpo"
                    " --set propose.max_new_tokens=8 --set train.max_new_tokens=8 --set eval.max_new_tokens=8 --no-plot",

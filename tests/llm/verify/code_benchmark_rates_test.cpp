@@ -17,26 +17,12 @@
 
 #include "llm/verify/code_benchmarks.h"
 #include "llm/verify/code_verifier.h"
+#include "tests/util/shared_data.h"
 
 namespace disa::llm::verify {
 namespace {
 
-// ../shared/data (relative to the project root, where ctest runs) or
-// $DISA_SHARED_DIR/data. An explicitly set DISA_SHARED_DIR without it is a failure.
-std::optional<std::filesystem::path> shared_data_dir() {
-  namespace fs = std::filesystem;
-  if (const char* shared = std::getenv("DISA_SHARED_DIR"); shared && *shared) {
-    const fs::path dir = fs::path(shared) / "data";
-    if (!fs::is_directory(dir / "humaneval")) {
-      ADD_FAILURE() << "DISA_SHARED_DIR=" << shared << " has no data/humaneval/";
-      return std::nullopt;
-    }
-    return dir;
-  }
-  const fs::path dir = fs::path("..") / "shared" / "data";
-  if (!fs::is_directory(dir / "humaneval")) return std::nullopt;
-  return dir;
-}
+std::optional<std::filesystem::path> shared_data_dir() { return disa::test::shared_data_dir("humaneval"); }
 
 #define REQUIRE_SHARED_DATA_AND_SANDBOX(var)                                                  \
   const std::optional<std::filesystem::path> var = shared_data_dir();                         \

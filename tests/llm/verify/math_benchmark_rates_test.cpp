@@ -34,26 +34,12 @@
 #include "llm/verify/math_benchmarks.h"
 #include "llm/verify/math_verifier.h"
 #include "llm/verify/wrong_answer.h"
+#include "tests/util/shared_data.h"
 
 namespace disa::llm::verify {
 namespace {
 
-// ../shared/data (relative to the project root, where ctest runs) or
-// $DISA_SHARED_DIR/data. An explicitly set DISA_SHARED_DIR without it is a failure.
-std::optional<std::filesystem::path> shared_data_dir() {
-  namespace fs = std::filesystem;
-  if (const char* shared = std::getenv("DISA_SHARED_DIR"); shared && *shared) {
-    const fs::path dir = fs::path(shared) / "data";
-    if (!fs::is_directory(dir / "math500")) {
-      ADD_FAILURE() << "DISA_SHARED_DIR=" << shared << " has no data/math500/";
-      return std::nullopt;
-    }
-    return dir;
-  }
-  const fs::path dir = fs::path("..") / "shared" / "data";
-  if (!fs::is_directory(dir / "math500")) return std::nullopt;
-  return dir;
-}
+std::optional<std::filesystem::path> shared_data_dir() { return disa::test::shared_data_dir("math500"); }
 
 #define REQUIRE_SHARED_DATA(var)                                          \
   const std::optional<std::filesystem::path> var = shared_data_dir();     \
