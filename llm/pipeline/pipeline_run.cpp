@@ -82,6 +82,9 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
     return defaults;
   };
 
+  if (given.stage.count("pretrain")) {
+    throw InputError("pipeline: pretrain.* keys are not supported; use pretrain_steps, or model=FOLDER for another model");
+  }
   // Reference model.
   std::filesystem::path reference = model_key;
   if (reference.empty()) {
@@ -97,7 +100,6 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
       p.training.device = device;
       p.threads = static_cast<int>(threads);
       p.resume = std::filesystem::exists(reference / "checkpoint.pt");
-      if (given.stage.count("pretrain")) throw InputError("pipeline: pretrain.* keys are not supported; use pretrain_steps or model=FOLDER");
       pretrain::run_pretraining(p, [&](const pretrain::StepMetrics& m, double) {
         progress("pretrain", static_cast<double>(m.step) / static_cast<double>(pretrain_steps),
                  fmt::format("step {} loss {:.3f}", m.step, m.loss));
