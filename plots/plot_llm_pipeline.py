@@ -94,9 +94,13 @@ def main():
             acc = [line["accuracy"] for line in lines]
             smooth = [sum(acc[max(0, j - window + 1): j + 1]) / len(acc[max(0, j - window + 1): j + 1])
                       for j in range(len(acc))]
-            axes[0].plot(steps, smooth, label=method, color=colors[i % len(colors)])
+            # Offline methods train on q's trajectories: their batch reward is the proposal's,
+            # not the policy's accuracy, so they are drawn dashed and labelled so.
+            offline = method in ("disa", "sft")
+            axes[0].plot(steps, smooth, label=method + (" (q's samples)" if offline else ""),
+                         color=colors[i % len(colors)], linestyle="--" if offline else "-")
             axes[1].plot(steps, [line["loss"] for line in lines], label=method, color=colors[i % len(colors)])
-        axes[0].set_title(f"batch accuracy (moving mean of {window})")
+        axes[0].set_title(f"batch reward (moving mean of {window}); on-policy = the policy's accuracy", fontsize=10)
         axes[0].set_xlabel("step")
         axes[1].set_title("loss (each method's own scale)")
         axes[1].set_xlabel("step")
