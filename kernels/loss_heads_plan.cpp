@@ -153,22 +153,7 @@ void LossPlan<Real>::plan_rows(const std::vector<RowSums>& sums, const HostRowIn
       result_.grad_log_z[i] = Real(g);
       plans_[i].fill = g * scale;
     }
-    double loss = 0.0, squares = 0.0, weight_max = 0.0;
-    for (std::size_t i = 0; i < B; ++i) {
-      if (!std::isfinite(weight[i])) {
-        throw NumericalError(
-            fmt::format("tb: importance weight of row {} is not finite (log pi_theta/q = {})", i, log_weight[i]));
-      }
-      loss += weight[i] * residual[i] * residual[i];
-      squares += residual[i] * residual[i];
-      weight_max = std::max(weight_max, weight[i]);
-    }
-    result_.loss = loss / double(B);
-    if (!std::isfinite(result_.loss)) throw NumericalError(fmt::format("tb: the loss is not finite ({})", result_.loss));
-    d.scalars["residual_rms"] = std::sqrt(squares / double(B));
-    d.scalars["weight_max"] = weight_max;
-    d.per_sequence["residual"] = std::move(residual);
-    d.per_sequence["weight"] = std::move(weight);
+    finish_trajectory_balance(result_, std::move(residual), std::move(weight), log_weight);
   } else if (const auto* o = std::get_if<FlowRlOptions>(&objective_.options)) {
     // src/loss/flowrl.cpp without cispo (so the kept mask is the mask and n' = n)
     result_.grad_log_z.assign(B, Real(0));

@@ -82,6 +82,14 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
     masked_row_fill(result.grad_logp.data() + row, m, Real(g * scale), len);
   }
 
+  finish_trajectory_balance(result, std::move(residual), std::move(weight), log_weight);
+  return result;
+}
+
+template <class Real>
+void finish_trajectory_balance(LossResult<Real>& result, std::vector<double> residual, std::vector<double> weight,
+                               const std::vector<double>& log_weight) {
+  const std::size_t B = residual.size();
   double loss = 0.0, squares = 0.0, weight_max = 0.0;
   for (std::size_t i = 0; i < B; ++i) {
     if (!std::isfinite(weight[i])) {
@@ -98,8 +106,12 @@ LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const Tra
   result.diagnostics.scalars["weight_max"] = weight_max;
   result.diagnostics.per_sequence["residual"] = std::move(residual);
   result.diagnostics.per_sequence["weight"] = std::move(weight);
-  return result;
 }
+
+template void finish_trajectory_balance<float>(LossResult<float>&, std::vector<double>, std::vector<double>,
+                                               const std::vector<double>&);
+template void finish_trajectory_balance<double>(LossResult<double>&, std::vector<double>, std::vector<double>,
+                                                const std::vector<double>&);
 
 template LossResult<float> trajectory_balance_loss<float>(const LossBatch<float>&, const TrajectoryBalanceOptions&);
 template LossResult<double> trajectory_balance_loss<double>(const LossBatch<double>&, const TrajectoryBalanceOptions&);

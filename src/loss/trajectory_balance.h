@@ -20,6 +20,8 @@
 // An importance weight that overflows is an error naming the row.
 #pragma once
 
+#include <vector>
+
 #include "src/loss/loss_batch.h"
 #include "src/loss/loss_result.h"
 #include "src/loss/settings.h"
@@ -44,5 +46,13 @@ unsigned trajectory_balance_fields(const TrajectoryBalanceOptions& options);
 // Validates the batch (validate_batch; InputError naming the field), then computes.
 template <class Real>
 LossResult<Real> trajectory_balance_loss(const LossBatch<Real>& batch, const TrajectoryBalanceOptions& options);
+
+// The loss (1/B) sum w_i delta_i^2 and the diagnostics from the per-row residuals, weights
+// and log-ratios: the last step of the head, shared with the GPU head's host step
+// (kernels/loss_heads_plan.cpp). NumericalError on a non-finite weight (naming the row)
+// or loss.
+template <class Real>
+void finish_trajectory_balance(LossResult<Real>& result, std::vector<double> residual, std::vector<double> weight,
+                               const std::vector<double>& log_weight);
 
 }  // namespace disa::loss
