@@ -111,12 +111,17 @@ torch::Tensor padded(const std::vector<Row>& rows, std::size_t begin, std::size_
   return t;
 }
 
-// FlowRL's log Z_phi(x): a small MLP on frozen prompt features.
+// FlowRL's log Z_phi(x): a small MLP on frozen prompt features. Its first layer is drawn
+// from the counter-based RNG keyed by the run's seed (LibTorch's default init reads the
+// process-global generator, whose state depends on what ran before in the process), the
+// output layer starts at zero so that log Z_phi = 0 at step 0.
 struct LogZHeadImpl : torch::nn::Module {
-  explicit LogZHeadImpl(std::int64_t hidden) {
+  LogZHeadImpl(std::int64_t hidden, std::uint64_t seed) {
     first = register_module("first", torch::nn::Linear(hidden, 64));
     second = register_module("second", torch::nn::Linear(64, 1));
     torch::NoGradGuard no_grad;
+    fill_normal(first->weight, seed, name_stream("logz_head.first.weight"), 0.0, 1.0 / std::sqrt(double(hidden)));
+    first->bias.zero_();
     second->weight.zero_();
     second->bias.zero_();
   }
@@ -297,7 +302,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       rows.push_back(reference.model->hidden_states(ids.to(device)).select(1, ids.size(1) - 1).to(torch::kFloat32));
     }
     features = torch::cat(rows, 0);
-    logz_head = LogZHead(features.size(1));
+    logz_head = LogZHead(features.size(1), o.seed);
     logz_head->to(device);
     logz_optimizer = std::make_unique<torch::optim::AdamW>(logz_head->parameters(),
                                                            torch::optim::AdamWOptions(o.logz_lr).weight_decay(0));
