@@ -11,11 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define DISA_HD __host__ __device__
-#else
-#define DISA_HD
-#endif
+#include "src/host_device.h"  // DISA_HD, hd_clamp / hd_max / hd_min
 
 namespace disa::kernels {
 

@@ -1,10 +1,8 @@
 // The per-token math of kernel 2 (the loss heads on the GPU), shared by the CUDA kernels
 // (loss_heads.cu) and the CPU emulation (loss_heads_emulate.cpp), and tested on the CPU
 // (tests/kernels/loss_heads_math_test.cpp):
-//   - ppo_clipped_token_hd / kl_penalty_hd: device-callable transcriptions of
-//     disa::loss::ppo_clipped_token (src/loss/ppo_clip.h) and disa::loss::kl_penalty
-//     (src/loss/kl_penalty.h), whose bodies use std::clamp and friends (host only). The
-//     test checks them bit for bit against the originals; src/ stays the definition.
+//   - the per-token PPO clip and KL penalty are src/loss's own definitions
+//     (disa::loss::ppo_clipped_token, disa::loss::kl_penalty), which are DISA_HD.
 //   - accumulate_row: one token's contribution to a row's masked sums (pass 1).
 //   - token_step: one token's gradient and its contribution to the row's token sums
 //     (pass 3), for every covered head.
@@ -16,95 +14,13 @@
 #include <cstdint>
 
 #include "kernels/host_device.h"
+#include "src/loss/kl_penalty.h"
+#include "src/loss/ppo_clip.h"
 
 namespace disa::kernels {
 
-// std::clamp / std::max / std::min with the same comparisons (so the same NaN behaviour).
-DISA_HD inline double hd_clamp(double v, double lo, double hi) { return v < lo ? lo : (hi < v ? hi : v); }
-DISA_HD inline double hd_max(double a, double b) { return a < b ? b : a; }
-DISA_HD inline double hd_min(double a, double b) { return b < a ? b : a; }
 DISA_HD inline bool hd_finite(double x) { return x == x && x != INFINITY && x != -INFINITY; }
 
-// ---- transcriptions of src/loss/ppo_clip.h and src/loss/kl_penalty.h --------------------
-struct ClipRangeHd {
-  double clip_ratio_low, clip_ratio_high, clip_ratio_c;
-};
-
-struct ClippedTokenHd {
-  double value = 0;
-  double dvalue_dlogp = 0;
-  bool clipped = false;
-  bool dual_clipped = false;
-  double log_ratio = 0;
-};
-
-DISA_HD inline ClippedTokenHd ppo_clipped_token_hd(double logp, double logp_old, double advantage,
-                                                  const ClipRangeHd& clip) {
-  const double raw = logp - logp_old;
-  const double d = hd_clamp(raw, -20.0, 20.0);
-  const bool d_inside = raw >= -20.0 && raw <= 20.0;
-  const double rho = exp(d);
-  const double l1 = -advantage * rho;
-  const double l2 = -advantage * hd_clamp(rho, 1.0 - clip.clip_ratio_low, 1.0 + clip.clip_ratio_high);
-  ClippedTokenHd out;
-  out.log_ratio = d;
-  out.clipped = l2 > l1;
-  const double lc = hd_max(l1, l2);
-  double grad = (l1 >= l2 && d_inside) ? -advantage * rho : 0.0;
-  double value = lc;
-  if (advantage < 0) {
-    const double l3 = -advantage * clip.clip_ratio_c;
-    if (lc > l3) {
-      out.dual_clipped = true;
-      value = l3;
-      grad = 0.0;
-    }
-  }
-  out.value = value;
-  out.dvalue_dlogp = grad;
-  return out;
-}
-
-// Same order as disa::loss::KlEstimator.
-enum KlEstimatorHd : int { kKlK1 = 0, kKlAbs = 1, kKlK2 = 2, kKlK3 = 3 };
-
-struct TokenTermHd {
-  double value = 0;
-  double dvalue_dlogp = 0;
-};
-
-DISA_HD inline TokenTermHd kl_penalty_hd(int estimator, double logp, double logp_ref) {
-  const double u = logp - logp_ref;
-  TokenTermHd r;
-  switch (estimator) {
-    case kKlK1:
-      r.value = u;
-      r.dvalue_dlogp = 1.0;
-      break;
-    case kKlAbs:
-      r.value = fabs(u);
-      r.dvalue_dlogp = u > 0 ? 1.0 : (u < 0 ? -1.0 : 0.0);
-      break;
-    case kKlK2:
-      r.value = 0.5 * u * u;
-      r.dvalue_dlogp = u;
-      break;
-    case kKlK3: {
-      const double raw = -u;
-      const double x = hd_clamp(raw, -20.0, 20.0);
-      const bool x_inside = raw >= -20.0 && raw <= 20.0;
-      const double e = exp(x);
-      const double k = e - x - 1.0;
-      r.value = hd_clamp(k, -10.0, 10.0);
-      const bool k_inside = k >= -10.0 && k <= 10.0;
-      r.dvalue_dlogp = (x_inside && k_inside) ? 1.0 - e : 0.0;
-      break;
-    }
-    default:
-      break;
-  }
-  return r;
-}
 
 // ---- pass 1: per-row masked sums ----------------------------------------------------
 // Per-token inputs of one batch; a null pointer is a field the objective does not read
@@ -176,9 +92,9 @@ enum TokenRule : int {
 
 struct HeadParams {
   int rule = kRuleFill;
-  ClipRangeHd clip{0.2, 0.2, 3.0};  // grpo; gspo uses clip_ratio_low/high only
+  loss::PpoClipRange clip{0.2, 0.2, 3.0};  // grpo; gspo uses clip_ratio_low/high only
   double kl_coef = 0;
-  int kl_estimator = kKlK3;
+  loss::KlEstimator kl_estimator = loss::KlEstimator::k3;
   bool with_kl = false;
 };
 
@@ -223,14 +139,14 @@ DISA_HD inline Real token_step(const HeadParams& h, const RowPlan& p, const Toke
     sums.clipped += l2 > l1 ? 1.0 : 0.0;
     return Real((l1 >= l2 && p.passes) ? p.c * (-a * p.ratio) : 0.0);
   }
-  const ClippedTokenHd tok = ppo_clipped_token_hd(lp, double(f.logp_old[k]), a, h.clip);
+  const loss::ClippedToken tok = loss::ppo_clipped_token(lp, double(f.logp_old[k]), a, h.clip);
   sums.pg += tok.value;
   sums.clipped += tok.clipped ? 1.0 : 0.0;
   sums.dual += tok.dual_clipped ? 1.0 : 0.0;
   sums.neg_log_ratio -= tok.log_ratio;
   double g = tok.dvalue_dlogp;
   if (h.with_kl) {
-    const TokenTermHd kl = kl_penalty_hd(h.kl_estimator, lp, double(f.logp_ref[k]));
+    const loss::TokenTerm kl = loss::kl_penalty(h.kl_estimator, lp, double(f.logp_ref[k]));
     sums.kl += kl.value;
     g += h.kl_coef * kl.dvalue_dlogp;
   }

@@ -53,10 +53,10 @@ LossPlan<Real>::LossPlan(const Objective& objective, std::size_t rows, std::size
   with_log_z_ = disa::loss::has_log_z_gradient(objective);
   if (const auto* o = std::get_if<GrpoOptions>(&objective.options)) {
     params_.rule = kRulePpo;
-    params_.clip = {o->clip.clip_ratio_low, o->clip.clip_ratio_high, o->clip.clip_ratio_c};
+    params_.clip = o->clip;
     params_.kl_coef = o->kl_coef;
     params_.with_kl = o->kl_coef != 0;
-    params_.kl_estimator = static_cast<int>(o->kl_estimator);
+    params_.kl_estimator = o->kl_estimator;
   } else if (const auto* o = std::get_if<GspoOptions>(&objective.options)) {
     params_.rule = kRuleGspo;
     params_.clip = {o->clip_ratio_low, o->clip_ratio_high, 0.0};

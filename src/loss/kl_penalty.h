@@ -11,10 +11,12 @@
 // low-variance non-negative one (Schulman's "approximating KL divergence").
 #pragma once
 
-#include <algorithm>
-#include <cmath>
+#include <math.h>
+
 #include <string>
 #include <string_view>
+
+#include "src/host_device.h"
 
 namespace disa::loss {
 
@@ -29,23 +31,24 @@ struct TokenTerm {
   double dvalue_dlogp = 0;
 };
 
-inline TokenTerm kl_penalty(KlEstimator estimator, double logp, double logp_ref) {
+// DISA_HD: the GPU loss heads (kernels/loss_heads_math.h) call this same definition.
+DISA_HD inline TokenTerm kl_penalty(KlEstimator estimator, double logp, double logp_ref) {
   const double u = logp - logp_ref;
   switch (estimator) {
     case KlEstimator::k1:
       return {u, 1.0};
     case KlEstimator::abs:
-      return {std::abs(u), u > 0 ? 1.0 : (u < 0 ? -1.0 : 0.0)};
+      return {fabs(u), u > 0 ? 1.0 : (u < 0 ? -1.0 : 0.0)};
     case KlEstimator::k2:
       return {0.5 * u * u, u};
     case KlEstimator::k3: {
       // torch.clamp passes the gradient on the boundary itself (x == bound).
       const double raw = -u;
-      const double x = std::clamp(raw, -20.0, 20.0);
+      const double x = hd_clamp(raw, -20.0, 20.0);
       const bool x_inside = raw >= -20.0 && raw <= 20.0;
-      const double e = std::exp(x);
+      const double e = exp(x);
       const double k = e - x - 1.0;
-      const double value = std::clamp(k, -10.0, 10.0);
+      const double value = hd_clamp(k, -10.0, 10.0);
       const bool k_inside = k >= -10.0 && k <= 10.0;
       return {value, (x_inside && k_inside) ? 1.0 - e : 0.0};
     }

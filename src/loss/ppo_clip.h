@@ -8,10 +8,12 @@
 //
 // dL/dlogp = -A rho where the unclipped branch l1 is the active one (and d is inside
 // the +-20 clamp), 0 where a clipped constant is active. At ratio 1 nothing clips.
+// DISA_HD: the GPU loss heads (kernels/loss_heads_math.h) call this same definition.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
+#include <math.h>
+
+#include "src/host_device.h"
 
 namespace disa::loss {
 
@@ -29,18 +31,18 @@ struct ClippedToken {
   double log_ratio = 0;        // d after the clamp (for ppo_kl)
 };
 
-inline ClippedToken ppo_clipped_token(double logp, double logp_old, double advantage,
+DISA_HD inline ClippedToken ppo_clipped_token(double logp, double logp_old, double advantage,
                                       const PpoClipRange& clip) {
   const double raw = logp - logp_old;
-  const double d = std::clamp(raw, -20.0, 20.0);
+  const double d = hd_clamp(raw, -20.0, 20.0);
   const bool d_inside = raw >= -20.0 && raw <= 20.0;
-  const double rho = std::exp(d);
+  const double rho = exp(d);
   const double l1 = -advantage * rho;
-  const double l2 = -advantage * std::clamp(rho, 1.0 - clip.clip_ratio_low, 1.0 + clip.clip_ratio_high);
+  const double l2 = -advantage * hd_clamp(rho, 1.0 - clip.clip_ratio_low, 1.0 + clip.clip_ratio_high);
   ClippedToken out;
   out.log_ratio = d;
   out.clipped = l2 > l1;
-  const double lc = std::max(l1, l2);
+  const double lc = hd_max(l1, l2);
   // Unclipped branch active: l1 >= l2 (on a tie inside the range torch splits the
   // gradient between two equal branches; the sum is still -A rho).
   double grad = (l1 >= l2 && d_inside) ? -advantage * rho : 0.0;
