@@ -1,78 +1,18 @@
-// Kernel 2 on the GPU: the two token passes of loss_heads.h. The driver between them is
-// loss_heads_driver.cpp, plain C++20: this file must not include src/, which nvcc's
-// C++17 cannot compile. One block of 128 threads per row (T is a few thousand tokens:
-// 128 threads stride a row in coalesced steps); each thread accumulates its tokens with
-// the shared per-token functions, then the block sums the per-thread structs of doubles.
+// Kernel 2's launchers on the GPU (loss_heads_kernels.h); the kernels are in
+// loss_heads_device.cuh, the driver around them in loss_heads_driver.cpp.
 #include <cuda_runtime.h>
 
-#include <cstring>
-
+#include "kernels/loss_heads_device.cuh"
 #include "kernels/loss_heads_kernels.h"
 
 namespace disa::kernels {
-namespace {
 
-constexpr int kThreads = 128;
-constexpr unsigned kFullMask = 0xffffffffu;
-
-// Sum over the block of a struct of N doubles; the result is valid in thread 0 only.
-template <class S, int N>
-__device__ S block_sum(S s) {
-  static_assert(sizeof(S) == N * sizeof(double), "block_sum: S must be N doubles");
-  double v[N];
-  memcpy(v, &s, sizeof(S));
-  for (int o = 16; o > 0; o >>= 1) {
-#pragma unroll
-    for (int k = 0; k < N; ++k) v[k] += __shfl_down_sync(kFullMask, v[k], o);
-  }
-  __shared__ double sh[kThreads / 32][N];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) {
-#pragma unroll
-    for (int k = 0; k < N; ++k) sh[warp][k] = v[k];
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    for (int w = 1; w < kThreads / 32; ++w) {
-#pragma unroll
-      for (int k = 0; k < N; ++k) v[k] += sh[w][k];
-    }
-  }
-  memcpy(&s, v, sizeof(S));
-  return s;
-}
-
-template <class Real>
-__global__ void __launch_bounds__(kThreads) row_sums_kernel(TokenFields<Real> f, std::int64_t T, RowSums* out) {
-  const std::int64_t row = blockIdx.x;
-  RowSums s;
-  for (std::int64_t t = threadIdx.x; t < T; t += kThreads) accumulate_row(s, f, row * T + t);
-  s = block_sum<RowSums, 7>(s);
-  if (threadIdx.x == 0) out[row] = s;
-}
-
-template <class Real>
-__global__ void __launch_bounds__(kThreads)
-    token_pass_kernel(TokenFields<Real> f, std::int64_t T, HeadParams h, const RowPlan* __restrict__ plans,
-                      Real* __restrict__ grad, TokenSums* out) {
-  const std::int64_t row = blockIdx.x;
-  const RowPlan p = plans[row];
-  TokenSums s;
-  for (std::int64_t t = threadIdx.x; t < T; t += kThreads) {
-    const std::int64_t k = row * T + t;
-    grad[k] = token_step(h, p, f, k, s);
-  }
-  if (out == nullptr) return;  // uniform over the block: no thread reaches block_sum
-  s = block_sum<TokenSums, 5>(s);
-  if (threadIdx.x == 0) out[row] = s;
-}
-
-}  // namespace
+using namespace loss_heads_device;
 
 template <class Real>
 cudaError_t launch_row_sums(const TokenFields<Real>& f, std::int64_t rows, std::int64_t columns, RowSums* out,
                             cudaStream_t stream) {
-  if (rows < 0 || rows > 2147483647LL) return cudaErrorInvalidValue;
+  if (!launchable(rows)) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
   row_sums_kernel<Real><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(f, columns, out);
   return cudaGetLastError();
@@ -82,7 +22,7 @@ template <class Real>
 cudaError_t launch_token_pass(const TokenFields<Real>& f, std::int64_t rows, std::int64_t columns,
                               const HeadParams& params, const RowPlan* plans, Real* grad, TokenSums* out,
                               cudaStream_t stream) {
-  if (rows < 0 || rows > 2147483647LL) return cudaErrorInvalidValue;
+  if (!launchable(rows)) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
   token_pass_kernel<Real><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(f, columns, params, plans, grad, out);
   return cudaGetLastError();

@@ -14,9 +14,11 @@
 // RowPlans) per call; the call returns when the loss is known (it synchronises `stream`),
 // as the CPU heads' NumericalError checks require.
 //
-// Checker: tests/kernels/loss_heads_test.cpp (GPU vs compute_loss). The CPU emulation
-// compute_loss_emulated (same passes, host loops) is checked against compute_loss on the
-// CPU in tests/kernels/loss_heads_emulate_test.cpp. Benchmark: bench/bench_kernels.cu.
+// Kernels: loss_heads_device.cuh; the driver: run_loss_passes (loss_heads_passes.h), over
+// the GPU (compute_loss_cuda) or the CPU device (compute_loss_cpu_device, cpu_device.h).
+// Checkers against compute_loss: tests/kernels/loss_heads_test.cpp (GPU) and
+// tests/kernels/loss_heads_cpu_device_test.cpp (CPU device, runs in CI).
+// Benchmark: bench/bench_kernels.cpp.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -24,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu_device.h"
 #include "kernels/loss_heads_plan.h"
 #include "src/loss/loss_batch.h"
 
@@ -56,10 +59,12 @@ disa::loss::LossResult<Real> compute_loss_cuda(const disa::loss::Objective& obje
                                                const DeviceLossBatch<Real>& batch, Real* grad_logp, Real* grad_log_z,
                                                cudaStream_t stream = 0);
 
-// The same three passes with host loops over a host batch (no GPU): grad_logp and
-// grad_log_z are returned in the LossResult as compute_loss returns them.
+// The same kernels and driver on the CPU device, over a host batch: grad_logp and
+// grad_log_z are returned in the LossResult as compute_loss returns them. Throws as
+// compute_loss_cuda, and cpu_device::CpuDeviceError where a GPU would hang.
 template <class Real>
-disa::loss::LossResult<Real> compute_loss_emulated(const disa::loss::Objective& objective,
-                                                   const disa::loss::LossBatch<Real>& batch);
+disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective& objective,
+                                                     const disa::loss::LossBatch<Real>& batch,
+                                                     const cpu_device::LaunchOptions& options = {});
 
 }  // namespace disa::kernels

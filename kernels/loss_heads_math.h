@@ -1,5 +1,5 @@
-// The per-token math of kernel 2 (the loss heads on the GPU), shared by the CUDA kernels
-// (loss_heads.cu) and the CPU emulation (loss_heads_emulate.cpp), and tested on the CPU
+// The per-token math of kernel 2 (the loss heads on the GPU), called by its kernels
+// (loss_heads_device.cuh, on the GPU and on the CPU device), and tested on the CPU
 // (tests/kernels/loss_heads_math_test.cpp):
 //   - the per-token PPO clip and KL penalty are src/loss's own definitions
 //     (disa::loss::ppo_clipped_token, disa::loss::kl_penalty), which are DISA_HD.

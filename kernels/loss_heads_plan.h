@@ -12,9 +12,8 @@
 // Pass 2 runs on the host on purpose: it is O(B) (a few hundred numbers), it must be able
 // to throw the heads' InputError/NumericalError before anything is returned, and on the
 // host it reuses the CPU heads' own functions instead of a device copy of them.
-// The GPU driver (loss_heads.cu) and the CPU emulation (loss_heads_emulate.cpp) both
-// drive this class, so the emulation's agreement with compute_loss (checked on the CPU)
-// covers all of it.
+// run_loss_passes (loss_heads_passes.h) drives this class on either device, so the CPU
+// device's agreement with compute_loss (checked in CI) covers all of it.
 //
 // Coverage: tb/disa (every option), flowrl (weight_clip none, max10, symmetric; not
 // cispo), grpo (every option: clip, dual clip, loss_agg_mode, KL penalty with every

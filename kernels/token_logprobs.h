@@ -10,7 +10,9 @@
 // __nv_bfloat16 / at::BFloat16), V up to at least 152k. Targets int64.
 // CPU reference: token_logprobs_ref / token_logprobs_backward_ref (lse by
 // disa::log_sum_exp of src/log_sum_exp.h). Per-element math: token_logprobs_math.h.
-// Checker: tests/kernels/token_logprobs_test.cpp. Benchmark: bench/bench_kernels.cu.
+// Kernels: token_logprobs_device.cuh, launched on the GPU by token_logprobs_cuda and on
+// the CPU device (cpu_device.h) by token_logprobs_cpu_device.
+// Checker: tests/kernels/token_logprobs_test.cpp (both devices). Benchmark: bench/bench_kernels.cpp.
 //
 // Edge cases (documented in token_logprobs_math.h): a row of only -inf gives lse = -inf,
 // logp = NaN, entropy = NaN, and a NaN gradient row; any +inf gives lse = +inf; any NaN
@@ -23,6 +25,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu_device.h"
 #include "kernels/token_logprobs_math.h"
 
 namespace disa::kernels {
@@ -45,5 +48,17 @@ template <class Elem>
 cudaError_t token_logprobs_backward_cuda(const Elem* logits, const std::int64_t* target, const float* lse,
                                          const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
                                          cudaStream_t stream = 0);
+
+// ---- The same kernels on the CPU device: host pointers; throws std::invalid_argument
+// where the CUDA launcher returns cudaErrorInvalidValue, cpu_device::CpuDeviceError
+// where a GPU would hang or be undefined ----
+template <class Elem>
+void token_logprobs_cpu_device(const Elem* logits, const std::int64_t* target, std::int64_t N, std::int64_t V,
+                               float* logp, float* lse, float* entropy /* may be null */,
+                               const cpu_device::LaunchOptions& options = {});
+template <class Elem>
+void token_logprobs_backward_cpu_device(const Elem* logits, const std::int64_t* target, const float* lse,
+                                        const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
+                                        const cpu_device::LaunchOptions& options = {});
 
 }  // namespace disa::kernels
