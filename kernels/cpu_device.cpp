@@ -1,15 +1,16 @@
-// The CPU device's scheduler (cpu_device.h): fibers on ucontext, barrier bookkeeping,
+// The CPU device's scheduler (cpu_device.h): fibers (cpu_device_fiber.h), barrier bookkeeping,
 // and the errors a GPU would turn into a hang or undefined results.
 #include "kernels/cpu_device.h"
+#include "kernels/cpu_device_fiber.h"
 
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <numeric>
 #include <sstream>
 #include <vector>
@@ -31,7 +32,7 @@ constexpr std::size_t kStackBytes = 256 * 1024;  // device code keeps small fram
 enum class State { runnable, at_syncthreads, at_shuffle, exited };
 
 struct Fiber {
-  ucontext_t context;
+  FiberContext context;
   State state = State::runnable;
   unsigned linear = 0;          // threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)
   Dim3 index;
@@ -59,6 +60,7 @@ class Stacks {
   Stacks(const Stacks&) = delete;
   Stacks& operator=(const Stacks&) = delete;
   void* stack(std::size_t i) const { return base_ + i * (kStackBytes + page_) + page_; }
+  std::size_t count() const { return count_; }
 
  private:
   std::size_t page_, count_, bytes_ = 0;
@@ -94,11 +96,7 @@ class Block {
     for (Fiber& f : fibers_) {
       f.state = State::runnable;
       f.syncthreads = f.shuffles = 0;
-      getcontext(&f.context);
-      f.context.uc_stack.ss_sp = f.stack;
-      f.context.uc_stack.ss_size = kStackBytes;
-      f.context.uc_link = nullptr;
-      makecontext(&f.context, &Block::entry, 0);
+      f.context.prepare(f.stack, kStackBytes, &Block::entry);
     }
     std::vector<std::size_t> order(fibers_.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
@@ -161,7 +159,7 @@ class Block {
 #else
     (void)exiting;
 #endif
-    swapcontext(&f.context, &scheduler_);
+    FiberContext::switch_to(f.context, scheduler_);
 #if DISA_FIBER_ASAN
     __sanitizer_finish_switch_fiber(f.fake_stack, nullptr, nullptr);
 #endif
@@ -175,7 +173,7 @@ class Block {
     void* fake = nullptr;
     __sanitizer_start_switch_fiber(&fake, f.stack, kStackBytes);
 #endif
-    swapcontext(&scheduler_, &f.context);
+    FiberContext::switch_to(scheduler_, f.context);
 #if DISA_FIBER_ASAN
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
@@ -270,7 +268,7 @@ class Block {
   const LaunchOptions& options_;
   std::uint64_t block_number_;
   std::size_t running_ = 0;
-  ucontext_t scheduler_;
+  FiberContext scheduler_;
   std::exception_ptr error_;
   std::vector<unsigned char> exchange_;
 #if DISA_FIBER_ASAN
@@ -289,7 +287,11 @@ void run(Dim3 grid, Dim3 block, const LaunchOptions& options, const std::functio
                                 " threads (blockDim " + describe(block) + "); CUDA allows 1 to 1024");
   const std::uint64_t blocks = std::uint64_t(grid.x) * grid.y * grid.z;
   if (blocks == 0) return;
-  Stacks stacks(threads);
+  // Kept per OS thread across launches: mapping and first-touching fresh stacks for
+  // every launch cost more than the kernels the checkers run.
+  thread_local std::unique_ptr<Stacks> cached;
+  if (!cached || cached->count() < threads) cached = std::make_unique<Stacks>(threads);
+  const Stacks& stacks = *cached;
   std::vector<Fiber> fibers(threads);
   for (unsigned z = 0, i = 0; z < block.z; ++z) {
     for (unsigned y = 0; y < block.y; ++y) {

@@ -3,7 +3,7 @@
 // transcription of it.
 //
 // Model. A launch runs its blocks one after another; the threads of a block are fibers
-// (ucontext, one stack each with a guard page) switched only at the CUDA
+// (cpu_device_fiber.h; one stack each, with a guard page) switched only at the CUDA
 // synchronisation points. __syncthreads() and the warp shuffles are barriers that every
 // thread of the block (of the warp) must reach: where a GPU would hang or give undefined
 // results (a barrier in divergent code, a shuffle some lanes skip, a lane that exits

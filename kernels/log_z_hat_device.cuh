@@ -16,6 +16,9 @@
 #include "kernels/log_z_hat_math.h"
 
 namespace disa::kernels::log_z_hat_device {
+// Internal linkage: this header is compiled into two objects of one library (the .cu and
+// the CPU-device launchers), each with its own copy.
+namespace {
 
 constexpr int kThreads = 256;
 constexpr unsigned kFullMask = 0xffffffffu;
@@ -72,4 +75,5 @@ __global__ void __launch_bounds__(kThreads)
 // The launchers' rule: the segments fit a 1-D grid.
 inline bool launchable(std::int64_t num_segments) { return num_segments >= 0 && num_segments <= INT_MAX; }
 
+}  // namespace
 }  // namespace disa::kernels::log_z_hat_device

@@ -20,6 +20,9 @@
 #include "kernels/loss_heads_math.h"
 
 namespace disa::kernels::loss_heads_device {
+// Internal linkage: this header is compiled into two objects of one library (the .cu and
+// the CPU-device launchers), each with its own copy.
+namespace {
 
 constexpr int kThreads = 128;
 constexpr unsigned kFullMask = 0xffffffffu;
@@ -79,4 +82,5 @@ __global__ void __launch_bounds__(kThreads)
 // The launchers' rule: the rows fit a 1-D grid.
 inline bool launchable(std::int64_t rows) { return rows >= 0 && rows <= INT_MAX; }
 
+}  // namespace
 }  // namespace disa::kernels::loss_heads_device

@@ -19,6 +19,9 @@
 #include "kernels/token_logprobs_math.h"
 
 namespace disa::kernels::token_logprobs_device {
+// Internal linkage: this header is compiled into two objects of one library (the .cu and
+// the CPU-device launchers), each with its own copy.
+namespace {
 
 constexpr int kThreads = 256;
 constexpr unsigned kFullMask = 0xffffffffu;
@@ -173,4 +176,5 @@ inline bool same_vector_alignment(const void* logits, const void* dlogits) {
 // The launchers' shape rule: N rows fit a 1-D grid, and a row has at least one entry.
 inline bool launchable(std::int64_t N, std::int64_t V) { return N >= 0 && N <= INT_MAX && V >= 1; }
 
+}  // namespace
 }  // namespace disa::kernels::token_logprobs_device

@@ -1,11 +1,13 @@
-// Checker of kernel 1 (kernels/token_logprobs.h) on a GPU: forward (logp, lse, entropy)
+// Checker of kernel 1 (kernels/token_logprobs.h) on a GPU and on the CPU device (the
+// kernels' own source; tests/kernels/devices.h): forward (logp, lse, entropy)
 // and backward (in place, out of place aligned like the logits, out of place misaligned)
 // against the CPU reference, fp32 and bf16, on seeded logits with awkward shapes: N = 1,
 // V = 1, V not a multiple of the 8-wide vector (so row starts are unaligned), a logits
 // buffer that starts off 16-byte alignment, V = 151936 (Qwen), a row of -inf, a row with
 // +inf, a row with NaN, a target out of range. Tolerance abs + rel * |ref| in fp32
 // (forward: the GPU sums ~V/256 terms per thread in fp32) and one bf16 ulp for bf16
-// gradients. Without a GPU every case is SKIPPED.
+// gradients. Without a GPU the GPU cases are SKIPPED; the CPU-device cases always run,
+// in three thread orders.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -17,14 +19,40 @@
 #include <gtest/gtest.h>
 
 #include "kernels/token_logprobs.h"
-#include "tests/kernels/gpu_skip.h"
+#include "tests/kernels/devices.h"
 #include "tests/kernels/loss_check.h"
 
 namespace {
 
 using disa::kernels::bf16;
 using disa::kernels_test::compare_values;
+using disa::kernels_test::CpuDeviceRun;
+using disa::kernels_test::GpuDevice;
 using disa::kernels_test::Tolerance;
+
+// The launchers, per device (a GPU launch is checked and synchronised here).
+template <class Elem>
+void forward(const GpuDevice&, const Elem* logits, const std::int64_t* target, std::int64_t N, std::int64_t V,
+             float* logp, float* lse, float* entropy) {
+  ASSERT_EQ(disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, entropy), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+template <class Elem>
+void forward(const CpuDeviceRun& d, const Elem* logits, const std::int64_t* target, std::int64_t N, std::int64_t V,
+             float* logp, float* lse, float* entropy) {
+  disa::kernels::token_logprobs_cpu_device(logits, target, N, V, logp, lse, entropy, d.options);
+}
+template <class Elem>
+void backward(const GpuDevice&, const Elem* logits, const std::int64_t* target, const float* lse, const float* g,
+              std::int64_t N, std::int64_t V, Elem* dlogits) {
+  ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, N, V, dlogits), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+template <class Elem>
+void backward(const CpuDeviceRun& d, const Elem* logits, const std::int64_t* target, const float* lse, const float* g,
+              std::int64_t N, std::int64_t V, Elem* dlogits) {
+  disa::kernels::token_logprobs_backward_cpu_device(logits, target, lse, g, N, V, dlogits, d.options);
+}
 
 template <class Elem>
 std::vector<float> as_float(const std::vector<Elem>& x) {
@@ -38,10 +66,12 @@ struct Shape {
   std::size_t pad;  // elements before the logits: an unaligned buffer start
 };
 
-template <class Elem>
-void check_shape(const Shape& s, std::uint64_t seed) {
+template <class Elem, class Device>
+void check_shape(const Device& device, const Shape& s, std::uint64_t seed) {
   const std::int64_t N = s.N, V = s.V;
-  SCOPED_TRACE("N=" + std::to_string(N) + " V=" + std::to_string(V) + " pad=" + std::to_string(s.pad));
+  SCOPED_TRACE(device.name() + ": N=" + std::to_string(N) + " V=" + std::to_string(V) +
+               " pad=" + std::to_string(s.pad));
+
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 4.0f);
   std::uniform_int_distribution<std::int64_t> pick(0, V - 1);
@@ -65,45 +95,35 @@ void check_shape(const Shape& s, std::uint64_t seed) {
   disa::kernels::token_logprobs_ref(logits.data(), target.data(), N, V, ref_logp.data(), ref_lse.data(),
                                     ref_ent.data());
 
-  DeviceArray<Elem> d_logits(logits, s.pad);
-  DeviceArray<std::int64_t> d_target(target);
-  DeviceArray<float> d_logp(N), d_lse(N), d_ent(N), d_g(g);
+  using Logits = typename Device::template Array<Elem>;
+  using Floats = typename Device::template Array<float>;
+  Logits d_logits(logits, s.pad);
+  typename Device::template Array<std::int64_t> d_target(target);
+  Floats d_logp(N), d_lse(N), d_ent(N), d_g(g);
   ASSERT_TRUE(d_logits.ok() && d_target.ok() && d_logp.ok() && d_lse.ok() && d_ent.ok() && d_g.ok());
-  ASSERT_EQ(disa::kernels::token_logprobs_cuda(d_logits.get(), d_target.get(), N, V, d_logp.get(), d_lse.get(),
-                                               d_ent.get()),
-            cudaSuccess);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  forward(device, d_logits.get(), d_target.get(), N, V, d_logp.get(), d_lse.get(), d_ent.get());
   const std::vector<float> lse = d_lse.host();
   EXPECT_EQ(compare_values("logp", d_logp.host(), ref_logp, Tolerance{1e-4, 1e-5}), 0);
   EXPECT_EQ(compare_values("lse", lse, ref_lse, Tolerance{1e-4, 1e-5}), 0);
   EXPECT_EQ(compare_values("entropy", d_ent.host(), ref_ent, Tolerance{2e-3, 1e-4}), 0);
 
-  // Backward against the reference fed the GPU's own lse (so only the per-element math differs).
+  // Backward against the reference fed the device's own lse (so only the per-element math differs).
   std::vector<Elem> ref_grad(N * V);
   disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), g.data(), N, V,
                                              ref_grad.data());
   const Tolerance grad_tol = std::is_same_v<Elem, bf16> ? Tolerance{1e-6, 0x1p-7} : Tolerance{1e-6, 1e-5};
   {  // out of place, same alignment offset as the logits (vector stores)
-    DeviceArray<Elem> d_out(N * V, s.pad);
-    ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N,
-                                                          V, d_out.get()),
-              cudaSuccess);
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    Logits d_out(N * V, s.pad);
+    backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V, d_out.get());
     EXPECT_EQ(compare_values("dlogits (out of place)", as_float(d_out.host()), as_float(ref_grad), grad_tol), 0);
   }
   {  // out of place, misaligned relative to the logits (scalar stores)
-    DeviceArray<Elem> d_out(N * V, s.pad + 1);
-    ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N,
-                                                          V, d_out.get()),
-              cudaSuccess);
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    Logits d_out(N * V, s.pad + 1);
+    backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V, d_out.get());
     EXPECT_EQ(compare_values("dlogits (misaligned)", as_float(d_out.host()), as_float(ref_grad), grad_tol), 0);
   }
   // In place (last: it overwrites the logits).
-  ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V,
-                                                        d_logits.get()),
-            cudaSuccess);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V, d_logits.get());
   EXPECT_EQ(compare_values("dlogits (in place)", as_float(d_logits.host()), as_float(ref_grad), grad_tol), 0);
 }
 
@@ -115,13 +135,36 @@ const std::vector<Shape> kShapes = {
 TEST(TokenLogprobsGpu, Float32MatchesReference) {
   DISA_SKIP_WITHOUT_GPU();
   std::uint64_t seed = 1;
-  for (const Shape& s : kShapes) check_shape<float>(s, seed++);
+  for (const Shape& s : kShapes) check_shape<float>(GpuDevice{}, s, seed++);
 }
 
 TEST(TokenLogprobsGpu, Bf16MatchesReference) {
   DISA_SKIP_WITHOUT_GPU();
   std::uint64_t seed = 100;
-  for (const Shape& s : kShapes) check_shape<bf16>(s, seed++);
+  for (const Shape& s : kShapes) check_shape<bf16>(GpuDevice{}, s, seed++);
+}
+
+TEST(TokenLogprobsCpuDevice, Float32MatchesReference) {
+  for (const CpuDeviceRun& device : disa::kernels_test::cpu_device_orders()) {
+    std::uint64_t seed = 1;
+    for (const Shape& s : kShapes) check_shape<float>(device, s, seed++);
+  }
+}
+
+TEST(TokenLogprobsCpuDevice, Bf16MatchesReference) {
+  for (const CpuDeviceRun& device : disa::kernels_test::cpu_device_orders()) {
+    std::uint64_t seed = 100;
+    for (const Shape& s : kShapes) check_shape<bf16>(device, s, seed++);
+  }
+}
+
+TEST(TokenLogprobsCpuDevice, RejectsBadShapesWithoutLaunching) {
+  float* none = nullptr;
+  EXPECT_THROW(disa::kernels::token_logprobs_cpu_device<float>(none, nullptr, 1, 0, none, none, none),
+               std::invalid_argument);
+  EXPECT_THROW(disa::kernels::token_logprobs_cpu_device<float>(none, nullptr, -1, 5, none, none, none),
+               std::invalid_argument);
+  disa::kernels::token_logprobs_cpu_device<float>(none, nullptr, 0, 5, none, none, none);  // nothing to do
 }
 
 TEST(TokenLogprobsGpu, RejectsBadShapesWithoutLaunching) {

@@ -1,6 +1,6 @@
-// CPU checker of kernel 2's algorithm: disa::kernels::compute_loss_emulated (the GPU's
-// three passes with host loops over the same per-token functions, and the same host
-// plan) against disa::loss::compute_loss on seeded batches, for every covered objective
+// Checker of kernel 2 on the CPU device: disa::kernels::compute_loss_cpu_device (the
+// kernels' own source on kernels/cpu_device.h, under the GPU's driver) against
+// disa::loss::compute_loss on seeded batches, in three thread orders, for every covered objective
 // and option set, float and double, with awkward shapes (B = 1, T = 1, fully masked
 // rows, holes, outliers past the clamps); and the fallbacks and errors.
 #include <string>
@@ -10,6 +10,7 @@
 #include "kernels/loss_heads.h"
 #include "src/input_error.h"
 #include "src/numerical_error.h"
+#include "tests/kernels/devices.h"
 #include "tests/kernels/loss_batches.h"
 #include "tests/kernels/loss_check.h"
 
@@ -23,7 +24,8 @@ const std::vector<BatchSpec> kShapes = {
 };
 
 template <class Real>
-void check_all(Tolerance tol) {
+void check_all(const CpuDeviceRun& device, Tolerance tol) {
+  SCOPED_TRACE(device.name());
   int cases = 0;
   for (const Case& c : covered_cases()) {
     const L::Objective objective = L::make_objective(c.name, c.settings);
@@ -52,7 +54,7 @@ void check_all(Tolerance tol) {
             want_error = e.what();
           }
           try {
-            got = disa::kernels::compute_loss_emulated<Real>(objective, batch);
+            got = disa::kernels::compute_loss_cpu_device<Real>(objective, batch, device.options);
           } catch (const std::exception& e) {
             got_error = e.what();
           }
@@ -69,41 +71,45 @@ void check_all(Tolerance tol) {
   EXPECT_GT(cases, int(covered_cases().size() * kShapes.size() * 3 * 2 * 3 / 4));
 }
 
-TEST(LossHeadsEmulation, MatchesComputeLossInDouble) { check_all<double>({1e-12, 1e-10}); }
-TEST(LossHeadsEmulation, MatchesComputeLossInFloat) { check_all<float>({1e-6, 1e-5}); }
+TEST(LossHeadsCpuDevice, MatchesComputeLossInDouble) {
+  for (const CpuDeviceRun& device : cpu_device_orders()) check_all<double>(device, {1e-12, 1e-10});
+}
+TEST(LossHeadsCpuDevice, MatchesComputeLossInFloat) {
+  for (const CpuDeviceRun& device : cpu_device_orders()) check_all<float>(device, {1e-6, 1e-5});
+}
 
-TEST(LossHeadsEmulation, UncoveredObjectivesFallBack) {
+TEST(LossHeadsCpuDevice, UncoveredObjectivesFallBack) {
   const L::BatchData<double> d = make_batch({4, 5, 9});
   for (const Case& c : std::vector<Case>{{"flowrl", {"weight_clip=cispo"}}, {"sft", {}}, {"kl", {}}}) {
     const L::Objective objective = L::make_objective(c.name, c.settings);
     EXPECT_FALSE(disa::kernels::gpu_loss_unsupported(objective).empty()) << c.name;
-    EXPECT_THROW(disa::kernels::compute_loss_emulated<double>(objective, d.view()), disa::kernels::LossFallback)
+    EXPECT_THROW(disa::kernels::compute_loss_cpu_device<double>(objective, d.view()), disa::kernels::LossFallback)
         << c.name;
   }
   for (const Case& c : covered_cases())
     EXPECT_EQ(disa::kernels::gpu_loss_unsupported(L::make_objective(c.name, c.settings)), "") << c.name;
 }
 
-TEST(LossHeadsEmulation, RejectedBatchesFallBackSoTheHeadNamesTheEntry) {
+TEST(LossHeadsCpuDevice, RejectedBatchesFallBackSoTheHeadNamesTheEntry) {
   const L::Objective objective = L::make_objective("grpo");
   L::BatchData<double> d = make_batch({4, 5, 10});
   std::size_t k = 0;
   while (d.mask[k] == 0) ++k;
   d.logp[k] = std::nan("");
-  EXPECT_THROW(disa::kernels::compute_loss_emulated<double>(objective, d.view()), disa::kernels::LossFallback);
+  EXPECT_THROW(disa::kernels::compute_loss_cpu_device<double>(objective, d.view()), disa::kernels::LossFallback);
   EXPECT_THROW(L::compute_loss<double>(objective, d.view()), disa::InputError);
   d = make_batch({4, 5, 10});
   d.mask[3] = 0.5;
-  EXPECT_THROW(disa::kernels::compute_loss_emulated<double>(objective, d.view()), disa::kernels::LossFallback);
+  EXPECT_THROW(disa::kernels::compute_loss_cpu_device<double>(objective, d.view()), disa::kernels::LossFallback);
   d = make_batch({4, 5, 10});
   d.reward[1] = INFINITY;
-  EXPECT_THROW(disa::kernels::compute_loss_emulated<double>(objective, d.view()), disa::kernels::LossFallback);
+  EXPECT_THROW(disa::kernels::compute_loss_cpu_device<double>(objective, d.view()), disa::kernels::LossFallback);
   d = make_batch({4, 5, 10});
   d.logp_old.clear();
-  EXPECT_THROW(disa::kernels::compute_loss_emulated<double>(objective, d.view()), disa::kernels::LossFallback);
+  EXPECT_THROW(disa::kernels::compute_loss_cpu_device<double>(objective, d.view()), disa::kernels::LossFallback);
 }
 
-TEST(LossHeadsEmulation, ErrorsMatchTheHeads) {
+TEST(LossHeadsCpuDevice, ErrorsMatchTheHeads) {
   // All rows empty: the mean modes' 0/0 is the head's InputError, word for word.
   L::BatchData<double> d = make_batch({3, 4, 11});
   for (double& m : d.mask) m = 0;
@@ -115,7 +121,7 @@ TEST(LossHeadsEmulation, ErrorsMatchTheHeads) {
     want = e.what();
   }
   try {
-    disa::kernels::compute_loss_emulated<double>(grpo, d.view());
+    disa::kernels::compute_loss_cpu_device<double>(grpo, d.view());
   } catch (const disa::InputError& e) {
     got = e.what();
   }
@@ -134,7 +140,7 @@ TEST(LossHeadsEmulation, ErrorsMatchTheHeads) {
     want = e.what();
   }
   try {
-    disa::kernels::compute_loss_emulated<double>(tb, d.view());
+    disa::kernels::compute_loss_cpu_device<double>(tb, d.view());
   } catch (const disa::NumericalError& e) {
     got = e.what();
   }
