@@ -23,6 +23,10 @@
 namespace disa::kernels::cpu_device {
 
 thread_local Dim3 thread_idx, block_idx, block_dim, grid_dim;
+namespace {
+thread_local std::uint64_t launches = 0;
+}
+std::uint64_t launch_count() { return launches; }
 
 namespace {
 
@@ -285,6 +289,7 @@ void run(Dim3 grid, Dim3 block, const LaunchOptions& options, const std::functio
   if (threads == 0 || threads > 1024)
     throw std::invalid_argument("cpu device: block of " + std::to_string(threads) +
                                 " threads (blockDim " + describe(block) + "); CUDA allows 1 to 1024");
+  ++launches;
   const std::uint64_t blocks = std::uint64_t(grid.x) * grid.y * grid.z;
   if (blocks == 0) return;
   // Kept per OS thread across launches: mapping and first-touching fresh stacks for

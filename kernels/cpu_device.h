@@ -57,6 +57,9 @@ extern thread_local Dim3 thread_idx, block_idx, block_dim, grid_dim;
 // (more than 1024 threads, as CUDA).
 void run(Dim3 grid, Dim3 block, const LaunchOptions& options, const std::function<void()>& body);
 
+// Launches run on this OS thread so far (for tests that must know a kernel ran).
+std::uint64_t launch_count();
+
 // kernel<<<grid, block>>>(args...) on the CPU device.
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), Dim3 grid, Dim3 block, const LaunchOptions& options, Args&&... args) {

@@ -59,9 +59,16 @@ disa::loss::LossResult<Real> compute_loss_cuda(const disa::loss::Objective& obje
                                                const DeviceLossBatch<Real>& batch, Real* grad_logp, Real* grad_log_z,
                                                cudaStream_t stream = 0);
 
-// The same kernels and driver on the CPU device, over a host batch: grad_logp and
-// grad_log_z are returned in the LossResult as compute_loss returns them. Throws as
-// compute_loss_cuda, and cpu_device::CpuDeviceError where a GPU would hang.
+// The same kernels and driver on the CPU device (cpu_device.h), with host pointers in
+// place of device pointers: as compute_loss_cuda, and cpu_device::CpuDeviceError where a
+// GPU would hang.
+template <class Real>
+disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective& objective,
+                                                     const DeviceLossBatch<Real>& batch, Real* grad_logp,
+                                                     Real* grad_log_z, const cpu_device::LaunchOptions& options = {});
+
+// The same over a host LossBatch: grad_logp and grad_log_z are returned in the
+// LossResult, as compute_loss returns them.
 template <class Real>
 disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective& objective,
                                                      const disa::loss::LossBatch<Real>& batch,

@@ -75,6 +75,18 @@ const T* sized(std::span<const T> x, std::size_t size) {
 
 template <class Real>
 disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective& objective,
+                                                     const DeviceLossBatch<Real>& batch, Real* grad_logp,
+                                                     Real* grad_log_z, const cpu_device::LaunchOptions& options) {
+  CpuDevicePasses device(options);
+  disa::loss::LossResult<Real> result = run_loss_passes(objective, batch, grad_logp, device);
+  if (grad_log_z != nullptr && !result.grad_log_z.empty())
+    std::memcpy(grad_log_z, result.grad_log_z.data(), batch.rows * sizeof(Real));
+  result.grad_log_z.clear();
+  return result;
+}
+
+template <class Real>
+disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective& objective,
                                                      const disa::loss::LossBatch<Real>& batch,
                                                      const cpu_device::LaunchOptions& options) {
   const std::size_t B = batch.rows, T = batch.columns;
@@ -97,11 +109,13 @@ disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective
   return result;
 }
 
-template disa::loss::LossResult<float> compute_loss_cpu_device<float>(const disa::loss::Objective&,
-                                                                      const disa::loss::LossBatch<float>&,
-                                                                      const cpu_device::LaunchOptions&);
-template disa::loss::LossResult<double> compute_loss_cpu_device<double>(const disa::loss::Objective&,
-                                                                        const disa::loss::LossBatch<double>&,
-                                                                        const cpu_device::LaunchOptions&);
+#define DISA_INSTANTIATE(Real)                                                                                     \
+  template disa::loss::LossResult<Real> compute_loss_cpu_device<Real>(                                            \
+      const disa::loss::Objective&, const DeviceLossBatch<Real>&, Real*, Real*, const cpu_device::LaunchOptions&); \
+  template disa::loss::LossResult<Real> compute_loss_cpu_device<Real>(                                            \
+      const disa::loss::Objective&, const disa::loss::LossBatch<Real>&, const cpu_device::LaunchOptions&);
+DISA_INSTANTIATE(float)
+DISA_INSTANTIATE(double)
+#undef DISA_INSTANTIATE
 
 }  // namespace disa::kernels

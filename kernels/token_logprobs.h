@@ -4,7 +4,9 @@
 //              entropy[r] = -sum_v p log p (optional)                           [N] fp32
 //   backward:  dlogits[r, v] = g[r] * (exp(logits[r, v] - lse[r]) - [v == target[r]])
 //              in the logits' dtype, in place (dlogits == logits) or to another buffer;
-//              the softmax is recomputed from the saved lse, never stored.
+//              the softmax is recomputed from the saved lse, never stored. This is the
+//              gradient of sum_r g[r] * (-logp[r]) (cross entropy's sign): for the
+//              gradient of sum_r w[r] * logp[r] pass g = -w (token_logprobs_autograd does).
 //
 // Logits: N x V row-major contiguous, fp32 or bf16 (kernels::bf16, layout of
 // __nv_bfloat16 / at::BFloat16), V up to at least 152k. Targets int64.

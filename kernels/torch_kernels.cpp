@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <string>
+#include <type_traits>
 
 // Debian's CPU-only libtorch ships ATen/cuda/CUDAContext.h but not the generated
 // c10/cuda/impl/cuda_cmake_macros.h it needs, so both are tested.
@@ -32,11 +33,22 @@ cudaStream_t current_stream() {
 #endif
 }
 
-void require_cuda(const char* what, const Tensor& t) {
+// The innermost live CpuDeviceScope's options on this thread; null when there is none.
+thread_local const cpu_device::LaunchOptions* cpu_device_options = nullptr;
+
+// A tensor the kernels can take: on a CUDA device, or on the CPU inside a CpuDeviceScope.
+void require_kernel_device(const char* what, const Tensor& t) {
   if (!t.defined()) throw InputError(std::string("disa::kernels::") + what + ": a required tensor is undefined");
-  if (!t.is_cuda())
-    throw InputError(std::string("disa::kernels::") + what + ": tensors must be on a CUDA device, got " +
-                     t.device().str());
+  if (t.is_cuda() || (t.is_cpu() && cpu_device_options != nullptr)) return;
+  throw InputError(std::string("disa::kernels::") + what + ": tensors must be on a CUDA device, got " +
+                   t.device().str() + (t.is_cpu() ? " (CPU tensors run on the CPU device only inside a CpuDeviceScope)" : ""));
+}
+
+void require_same_device(const char* what, const Tensor& t, const Tensor& first) {
+  require_kernel_device(what, t);
+  if (t.device() != first.device())
+    throw InputError(std::string("disa::kernels::") + what + ": tensors on " + t.device().str() + " and " +
+                     first.device().str() + "; all must be on one device");
 }
 
 void check_launch(cudaError_t e, const char* what) {
@@ -51,8 +63,8 @@ struct Rows {
 };
 
 Rows rows_of(const char* what, const Tensor& logits, const Tensor& target) {
-  require_cuda(what, logits);
-  require_cuda(what, target);
+  require_kernel_device(what, logits);
+  require_same_device(what, target, logits);
   if (logits.dim() < 1) throw InputError(std::string("disa::kernels::") + what + ": logits must be [..., V]");
   const auto st = logits.scalar_type();
   if (st != torch::kFloat32 && st != torch::kBFloat16)
@@ -76,7 +88,48 @@ Rows rows_of(const char* what, const Tensor& logits, const Tensor& target) {
   return {logits.contiguous().view({N, V}), t, N, V};
 }
 
+template <class Elem>
+Elem* elements(const Tensor& t) {
+  if constexpr (std::is_same_v<Elem, bf16>) {
+    return static_cast<bf16*>(t.data_ptr());  // at::BFloat16 has bf16's layout
+  } else {
+    return t.data_ptr<Elem>();
+  }
+}
+
+template <class Elem>
+void launch_forward(const Rows& r, float* logp, float* lse, float* entropy) {
+  const Elem* x = elements<Elem>(r.logits);
+  const std::int64_t* t = r.target.data_ptr<std::int64_t>();
+  if (r.logits.is_cuda()) {
+    check_launch(token_logprobs_cuda(x, t, r.N, r.V, logp, lse, entropy, current_stream()), "token_logprobs");
+  } else {
+    token_logprobs_cpu_device(x, t, r.N, r.V, logp, lse, entropy, *cpu_device_options);
+  }
+}
+
+template <class Elem>
+void launch_backward(const Rows& r, const Tensor& lse, const Tensor& grad_logp, const Tensor& dst) {
+  const Elem* x = elements<Elem>(r.logits);
+  const std::int64_t* t = r.target.data_ptr<std::int64_t>();
+  const float* l = lse.data_ptr<float>();
+  const float* g = grad_logp.data_ptr<float>();
+  if (r.logits.is_cuda()) {
+    check_launch(token_logprobs_backward_cuda(x, t, l, g, r.N, r.V, elements<Elem>(dst), current_stream()),
+                 "token_logprobs_backward");
+  } else {
+    token_logprobs_backward_cpu_device(x, t, l, g, r.N, r.V, elements<Elem>(dst), *cpu_device_options);
+  }
+}
+
 }  // namespace
+
+CpuDeviceScope::CpuDeviceScope(cpu_device::LaunchOptions options)
+    : options_(options), previous_(cpu_device_options) {
+  cpu_device_options = &options_;
+}
+CpuDeviceScope::~CpuDeviceScope() { cpu_device_options = previous_; }
+bool CpuDeviceScope::active() { return cpu_device_options != nullptr; }
 
 TokenLogprobsResult token_logprobs(const Tensor& logits, const Tensor& target, bool with_entropy) {
   const Rows r = rows_of("token_logprobs", logits, target);
@@ -84,16 +137,11 @@ TokenLogprobsResult token_logprobs(const Tensor& logits, const Tensor& target, b
   TokenLogprobsResult out{torch::empty({r.N}, f32), torch::empty({r.N}, f32),
                           with_entropy ? torch::empty({r.N}, f32) : Tensor()};
   float* ent = with_entropy ? out.entropy.data_ptr<float>() : nullptr;
-  const cudaStream_t stream = current_stream();
-  cudaError_t e;
   if (r.logits.scalar_type() == torch::kBFloat16) {
-    e = token_logprobs_cuda(reinterpret_cast<const bf16*>(r.logits.data_ptr()), r.target.data_ptr<std::int64_t>(),
-                            r.N, r.V, out.logp.data_ptr<float>(), out.lse.data_ptr<float>(), ent, stream);
+    launch_forward<bf16>(r, out.logp.data_ptr<float>(), out.lse.data_ptr<float>(), ent);
   } else {
-    e = token_logprobs_cuda(r.logits.data_ptr<float>(), r.target.data_ptr<std::int64_t>(), r.N, r.V,
-                            out.logp.data_ptr<float>(), out.lse.data_ptr<float>(), ent, stream);
+    launch_forward<float>(r, out.logp.data_ptr<float>(), out.lse.data_ptr<float>(), ent);
   }
-  check_launch(e, "token_logprobs");
   const auto shape = target.sizes();
   out.logp = out.logp.view(shape);
   out.lse = out.lse.view(shape);
@@ -107,8 +155,8 @@ Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const
   if (in_place && !logits.is_contiguous())
     throw InputError("disa::kernels::token_logprobs_backward: in place needs contiguous logits");
   const Rows r = rows_of("token_logprobs_backward", logits, target);
-  require_cuda("token_logprobs_backward", lse);
-  require_cuda("token_logprobs_backward", grad_logp);
+  require_same_device("token_logprobs_backward", lse, logits);
+  require_same_device("token_logprobs_backward", grad_logp, logits);
   if (lse.numel() != r.N || grad_logp.numel() != r.N)
     throw InputError("disa::kernels::token_logprobs_backward: lse and grad_logp must have target's number of entries");
   const Tensor l = lse.to(torch::kFloat32).contiguous();
@@ -119,22 +167,16 @@ Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const
   } else if (in_place) {
     dst = r.logits;  // a view of the same storage (contiguous)
   } else {
-    require_cuda("token_logprobs_backward", out);
+    require_same_device("token_logprobs_backward", out, logits);
     if (out.sizes() != logits.sizes() || out.scalar_type() != logits.scalar_type() || !out.is_contiguous())
       throw InputError("disa::kernels::token_logprobs_backward: out must be contiguous with logits' shape and dtype");
     dst = out.view({r.N, r.V});
   }
-  const cudaStream_t stream = current_stream();
-  cudaError_t e;
   if (r.logits.scalar_type() == torch::kBFloat16) {
-    e = token_logprobs_backward_cuda(reinterpret_cast<const bf16*>(r.logits.data_ptr()),
-                                     r.target.data_ptr<std::int64_t>(), l.data_ptr<float>(), g.data_ptr<float>(), r.N,
-                                     r.V, reinterpret_cast<bf16*>(dst.data_ptr()), stream);
+    launch_backward<bf16>(r, l, g, dst);
   } else {
-    e = token_logprobs_backward_cuda(r.logits.data_ptr<float>(), r.target.data_ptr<std::int64_t>(),
-                                     l.data_ptr<float>(), g.data_ptr<float>(), r.N, r.V, dst.data_ptr<float>(), stream);
+    launch_backward<float>(r, l, g, dst);
   }
-  check_launch(e, "token_logprobs_backward");
   return dst.view(logits.sizes());
 }
 
@@ -149,7 +191,9 @@ struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    return {token_logprobs_backward(saved[0], saved[1], saved[2], grad[0]), Tensor()};
+    // d log p_t / d x_v = [v == t] - softmax_v: the kernel's g * (softmax - onehot) with
+    // g = -(dL/d log p). (Found by the CPU-device test: the sign was missing.)
+    return {token_logprobs_backward(saved[0], saved[1], saved[2], -grad[0]), Tensor()};
   }
 };
 
@@ -160,7 +204,7 @@ Tensor token_logprobs_autograd(const Tensor& logits, const Tensor& target) {
 }
 
 LogZHatResult log_z_hat(const Tensor& log_w, const Tensor& offset) {
-  require_cuda("log_z_hat", log_w);
+  require_kernel_device("log_z_hat", log_w);
   if (!offset.defined() || offset.dim() != 1 || offset.numel() < 1)
     throw InputError("disa::kernels::log_z_hat: offset must be [S + 1] integers");
   const Tensor x = log_w.to(torch::kFloat64).contiguous().view({-1});
@@ -176,10 +220,16 @@ LogZHatResult log_z_hat(const Tensor& log_w, const Tensor& offset) {
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(log_w.device());
   LogZHatResult r{torch::empty({S}, f64), torch::empty({S}, f64), torch::empty({S}, f64)};
   Tensor status = torch::empty({S}, torch::TensorOptions().dtype(torch::kInt32).device(log_w.device()));
-  check_launch(log_z_hat_cuda(x.data_ptr<double>(), off.data_ptr<std::int64_t>(), S, r.log_z_hat.data_ptr<double>(),
-                              r.ess.data_ptr<double>(), r.max_weight.data_ptr<double>(), status.data_ptr<int>(),
-                              current_stream()),
-               "log_z_hat");
+  if (log_w.is_cuda()) {
+    check_launch(log_z_hat_cuda(x.data_ptr<double>(), off.data_ptr<std::int64_t>(), S, r.log_z_hat.data_ptr<double>(),
+                                r.ess.data_ptr<double>(), r.max_weight.data_ptr<double>(), status.data_ptr<int>(),
+                                current_stream()),
+                 "log_z_hat");
+  } else {
+    log_z_hat_cpu_device(x.data_ptr<double>(), off.data_ptr<std::int64_t>(), S, r.log_z_hat.data_ptr<double>(),
+                         r.ess.data_ptr<double>(), r.max_weight.data_ptr<double>(), status.data_ptr<int>(),
+                         *cpu_device_options);
+  }
   const Tensor status_host = status.to(torch::kCPU);
   throw_on_bad_status(status_host.data_ptr<int>(), S);
   return r;
@@ -195,7 +245,7 @@ GpuLossResult run_loss(const disa::loss::Objective& objective, const Tensor& log
   const std::int64_t B = logp.size(0), T = logp.size(1);
   auto prep = [&](const Tensor& t, torch::ScalarType st) -> Tensor {
     if (!t.defined()) return t;
-    if (!t.is_cuda() || t.device() != logp.device()) throw LossFallback("a tensor is not on logp's CUDA device");
+    if (t.device() != logp.device()) throw LossFallback("a tensor is not on logp's device");
     return t.detach().to(st).contiguous();
   };
   const Tensor lp = prep(logp, dtype), lo = prep(logp_old, dtype), lr = prep(logp_ref, dtype), m = prep(mask, dtype),
@@ -219,9 +269,11 @@ GpuLossResult run_loss(const disa::loss::Objective& objective, const Tensor& log
   out.grad_logp = torch::empty({B, T}, options);
   const bool want_log_z = log_z.defined() && disa::loss::has_log_z_gradient(objective);
   if (want_log_z) out.grad_log_z = torch::empty({B}, options);
-  disa::loss::LossResult<Real> r = compute_loss_cuda<Real>(
-      objective, batch, out.grad_logp.template data_ptr<Real>(),
-      want_log_z ? out.grad_log_z.template data_ptr<Real>() : nullptr, current_stream());
+  Real* grad_logp = out.grad_logp.template data_ptr<Real>();
+  Real* grad_log_z = want_log_z ? out.grad_log_z.template data_ptr<Real>() : nullptr;
+  disa::loss::LossResult<Real> r =
+      logp.is_cuda() ? compute_loss_cuda<Real>(objective, batch, grad_logp, grad_log_z, current_stream())
+                     : compute_loss_cpu_device<Real>(objective, batch, grad_logp, grad_log_z, *cpu_device_options);
   out.loss = r.loss;
   out.diagnostics = std::move(r.diagnostics);
   return out;
@@ -232,7 +284,9 @@ GpuLossResult run_loss(const disa::loss::Objective& objective, const Tensor& log
 GpuLossResult loss_heads(const disa::loss::Objective& objective, const Tensor& logp, const Tensor& logp_old,
                          const Tensor& logp_ref, const Tensor& mask, const Tensor& reward, const Tensor& group,
                          const Tensor& log_z, const Tensor& advantages) {
-  if (!logp.defined() || !logp.is_cuda() || logp.dim() != 2) throw LossFallback("logp is not a B x T CUDA tensor");
+  if (!logp.defined() || logp.dim() != 2) throw LossFallback("logp is not a B x T tensor");
+  if (!logp.is_cuda() && !(logp.is_cpu() && CpuDeviceScope::active()))
+    throw LossFallback("logp is not on a CUDA device (nor on the CPU inside a CpuDeviceScope)");
   if (logp.scalar_type() == torch::kFloat64)
     return run_loss<double>(objective, logp, logp_old, logp_ref, mask, reward, group, log_z, advantages);
   if (logp.scalar_type() == torch::kFloat32)

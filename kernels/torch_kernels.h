@@ -8,15 +8,36 @@
 // of torch, e.g. the pip package), else on the legacy
 // default stream (0), which synchronises with every other blocking stream. Debian's
 // libtorch 1.13 here is CPU-only: this file compiles against it, and every function
-// throws InputError at run time for a tensor that is not on a CUDA device.
+// throws InputError at run time for a tensor that is not on a CUDA device, except inside
+// a CpuDeviceScope, where CPU tensors run on the CPU device (the kernels' own source on
+// kernels/cpu_device.h): that is how CI checks this glue and the loss adapter's kernel
+// path without a GPU.
 #pragma once
 
 #include <torch/types.h>
 
+#include "kernels/cpu_device.h"
 #include "src/loss/loss_result.h"
 #include "src/loss/objective.h"
 
 namespace disa::kernels {
+
+// While one is alive on this thread, the functions below also take CPU tensors and run
+// them on the CPU device, launched with `options`, and llm::loss sends CPU tensors to
+// loss_heads as it sends CUDA tensors. Slow (a fiber per CUDA thread): for tests and
+// for debugging this glue without a GPU. Scopes nest; the innermost one's options apply.
+class CpuDeviceScope {
+ public:
+  explicit CpuDeviceScope(cpu_device::LaunchOptions options = {});
+  ~CpuDeviceScope();
+  CpuDeviceScope(const CpuDeviceScope&) = delete;
+  CpuDeviceScope& operator=(const CpuDeviceScope&) = delete;
+  static bool active();
+
+ private:
+  cpu_device::LaunchOptions options_;
+  const cpu_device::LaunchOptions* previous_;
+};
 
 // Kernel 1. logits [..., V] float32 or bfloat16; target [...] integer ids in [0, V)
 // (checked: InputError naming the first bad one). Outputs float32 of target's shape;
@@ -28,7 +49,9 @@ TokenLogprobsResult token_logprobs(const torch::Tensor& logits, const torch::Ten
                                    bool with_entropy = false);
 
 // dlogits = grad_logp * (softmax - onehot(target)) in logits' dtype, from the forward's
-// lse. `out`: undefined -> a new tensor; the logits tensor itself -> in place (logits
+// lse: the gradient of sum grad_logp * (-log p), the cross-entropy convention of the
+// kernel (for the gradient of sum w * log p pass grad_logp = -w, as
+// token_logprobs_autograd does). `out`: undefined -> a new tensor; the logits tensor itself -> in place (logits
 // must be contiguous then); another tensor of logits' shape and dtype -> written there.
 torch::Tensor token_logprobs_backward(const torch::Tensor& logits, const torch::Tensor& target,
                                       const torch::Tensor& lse, const torch::Tensor& grad_logp,
@@ -45,7 +68,8 @@ struct LogZHatResult {
 };
 LogZHatResult log_z_hat(const torch::Tensor& log_w, const torch::Tensor& offset);
 
-// Kernel 2, for the adapter: the head on CUDA tensors already in the adapter's layout
+// Kernel 2, for the adapter: the head on CUDA tensors (or CPU tensors in a
+// CpuDeviceScope) already in the adapter's layout
 // (logp B x T float32/float64 and the other fields converted to its dtype; mask 0/1 in
 // that dtype; group int64; reward/log_z/advantages B or B x T; undefined = absent).
 // Throws LossFallback (kernels/loss_heads_plan.h) when the CPU head must run instead.

@@ -88,11 +88,12 @@ Tensor adopt(std::vector<Real>&& values, at::IntArrayRef sizes) {
 }
 
 #if defined(DISA_HAVE_CUDA_KERNELS)
-// CUDA tensors: the GPU loss kernel (kernels/loss_heads.h, the same definitions checked
-// against compute_loss), with no B x T host copy. Returns an undefined tensor when it
+// CUDA tensors (and CPU tensors inside a kernels::CpuDeviceScope): the loss kernel
+// (kernels/loss_heads.h, the same definitions checked against compute_loss), with no
+// B x T host copy. Returns an undefined tensor when it
 // does not cover the call (kernels::LossFallback: an uncovered option such as flowrl
 // cispo, or a batch the head rejects), so the CPU head runs and reports.
-Tensor run_head_on_gpu(AutogradContext* ctx, const disa::loss::Objective& objective, const LossTensors& in,
+Tensor run_head_on_kernels(AutogradContext* ctx, const disa::loss::Objective& objective, const LossTensors& in,
                        disa::loss::Diagnostics* diagnostics) {
   disa::kernels::GpuLossResult r;
   try {
@@ -114,8 +115,8 @@ Tensor run_head(AutogradContext* ctx, const disa::loss::Objective& objective, co
   constexpr auto dtype = c10::CppTypeToScalarType<Real>::value;
   const std::int64_t B = in.logp.size(0), T = in.logp.size(1);
 #if defined(DISA_HAVE_CUDA_KERNELS)
-  if (in.logp.is_cuda()) {
-    if (Tensor loss = run_head_on_gpu(ctx, objective, in, diagnostics); loss.defined()) return loss;
+  if (in.logp.is_cuda() || disa::kernels::CpuDeviceScope::active()) {
+    if (Tensor loss = run_head_on_kernels(ctx, objective, in, diagnostics); loss.defined()) return loss;
   }
 #endif
   // The CPU head (and the fallback of the GPU path).

@@ -1,10 +1,16 @@
-// The torch glue of the kernels (kernels/torch_kernels.h) and the loss adapter's GPU
-// path (llm/loss_autograd.cpp) on CUDA tensors, against LibTorch eager ops and the CPU
-// path on the same data. Without a CUDA LibTorch and device the GPU cases are SKIPPED;
-// the host-side input checks run everywhere.
+// The torch glue of the kernels (kernels/torch_kernels.h) and the loss adapter's kernel
+// path (llm/loss_autograd.cpp), against LibTorch eager ops and the adapter's CPU path
+// on the same data, on two devices from one body: CUDA tensors on the GPU (cases *Gpu*,
+// SKIPPED without a CUDA LibTorch and device) and CPU tensors inside a CpuDeviceScope,
+// which runs the kernels' own source on the CPU device (cases *CpuDevice*, run in CI).
+// The host-side input checks run everywhere.
 #include <torch/torch.h>
 
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <tuple>
 
 #include "kernels/torch_kernels.h"
 #include "llm/loss_autograd.h"
@@ -12,26 +18,20 @@
 
 namespace {
 
+using disa::kernels::CpuDeviceScope;
+
 #define SKIP_WITHOUT_TORCH_CUDA()                                                                   \
   do {                                                                                              \
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible to LibTorch: skipped"; \
   } while (0)
 
-TEST(TorchKernels, RejectsHostTensorsWithAnInputError) {
-  const torch::Tensor logits = torch::randn({3, 5});
-  const torch::Tensor target = torch::zeros({3}, torch::kInt64);
-  EXPECT_THROW(disa::kernels::token_logprobs(logits, target), disa::InputError);
-  EXPECT_THROW(disa::kernels::log_z_hat(torch::zeros({4}, torch::kFloat64), torch::tensor({0, 4})),
-               disa::InputError);
-}
-
-TEST(TorchKernels, TokenLogprobsMatchEagerLogSoftmaxAndAutograd) {
-  SKIP_WITHOUT_TORCH_CUDA();
+void token_logprobs_match_eager(torch::Device device) {
   torch::manual_seed(1);
   for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
-    const torch::Tensor logits = (3 * torch::randn({2, 5, 1003}, torch::kCUDA)).to(dtype).requires_grad_(true);
+    SCOPED_TRACE(c10::toString(dtype));
+    const torch::Tensor logits = (3 * torch::randn({2, 5, 1003}, device)).to(dtype).requires_grad_(true);
     const torch::Tensor target =
-        torch::randint(0, 1003, {2, 5}, torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
+        torch::randint(0, 1003, {2, 5}, torch::TensorOptions().dtype(torch::kInt64).device(device));
     const torch::Tensor want =
         torch::log_softmax(logits.to(torch::kFloat32), -1).gather(-1, target.unsqueeze(-1)).squeeze(-1);
     const torch::Tensor got = disa::kernels::token_logprobs_autograd(logits, target);
@@ -41,25 +41,51 @@ TEST(TorchKernels, TokenLogprobsMatchEagerLogSoftmaxAndAutograd) {
     const torch::Tensor g_got = torch::autograd::grad({got}, {logits}, {w})[0].to(torch::kFloat32);
     const double rtol = dtype == torch::kBFloat16 ? 1e-2 : 1e-5;
     EXPECT_TRUE(torch::allclose(g_got, g_want, rtol, 1e-5)) << (g_got - g_want).abs().max().item<float>();
+
+    // Entropy, and the backward in place and into a given buffer.
+    const torch::Tensor x = logits.detach();
+    const auto r = disa::kernels::token_logprobs(x, target, /*with_entropy=*/true);
+    const torch::Tensor p = torch::softmax(x.to(torch::kFloat32), -1);
+    const torch::Tensor h_want = -(p * torch::log_softmax(x.to(torch::kFloat32), -1)).sum(-1);
+    EXPECT_TRUE(torch::allclose(r.entropy, h_want, 1e-4, 1e-3)) << (r.entropy - h_want).abs().max().item<float>();
+    const torch::Tensor fresh = disa::kernels::token_logprobs_backward(x, target, r.lse, w);
+    torch::Tensor buffer = torch::empty_like(x);
+    disa::kernels::token_logprobs_backward(x, target, r.lse, w, buffer);
+    EXPECT_TRUE(torch::equal(buffer, fresh));
+    torch::Tensor in_place = x.clone();
+    disa::kernels::token_logprobs_backward(in_place, target, r.lse, w, in_place);
+    EXPECT_TRUE(torch::equal(in_place, fresh));
   }
-  const torch::Tensor logits = torch::randn({2, 7}, torch::kCUDA);
-  const torch::Tensor bad = torch::tensor({1, 7}, torch::TensorOptions().dtype(torch::kInt64).device(torch::kCUDA));
-  EXPECT_THROW(disa::kernels::token_logprobs(logits, bad), disa::InputError);
+  const torch::Tensor logits = torch::randn({2, 7}, device);
+  const torch::Tensor bad = torch::tensor({1, 7}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  try {
+    disa::kernels::token_logprobs(logits, bad);
+    ADD_FAILURE() << "an out-of-range target was accepted";
+  } catch (const disa::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("target[1] = 7 is outside [0, 7)"), std::string::npos) << e.what();
+  }
 }
 
-TEST(TorchKernels, LogZHatMatchesLogSumExp) {
-  SKIP_WITHOUT_TORCH_CUDA();
-  const torch::Tensor log_w = 10 * torch::randn({1000}, torch::TensorOptions().dtype(torch::kFloat64).device(torch::kCUDA));
+void log_z_hat_matches_log_sum_exp(torch::Device device) {
+  torch::manual_seed(3);
+  const torch::Tensor log_w = 10 * torch::randn({1000}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
   const torch::Tensor offset = torch::tensor({0, 1, 300, 1000}, torch::kInt64);
   const auto r = disa::kernels::log_z_hat(log_w, offset);
-  const auto seg = log_w.slice(0, 1, 300);
-  const double want = (torch::logsumexp(seg, 0) - std::log(299.0)).item<double>();
-  EXPECT_NEAR(r.log_z_hat[1].item<double>(), want, 1e-12 * (1 + std::fabs(want)));
+  for (auto [s, begin, end] : {std::tuple{0, 0, 1}, std::tuple{1, 1, 300}, std::tuple{2, 300, 1000}}) {
+    const torch::Tensor seg = log_w.slice(0, begin, end);
+    const double want = (torch::logsumexp(seg, 0) - std::log(double(end - begin))).item<double>();
+    EXPECT_NEAR(r.log_z_hat[s].item<double>(), want, 1e-12 * (1 + std::fabs(want))) << s;
+    const torch::Tensor w = torch::exp(seg - seg.max());
+    const double ess = (w.sum().pow(2) / w.pow(2).sum()).item<double>();
+    EXPECT_NEAR(r.ess[s].item<double>(), ess, 1e-10 * ess) << s;
+  }
   EXPECT_THROW(disa::kernels::log_z_hat(log_w, torch::tensor({0, 0}, torch::kInt64)), disa::InputError);
 }
 
-TEST(TorchKernels, LossAdapterOnCudaMatchesTheCpuPath) {
-  SKIP_WITHOUT_TORCH_CUDA();
+// cpu_device: run the kernel side in a CpuDeviceScope with these options (the reference
+// side, on CPU tensors too, must stay outside it).
+void loss_adapter_matches_the_cpu_path(torch::Device device,
+                                       std::optional<disa::kernels::cpu_device::LaunchOptions> cpu_device = {}) {
   torch::manual_seed(2);
   const std::int64_t B = 6, T = 40;
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
@@ -73,26 +99,85 @@ TEST(TorchKernels, LossAdapterOnCudaMatchesTheCpuPath) {
                              .group = torch::tensor({0, 0, 1, 1, 2, 2}, torch::kInt64),
                              .log_z = torch::randn({B}, f64).requires_grad_(true),
                              .advantages = {}};
-  disa::llm::LossTensors gpu;
-  auto cuda = [](const torch::Tensor& t) { return t.detach().to(torch::kCUDA); };
-  gpu = {cuda(cpu.logp).requires_grad_(true), cuda(cpu.logp_old), cuda(cpu.logp_ref), cuda(cpu.mask),
-         cuda(cpu.reward), cuda(cpu.group), cuda(cpu.log_z).requires_grad_(true), {}};
+  auto on = [&](const torch::Tensor& t) { return t.detach().to(device).clone(); };
+  disa::llm::LossTensors kernel{on(cpu.logp).requires_grad_(true), on(cpu.logp_old), on(cpu.logp_ref), on(cpu.mask),
+                                on(cpu.reward), on(cpu.group), on(cpu.log_z).requires_grad_(true), {}};
   for (const char* name : {"tb", "flowrl", "grpo", "gspo"}) {
     const auto objective = disa::loss::make_objective(name);
-    cpu.logp.mutable_grad() = torch::Tensor();
-    cpu.log_z.mutable_grad() = torch::Tensor();
-    gpu.logp.mutable_grad() = torch::Tensor();
-    gpu.log_z.mutable_grad() = torch::Tensor();
+    for (disa::llm::LossTensors* in : {&cpu, &kernel}) {
+      in->logp.mutable_grad() = torch::Tensor();
+      in->log_z.mutable_grad() = torch::Tensor();
+    }
     const torch::Tensor lc = disa::llm::loss(objective, cpu);
-    const torch::Tensor lg = disa::llm::loss(objective, gpu);
+    torch::Tensor lk;
+    if (cpu_device) {
+      CpuDeviceScope scope(*cpu_device);
+      const std::uint64_t before = disa::kernels::cpu_device::launch_count();
+      lk = disa::llm::loss(objective, kernel);
+      // Both passes ran on the CPU device: the kernel path was taken, not the CPU head.
+      EXPECT_EQ(disa::kernels::cpu_device::launch_count() - before, 2u) << name;
+    } else {
+      lk = disa::llm::loss(objective, kernel);
+    }
     lc.backward();
-    lg.backward();
-    EXPECT_NEAR(lg.item<double>(), lc.item<double>(), 1e-12 + 1e-10 * std::fabs(lc.item<double>())) << name;
-    EXPECT_TRUE(torch::allclose(gpu.logp.grad().cpu(), cpu.logp.grad(), 1e-10, 1e-12)) << name;
+    lk.backward();
+    EXPECT_NEAR(lk.item<double>(), lc.item<double>(), 1e-12 + 1e-10 * std::fabs(lc.item<double>())) << name;
+    EXPECT_TRUE(torch::allclose(kernel.logp.grad().cpu(), cpu.logp.grad(), 1e-10, 1e-12)) << name;
     if (cpu.log_z.grad().defined()) {
-      EXPECT_TRUE(torch::allclose(gpu.log_z.grad().cpu(), cpu.log_z.grad(), 1e-10, 1e-12)) << name;
+      EXPECT_TRUE(torch::allclose(kernel.log_z.grad().cpu(), cpu.log_z.grad(), 1e-10, 1e-12)) << name;
     }
   }
+}
+
+TEST(TorchKernelsGpu, TokenLogprobsMatchEagerLogSoftmaxAndAutograd) {
+  SKIP_WITHOUT_TORCH_CUDA();
+  token_logprobs_match_eager(torch::kCUDA);
+}
+
+TEST(TorchKernelsGpu, LogZHatMatchesLogSumExp) {
+  SKIP_WITHOUT_TORCH_CUDA();
+  log_z_hat_matches_log_sum_exp(torch::kCUDA);
+}
+
+TEST(TorchKernelsGpu, LossAdapterOnCudaMatchesTheCpuPath) {
+  SKIP_WITHOUT_TORCH_CUDA();
+  loss_adapter_matches_the_cpu_path(torch::kCUDA);
+}
+
+TEST(TorchKernelsCpuDevice, HostTensorsOutsideAScopeAreAnInputError) {
+  const torch::Tensor logits = torch::randn({3, 5});
+  const torch::Tensor target = torch::zeros({3}, torch::kInt64);
+  EXPECT_FALSE(CpuDeviceScope::active());
+  EXPECT_THROW(disa::kernels::token_logprobs(logits, target), disa::InputError);
+  EXPECT_THROW(disa::kernels::log_z_hat(torch::zeros({4}, torch::kFloat64), torch::tensor({0, 4})),
+               disa::InputError);
+  {
+    CpuDeviceScope outer;
+    {
+      CpuDeviceScope inner({disa::kernels::cpu_device::Order::reverse, 0});
+      EXPECT_TRUE(CpuDeviceScope::active());
+    }
+    EXPECT_TRUE(CpuDeviceScope::active());
+    EXPECT_NO_THROW(disa::kernels::token_logprobs(logits, target));
+  }
+  EXPECT_FALSE(CpuDeviceScope::active());
+}
+
+TEST(TorchKernelsCpuDevice, TokenLogprobsMatchEagerLogSoftmaxAndAutograd) {
+  CpuDeviceScope scope({disa::kernels::cpu_device::Order::shuffled, 11});
+  const std::uint64_t before = disa::kernels::cpu_device::launch_count();
+  token_logprobs_match_eager(torch::kCPU);
+  EXPECT_EQ(disa::kernels::cpu_device::launch_count() - before, 2u * 6u);  // per dtype: 2 forward, 4 backward
+}
+
+TEST(TorchKernelsCpuDevice, LogZHatMatchesLogSumExp) {
+  CpuDeviceScope scope;
+  log_z_hat_matches_log_sum_exp(torch::kCPU);
+}
+
+TEST(TorchKernelsCpuDevice, LossAdapterOnTheCpuDeviceMatchesTheCpuPath) {
+  loss_adapter_matches_the_cpu_path(torch::kCPU, disa::kernels::cpu_device::LaunchOptions{
+                                                     disa::kernels::cpu_device::Order::reverse, 0});
 }
 
 }  // namespace
