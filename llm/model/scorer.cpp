@@ -7,7 +7,28 @@
 
 #include "src/input_error.h"
 
+#if defined(DISA_HAVE_CUDA_KERNELS)  // set by kernels/CMakeLists.txt when the CUDA kernels are built
+#include "kernels/torch_kernels.h"
+#endif
+
 namespace disa::llm {
+namespace {
+
+// log p(target) per position of rows [B, W, V]. On the GPU (and inside a
+// kernels::CpuDeviceScope) kernel 1: one pass over each row's V logits, float32 output
+// from float32 or bf16 logits, and a backward that never stores the softmax; elsewhere
+// LibTorch eager.
+torch::Tensor target_logprobs(const torch::Tensor& rows, const torch::Tensor& targets) {
+#if defined(DISA_HAVE_CUDA_KERNELS)
+  const auto dtype = rows.scalar_type();
+  if ((rows.is_cuda() || kernels::CpuDeviceScope::active()) && (dtype == torch::kFloat32 || dtype == torch::kBFloat16))
+    return kernels::token_logprobs_autograd(rows, targets);
+#endif
+  const torch::Tensor target_logit = rows.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+  return (target_logit - rows.logsumexp(-1)).to(torch::kFloat32);
+}
+
+}  // namespace
 
 ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::vector<ScoreRequest>& requests,
                                            double temperature) {
@@ -49,10 +70,9 @@ ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::ve
       model.forward(as_tensor(ids, total), as_tensor(mask, total)) / temperature;  // [B, T, V]
   const torch::Tensor at = as_tensor(where, width);
   const torch::Tensor rows = logits.gather(1, at.unsqueeze(-1).expand({batch, width, logits.size(-1)}));
-  const torch::Tensor target_logit = rows.gather(-1, as_tensor(targets, width).unsqueeze(-1)).squeeze(-1);
   const torch::Tensor m = torch::from_blob(valid.data(), {batch, width}, torch::kFloat32).to(device).clone();
   ContinuationLogprobs out;
-  out.logprobs = ((target_logit - rows.logsumexp(-1)) * m).narrow(1, 0, longest);
+  out.logprobs = (target_logprobs(rows, as_tensor(targets, width)) * m).narrow(1, 0, longest);
   out.mask = m.narrow(1, 0, longest);
   return out;
 }
