@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -132,18 +133,16 @@ struct LogZHeadImpl : torch::nn::Module {
 };
 TORCH_MODULE(LogZHead);
 
-// Autocast to bf16 for the forward on CUDA; a no-op elsewhere.
+// Autocast to bf16 for the forward on CUDA; a no-op elsewhere. PyTorch 2.4 renamed the
+// CUDA autocast calls (per device type) and deprecated the old names; 1.13 has only those.
 class AutocastScope {
  public:
   explicit AutocastScope(bool on) : on_(on) {
-    if (on_) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    }
+    if (on_) set_cuda_autocast(true);
   }
   ~AutocastScope() {
     if (on_) {
-      at::autocast::set_enabled(false);
+      set_cuda_autocast(false);
       at::autocast::clear_cache();
     }
   }
@@ -151,6 +150,15 @@ class AutocastScope {
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
+  static void set_cuda_autocast(bool enabled) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    if (enabled) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+#else
+    if (enabled) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(enabled);
+#endif
+  }
   bool on_;
 };
 
