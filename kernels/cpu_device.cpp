@@ -22,10 +22,14 @@
 
 namespace disa::kernels::cpu_device {
 
-thread_local Dim3 thread_idx, block_idx, block_dim, grid_dim;
 namespace {
+thread_local Dim3 thread_idx, block_idx, block_dim, grid_dim;
 thread_local std::uint64_t launches = 0;
-}
+}  // namespace
+const Dim3& thread_index() { return thread_idx; }
+const Dim3& block_index() { return block_idx; }
+const Dim3& block_dimensions() { return block_dim; }
+const Dim3& grid_dimensions() { return grid_dim; }
 std::uint64_t launch_count() { return launches; }
 
 namespace {
@@ -341,7 +345,8 @@ void warp_exchange(unsigned mask, const void* value, void* out, std::size_t size
   std::memcpy(b.slot(warp, k, lane), value, size);
   f.mask = mask;
   b.block_on(State::at_shuffle);  // returns when every lane of the warp has written shuffle k
-  const std::size_t lanes_in_warp = std::min<std::size_t>(kWarp, block_dim.x * block_dim.y * block_dim.z - warp * kWarp);
+  const std::size_t threads = std::size_t(block_dim.x) * block_dim.y * block_dim.z;
+  const std::size_t lanes_in_warp = std::min<std::size_t>(kWarp, threads - warp * kWarp);
   const bool inside = source < lanes_in_warp;
   std::memcpy(out, inside ? b.slot(warp, k, source) : value, size);
 }

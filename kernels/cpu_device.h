@@ -49,8 +49,14 @@ class CpuDeviceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The running fiber's CUDA indices (valid inside a kernel body only).
-extern thread_local Dim3 thread_idx, block_idx, block_dim, grid_dim;
+// The running fiber's CUDA indices (valid inside a kernel body only). Functions, not
+// extern thread_local objects: with those, GCC 12's UBSan at -O2 reported the kernels'
+// accesses on fibers as null member accesses (not reproduced outside fibers), and a
+// function also keeps the compiler from holding an address across a switch.
+const Dim3& thread_index();
+const Dim3& block_index();
+const Dim3& block_dimensions();
+const Dim3& grid_dimensions();
 
 // Runs body() once per thread of every block of grid x block, as described above.
 // Throws CpuDeviceError; std::invalid_argument for an empty or too large block

@@ -31,10 +31,10 @@
 #undef __forceinline__
 #undef __launch_bounds__
 #undef __shared__
-#define threadIdx (::disa::kernels::cpu_device::thread_idx)
-#define blockIdx (::disa::kernels::cpu_device::block_idx)
-#define blockDim (::disa::kernels::cpu_device::block_dim)
-#define gridDim (::disa::kernels::cpu_device::grid_dim)
+#define threadIdx (::disa::kernels::cpu_device::thread_index())
+#define blockIdx (::disa::kernels::cpu_device::block_index())
+#define blockDim (::disa::kernels::cpu_device::block_dimensions())
+#define gridDim (::disa::kernels::cpu_device::grid_dimensions())
 #define __global__
 #define __device__
 #define __host__

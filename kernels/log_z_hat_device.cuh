@@ -1,7 +1,8 @@
 // Kernel 3's device code, compiled by nvcc for the GPU (log_z_hat.cu) and by the host
-// compiler for the CPU device (log_z_hat_cpu_device.cpp, kernels/cpu_device.h). One block of 256 threads per segment; each thread keeps a
-// LogZState (log_z_hat_math.h, the code the CPU tests check) over a strided slice of
-// the segment, then the block merges them (warp shuffles, then one state per warp).
+// compiler for the CPU device (log_z_hat_cpu_device.cpp, kernels/cpu_device.h).
+// One block of 256 threads per segment; each thread keeps a LogZState (log_z_hat_math.h,
+// the code the CPU tests check) over a strided slice of the segment, then the block
+// merges them (warp shuffles, then one state per warp).
 #pragma once
 
 #if defined(__CUDACC__)

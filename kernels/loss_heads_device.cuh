@@ -1,6 +1,7 @@
 // Kernel 2's device code, compiled by nvcc for the GPU (loss_heads.cu) and by the host
 // compiler for the CPU device (loss_heads_cpu_device.cpp, kernels/cpu_device.h): the two
-// token passes of loss_heads.h. No src/ header here: nvcc runs at C++17 and src/ is
+// token passes of loss_heads.h. Only the C++17 src/ headers the per-token math needs
+// (DISA_HD: the PPO clip, the KL penalty): nvcc runs at C++17, the rest of src/ is
 // C++20. One block of 128 threads per row (T is a few thousand tokens: 128 threads
 // stride a row in coalesced steps); each thread accumulates its tokens with the shared
 // per-token functions (loss_heads_math.h), then the block sums the per-thread structs of

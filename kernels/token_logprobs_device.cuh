@@ -1,5 +1,6 @@
 // Kernel 1's device code, compiled by nvcc for the GPU (token_logprobs.cu) and by the host
-// compiler for the CPU device (token_logprobs_cpu_device.cpp, kernels/cpu_device.h): one block of 256 threads per row. Each thread streams its share
+// compiler for the CPU device (token_logprobs_cpu_device.cpp, kernels/cpu_device.h).
+// One block of 256 threads per row. Each thread streams its share
 // of the row in 16-byte vectors (8 bf16 or 4 fp32) and keeps an online softmax state
 // (token_logprobs_math.h: the same code the CPU tests check); the block then merges the
 // 256 states. Row starts are only 16-byte aligned when V is a multiple of the vector,

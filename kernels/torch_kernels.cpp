@@ -41,7 +41,8 @@ void require_kernel_device(const char* what, const Tensor& t) {
   if (!t.defined()) throw InputError(std::string("disa::kernels::") + what + ": a required tensor is undefined");
   if (t.is_cuda() || (t.is_cpu() && cpu_device_options != nullptr)) return;
   throw InputError(std::string("disa::kernels::") + what + ": tensors must be on a CUDA device, got " +
-                   t.device().str() + (t.is_cpu() ? " (CPU tensors run on the CPU device only inside a CpuDeviceScope)" : ""));
+                   t.device().str() +
+                   (t.is_cpu() ? " (CPU tensors run on the CPU device only inside a CpuDeviceScope)" : ""));
 }
 
 void require_same_device(const char* what, const Tensor& t, const Tensor& first) {

@@ -105,8 +105,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
       const auto records = read_jsonl(path);
       for (std::size_t i = 0; i < records.size(); ++i) {
         cases.push_back({id_of(records[i], "unique_id", i), text_field(records[i], "solution", path, i),
-                         {text_field(records[i], "answer", path, i)}});
-        cases.back().question = question_of(records[i], path, i);
+                         {text_field(records[i], "answer", path, i)}, false, question_of(records[i], path, i)});
       }
       break;
     }
@@ -122,8 +121,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         std::string answer = rationale.substr(at + 4);
         answer.erase(0, answer.find_first_not_of(" \t"));
         answer.erase(answer.find_last_not_of(" \t\r\n") + 1);
-        cases.push_back({std::to_string(i + 1), rationale, {answer}});
-        cases.back().question = question_of(records[i], path, i);
+        cases.push_back({std::to_string(i + 1), rationale, {answer}, false, question_of(records[i], path, i)});
       }
       break;
     }
@@ -132,8 +130,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
       const auto records = read_jsonl(path);
       for (std::size_t i = 0; i < records.size(); ++i) {
         cases.push_back({id_of(records[i], "id", i), text_field(records[i], "solution", path, i),
-                         {text_field(records[i], "answer", path, i)}});
-        cases.back().question = question_of(records[i], path, i);
+                         {text_field(records[i], "answer", path, i)}, false, question_of(records[i], path, i)});
       }
       break;
     }
@@ -142,8 +139,8 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
       const auto records = read_jsonl(path);
       for (std::size_t i = 0; i < records.size(); ++i) {
         const std::string answer = text_field(records[i], "answer", path, i);
-        cases.push_back({std::to_string(i + 1), fmt::format("The answer is \\boxed{{{}}}", answer), {answer}});
-        cases.back().question = question_of(records[i], path, i);
+        cases.push_back({std::to_string(i + 1), fmt::format("The answer is \\boxed{{{}}}", answer), {answer}, false,
+                         question_of(records[i], path, i)});
       }
       break;
     }
@@ -157,8 +154,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         }
         const double value = records[i]["answer"].get<double>();
         cases.push_back({id_of(records[i], "id", i), fmt::format("\\boxed{{{}}}", number_answer(value, true)),
-                         {records[i]["answer"].dump()}});
-        cases.back().question = question_of(records[i], path, i);
+                         {records[i]["answer"].dump()}, false, question_of(records[i], path, i)});
       }
       break;
     }
@@ -179,8 +175,8 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         if (found == answers_by_idx.end()) {
           throw InputError(fmt::format("benchmark file '{}': no answer for idx {}", answers_path.string(), idx));
         }
-        cases.push_back({idx, text_field(records[i], "solution", path, i), found->second, false});
-        cases.back().question = question_of(records[i], path, i);
+        cases.push_back(
+            {idx, text_field(records[i], "solution", path, i), found->second, false, question_of(records[i], path, i)});
       }
       break;
     }
@@ -197,8 +193,7 @@ std::vector<BenchmarkCase> load_benchmark(MathBenchmark b, const std::filesystem
         std::vector<std::string> answers;
         for (const json& a : r["final_answer"]) answers.push_back(a.get<std::string>());
         cases.push_back({id_of(r, "id", i), r["solution"].back().get<std::string>(), answers,
-                         r.value("is_multiple_answer", false)});
-        cases.back().question = question_of(records[i], path, i);
+                         r.value("is_multiple_answer", false), question_of(records[i], path, i)});
       }
       break;
     }

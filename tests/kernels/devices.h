@@ -8,6 +8,7 @@
 // unaligned start) and host() (a copy back).
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,7 +21,10 @@ namespace disa::kernels_test {
 template <class T>
 class HostArray {
  public:
-  explicit HostArray(std::size_t n, std::size_t pad_front = 0) : data_(n + pad_front + 1), n_(n), pad_(pad_front) {}
+  // Exactly n + pad_front elements (one when both are 0, for a valid pointer): no slack
+  // past the end, so that AddressSanitizer sees a kernel reading one past a row.
+  explicit HostArray(std::size_t n, std::size_t pad_front = 0)
+      : data_(std::max<std::size_t>(n + pad_front, 1)), n_(n), pad_(pad_front) {}
   template <class V, class = decltype(std::declval<const V&>().data())>  // a host container, not a count
   explicit HostArray(const V& host, std::size_t pad_front = 0) : HostArray(host.size(), pad_front) {
     std::copy(host.begin(), host.end(), data_.begin() + pad_);
