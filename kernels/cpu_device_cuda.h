@@ -1,8 +1,9 @@
 // The CUDA names the kernels' source uses (threadIdx, blockIdx, blockDim, gridDim,
 // __global__, __device__, __host__, __forceinline__, __shared__, __launch_bounds__,
 // __syncthreads, __shfl_down_sync, __ldg, uint4), on the CPU device (cpu_device.h).
-// The *_device.cuh files include this instead of <cuda_runtime.h> when not compiled by
-// nvcc; nothing else should: the names are macros.
+// kernels/device_code.h includes this instead of <cuda_runtime.h> when not compiled by
+// nvcc (and tests/kernels/cpu_device_test.cpp for its test kernels); nothing else should:
+// the names are macros.
 #pragma once
 
 #ifdef __CUDACC__

@@ -5,11 +5,7 @@
 // merges them (warp shuffles, then one state per warp).
 #pragma once
 
-#if defined(__CUDACC__)
-#include <cuda_runtime.h>
-#else
-#include "kernels/cpu_device_cuda.h"
-#endif
+#include "kernels/device_code.h"  // first: CUDA, or the CPU device
 
 #include <climits>
 #include <cstdint>

@@ -16,8 +16,8 @@
 //
 // Kernels: loss_heads_device.cuh; the driver: run_loss_passes (loss_heads_passes.h), over
 // the GPU (compute_loss_cuda) or the CPU device (compute_loss_cpu_device, cpu_device.h).
-// Checkers against compute_loss: tests/kernels/loss_heads_test.cpp (GPU) and
-// tests/kernels/loss_heads_cpu_device_test.cpp (CPU device, runs in CI).
+// Checker against compute_loss, on both devices (the CPU device's cases run in CI):
+// tests/kernels/loss_heads_test.cpp.
 // Benchmark: bench/bench_kernels.cpp.
 #pragma once
 

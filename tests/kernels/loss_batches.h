@@ -1,5 +1,5 @@
-// Seeded random loss batches for the kernel-2 checkers (loss_heads_cpu_device_test.cpp on
-// the CPU, loss_heads_test.cpp on the GPU), without LibTorch: rows padded inside and at
+// Seeded random loss batches for the kernel-2 checker (loss_heads_test.cpp, on both
+// devices), without LibTorch: rows padded inside and at
 // the end, NaN and +-inf in the padding, empty rows (including a fully masked one),
 // singleton and scattered group ids, log-ratios past PPO's +-20 clamp and GSPO's cap.
 #pragma once

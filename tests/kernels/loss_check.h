@@ -1,6 +1,6 @@
 // Compares a kernel-2 result (GPU or CPU device) with disa::loss::compute_loss's:
 // loss, grad_logp, grad_log_z and every diagnostic, with tolerance abs + rel * |ref|,
-// printing the first mismatches. Shared by loss_heads_cpu_device_test.cpp and loss_heads_test.cpp.
+// printing the first mismatches. compare_values is the kernel checkers' comparison.
 #pragma once
 
 #include <cmath>

@@ -1,7 +1,7 @@
 // CPU checks of kernel 2's per-token helpers (kernels/loss_heads_math.h). The PPO clip and
 // the KL penalty are src/loss's own DISA_HD definitions, checked there (golden vectors,
-// properties); the kernels' use of them is checked by loss_heads_cpu_device_test (and on
-// a GPU by loss_heads_test).
+// properties); the kernels' use of them is checked by loss_heads_test (on the CPU device
+// in CI, and on a GPU).
 #include <cmath>
 #include <vector>
 
