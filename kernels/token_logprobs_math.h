@@ -33,12 +33,21 @@ struct bf16 {
 DISA_HD inline float to_float(float x) { return x; }
 DISA_HD inline float to_float(bf16 x) { return bits_float(std::uint32_t(x.bits) << 16); }
 
-// Round to nearest even, NaN stays a (quiet) NaN; what __float2bfloat16_rn does.
+// Round to nearest even; every NaN becomes the canonical 0x7fff. What
+// __float2bfloat16_rn does: on sm_80+ one cvt.rn.bf16.f32 instruction (instead of the
+// ~7 integer instructions below, per element of kernel 1's bf16 backward), elsewhere
+// cuda_bf16.hpp's software rounding, which this is.
 DISA_HD inline bf16 float_to_bf16(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  bf16 r;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(f));
+  return r;
+#else
   std::uint32_t u = float_bits(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return bf16{std::uint16_t((u >> 16) | 0x0040u)};
+  if ((u & 0x7fffffffu) > 0x7f800000u) return bf16{std::uint16_t(0x7fffu)};
   u += 0x7fffu + ((u >> 16) & 1u);
   return bf16{std::uint16_t(u >> 16)};
+#endif
 }
 
 template <class Elem>
@@ -54,6 +63,10 @@ DISA_HD inline bf16 from_float<bf16>(float f) {
 
 DISA_HD inline float hd_exp(float x) { return expf(x); }
 DISA_HD inline double hd_exp(double x) { return exp(x); }
+DISA_HD inline float hd_exp2(float x) { return exp2f(x); }
+DISA_HD inline double hd_exp2(double x) { return exp2(x); }
+DISA_HD inline float hd_fmax(float a, float b) { return fmaxf(a, b); }
+DISA_HD inline double hd_fmax(double a, double b) { return fmax(a, b); }
 DISA_HD inline float hd_log(float x) { return logf(x); }
 DISA_HD inline double hd_log(double x) { return log(x); }
 
@@ -61,6 +74,8 @@ inline constexpr int kSoftmaxHasNan = 1, kSoftmaxHasPosInf = 2;
 
 template <class Acc>
 struct SoftmaxState {
+  static constexpr Acc kLog2e = Acc(1.442695040888963407359924681001892137L);
+
   Acc m = -INFINITY;
   Acc s = 0;
   Acc u = 0;
@@ -79,8 +94,34 @@ struct SoftmaxState {
     m = M;
   }
 
-  // n values at once: one rescale per chunk (the kernel's 16-byte vectors), not per value.
+  // n values at once (the kernel's 16-byte vectors): one rescale per chunk, not per value.
+  // Fast path, for a chunk of finite values (the common case): no branch per value, and
+  // e^d as 2^(d log2 e): a multiply and the GPU's ex2 instead of expf's range reduction,
+  // about half the instructions a value of the classified path (kernel 1's bf16 forward
+  // is otherwise bound by instruction issue, not by memory: bench/RESULTS.md). A
+  // non-finite value shows in the chunk's own results (+inf: cm = +inf; NaN: e = NaN;
+  // -inf: e d = 0 * -inf = NaN), and then the chunk is redone value by value. The state
+  // is untouched until then except for the rescale to the chunk's finite max, which the
+  // classified path makes identically.
   DISA_HD void add_chunk(const Acc* x, int n) {
+    Acc cm = x[0];
+    for (int k = 1; k < n; ++k) cm = hd_fmax(cm, x[k]);  // fmax ignores NaN
+    if (!(cm > -INFINITY && cm < INFINITY)) return add_chunk_classified(x, n);
+    if (cm > m) rescale_to(cm);
+    Acc cs = 0, cu = 0;
+    for (int k = 0; k < n; ++k) {
+      const Acc d = x[k] - m;
+      const Acc e = hd_exp2(d * kLog2e);
+      cs += e;
+      cu += e * d;
+    }
+    if (!(cs == cs && cu == cu)) return add_chunk_classified(x, n);
+    s += cs;
+    u += cu;
+  }
+
+  // The same, value by value: NaN and +inf set flags, -inf contributes nothing.
+  DISA_HD void add_chunk_classified(const Acc* x, int n) {
     Acc cm = -INFINITY;
     for (int k = 0; k < n; ++k) {
       const Acc v = x[k];
@@ -160,9 +201,11 @@ DISA_HD inline RowSegments row_segments(std::uint64_t addr, std::int64_t V, int 
 // throw; the torch glue checks targets on the host first).
 DISA_HD inline bool target_in_range(std::int64_t target, std::int64_t V) { return target >= 0 && target < V; }
 
-// One element of the backward: g * (softmax_v - [v == target]), softmax_v = e^{x - lse}.
+// One element of the backward: g * (softmax_v - [v == target]), softmax_v = e^{x - lse},
+// computed as 2^((x - lse) log2 e) (the GPU's ex2, as add_chunk's fast path; x = -inf
+// gives 0, a NaN stays NaN).
 DISA_HD inline float softmax_grad(float x, float lse, float g, bool is_target) {
-  return g * (expf(x - lse) - (is_target ? 1.0f : 0.0f));
+  return g * (exp2f((x - lse) * SoftmaxState<float>::kLog2e) - (is_target ? 1.0f : 0.0f));
 }
 
 }  // namespace disa::kernels

@@ -90,6 +90,57 @@ TEST(SoftmaxStateMath, MatchesLongDoubleOnRandomRows) {
   }
 }
 
+// add_chunk's fast path (finite chunks) hands a chunk with -inf, +inf or NaN to the
+// classified path after it may already have rescaled to the chunk's max: the result must
+// be the classified path's, exactly, and -inf must count as absent.
+TEST(SoftmaxStateMath, ChunksWithNonFiniteValuesAreRedoneExactly) {
+  std::mt19937_64 rng(20261206);
+  for (const double special : {-kInf, kInf, std::nan("")}) {
+    for (std::size_t chunk : {1, 3, 4, 8}) {
+      for (int trial = 0; trial < 20; ++trial) {
+        std::vector<double> x = random_row(rng, 200, 3.0, 0.0), finite;
+        // Every chunk of the first half holds a special (so each is redone, some after a
+        // rescale); the second half has one every ~10 values.
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          const bool first_half_slot = i < 100 && i % chunk == std::size_t(trial) % chunk;
+          if (first_half_slot || (i >= 100 && rng() % 10 == 0)) x[i] = special;
+        }
+        for (double v : x)
+          if (std::isfinite(v)) finite.push_back(v);
+        const auto fast = chunked_and_merged<float>(x, chunk, 1);
+        SoftmaxState<float> classified;
+        for (std::size_t c = 0; c < x.size(); c += chunk) {
+          std::vector<float> buf(x.begin() + long(c), x.begin() + long(std::min(x.size(), c + chunk)));
+          classified.add_chunk_classified(buf.data(), int(buf.size()));
+        }
+        if (std::isnan(special)) {
+          EXPECT_TRUE(std::isnan(fast.lse()) && std::isnan(fast.entropy())) << "chunk " << chunk;
+        } else if (special > 0) {
+          EXPECT_EQ(fast.lse(), INFINITY) << "chunk " << chunk;
+          EXPECT_TRUE(std::isnan(fast.entropy())) << "chunk " << chunk;
+        } else {
+          const Brute b = brute(finite);
+          EXPECT_NEAR(fast.lse(), double(b.lse), 1e-5 * (1 + std::fabs(double(b.lse)))) << "chunk " << chunk;
+          EXPECT_NEAR(fast.entropy(), double(b.entropy), 2e-4 * (1 + double(b.entropy))) << "chunk " << chunk;
+        }
+        EXPECT_EQ(fast.flags, classified.flags) << "chunk " << chunk;
+        EXPECT_EQ(fast.m, classified.m) << "chunk " << chunk;
+      }
+    }
+  }
+  // A chunk whose -inf makes the fast path fall back after rescaling to its finite max:
+  // the state is the classified path's, bit for bit.
+  SoftmaxState<double> a, b;
+  const double first[4] = {0.5, -1.0, 2.0, 0.25}, second[4] = {7.0, -kInf, 3.0, 6.5};
+  a.add_chunk(first, 4);
+  a.add_chunk(second, 4);
+  b.add_chunk(first, 4);
+  b.add_chunk_classified(second, 4);
+  EXPECT_EQ(a.m, b.m);
+  EXPECT_EQ(a.s, b.s);
+  EXPECT_EQ(a.u, b.u);
+}
+
 TEST(SoftmaxStateMath, EdgeCasesFollowLogSumExpConventions) {
   SoftmaxState<float> empty;
   EXPECT_EQ(empty.lse(), -INFINITY);
@@ -126,6 +177,11 @@ TEST(Bf16Math, RoundsToNearestEvenAndKeepsSpecials) {
   EXPECT_EQ(float_to_bf16(1.0f + 0x1p-8f + 0x1p-20f).bits, 0x3f81);  // above half-way: up
   EXPECT_EQ(float_to_bf16(-INFINITY).bits, 0xff80);
   EXPECT_TRUE(std::isnan(to_float(float_to_bf16(NAN))));
+  // Every NaN, whatever its sign and payload, becomes the canonical 0x7fff (as cvt.rn.bf16.f32
+  // and cuda_bf16.hpp's software rounding make it).
+  EXPECT_EQ(float_to_bf16(NAN).bits, 0x7fff);
+  EXPECT_EQ(float_to_bf16(-NAN).bits, 0x7fff);
+  EXPECT_EQ(float_to_bf16(disa::kernels::bits_float(0x7f800001u)).bits, 0x7fff);  // signalling, payload 1
   EXPECT_EQ(to_float(float_to_bf16(-INFINITY)), -INFINITY);
   // Every bf16 value survives the round trip.
   for (std::uint32_t b = 0; b < 0x10000; ++b) {
