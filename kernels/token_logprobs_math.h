@@ -104,6 +104,7 @@ struct SoftmaxState {
   // is untouched until then except for the rescale to the chunk's finite max, which the
   // classified path makes identically.
   DISA_HD void add_chunk(const Acc* x, int n) {
+    if (n <= 0) return;
     Acc cm = x[0];
     for (int k = 1; k < n; ++k) cm = hd_fmax(cm, x[k]);  // fmax ignores NaN
     if (!(cm > -INFINITY && cm < INFINITY)) return add_chunk_classified(x, n);

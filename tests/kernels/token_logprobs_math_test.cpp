@@ -163,6 +163,13 @@ TEST(SoftmaxStateMath, EdgeCasesFollowLogSumExpConventions) {
   // A single value: lse = x, entropy 0.
   EXPECT_EQ(one_by_one<float>({3.5}).lse(), 3.5f);
   EXPECT_EQ(one_by_one<float>({3.5}).entropy(), 0.0f);
+  // An empty chunk leaves the state as it was.
+  SoftmaxState<float> st = one_by_one<float>({1.0, 2.0});
+  const SoftmaxState<float> before = st;
+  st.add_chunk(nullptr, 0);
+  EXPECT_EQ(st.m, before.m);
+  EXPECT_EQ(st.s, before.s);
+  EXPECT_EQ(st.u, before.u);
 }
 
 TEST(Bf16Math, RoundsToNearestEvenAndKeepsSpecials) {
