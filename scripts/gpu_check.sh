@@ -2,7 +2,9 @@
 # The one command to check the CUDA kernels (issue 7) on a GPU machine: configures the
 # standalone kernels build (kernels/standalone/CMakeLists.txt) against pip's PyTorch,
 # builds the checkers and bench_kernels, runs them, and writes four logs to
-# ${OUT:-results/gpu}: gpu.txt (nvidia-smi, nvcc, torch), build.log, tests.log, bench.log.
+# ${OUT:-results/gpu}: gpu.txt (nvidia-smi, nvcc, torch), build.log, tests.log, bench.log,
+# and where the toolkit has them sass.txt (kernel 1's sm_90 machine code) and, with
+# PROFILE=1, ncu.txt (Nsight Compute on kernel 1).
 # Exit status: 0 when every checker passed (a checker that SKIPS on a GPU machine counts
 # as a failure: it means no device was visible), 1 otherwise.
 #
@@ -16,10 +18,10 @@
 #
 # With the device tool of this workplace, from the repository root:
 #   scripts/gpu_check.sh --pack                                                  # here, once
-#   run(command="scripts/gpu_check.sh", carry=["build-gpu-deps"], timeout_s=600)  # there
+#   run(command="PROFILE=1 scripts/gpu_check.sh", carry=["build-gpu-deps"], timeout_s=600)  # there
 # Environment: DISA_DEPS (dependency folder, default build-gpu-deps), CUDA_HOME (nvcc's
 # toolkit, default: nvcc on PATH, else /usr/local/cuda), BENCH_ARGS (extra bench_kernels
-# flags, e.g. "--fp32"), JOBS (build parallelism, default nproc).
+# flags, e.g. "--fp32"), JOBS (build parallelism, default nproc), PROFILE (1: run ncu).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -101,5 +103,32 @@ done
   echo "gpu_check: bench_kernels failed (validation or CUDA error)"
 }
 cat "$OUT/bench.log"
+
+# Kernel 1's machine code for sm_90 (cuobjdump ships with the toolkit there, not on the
+# Debian box): the SASS behind the instructions-per-element estimates that
+# bench/RESULTS.md reads off the PTX.
+CUOBJDUMP="$(dirname "$NVCC")/cuobjdump"
+command -v cuobjdump >/dev/null && [[ ! -x "$CUOBJDUMP" ]] && CUOBJDUMP="$(command -v cuobjdump)"
+if [[ -x "$CUOBJDUMP" ]]; then
+  "$CUOBJDUMP" --dump-sass -arch sm_90 "$BUILD/kernels/CMakeFiles/disa_kernels.dir/token_logprobs.cu.o" \
+    >"$OUT/sass.txt" 2>&1 && echo "gpu_check: kernel 1's SASS in $OUT/sass.txt" ||
+    echo "gpu_check: cuobjdump failed (see $OUT/sass.txt)"
+fi
+
+# PROFILE=1: Nsight Compute on kernel 1 at the bench's shape (one timed repetition):
+# speed of light (memory vs compute throughput), issue-slot use, occupancy. The first
+# eight launches are: validation fwd and bwd (16 rows), then warm-up + timed fwd, fwd with
+# entropy, bwd. Not a check: it does not change the exit status.
+if [[ "${PROFILE:-0}" == 1 ]]; then
+  if command -v ncu >/dev/null; then
+    # shellcheck disable=SC2086
+    timeout 300 ncu --kernel-name regex:token_logprobs --launch-count 8 --section SpeedOfLight \
+      --section ComputeWorkloadAnalysis --section Occupancy "$BUILD/bin/bench_kernels" --reps=1 --no-torch \
+      ${BENCH_ARGS:-} >"$OUT/ncu.txt" 2>&1 && echo "gpu_check: Nsight Compute report in $OUT/ncu.txt" ||
+      echo "gpu_check: ncu failed or timed out (see $OUT/ncu.txt)"
+  else
+    echo "gpu_check: PROFILE=1 but no ncu on PATH"
+  fi
+fi
 echo "gpu_check: logs in $OUT; $([[ $failed -eq 0 ]] && echo "all checks passed" || echo "SOME CHECKS FAILED")"
 exit $failed
