@@ -302,4 +302,53 @@ TEST_F(KernelResources, Kernel1StreamsRowsInSixteenByteVectors) {
   }
 }
 
+// The PTX's basic blocks: a block ends at a label or after a branch (predicated or not).
+std::vector<std::vector<std::string>> basic_blocks(const std::string& ptx) {
+  std::vector<std::vector<std::string>> blocks(1);
+  std::stringstream in(ptx);
+  for (std::string line; std::getline(in, line);) {
+    const std::size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    line = line.substr(first);
+    if (line[0] == '$' && line.back() == ':') {  // a label
+      blocks.emplace_back();
+      continue;
+    }
+    if (line.back() != ';' || line[0] == '.' || line.rfind("//", 0) == 0) continue;  // not an instruction
+    blocks.back().push_back(line);
+    if (line.find("bra") != std::string::npos || line.rfind("ret", 0) == 0) blocks.emplace_back();
+  }
+  return blocks;
+}
+
+// Kernel 1's per-element work is branch-free for a vector of finite values: all kV
+// exponentials of one 16-byte vector sit in one basic block of the PTX. A branch per
+// element (as the classified path has: NaN, +inf and -inf tests around every exp) costs
+// ~4 instructions each and kept the bf16 forward at ~13 instructions per byte, above the
+// issue/bandwidth balance (bench/RESULTS.md); this is the property that took it to ~5.
+TEST_F(KernelResources, Kernel1ExponentialsOfAVectorAreOneBranchFreeBlock) {
+  for (const int arch : built_archs()) {
+    const auto bodies = read_ptx("token_logprobs", arch);
+    for (const Kernel& k : kKernels) {
+      if (!is_kernel1(k)) continue;
+      const auto it = bodies.find(k.name);
+      ASSERT_NE(it, bodies.end()) << k.name << " not in the sm_" << arch << " PTX";
+      const int per_vector = k.name.find("<bf16>") != std::string::npos ? 8 : 4;
+      int best_exps = 0, best_size = 0;
+      for (const auto& block : basic_blocks(it->second)) {
+        int exps = 0, size = 0;
+        for (const std::string& ins : block) {
+          exps += ins.rfind("ex2.approx", 0) == 0;
+          size += ins.rfind("mov.", 0) != 0;  // register renames and constants: free in SASS
+        }
+        if (exps > best_exps) best_exps = exps, best_size = size;
+      }
+      std::printf("%-40s sm_%d: %d exponentials in one block of %d instructions (%.1f per element)\n",
+                  k.name.c_str(), arch, best_exps, best_size, best_exps ? double(best_size) / best_exps : 0.0);
+      EXPECT_GE(best_exps, per_vector) << k.name << " sm_" << arch << ": the exponentials of one " << per_vector
+                                       << "-element vector are split by branches";
+    }
+  }
+}
+
 }  // namespace
