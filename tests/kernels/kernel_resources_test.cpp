@@ -301,28 +301,35 @@ TEST_F(KernelResources, Kernel1KeepsEnoughBytesInFlightForTheBandwidth) {
 // loads would need 8x the load instructions for the same bytes. The forward reads through
 // the read-only path (ld.global.nc: both vectors of an iteration); the backward may run
 // in place, so it reads with plain loads and writes 16-byte stores.
-TEST_F(KernelResources, Kernel1StreamsRowsInSixteenByteVectors) {
+// Calls f(arch, kernel, its PTX) for each of kernel 1's entries on every architecture built.
+template <class F>
+void for_each_kernel1_ptx(F f) {
   for (const int arch : built_archs()) {
     const auto bodies = read_ptx("token_logprobs", arch);
     for (const Kernel& k : kKernels) {
       if (!is_kernel1(k)) continue;
       const auto it = bodies.find(k.name);
       ASSERT_NE(it, bodies.end()) << k.name << " not in the sm_" << arch << " PTX";
-      const std::string& ptx = it->second;
-      const int nc_vector_loads = count(ptx, "ld.global.nc.v4.");
-      const int vector_loads = count(ptx, "ld.global.v4.");
-      const int vector_stores = count(ptx, "st.global.v4.");
-      std::printf("%-40s sm_%d: %d ld.global.nc.v4, %d ld.global.v4, %d st.global.v4\n", k.name.c_str(), arch,
-                  nc_vector_loads, vector_loads, vector_stores);
-      if (k.name.rfind("token_logprobs_backward_kernel", 0) == 0) {
-        EXPECT_GE(vector_loads + nc_vector_loads, 2) << k.name << " sm_" << arch;
-        EXPECT_GE(vector_stores, 2) << k.name << " sm_" << arch;
-      } else {
-        EXPECT_GE(nc_vector_loads, 2) << k.name << " sm_" << arch;
-        EXPECT_EQ(vector_stores, 0) << k.name << " sm_" << arch << ": the forward writes 1-3 floats per row";
-      }
+      f(arch, k, it->second);
     }
   }
+}
+
+TEST_F(KernelResources, Kernel1StreamsRowsInSixteenByteVectors) {
+  for_each_kernel1_ptx([](int arch, const Kernel& k, const std::string& ptx) {
+    const int nc_vector_loads = count(ptx, "ld.global.nc.v4.");
+    const int vector_loads = count(ptx, "ld.global.v4.");
+    const int vector_stores = count(ptx, "st.global.v4.");
+    std::printf("%-40s sm_%d: %d ld.global.nc.v4, %d ld.global.v4, %d st.global.v4\n", k.name.c_str(), arch,
+                nc_vector_loads, vector_loads, vector_stores);
+    if (k.name.rfind("token_logprobs_backward_kernel", 0) == 0) {
+      EXPECT_GE(vector_loads + nc_vector_loads, 2) << k.name << " sm_" << arch;
+      EXPECT_GE(vector_stores, 2) << k.name << " sm_" << arch;
+    } else {
+      EXPECT_GE(nc_vector_loads, 2) << k.name << " sm_" << arch;
+      EXPECT_EQ(vector_stores, 0) << k.name << " sm_" << arch << ": the forward writes 1-3 floats per row";
+    }
+  });
 }
 
 // The PTX's basic blocks: a block ends at a label or after a branch (predicated or not).
@@ -350,28 +357,22 @@ std::vector<std::vector<std::string>> basic_blocks(const std::string& ptx) {
 // ~4 instructions each and kept the bf16 forward at ~13 instructions per byte, above the
 // issue/bandwidth balance (bench/RESULTS.md); this is the property that took it to ~5.
 TEST_F(KernelResources, Kernel1ExponentialsOfAVectorAreOneBranchFreeBlock) {
-  for (const int arch : built_archs()) {
-    const auto bodies = read_ptx("token_logprobs", arch);
-    for (const Kernel& k : kKernels) {
-      if (!is_kernel1(k)) continue;
-      const auto it = bodies.find(k.name);
-      ASSERT_NE(it, bodies.end()) << k.name << " not in the sm_" << arch << " PTX";
-      const int per_vector = k.name.find("<bf16>") != std::string::npos ? 8 : 4;
-      int best_exps = 0, best_size = 0;
-      for (const auto& block : basic_blocks(it->second)) {
-        int exps = 0, size = 0;
-        for (const std::string& ins : block) {
-          exps += ins.rfind("ex2.approx", 0) == 0;
-          size += ins.rfind("mov.", 0) != 0;  // register renames and constants: free in SASS
-        }
-        if (exps > best_exps) best_exps = exps, best_size = size;
+  for_each_kernel1_ptx([](int arch, const Kernel& k, const std::string& ptx) {
+    const int per_vector = k.name.find("<bf16>") != std::string::npos ? 8 : 4;
+    int best_exps = 0, best_size = 0;
+    for (const auto& block : basic_blocks(ptx)) {
+      int exps = 0, size = 0;
+      for (const std::string& ins : block) {
+        exps += ins.rfind("ex2.approx", 0) == 0;
+        size += ins.rfind("mov.", 0) != 0;  // register renames and constants: free in SASS
       }
-      std::printf("%-40s sm_%d: %d exponentials in one block of %d instructions (%.1f per element)\n",
-                  k.name.c_str(), arch, best_exps, best_size, best_exps ? double(best_size) / best_exps : 0.0);
-      EXPECT_GE(best_exps, per_vector) << k.name << " sm_" << arch << ": the exponentials of one " << per_vector
-                                       << "-element vector are split by branches";
+      if (exps > best_exps) best_exps = exps, best_size = size;
     }
-  }
+    std::printf("%-40s sm_%d: %d exponentials in one block of %d instructions (%.1f per element)\n",
+                k.name.c_str(), arch, best_exps, best_size, best_exps ? double(best_size) / best_exps : 0.0);
+    EXPECT_GE(best_exps, per_vector) << k.name << " sm_" << arch << ": the exponentials of one " << per_vector
+                                     << "-element vector are split by branches";
+  });
 }
 
 }  // namespace
