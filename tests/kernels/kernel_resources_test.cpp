@@ -3,9 +3,10 @@
 // kernels/ptxas_report.cmake, tests/kernels/CMakeLists.txt). These are the properties,
 // fixed at compile time, that decide whether a memory-bound kernel can reach the
 // bandwidth at all: no register spills (local-memory traffic beside the stream), enough
-// resident blocks per SM to keep the bytes in flight that Little's law asks for, and
-// 16-byte vector accesses in kernel 1's row stream. The timings themselves are the GPU
-// run's (scripts/gpu_check.sh).
+// resident blocks per SM to keep the bytes in flight that Little's law asks for, 16-byte
+// vector accesses in kernel 1's row stream, and no branch between the elements of a
+// vector there (instructions per byte). The timings themselves are the GPU run's
+// (scripts/gpu_check.sh).
 #include <cxxabi.h>
 #include <gtest/gtest.h>
 
