@@ -53,6 +53,16 @@ struct LogZState {
     }
   }
 
+  // Every member, for code that moves a state member by member (block_merge.cuh's warp shuffles).
+  template <class F>
+  DISA_HD void for_each_field(F&& f) {
+    f(m);
+    f(s1);
+    f(s2);
+    f(n);
+    f(flags);
+  }
+
   DISA_HD void merge(const LogZState& o) {
     n += o.n;
     flags |= o.flags;

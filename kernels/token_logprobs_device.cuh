@@ -1,11 +1,11 @@
 // Kernel 1's device code, compiled by nvcc for the GPU (token_logprobs.cu) and by the host
 // compiler for the CPU device (token_logprobs_cpu_device.cpp, kernels/cpu_device.h).
-// One block of 256 threads per row. Each thread streams its share
-// of the row in 16-byte vectors (8 bf16 or 4 fp32) and keeps an online softmax state
-// (token_logprobs_math.h: the same code the CPU tests check); the block then merges the
-// 256 states. Row starts are only 16-byte aligned when V is a multiple of the vector,
-// so each row has a scalar head up to the first aligned address, the vector body, and a
-// scalar tail.
+// One block of 256 threads per row. Each thread streams its share of the row in 16-byte
+// vectors (8 bf16 or 4 fp32) and keeps an online softmax state (token_logprobs_math.h:
+// the same code the CPU tests check); the block then merges the 256 states
+// (kernels/block_merge.cuh). Row starts are only 16-byte aligned when V is a multiple of
+// the vector, so each row has a scalar head up to the first aligned address, the vector
+// body, and a scalar tail.
 #pragma once
 
 #include "kernels/device_code.h"  // first: CUDA, or the CPU device
@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "kernels/block_merge.cuh"
 #include "kernels/token_logprobs_math.h"
 
 namespace disa::kernels::token_logprobs_device {
@@ -21,7 +22,6 @@ namespace disa::kernels::token_logprobs_device {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr unsigned kFullMask = 0xffffffffu;
 
 // Elements of one 16-byte vector.
 template <class Elem>
@@ -32,41 +32,6 @@ union Vec16 {
   uint4 raw;
   Elem e[kVec<Elem>];
 };
-
-// Merges the block's states; the result is valid in thread 0 only. All threads call it.
-__device__ SoftmaxState<float> block_merge(SoftmaxState<float> st) {
-  for (int o = 16; o > 0; o >>= 1) {
-    SoftmaxState<float> q;
-    q.m = __shfl_down_sync(kFullMask, st.m, o);
-    q.s = __shfl_down_sync(kFullMask, st.s, o);
-    q.u = __shfl_down_sync(kFullMask, st.u, o);
-    q.flags = __shfl_down_sync(kFullMask, st.flags, o);
-    st.merge(q);
-  }
-  // Plain arrays: __shared__ variables cannot have a constructor (SoftmaxState has one).
-  __shared__ float sh_m[kThreads / 32], sh_s[kThreads / 32], sh_u[kThreads / 32];
-  __shared__ int sh_flags[kThreads / 32];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) {
-    sh_m[warp] = st.m;
-    sh_s[warp] = st.s;
-    sh_u[warp] = st.u;
-    sh_flags[warp] = st.flags;
-  }
-  __syncthreads();
-  SoftmaxState<float> r;
-  if (threadIdx.x == 0) {
-    for (int w = 0; w < kThreads / 32; ++w) {
-      SoftmaxState<float> q;
-      q.m = sh_m[w];
-      q.s = sh_s[w];
-      q.u = sh_u[w];
-      q.flags = sh_flags[w];
-      r.merge(q);
-    }
-  }
-  return r;
-}
 
 template <class Elem>
 __global__ void __launch_bounds__(kThreads, 4)
@@ -100,7 +65,7 @@ __global__ void __launch_bounds__(kThreads, 4)
   }
   for (std::int64_t i = tail_begin + threadIdx.x; i < V; i += kThreads) st.add(to_float(x[i]));
 
-  const SoftmaxState<float> r = block_merge(st);
+  const SoftmaxState<float> r = block_merge<kThreads>(st);
   if (threadIdx.x == 0) {
     const std::int64_t t = target[row];
     float l = r.lse(), h = r.entropy(), lp = NAN;

@@ -149,6 +149,15 @@ struct SoftmaxState {
 
   DISA_HD void add(Acc x) { add_chunk(&x, 1); }
 
+  // Every member, for code that moves a state member by member (block_merge.cuh's warp shuffles).
+  template <class F>
+  DISA_HD void for_each_field(F&& f) {
+    f(m);
+    f(s);
+    f(u);
+    f(flags);
+  }
+
   DISA_HD void merge(const SoftmaxState& o) {
     flags |= o.flags;
     if (o.m == -INFINITY) return;  // o has no finite term
