@@ -3,7 +3,7 @@
 //
 //   disa llm propose  --config propose.json --out runs/propose [--set samples=32 ...]
 //   disa llm anchor   --set trajectories=runs/propose/trajectories.jsonl --set beta=3 --out runs/anchor
-//   disa llm train    --set method=disa --set reference=base/ --set trajectories=... \
+//   disa llm train    --set method=disa --set reference=base/ --set trajectories=...
 //                     --set anchors=runs/anchor/anchors.jsonl --out runs/train/disa
 //   disa llm eval     --set models=ref=base/,disa=runs/train/disa/policy --out runs/eval
 //   disa llm pipeline --out runs/countdown          (everything, on built-in defaults)
