@@ -1,6 +1,6 @@
 // The `disa` executable as a user meets it: subcommands, --json output, and bad
 // arguments rejected with exit code 2 and one line naming the argument.
-// Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
+// Runs build/bin/disa (test::disa_binary()).
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // `disa estimate` and `disa anchor` as a user meets them: --json keys and values
 // against the library, the zero-variance proposal, bad arguments (exit 2, one
 // line naming the argument), and anchor files that load_anchors reads back.
-// Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
+// Runs build/bin/disa (test::disa_binary()).
 
 #include <cmath>
 #include <cstdio>

@@ -1,7 +1,7 @@
 // `disa loss` as a user meets it: the --json result of every objective against
 // compute_loss called in-process, the advantages override, --set reaching the head,
 // --list, --out and stdin, and bad batches or options (exit 2, one line naming the
-// field or option). Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
+// field or option). Runs build/bin/disa (test::disa_binary()).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>

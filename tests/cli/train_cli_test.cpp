@@ -2,7 +2,7 @@
 // with the same metrics.csv bytes as an uninterrupted run (sampled and exact methods);
 // bad settings are refused with exit 2 and one line naming the key; step 0 is the
 // reference policy's exact KL, and disa-online lowers KL(pi || p*).
-// Runs build/bin/disa (path from DISA_BIN, set by tests/CMakeLists.txt).
+// Runs build/bin/disa (test::disa_binary()).
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -135,12 +135,11 @@ TEST_F(TrainCliTest, KillBetweenMetricsAndCheckpointResumesBitIdentically) {
 // The same from outside, with no hook: SIGKILL from the test as soon as the first
 // checkpoint exists, wherever the run then is (400 steps, a checkpoint every 5, ~0.4 s).
 TEST_F(TrainCliTest, ExternalKillThenResumeIsBitIdentical) {
-  const char* bin = std::getenv("DISA_BIN");
   const std::string common = "train --family random --family-set horizon=4 --seed 3 --set method=grpo "
                              "--set mode=sampled --set steps=400 ";
   ASSERT_EQ(run(common + "--out " + path("whole")).exit_code, 0);
   const std::string command =
-      "exec " + std::string(bin ? bin : "build/bin/disa") + " " + common + "--checkpoint-every 5 --out " +
+      "exec " + disa::test::disa_binary() + " " + common + "--checkpoint-every 5 --out " +
       path("killed") + " >/dev/null 2>&1";
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);

@@ -1,7 +1,8 @@
 // Running build/bin/disa as a user does, for the CLI tests: run() captures the exit
 // code and the output (stdout and stderr together), CliDirTest gives each test its
 // own temporary folder, expect_rejected() asserts the contract for bad arguments
-// (exit 2, exactly one line, naming the argument). DISA_BIN is set by tests/CMakeLists.txt.
+// (exit 2, exactly one line, naming the argument). disa_binary(): $DISA_BIN when set, else
+// the build's own bin/disa (DISA_TEST_BIN, compiled in by tests/CMakeLists.txt).
 #pragma once
 
 #include <sys/wait.h>
@@ -21,11 +22,18 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
+#ifndef DISA_TEST_BIN
+#define DISA_TEST_BIN "build/bin/disa"
+#endif
+
+inline std::string disa_binary() {
+  const char* bin = std::getenv("DISA_BIN");
+  return bin && *bin ? bin : DISA_TEST_BIN;
+}
+
 // `env` (e.g. "OMP_NUM_THREADS=1") is put in front of the command.
 inline CliResult run_disa(const std::string& args, const std::string& env = "") {
-  const char* bin = std::getenv("DISA_BIN");
-  const std::string cmd =
-      env + (env.empty() ? "" : " ") + std::string(bin ? bin : "build/bin/disa") + " " + args + " 2>&1";
+  const std::string cmd = env + (env.empty() ? "" : " ") + disa_binary() + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

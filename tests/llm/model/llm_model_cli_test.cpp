@@ -1,7 +1,7 @@
 // disa llm init | sample | score end to end (src/cli/llm_model_commands.cpp): a random
 // model with a character-level tokenizer, text prompts, outputs that do not depend on
 // --batch-size, scores of a sample file equal to the sampler's log-probs, named errors.
-// Runs build/bin/disa (DISA_BIN).
+// Runs build/bin/disa (test::disa_binary()).
 #include <fstream>
 #include <string>
 #include <vector>

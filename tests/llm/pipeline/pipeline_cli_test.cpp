@@ -1,4 +1,4 @@
-// disa llm propose | anchor | train | eval | pipeline through the binary (DISA_BIN): a
+// disa llm propose | anchor | train | eval | pipeline through the binary (test::disa_binary()): a
 // config file with --set overrides, the data-parallel path (2 Gloo processes give the
 // 1-process policy), the one-command pipeline and its resume, and bad keys rejected by name.
 #include <algorithm>
@@ -99,8 +99,7 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const std::string common = train_args(method) + " --set world_size=2 --set rendezvous=" + store + " --out " + two;
     // Both ranks at once: rank 1 in the background, rank 0 in the foreground, then wait.
-    const char* bin = std::getenv("DISA_BIN");
-    const std::string b = bin ? bin : "build/bin/disa";
+    const std::string b = disa::test::disa_binary();
     const std::string cmd = "CI=true " + b + " " + common + " --set rank=1 > " + p("rank1_" + method + ".log") +
                             " 2>&1 & CI=true " + b + " " + common + " --set rank=0 > " + p("rank0_" + method + ".log") +
                             " 2>&1; s0=$?; wait $!; s1=$?; exit $((s0 + s1))";

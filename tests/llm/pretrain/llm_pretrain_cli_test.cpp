@@ -1,6 +1,6 @@
 // disa llm pretrain end to end (src/cli/llm_pretrain_command.cpp): a tiny run writes a
 // folder that `disa llm sample` opens, eval.json has the reported fields, and bad
-// arguments are rejected naming them. Runs build/bin/disa (DISA_BIN).
+// arguments are rejected naming them. Runs build/bin/disa (test::disa_binary()).
 #include <filesystem>
 #include <fstream>
 
