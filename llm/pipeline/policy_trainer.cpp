@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -408,13 +409,38 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     policy.model->train();
     optimizer->zero_grad();
     if (logz_optimizer) logz_optimizer->zero_grad();
+    // Each micro-batch's loss is weighted by D_m / D, its share of the objective's batch
+    // normaliser (loss_denominator: rows, non-empty rows, tokens or the padded width), so
+    // the sum is the one-batch loss and gradient of the whole step for every head and
+    // aggregation mode. Rewards as the head sees them (float), for sft's filter.
+    auto denominator = [&](std::size_t begin, std::size_t end, std::size_t columns) {
+      std::vector<std::size_t> counts;
+      std::vector<double> reward;
+      for (std::size_t r = begin; r < end; ++r) {
+        counts.push_back(rows[r].continuation.size());
+        reward.push_back(static_cast<double>(static_cast<float>(rows[r].reward)));
+      }
+      return loss::loss_denominator(objective, counts, reward, columns);
+    };
     const double total_rows = static_cast<double>(rows.size());
+    std::size_t step_width = 1;  // the padded width continuation_logprobs gives the whole step
+    for (const Row& row : rows) step_width = std::max(step_width, row.continuation.size());
+    const double step_denominator = denominator(0, rows.size(), step_width);
     double loss_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
     std::map<std::string, double> scalars;
     std::size_t micro_index = 0;
     for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
       const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
       if (static_cast<std::int64_t>(micro_index % static_cast<std::size_t>(o.world_size)) != o.rank) continue;
+      std::size_t micro_width = 1;
+      for (std::size_t r = begin; r < end; ++r) {
+        micro_width = std::max(micro_width, rows[r].continuation.size());
+        reward_sum += rows[r].reward;
+        length_sum += static_cast<double>(rows[r].continuation.size());
+      }
+      // D_m = 0 (sft with no kept row, no valid token at all): nothing to learn from here.
+      const double share = step_denominator > 0 ? denominator(begin, end, micro_width) / step_denominator : 0.0;
+      if (share == 0.0) continue;
       std::vector<ScoreRequest> requests;
       for (std::size_t r = begin; r < end; ++r) requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
       ContinuationLogprobs lp;
@@ -436,8 +462,6 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         group.push_back(static_cast<std::int64_t>(rows[r].prompt));
         log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
         feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
-        reward_sum += rows[r].reward;
-        length_sum += static_cast<double>(rows[r].continuation.size());
       }
       t.reward = torch::tensor(reward).to(device);
       t.group = torch::tensor(group).to(device);
@@ -450,8 +474,10 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       } else if (o.method == "disa" || o.method == "disa-online") {
         t.log_z = torch::tensor(log_z).to(device);
       }
+      if (width != static_cast<std::int64_t>(micro_width)) {
+        throw std::logic_error(fmt::format("policy_trainer: scorer width {} != longest continuation {}", width, micro_width));
+      }
       loss::Diagnostics diagnostics;
-      const double share = static_cast<double>(end - begin) / total_rows;
       const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
       l.backward();
       loss_sum += l.item<double>();

@@ -31,15 +31,29 @@ std::string to_string(LossAggMode mode) {
   return "?";
 }
 
-std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const std::size_t> counts,
-                                             std::size_t columns) {
+double aggregation_denominator(LossAggMode mode, std::span<const std::size_t> counts, std::size_t columns) {
   std::size_t tokens = 0;
   std::size_t nonempty_rows = 0;
   for (std::size_t n : counts) {
     tokens += n;
     nonempty_rows += n > 0;
   }
-  if (tokens == 0 && mode != LossAggMode::seq_mean_token_sum_norm) {
+  switch (mode) {
+    case LossAggMode::token_mean:
+      return double(tokens);
+    case LossAggMode::seq_mean_token_sum:
+    case LossAggMode::seq_mean_token_mean:
+      return double(nonempty_rows);
+    case LossAggMode::seq_mean_token_sum_norm:
+      return double(columns);
+  }
+  return 0.0;
+}
+
+std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const std::size_t> counts,
+                                             std::size_t columns) {
+  const double D = aggregation_denominator(mode, counts, columns);
+  if (D == 0.0 && mode != LossAggMode::seq_mean_token_sum_norm) {
     throw InputError(
         fmt::format("loss_agg_mode={}: the mask has no valid token, so the mean is 0/0 "
                     "(verl returns nan here)",
@@ -48,20 +62,7 @@ std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const s
   std::vector<double> c(counts.size(), 0.0);
   for (std::size_t i = 0; i < counts.size(); ++i) {
     if (counts[i] == 0) continue;
-    switch (mode) {
-      case LossAggMode::token_mean:
-        c[i] = 1.0 / double(tokens);
-        break;
-      case LossAggMode::seq_mean_token_sum:
-        c[i] = 1.0 / double(nonempty_rows);
-        break;
-      case LossAggMode::seq_mean_token_mean:
-        c[i] = 1.0 / (double(nonempty_rows) * (double(counts[i]) + kMaskedMeanEpsilon));
-        break;
-      case LossAggMode::seq_mean_token_sum_norm:
-        c[i] = 1.0 / double(columns);
-        break;
-    }
+    c[i] = mode == LossAggMode::seq_mean_token_mean ? 1.0 / (D * (double(counts[i]) + kMaskedMeanEpsilon)) : 1.0 / D;
   }
   return c;
 }

@@ -35,4 +35,12 @@ std::string to_string(LossAggMode mode);
 std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const std::size_t> counts,
                                              std::size_t columns);
 
+// D, the only part of c_i that depends on the rest of the batch: c_i = 1/D, or
+// 1/(D (n_i + 1e-8)) in seq-mean-token-mean, with D = N (token-mean), B' (the two
+// seq-mean modes) or T (seq-mean-token-sum-norm). So c_i D is a property of row i alone,
+// and a row's coefficient in a larger batch is its coefficient in its micro-batch times
+// D(micro) / D(batch): the weight gradient accumulation gives that micro-batch
+// (objective.h loss_denominator). 0 when the mean modes have no valid token.
+double aggregation_denominator(LossAggMode mode, std::span<const std::size_t> counts, std::size_t columns);
+
 }  // namespace disa::loss

@@ -64,6 +64,29 @@ bool has_log_z_gradient(const Objective& objective) {
          std::holds_alternative<FlowRlOptions>(objective.options);
 }
 
+double loss_denominator(const Objective& objective, std::span<const std::size_t> counts,
+                        std::span<const double> reward, std::size_t columns) {
+  return std::visit(
+      Overloaded{
+          [&](const TrajectoryBalanceOptions&) { return double(counts.size()); },
+          [&](const FlowRlOptions&) { return double(counts.size()); },
+          [&](const GrpoOptions& o) { return aggregation_denominator(o.loss_agg_mode, counts, columns); },
+          [&](const GspoOptions&) { return aggregation_denominator(LossAggMode::seq_mean_token_mean, counts, columns); },
+          [&](const KlLossOptions& o) { return aggregation_denominator(o.loss_agg_mode, counts, columns); },
+          [&](const SftOptions& o) {
+            if (reward.size() != counts.size()) {
+              throw InputError(fmt::format("reward: expected {} entries (one per row), got {}", counts.size(), reward.size()));
+            }
+            std::vector<std::size_t> kept(counts.begin(), counts.end());
+            for (std::size_t i = 0; i < kept.size(); ++i) {
+              if (reward[i] < o.reward_threshold) kept[i] = 0;  // as sft_loss filters
+            }
+            return aggregation_denominator(o.loss_agg_mode, kept, columns);
+          },
+      },
+      objective.options);
+}
+
 template <class Real>
 LossResult<Real> compute_loss(const Objective& objective, const LossBatch<Real>& batch) {
   return std::visit(Overloaded{

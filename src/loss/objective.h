@@ -8,6 +8,8 @@
 //   kl                       the KL penalty alone                        kl_loss.h
 #pragma once
 
+#include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -43,6 +45,22 @@ unsigned needed_fields(const Objective& objective);
 OptionList option_list(const Objective& objective);
 // Whether the objective returns grad_log_z (tb/disa, flowrl).
 bool has_log_z_gradient(const Objective& objective);
+
+// The objective's batch normaliser D: every head's loss is (1/D) sum_i l_i with l_i a
+// function of row i and its prompt group alone, and D
+//   B (all rows)          tb/disa, flowrl
+//   B' (non-empty rows)   gspo (always seq-mean-token-mean)
+//   aggregation_denominator(loss_agg_mode) over all rows (grpo, kl) or over the rows
+//   with reward >= reward_threshold (sft; the others count 0 tokens).
+// So a batch cut into micro-batches m of whole prompt groups has
+//   loss = sum_m loss_m D_m / D,   gradient of a row = its micro-batch's gradient D_m / D
+// (tests/loss/loss_properties_test.cpp checks both for every head): the weights that
+// gradient accumulation and data parallelism give micro-batches (llm/pipeline/
+// policy_trainer.cpp). A micro-batch with D_m = 0 contributes nothing; the mean modes
+// reject it as a batch of its own. counts: valid tokens per row; reward: per row (read
+// by sft only; InputError naming "reward" if its size is not the rows'); columns: T.
+double loss_denominator(const Objective& objective, std::span<const std::size_t> counts,
+                        std::span<const double> reward, std::size_t columns);
 
 // Runs the head (which validates the batch first: validate_batch with needed_fields).
 template <class Real>

@@ -16,11 +16,13 @@
 // and leave a stop-gradient importance weight bit-identical.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <ostream>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -253,6 +255,43 @@ inline loss::BatchData<double> permute_rows(const loss::BatchData<double>& b, co
   move_entries(b.log_z, p.log_z);
   move_entries(b.advantages, p.advantages);
   return p;
+}
+
+// Rows [begin, end) of `b` as a batch of their own, `columns` wide (at least every such
+// row's valid length; padding keeps garbage of its own). A per-token advantage override
+// stays per token, so `columns` must be >= 2 when `b`'s is (B x 1 would read per row).
+inline loss::BatchData<double> slice_rows(const loss::BatchData<double>& b, std::size_t begin, std::size_t end,
+                                          std::size_t columns) {
+  const std::size_t T = b.columns;
+  const bool per_token_adv = b.advantages.size() == b.rows * T && T > 1;
+  loss::BatchData<double> out;
+  out.rows = end - begin;
+  out.columns = columns;
+  auto copy_rows = [&](const std::vector<double>& from, std::vector<double>& to, double fill) {
+    if (from.size() != b.rows * T) return;
+    to.assign(out.rows * columns, fill);
+    for (std::size_t i = begin; i < end; ++i) {
+      for (std::size_t t = 0; t < std::min(T, columns); ++t) to[(i - begin) * columns + t] = from[i * T + t];
+    }
+  };
+  copy_rows(b.mask, out.mask, 0.0);
+  for (std::size_t i = begin; i < end; ++i) {
+    for (std::size_t t = columns; t < T; ++t) {
+      if (b.mask[i * T + t] != 0) throw std::logic_error("slice_rows: columns cuts a valid token");
+    }
+  }
+  copy_rows(b.logp, out.logp, -1e30);
+  copy_rows(b.logp_old, out.logp_old, 1e30);
+  copy_rows(b.logp_ref, out.logp_ref, 987654.25);
+  if (per_token_adv) copy_rows(b.advantages, out.advantages, -1e300);
+  auto copy_entries = [&](const auto& from, auto& to) {
+    if (from.size() == b.rows) to.assign(from.begin() + std::ptrdiff_t(begin), from.begin() + std::ptrdiff_t(end));
+  };
+  copy_entries(b.reward, out.reward);
+  copy_entries(b.group, out.group);
+  copy_entries(b.log_z, out.log_z);
+  if (!per_token_adv) copy_entries(b.advantages, out.advantages);
+  return out;
 }
 
 // At least `min_tokens` B*T entries built from copies of `b` (for code paths that only

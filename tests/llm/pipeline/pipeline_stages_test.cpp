@@ -103,6 +103,7 @@ class PipelineStages : public ::testing::Test {
     return o;
   }
   static fs::path root_;
+  void check_micro_batches_give_one_batch(const std::string& method);
 };
 fs::path PipelineStages::root_;
 
@@ -260,13 +261,23 @@ TEST_F(PipelineStages, FlowRlDoesNotDependOnTheGlobalGenerator) {
   EXPECT_EQ(read_lines(a.out / "steps.jsonl")[1]["log_z_phi_mean"], read_lines(b.out / "steps.jsonl")[1]["log_z_phi_mean"]);
 }
 
+// disa averages over rows; grpo's default token-mean over the step's tokens and sft's over
+// its kept rows' tokens: micro-batches of other mean lengths must be weighted by their
+// share of those (loss::loss_denominator), not of rows, to give the one-batch step.
 TEST_F(PipelineStages, MicroBatchesGiveTheOneBatchUpdate) {
+  for (const std::string method : {"disa", "grpo", "sft"}) {
+    SCOPED_TRACE(method);
+    check_micro_batches_give_one_batch(method);
+  }
+}
+
+void PipelineStages::check_micro_batches_give_one_batch(const std::string& method) {
   const fs::path dir = prepared("a");
-  TrainOptions one = train_defaults(dir, "disa", root_ / "micro_one");
+  TrainOptions one = train_defaults(dir, method, root_ / ("micro_one_" + method));
   one.grad_clip = 0;  // compare the raw updates
   run_train(one);
   TrainOptions split = one;
-  split.out = root_ / "micro_split";
+  split.out = root_ / ("micro_split_" + method);
   split.micro_batch_prompts = 1;
   run_train(split);
   Transformer a = load_pretrained(one.out / "policy"), b = load_pretrained(split.out / "policy"),
@@ -276,13 +287,16 @@ TEST_F(PipelineStages, MicroBatchesGiveTheOneBatchUpdate) {
     diff = std::max(diff, (a->parameters()[i] - b->parameters()[i]).abs().max().item<double>());
     moved = std::max(moved, (a->parameters()[i] - ref->parameters()[i]).abs().max().item<double>());
   }
-  std::printf("micro-batches: max |one - split| = %.3g, max |one - reference| = %.3g\n", diff, moved);
+  std::printf("micro-batches (%s): max |one - split| = %.3g, max |one - reference| = %.3g\n", method.c_str(), diff,
+              moved);
   EXPECT_GT(moved, 1e-4);
   // The gradients agree to float rounding (the order of accumulation differs); AdamW's
   // normalised step g / (sqrt(v) + eps) turns that into visible differences only on the
   // few weights whose gradient is itself near rounding level.
   EXPECT_LT(diff, 1e-2 * moved);
   const auto a_log = read_lines(one.out / "steps.jsonl"), b_log = read_lines(split.out / "steps.jsonl");
+  ASSERT_EQ(a_log.size(), b_log.size());
+  EXPECT_GT(std::abs(a_log[0]["loss"].get<double>()), 1e-4) << "a zero loss would agree vacuously";
   for (std::size_t i = 0; i < a_log.size(); ++i) {
     EXPECT_NEAR(a_log[i]["loss"].get<double>(), b_log[i]["loss"].get<double>(), 1e-5 * std::abs(a_log[i]["loss"].get<double>()))
         << "step " << i + 1;
