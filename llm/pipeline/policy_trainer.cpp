@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <span>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -368,8 +369,13 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   const std::size_t micro = o.micro_batch_prompts > 0 ? static_cast<std::size_t>(o.micro_batch_prompts) : per_step;
   std::ofstream log_file;
   if (writer) log_file.open(o.out / "steps.jsonl", std::ios::app);
+  // Rank r computes micro-batches r, r + W, ... (micro-batch k holds chosen[k*micro ...]).
+  const auto owns_micro_batch = [&](std::size_t k) {
+    return static_cast<std::int64_t>(k % static_cast<std::size_t>(o.world_size)) == o.rank;
+  };
   while (step < o.steps) {
     const auto step_start = std::chrono::steady_clock::now();
+    std::size_t rollouts_here = 0;  // on-policy rollouts this rank sampled
     const std::vector<std::size_t> chosen =
         draw_distinct(prompts.size(), per_step, CounterRng(o.seed, 0x5e1ec7000000ull + static_cast<std::uint64_t>(step)));
 
@@ -387,21 +393,37 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         }
       }
     } else {
+      // Each rank samples and scores only its own micro-batches' prompts; the other rows
+      // stay empty placeholders here. A rollout is a function of (model, prompt index,
+      // sample, seed) alone (rollout.h), so these are the rows one process would draw.
       torch::NoGradGuard no_grad;
+      const std::size_t G = static_cast<std::size_t>(o.group_size);
       std::vector<TaskPrompt> batch;
-      for (const std::size_t p : chosen) batch.push_back(task_prompts[p]);
+      std::vector<std::size_t> batch_group;  // batch[k] is chosen[batch_group[k]]
+      for (std::size_t g = 0; g < chosen.size(); ++g) {
+        group_begin.push_back(g * G);
+        for (std::size_t j = 0; j < G; ++j) rows.push_back({chosen[g], {}, {}, {}, 0.0});
+        if (owns_micro_batch(g / micro)) {
+          batch.push_back(task_prompts[chosen[g]]);
+          batch_group.push_back(g);
+        }
+      }
       SamplingOptions sampling{.temperature = 1.0, .max_new_tokens = o.max_new_tokens,
                                .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
       const std::vector<Rollout> rollouts =
-          roll_out(*policy.model, *policy.tokenizer, policy.eos, *task, batch, o.group_size, sampling, o.batch_size);
+          batch.empty() ? std::vector<Rollout>{}
+                        : roll_out(*policy.model, *policy.tokenizer, policy.eos, *task, batch, o.group_size, sampling,
+                                   o.batch_size);
       std::vector<ScoreRequest> requests;
       for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
-      const std::vector<std::vector<float>> ref = score(*reference.model, requests, o.batch_size);
+      const std::vector<std::vector<float>> ref =
+          requests.empty() ? std::vector<std::vector<float>>{} : score(*reference.model, requests, o.batch_size);
       for (std::size_t i = 0; i < rollouts.size(); ++i) {
         const Rollout& r = rollouts[i];
-        if (r.sample == 0) group_begin.push_back(rows.size());
-        rows.push_back({chosen[r.prompt], r.completion.tokens, r.completion.model_logprobs, ref[i], r.verdict.reward});
+        rows[batch_group[r.prompt] * G + r.sample] = {chosen[batch_group[r.prompt]], r.completion.tokens,
+                                                      r.completion.model_logprobs, ref[i], r.verdict.reward};
       }
+      rollouts_here = rollouts.size();
     }
     group_begin.push_back(rows.size());
 
@@ -413,25 +435,37 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     // normaliser (loss_denominator: rows, non-empty rows, tokens or the padded width), so
     // the sum is the one-batch loss and gradient of the whole step for every head and
     // aggregation mode. Rewards as the head sees them (float), for sft's filter.
-    auto denominator = [&](std::size_t begin, std::size_t end, std::size_t columns) {
-      std::vector<std::size_t> counts;
-      std::vector<double> reward;
-      for (std::size_t r = begin; r < end; ++r) {
-        counts.push_back(rows[r].continuation.size());
-        reward.push_back(static_cast<double>(static_cast<float>(rows[r].reward)));
+    std::vector<std::size_t> lengths(rows.size());
+    std::vector<double> rewards(rows.size());
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      lengths[r] = rows[r].continuation.size();
+      rewards[r] = static_cast<double>(static_cast<float>(rows[r].reward));
+    }
+    if (reducer && !is_offline(o.method)) {
+      // Other ranks' rows are placeholders (length 0, reward 0) here: one sum over the
+      // ranks gives every rank the step's lengths and rewards, hence the same D.
+      std::vector<double> shared(2 * rows.size());
+      for (std::size_t r = 0; r < rows.size(); ++r) shared[r] = double(lengths[r]), shared[rows.size() + r] = rewards[r];
+      std::vector<torch::Tensor> no_tensors;
+      reducer->all_reduce_sum(no_tensors, shared);
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        lengths[r] = static_cast<std::size_t>(shared[r]), rewards[r] = shared[rows.size() + r];
       }
-      return loss::loss_denominator(objective, counts, reward, columns);
+    }
+    auto denominator = [&](std::size_t begin, std::size_t end, std::size_t columns) {
+      return loss::loss_denominator(objective, std::span(lengths).subspan(begin, end - begin),
+                                    std::span(rewards).subspan(begin, end - begin), columns);
     };
     const double total_rows = static_cast<double>(rows.size());
-    std::size_t step_width = 1;  // the padded width continuation_logprobs gives the whole step
-    for (const Row& row : rows) step_width = std::max(step_width, row.continuation.size());
+    // The padded width continuation_logprobs would give the whole step in one batch.
+    const std::size_t step_width = std::max<std::size_t>(1, *std::max_element(lengths.begin(), lengths.end()));
     const double step_denominator = denominator(0, rows.size(), step_width);
     double loss_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
     std::map<std::string, double> scalars;
     std::size_t micro_index = 0;
     for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
       const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
-      if (static_cast<std::int64_t>(micro_index % static_cast<std::size_t>(o.world_size)) != o.rank) continue;
+      if (!owns_micro_batch(micro_index)) continue;
       std::size_t micro_width = 1;
       for (std::size_t r = begin; r < end; ++r) {
         micro_width = std::max(micro_width, rows[r].continuation.size());
@@ -519,6 +553,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     line["mean_length"] = length_sum / total_rows;
     line["samples"] = rows.size();
     line["samples_total"] = samples_total;
+    if (!is_offline(o.method)) line["rollouts_this_rank"] = rollouts_here;  // rank 0's; the step's / W with W ranks
     for (const auto& [name, value] : scalars) line[name] = value;
     if (o.method == "flowrl") {
       line["log_z_phi_mean"] = log_z_phi_sum / total_rows;

@@ -105,7 +105,8 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
                             " 2>&1; s0=$?; wait $!; s1=$?; exit $((s0 + s1))";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << read(p("rank0_" + method + ".log")) << read(p("rank1_" + method + ".log"));
     // Two micro-batches, one per rank: the all-reduce adds the two float32 gradients as
-    // autograd's accumulation does in one process, so the policies agree bit for bit.
+    // autograd's accumulation does in one process, so the policies agree bit for bit
+    // (disa-online: although each rank sampled and scored only its own prompts).
     const auto [diff, moved] = max_differences(one + "/policy/model.safetensors", two + "/policy/model.safetensors",
                                                p("base/model.safetensors"));
     EXPECT_GT(moved, 1e-3) << method;
@@ -115,7 +116,14 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
     int lines = 0;
     while (std::getline(a_log, a_line) && std::getline(b_log, b_line)) {
       ++lines;
-      EXPECT_EQ(nlohmann::json::parse(a_line)["loss"], nlohmann::json::parse(b_line)["loss"]) << method << " step " << lines;
+      const auto a_step = nlohmann::json::parse(a_line), b_step = nlohmann::json::parse(b_line);
+      EXPECT_EQ(a_step["loss"], b_step["loss"]) << method << " step " << lines;
+      if (method == "disa-online") {
+        // Each rank samples only its own micro-batch (2 prompts x 3), yet trains the
+        // policy of the process that sampled all 4 x 3.
+        EXPECT_EQ(a_step["rollouts_this_rank"], 12) << "step " << lines;
+        EXPECT_EQ(b_step["rollouts_this_rank"], 6) << "step " << lines;
+      }
     }
     EXPECT_EQ(lines, 3) << method;
     const auto a = nlohmann::json::parse(read(one + "/train.json")), c = nlohmann::json::parse(read(two + "/train.json"));
