@@ -28,7 +28,8 @@
 // when on CUDA (bf16=true). Every draw is keyed by (seed, step, prompt index), so a killed
 // run resumed from its checkpoint continues bit-identically (same thread count), and the
 // data-parallel path (world_size > 1, llm/pipeline/data_parallel.h) gives the one-process
-// result: ranks split the micro-batches and all-reduce the summed gradients.
+// result: ranks split the micro-batches (sampling only their own on-policy rollouts) and
+// all-reduce the summed gradients.
 //
 //   OUT/options.json, OUT/checkpoint.pt (every checkpoint_every steps, atomic),
 //   OUT/steps.jsonl (one line per step: loss, residual/ratio/clip stats, c_t, accuracy),
