@@ -49,6 +49,15 @@ class GlooReducer final : public GradientReducer {
     }
   }
 
+  void all_reduce_max(std::vector<double>& scalars) override {
+    if (scalars.empty()) return;
+    std::vector<torch::Tensor> values{torch::tensor(scalars, torch::kFloat64)};
+    ::c10d::AllreduceOptions options;
+    options.reduceOp = ::c10d::ReduceOp::MAX;
+    group_->allreduce(values, options)->wait();
+    for (std::size_t i = 0; i < scalars.size(); ++i) scalars[i] = values[0][static_cast<std::int64_t>(i)].item<double>();
+  }
+
  private:
   c10::intrusive_ptr<::c10d::ProcessGroupGloo> group_;
 };

@@ -30,6 +30,8 @@ class GradientReducer {
   virtual ~GradientReducer() = default;
   // Sums every tensor (in place) and every scalar over the ranks.
   virtual void all_reduce_sum(std::vector<torch::Tensor>& tensors, std::vector<double>& scalars) = 0;
+  // Replaces every scalar by its maximum over the ranks.
+  virtual void all_reduce_max(std::vector<double>& scalars) = 0;
 };
 
 // Joins the group (blocks until all `world_size` ranks have joined). Throws InputError

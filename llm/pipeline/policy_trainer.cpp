@@ -30,6 +30,7 @@
 #include "src/atomic_file.h"
 #include "src/counter_rng.h"
 #include "src/input_error.h"
+#include "src/loss/diagnostics_merge.h"
 #include "src/loss/objective.h"
 #include "src/numerical_error.h"
 
@@ -461,7 +462,9 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     const std::size_t step_width = std::max<std::size_t>(1, *std::max_element(lengths.begin(), lengths.end()));
     const double step_denominator = denominator(0, rows.size(), step_width);
     double loss_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
-    std::map<std::string, double> scalars;
+    loss::DiagnosticsMerge diagnostics_merge;  // the micro-batches' diagnostics, merged as the batch's
+    std::size_t step_tokens = 0;
+    for (std::size_t n : lengths) step_tokens += n;
     std::size_t micro_index = 0;
     for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
       const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
@@ -515,7 +518,11 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
       l.backward();
       loss_sum += l.item<double>();
-      for (const auto& [name, value] : diagnostics.scalars) scalars[name] += value * share;
+      std::size_t micro_tokens = 0;
+      for (std::size_t r = begin; r < end; ++r) micro_tokens += lengths[r];
+      diagnostics_merge.add(diagnostics.scalars,
+                            {share, step_tokens > 0 ? double(micro_tokens) / double(step_tokens) : 0.0,
+                             double(end - begin) / total_rows});
     }
     std::vector<torch::Tensor> gradients;
     for (auto& p : trainable) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
@@ -524,11 +531,13 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     }
     if (reducer) {
       std::vector<double> sums{loss_sum, reward_sum, length_sum, c_sum, log_z_phi_sum};
-      for (const auto& [name, value] : scalars) sums.push_back(value);
+      const std::vector<double> diagnostic_sums = diagnostics_merge.sums();
+      sums.insert(sums.end(), diagnostic_sums.begin(), diagnostic_sums.end());
       reducer->all_reduce_sum(gradients, sums);
       loss_sum = sums[0], reward_sum = sums[1], length_sum = sums[2], c_sum = sums[3], log_z_phi_sum = sums[4];
-      std::size_t k = 5;
-      for (auto& [name, value] : scalars) value = sums[k++];
+      std::vector<double> maxima = diagnostics_merge.maxima();
+      reducer->all_reduce_max(maxima);
+      diagnostics_merge.set_reduced(std::vector<double>(sums.begin() + 5, sums.end()), maxima);
     }
     const double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip)
                                              : torch::norm(torch::stack([&] {
@@ -554,7 +563,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     line["samples"] = rows.size();
     line["samples_total"] = samples_total;
     if (!is_offline(o.method)) line["rollouts_this_rank"] = rollouts_here;  // rank 0's; the step's / W with W ranks
-    for (const auto& [name, value] : scalars) line[name] = value;
+    for (const auto& [name, value] : diagnostics_merge.result()) line[name] = value;
     if (o.method == "flowrl") {
       line["log_z_phi_mean"] = log_z_phi_sum / total_rows;
       if (!o.anchors.empty()) line["c_t"] = c_sum / total_rows;  // mean of log Z_phi - log Zhat (frozen IS anchor)

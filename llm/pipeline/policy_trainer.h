@@ -23,8 +23,8 @@
 // by D_m / D, its share of the objective's normaliser: rows, non-empty rows, tokens or
 // padded width, src/loss/objective.h loss_denominator; so the step is one big batch for
 // every head and aggregation mode, grpo's token-mean included; the logged diagnostics are
-// the micro-batches' values weighted the same way, which is exact for the loss terms and
-// approximate for maxima, counts and rms), global-norm clipping, AdamW, bf16 autocast
+// merged by their own rules, src/loss/diagnostics_merge.h: token means by token share,
+// counts summed, maxima maxed, residual_rms over rows), global-norm clipping, AdamW, bf16 autocast
 // when on CUDA (bf16=true). Every draw is keyed by (seed, step, prompt index), so a killed
 // run resumed from its checkpoint continues bit-identically (same thread count), and the
 // data-parallel path (world_size > 1, llm/pipeline/data_parallel.h) gives the one-process

@@ -39,6 +39,7 @@
 #include <rapidcheck.h>
 
 #include "src/input_error.h"
+#include "src/loss/diagnostics_merge.h"
 #include "src/loss/objective.h"
 #include "tests/util/errors.h"
 #include "tests/util/loss_batch_gen.h"
@@ -978,6 +979,14 @@ TEST_P(Invariance, FloatAgreesWithDouble) {
             << " skipped near a branch boundary, worst |float - double| / tol = " << worst << "\n";
 }
 
+// Magnitude of a loss-share diagnostic for the error model: the loss scale, divided by
+// kl_coef for the KL terms reported before the coefficient (grpo's kl_loss, kl's kl).
+double diagnostic_scale(const Objective& obj, const std::string& name, double loss_scale) {
+  if (name == "kl_loss") return loss_scale / std::get<GrpoOptions>(obj.options).kl_coef;
+  if (name == "kl") return loss_scale / std::get<KlLossOptions>(obj.options).kl_coef;
+  return loss_scale;
+}
+
 // Gradient accumulation: the batch sorted by group and cut into micro-batches of whole
 // groups, each padded to a width of its own (any width that keeps its tokens), gives the
 // batch's loss and gradients once each micro-batch is weighted by D_m / D
@@ -985,6 +994,11 @@ TEST_P(Invariance, FloatAgreesWithDouble) {
 // identity is exact in real arithmetic; each side is off by its error-model bound, the
 // micro side by the sum of its parts' bounds times their weights (factor 2 for the
 // weighting's own roundings, as in the permutation test).
+// The scalar diagnostics merged by DiagnosticsMerge give the batch's: counts and maxima
+// exactly (per-row values do not depend on the rest of the batch); residual_rms within
+// 2 K u of itself (sums of the same non-negative squares); token means within
+// (1e-8 + 2 K u) X / N, X = the sum of |term| over valid tokens (1e-8 is the heads'
+// masked-mean epsilon, divided by N_m instead of N); loss terms as the loss.
 TEST_P(Invariance, MicroBatchesOfWholeGroupsWeightedByTheirDenominatorGiveTheBatch) {
   const Config& cfg = GetParam();
   const Objective obj = make_objective(cfg.objective, cfg.settings);
@@ -1016,6 +1030,16 @@ TEST_P(Invariance, MicroBatchesOfWholeGroupsWeightedByTheirDenominatorGiveTheBat
     cuts.push_back(b.rows);
     split_cases += cuts.size() > 2;
 
+    std::size_t N = 0;
+    double abs_log_ratio = 0;  // X of ppo_kl
+    for (std::size_t k = 0; k < b.mask.size(); ++k) {
+      if (b.mask[k] == 0) continue;
+      ++N;
+      if (!b.logp_old.empty()) abs_log_ratio += std::fabs(b.logp_old[k] - b.logp[k]);
+    }
+    const double token_mean_scale = std::max(1.0, N > 0 ? abs_log_ratio / double(N) : 0.0);
+    DiagnosticsMerge merged;
+    std::map<std::string, double> merged_tol;  // loss-share diagnostics: the micro side's bounds
     double loss = 0, loss_tol = bound(u, sc.loss);
     std::vector<double> grad(b.rows * T, 0.0), grad_tol(b.rows * T, 0.0), grad_z(whole.grad_log_z.size(), 0.0),
         grad_z_tol(whole.grad_log_z.size(), 0.0);
@@ -1034,6 +1058,14 @@ TEST_P(Invariance, MicroBatchesOfWholeGroupsWeightedByTheirDenominatorGiveTheBat
       const Scales part_sc = error_scales(obj, part);
       loss += r.loss * share;
       loss_tol += bound(u, part_sc.loss) * share;
+      std::size_t Nm = 0;
+      for (std::size_t v : part_n) Nm += v;
+      merged.add(r.diagnostics.scalars, {share, N > 0 ? double(Nm) / double(N) : 0.0, double(end - begin) / double(b.rows)});
+      for (const auto& [name, v] : r.diagnostics.scalars) {
+        if (diagnostic_rule(name) == DiagnosticRule::loss_share) {
+          merged_tol[name] += bound(u, diagnostic_scale(obj, name, part_sc.loss)) * share;
+        }
+      }
       for (std::size_t i = begin; i < end; ++i) {
         for (std::size_t t = 0; t < width; ++t) {
           grad[i * T + t] = r.grad_logp[(i - begin) * width + t] * share;
@@ -1063,6 +1095,31 @@ TEST_P(Invariance, MicroBatchesOfWholeGroupsWeightedByTheirDenominatorGiveTheBat
     for (std::size_t i = 0; i < grad_z.size(); ++i) {
       RC_ASSERT(std::fabs(grad_z[i] - whole.grad_log_z[i]) <= 2 * (grad_z_tol[i] + bound(u, sc.grad_log_z[i])));
     }
+    const std::map<std::string, double> diagnostics = merged.result();
+    for (const auto& [name, expected] : whole.diagnostics.scalars) {
+      const auto it = diagnostics.find(name);
+      if (it == diagnostics.end()) RC_FAIL("diagnostic " + name + " missing from the merge");
+      double tol = 0;
+      switch (diagnostic_rule(name)) {
+        case DiagnosticRule::sum:
+        case DiagnosticRule::max:
+          break;
+        case DiagnosticRule::row_rms:
+          tol = 2 * bound(u, std::fabs(expected));
+          break;
+        case DiagnosticRule::token_share:
+          tol = (kMaskedMeanEpsilon + 2 * kTol.rounding_ops * u) * token_mean_scale;
+          break;
+        case DiagnosticRule::loss_share:
+          tol = 2 * (bound(u, diagnostic_scale(obj, name, sc.loss)) + merged_tol[name]);
+          break;
+      }
+      if (!(std::fabs(it->second - expected) <= tol)) {
+        os << "diagnostic " << name << ": merged " << it->second << ", batch " << expected << ", tolerance " << tol;
+        RC_FAIL(os.str());
+      }
+    }
+    RC_ASSERT(diagnostics.size() == whole.diagnostics.scalars.size());
   });
   std::cout << "[ micro    ] " << cfg.label << ": " << split_cases << " batches cut into micro-batches\n";
   // The property is empty without cuts. About half the full-size batches hold two groups
