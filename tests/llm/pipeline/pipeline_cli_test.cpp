@@ -76,6 +76,24 @@ class LlmPipelineCli : public ::testing::Test {
            " --set steps=3 --set prompts_per_step=4 --set group_size=3 --set micro_batch_prompts=2"
            " --set max_new_tokens=12 --set lr=0.01 --set lora_rank=4";
   }
+  // `world_size` ranks of `disa <args>` at once (ranks 1.. in the background, rank 0 in
+  // the foreground); "" when all exit 0, else their logs.
+  static std::string run_ranks(const std::string& args, int world_size, const std::string& store,
+                               const std::string& out, const std::string& tag) {
+    const std::string common = "CI=true " + disa::test::disa_binary() + " " + args +
+                               " --set world_size=" + std::to_string(world_size) + " --set rendezvous=" + store +
+                               " --out " + out;
+    auto log = [&](int rank) { return p("rank" + std::to_string(rank) + "_" + tag + ".log"); };
+    std::string cmd = "pids=''; ";
+    for (int r = 1; r < world_size; ++r) {
+      cmd += common + " --set rank=" + std::to_string(r) + " > " + log(r) + " 2>&1 & pids=\"$pids $!\"; ";
+    }
+    cmd += common + " --set rank=0 > " + log(0) + " 2>&1; s=$?; for q in $pids; do wait $q || s=1; done; exit $s";
+    if (std::system(cmd.c_str()) == 0) return "";
+    std::string logs;
+    for (int r = 0; r < world_size; ++r) logs += read(log(r));
+    return logs;
+  }
   static std::filesystem::path dir_;
 };
 std::filesystem::path LlmPipelineCli::dir_;
@@ -97,13 +115,7 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
     const std::string one = p("dp1_" + method), two = p("dp2_" + method), store = p("store_" + method);
     auto r = run_disa(train_args(method) + " --out " + one, "CI=true");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    const std::string common = train_args(method) + " --set world_size=2 --set rendezvous=" + store + " --out " + two;
-    // Both ranks at once: rank 1 in the background, rank 0 in the foreground, then wait.
-    const std::string b = disa::test::disa_binary();
-    const std::string cmd = "CI=true " + b + " " + common + " --set rank=1 > " + p("rank1_" + method + ".log") +
-                            " 2>&1 & CI=true " + b + " " + common + " --set rank=0 > " + p("rank0_" + method + ".log") +
-                            " 2>&1; s0=$?; wait $!; s1=$?; exit $((s0 + s1))";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << read(p("rank0_" + method + ".log")) << read(p("rank1_" + method + ".log"));
+    ASSERT_EQ(run_ranks(train_args(method), 2, store, two, method), "");
     // Two micro-batches, one per rank: the all-reduce adds the two float32 gradients as
     // autograd's accumulation does in one process, so the policies agree bit for bit
     // (disa-online: although each rank sampled and scored only its own prompts).
@@ -129,6 +141,29 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
     const auto a = nlohmann::json::parse(read(one + "/train.json")), c = nlohmann::json::parse(read(two + "/train.json"));
     EXPECT_EQ(c["world_size"], 2);
     EXPECT_EQ(a["samples_total"], c["samples_total"]);
+  }
+}
+
+TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
+  // 3 ranks, 2 micro-batches: rank 2 computes nothing and adds zeros (exact), so the
+  // policy is the 1-process one bit for bit, and its diagnostics (laid out by name, not by
+  // what a rank saw) reach every rank.
+  const std::string one = p("dp1_disa"), three = p("dp3_disa");
+  if (!std::filesystem::exists(one + "/policy/model.safetensors")) {
+    ASSERT_EQ(run_disa(train_args("disa") + " --out " + one, "CI=true").exit_code, 0);
+  }
+  ASSERT_EQ(run_ranks(train_args("disa"), 3, p("store3_disa"), three, "three_disa"), "");
+  const auto [diff, moved] = max_differences(one + "/policy/model.safetensors", three + "/policy/model.safetensors",
+                                             p("base/model.safetensors"));
+  EXPECT_GT(moved, 1e-3);
+  EXPECT_EQ(diff, 0.0);
+  std::ifstream a_log(one + "/steps.jsonl"), c_log(three + "/steps.jsonl");
+  std::string a_line, c_line;
+  while (std::getline(a_log, a_line) && std::getline(c_log, c_line)) {
+    const auto a = nlohmann::json::parse(a_line), c = nlohmann::json::parse(c_line);
+    EXPECT_EQ(a["loss"], c["loss"]);
+    EXPECT_EQ(a["weight_max"], c["weight_max"]);
+    EXPECT_NEAR(a["residual_rms"].get<double>(), c["residual_rms"].get<double>(), 1e-12);
   }
 }
 
