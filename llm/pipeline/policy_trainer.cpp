@@ -459,7 +459,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     };
     const double total_rows = static_cast<double>(rows.size());
     // The padded width continuation_logprobs would give the whole step in one batch.
-    const std::size_t step_width = std::max<std::size_t>(1, *std::max_element(lengths.begin(), lengths.end()));
+    const std::size_t step_width =
+        lengths.empty() ? 1 : std::max<std::size_t>(1, *std::max_element(lengths.begin(), lengths.end()));
     const double step_denominator = denominator(0, rows.size(), step_width);
     double loss_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
     loss::DiagnosticsMerge diagnostics_merge;  // the micro-batches' diagnostics, merged as the batch's
