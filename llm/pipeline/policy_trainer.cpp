@@ -470,9 +470,10 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
       const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
       if (!owns_micro_batch(micro_index)) continue;
-      std::size_t micro_width = 1;
+      std::size_t micro_width = 1, micro_tokens = 0;
       for (std::size_t r = begin; r < end; ++r) {
-        micro_width = std::max(micro_width, rows[r].continuation.size());
+        micro_width = std::max(micro_width, lengths[r]);
+        micro_tokens += lengths[r];
         reward_sum += rows[r].reward;
         length_sum += static_cast<double>(rows[r].continuation.size());
       }
@@ -519,8 +520,6 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
       l.backward();
       loss_sum += l.item<double>();
-      std::size_t micro_tokens = 0;
-      for (std::size_t r = begin; r < end; ++r) micro_tokens += lengths[r];
       diagnostics_merge.add(diagnostics.scalars,
                             {share, step_tokens > 0 ? double(micro_tokens) / double(step_tokens) : 0.0,
                              double(end - begin) / total_rows});
