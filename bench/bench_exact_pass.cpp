@@ -241,23 +241,15 @@ int main(int argc, char** argv) {
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
-      std::string v;
-      if (take_flag(arg, "--tree", &v)) {
-        setup.path = v;
-      } else if (take_flag(arg, "--beta", &v)) {
-        setup.beta = std::stod(v);
-      } else if (take_flag(arg, "--samples", &v)) {
-        setup.samples = std::stoll(v);
-      } else if (take_flag(arg, "--seed", &v)) {
-        setup.seed = std::stoull(v);
-      } else if (arg == "--validate-only") {
+      if (arg == "--validate-only") {
         validate_only = true;
-      } else {
-        rest.push_back(argv[i]);
+      } else if (!(take_flag(arg, "--tree", &setup.path) || take_flag(arg, "--beta", &setup.beta) ||
+          take_flag(arg, "--samples", &setup.samples) || take_flag(arg, "--seed", &setup.seed))) {
+        rest.push_back(argv[i]);  // google benchmark's
       }
     }
-  } catch (const std::exception&) {
-    std::fprintf(stderr, "bench_exact_pass: bad value in arguments\n");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_exact_pass: %s\n", e.what());
     return 2;
   }
   if (setup.path.empty()) {

@@ -200,19 +200,14 @@ int main(int argc, char** argv) {
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
-      std::string v;
-      if (take_flag(arg, "--n", &v)) {
-        setup.n = std::stoll(v);
-      } else if (take_flag(arg, "--segment-size", &v)) {
-        setup.segment_size = std::stoll(v);
-      } else if (arg == "--validate-only") {
+      if (arg == "--validate-only") {
         validate_only = true;
-      } else {
-        rest.push_back(argv[i]);
+      } else if (!(take_flag(arg, "--n", &setup.n) || take_flag(arg, "--segment-size", &setup.segment_size))) {
+        rest.push_back(argv[i]);  // google benchmark's
       }
     }
-  } catch (const std::exception&) {
-    std::fprintf(stderr, "bench_is_estimator: bad value in arguments\n");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_is_estimator: %s\n", e.what());
     return 2;
   }
   if (setup.n < 1 || setup.segment_size < 1 || setup.n % setup.segment_size != 0) {

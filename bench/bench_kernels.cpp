@@ -187,23 +187,29 @@ void bench_log_z_hat(const KernelBenchOptions& o, double peak) {
 int main(int argc, char** argv) {
   using namespace disa::bench;
   KernelBenchOptions o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    if (take_flag(a, "--rows", &v)) o.rows = std::stoll(v);
-    else if (take_flag(a, "--vocab", &v)) o.vocab = std::stoll(v);
-    else if (take_flag(a, "--reps", &v)) o.reps = std::stoi(v);
-    else if (take_flag(a, "--loss-rows", &v)) o.loss_rows = std::stoll(v);
-    else if (take_flag(a, "--loss-columns", &v)) o.loss_columns = std::stoll(v);
-    else if (take_flag(a, "--segments", &v)) o.segments = std::stoll(v);
-    else if (take_flag(a, "--segment-size", &v)) o.segment_size = std::stoll(v);
-    else if (a == "--fp32") o.fp32 = true;
-    else if (a == "--validate-only") o.validate_only = true;
-    else if (a == "--no-torch") o.torch = false;
-    else {
-      std::fprintf(stderr, "bench_kernels: unknown argument %s (see the comment at the top of bench_kernels.cpp)\n", a.c_str());
-      return 2;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--fp32") o.fp32 = true;
+      else if (a == "--validate-only") o.validate_only = true;
+      else if (a == "--no-torch") o.torch = false;
+      else if (!(take_flag(a, "--rows", &o.rows) || take_flag(a, "--vocab", &o.vocab) || take_flag(a, "--reps", &o.reps) ||
+                 take_flag(a, "--loss-rows", &o.loss_rows) || take_flag(a, "--loss-columns", &o.loss_columns) ||
+                 take_flag(a, "--segments", &o.segments) || take_flag(a, "--segment-size", &o.segment_size))) {
+        std::fprintf(stderr, "bench_kernels: unknown argument %s (see the comment at the top of bench_kernels.cpp)\n",
+                     a.c_str());
+        return 2;
+      }
     }
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_kernels: %s\n", e.what());
+    return 2;
+  }
+  if (o.rows < 1 || o.vocab < 1 || o.reps < 1 || o.loss_rows < 1 || o.loss_columns < 1 || o.segments < 1 ||
+      o.segment_size < 1) {
+    std::fprintf(stderr, "bench_kernels: --rows, --vocab, --reps, --loss-rows, --loss-columns, --segments and "
+                         "--segment-size must be >= 1\n");
+    return 2;
   }
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);

@@ -275,23 +275,16 @@ int main(int argc, char** argv) {
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
-      std::string v;
-      if (disa::bench::take_flag(arg, "--rows", &v)) {
-        setup.rows = std::stoll(v);
-      } else if (disa::bench::take_flag(arg, "--columns", &v)) {
-        setup.columns = std::stoll(v);
-      } else if (disa::bench::take_flag(arg, "--threads", &v)) {
-        setup.threads = std::stoi(v);
-      } else if (disa::bench::take_flag(arg, "--seed", &v)) {
-        setup.seed = std::stoull(v);
-      } else if (arg == "--validate-only") {
+      using disa::bench::take_flag;
+      if (arg == "--validate-only") {
         validate_only = true;
-      } else {
-        rest.push_back(argv[i]);
+      } else if (!(take_flag(arg, "--rows", &setup.rows) || take_flag(arg, "--columns", &setup.columns) ||
+          take_flag(arg, "--threads", &setup.threads) || take_flag(arg, "--seed", &setup.seed))) {
+        rest.push_back(argv[i]);  // google benchmark's
       }
     }
-  } catch (const std::exception&) {
-    std::fprintf(stderr, "bench_loss_heads: bad value in arguments\n");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_loss_heads: %s\n", e.what());
     return 2;
   }
   if (setup.rows < 1 || setup.columns < 1 || setup.threads < 1) {

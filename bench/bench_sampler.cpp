@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,14 +58,6 @@ std::string blas_libraries() {
   return out.empty() ? "none found in /proc/self/maps" : out;
 }
 
-std::vector<std::int64_t> parse_list(const std::string& s) {
-  std::vector<std::int64_t> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(std::stoll(item));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,24 +65,25 @@ int main(int argc, char** argv) {
   std::int64_t new_tokens = 128, prompt_tokens = 16, repeats = 3;
   int threads = 0;
   std::string model_dir;  // empty: the built-in random model
-  for (int i = 1; i < argc; ++i) {
-    std::string v;
-    if (disa::bench::take_flag(argv[i], "--model", &v)) {
-      model_dir = v;
-    } else if (disa::bench::take_flag(argv[i], "--batches", &v)) {
-      batches = parse_list(v);
-    } else if (disa::bench::take_flag(argv[i], "--new-tokens", &v)) {
-      new_tokens = std::stoll(v);
-    } else if (disa::bench::take_flag(argv[i], "--prompt-tokens", &v)) {
-      prompt_tokens = std::stoll(v);
-    } else if (disa::bench::take_flag(argv[i], "--threads", &v)) {
-      threads = std::stoi(v);
-    } else if (disa::bench::take_flag(argv[i], "--repeats", &v)) {
-      repeats = std::stoll(v);
-    } else {
-      std::fprintf(stderr, "bench_sampler: unknown argument '%s'\n", argv[i]);
-      return 2;
+  try {
+    using disa::bench::take_flag;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (!(take_flag(a, "--model", &model_dir) || take_flag(a, "--batches", &batches) ||
+            take_flag(a, "--new-tokens", &new_tokens) || take_flag(a, "--prompt-tokens", &prompt_tokens) ||
+            take_flag(a, "--threads", &threads) || take_flag(a, "--repeats", &repeats))) {
+        std::fprintf(stderr, "bench_sampler: unknown argument '%s'\n", argv[i]);
+        return 2;
+      }
     }
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bench_sampler: %s\n", e.what());
+    return 2;
+  }
+  const bool positive_batches = std::all_of(batches.begin(), batches.end(), [](std::int64_t b) { return b >= 1; });
+  if (!positive_batches || new_tokens < 1 || prompt_tokens < 1 || repeats < 1) {
+    std::fprintf(stderr, "bench_sampler: --batches (each), --new-tokens, --prompt-tokens and --repeats must be >= 1\n");
+    return 2;
   }
   if (threads > 0) torch::set_num_threads(threads);
 
