@@ -9,6 +9,7 @@
 #include "llm/model/kv_cache.h"
 #include "src/counter_rng.h"
 #include "src/input_error.h"
+#include "src/numerical_error.h"
 
 namespace disa::llm {
 
@@ -149,6 +150,14 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
     std::vector<std::int64_t> fed(batch, pad);
     for (std::int64_t r = 0; r < batch; ++r) {
       if (done[r]) continue;
+      // A drawn token has positive probability under a finite model: a non-finite
+      // log-probability means the logits are not finite (a diverged policy), which must
+      // stop here rather than sample garbage that scores as a wrong answer.
+      if (!std::isfinite(lpa[r]) || !std::isfinite(lqa[r])) {
+        throw NumericalError(fmt::format("sample: row {} token {}: log-probability {} (model) / {} (sampling) is not "
+                                         "finite: the model's logits are not",
+                                         row_ids.empty() ? r : row_ids[r], t, lpa[r], lqa[r]));
+      }
       Completion& c = out[r];
       c.tokens.push_back(static_cast<std::int32_t>(tok[r]));
       c.model_logprobs.push_back(lpa[r]);

@@ -88,9 +88,26 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   return s;
 }
 
-std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file) {
+std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file,
+                                             const std::filesystem::path& trajectories, std::optional<double> beta) {
+  const std::filesystem::path record = anchors_file.parent_path() / "anchor.json";
+  if (std::filesystem::exists(record)) {
+    const nlohmann::json made = read_json_file(record);
+    const std::string theirs = made.at("options").value("trajectories_fingerprint", std::string());
+    const std::string ours = file_fingerprint(trajectories);
+    if (theirs != ours) {
+      throw InputError(fmt::format("anchors '{}' were estimated from trajectories with fingerprint {} ({}), not from "
+                                   "'{}' (fingerprint {}): give the anchors of these trajectories",
+                                   anchors_file.string(), theirs, record.string(), trajectories.string(), ours));
+    }
+  }
   std::map<std::string, double> out;
   for (const AnchorRecord& a : load_anchors(anchors_file.string())) {
+    if (beta && a.beta != *beta) {
+      throw InputError(fmt::format("anchors '{}': prompt '{}' has beta={} but the loss head trains at beta={}: "
+                                   "anchor at the training beta (anchor --set beta={})",
+                                   anchors_file.string(), a.prompt, a.beta, *beta, *beta));
+    }
     if (std::find(a.flags.begin(), a.flags.end(), "policy:dropped") != a.flags.end()) continue;
     if (!std::isfinite(a.log_z_hat)) continue;
     out[a.prompt] = a.log_z_hat;

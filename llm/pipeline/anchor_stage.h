@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "llm/pipeline/stage_config.h"
@@ -47,6 +48,12 @@ struct AnchorSummary {
 AnchorSummary run_anchor(const AnchorOptions& options);
 
 // The anchors training may use: prompt id -> frozen log Zhat (dropped prompts absent).
-std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file);
+// They must belong to the run, else an InputError naming both values: the anchor.json
+// beside the file (the anchor stage writes one) must name `trajectories`' fingerprint,
+// and with `beta` given every record's beta must equal it (log Zhat at beta 2 is the
+// wrong anchor for a tb head at beta 1). std::nullopt: methods that use only which
+// prompts survived, not the values.
+std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file,
+                                             const std::filesystem::path& trajectories, std::optional<double> beta);
 
 }  // namespace disa::llm::pipeline

@@ -78,7 +78,15 @@ EvalOptions eval_options(StageConfig& c) {
     if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
       throw InputError(fmt::format("eval: models entry '{}' must be name=folder", entry));
     }
-    o.models.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
+    const std::string name = entry.substr(0, eq);
+    for (const auto& [other, folder] : o.models) {
+      if (other == name) {
+        throw InputError(fmt::format("eval: models: name '{}' is given twice ('{}' and '{}'): its samples and rows "
+                                     "would be one model's",
+                                     name, folder.string(), entry.substr(eq + 1)));
+      }
+    }
+    o.models.emplace_back(name, entry.substr(eq + 1));
   }
   if (o.models.empty()) throw InputError("eval: models (name=folder,...) is required");
   o.tasks = split_list(c.word("tasks", "countdown"));
@@ -106,6 +114,9 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
                                  {"k", o.k}, {"max_new_tokens", o.max_new_tokens}, {"temperature", o.temperature},
                                  {"seed", o.seed}};
   for (const auto& [name, folder] : o.models) options["models"][name] = folder.string();
+  // Samples are reused by model name: the weights' fingerprints make a model retrained at
+  // the same path a different run (refused by claim_stage_folder), not stale samples.
+  for (const auto& [name, folder] : o.models) options["model_fingerprints"][name] = model_fingerprint(folder);
   if (!o.anchors.empty()) options["anchors_fingerprint"] = file_fingerprint(o.anchors);
   claim_stage_folder(o.out, "eval", options);
 

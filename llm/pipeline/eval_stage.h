@@ -7,9 +7,11 @@
 //                                  existing file is reused: the stage resumes per pair)
 //   OUT/per_prompt.csv             model, task, prompt, correct, distinct, strategies, dispersion
 //   OUT/results.csv, OUT/results.md  one row per (model, task) and per model "average"
-//   OUT/eval.json                  options (anchor fingerprint included when given) and timing
+//   OUT/eval.json                  options (each model's weights fingerprint, the anchors'
+//                                  when given) and timing; a model changed at its path is
+//                                  another run, refused in this OUT rather than reusing its samples
 //
-// Keys: models (required: "name=folder,name=folder,..."), tasks ("countdown", or math
+// Keys: models (required: "name=folder,name=folder,...", names distinct), tasks ("countdown", or math
 // benchmark names separated by commas; "TASK:rl" = the RL training prompts of TASK, to see
 // what training fit, kept out of the average), data_dir, prompts (200; 0 = all of a benchmark),
 // k (8), max_new_tokens (40), temperature (1), seed (7), batch_size (256), threads (1),

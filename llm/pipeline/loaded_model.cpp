@@ -1,9 +1,13 @@
 #include "llm/pipeline/loaded_model.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <fmt/format.h>
 #include <torch/cuda.h>
 
 #include "llm/model/pretrained.h"
+#include "llm/pipeline/trajectory_file.h"
 #include "src/input_error.h"
 
 namespace disa::llm::pipeline {
@@ -15,6 +19,23 @@ torch::Device parse_device(const std::string& name, const std::string& key) {
     return torch::kCUDA;
   }
   throw InputError(fmt::format("{}={}: must be cpu or cuda", key, name));
+}
+
+std::string model_fingerprint(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> files;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && (name == "config.json" || entry.path().extension() == ".safetensors")) {
+      files.push_back(entry.path());
+    }
+  }
+  if (error) throw InputError(fmt::format("model '{}': cannot list it ({})", folder.string(), error.message()));
+  if (files.empty()) throw InputError(fmt::format("model '{}': no config.json or *.safetensors in it", folder.string()));
+  std::sort(files.begin(), files.end());
+  std::string listing;
+  for (const auto& f : files) listing += f.filename().string() + ' ' + file_fingerprint(f) + '\n';
+  return text_fingerprint(listing);
 }
 
 LoadedModel load_model(const std::filesystem::path& folder, torch::Device device) {

@@ -85,63 +85,9 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   if (given.stage.count("pretrain")) {
     throw InputError("pipeline: pretrain.* keys are not supported; use pretrain_steps, or model=FOLDER for another model");
   }
-  // Reference model.
-  std::filesystem::path reference = model_key;
-  if (reference.empty()) {
-    reference = out / "base";
-    if (!std::filesystem::exists(reference / "eval.json")) {
-      log(fmt::format("[pipeline] pretraining the in-house reference model into {} ({} steps)", reference.string(),
-                      pretrain_steps));
-      const auto t = Clock::now();
-      pretrain::RunOptions p;
-      p.out = reference;
-      p.training.steps = pretrain_steps;
-      p.training.seed = static_cast<std::uint64_t>(seed);
-      p.training.device = device;
-      p.threads = static_cast<int>(threads);
-      p.resume = std::filesystem::exists(reference / "checkpoint.pt");
-      pretrain::run_pretraining(p, [&](const pretrain::StepMetrics& m, double) {
-        progress("pretrain", static_cast<double>(m.step) / static_cast<double>(pretrain_steps),
-                 fmt::format("step {} loss {:.3f}", m.step, m.loss));
-      });
-      log(fmt::format("[pipeline] pretrain done in {:.0f} s", since(t)));
-    }
-  }
+  const std::filesystem::path reference = model_key.empty() ? out / "base" : std::filesystem::path(model_key);
   const std::string common_threads = fmt::format("threads={}", threads);
   const std::string common_device = fmt::format("device={}", device);
-
-  // Propose.
-  {
-    const auto t = Clock::now();
-    StageConfig s = StageConfig::load(
-        "propose", "",
-        stage_sets("propose", {"reference=" + reference.string(), "task=" + task, "data_dir=" + data_dir,
-                               fmt::format("prompts={}", prompts), fmt::format("samples={}", samples),
-                               fmt::format("temperature={}", proposal_temperature), fmt::format("seed={}", seed),
-                               common_threads, common_device}));
-    ProposeOptions o = propose_options(s);
-    s.finish();
-    o.out = out / "propose";
-    const ProposeSummary r = run_propose(o, [&](double f, const std::string& d) { progress("propose", f, d); });
-    log(fmt::format("[pipeline] propose: {} prompts x {} samples, mean reward {:.3f} ({:.0f} s)", r.prompts, samples,
-                    r.mean_reward, since(t)));
-  }
-  // Anchor.
-  {
-    StageConfig s = StageConfig::load(
-        "anchor", "",
-        stage_sets("anchor", {"trajectories=" + (out / "propose" / "trajectories.jsonl").string(),
-                              fmt::format("beta={}", beta)}));
-    AnchorOptions o = anchor_options(s);
-    s.finish();
-    o.out = out / "anchor";
-    const AnchorSummary r = run_anchor(o);
-    log(fmt::format("[pipeline] anchor: {} prompts, {} unreliable, {} dropped; mean log Zhat {:.3f}, ESS/N {:.3f}; "
-                    "anchors {}",
-                    r.prompts, r.unreliable, r.dropped, r.mean_log_z_hat, r.mean_ess_fraction, r.fingerprint));
-  }
-  // Train every method.
-  std::vector<std::pair<std::string, std::filesystem::path>> models{{"reference", reference}};
   std::vector<std::string> method_list;
   {
     std::string rest = methods;
@@ -154,8 +100,27 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
       at = comma + 1;
     }
   }
+
+  // Every stage's options, read and checked before anything runs: a typo in eval.* or
+  // train.loss.* is refused now, not after hours of proposing and training.
+  StageConfig propose_config = StageConfig::load(
+      "propose", "",
+      stage_sets("propose", {"reference=" + reference.string(), "task=" + task, "data_dir=" + data_dir,
+                             fmt::format("prompts={}", prompts), fmt::format("samples={}", samples),
+                             fmt::format("temperature={}", proposal_temperature), fmt::format("seed={}", seed),
+                             common_threads, common_device}));
+  ProposeOptions propose = propose_options(propose_config);
+  propose_config.finish();
+  propose.out = out / "propose";
+  StageConfig anchor_config = StageConfig::load(
+      "anchor", "",
+      stage_sets("anchor", {"trajectories=" + (out / "propose" / "trajectories.jsonl").string(),
+                            fmt::format("beta={}", beta)}));
+  AnchorOptions anchor = anchor_options(anchor_config);
+  anchor_config.finish();
+  anchor.out = out / "anchor";
+  std::vector<TrainOptions> trains;
   for (const std::string& method : method_list) {
-    const auto t = Clock::now();
     StageConfig s = StageConfig::load(
         "train", "",
         stage_sets("train", {"method=" + method, "reference=" + reference.string(),
@@ -166,33 +131,70 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
                              fmt::format("group_size={}", group_size), fmt::format("lr={}", lr),
                              fmt::format("lora_rank={}", lora_rank), fmt::format("seed={}", seed), common_threads,
                              common_device}));
-    TrainOptions o = train_options(s);
+    trains.push_back(train_options(s));
     s.finish();
-    o.out = out / "train" / method;
+    trains.back().out = out / "train" / method;
+  }
+  std::vector<std::pair<std::string, std::filesystem::path>> models{{"reference", reference}};
+  for (const TrainOptions& t : trains) models.emplace_back(t.method, t.out / "policy");
+  std::string model_list;
+  for (const auto& [name, folder] : models) model_list += (model_list.empty() ? "" : ",") + name + "=" + folder.string();
+  StageConfig eval_config = StageConfig::load(
+      "eval", "",
+      stage_sets("eval", {"models=" + model_list, "tasks=" + eval_tasks, "data_dir=" + data_dir,
+                          fmt::format("prompts={}", eval_prompts), fmt::format("k={}", k),
+                          "anchors=" + (out / "anchor" / "anchors.jsonl").string(), common_threads, common_device}));
+  EvalOptions eval = eval_options(eval_config);
+  eval_config.finish();
+  eval.out = out / "eval";
+
+  // Reference model.
+  if (model_key.empty() && !std::filesystem::exists(reference / "eval.json")) {
+    log(fmt::format("[pipeline] pretraining the in-house reference model into {} ({} steps)", reference.string(),
+                    pretrain_steps));
+    const auto t = Clock::now();
+    pretrain::RunOptions p;
+    p.out = reference;
+    p.training.steps = pretrain_steps;
+    p.training.seed = static_cast<std::uint64_t>(seed);
+    p.training.device = device;
+    p.threads = static_cast<int>(threads);
+    p.resume = std::filesystem::exists(reference / "checkpoint.pt");
+    pretrain::run_pretraining(p, [&](const pretrain::StepMetrics& m, double) {
+      progress("pretrain", static_cast<double>(m.step) / static_cast<double>(pretrain_steps),
+               fmt::format("step {} loss {:.3f}", m.step, m.loss));
+    });
+    log(fmt::format("[pipeline] pretrain done in {:.0f} s", since(t)));
+  }
+  // Propose.
+  {
+    const auto t = Clock::now();
+    const ProposeSummary r = run_propose(propose, [&](double f, const std::string& d) { progress("propose", f, d); });
+    log(fmt::format("[pipeline] propose: {} prompts x {} samples, mean reward {:.3f} ({:.0f} s)", r.prompts,
+                    propose.samples, r.mean_reward, since(t)));
+  }
+  // Anchor.
+  {
+    const AnchorSummary r = run_anchor(anchor);
+    log(fmt::format("[pipeline] anchor: {} prompts, {} unreliable, {} dropped; mean log Zhat {:.3f}, ESS/N {:.3f}; "
+                    "anchors {}",
+                    r.prompts, r.unreliable, r.dropped, r.mean_log_z_hat, r.mean_ess_fraction, r.fingerprint));
+  }
+  // Train every method.
+  for (const TrainOptions& o : trains) {
+    const auto t = Clock::now();
     const TrainSummary r = run_train(o, [&](std::int64_t step, std::int64_t total, const nlohmann::ordered_json& line) {
-      progress("train " + method, static_cast<double>(step) / static_cast<double>(total),
+      progress("train " + o.method, static_cast<double>(step) / static_cast<double>(total),
                fmt::format("step {}/{} loss {:.4g} acc {:.2f}", step, total, line.value("loss", 0.0),
                            line.value("accuracy", 0.0)));
     });
-    log(fmt::format("[pipeline] train {}: {} steps ({:.0f} s)", method, r.steps_done, since(t)));
-    models.emplace_back(method, r.policy);
+    log(fmt::format("[pipeline] train {}: {} steps ({:.0f} s)", o.method, r.steps_done, since(t)));
   }
   // Evaluate.
   PipelineResult result;
   {
     const auto t = Clock::now();
-    std::string model_list;
-    for (const auto& [name, folder] : models) model_list += (model_list.empty() ? "" : ",") + name + "=" + folder.string();
-    StageConfig s = StageConfig::load(
-        "eval", "",
-        stage_sets("eval", {"models=" + model_list, "tasks=" + eval_tasks, "data_dir=" + data_dir,
-                            fmt::format("prompts={}", eval_prompts), fmt::format("k={}", k),
-                            "anchors=" + (out / "anchor" / "anchors.jsonl").string(), common_threads,
-                            common_device}));
-    EvalOptions o = eval_options(s);
-    s.finish();
-    o.out = out / "eval";
-    result.rows = run_eval(o, [&](double f, const std::string& d) { progress("eval", f, d); });
+    result.rows = run_eval(eval, [&](double f, const std::string& d) { progress("eval", f, d); });
     log(fmt::format("[pipeline] eval: {} models x {} ({:.0f} s)", models.size(), eval_tasks, since(t)));
   }
   result.seconds = since(start);

@@ -6,8 +6,10 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <span>
 #include <stdexcept>
+#include <variant>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -55,6 +57,7 @@ loss::Objective objective_for(const TrainOptions& o) {
 nlohmann::ordered_json fingerprint(const TrainOptions& o) {
   return {{"method", o.method},
           {"reference", o.reference.string()},
+          {"reference_fingerprint", model_fingerprint(o.reference)},
           {"trajectories", o.trajectories.string()},
           {"trajectories_fingerprint", file_fingerprint(o.trajectories)},
           {"anchors", o.anchors.string()},
@@ -177,8 +180,14 @@ void keep_log_lines_up_to(const std::filesystem::path& path, std::int64_t step) 
   write_file_atomically(path, [&](std::ostream& out) { out << kept; });
 }
 
+// Atomically, like every output: a killed copy must not leave a torn tokenizer.json.
 void copy_if_exists(const std::filesystem::path& from, const std::filesystem::path& to) {
-  if (std::filesystem::exists(from)) std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  if (!std::filesystem::exists(from)) return;
+  std::ifstream in(from, std::ios::binary);
+  if (!in) throw InputError(fmt::format("train: cannot read '{}' to copy it beside the policy", from.string()));
+  write_file_atomically(
+      to, [&](std::ostream& out) { if (in.peek() != std::ifstream::traits_type::eof()) out << in.rdbuf(); },
+      /*binary=*/true);
 }
 
 }  // namespace
@@ -223,7 +232,7 @@ TrainOptions train_options(StageConfig& c) {
   if (o.world_size > 1 && o.rendezvous.empty()) {
     throw InputError("train: world_size > 1 needs rendezvous (a file path every rank can reach)");
   }
-  o.loss_settings = c.loss_settings();
+  o.loss_settings = c.take_loss_settings();
   objective_for(o);  // an unknown loss.KEY fails here, before any work
   return o;
 }
@@ -233,6 +242,50 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   const auto start = std::chrono::steady_clock::now();
   const bool writer = o.rank == 0;  // rank 0 writes every file; the others only compute
   const nlohmann::ordered_json options = fingerprint(o);
+  const loss::Objective objective = objective_for(o);
+
+  // Prompts: those of the trajectory file, in its order; with anchors, those it can use.
+  // Checked before the folder is claimed, so that a refused input leaves nothing that
+  // would refuse the corrected rerun.
+  const std::vector<Trajectory> trajectories = read_trajectories(o.trajectories);
+  std::map<std::string, double> anchors;
+  if (!o.anchors.empty()) {
+    // disa and disa-online train toward log Zhat: it must be at the head's beta.
+    const std::optional<double> beta =
+        needs_anchors(o.method) ? std::optional(std::get<loss::TrajectoryBalanceOptions>(objective.options).beta)
+                                : std::nullopt;
+    anchors = usable_anchors(o.anchors, o.trajectories, beta);
+  }
+  std::vector<PromptData> prompts;
+  std::map<std::string, std::size_t> position;
+  for (const Trajectory& t : trajectories) {
+    if (!o.anchors.empty() && !anchors.count(t.prompt_id)) continue;
+    auto [it, fresh] = position.try_emplace(t.prompt_id, prompts.size());
+    if (fresh) {
+      PromptData p;
+      p.id = t.prompt_id;
+      p.index = t.prompt_index;
+      p.tokens = t.prompt_tokens;
+      if (!o.anchors.empty()) p.log_z = anchors.at(t.prompt_id);
+      prompts.push_back(std::move(p));
+    }
+    prompts[it->second].offline.push_back(&t);
+  }
+  if (prompts.empty()) throw InputError("train: no prompt to train on (every prompt's anchor was dropped?)");
+  if (is_offline(o.method)) {
+    // Offline groups are drawn without replacement from a prompt's N trajectories; a
+    // larger group would quietly give this method fewer rows than the online ones.
+    const auto smallest = std::min_element(prompts.begin(), prompts.end(), [](const PromptData& a, const PromptData& b) {
+      return a.offline.size() < b.offline.size();
+    });
+    if (static_cast<std::size_t>(o.group_size) > smallest->offline.size()) {
+      throw InputError(fmt::format("train: group_size={}: {} draws each group from a prompt's offline trajectories "
+                                   "without replacement, and prompt '{}' has {} in '{}'",
+                                   o.group_size, o.method, smallest->id, smallest->offline.size(),
+                                   o.trajectories.string()));
+    }
+  }
+
   TrainSummary summary;
   summary.policy = o.out / "policy";
   if (writer) claim_stage_folder(o.out, "train", options);
@@ -243,7 +296,6 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   }
   torch::set_num_threads(o.threads);
   const torch::Device device = parse_device(o.device);
-  const loss::Objective objective = objective_for(o);
   std::unique_ptr<GradientReducer> reducer;
   if (o.world_size > 1) reducer = make_gloo_reducer(o.rendezvous, o.rank, o.world_size);
 
@@ -264,26 +316,6 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   auto optimizer = std::make_unique<torch::optim::AdamW>(
       trainable, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
 
-  // Prompts: those of the trajectory file, in its order; with anchors, those it can use.
-  const std::vector<Trajectory> trajectories = read_trajectories(o.trajectories);
-  std::map<std::string, double> anchors;
-  if (!o.anchors.empty()) anchors = usable_anchors(o.anchors);
-  std::vector<PromptData> prompts;
-  std::map<std::string, std::size_t> position;
-  for (const Trajectory& t : trajectories) {
-    if (!o.anchors.empty() && !anchors.count(t.prompt_id)) continue;
-    auto [it, fresh] = position.try_emplace(t.prompt_id, prompts.size());
-    if (fresh) {
-      PromptData p;
-      p.id = t.prompt_id;
-      p.index = t.prompt_index;
-      p.tokens = t.prompt_tokens;
-      if (!o.anchors.empty()) p.log_z = anchors.at(t.prompt_id);
-      prompts.push_back(std::move(p));
-    }
-    prompts[it->second].offline.push_back(&t);
-  }
-  if (prompts.empty()) throw InputError("train: no prompt to train on (every prompt's anchor was dropped?)");
   const auto task = make_task(o.task, o.reference, o.data_dir, *reference.tokenizer);
   std::vector<TaskPrompt> task_prompts;  // same order as `prompts`, for on-policy verification
   {
@@ -348,8 +380,33 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   } else if (writer) {
     write_file_atomically(o.out / "steps.jsonl", [](std::ostream&) {});
   }
+  // An update can leave finite-looking weights whose logits overflow (lr 1e30: weights
+  // ~1e30, logits NaN). The next step's NaN check would see it, but the last step has
+  // none, and a checkpoint would overwrite the last good one: so before anything is
+  // saved, the weights are checked and one forward pass of the first prompt must give
+  // finite logits. Stops with the step; nothing is written.
+  const auto check_policy_is_finite = [&]() {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < trainable.size(); ++i) {
+      if (!torch::isfinite(trainable[i]).all().item<bool>()) {
+        throw NumericalError(fmt::format("train: step {}: trainable tensor {} is not finite after the update (lr {}); "
+                                         "stopped before saving",
+                                         step, i, o.lr));
+      }
+    }
+    const auto& tokens = prompts.front().tokens;
+    const torch::Tensor ids =
+        torch::tensor(std::vector<std::int64_t>(tokens.begin(), tokens.end())).unsqueeze(0).to(device);
+    const torch::Tensor logits = policy.model->forward(ids);
+    if (!torch::isfinite(logits).all().item<bool>()) {
+      throw NumericalError(fmt::format("train: step {}: the updated policy's logits on prompt '{}' are not finite "
+                                       "(lr {}); stopped before saving",
+                                       step, prompts.front().id, o.lr));
+    }
+  };
   const auto save_checkpoint = [&]() {
     if (!writer) return;
+    check_policy_is_finite();
     torch::serialize::OutputArchive a, oa, za, zoa;
     a.write("step", torch::tensor(step, torch::kInt64));
     a.write("samples_total", torch::tensor(samples_total, torch::kInt64));
@@ -588,6 +645,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (writer) {
     policy.model->eval();
+    check_policy_is_finite();
     if (o.lora_rank > 0) merge_lora(*policy.model);
     save_pretrained(*policy.model, summary.policy, {{"disa_method", o.method}});
     for (const char* f : {"tokenizer.json", "tokenizer_config.json", "task.json"}) {

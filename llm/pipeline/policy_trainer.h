@@ -17,8 +17,10 @@
 //   grpo, gspo   the clipped policy-gradient heads on on-policy groups (old = sampling policy)
 //   sft          LoRA-SFT distillation: NLL on the offline trajectories with reward 1
 //
-// Every method: prompts_per_step prompts a step, group_size trajectories per prompt
-// (online: sampled; offline: drawn without replacement from the prompt's N), gradients
+// Every method: prompts_per_step prompts a step (all of them when fewer are usable: the
+// same set for every method, since all read the same anchors), group_size trajectories
+// per prompt (online: sampled; offline: drawn without replacement from the prompt's N,
+// so group_size > N is refused rather than giving disa/sft fewer rows), gradients
 // accumulated over micro-batches of whole prompt groups (each micro-batch's loss weighted
 // by D_m / D, its share of the objective's normaliser: rows, non-empty rows, tokens or
 // padded width, src/loss/objective.h loss_denominator; so the step is one big batch for

@@ -1,8 +1,12 @@
 #include "llm/pipeline/stage_config.h"
 
+#include <cctype>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -50,18 +54,39 @@ StageConfig StageConfig::load(std::string_view stage, const std::string& config_
   return StageConfig(loss::Settings(std::string(stage), std::move(own)), std::move(loss_settings), std::move(given));
 }
 
+void StageConfig::finish() const {
+  if (!loss_settings_taken_ && !loss_settings_.empty()) {
+    const std::string& first = loss_settings_.front();
+    throw InputError(fmt::format("{}: loss.{}: the loss head's options are train's{}", settings_.objective(), first,
+                                 settings_.objective() == "pipeline" ? " (here: train.loss.KEY=VALUE)" : ""));
+  }
+  settings_.finish();
+}
+
 double StageConfig::number(std::string_view key, double fallback, double low, double high, bool low_open) {
   return settings_.number_in(key, fallback, low, high, low_open, true);
 }
 
 std::int64_t StageConfig::integer(std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
-  const double v = settings_.number(key, static_cast<double>(fallback));
-  if (v != std::floor(v) || v < static_cast<double>(low) || v > static_cast<double>(high)) {
-    settings_.reject(key, fmt::format("{}", v),
-                     high == INT64_MAX ? fmt::format("must be an integer >= {}", low)
-                                       : fmt::format("must be an integer in [{}, {}]", low, high));
+  const std::string text = settings_.word(key, fmt::format("{}", fallback));
+  const std::string range = high == INT64_MAX ? fmt::format("must be an integer >= {}", low)
+                                              : fmt::format("must be an integer in [{}, {}]", low, high);
+  // Parsed as an integer, not through a double: a seed of 2^53 + 1 stays itself.
+  std::int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc{} || ptr != end) {
+    // A config file written by a tool may hold 16.0 or 1e3: an exactly representable
+    // whole number (|v| <= 2^53) is that integer; anything else is rejected.
+    char* stop = nullptr;
+    const double d = text.empty() || std::isspace(static_cast<unsigned char>(text[0])) ? NAN : std::strtod(text.c_str(), &stop);
+    if (stop != text.c_str() + text.size() || !(d == std::floor(d)) || std::abs(d) > 9007199254740992.0) {
+      settings_.reject(key, text, range);
+    }
+    v = static_cast<std::int64_t>(d);
   }
-  return static_cast<std::int64_t>(v);
+  if (v < low || v > high) settings_.reject(key, text, range);
+  return v;
 }
 
 std::string StageConfig::choice(std::string_view key, std::string_view fallback, const std::vector<std::string>& choices) {

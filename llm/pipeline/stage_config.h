@@ -7,8 +7,10 @@
 //   const std::int64_t n = c.integer("samples", 8, 1);
 //   c.finish();   // rejects keys nothing read
 //
-// Keys under "loss." (train only) are kept apart: loss_settings() returns them without
-// the prefix, for loss::make_objective.
+// Keys under "loss." (train only) are kept apart: take_loss_settings() returns them
+// without the prefix, for loss::make_objective; a stage that does not take them rejects
+// them in finish(), so "loss.kl_coef=0.3" given to anchor, eval or the pipeline (where
+// it is "train.loss.kl_coef") is an error, not an option silently dropped.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +37,11 @@ class StageConfig {
   std::string word(std::string_view key, std::string_view fallback) { return settings_.word(key, fallback); }
   // One of `choices`, else an InputError listing them.
   std::string choice(std::string_view key, std::string_view fallback, const std::vector<std::string>& choices);
-  const std::vector<std::string>& loss_settings() const { return loss_settings_; }
-  void finish() const { settings_.finish(); }
+  const std::vector<std::string>& take_loss_settings() {
+    loss_settings_taken_ = true;
+    return loss_settings_;
+  }
+  void finish() const;
   // Every key=value given (file and --set), for the stage's record of what it ran with.
   const nlohmann::ordered_json& given() const { return given_; }
 
@@ -45,6 +50,7 @@ class StageConfig {
       : settings_(std::move(settings)), loss_settings_(std::move(loss_settings)), given_(std::move(given)) {}
   loss::Settings settings_;
   std::vector<std::string> loss_settings_;
+  bool loss_settings_taken_ = false;
   nlohmann::ordered_json given_;
 };
 

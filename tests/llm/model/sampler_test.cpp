@@ -2,6 +2,7 @@
 // reproducibility, independence of batch composition, the sampling rule's truncations,
 // EOS and stop strings, and teacher-forced scores equal to the sampler's own log-probs.
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include "llm/model/sampler.h"
 #include "llm/model/scorer.h"
 #include "tests/llm/model/tiny_models.h"
+#include "src/numerical_error.h"
 #include "tests/util/errors.h"
 
 namespace disa::llm {
@@ -185,6 +187,26 @@ TEST(Sampler, BadOptionsAreNamed) {
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1}, {}}, {}); }), {"prompt 1", "empty"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1, 200}}, {}); }), {"input_ids", "200"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { score(*model, {{{}, {1}}}); }), {"request 0", "empty prompt"}));
+}
+
+TEST(Sampler, NonFiniteLogitsStopTheSamplerNamingRowAndToken) {
+  // A diverged model must not sample on: garbage tokens would be scored as wrong answers
+  // without a word. One NaN in the (tied) embedding makes logit 35 NaN for every row, so
+  // every log-softmax is NaN and the first row (id 10) stops it at its first token.
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 1);
+  {
+    torch::NoGradGuard no_grad;
+    model->model->embed_tokens[35][0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  const std::vector<std::uint64_t> ids = {10, 11, 12, 13};
+  try {
+    sample(*model, prompts(), {.temperature = 1.0, .max_new_tokens = 4, .seed = 1}, ids);
+    FAIL() << "sampled from NaN logits";
+  } catch (const NumericalError& e) {
+    EXPECT_TRUE(disa::test::contains_all(e.what(), {"row 10 token 0", "nan", "not finite"})) << e.what();
+  }
+  // Greedy decoding too (argmax of NaN logits is an arbitrary id).
+  EXPECT_THROW(sample(*model, prompts(), {.temperature = 0, .max_new_tokens = 4}, ids), NumericalError);
 }
 
 TEST(Scorer, DifferentiableBatchMatchesPerRowScores) {

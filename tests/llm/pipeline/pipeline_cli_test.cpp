@@ -74,7 +74,7 @@ class LlmPipelineCli : public ::testing::Test {
     return "llm train --set method=" + method + " --set reference=" + p("base") +
            " --set trajectories=" + p("propose/trajectories.jsonl") + " --set anchors=" + p("anchor/anchors.jsonl") +
            " --set steps=3 --set prompts_per_step=4 --set group_size=3 --set micro_batch_prompts=2"
-           " --set max_new_tokens=12 --set lr=0.01 --set lora_rank=4";
+           " --set max_new_tokens=12 --set lr=0.01 --set lora_rank=4 --set beta=2";  // the anchors' beta
   }
   // `world_size` ranks of `disa <args>` at once (ranks 1.. in the background, rank 0 in
   // the foreground); "" when all exit 0, else their logs.
@@ -255,6 +255,26 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                                " --set samples=6 --set seed=4 --out " + p("propose"),
                            "CI=true"),
                   "seed (was 3, now 4)");
+  // loss.* belongs to train (the pipeline's is train.loss.*): elsewhere it would be dropped.
+  expect_rejected(run_disa("llm anchor --set trajectories=" + p("propose/trajectories.jsonl") +
+                               " --set loss.bogus=7 --out " + p("bad4"),
+                           "CI=true"),
+                  "loss.bogus=7");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad5") + " --set model=" + p("base") + " --set loss.kl_coef=0.3",
+                           "CI=true"),
+                  "train.loss.KEY=VALUE");
+  // Every stage's keys are checked before the first stage runs: nothing is proposed.
+  expect_rejected(run_disa("llm pipeline --out " + p("bad6") + " --set model=" + p("base") + " --set eval.kk=3", "CI=true"),
+                  "kk");
+  EXPECT_FALSE(std::filesystem::exists(p("bad6/propose")));
+  expect_rejected(run_disa("llm eval --set models=m=" + p("base") + ",m=" + p("dp1_disa/policy") + " --out " + p("bad7"),
+                           "CI=true"),
+                  "name 'm' is given twice");
+  // disa draws groups without replacement from the 6 offline trajectories per prompt.
+  expect_rejected(run_disa(train_args("disa") + " --set group_size=7 --out " + p("bad8"), "CI=true"), "group_size=7");
+  EXPECT_FALSE(std::filesystem::exists(p("bad8/options.json")));  // refused before the folder was claimed
+  // An integer key takes whole numbers only (stage_config_test has the parsing cases).
+  expect_rejected(run_disa(train_args("disa") + " --set steps=2.5 --out " + p("bad9"), "CI=true"), "steps=2.5");
 }
 
 }  // namespace

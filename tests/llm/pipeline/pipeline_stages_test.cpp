@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
@@ -25,6 +27,7 @@
 #include "llm/pretrain/pretrain_run.h"
 #include "src/anchor.h"
 #include "src/input_error.h"
+#include "src/numerical_error.h"
 #include "src/loss/diagnostics_merge.h"
 
 namespace disa::llm::pipeline {
@@ -202,10 +205,48 @@ TEST_F(PipelineStages, TheDropPolicyRemovesUnreliablePromptsFromTraining) {
   a.min_ess = 1e9;  // nothing reaches it
   const AnchorSummary s = run_anchor(a);
   EXPECT_EQ(s.dropped, 6);
-  EXPECT_TRUE(usable_anchors(a.out / "anchors.jsonl").empty());
+  EXPECT_TRUE(usable_anchors(a.out / "anchors.jsonl", a.trajectories, 1.0).empty());
   TrainOptions o = train_defaults(dir, "disa", root_ / "strict_train");
   o.anchors = a.out / "anchors.jsonl";
   EXPECT_THROW(run_train(o), InputError);
+}
+
+TEST_F(PipelineStages, AnchorsOfAnotherBetaOrOtherTrajectoriesAreRefusedByName) {
+  const fs::path dir = prepared("a");  // anchored at beta 2
+  // disa at beta 1 (or loss.beta=1) on log Zhat at beta 2 would train toward the wrong p*.
+  for (const std::vector<std::string>& loss : {std::vector<std::string>{}, std::vector<std::string>{"beta=1"}}) {
+    TrainOptions o = train_defaults(dir, "disa", root_ / "beta_mismatch");
+    if (loss.empty()) o.beta = 1.0;
+    o.loss_settings = loss;
+    try {
+      run_train(o);
+      FAIL() << "anchors at beta 2 were accepted for a head at beta 1";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("has beta=2 but the loss head trains at beta=1"), std::string::npos)
+          << e.what();
+    }
+  }
+  // grpo reads only which prompts survived: any beta will do.
+  TrainOptions g = train_defaults(dir, "grpo", root_ / "beta_grpo");
+  g.beta = 1.0;
+  g.steps = 1;
+  EXPECT_NO_THROW(run_train(g));
+  // Anchors estimated from other trajectories (another proposal set) belong to another run.
+  ProposeOptions p = propose_defaults(root_ / "other_propose");
+  p.seed = 99;
+  run_propose(p);
+  TrainOptions o = train_defaults(dir, "disa", root_ / "other_trajectories");
+  o.trajectories = p.out / "trajectories.jsonl";
+  try {
+    run_train(o);
+    FAIL() << "anchors of other trajectories were accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("were estimated from trajectories with fingerprint " +
+                                         file_fingerprint(dir / "propose" / "trajectories.jsonl")),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find(file_fingerprint(o.trajectories)), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
@@ -216,7 +257,7 @@ TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
   o.prompts_per_step = 6;  // every prompt, every trajectory
   run_train(o);
   const std::vector<Trajectory> t = read_trajectories(o.trajectories);
-  std::map<std::string, double> log_z = usable_anchors(o.anchors);
+  std::map<std::string, double> log_z = usable_anchors(o.anchors, o.trajectories, o.beta);
   double expected = 0;
   for (const Trajectory& r : t) expected += std::pow(log_z.at(r.prompt_id) - 2.0 * r.reward, 2) / 24.0;
   const auto lines = read_lines(o.out / "steps.jsonl");
@@ -329,7 +370,8 @@ TEST_F(PipelineStages, EveryMethodLogsItsOwnDiagnostics) {
       {"flowrl", {"c_t", "log_z_phi_mean", "residual_rms"}},
       {"grpo", {"pg_clipfrac", "ppo_kl"}}, {"gspo", {"pg_clipfrac", "ppo_kl"}},
       {"sft", {"kept_sequences"}}};
-  const std::map<std::string, double> log_z = usable_anchors(dir / "anchor" / "anchors.jsonl");
+  const std::map<std::string, double> log_z =
+      usable_anchors(dir / "anchor" / "anchors.jsonl", dir / "propose" / "trajectories.jsonl", std::nullopt);
   for (const auto& [method, expected] : keys) {
     TrainOptions o = train_defaults(dir, method, root_ / ("method_" + method));
     o.lora_rank = 4;
@@ -371,6 +413,79 @@ TEST_F(PipelineStages, EvalReportsMeanAtKFromItsSamplesAndReusesThem) {
   EXPECT_NE(csv.find("reference,countdown,5,4,"), std::string::npos) << csv;
   const std::vector<EvalRow> again = run_eval(e);  // from the samples files
   EXPECT_EQ(again[0].metrics.mean_at_k, rows[0].metrics.mean_at_k);
+}
+
+TEST_F(PipelineStages, EvalRefusesSamplesOfAModelChangedAtItsPath) {
+  // Samples are reused by model name: a model retrained at the same path must be a new
+  // run (refused in this OUT), not scored from the old model's samples.
+  const fs::path folder = root_ / "changing_model";
+  fs::create_directories(folder);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
+    fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
+  }
+  EvalOptions e;
+  e.models = {{"m", folder}};
+  e.out = root_ / "eval_changing";
+  e.prompts = 2;
+  e.k = 2;
+  e.max_new_tokens = 8;
+  run_eval(e);
+  Transformer model = load_pretrained(folder, torch::kFloat32);
+  {
+    torch::NoGradGuard no_grad;
+    model->model->embed_tokens.mul_(1.5);
+  }
+  save_pretrained(*model, folder);
+  try {
+    run_eval(e);
+    FAIL() << "the samples of the old weights were reused";
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("model_fingerprints"), std::string::npos) << err.what();
+  }
+}
+
+TEST_F(PipelineStages, AnUpdateThatBreaksThePolicyStopsBeforeAnythingIsSaved) {
+  // lr 1e30: AdamW moves the LoRA factors to +-1e30 (finite), whose product overflows the
+  // logits. Step 1 is also the last, so no later step's NaN check would see it.
+  const fs::path dir = prepared("a");
+  TrainOptions o = train_defaults(dir, "disa", root_ / "diverged");
+  o.steps = 1;
+  o.lr = 1e30;
+  o.lora_rank = 4;
+  try {
+    run_train(o);
+    FAIL() << "a policy with non-finite logits was saved";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("step 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.out / "checkpoint.pt"));
+  EXPECT_FALSE(fs::exists(o.out / "policy" / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(o.out / "train.json"));
+}
+
+TEST_F(PipelineStages, ProposeRefusesNonFiniteReferenceLogprobsBeforeWritingAPart) {
+  // A reference whose logits are NaN (one NaN in the final norm); q is the sound base
+  // model, so sampling succeeds and the teacher-forced log pi_ref is what breaks.
+  const fs::path broken = root_ / "nan_reference";
+  fs::create_directories(broken);
+  for (const char* f : {"tokenizer.json", "task.json"}) fs::copy_file(root_ / "base" / f, broken / f);
+  Transformer model = load_pretrained(root_ / "base", torch::kFloat32);
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["model.norm.weight"][0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  save_pretrained(*model, broken);
+  ProposeOptions o = propose_defaults(root_ / "nan_propose");
+  o.reference = broken;
+  o.proposal = root_ / "base";
+  try {
+    run_propose(o);
+    FAIL() << "NaN log pi_ref was accepted";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("logp_ref[0] = nan"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.out / "parts" / "part-00000.jsonl"));  // no part for resumes to trust
 }
 
 TEST_F(PipelineStages, ConfigErrorsNameTheKey) {
