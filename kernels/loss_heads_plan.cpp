@@ -212,12 +212,12 @@ void LossPlan<Real>::plan_rows(const std::vector<RowSums>& sums, const HostRowIn
     d.per_sequence["weight"] = std::move(weight);
   } else if (const auto* o = std::get_if<GrpoOptions>(&objective_.options)) {
     // src/loss/grpo.cpp: c_i here, the token loop in pass 3, the sums in finish()
-    const std::vector<double> c = aggregation_coefficients(o->loss_agg_mode, counts_, columns_);
+    const std::vector<double> c = aggregation_coefficients(o->loss_agg_mode, counts_, columns_, objective_.name);
     for (std::size_t i = 0; i < B; ++i) plans_[i].c = c[i];
   } else if (const auto* o = std::get_if<GspoOptions>(&objective_.options)) {
     // src/loss/gspo.cpp
     (void)o;
-    const std::vector<double> c = aggregation_coefficients(LossAggMode::seq_mean_token_mean, counts_, columns_);
+    const std::vector<double> c = aggregation_coefficients(LossAggMode::seq_mean_token_mean, counts_, columns_, objective_.name);
     constexpr double kMaxLogRatio = 10.0;  // gspo.cpp's clamp of the log ratio
     std::vector<double> ratio(B, 1.0);
     for (std::size_t i = 0; i < B; ++i) {

@@ -14,6 +14,11 @@ void check_beta(double beta, const char* field) {
   if (!std::isfinite(beta)) throw InputError(fmt::format("{}: must be finite, got {}", field, beta));
 }
 
+void check_positive_beta(double beta, const char* field) {
+  check_beta(beta, field);
+  if (!(beta > 0)) throw InputError(fmt::format("{}: must be > 0 (the inverse temperature), got {}", field, beta));
+}
+
 std::vector<double> log_flows(const Tree& tree, const TabularPolicy& reference, double beta) {
   check_beta(beta);
   const int V = tree.shape.vocab();

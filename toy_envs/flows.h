@@ -28,7 +28,11 @@ double log_partition(const Tree& tree, const TabularPolicy& reference, double be
 // policy. With beta' = lambda beta this is the tilted proposal q_lambda (item 5).
 TabularPolicy target_policy(const Tree& tree, const TabularPolicy& reference, double beta);
 
-// Throws InputError unless beta is finite ("beta: must be finite, got nan").
+// Throws InputError unless beta is finite ("beta: must be finite, got nan"). The exact
+// passes take any finite beta: proposals evaluate them at lambda beta, lambda = 0 included.
 void check_beta(double beta, const char* field = "beta");
+// What a user gives as the inverse temperature must be finite and > 0 (THEORY.md):
+// PACED's log Z / beta and the tilt's direction need it ("--beta: must be > 0, got 0").
+void check_positive_beta(double beta, const char* field = "beta");
 
 }  // namespace disa

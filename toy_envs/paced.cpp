@@ -9,8 +9,7 @@
 namespace disa {
 
 PacedQuantities paced_quantities(const Tree& tree, const TabularPolicy& policy_old, double beta) {
-  check_beta(beta);
-  if (beta == 0.0) throw InputError("beta: PACED-RL's identity divides by beta; got 0");
+  check_positive_beta(beta);  // the identity divides by beta, and the error is >= 0 only for beta > 0
   PacedQuantities q{};
   q.expected_reward = expected_reward(tree, policy_old);
   q.log_z_old = log_partition(tree, policy_old, beta);

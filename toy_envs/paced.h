@@ -19,7 +19,7 @@ struct PacedQuantities {
   double approx_error;            // approx_expected_reward - expected_reward = kl_old / beta
 };
 
-// beta must be nonzero and finite.
+// beta must be finite and > 0 (InputError otherwise).
 PacedQuantities paced_quantities(const Tree& tree, const TabularPolicy& policy_old, double beta);
 
 }  // namespace disa

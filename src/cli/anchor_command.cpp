@@ -143,7 +143,7 @@ void run_anchor(const Args& a) {
     throw InputError("--tree, --samples-file: give exactly one (a tree to sample, or samples already drawn)");
   }
   if (!a.beta) throw InputError("--beta: required");
-  check_beta(*a.beta, "--beta");
+  check_positive_beta(*a.beta, "--beta");
   std::string proposal = a.proposal;
   Weights w;
   if (!a.tree.empty()) {

@@ -67,7 +67,7 @@ struct Args {
 };
 
 ordered_json run_estimate(const Args& a) {
-  check_beta(a.beta, "--beta");
+  check_positive_beta(a.beta, "--beta");
   const PolicySpec spec = parse_policy_spec(a.proposal, "--proposal");
   std::vector<Tree> trees = load_trees(a.tree);
   if (a.prompt >= trees.size()) {

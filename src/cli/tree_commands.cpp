@@ -155,7 +155,7 @@ void add_info(CLI::App& tree) {
                   "Proposal SPEC: reference, target, tilted:lambda=L, interp:lambda=L, mixture:eps=E, file:PATH");
   cmd->add_flag("--json", args->json, "One JSON object per tree (JSONL for a set)");
   cmd->callback([args] {
-    check_beta(args->beta, "--beta");
+    check_positive_beta(args->beta, "--beta");
     std::optional<PolicySpec> proposal;
     if (!args->proposal.empty()) proposal = parse_policy_spec(args->proposal, "--proposal");
     const std::vector<Tree> trees = load_trees(args->path);
@@ -208,8 +208,8 @@ void add_sample(CLI::App& tree) {
     if (needs_beta && !args->beta) {
       throw InputError(fmt::format("--beta: required for policy '{}'", args->policy));
     }
-    const double beta = args->beta.value_or(0.0);
-    check_beta(beta, "--beta");
+    if (args->beta) check_positive_beta(*args->beta, "--beta");
+    const double beta = args->beta.value_or(0.0);  // unused by reference and file policies
     std::vector<Tree> trees = load_trees(args->path);
     if (args->prompt >= trees.size()) {
       throw InputError(fmt::format("--prompt: {} is out of range; {} holds {} tree(s)", args->prompt, args->path,

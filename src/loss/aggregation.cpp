@@ -51,13 +51,13 @@ double aggregation_denominator(LossAggMode mode, std::span<const std::size_t> co
 }
 
 std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const std::size_t> counts,
-                                             std::size_t columns) {
+                                             std::size_t columns, std::string_view objective) {
   const double D = aggregation_denominator(mode, counts, columns);
   if (D == 0.0 && mode != LossAggMode::seq_mean_token_sum_norm) {
     throw InputError(
-        fmt::format("loss_agg_mode={}: the mask has no valid token, so the mean is 0/0 "
+        fmt::format("{}: the mask has no valid token, so its {} aggregation is 0/0 "
                     "(verl returns nan here)",
-                    to_string(mode)));
+                    objective, to_string(mode)));
   }
   std::vector<double> c(counts.size(), 0.0);
   for (std::size_t i = 0; i < counts.size(); ++i) {

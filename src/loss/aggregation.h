@@ -31,9 +31,10 @@ inline constexpr double kMaskedMeanEpsilon = 1e-8;
 LossAggMode parse_loss_agg_mode(std::string_view text, std::string_view field = "loss_agg_mode");
 std::string to_string(LossAggMode mode);
 
-// c_i for each row from the valid-token counts n_i and the padded length T.
+// c_i for each row from the valid-token counts n_i and the padded length T. `objective`
+// names the head in the error a mean mode with no valid token raises.
 std::vector<double> aggregation_coefficients(LossAggMode mode, std::span<const std::size_t> counts,
-                                             std::size_t columns);
+                                             std::size_t columns, std::string_view objective);
 
 // D, the only part of c_i that depends on the rest of the batch: c_i = 1/D, or
 // 1/(D (n_i + 1e-8)) in seq-mean-token-mean, with D = N (token-mean), B' (the two

@@ -48,7 +48,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
-  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
+  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T, "grpo");
   const bool with_kl = options.kl_coef != 0;
 
   LossResult<Real> result;

@@ -40,7 +40,7 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
   const TokenAdvantages<Real> advantages(batch, counts, options.advantage);
-  const std::vector<double> c = aggregation_coefficients(LossAggMode::seq_mean_token_mean, counts, T);
+  const std::vector<double> c = aggregation_coefficients(LossAggMode::seq_mean_token_mean, counts, T, "gspo");
   const double low = 1.0 - options.clip_ratio_low;
   const double high = 1.0 + options.clip_ratio_high;
 

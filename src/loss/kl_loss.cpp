@@ -38,6 +38,7 @@ KlLossOptions KlLossOptions::from(Settings& settings) {
   o.loss_agg_mode =
       parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
   o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
+  if (o.kl_coef < 0) settings.reject("kl_coef", fmt::format("{}", o.kl_coef), "must be >= 0");  // a penalty, as in grpo
   return o;
 }
 
@@ -55,7 +56,7 @@ LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& opti
   const std::vector<std::size_t> counts = validated_counts(batch, kl_loss_fields(options), "kl", &ends);
   const std::size_t B = batch.rows;
   const std::size_t T = batch.columns;
-  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T);
+  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, counts, T, "kl");
   LossResult<Real> result;
   result.grad_logp.assign(B * T, Real(0));
   std::vector<double> kl_sum(B, 0.0);

@@ -41,7 +41,7 @@ LossResult<Real> sft_loss(const LossBatch<Real>& batch, const SftOptions& option
   result.diagnostics.scalars["kept_tokens"] = double(kept_tokens);
   if (kept_tokens == 0) return result;  // nothing to imitate: loss 0, no gradient
 
-  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, kept, T);
+  const std::vector<double> c = aggregation_coefficients(options.loss_agg_mode, kept, T, "sft");
   std::vector<double> nll(B, 0.0);
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {

@@ -66,7 +66,7 @@ TrainConfig TrainConfig::parse(const std::vector<std::string>& entries) {
     s.reject("mode", mode, "expected exact or sampled");
   }
   c.beta = s.number("beta", c.beta);
-  check_beta(c.beta, "train: beta");
+  check_positive_beta(c.beta, "train: beta");
   c.steps = integer(s, "steps", c.steps, 0);
   c.seed = static_cast<std::uint64_t>(integer(s, "seed", std::int64_t(c.seed), 0));
   c.optimizer = s.word("optimizer", c.optimizer);

@@ -99,6 +99,7 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree generate --family random --out " + path("x.json")), "--seed");
   expect_rejected(run("tree info --tree " + tree), "--beta");
   expect_rejected(run("tree info --tree " + tree + " --beta abc"), "--beta");
+  expect_rejected(run("tree info --tree " + tree + " --beta -2"), "--beta: must be > 0");  // THEORY.md: beta > 0
   expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal tilted:lambda=7"), "--proposal");
   expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal greedy"), "--proposal");
   expect_rejected(run("tree info --tree " + path("missing.json") + " --beta 1"), "missing.json");

@@ -120,6 +120,10 @@ TEST_F(EstimateCliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run(base + "--beta 1 --proposal reference --samples 8 --replicates 1"), "--replicates");
   expect_rejected(run(base + "--beta abc --proposal reference --samples 8"), "--beta");
   expect_rejected(run(base + "--beta nan --proposal reference --samples 8"), "--beta");
+  expect_rejected(run(base + "--beta 0 --proposal reference --samples 8"), "--beta: must be > 0");
+  expect_rejected(run("anchor --tree " + tree + " --beta -3 --proposal reference --samples 8 --seed 1 --out " +
+                      path("a.jsonl")),
+                  "--beta: must be > 0");
   expect_rejected(run(base + "--beta 1 --proposal greedy --samples 8"), "--proposal");
   expect_rejected(run(base + "--beta 1 --samples 8"), "--proposal");
   expect_rejected(run(base + "--beta 1 --proposal reference --samples 8 --prompt 3"), "--prompt");

@@ -286,6 +286,18 @@ TEST_F(LossCliTest, BadBatchesNameTheField) {
   b["advantages"] = json::array({0.5, 0.5});
   rejected(b, "grpo", "advantages");
 
+  // A batch with no valid token: the mean has no denominator; the error names the head
+  // (gspo has no loss_agg_mode option, so the message must not read as one).
+  b = test_batch();
+  for (auto& row : b["mask"]) {
+    for (auto& m : row) m = 0;
+  }
+  rejected(b, "gspo", "gspo: the mask has no valid token");
+  rejected(b, "kl", "kl: the mask has no valid token");
+
+  // A penalty with a negative coefficient is a reward: refused, as grpo's kl_coef is.
+  expect_rejected(run("loss --objective kl --set kl_coef=-1 --batch " + write_batch(test_batch())), "kl_coef=-1");
+
   std::ofstream(path("python.json")) << R"({"logp": [[NaN]], "mask": [[1]]})";
   expect_rejected(run("loss --objective kl --batch " + path("python.json")), "\"nan\"");
   expect_rejected(run("loss --objective kl --batch " + path("missing.json")), "missing.json: cannot open");

@@ -658,13 +658,14 @@ TEST(GoldenAggLoss, ReproducesVerlAggLoss) {
       ASSERT_EQ(mode, LossAggMode::token_mean);
       ASSERT_TRUE(std::isnan(number(c.at("outputs").at("loss"), "loss")));
       ASSERT_TRUE(std::all_of(counts.begin(), counts.end(), [](std::size_t n) { return n == 0; }));
-      EXPECT_TRUE(contains_all(input_error_message([&] { aggregation_coefficients(mode, counts, batch.columns); }),
-                               {"token-mean", "valid token"}));
+      EXPECT_TRUE(contains_all(
+          input_error_message([&] { aggregation_coefficients(mode, counts, batch.columns, "grpo"); }),
+          {"grpo: ", "token-mean", "valid token"}));
       ++error_cases;
       return;
     }
 
-    const std::vector<double> coefficient = aggregation_coefficients(mode, counts, batch.columns);
+    const std::vector<double> coefficient = aggregation_coefficients(mode, counts, batch.columns, "agg_loss");
     ASSERT_EQ(coefficient.size(), batch.rows);
     double loss = 0;
     std::vector<double> grad(batch.tokens());
