@@ -218,18 +218,25 @@ IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions
 
 std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double> log_w,
                                                          std::span<const std::int64_t> offset,
-                                                         const IsOptions& options) {
+                                                         const IsOptions& options,
+                                                         std::span<const std::string> names) {
   if (offset.empty() || offset.front() != 0 || offset.back() != static_cast<std::int64_t>(log_w.size())) {
     throw InputError(fmt::format("offset: must start at 0 and end at the number of log-weights ({})", log_w.size()));
   }
   check_options(options);
   const std::int64_t segments = static_cast<std::int64_t>(offset.size()) - 1;
+  if (!names.empty() && static_cast<std::int64_t>(names.size()) != segments) {
+    throw InputError(fmt::format("names: {} for {} segments", names.size(), segments));
+  }
   for (std::int64_t s = 0; s < segments; ++s) {
     if (offset[s + 1] <= offset[s]) {
       throw InputError(fmt::format("offset: segment {} is empty or decreasing ([{}, {}))", s, offset[s], offset[s + 1]));
     }
   }
   std::vector<IsEstimate> out(static_cast<std::size_t>(segments));
+  // The first failing segment is reported whatever the thread count or schedule, so the
+  // same input always gives the same message.
+  std::int64_t first_bad = segments;
   std::string error;
 #pragma omp parallel for schedule(dynamic, 16) if (segments > 1)
   for (std::int64_t s = 0; s < segments; ++s) {
@@ -237,10 +244,14 @@ std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double>
       out[s] = estimate_log_partition(log_w.subspan(offset[s], offset[s + 1] - offset[s]), options);
     } catch (const InputError& e) {
 #pragma omp critical
-      if (error.empty()) error = fmt::format("segment {}: {}", s, e.what());
+      if (s < first_bad) {
+        first_bad = s;
+        error = names.empty() ? fmt::format("segment {}: {}", s, e.what())
+                              : fmt::format("prompt '{}': {}", names[s], e.what());
+      }
     }
   }
-  if (!error.empty()) throw InputError(error);
+  if (first_bad < segments) throw InputError(error);
   return out;
 }
 

@@ -68,10 +68,13 @@ struct IsEstimate {
 IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions& options = {});
 
 // Many prompts: segment s is log_w[offset[s] .. offset[s+1]). Segments run in
-// parallel (OpenMP); the results do not depend on the thread count.
+// parallel (OpenMP); the results do not depend on the thread count, nor does the error:
+// the first bad segment's, as "segment s: ..." or, with `names` (one per segment),
+// "prompt 'NAME': ..." with the index inside the segment.
 std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double> log_w,
                                                          std::span<const std::int64_t> offset,
-                                                         const IsOptions& options = {});
+                                                         const IsOptions& options = {},
+                                                         std::span<const std::string> names = {});
 
 // Self-normalised IS: E_{p*}[f] ≈ sum_i w_i f(y_i) / sum_i w_i (e.g. the target's
 // accuracy with f = 1[correct]). Same input checks; NaN result when all weights are 0.

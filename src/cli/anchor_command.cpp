@@ -159,7 +159,7 @@ void run_anchor(const Args& a) {
   IsOptions options;
   options.bootstrap = a.bootstrap;
   options.bootstrap_seed = a.seed.value_or(0);
-  const std::vector<IsEstimate> estimates = estimate_log_partition_segmented(w.log_w, w.offset, options);
+  const std::vector<IsEstimate> estimates = estimate_log_partition_segmented(w.log_w, w.offset, options, w.prompt);
   std::vector<AnchorRecord> anchors;
   for (std::size_t p = 0; p < estimates.size(); ++p) {
     anchors.push_back(make_anchor(w.prompt[p], estimates[p], proposal, *a.beta, a.seed.value_or(0)));

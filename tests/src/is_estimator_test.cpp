@@ -576,6 +576,38 @@ TEST(IsEstimatorSegmented, BadOffsetsAndBadValuesNameTheSegment) {
   }
 }
 
+TEST(IsEstimatorSegmented, TheFirstBadSegmentIsReportedWhateverTheSchedule) {
+  // 200 segments of 10, bad values in segments 150 and 60 (and 199): with dynamic
+  // scheduling a later one may fail first in time; the message must still name 60,
+  // as a name when names are given, at any thread count.
+  const std::int64_t segments = 200, n = 10;
+  std::vector<double> log_w(static_cast<std::size_t>(segments * n), 0.0);
+  log_w[150 * n + 3] = kNaN;
+  log_w[60 * n + 7] = std::numeric_limits<double>::infinity();
+  log_w[199 * n] = kNaN;
+  std::vector<std::int64_t> offset;
+  std::vector<std::string> names;
+  for (std::int64_t s = 0; s <= segments; ++s) offset.push_back(s * n);
+  for (std::int64_t s = 0; s < segments; ++s) names.push_back("p" + std::to_string(s));
+  for (const int threads : {1, 2, 4}) {
+    omp_set_num_threads(threads);
+    for (int repeat = 0; repeat < 20; ++repeat) {
+      EXPECT_TRUE(test::contains_all(
+          test::input_error_message([&] { estimate_log_partition_segmented(log_w, offset); }), {"segment 60: "}))
+          << threads << " threads";
+      EXPECT_TRUE(test::contains_all(
+          test::input_error_message([&] { estimate_log_partition_segmented(log_w, offset, {}, names); }),
+          {"prompt 'p60': ", "[7]"}))
+          << threads << " threads";
+    }
+  }
+  omp_set_num_threads(2);
+  names.pop_back();
+  EXPECT_TRUE(test::contains_all(
+      test::input_error_message([&] { estimate_log_partition_segmented(log_w, offset, {}, names); }),
+      {"names: 199 for 200 segments"}));
+}
+
 // ---- self-normalised expectation ---------------------------------------------------
 
 TEST(SelfNormalisedExpectation, HandCasesAndErrors) {

@@ -104,7 +104,8 @@ rc::Gen<Tree> gen_awkward_tree() {
       tree.logits = *rc::gen::container<std::vector<double>>(n_logits, gen_awkward_double());
       tree.reward = *rc::gen::container<std::vector<double>>(n_leaves, gen_awkward_double());
       tree.strategy = *rc::gen::container<std::vector<std::int32_t>>(
-          n_leaves, rc::gen::oneOf(rc::gen::inRange<std::int32_t>(kNoStrategy, 1000), rc::gen::just<std::int32_t>(1 << 30)));
+          n_leaves, rc::gen::oneOf(rc::gen::inRange<std::int32_t>(kNoStrategy, static_cast<std::int32_t>(n_leaves)),
+                                   rc::gen::just(static_cast<std::int32_t>(n_leaves) - 1)));
       return tree;
     });
   });
@@ -287,6 +288,11 @@ TEST(TreeJson, BadLeavesAreNamedByPath) {
   doc = base_tree_json();
   doc["leaves"][0]["strategy"] = 0.5;
   EXPECT_TRUE(contains_all(tree_error(doc), {"/leaves/0/strategy", "integer"}));
+  // Labels index per-strategy arrays: at most num_leaves - 1 (a label of 2^30 would cost
+  // 8 GiB per strategy distribution).
+  doc = base_tree_json();
+  doc["leaves"][0]["strategy"] = 1 << 30;
+  EXPECT_TRUE(contains_all(tree_error(doc), {"/leaves/0/strategy", "1073741824 is outside [0, "}));
   // A null strategy means unlabelled: accepted.
   doc = base_tree_json();
   doc["leaves"][0]["strategy"] = nullptr;
@@ -380,7 +386,11 @@ TEST(TreeJson, CorruptBinaryFieldsAreRejected) {
   bytes = base;
   const std::int32_t negative = -5;
   std::memcpy(bytes.data() + 168 + 3 * 4, &negative, 4);  // strategy of leaf 3
-  EXPECT_TRUE(contains_all(binary_error(bytes), {"bad.dtree", "leaf 3", "negative"}));
+  EXPECT_TRUE(contains_all(binary_error(bytes), {"bad.dtree", "leaf 3", "-5 is outside [-1, "}));
+  bytes = base;
+  const std::int32_t huge = 1 << 30;  // would size every per-strategy array at 2^30
+  std::memcpy(bytes.data() + 168 + 3 * 4, &huge, 4);
+  EXPECT_TRUE(contains_all(binary_error(bytes), {"bad.dtree", "leaf 3", "1073741824 is outside"}));
 }
 
 // ---- bad policy files ----------------------------------------------------------
