@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -80,6 +81,7 @@ void save_anchors(const std::vector<AnchorRecord>& anchors, const std::string& p
 
 std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::string& source) {
   std::vector<AnchorRecord> out;
+  std::map<std::string, int> line_of_prompt;  // one anchor per prompt: a second would be ambiguous
   std::istringstream in(text);
   std::string line;
   int line_no = 0;
@@ -102,6 +104,9 @@ std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::stri
     };
     const auto num_field = [&](const char* key) { return read_number(field(j, key, where), where + ": " + key); };
     a.prompt = text_field("prompt");
+    if (const auto [it, fresh] = line_of_prompt.try_emplace(a.prompt, line_no); !fresh) {
+      throw InputError(fmt::format("{}: prompt '{}' already has an anchor (line {})", where, a.prompt, it->second));
+    }
     a.log_z_hat = num_field("log_Zhat");
     const ordered_json& n = field(j, "n", where);
     if (!n.is_number_integer() || n.get<std::int64_t>() < 1) {

@@ -94,6 +94,20 @@ std::int64_t tree_memory_budget() {
   return static_cast<std::int64_t>(0.8 * static_cast<double>(pages) * static_cast<double>(page));
 }
 
+void check_set_fits_in_memory(const TreeShape& shape, std::int64_t trees) {
+  const double stored = static_cast<double>(shape.num_internal()) * 8.0 * shape.vocab() +
+                        static_cast<double>(shape.num_leaves()) * 12.0;
+  const double need = static_cast<double>(trees) * stored + static_cast<double>(bytes_required(shape));
+  const std::int64_t budget = tree_memory_budget();
+  if (need > static_cast<double>(budget)) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    throw InputError(fmt::format(
+        "tree set: {} trees of {} ({} leaves each) would need {:.2f} GiB, more than the {:.2f} GiB budget (80% "
+        "of memory, or DISA_MAX_TREE_BYTES)",
+        trees, shape.describe(), shape.num_leaves(), need / kGiB, budget / kGiB));
+  }
+}
+
 void check_fits_in_memory(const TreeShape& shape) {
   const std::int64_t need = bytes_required(shape);
   const std::int64_t budget = tree_memory_budget();

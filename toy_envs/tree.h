@@ -69,5 +69,8 @@ std::int64_t tree_memory_budget();
 // Throws InputError, before anything is allocated, when bytes_required(shape)
 // exceeds the budget; the message gives the size the tree would need.
 void check_fits_in_memory(const TreeShape& shape);
+// The same for a set of `trees` trees of one shape held at once (multi_prompt): each
+// stores its logits, rewards and strategies, and one at a time runs the exact passes.
+void check_set_fits_in_memory(const TreeShape& shape, std::int64_t trees);
 
 }  // namespace disa

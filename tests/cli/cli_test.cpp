@@ -97,6 +97,12 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree generate --family random --set colour=3 --seed 1 --out " + path("x.json")), "colour");
   expect_rejected(run("tree generate --family random --set vocab --seed 1 --out " + path("x.json")), "--set");
   expect_rejected(run("tree generate --family random --out " + path("x.json")), "--seed");
+  // 200 prompts of 3^5 leaves: each tree fits 100 kB, the set (~4 MB) does not.
+  expect_rejected(run("tree generate --family multi_prompt --set prompts=200 --set vocab=3 --set horizon=5 --seed 1 "
+                      "--out " + path("set.json"),
+                      "DISA_MAX_TREE_BYTES=100000"),
+                  "tree set: 200 trees");
+  EXPECT_FALSE(std::filesystem::exists(path("set.json")));
   expect_rejected(run("tree info --tree " + tree), "--beta");
   expect_rejected(run("tree info --tree " + tree + " --beta abc"), "--beta");
   expect_rejected(run("tree info --tree " + tree + " --beta -2"), "--beta: must be > 0");  // THEORY.md: beta > 0

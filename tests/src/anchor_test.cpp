@@ -245,6 +245,11 @@ TEST(AnchorParse, BetaAsAString) {
                                  {"a.jsonl:2", "beta", "two"}));
 }
 
+TEST(AnchorParse, ASecondAnchorForAPromptIsRefused) {
+  // Which of two log Zhat a trainer would freeze is not the file's to leave open.
+  EXPECT_TRUE(test::contains_all(error_for(good_line("p0")), {"a.jsonl:2", "prompt 'p0' already has an anchor (line 1)"}));
+}
+
 TEST(AnchorParse, InvalidJsonOnLine2) {
   EXPECT_TRUE(test::contains_all(error_for("{\"prompt\":\"p1\",\"log_Zhat\":"), {"a.jsonl:2", "JSON"}));
   EXPECT_TRUE(test::contains_all(error_for("[1, 2]"), {"a.jsonl:2"}));

@@ -144,6 +144,23 @@ TEST(Tree, MemoryBudgetBoundaryIsExact) {
   }
 }
 
+TEST(Tree, ATreeSetIsBudgetedAsAWhole) {
+  // 200 trees of 3^5 leaves: each fits alone, the set is 200 times one tree's storage.
+  const TreeShape s = TreeShape::make(3, 5);
+  const std::int64_t stored = s.num_internal() * s.vocab() * 8 + s.num_leaves() * 12;
+  const std::int64_t need = 200 * stored + bytes_required(s);
+  {
+    const ScopedEnv env("DISA_MAX_TREE_BYTES", std::to_string(need).c_str());
+    EXPECT_NO_THROW(check_set_fits_in_memory(s, 200));
+  }
+  {
+    const ScopedEnv env("DISA_MAX_TREE_BYTES", std::to_string(need - 1).c_str());
+    EXPECT_NO_THROW(check_fits_in_memory(s));  // one tree is far below it
+    EXPECT_TRUE(contains_all(input_error_message([&] { check_set_fits_in_memory(s, 200); }),
+                             {"tree set: 200 trees", "243 leaves each", "GiB"}));
+  }
+}
+
 TEST(Tree, HugeTreeIsRefusedBeforeAllocating) {
   // 2^50 leaves would need petabytes: refused by the check, not by a bad_alloc
   // (or the OOM killer), both under the default budget and a set one.

@@ -32,6 +32,7 @@ Family multi_prompt_family() {
         const double acc_min = args.get_double("accuracy_min", 1e-9, 1.0);
         const double acc_max = args.get_double("accuracy_max", acc_min, 1.0);
         const TreeShape shape = TreeShape::make(vocab, horizon, eos ? vocab - 1 : kNoEos);
+        check_set_fits_in_memory(shape, prompts);  // all P at once, before the first is built
         std::vector<Tree> trees;
         for (int p = 0; p < prompts; ++p) {
           const double t = prompts == 1 ? 0.0 : static_cast<double>(p) / (prompts - 1);
