@@ -76,6 +76,7 @@ nlohmann::ordered_json fingerprint(const TrainOptions& o) {
           {"lora_rank", o.lora_rank},
           {"lora_alpha", o.lora_alpha},
           {"seed", o.seed},
+          {"bf16", o.bf16},  // autocast on CUDA changes the numbers; a resume must not switch it
           {"loss", o.loss_settings}};
 }
 

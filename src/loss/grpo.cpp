@@ -16,10 +16,8 @@ GrpoOptions GrpoOptions::from(Settings& settings) {
   o.clip.clip_ratio_c = settings.number_in("clip_ratio_c", o.clip.clip_ratio_c, 1, kNoBound, /*low_open=*/true);
   o.loss_agg_mode =
       parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
-  o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
-  if (o.kl_coef < 0) settings.reject("kl_coef", fmt::format("{}", o.kl_coef), "must be >= 0");
-  o.kl_estimator = parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
-                                      settings.objective() + ": kl_estimator");
+  o.kl_coef = read_kl_coef(settings, o.kl_coef);
+  o.kl_estimator = read_kl_estimator(settings);
   o.advantage = group_advantage_options(settings);
   return o;
 }

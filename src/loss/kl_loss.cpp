@@ -31,14 +31,24 @@ std::string to_string(KlEstimator estimator) {
   return "?";
 }
 
+double read_kl_coef(Settings& settings, double fallback) {
+  const double coef = settings.number("kl_coef", fallback, {"kl_loss_coef"});
+  if (coef < 0) settings.reject(settings.given_key("kl_coef", {"kl_loss_coef"}), fmt::format("{}", coef), "must be >= 0");
+  return coef;
+}
+
+KlEstimator read_kl_estimator(Settings& settings) {
+  return parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
+                            settings.objective() + ": " +
+                                settings.given_key("kl_estimator", {"kl_loss_type", "kl_penalty"}));
+}
+
 KlLossOptions KlLossOptions::from(Settings& settings) {
   KlLossOptions o;
-  o.kl_estimator = parse_kl_estimator(settings.word("kl_estimator", "k3", {"kl_loss_type", "kl_penalty"}),
-                                      settings.objective() + ": kl_estimator");
+  o.kl_estimator = read_kl_estimator(settings);
   o.loss_agg_mode =
       parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
-  o.kl_coef = settings.number("kl_coef", o.kl_coef, {"kl_loss_coef"});
-  if (o.kl_coef < 0) settings.reject("kl_coef", fmt::format("{}", o.kl_coef), "must be >= 0");  // a penalty, as in grpo
+  o.kl_coef = read_kl_coef(settings, o.kl_coef);
   return o;
 }
 

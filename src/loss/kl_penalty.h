@@ -24,6 +24,13 @@ enum class KlEstimator { k1, abs, k2, k3 };
 
 // Accepts the names and verl's aliases above; anything else is an InputError naming `field`.
 KlEstimator parse_kl_estimator(std::string_view text, std::string_view field = "kl_estimator");
+
+class Settings;
+// The KL options grpo and kl share, read with verl's aliases: kl_coef (kl_loss_coef),
+// >= 0 since it weighs a penalty; kl_estimator (kl_loss_type, kl_penalty), default k3.
+// Errors name the key as the user gave it.
+double read_kl_coef(Settings& settings, double fallback);
+KlEstimator read_kl_estimator(Settings& settings);
 std::string to_string(KlEstimator estimator);
 
 struct TokenTerm {

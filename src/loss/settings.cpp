@@ -60,9 +60,12 @@ double Settings::number(std::string_view key, double fallback, std::initializer_
   errno = 0;
   char* end = nullptr;
   const double value = std::strtod(text->c_str(), &end);
-  if (text->empty() || end != text->c_str() + text->size() || errno == ERANGE || !std::isfinite(value)) {
+  if (text->empty() || end != text->c_str() + text->size() || !std::isfinite(value)) {
     reject(used, *text, "expected a finite number");
   }
+  // strtod's ERANGE on a finite result is underflow: 1e-400 is a finite number, just not
+  // one a double holds.
+  if (errno == ERANGE) reject(used, *text, "too small in magnitude for a double (it underflows)");
   return value;
 }
 
@@ -92,6 +95,14 @@ std::string Settings::word(std::string_view key, std::string_view fallback,
   std::string used;
   const std::string* text = find(key, aliases, &used);
   return text == nullptr ? std::string(fallback) : *text;
+}
+
+std::string Settings::given_key(std::string_view key, std::initializer_list<std::string_view> aliases) const {
+  if (values_.count(std::string(key)) != 0) return std::string(key);
+  for (std::string_view alias : aliases) {
+    if (values_.count(std::string(alias)) != 0) return std::string(alias);
+  }
+  return std::string(key);
 }
 
 void Settings::finish() const {

@@ -33,6 +33,9 @@ class Settings {
 
   // Throws an InputError when a key was given that no getter read.
   void finish() const;
+  // The name `key`'s value was given under (the first alias present), else `key`: for
+  // messages about a value checked after reading ("grpo: kl_loss_coef=-1: ...").
+  std::string given_key(std::string_view key, std::initializer_list<std::string_view> aliases = {}) const;
   const std::string& objective() const { return objective_; }
 
   // For error messages from option checks after parsing: "<objective>: <key>=<value>: <why>".

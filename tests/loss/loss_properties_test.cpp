@@ -1516,11 +1516,17 @@ TEST(BadOptions, OutOfRangeValuesAreNamed) {
       {"grpo", "clip_ratio_c=1"},      {"grpo", "clip_ratio_c=0.5"},     {"gspo", "clip_ratio_low=-3e-4"},
       {"gspo", "clip_ratio_high=-1"},  {"flowrl", "clip_ratio_low=-0.2"}, {"flowrl", "clip_ratio=-0.2"},
       {"tb", "clip_ratio_high=-0.28"},
+      // verl's aliases, named as given (the penalty weight is >= 0 in both heads).
+      {"grpo", "kl_loss_coef=-1"},     {"kl", "kl_coef=-1"},             {"kl", "kl_loss_type=k9"},
+      {"grpo", "kl_penalty=k0"},
   };
   for (const auto& [name, entry] : cases) {
     const std::string key = entry.substr(0, entry.find('='));
-    EXPECT_TRUE(test::contains_all(objective_error(name, {entry}), {key})) << name << " " << entry;
+    EXPECT_TRUE(test::contains_all(objective_error(name, {entry}), {name + ": " + key + "="})) << name << " " << entry;
   }
+  // Underflow is not "not a finite number": the value is finite, only too small for a double.
+  EXPECT_TRUE(test::contains_all(objective_error("tb", {"beta=1e-400"}), {"tb: beta=1e-400", "underflows"}));
+  EXPECT_TRUE(test::contains_all(objective_error("tb", {"beta=1e400"}), {"tb: beta=1e400", "finite"}));
 }
 
 }  // namespace
