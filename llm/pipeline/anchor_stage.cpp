@@ -11,6 +11,7 @@
 #include "src/anchor.h"
 #include "src/input_error.h"
 #include "src/is_estimator.h"
+#include "src/json_number.h"
 
 namespace disa::llm::pipeline {
 
@@ -50,6 +51,7 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   IsOptions is;
   is.ci_level = o.ci_level;
   AnchorSummary s;
+  std::int64_t usable = 0;
   std::vector<AnchorRecord> anchors;
   for (const std::string& id : order) {
     const IsEstimate e = estimate_log_partition(log_w[id], is);
@@ -67,12 +69,16 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
         ++s.dropped;
       }
     }
-    s.mean_log_z_hat += a.log_z_hat;
+    // Over the anchors training uses (as usable_anchors reads them), not the dropped ones.
+    if (std::find(a.flags.begin(), a.flags.end(), "policy:dropped") == a.flags.end() && std::isfinite(a.log_z_hat)) {
+      s.mean_log_z_hat += a.log_z_hat;
+      ++usable;
+    }
     s.mean_ess_fraction += e.ess_fraction;
     anchors.push_back(std::move(a));
   }
   s.prompts = static_cast<std::int64_t>(anchors.size());
-  s.mean_log_z_hat /= static_cast<double>(s.prompts);
+  s.mean_log_z_hat = usable > 0 ? s.mean_log_z_hat / static_cast<double>(usable) : NAN;
   s.mean_ess_fraction /= static_cast<double>(s.prompts);
   save_anchors(anchors, (o.out / "anchors.jsonl").string());
   s.fingerprint = file_fingerprint(o.out / "anchors.jsonl");
@@ -81,7 +87,7 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
                                 {"prompts", s.prompts},
                                 {"unreliable", s.unreliable},
                                 {"dropped", s.dropped},
-                                {"mean_log_z_hat", s.mean_log_z_hat},
+                                {"mean_log_z_hat", to_json_number(s.mean_log_z_hat)},
                                 {"mean_ess_fraction", s.mean_ess_fraction},
                                 {"anchors_fingerprint", s.fingerprint}};
   write_json_atomically(o.out / "anchor.json", record);

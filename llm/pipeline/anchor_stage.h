@@ -41,7 +41,8 @@ AnchorOptions anchor_options(StageConfig& config);
 
 struct AnchorSummary {
   std::int64_t prompts = 0, dropped = 0, unreliable = 0;
-  double mean_log_z_hat = 0, mean_ess_fraction = 0;
+  double mean_log_z_hat = 0;     // over the usable anchors (nan when every prompt is dropped)
+  double mean_ess_fraction = 0;  // over every prompt: how well q covers p*
   std::string fingerprint;
 };
 

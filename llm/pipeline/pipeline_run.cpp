@@ -176,7 +176,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   // Anchor.
   {
     const AnchorSummary r = run_anchor(anchor);
-    log(fmt::format("[pipeline] anchor: {} prompts, {} unreliable, {} dropped; mean log Zhat {:.3f}, ESS/N {:.3f}; "
+    log(fmt::format("[pipeline] anchor: {} prompts, {} unreliable, {} dropped; mean log Zhat of the kept {:.3f}, ESS/N {:.3f}; "
                     "anchors {}",
                     r.prompts, r.unreliable, r.dropped, r.mean_log_z_hat, r.mean_ess_fraction, r.fingerprint));
   }

@@ -90,7 +90,7 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           c.finish();
           o.out = a->out;
           const lp::AnchorSummary s = lp::run_anchor(o);
-          fmt::print("anchor: {} prompts, {} unreliable, {} dropped (policy {}); mean log Zhat {:.4f}, mean ESS/N {:.3f}\n"
+          fmt::print("anchor: {} prompts, {} unreliable, {} dropped (policy {}); mean log Zhat of the kept {:.4f}, mean ESS/N {:.3f}\n"
                      "wrote {}/anchors.jsonl (fingerprint {})\n",
                      s.prompts, s.unreliable, s.dropped, o.policy, s.mean_log_z_hat, s.mean_ess_fraction, a->out,
                      s.fingerprint);

@@ -205,6 +205,7 @@ TEST_F(PipelineStages, TheDropPolicyRemovesUnreliablePromptsFromTraining) {
   a.min_ess = 1e9;  // nothing reaches it
   const AnchorSummary s = run_anchor(a);
   EXPECT_EQ(s.dropped, 6);
+  EXPECT_TRUE(std::isnan(s.mean_log_z_hat));  // the mean of the kept anchors: there are none
   EXPECT_TRUE(usable_anchors(a.out / "anchors.jsonl", a.trajectories, 1.0).empty());
   TrainOptions o = train_defaults(dir, "disa", root_ / "strict_train");
   o.anchors = a.out / "anchors.jsonl";
