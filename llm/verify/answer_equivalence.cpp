@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
 #include <vector>
 
@@ -46,6 +48,8 @@ std::vector<std::string> split_top_level(std::string_view s, std::string_view se
   return parts;
 }
 
+Structured structure_of_written(std::string_view s);
+
 // Whether s[0] (an opening bracket) closes exactly at the last character, with any
 // bracket kind ("[1,2)" is one interval; "(1,2)\cup(3,4)" is not one group).
 bool wrapped_whole(std::string_view s) {
@@ -57,7 +61,36 @@ bool wrapped_whole(std::string_view s) {
   return false;
 }
 
+// "a\pm b" is the two answers a+b and a-b (MATH writes "1 \pm \sqrt{19}" where a
+// response lists both roots). Only a single top-level \pm splits.
+std::vector<std::string> expand_plus_minus(const std::vector<std::string>& elements) {
+  std::vector<std::string> out;
+  for (const std::string& e : elements) {
+    const auto parts = split_top_level(e, "\\pm");
+    if (parts.size() == 2) {
+      out.push_back(parts[0] + "+" + parts[1]);
+      out.push_back(parts[0] + "-" + parts[1]);
+    } else {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
 Structured structure_of(std::string_view s) {
+  Structured st = structure_of_written(s);
+  // Unordered answers (and a lone scalar) with a \pm are the list of both signs.
+  if (st.shape == Shape::kSet || st.shape == Shape::kList || st.shape == Shape::kScalar) {
+    std::vector<std::string> expanded = expand_plus_minus(st.elements);
+    if (expanded.size() != st.elements.size()) {
+      if (st.shape == Shape::kScalar) st.shape = Shape::kList;
+      st.elements = std::move(expanded);
+    }
+  }
+  return st;
+}
+
+Structured structure_of_written(std::string_view s) {
   Structured st;
   if (auto parts = split_top_level(s, "\\cup"); parts.size() > 1) {
     return {Shape::kUnion, 0, 0, std::move(parts)};
@@ -157,6 +190,20 @@ Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in) {
   }
   if (auto symbolic = same_function(a0, b0)) return *symbolic;
   if (va || vb) return {false, fmt::format("'{}' vs '{}': only one is a number", a, b)};
+  // A lettered choice: "(C)", "C" and "\text{(C)}" (normalised to "(C)") are one answer.
+  static const Pcre2Regex choice(R"(^\(?([A-Ea-e])\)?$)");
+  if (const auto ca = choice.find_all(a), cb = choice.find_all(b); !ca.empty() && !cb.empty()) {
+    const bool same = std::toupper(static_cast<unsigned char>(ca.front().groups[0][0])) ==
+                      std::toupper(static_cast<unsigned char>(cb.front().groups[0][0]));
+    return {same, fmt::format("choices {} vs {}", ca.front().groups[0], cb.front().groups[0])};
+  }
+  // Plain words ("East" vs "east"): case carries no meaning in a word answer.
+  if (!looks_mathematical(a) && !looks_mathematical(b) && a.size() == b.size() &&
+      std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+      })) {
+    return {true, fmt::format("same word '{}' but for case", a)};
+  }
   return {false, fmt::format("texts differ: '{}' vs '{}'", a, b)};
 }
 

@@ -47,8 +47,20 @@ std::string answer_sentence_tail(std::string_view rest) {
   // decimal point.
   if (const auto stop = s.find(". "); stop != std::string::npos) s.resize(stop);
   for (const std::string_view lead : {":", "\\(", "\\[", "$"}) {
-    if (s.starts_with(lead)) s = trim(std::string_view(s).substr(lead.size()));
+    if (!s.starts_with(lead)) continue;
+    s = trim(std::string_view(s).substr(lead.size()));
+    // "$12$ apples": the answer is the math; what follows its closing delimiter is prose.
+    const std::string_view close = lead == "\\(" ? "\\)" : lead == "\\[" ? "\\]" : lead == "$" ? "$" : "";
+    if (!close.empty()) {
+      if (const auto at = s.find(close); at != std::string::npos) s = trim(std::string_view(s).substr(0, at));
+    }
   }
+  // "12 apples", "18 km/h", "3, since 3 works": a number followed by a word (two letters
+  // or more, so "2 x + 3" stays an expression) is that number; as a product of
+  // variables, "12apples" would never match 12.
+  static const Pcre2Regex number_then_words(
+      R"(^(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)(?:\s+|,\s*)\p{L}{2,}.*$)");
+  if (const auto found = number_then_words.find_all(s); !found.empty()) s = found.front().groups.at(0);
   // A sentence-ending period (not a decimal point: "is 3.5" keeps its ".5").
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
   for (const std::string_view tail : {"\\)", "\\]", "$"}) {
@@ -60,7 +72,8 @@ std::string answer_sentence_tail(std::string_view rest) {
 
 }  // namespace
 
-bool last_boxed_content(std::string_view text, std::string& content) {
+bool last_boxed_content(std::string_view text, std::string& content, bool* cut_off) {
+  if (cut_off != nullptr) *cut_off = false;
   std::size_t best = std::string_view::npos;
   std::size_t best_len = 0;
   for (const std::string_view cmd : {"\\boxed", "\\fbox"}) {
@@ -75,7 +88,10 @@ bool last_boxed_content(std::string_view text, std::string& content) {
   while (i < text.size() && text[i] == ' ') ++i;
   if (i < text.size() && text[i] == '{') {
     const std::size_t close = matching_brace(text, i + 1);
-    if (close == std::string_view::npos) return false;  // unbalanced: no answer, not a guess
+    if (close == std::string_view::npos) {  // unbalanced: no answer, not a guess
+      if (cut_off != nullptr) *cut_off = true;
+      return false;
+    }
     content = trim(text.substr(i + 1, close - i - 1));
     return true;
   }
@@ -86,7 +102,9 @@ bool last_boxed_content(std::string_view text, std::string& content) {
 }
 
 ExtractedAnswer extract_final_answer(std::string_view response) {
-  if (std::string boxed; last_boxed_content(response, boxed)) return {boxed, ExtractionRule::kBoxed};
+  bool cut_off = false;
+  if (std::string boxed; last_boxed_content(response, boxed, &cut_off)) return {boxed, ExtractionRule::kBoxed};
+  if (cut_off) return {};
 
   if (const auto at = response.rfind("####"); at != std::string_view::npos) {
     const std::string s = answer_sentence_tail(response.substr(at + 4));

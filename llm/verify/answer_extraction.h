@@ -3,7 +3,9 @@
 // Rules, first that applies wins: the last \boxed{...} or \fbox{...} (braces balanced,
 // so nested \frac{..}{..} stay whole); "#### x" (GSM8K); the last "the answer is x" /
 // "final answer is x"; else the last number. One answer per response: trying several
-// candidates against the reference would reward a response that lists many.
+// candidates against the reference would reward a response that lists many. A last box
+// cut off before its closing brace (a truncated response) is no answer (kNone): the
+// model was still writing it, so a number before it is not its answer.
 #pragma once
 
 #include <string>
@@ -23,6 +25,7 @@ struct ExtractedAnswer {
 ExtractedAnswer extract_final_answer(std::string_view response);
 
 // The contents of the last \boxed{...} / \fbox{...}, if any (also "\boxed 5").
-bool last_boxed_content(std::string_view text, std::string& content);
+// `cut_off` (optional) is set when the last box opens a brace that never closes.
+bool last_boxed_content(std::string_view text, std::string& content, bool* cut_off = nullptr);
 
 }  // namespace disa::llm::verify

@@ -341,6 +341,20 @@ class Parser {
       }
     }
     while (peek() == '\'') ++pos_;
+    // I(0), v(t), f(2): a name directly followed by one number or one letter in
+    // parentheses is a function's value, which has no value here; as a product it would
+    // make I(0)e^{-t/RC} zero and equal to any 0.
+    if (pos_ < s_.size() && s_[pos_] == '(') {
+      const std::size_t close = s_.find(')', pos_);
+      if (close != std::string_view::npos) {
+        std::string_view inside = s_.substr(pos_ + 1, close - pos_ - 1);
+        while (!inside.empty() && inside.front() == ' ') inside.remove_prefix(1);
+        while (!inside.empty() && inside.back() == ' ') inside.remove_suffix(1);
+        const bool one_letter = inside.size() == 1 && std::isalpha(static_cast<unsigned char>(inside[0]));
+        const bool one_number = !inside.empty() && inside.find_first_not_of("0123456789.-") == std::string_view::npos;
+        if (one_letter || one_number) throw ParseFailure{};
+      }
+    }
     saw_variable_ = true;
     // The look-ahead may have stepped over a space: "\\omega t" names \\omega, not "\\omega ".
     std::string name(s_.substr(begin, pos_ - begin));

@@ -71,12 +71,17 @@ void unwrap_commands(std::string& s) {
 }
 
 // A trailing unit after a value: "5\text{ cm}", "3\mbox{ m}^2", "9.6\mathrm{eV}".
-// Only when something remains in front of it, so "\text{(C)}" keeps its text.
+// Only when something remains in front of it, so "\text{(C)}" keeps its text; and not
+// when the group carries value: 3\mathrm{i} is imaginary, 2\mathrm{e} is 2e, and
+// 5\text{ million} is 5000000, none of them 3, 2 or 5.
 void drop_trailing_unit(std::string& s) {
-  static const Pcre2Regex unit(R"(^(.*?[^\s{])\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?\s*$)");
+  static const Pcre2Regex unit(
+      R"(^(.*?[^\s{])\s*\\(?:text|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?\s*$)");
+  static const Pcre2Regex carries_value(R"(^\s*(?:i|e|hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
+                                        /*caseless=*/true);
   for (int i = 0; i < 3; ++i) {
     const auto m = unit.find_all(s);
-    if (m.empty() || m.front().groups[0].empty()) return;
+    if (m.empty() || m.front().groups[0].empty() || carries_value.matches_whole(m.front().groups[1])) return;
     s = trim(m.front().groups[0]);
   }
 }
@@ -153,9 +158,14 @@ std::string normalize_answer(std::string_view answer) {
                                      "\\Bigr", "\\big", "\\Big", "\\displaystyle"}) {
     replace_all(s, cmd, "");
   }
+  // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
+  // breaks are set aside while the spacing commands are replaced.
+  constexpr std::string_view kRowBreak = "\x01";
+  replace_all(s, "\\\\", kRowBreak);
   for (const std::string_view space : {"\\!", "\\,", "\\;", "\\:", "\\ ", "\\quad", "\\qquad", "~"}) {
     replace_all(s, space, " ");
   }
+  replace_all(s, kRowBreak, "\\\\");
   replace_all(s, "\\dfrac", "\\frac");
   replace_all(s, "\\tfrac", "\\frac");
   // A temperature's scale goes with its degree mark: "1950^\\circ C" is 1950.
@@ -203,8 +213,10 @@ std::string normalize_answer(std::string_view answer) {
 }
 
 std::string strip_variable_prefix(std::string_view normalized) {
-  // A variable: one letter or a Greek-letter command, optionally subscripted.
-  static const Pcre2Regex prefix(R"(^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?(?:=|\\in)(?!=)(.+)$)");
+  // A variable: one letter or a Greek-letter command, optionally subscripted; or a
+  // tuple of letters naming a tuple answer, "(x,y)=(1,2)".
+  static const Pcre2Regex prefix(
+      R"(^(?:[A-Za-z]|\\[A-Za-z]+|\([A-Za-z](?:,[A-Za-z])+\))(?:_\{?[A-Za-z0-9]+\}?)?(?:=|\\in)(?!=)(.+)$)");
   const auto m = prefix.find_all(normalized);
   if (m.empty()) return std::string(normalized);
   const std::string rest = m.front().groups[0];

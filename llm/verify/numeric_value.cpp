@@ -25,9 +25,10 @@ bool numerically_equal(const NumericValue& a, const NumericValue& b) {
   if (a.exact && b.exact) return *a.exact == *b.exact;
   if (!std::isfinite(a.approx) || !std::isfinite(b.approx)) return false;
   const double scale = std::max(std::abs(a.approx), std::abs(b.approx));
-  // Rounding in \sin(\pi) or \sqrt{2}^2-2 leaves ~1e-16 where 0 is meant; two exact
-  // values (1.6e-19 and 1.7e-19) are never "both tiny, so equal".
-  if (scale < 1e-12 && !(a.exact && b.exact)) return true;
+  // Rounding in \sin(\pi) or \sqrt{2}^2-2 leaves ~1e-16 where 0 is meant: dust equals
+  // a zero. Physical constants are tiny and nonzero (1.6e-19, 6.6e-34): two nonzero
+  // values are never "both tiny, so equal", nor is \pi/10^{13} a zero.
+  if (a.approx == 0.0 || b.approx == 0.0) return scale < kZeroDust;
   return std::abs(a.approx - b.approx) <= kRelativeTolerance * scale;
 }
 

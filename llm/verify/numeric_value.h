@@ -25,8 +25,10 @@ inline constexpr double kRelativeTolerance = 1e-6;
 
 // Exact equality when both are exact: 1000000 != 1000001, 999999/2 != 500000, and a
 // rounded decimal is not the fraction (1/3 != 0.3333333). Otherwise (a root, \pi, a
-// function value on either side) |a-b| <= kRelativeTolerance * max(|a|,|b|), or both
-// below 1e-12 in magnitude (floating-point dust where 0 is meant).
+// function value on either side) |a-b| <= kRelativeTolerance * max(|a|,|b|); and a zero
+// equals a value below kZeroDust in magnitude (rounding where 0 is meant: \sin(\pi) is
+// 1.2e-16). Two nonzero values compare relatively however small: 1.6e-19 J is not 8.2e-19 J.
+inline constexpr double kZeroDust = 1e-13;
 bool numerically_equal(const NumericValue& a, const NumericValue& b);
 
 }  // namespace disa::llm::verify

@@ -53,6 +53,43 @@ TEST(AnswerEquivalence, RootsAndPi) {
   EXPECT_TRUE(same("3\\pi", "9.42477796"));  // within the relative 1e-6 of an irrational value
 }
 
+TEST(AnswerEquivalence, TinyNonzeroValuesCompareRelatively) {
+  // Physical constants are tiny, not zero (Minerva): only a zero absorbs rounding dust.
+  EXPECT_FALSE(same("1.6 \\times 10^{-19} J", "8.224\\times10^{-19}"));
+  EXPECT_FALSE(same("5\\times10^{-34} Js", "6.63\\times10^{-34}"));
+  EXPECT_FALSE(same("-2\\cdot10^{-13}", "10^{-13}\\sqrt{2}"));
+  EXPECT_FALSE(same("0", "\\frac{\\pi}{10^{13}}"));
+  EXPECT_TRUE(same("8.224\\times10^{-19}", "8.224\\times 10^{-19}"));
+  EXPECT_TRUE(same("\\pi\\times10^{-34}", "3.14159265\\times10^{-34}"));  // within 1e-6 of an irrational
+  EXPECT_FALSE(same("\\pi\\times10^{-34}", "3.14\\times10^{-34}"));
+  // Rounding dust where 0 is meant: an expression identically 0, evaluated at points.
+  EXPECT_TRUE(same("(x+\\sqrt{2})^2-x^2-2\\sqrt{2}x-2", "0"));
+}
+
+TEST(AnswerEquivalence, AFunctionValueIsNotAProduct) {
+  // I(0) as I times 0 would make the whole reference 0, equal to any 0 or any multiple.
+  EXPECT_FALSE(same("0", "I(0)e^{-\\frac{t}{RC}}"));
+  EXPECT_FALSE(same("I(0)e^{-\\frac{t}{2RC}}", "I(0)e^{-\\frac{t}{RC}}"));
+  EXPECT_TRUE(same("x(x+1)", "x^2+x"));  // a product still: its parentheses hold an expression
+}
+
+TEST(AnswerEquivalence, MathFiveHundredForms) {
+  // A lettered choice however it is written.
+  EXPECT_TRUE(same("\\boxed{C}", "\\text{(C)}"));
+  EXPECT_TRUE(same("\\text{C}", "\\text{(C)}"));
+  EXPECT_FALSE(same("B", "\\text{(C)}"));
+  // a \pm b is both roots, in any order.
+  EXPECT_TRUE(same("1+\\sqrt{19}, 1-\\sqrt{19}", "1 \\pm \\sqrt{19}"));
+  EXPECT_TRUE(same("3-2\\sqrt{2}, 3+2\\sqrt{2}", "3 \\pm 2\\sqrt{2}"));
+  EXPECT_TRUE(same("-2, 1+\\sqrt{5}, 1-\\sqrt{5}", "\\{1\\pm\\sqrt{5},-2\\}"));
+  EXPECT_FALSE(same("1+\\sqrt{19}", "1 \\pm \\sqrt{19}"));  // one root is not the answer
+  // A word answer is case-blind; a tuple may be named by its variables.
+  EXPECT_TRUE(same("\\text{East}", "\\text{east}"));
+  EXPECT_FALSE(same("\\text{West}", "\\text{east}"));
+  EXPECT_TRUE(same("(x,y)=(1,2)", "(1,2)"));
+  EXPECT_FALSE(same("(x,y)=(2,1)", "(1,2)"));
+}
+
 TEST(AnswerEquivalence, PercentIsItsNumberOrItsHundredth) {
   EXPECT_TRUE(same("50\\%", "50"));
   EXPECT_TRUE(same("50", "50\\%"));

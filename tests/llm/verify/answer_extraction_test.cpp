@@ -17,11 +17,28 @@ TEST(AnswerExtraction, ReadsFboxAndBoxedWithoutBraces) {
   EXPECT_EQ(extract_final_answer("$\\boxed 5$").text, "5");
 }
 
-TEST(AnswerExtraction, AnUnbalancedBoxIsNoBox) {
-  // The box is not closed: the rule falls through to the last number.
-  const auto a = extract_final_answer("\\boxed{\\frac{1}{2} and 3");
-  EXPECT_EQ(a.rule, ExtractionRule::kLastNumber);
-  EXPECT_EQ(a.text, "3");
+TEST(AnswerExtraction, ACutOffBoxIsNoAnswer) {
+  // The last box is not closed (the response was truncated while writing it): no
+  // answer, not a guess from the numbers before it.
+  const auto a = extract_final_answer("the total is 2, so \\boxed{\\frac{3}{2");
+  EXPECT_EQ(a.rule, ExtractionRule::kNone);
+  EXPECT_EQ(a.text, "");
+  // An earlier closed box does not count either: the model was replacing it.
+  EXPECT_EQ(extract_final_answer("\\boxed{2}, no: \\boxed{\\frac{1}{2} and 3").rule, ExtractionRule::kNone);
+}
+
+TEST(AnswerExtraction, AnAnswerSentenceEndsAtItsNumberOrItsMath) {
+  EXPECT_EQ(extract_final_answer("The answer is 12 apples.").text, "12");
+  EXPECT_EQ(extract_final_answer("The answer is 18 dollars.").text, "18");
+  EXPECT_EQ(extract_final_answer("The final answer is 18 km/h").text, "18");
+  EXPECT_EQ(extract_final_answer("The answer is 3, since 3 works.").text, "3");
+  EXPECT_EQ(extract_final_answer("The answer is 1,000 people.").text, "1,000");
+  EXPECT_EQ(extract_final_answer("The answer is $12$ apples.").text, "12");
+  EXPECT_EQ(extract_final_answer("The answer is \\(\\frac{3}{4}\\) of the cake.").text, "\\frac{3}{4}");
+  // Expressions and lists keep their shape.
+  EXPECT_EQ(extract_final_answer("The answer is 2 x + 3.").text, "2 x + 3");
+  EXPECT_EQ(extract_final_answer("The answer is 1, 2.").text, "1, 2");
+  EXPECT_EQ(extract_final_answer("The answer is 3 \\sqrt{2}.").text, "3 \\sqrt{2}");
 }
 
 TEST(AnswerExtraction, ReadsGsm8kHashes) {

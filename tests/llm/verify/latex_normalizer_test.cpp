@@ -26,6 +26,17 @@ TEST(LatexNormalizer, DropsUnitsAndDegrees) {
   EXPECT_EQ(normalize_answer("30^{\\circ}"), "30");
   EXPECT_EQ(normalize_answer("30°"), "30");
   EXPECT_EQ(normalize_answer("0.003^{\\prime\\prime}"), "0.003");
+  // Not a unit: the imaginary unit, Euler's e and number words change the value.
+  EXPECT_NE(normalize_answer("3\\mathrm{i}"), "3");
+  EXPECT_NE(normalize_answer("2\\mathrm{e}"), "2");
+  EXPECT_NE(normalize_answer("5\\text{ million}"), "5");
+}
+
+TEST(LatexNormalizer, KeepsMatrixRowBreaksWithSpaces) {
+  // "\\\\ " is a row break then a space, not a backslash then the "\\ " space command.
+  EXPECT_EQ(normalize_answer("\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}"),
+            normalize_answer("\\begin{pmatrix}-1/3\\\\2/3\\\\5/3\\end{pmatrix}"));
+  EXPECT_NE(normalize_answer("\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}").find("\\\\"), std::string::npos);
 }
 
 TEST(LatexNormalizer, KeepsATextOnlyAnswer) {
