@@ -42,6 +42,12 @@ def overall(summary):
             f"{len(summary.get('findings', []))} findings")
 
 
+def row(*cells):
+    """A markdown table row; a '|' inside a cell (KL(pi||p*) in a statement) is escaped,
+    or the row would split into more cells than the header and lose its last ones."""
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
 def figure(md, rel, caption):
     md.append(f"![{caption}]({rel})\n")
 
@@ -64,7 +70,7 @@ def estimator_section(md, d):
     for n in names:
         got = load(d, n)
         if got:
-            md.append(f"| {n} | {got[0]['statement']} | {overall(got[0])} |")
+            md.append(row(n, got[0]['statement'], overall(got[0])))
     md.append("\nEvery row with its numbers: `theory_checks/<check>.csv`. A finding there is a first-order "
               "prediction (delta method, ESS ~ N/(1+chi2)) off by more than 10%; exact statements decide PASS/FAIL.\n")
     for png, cap in (("log_bias_vs_n.png", "log-space bias against -chi2/(2N)"),
@@ -93,8 +99,8 @@ def collapse_table(md, rows):
         def with_target(q):
             r = c.get(q)
             return "-" if r is None else f"{mean_se(r)} ({short(fnum(r['exact']))})"
-        md.append(f"| {key[0]} | {key[1]} | {mean_se(c[quantities[0]])} | {mean_se(c[quantities[1]])} | "
-                  f"{with_target(quantities[2])} | {with_target(quantities[3])} | {with_target(quantities[4])} |")
+        md.append(row(key[0], key[1], mean_se(c[quantities[0]]), mean_se(c[quantities[1]]),
+                      with_target(quantities[2]), with_target(quantities[3]), with_target(quantities[4])))
     md.append("\nMean ± standard error over training seeds (grpo/gspo sampled; disa-online and sft exact, one run).\n")
 
 
@@ -103,7 +109,7 @@ def paced_table(md, rows):
     md.append("|---|---|---|---|---|")
     for r in rows:
         if r["quantity"] == "samples to reach the target":
-            md.append(f"| {r['proposal']} | {r['n']} | {r['replicates']} | {mean_se(r)} | {r['note']} |")
+            md.append(row(r['proposal'], r['n'], r['replicates'], mean_se(r), r['note']))
     md.append("")
 
 
@@ -144,7 +150,7 @@ def training_section(md, d):
         got = load(d, name)
         if got:
             loaded[name] = got
-            md.append(f"| {name} | {got[0]['statement']} | {overall(got[0])} |")
+            md.append(row(name, got[0]['statement'], overall(got[0])))
     md.append("\nExact statements (identities, thresholds derived from the theory) decide PASS/FAIL; measured "
               "statements about training dynamics are findings, each with its numbers. Every row: "
               "`training_checks/<study>.csv`; per-step curves: `training_checks/<study>_curves.csv`.\n")

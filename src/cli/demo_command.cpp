@@ -42,12 +42,26 @@ std::string fixed(double x, int digits = 4) {
 struct Markdown {
   std::string text;
   void line(const std::string& s = "") { text += s + "\n"; }
+  // A '|' inside a cell ("KL(pi_ref||p*)") is escaped: unescaped, it splits the cell and
+  // the header no longer matches the delimiter row, so the table does not render.
+  static std::string row(const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (const std::string& c : cells) {
+      out += ' ';
+      for (const char ch : c) {
+        if (ch == '|') out += '\\';
+        out += ch;
+      }
+      out += " |";
+    }
+    return out;
+  }
   void table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
-    line("| " + fmt::format("{}", fmt::join(head, " | ")) + " |");
+    line(row(head));
     std::string rule = "|";
     for (std::size_t i = 0; i < head.size(); ++i) rule += "---|";
     line(rule);
-    for (const auto& r : rows) line("| " + fmt::format("{}", fmt::join(r, " | ")) + " |");
+    for (const auto& r : rows) line(row(r));
     line();
   }
 };

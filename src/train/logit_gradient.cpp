@@ -60,9 +60,12 @@ std::vector<double> logit_gradient(const TrajectoryBatch& batch, const TabularPo
   return grad;
 }
 
-std::vector<double> exact_row_scale(const TrajectoryBatch& batch) {
-  // In log space: B q(y) is O(1) on average, while q(y) alone may underflow.
-  const double log_rows = std::log(static_cast<double>(batch.rows()));
+std::vector<double> exact_row_scale(const TrajectoryBatch& batch, double denominator) {
+  if (!(denominator > 0) || !std::isfinite(denominator)) {
+    throw InputError(fmt::format("exact_row_scale: denominator = {} must be finite and > 0", denominator));
+  }
+  // In log space: D q(y) is O(1) on average, while q(y) alone may underflow.
+  const double log_rows = std::log(denominator);
   std::vector<double> scale(batch.rows());
   for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = std::exp(log_rows + batch.sampling_log_prob[i]);
   return scale;

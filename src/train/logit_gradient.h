@@ -9,15 +9,15 @@
 //
 // with c_i = 1 (the gradient of the batch loss itself) or a per-row scale.
 //
-// Exact expectations (enumerated_batch): for a head whose loss is a mean of per-row
-// terms, L = (1/B) sum_i l(y_i), row i of grad_logp is (1/B) dl(y_i)/dlogp, so
-//   E_q[grad l(y)] = sum_y q(y) grad l(y) = sum_i (B q(y_i)) (row i's gradient):
-// c_i = B q(y_i) (exact_row_scale). That holds for tb/disa (any weight: it is per row),
-// sft with loss_agg_mode seq-mean-token-sum (its aggregation divides by the rows with a
-// token, B' = B since every leaf has at least one), and flowrl given per-sequence
-// advantages (the default group-standardised advantage couples the rows). It does not hold for grpo and gspo (group advantages),
-// nor for token-mean aggregation (the divisor is the batch's token count): train those
-// on sampled batches, or form their expectations another way.
+// Exact expectations (enumerated_batch): for a head whose loss is a sum of per-row
+// terms over its normaliser D (src/loss/objective.h loss_denominator), L = (1/D) sum_i
+// l(y_i), row i of grad_logp is (1/D) dl(y_i)/dlogp, so
+//   E_q[grad l(y)] = sum_y q(y) grad l(y) = sum_i (D q(y_i)) (row i's gradient):
+// c_i = D q(y_i) (exact_row_scale). D = B for tb/disa (any weight: it is per row) and
+// flowrl given per-sequence advantages (the default group-standardised advantage couples
+// the rows); for sft, D counts the kept rows only (its seq-mean-token-sum divides by
+// them), so c_i = B q(y_i) would scale its gradient by B / B_kept. It does not hold for
+// grpo and gspo (group advantages): train those on sampled batches.
 #pragma once
 
 #include <span>
@@ -35,8 +35,9 @@ namespace disa::train {
 std::vector<double> logit_gradient(const TrajectoryBatch& batch, const TabularPolicy& current,
                                    std::span<const double> grad_logp, std::span<const double> row_scale = {});
 
-// c_i = B q(y_i) = exp(log B + log q(y_i)) for an enumerated batch.
-std::vector<double> exact_row_scale(const TrajectoryBatch& batch);
+// c_i = D q(y_i) = exp(log D + log q(y_i)) for an enumerated batch; D > 0 is the head's
+// normaliser on this batch (loss_denominator).
+std::vector<double> exact_row_scale(const TrajectoryBatch& batch, double denominator);
 
 // dL/dlog Z_phi for a learned scalar log Z shared by every row (flowrl):
 // sum_i c_i grad_log_z[i], with the same row scales.

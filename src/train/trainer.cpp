@@ -151,8 +151,14 @@ std::vector<double> Trainer::accuracy_estimates() const {
 void Trainer::accumulate_group(std::size_t p, const TrajectoryBatch& batch, double groups, std::vector<double>& grad,
                                std::vector<double>& log_z_grad, double* loss) const {
   const loss::LossResult<double> result = loss::compute_loss(objective_, batch.data.view());
-  const std::vector<double> scale =
-      config_.mode == GradientMode::exact ? exact_row_scale(batch) : std::vector<double>{};
+  std::vector<double> scale;
+  if (config_.mode == GradientMode::exact) {
+    const loss::LossBatch<double> view = batch.data.view();
+    const double denominator =
+        loss::loss_denominator(objective_, loss::valid_counts(view), view.reward, view.columns);
+    // sft with nothing kept: its loss and gradient are 0 whatever the scale.
+    scale = denominator > 0 ? exact_row_scale(batch, denominator) : std::vector<double>(batch.rows(), 0.0);
+  }
   const std::vector<double> g = logit_gradient(batch, policies_[p], result.grad_logp, scale);
   for (std::size_t k = 0; k < g.size(); ++k) grad[offsets_[p] + k] += g[k] / groups;
   if (!result.grad_log_z.empty()) log_z_grad[p] += log_z_gradient(result.grad_log_z, scale) / groups;

@@ -33,6 +33,46 @@ TEST_F(CliTest, HelpForEverySubcommandExitsZero) {
   }
 }
 
+// Cells of a markdown table row: split at '|' not escaped as "\\|".
+std::size_t markdown_cells(const std::string& line) {
+  std::size_t pipes = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\\') {
+      ++i;
+    } else if (line[i] == '|') {
+      ++pipes;
+    }
+  }
+  return pipes - 1;
+}
+
+TEST_F(CliTest, DemoReportTablesRender) {
+  // Every row of a table has the header's cell count: a "KL(pi_ref||p*)" in a cell must
+  // be escaped, or GitHub's markdown shows the table as text.
+  const Result r = run("demo --out " + path("demo"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(path("demo/report.md"));
+  std::string line;
+  std::size_t tables = 0, header = 0;
+  int line_no = 0;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.starts_with("|")) {
+      in_table = false;
+      continue;
+    }
+    if (!in_table) {
+      in_table = true;
+      ++tables;
+      header = markdown_cells(line);
+      continue;
+    }
+    EXPECT_EQ(markdown_cells(line), header) << "report.md line " << line_no << ": " << line;
+  }
+  EXPECT_GE(tables, 5u);
+}
+
 TEST_F(CliTest, GenerateThenInfoJsonAgreesWithTheLibrary) {
   const std::string tree = path("t.json");
   ASSERT_EQ(run("tree generate --family strategies --set horizon=3 --seed 7 --out " + tree).exit_code, 0);

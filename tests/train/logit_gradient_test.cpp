@@ -167,9 +167,46 @@ TEST(LogitGradient, ExactRowScaleGivesTheGradientOfTheExpectation) {
       const TabularPolicy pi = TabularPolicy::from_logits(tree.shape, k.theta);
       const TrajectoryBatch batch = enumerated_batch(tree, {pi, q, k.reference}, k.log_z + 0.2);
       const loss::LossResult<double> result = loss::compute_loss(objective, batch.data.view());
-      const std::vector<double> chained = logit_gradient(batch, pi, result.grad_logp, exact_row_scale(batch));
+      const std::vector<double> chained =
+          logit_gradient(batch, pi, result.grad_logp, exact_row_scale(batch, static_cast<double>(batch.rows())));
       EXPECT_LE(scaled_distance(chained, differences(expected_loss_at, k.theta)), kFiniteDifference);
     }
+  }
+}
+
+// sft divides by its kept rows, not by B: with c_y = D q(y), D = loss_denominator (the
+// kept rows), the chained gradient is that of E_q[-1(correct) log pi(y)], the statement
+// check_13 makes; c_y = B q(y) would scale it by B / B_kept.
+TEST(LogitGradient, ExactRowScaleOverTheHeadsDenominatorGivesSftsExpectation) {
+  const loss::Objective sft = loss::make_objective("sft", {"loss_agg_mode=seq-mean-token-sum"});
+  for (const TreeCase& k : tree_cases()) {
+    SCOPED_TRACE(k.fixed.name);
+    const Tree& tree = k.fixed.tree;
+    const TabularPolicy q = mixture_proposal(k.reference, k.target, 0.4);
+    auto expected_loss_at = [&](const std::vector<double>& theta) {
+      const TrajectoryBatch batch =
+          enumerated_batch(tree, {TabularPolicy::from_logits(tree.shape, theta), q, k.reference}, k.log_z);
+      const auto& d = batch.data;
+      double total = 0.0;
+      for (std::size_t i = 0; i < d.rows; ++i) {
+        if (d.reward[i] < 0.5) continue;
+        double log_pi = 0.0;
+        for (std::size_t t = 0; t < d.columns; ++t) {
+          if (d.mask[i * d.columns + t] != 0) log_pi += d.logp[i * d.columns + t];
+        }
+        total -= std::exp(batch.sampling_log_prob[i]) * log_pi;
+      }
+      return total;
+    };
+    const TabularPolicy pi = TabularPolicy::from_logits(tree.shape, k.theta);
+    const TrajectoryBatch batch = enumerated_batch(tree, {pi, q, k.reference}, k.log_z);
+    const loss::LossBatch<double> view = batch.data.view();
+    const double kept = loss::loss_denominator(sft, loss::valid_counts(view), view.reward, view.columns);
+    ASSERT_GT(kept, 0.0);
+    ASSERT_LT(kept, static_cast<double>(batch.rows()));  // some leaves are wrong: the two scales differ
+    const loss::LossResult<double> result = loss::compute_loss(sft, view);
+    const std::vector<double> chained = logit_gradient(batch, pi, result.grad_logp, exact_row_scale(batch, kept));
+    EXPECT_LE(scaled_distance(chained, differences(expected_loss_at, k.theta)), kFiniteDifference);
   }
 }
 
@@ -183,7 +220,7 @@ TEST(LogitGradient, OnPolicyExpectationIsTwiceKlGradient) {
     auto expected_gradient = [&](double log_z) {
       const TrajectoryBatch batch = enumerated_batch(tree, {pi, pi, k.reference}, log_z);
       const loss::LossResult<double> result = loss::compute_loss(tb(k.fixed.beta, false), batch.data.view());
-      return logit_gradient(batch, pi, result.grad_logp, exact_row_scale(batch));
+      return logit_gradient(batch, pi, result.grad_logp, exact_row_scale(batch, static_cast<double>(batch.rows())));
     };
     auto kl_at = [&](const std::vector<double>& theta) {
       return kl_divergence(TabularPolicy::from_logits(tree.shape, theta), k.target);
