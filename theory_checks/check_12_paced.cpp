@@ -181,8 +181,10 @@ CheckResult check_12_paced(const CheckOptions& options) {
   }
 
   // 2. Sample efficiency: uniform vs paced selection.
-  // disa-online with Adam (lr 0.05, the default) and with SGD (lr 0.5, the default): Adam
-  // keeps moving the parameters of prompts not selected this step on their stale moments.
+  // disa-online with Adam (lr 0.05, the default) and with SGD (lr 0.5, the default). Each
+  // prompt has its own optimiser, stepped only when the prompt is selected; Adam normalises
+  // each step's size, so the SGD arms show selection with steps that scale with the
+  // gradient, as the PACED-RL analysis assumes.
   const std::vector<Arm> arms = {{"disa-online", "uniform"},           {"disa-online", "paced", 0.5},
                                  {"disa-online", "paced", 0.3},        {"disa-online", "uniform", 0.5, "sgd"},
                                  {"disa-online", "paced", 0.5, "sgd"}, {"disa-online", "paced", 0.3, "sgd"},
