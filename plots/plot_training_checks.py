@@ -194,7 +194,9 @@ def plot_envelope(d):
             env[r["proposal"]].append((0.0, fnum(r["measured"]), 0.0, 0.0))
         elif r["quantity"].startswith("c > 0: spread"):
             q, c = r["proposal"].rsplit(" c=", 1)
-            lo, hi = r["verdict"].split("KL over starts ")[1].split("[")[1].split("]")[0].split(",")
+            # Spread::text(): "mean [min, max]", or just "mean" when every start ended alike.
+            text = r["verdict"].split("KL over starts ")[1]
+            lo, hi = text.split("[")[1].split("]")[0].split(",") if "[" in text else (text.split()[0].rstrip(";"),) * 2
             spread[q].append((float(c), float(lo), float(hi)))
         elif r["quantity"].startswith("on-policy final KL"):
             online.append((float(r["proposal"].split("c=")[1]), fnum(r["measured"])))
