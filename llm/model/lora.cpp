@@ -146,7 +146,23 @@ LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder
       throw InputError(fmt::format("{}: field 'peft_type' = {}: expected \"LORA\"", config_file.string(),
                                    j.at("peft_type").dump()));
     }
+    // "r": 4.9 would read as 4 through get<int64_t>: a rank is a JSON integer.
+    if (!field("r").is_number_integer()) {
+      throw InputError(fmt::format("{}: field 'r' = {}: expected an integer", config_file.string(), j.at("r").dump()));
+    }
     c.rank = field("r").get<std::int64_t>();
+    // PEFT options that change the scale or the rank per module: unsupported, so refused
+    // by name rather than loaded with the plain alpha / r scale (another function).
+    if (j.value("use_rslora", false)) {
+      throw InputError(fmt::format("{}: field 'use_rslora' = true is not supported (it scales by alpha / sqrt(r))",
+                                   config_file.string()));
+    }
+    for (const char* pattern : {"alpha_pattern", "rank_pattern"}) {
+      if (j.contains(pattern) && !j.at(pattern).is_null() && !j.at(pattern).empty()) {
+        throw InputError(fmt::format("{}: field '{}' = {} is not supported (per-module {})", config_file.string(),
+                                     pattern, j.at(pattern).dump(), pattern[0] == 'a' ? "alphas" : "ranks"));
+      }
+    }
     c.alpha = field("lora_alpha").get<double>();
     c.dropout = j.value("lora_dropout", 0.0);
     c.target_modules = field("target_modules").get<std::vector<std::string>>();

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/numerical_error.h"
 
 #if defined(DISA_HAVE_CUDA_KERNELS)  // set by kernels/CMakeLists.txt when the CUDA kernels are built
 #include "kernels/torch_kernels.h"
@@ -91,6 +92,15 @@ std::vector<std::vector<float>> score(TransformerImpl& model, const std::vector<
       const torch::Tensor lp = continuation_logprobs(model, chunk, temperature).logprobs.to(torch::kCPU).contiguous();
       for (std::size_t r = 0; r < chunk.size(); ++r) {
         const float* row = lp.data_ptr<float>() + r * lp.size(1);
+        // log_softmax of finite logits is finite: anything else is a broken model, and a
+        // NaN written into a score or a trajectory file would come back as null.
+        for (std::size_t k = 0; k < chunk[r].continuation.size(); ++k) {
+          if (!std::isfinite(row[k])) {
+            throw NumericalError(fmt::format("score: request {} token {}: log-probability {} is not finite (the "
+                                             "model's logits are not)",
+                                             begin + r, k, row[k]));
+          }
+        }
         out.emplace_back(row, row + chunk[r].continuation.size());
       }
     }

@@ -1,7 +1,6 @@
 #include "llm/pipeline/propose.h"
 
 #include <chrono>
-#include <cmath>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -14,7 +13,6 @@
 #include "llm/pipeline/trajectory_file.h"
 #include "src/atomic_file.h"
 #include "src/input_error.h"
-#include "src/numerical_error.h"
 
 namespace disa::llm::pipeline {
 
@@ -124,19 +122,8 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
       t.finish = finish_reason_name(r.completion.finish);
       t.logq = r.completion.sampling_logprobs;
       t.logp_ref = read_ref_from_sampler ? r.completion.model_logprobs : ref_logprobs[i];
-      // A drawn token has finite log q, and pi_ref's log_softmax is finite: anything else
-      // is a broken model, stopped here rather than written into a part that every
-      // resume would reuse (JSON has no NaN: it would come back as null).
-      for (const auto& [name, values] : {std::pair{"logq", &t.logq}, std::pair{"logp_ref", &t.logp_ref}}) {
-        for (std::size_t k = 0; k < values->size(); ++k) {
-          if (!std::isfinite((*values)[k])) {
-            throw NumericalError(fmt::format("propose: prompt '{}' sample {}: {}[{}] = {} (model '{}' gives non-finite "
-                                             "log-probabilities)",
-                                             t.prompt_id, t.sample, name, k, (*values)[k],
-                                             (name == std::string_view("logq") && !q_is_reference ? o.proposal : o.reference).string()));
-          }
-        }
-      }
+      // Non-finite log q or log pi_ref cannot reach a part: the sampler and the scorer
+      // stop on them (a broken model), so no resume reuses a part holding nulls.
       for (const float v : t.logq) t.logq_sum += v;
       for (const float v : t.logp_ref) t.logp_ref_sum += v;
       t.reward = r.verdict.reward;

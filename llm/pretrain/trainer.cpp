@@ -16,6 +16,7 @@
 #include "llm/pretrain/model_presets.h"
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/numerical_error.h"
 
 namespace disa::llm::pretrain {
 namespace {
@@ -113,6 +114,12 @@ StepMetrics Trainer::train_step() {
   optimizer_->zero_grad();
   loss.backward();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
+  // A diverged run stops here, before the update, rather than training and saving NaN weights.
+  if (const double l = loss.item<double>(); !std::isfinite(l) || !std::isfinite(grad_norm)) {
+    throw NumericalError(fmt::format("pretrain: step {} has loss {} and gradient norm {} (lr {}); stopped before the "
+                                     "update",
+                                     step_ + 1, l, grad_norm, lr));
+  }
   optimizer_->step();
 
   ++step_;

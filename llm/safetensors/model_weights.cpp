@@ -23,6 +23,11 @@ constexpr std::uintmax_t kMaxIndexBytes = 100'000'000;  // same cap as a safeten
 // Parses JSON rejecting duplicate keys at any depth (nlohmann's DOM keeps the last
 // silently, which would let an index name a tensor twice unnoticed).
 json parse_json_no_duplicates(const std::string& text, const std::string& source) {
+  // nlohmann's lexer ends the input at a raw NUL, so "{...}\0<anything>" would parse as
+  // the object alone; valid JSON never holds an unescaped NUL.
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    throw InputError(fmt::format("{}: not valid JSON: a NUL byte at offset {}", source, nul));
+  }
   std::vector<std::set<std::string>> keys_per_object;
   auto callback = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {

@@ -58,6 +58,11 @@ SafetensorsFile SafetensorsFile::parse_labelled(std::span<const std::byte> file,
   if (auto bad = first_invalid_utf8(header)) {
     throw InputError(fmt::format("{}: header is not valid UTF-8 (header byte {})", source, *bad));
   }
+  // nlohmann's lexer stops at a raw NUL: the bytes after it would go unread, against the
+  // rule that only whitespace may pad the header. Valid JSON holds no unescaped NUL.
+  if (const auto nul = header.find('\0'); nul != std::string_view::npos) {
+    throw InputError(fmt::format("{}: header holds a NUL byte at header byte {}", source, nul));
+  }
   if (header.front() != '{') {
     throw InputError(fmt::format("{}: header does not start with '{{' (first byte 0x{:02X})", source,
                                  static_cast<unsigned char>(header.front())));

@@ -95,6 +95,11 @@ PreparedFile prepare(const std::vector<TensorToWrite>& tensors,
   }
   out.header = header.dump();
   out.header.append((8 - out.header.size() % 8) % 8, ' ');
+  // Whatever this writes, the reader accepts: its cap applies here too.
+  if (out.header.size() > kMaxSafetensorsHeaderBytes) {
+    throw InputError(fmt::format("safetensors: the header would be {} bytes, above the cap of {} (metadata too large?)",
+                                 out.header.size(), kMaxSafetensorsHeaderBytes));
+  }
   return out;
 }
 

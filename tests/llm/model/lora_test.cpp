@@ -2,8 +2,12 @@
 // exactly, only adapter parameters train, PEFT names and config on disk, save/load
 // and merge reproduce the adapted model.
 #include <fstream>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "llm/model/lora.h"
 #include "llm/safetensors/safetensors_torch.h"
@@ -126,6 +130,32 @@ TEST(Lora, ErrorsAreNamed) {
   Transformer fresh = tiny_model(model_test::qwen2_config_json(), 1);
   EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*fresh, dir.path()); }),
                            {"missing base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight"}));
+
+  // PEFT options that would change the function if ignored are refused by name.
+  TempDir peft("lora_peft");
+  save_lora(*model, peft.path());
+  const auto config_path = peft.path() / "adapter_config.json";
+  const nlohmann::json good = nlohmann::json::parse(std::ifstream(config_path));
+  for (const auto& [key, value, named] :
+       std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"use_rslora", true, "'use_rslora' = true"},
+           {"alpha_pattern", {{"q_proj", 32}}, "'alpha_pattern'"},
+           {"rank_pattern", {{"q_proj", 8}}, "'rank_pattern'"},
+           {"r", 4.9, "'r' = 4.9: expected an integer"}}) {
+    nlohmann::json changed = good;
+    changed[key] = value;
+    std::ofstream(config_path) << changed.dump();
+    Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
+    EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*other, peft.path()); }), {named})) << key;
+  }
+  // Empty patterns and use_rslora = false are the plain scale: accepted.
+  nlohmann::json plain = good;
+  plain["use_rslora"] = false;
+  plain["alpha_pattern"] = nlohmann::json::object();
+  plain["rank_pattern"] = nlohmann::json::object();
+  std::ofstream(config_path) << plain.dump();
+  Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
+  EXPECT_NO_THROW(load_lora(*other, peft.path()));
 }
 
 }  // namespace

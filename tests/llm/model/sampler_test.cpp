@@ -207,6 +207,13 @@ TEST(Sampler, NonFiniteLogitsStopTheSamplerNamingRowAndToken) {
   }
   // Greedy decoding too (argmax of NaN logits is an arbitrary id).
   EXPECT_THROW(sample(*model, prompts(), {.temperature = 0, .max_new_tokens = 4}, ids), NumericalError);
+  // And the scorer (its NaN would be written as null into a score or trajectory file).
+  try {
+    score(*model, {{{3, 14}, {15, 92}}, {{35}, {89}}});
+    FAIL() << "scored NaN log-probabilities";
+  } catch (const NumericalError& e) {
+    EXPECT_TRUE(disa::test::contains_all(e.what(), {"score: request 0 token 0", "not finite"})) << e.what();
+  }
 }
 
 TEST(Scorer, DifferentiableBatchMatchesPerRowScores) {

@@ -12,6 +12,7 @@
 #include "llm/pretrain/pretrain_run.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "src/input_error.h"
+#include "src/numerical_error.h"
 
 namespace disa::llm::pretrain {
 namespace {
@@ -72,6 +73,24 @@ TEST(PretrainTrainer, TinyModelLossFalls) {
   }
   std::printf("tiny model: first-step loss %.3f, mean of steps 71-80 %.3f\n", first, last10);
   EXPECT_LT(last10, 1.6) << "first loss " << first;
+}
+
+TEST(PretrainTrainer, ADivergedStepStopsBeforeTheUpdate) {
+  // lr 1e30 (no warm-up): step 1's update sends the weights to ~1e30, step 2's loss is
+  // NaN. Training on would save a model of NaNs; it stops naming the step instead.
+  torch::set_num_threads(1);
+  PretrainOptions o = tiny(10);
+  o.learning_rate = 1e30;
+  o.warmup_steps = 0;
+  Trainer t(o);
+  EXPECT_NO_THROW(t.train_step());
+  try {
+    t.train_step();
+    FAIL() << "a non-finite loss was trained on";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("pretrain: step 2 has loss"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(t.step(), 1);  // the failed step did not count
 }
 
 TEST_F(PretrainDir, ResumeIsBitIdenticalToAnUninterruptedRun) {

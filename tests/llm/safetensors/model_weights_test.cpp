@@ -134,6 +134,10 @@ TEST(safetensors_model_weights, HostileIndexFiles) {
   write_text(index, R"({"weight_map": {}})");
   EXPECT_TRUE(contains_all(input_error_message([&] { open_model_weights(index); }),
                            {"weight_map is empty"}));
+  write_text(index, std::string(R"({"weight_map": {"a": "model-00001-of-00002.safetensors"}})") + std::string(1, '\0') +
+                        R"(,"weight_map": {"a": "../x"}} junk)");
+  EXPECT_TRUE(contains_all(input_error_message([&] { open_model_weights(index); }),
+                           {"not valid JSON: a NUL byte at offset 57"}));
   write_text(index, R"({"weight_map": )");
   EXPECT_TRUE(contains_all(input_error_message([&] { open_model_weights(index); }),
                            {"model.safetensors.index.json", "not valid JSON"}));

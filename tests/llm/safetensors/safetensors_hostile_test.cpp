@@ -61,6 +61,10 @@ TEST(safetensors_hostile, HeaderEncodingAndShape) {
   EXPECT_TRUE(contains_all(parse_error("{\"a\":"), {"not valid JSON"}));
   EXPECT_TRUE(contains_all(parse_error("{} x"), {"not valid JSON"}));
   EXPECT_TRUE(contains_all(parse_error("{}{}"), {"not valid JSON"}));
+  // A raw NUL ends nlohmann's input: what follows it would go unread (a polyglot).
+  EXPECT_TRUE(contains_all(parse_error(std::string("{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}}") +
+                                       std::string(1, '\0') + ",\"evil\":1} <script>"),
+                           {"NUL byte at header byte 53"}));
   EXPECT_TRUE(contains_all(parse_error("{\"a\":1}"), {"tensor 'a' must be an object", "the number 1"}));
   EXPECT_TRUE(contains_all(parse_error("{\"a\":[]}"), {"tensor 'a' must be an object", "a list"}));
   // Nesting stops at the first container the grammar has no place for.

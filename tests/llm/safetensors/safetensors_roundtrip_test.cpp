@@ -157,6 +157,10 @@ TEST(safetensors_writer, RejectsBadInputNamingTheTensor) {
   EXPECT_TRUE(contains_all(input_error_message([&] {
     serialize_safetensors({{"w", Dtype::U8, {4}, four}}, {{"k", "\xC0"}});
   }), {"metadata value", "not valid UTF-8"}));
+  // A header the reader would refuse (over its cap) is never written.
+  EXPECT_TRUE(contains_all(input_error_message([&] {
+    serialize_safetensors({}, {{"notes", std::string(kMaxSafetensorsHeaderBytes, 'x')}});
+  }), {"above the cap of 100000000"}));
   EXPECT_TRUE(contains_all(input_error_message([&] {
     serialize_safetensors({{"w", Dtype::F64, {1LL << 40, 1LL << 40}, four}});
   }), {"'w'", "overflows"}));
