@@ -32,6 +32,7 @@ fails or a run fails, 2 on a usage error.
 """
 import argparse
 import csv
+import io
 import json
 import os
 import platform
@@ -43,6 +44,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plots"))
+from atomic_output import write_text  # noqa: E402  (plots/atomic_output.py: temp file + rename)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -188,6 +192,18 @@ def main():
     ap.add_argument("--numpy-repeats", type=int, default=3, help="numpy timed runs per round")
     ap.add_argument("--keep-trees", action="store_true", help="keep the .dtree files in OUT/trees")
     args = ap.parse_args()
+    # Usage errors first (exit 2), before anything is written.
+    for name in ("samples", "rounds", "repetitions", "numpy_repeats"):
+        if getattr(args, name) < 1:
+            die(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(args, name)}", 2)
+    if not args.min_time > 0:
+        die(f"--min-time: must be > 0, got {args.min_time}", 2)
+    shapes = []
+    for spec in args.trees.split(","):
+        m = re.fullmatch(r"\s*(\d+)x(\d+)\s*", spec)
+        if not m or int(m.group(1)) < 2 or int(m.group(2)) < 1:
+            die(f"--trees: expected VOCABxHORIZON with VOCAB >= 2 and HORIZON >= 1, got '{spec}'", 2)
+        shapes.append((int(m.group(1)), int(m.group(2))))
 
     build_dir = Path(args.build_dir).resolve()
     out = Path(args.out).resolve() if args.out else build_dir / "bench"
@@ -203,15 +219,9 @@ def main():
         die(f"{PYTHON} not found (Debian's python3 with python3-numpy)", 2)
     if not Path("/usr/bin/time").exists():
         die("/usr/bin/time not found (Debian package `time`)", 2)
-    shapes = []
-    for spec in args.trees.split(","):
-        m = re.fullmatch(r"\s*(\d+)x(\d+)\s*", spec)
-        if not m:
-            die(f"--trees: expected VOCABxHORIZON, got '{spec}'", 2)
-        shapes.append((int(m.group(1)), int(m.group(2))))
 
     info, lscpu = machine_info(build_dir)
-    (out / "machine.txt").write_text(json.dumps(info, indent=1) + "\n\n" + lscpu)
+    write_text(out / "machine.txt", json.dumps(info, indent=1) + "\n\n" + lscpu)
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs ({info['threads_per_core']} thread/core, "
           f"hypervisor {info['hypervisor']}), {info['memory']}; numpy {info['numpy']}", file=sys.stderr)
 
@@ -486,17 +496,17 @@ def main():
         md.append(" ".join(shlex.quote(str(x)) for x in c))
     md.append("```")
     text = "\n".join(md) + "\n"
-    (out / "results.md").write_text(text)
+    write_text(out / "results.md", text)
     keys = []
     for row in rows:
         for k in row:
             if k not in keys:
                 keys.append(k)
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for row in rows:
-            w.writerow(row)
+    table = io.StringIO()
+    w = csv.DictWriter(table, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    write_text(out / "results.csv", table.getvalue(), newline="")
     if not args.keep_trees:
         shutil.rmtree(trees_dir, ignore_errors=True)
     print(text)

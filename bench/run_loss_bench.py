@@ -1,12 +1,11 @@
 #!/usr/bin/python3
 """Loss heads: the LibTorch adapter against the same formulas as eager torch ops, side by side.
 
-    /usr/bin/python3 bench/run_loss_bench.py [--build-dir build-torch] [--out results/bench]
+    /usr/bin/python3 bench/run_loss_bench.py [--build-dir build] [--out results/bench]
         [--threads 1] [--rows 256] [--columns 4096] [--repetitions 5] [--min-time 0.5]
 
-Needs the target built first (LibTorch found, DISA_TORCH ON):
-    cmake -S . -B build-torch -G Ninja -DCMAKE_BUILD_TYPE=Release -DDISA_WITH_CUDA=OFF
-    ninja -C build-torch bench_loss_heads
+Needs the target built first (LibTorch found, DISA_TORCH ON; the default preset does):
+    cmake --preset default && ninja -C build bench_loss_heads
 
 For each --threads value (comma-separated), with OMP_NUM_THREADS, MKL_NUM_THREADS and
 torch's intra-op threads all pinned to it:
@@ -24,6 +23,7 @@ run fails, 2 on a usage error.
 """
 import argparse
 import csv
+import io
 import json
 import os
 import platform
@@ -32,6 +32,9 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plots"))
+from atomic_output import write_text  # noqa: E402  (plots/atomic_output.py: temp file + rename)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -89,7 +92,7 @@ def stat(samples):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build-dir", default=str(REPO / "build-torch"))
+    ap.add_argument("--build-dir", default=str(REPO / "build"))
     ap.add_argument("--out", default=str(REPO / "results" / "bench"))
     ap.add_argument("--threads", default="1", help="comma-separated thread counts, e.g. 1,2")
     ap.add_argument("--rows", type=int, default=256)
@@ -102,6 +105,13 @@ def main():
         thread_counts = [int(x) for x in args.threads.split(",")]
     except ValueError:
         die(f"--threads: expected integers, got '{args.threads}'", 2)
+    for name in ("rows", "columns", "repetitions"):
+        if getattr(args, name) < 1:
+            die(f"--{name}: must be >= 1, got {getattr(args, name)}", 2)
+    if min(thread_counts) < 1:
+        die(f"--threads: every count must be >= 1, got '{args.threads}'", 2)
+    if not args.min_time > 0:
+        die(f"--min-time: must be > 0, got {args.min_time}", 2)
 
     bench = Path(args.build_dir).resolve() / "bin" / "bench_loss_heads"
     if not bench.exists():
@@ -110,7 +120,7 @@ def main():
     raw = out / "loss_heads_raw"
     raw.mkdir(parents=True, exist_ok=True)
     info = machine()
-    (out / "loss_heads_machine.txt").write_text(json.dumps(info, indent=1) + "\n")
+    write_text(out / "loss_heads_machine.txt", json.dumps(info, indent=1) + "\n")
     machine_line = (f"Machine: {info['cpu']}, nproc {info['nproc']}, {info['memory']}, kernel {info['kernel']}; "
                     f"1-min load average {info['load_average_1min']} at the start (other work shares it).")
     print(machine_line, file=sys.stderr)
@@ -189,16 +199,17 @@ def main():
     md.extend(commands)
     md.append("```")
     text = "\n".join(md) + "\n"
-    (out / "loss_heads.md").write_text(text)
+    write_text(out / "loss_heads.md", text)
     keys = []
     for row in rows:
         for k in row:
             if k not in keys:
                 keys.append(k)
-    with open(out / "loss_heads.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    table = io.StringIO()
+    w = csv.DictWriter(table, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    write_text(out / "loss_heads.csv", table.getvalue(), newline="")
     print(text)
     print(f"wrote {out / 'loss_heads.md'}, {out / 'loss_heads.csv'}, {out / 'loss_heads_machine.txt'}, {raw}/",
           file=sys.stderr)

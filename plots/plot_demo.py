@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
+from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
 
 
 def plot_proposal_sweep(d):
@@ -39,7 +40,7 @@ def plot_proposal_sweep(d):
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Proposal strength against importance-sampling quality (strategies tree, exact)")
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "proposal_sweep.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "proposal_sweep.png"), dpi=110)
     plt.close(fig)
 
 
@@ -54,7 +55,7 @@ def plot_chi2_by_horizon(d):
     ax.set_title("Weight degeneracy: q = p* at temperature tau")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "chi2_by_horizon.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "chi2_by_horizon.png"), dpi=110)
     plt.close(fig)
 
 
@@ -74,7 +75,7 @@ def plot_log_partition(d):
     axes[1].legend(fontsize=8)
     fig.suptitle("strategies tree: partition function and divergences over beta (exact)")
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "log_partition.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "log_partition.png"), dpi=110)
     plt.close(fig)
 
 
@@ -91,7 +92,7 @@ def plot_sampling_check(d):
     ax.legend(fontsize=8)
     ax.set_title("Alias sampler against the exact target")
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "sampling_check.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "sampling_check.png"), dpi=110)
     plt.close(fig)
 
 
@@ -107,7 +108,7 @@ def plot_paced(d):
     ax.legend(fontsize=8)
     ax.set_title("PACED-RL: accuracy read from log Z (multi_prompt)")
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "paced_multi_prompt.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "paced_multi_prompt.png"), dpi=110)
     plt.close(fig)
 
 

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
+from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
 
 
 def case_key(r):
@@ -67,7 +68,7 @@ def plot_log_bias(d):
     axes[1].set_title("Log-space variance against chi2/N (dashed)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "log_bias_vs_n.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "log_bias_vs_n.png"), dpi=110)
     plt.close(fig)
 
 
@@ -91,7 +92,7 @@ def plot_ess(d):
     ax.set_title("Effective sample size: the large-N prediction")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "ess_vs_n.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "ess_vs_n.png"), dpi=110)
     plt.close(fig)
 
 
@@ -119,7 +120,7 @@ def plot_variance_vs_lambda(d):
     fig.suptitle("Sensitivity pattern (strategies tree): measured ± 95% CI against the first-order predictions; "
                  "lambda = 1 is exact (zero variance)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "variance_vs_lambda.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "variance_vs_lambda.png"), dpi=110)
     plt.close(fig)
 
 
@@ -146,7 +147,7 @@ def plot_chi2_vs_horizon(d):
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(d, "chi2_vs_horizon.png"), dpi=110)
+    save_figure(fig, os.path.join(d, "chi2_vs_horizon.png"), dpi=110)
     plt.close(fig)
 
 

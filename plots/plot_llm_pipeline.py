@@ -22,6 +22,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
+
 
 def number(text):
     try:
@@ -63,7 +65,7 @@ def main():
                      fontsize=10)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "quality_diversity.png"), dpi=120)
+    save_figure(fig, os.path.join(out_dir, "quality_diversity.png"), dpi=120)
     plt.close(fig)
 
     # Per-model bars.
@@ -78,7 +80,7 @@ def main():
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "methods.png"), dpi=120)
+    save_figure(fig, os.path.join(out_dir, "methods.png"), dpi=120)
     plt.close(fig)
 
     # Training curves.
@@ -109,7 +111,7 @@ def main():
         for ax in axes:
             ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, "training.png"), dpi=120)
+        save_figure(fig, os.path.join(out_dir, "training.png"), dpi=120)
         plt.close(fig)
     print(f"wrote {out_dir}/quality_diversity.png, methods.png" + (", training.png" if logs else ""))
 

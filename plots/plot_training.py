@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
+from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
 
 # (column, axis title, log scale): the KLs fall over orders of magnitude.
 PANELS = [
@@ -64,7 +65,7 @@ def main():
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Tabular training on exact trees (metrics exact by enumeration, averaged over prompts)")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     print(f"wrote {out}")
 

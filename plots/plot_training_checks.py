@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
+from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
 
 METHOD_STYLE = {
     "grpo": dict(color="tab:red", lw=0.8, alpha=0.6),
@@ -49,7 +50,7 @@ def csv_or_skip(d, name):
 def save(fig, d, name):
     fig.tight_layout()
     out = os.path.join(d, name)
-    fig.savefig(out, dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     print(f"wrote {out}")
 

@@ -7,8 +7,9 @@
 # results/demo/training_checks/ and results/demo/llm_pipeline/.
 # Usage: scripts/demo.sh [OUTPUT_DIR]
 set -euo pipefail
+# A relative OUTPUT_DIR is taken from where the user stands, before moving to the repository.
+out="$(realpath -m "${1:-$(dirname "$0")/../results/demo}")"
 cd "$(dirname "$0")/.."
-out="${1:-results/demo}"
 scripts/setup.sh default disa  # only what the demo runs: tests and benchmarks are not built
 build/bin/disa demo --out "$out"
 /usr/bin/python3 plots/plot_demo.py "$out"
@@ -20,7 +21,9 @@ build/bin/disa check estimator --out "$out/theory_checks" || echo "demo: a theor
 build/bin/disa check training --out "$out/training_checks" || echo "demo: a training check reported FAIL rows (see above)"
 /usr/bin/python3 plots/plot_training_checks.py "$out/training_checks"
 # DISA end to end on the in-house language model (about 7 min on 2 idle cores; resumable).
-if build/bin/disa llm --help 2>/dev/null | grep -q pipeline; then
+# Only a LibTorch build lists the subcommand (`llm --help`'s own description says
+# "pipeline" in every build, and `llm pipeline --help` falls back to it).
+if build/bin/disa llm --help 2>/dev/null | grep -qE '^ +pipeline +'; then
   build/bin/disa llm pipeline --out "$out/llm_pipeline"
 else
   echo "demo: this build has no LibTorch: the language-model pipeline is skipped"

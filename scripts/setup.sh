@@ -24,9 +24,10 @@ if ((${#missing[@]})); then
   echo "setup: installing ${#missing[@]} missing package(s): ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q
-  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Through env: sudo's env_reset would drop an exported DEBIAN_FRONTEND, and a debconf
+  # prompt (tzdata) would then wait on stdin.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} packages present"
 fi

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "src/cli/commands.h"
+#include "src/cli/option_checks.h"
 #include "src/input_error.h"
 
 namespace {
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   disa::cli::add_loss_command(app);
   disa::cli::add_train_command(app);
   disa::cli::add_llm_command(app);
+  disa::cli::check_common_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -26,6 +26,7 @@
 
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
+#include "src/cli/option_checks.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
 #include "src/train/train_config.h"
@@ -255,7 +256,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "Output folder: metrics.csv, config.json, checkpoint.json")->required();
   cmd->add_option("--checkpoint-every", args->checkpoint_every,
                   "Save checkpoint.json and metrics.csv every N steps (and at the end)")
-      ->check(CLI::PositiveNumber);
+      ->check(integer_at_least(1));
   cmd->add_flag("--resume", args->resume, "Continue from --out/checkpoint.json to steps=");
   cmd->add_flag("--plot", args->plot, "Draw --out/training.png (plots/plot_training.py, /usr/bin/python3)");
   cmd->callback([args, seed] {

@@ -13,6 +13,7 @@
 
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
+#include "src/cli/option_checks.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
 #include "src/json_number.h"
@@ -199,7 +200,7 @@ void add_sample(CLI::App& tree) {
   cmd->add_option("--prompt", args->prompt, "Which tree of a disa-tree-set (0-based)");
   cmd->add_option("--first", args->first,
                   "Index of the first trajectory: --first K --n M continues the stream of --first 0 --n K")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   cmd->add_option("--out", args->out, "Output file (default: standard output)");
   cmd->add_option("--format", args->format, "jsonl or csv")->check(CLI::IsMember({"jsonl", "csv"}));
   cmd->callback([args] {

@@ -137,6 +137,14 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree generate --family random --set colour=3 --seed 1 --out " + path("x.json")), "colour");
   expect_rejected(run("tree generate --family random --set vocab --seed 1 --out " + path("x.json")), "--set");
   expect_rejected(run("tree generate --family random --out " + path("x.json")), "--seed");
+  // CLI11 alone would wrap -3 to 2^64 - 3 and clamp an overflow to 2^64 - 1, silently.
+  expect_rejected(run("tree generate --family random --seed -3 --out " + path("x.json")), "--seed: must be a non-negative integer, got '-3'");
+  expect_rejected(run("tree generate --family random --seed 99999999999999999999999 --out " + path("x.json")),
+                  "--seed: got '99999999999999999999999', above the largest 64-bit value");
+  expect_rejected(run("check estimator --seed -1"), "--seed: must be a non-negative integer, got '-1'");
+  expect_rejected(run("demo --out ''"), "--out: must name a path, got ''");
+  expect_rejected(run("tree sample --tree " + tree + " --n 2 --seed 1 --first -2"), "--first: must be an integer >= 0, got '-2'");
+  expect_rejected(run("tree sample --tree " + tree + " --n 2 --seed 1 --prompt -1"), "--prompt: must be a non-negative integer, got '-1'");
   // 200 prompts of 3^5 leaves: each tree fits 100 kB, the set (~4 MB) does not.
   expect_rejected(run("tree generate --family multi_prompt --set prompts=200 --set vocab=3 --set horizon=5 --seed 1 "
                       "--out " + path("set.json"),

@@ -182,6 +182,7 @@ TEST_F(TrainCliTest, BadSettingsNameTheKey) {
   expect_rejected(run(base + "--set steps=-1"), "steps");
   // beta = 0 would divide PACED's log Z by 0 (nan in every row of metrics.csv).
   expect_rejected(run(base + "--set beta=0"), "beta: must be > 0");
+  expect_rejected(run(base + "--checkpoint-every 0"), "--checkpoint-every: must be an integer >= 1, got '0'");
   expect_rejected(run(base + "--set mode=foo"), "mode");
   expect_rejected(run(base + "--set method=foo"), "method");
   expect_rejected(run(base + "--set method=grpo --set mode=exact"), "mode");

@@ -26,9 +26,14 @@ struct CliResult {
 #define DISA_TEST_BIN "build/bin/disa"
 #endif
 
+// The binary as a shell word (single-quoted), for the command lines below: a checkout
+// whose path holds a space must still run its tests.
 inline std::string disa_binary() {
   const char* bin = std::getenv("DISA_BIN");
-  return bin && *bin ? bin : DISA_TEST_BIN;
+  const std::string path = bin && *bin ? bin : DISA_TEST_BIN;
+  std::string quoted = "'";
+  for (const char c : path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
 }
 
 // `env` (e.g. "OMP_NUM_THREADS=1") is put in front of the command.
