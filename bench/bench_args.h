@@ -47,9 +47,17 @@ bool take_flag(std::string_view arg, std::string_view name, T* value) {
     *value = std::string(text);
   } else if constexpr (std::is_same_v<T, std::vector<std::int64_t>>) {
     value->clear();
-    for (std::size_t begin = 0;;) {
+    for (std::size_t begin = 0, element = 0;; ++element) {
       const std::size_t comma = text.find(',', begin);
-      value->push_back(detail::parse_value<std::int64_t>(name, text.substr(begin, comma - begin)));
+      try {
+        value->push_back(detail::parse_value<std::int64_t>(name, text.substr(begin, comma - begin)));
+      } catch (const std::invalid_argument& e) {
+        // "--batches=1,8x: element 2 ('8x') is not an integer": the whole value, then the piece.
+        const std::string what = e.what();
+        throw std::invalid_argument(std::string(name) + "=" + std::string(text) + ": element " +
+                                    std::to_string(element + 1) + " ('" + std::string(text.substr(begin, comma - begin)) +
+                                    "')" + what.substr(what.rfind(':')));
+      }
       if (comma == std::string_view::npos) break;
       begin = comma + 1;
     }

@@ -16,6 +16,9 @@
 namespace disa {
 
 inline constexpr std::int32_t kNoStrategy = -1;
+// Labels index per-strategy arrays (leaf_distribution.h: one double per label up to the
+// largest), so a file may use sparse labels but not 2^30 of them (8 GiB per array).
+inline constexpr std::int32_t kMaxStrategy = (1 << 20) - 1;
 
 // A leaf counts as correct when its reward is at least this (rewards of the
 // binary families are exactly 0 or 1; graded rewards lie in [0, 1]).

@@ -160,10 +160,7 @@ Tree tree_from_json(const Validator& check, const json& doc, const std::string& 
     tree.reward[*id] = check.finite(check.member(leaves[i], at, "reward"), at + "/reward");
     const auto k = leaves[i].find("strategy");
     if (k != leaves[i].end() && !k->is_null()) {
-      // Labels index per-strategy arrays (leaf_distribution.h), so they are bounded by the
-      // leaf count: a label of 2^30 would ask for 8 GiB per distribution.
-      tree.strategy[*id] =
-          static_cast<std::int32_t>(check.integer(*k, at + "/strategy", 0, shape.num_leaves() - 1));
+      tree.strategy[*id] = static_cast<std::int32_t>(check.integer(*k, at + "/strategy", 0, kMaxStrategy));
     }
   }
   for (std::int64_t y = 0; y < shape.num_leaves(); ++y) {
@@ -304,9 +301,9 @@ Tree load_tree_binary(const std::string& path) {
   }
   for (std::size_t y = 0; y < tree.reward.size(); ++y) {
     if (!std::isfinite(tree.reward[y])) throw InputError(fmt::format("{}: reward of leaf {}: not a finite number", path, y));
-    if (tree.strategy[y] < kNoStrategy || tree.strategy[y] >= shape.num_leaves()) {
+    if (tree.strategy[y] < kNoStrategy || tree.strategy[y] > kMaxStrategy) {
       throw InputError(fmt::format("{}: strategy of leaf {}: {} is outside [{}, {}]", path, y, tree.strategy[y],
-                                   kNoStrategy, shape.num_leaves() - 1));
+                                   kNoStrategy, kMaxStrategy));
     }
   }
   return tree;

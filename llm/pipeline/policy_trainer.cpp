@@ -406,8 +406,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     }
   };
   const auto save_checkpoint = [&]() {
+    check_policy_is_finite();  // on every rank (same weights): none waits in an all-reduce for a rank that stopped
     if (!writer) return;
-    check_policy_is_finite();
     torch::serialize::OutputArchive a, oa, za, zoa;
     a.write("step", torch::tensor(step, torch::kInt64));
     a.write("samples_total", torch::tensor(samples_total, torch::kInt64));
@@ -644,9 +644,9 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   summary.steps_done = step;
   summary.finished = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  policy.model->eval();
+  check_policy_is_finite();  // every rank, as above
   if (writer) {
-    policy.model->eval();
-    check_policy_is_finite();
     if (o.lora_rank > 0) merge_lora(*policy.model);
     save_pretrained(*policy.model, summary.policy, {{"disa_method", o.method}});
     for (const char* f : {"tokenizer.json", "tokenizer_config.json", "task.json"}) {

@@ -190,15 +190,18 @@ Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in) {
   }
   if (auto symbolic = same_function(a0, b0)) return *symbolic;
   if (va || vb) return {false, fmt::format("'{}' vs '{}': only one is a number", a, b)};
-  // A lettered choice: "(C)", "C" and "\text{(C)}" (normalised to "(C)") are one answer.
-  static const Pcre2Regex choice(R"(^\(?([A-Ea-e])\)?$)");
-  if (const auto ca = choice.find_all(a), cb = choice.find_all(b); !ca.empty() && !cb.empty()) {
-    const bool same = std::toupper(static_cast<unsigned char>(ca.front().groups[0][0])) ==
-                      std::toupper(static_cast<unsigned char>(cb.front().groups[0][0]));
+  // A lettered choice: "(C)" (as "\text{(C)}" normalises) and a bare "C" are one answer;
+  // one side must carry the parentheses, so the variables x and X stay apart.
+  static const Pcre2Regex choice(R"(^\(?([A-E])\)?$)");
+  if (const auto ca = choice.find_all(a), cb = choice.find_all(b);
+      !ca.empty() && !cb.empty() && (a.front() == '(' || b.front() == '(')) {
+    const bool same = ca.front().groups[0] == cb.front().groups[0];
     return {same, fmt::format("choices {} vs {}", ca.front().groups[0], cb.front().groups[0])};
   }
-  // Plain words ("East" vs "east"): case carries no meaning in a word answer.
-  if (!looks_mathematical(a) && !looks_mathematical(b) && a.size() == b.size() &&
+  // Plain words ("East" vs "east"): a capitalised or lower-case word of two letters or
+  // more, whose case carries no meaning; "CO" (all capitals) and "Co" stay apart.
+  static const Pcre2Regex word(R"(^\p{L}\p{Ll}+(?: \p{L}\p{Ll}*)*$)");
+  if (word.matches_whole(a) && word.matches_whole(b) && a.size() == b.size() &&
       std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
         return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
       })) {

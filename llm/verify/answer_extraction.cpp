@@ -52,15 +52,26 @@ std::string answer_sentence_tail(std::string_view rest) {
     // "$12$ apples": the answer is the math; what follows its closing delimiter is prose.
     const std::string_view close = lead == "\\(" ? "\\)" : lead == "\\[" ? "\\]" : lead == "$" ? "$" : "";
     if (!close.empty()) {
-      if (const auto at = s.find(close); at != std::string::npos) s = trim(std::string_view(s).substr(0, at));
+      // The first closing delimiter not escaped: "$\$12$" closes after the 12.
+      std::size_t at = s.find(close);
+      while (at != std::string::npos && at > 0 && s[at - 1] == '\\') at = s.find(close, at + 1);
+      if (at != std::string::npos) s = trim(std::string_view(s).substr(0, at));
     }
   }
-  // "12 apples", "18 km/h", "3, since 3 works": a number followed by a word (two letters
-  // or more, so "2 x + 3" stays an expression) is that number; as a product of
-  // variables, "12apples" would never match 12.
+  // "12 apples", "18 km/h": a number followed by plain words (two letters or more, so
+  // "2 x + 3" stays an expression) is that number; as a product of variables,
+  // "12apples" would never match 12. Not when the words carry value or a second
+  // answer: "4 or 5", "10 choose 3", "5 squared", "12 million", "3, since 3 works".
   static const Pcre2Regex number_then_words(
-      R"(^(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)(?:\s+|,\s*)\p{L}{2,}.*$)");
-  if (const auto found = number_then_words.find_all(s); !found.empty()) s = found.front().groups.at(0);
+      R"(^(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)(?:\s+|,\s*)(\p{L}{2,}.*)$)");
+  static const Pcre2Regex carries_value(
+      R"(\d|\$|\\|\b(?:or|and|choose|squared|cubed|over|power|times|plus|minus|divided|percent|hundreds?|)"
+      R"(thousands?|millions?|billions?|trillions?|dozens?)\b)",
+      /*caseless=*/true);
+  if (const auto found = number_then_words.find_all(s);
+      !found.empty() && carries_value.find_all(found.front().groups.at(1)).empty()) {
+    s = found.front().groups.at(0);
+  }
   // A sentence-ending period (not a decimal point: "is 3.5" keeps its ".5").
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
   for (const std::string_view tail : {"\\)", "\\]", "$"}) {

@@ -341,10 +341,13 @@ class Parser {
       }
     }
     while (peek() == '\'') ++pos_;
-    // I(0), v(t), f(2): a name directly followed by one number or one letter in
-    // parentheses is a function's value, which has no value here; as a product it would
-    // make I(0)e^{-t/RC} zero and equal to any 0.
-    if (pos_ < s_.size() && s_[pos_] == '(') {
+    // I(0), V(t), Q(2): a capital letter directly followed by one number or one letter in
+    // parentheses, with no coefficient before it, is a function's value, which has no
+    // value here; as a product, I(0)e^{-t/RC} would be zero and equal to any 0. Lower
+    // case and coefficients keep the product reading: y(2) = 2y, 6t(2) = 12t.
+    const bool capital = pos_ == begin + 1 && std::isupper(static_cast<unsigned char>(s_[begin]));
+    const bool leads = begin == 0 || std::string_view("+-*/(=,{ ").find(s_[begin - 1]) != std::string_view::npos;
+    if (capital && leads && pos_ < s_.size() && s_[pos_] == '(') {
       const std::size_t close = s_.find(')', pos_);
       if (close != std::string_view::npos) {
         std::string_view inside = s_.substr(pos_ + 1, close - pos_ - 1);

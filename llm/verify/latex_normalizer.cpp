@@ -72,16 +72,20 @@ void unwrap_commands(std::string& s) {
 
 // A trailing unit after a value: "5\text{ cm}", "3\mbox{ m}^2", "9.6\mathrm{eV}".
 // Only when something remains in front of it, so "\text{(C)}" keeps its text; and not
-// when the group carries value: 3\mathrm{i} is imaginary, 2\mathrm{e} is 2e, and
-// 5\text{ million} is 5000000, none of them 3, 2 or 5.
+// when the group carries value: 3\mathrm{i} is imaginary and 2\mathrm{e} is 2e (lower case
+// only: 5\text{ E} is a unit), and 5\text{ million} is not 5 (it stays as written, so it
+// matches only itself).
 void drop_trailing_unit(std::string& s) {
   static const Pcre2Regex unit(
       R"(^(.*?[^\s{])\s*\\(?:text|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?\s*$)");
-  static const Pcre2Regex carries_value(R"(^\s*(?:i|e|hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
-                                        /*caseless=*/true);
+  static const Pcre2Regex imaginary_or_euler(R"(^\s*[ie]\s*$)");
+  static const Pcre2Regex number_word(R"(^\s*(?:hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
+                                      /*caseless=*/true);
   for (int i = 0; i < 3; ++i) {
     const auto m = unit.find_all(s);
-    if (m.empty() || m.front().groups[0].empty() || carries_value.matches_whole(m.front().groups[1])) return;
+    if (m.empty() || m.front().groups[0].empty()) return;
+    const std::string& inside = m.front().groups[1];
+    if (imaginary_or_euler.matches_whole(inside) || number_word.matches_whole(inside)) return;
     s = trim(m.front().groups[0]);
   }
 }

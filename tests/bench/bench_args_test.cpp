@@ -65,8 +65,10 @@ TEST(TakeFlag, RejectsAValueThatDoesNotParseWholeNamingFlagAndValue) {
   EXPECT_EQ(rejection<std::uint64_t>("--seed=-1", "--seed"), "--seed=-1: not an integer");
   EXPECT_EQ(rejection<double>("--beta=one", "--beta"), "--beta=one: not a number");
   EXPECT_EQ(rejection<double>("--beta=1e999", "--beta"), "--beta=1e999: out of range");
-  EXPECT_EQ(rejection<std::vector<std::int64_t>>("--batches=1,,8", "--batches"), "--batches=: not an integer");
-  EXPECT_EQ(rejection<std::vector<std::int64_t>>("--batches=1,8x", "--batches"), "--batches=8x: not an integer");
+  EXPECT_EQ(rejection<std::vector<std::int64_t>>("--batches=1,,8", "--batches"),
+            "--batches=1,,8: element 2 (''): not an integer");
+  EXPECT_EQ(rejection<std::vector<std::int64_t>>("--batches=1,8x", "--batches"),
+            "--batches=1,8x: element 2 ('8x'): not an integer");
   EXPECT_EQ(rejection<std::int64_t>("--rows=12", "--rows"), "");
 }
 

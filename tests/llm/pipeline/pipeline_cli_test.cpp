@@ -273,6 +273,12 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
   // disa draws groups without replacement from the 6 offline trajectories per prompt.
   expect_rejected(run_disa(train_args("disa") + " --set group_size=7 --out " + p("bad8"), "CI=true"), "group_size=7");
   EXPECT_FALSE(std::filesystem::exists(p("bad8/options.json")));  // refused before the folder was claimed
+  // In the pipeline, before any stage runs.
+  expect_rejected(run_disa("llm pipeline --out " + p("bad10") + " --set model=" + p("base") +
+                               " --set samples=4 --set group_size=8 --set methods=disa,grpo",
+                           "CI=true"),
+                  "train.group_size=8 for disa");
+  EXPECT_FALSE(std::filesystem::exists(p("bad10/propose")));
   // An integer key takes whole numbers only (stage_config_test has the parsing cases).
   expect_rejected(run_disa(train_args("disa") + " --set steps=2.5 --out " + p("bad9"), "CI=true"), "steps=2.5");
 }

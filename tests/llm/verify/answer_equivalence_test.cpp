@@ -71,6 +71,11 @@ TEST(AnswerEquivalence, AFunctionValueIsNotAProduct) {
   EXPECT_FALSE(same("0", "I(0)e^{-\\frac{t}{RC}}"));
   EXPECT_FALSE(same("I(0)e^{-\\frac{t}{2RC}}", "I(0)e^{-\\frac{t}{RC}}"));
   EXPECT_TRUE(same("x(x+1)", "x^2+x"));  // a product still: its parentheses hold an expression
+  // Lower case or a coefficient in front: still a product.
+  EXPECT_TRUE(same("6t(2)", "12t"));
+  EXPECT_TRUE(same("\\frac{1}{2}h(3)", "\\frac{3h}{2}"));
+  EXPECT_TRUE(same("y(2)", "2y"));
+  EXPECT_TRUE(same("x(0.5)", "0.5x"));
 }
 
 TEST(AnswerEquivalence, MathFiveHundredForms) {
@@ -86,6 +91,10 @@ TEST(AnswerEquivalence, MathFiveHundredForms) {
   // A word answer is case-blind; a tuple may be named by its variables.
   EXPECT_TRUE(same("\\text{East}", "\\text{east}"));
   EXPECT_FALSE(same("\\text{West}", "\\text{east}"));
+  // Single letters and formulas keep their case: x is not X, Co is not CO.
+  EXPECT_FALSE(same("x", "X"));
+  EXPECT_FALSE(same("a", "A"));
+  EXPECT_FALSE(same("Co", "CO"));
   EXPECT_TRUE(same("(x,y)=(1,2)", "(1,2)"));
   EXPECT_FALSE(same("(x,y)=(2,1)", "(1,2)"));
 }

@@ -31,7 +31,6 @@ TEST(AnswerExtraction, AnAnswerSentenceEndsAtItsNumberOrItsMath) {
   EXPECT_EQ(extract_final_answer("The answer is 12 apples.").text, "12");
   EXPECT_EQ(extract_final_answer("The answer is 18 dollars.").text, "18");
   EXPECT_EQ(extract_final_answer("The final answer is 18 km/h").text, "18");
-  EXPECT_EQ(extract_final_answer("The answer is 3, since 3 works.").text, "3");
   EXPECT_EQ(extract_final_answer("The answer is 1,000 people.").text, "1,000");
   EXPECT_EQ(extract_final_answer("The answer is $12$ apples.").text, "12");
   EXPECT_EQ(extract_final_answer("The answer is \\(\\frac{3}{4}\\) of the cake.").text, "\\frac{3}{4}");
@@ -39,6 +38,13 @@ TEST(AnswerExtraction, AnAnswerSentenceEndsAtItsNumberOrItsMath) {
   EXPECT_EQ(extract_final_answer("The answer is 2 x + 3.").text, "2 x + 3");
   EXPECT_EQ(extract_final_answer("The answer is 1, 2.").text, "1, 2");
   EXPECT_EQ(extract_final_answer("The answer is 3 \\sqrt{2}.").text, "3 \\sqrt{2}");
+  // Words that carry value or a second answer keep the whole text (graded as written).
+  for (const char* tail : {"4 or 5", "10 choose 3", "5 squared", "12 million", "3, since 3 works"}) {
+    EXPECT_EQ(extract_final_answer(std::string("The answer is ") + tail + ".").text, tail);
+  }
+  // An escaped dollar inside the math is not its end.
+  EXPECT_EQ(extract_final_answer("The answer is $\\$12$.").text, "\\$12");
+  EXPECT_EQ(extract_final_answer("#### $\\$1,200$").text, "\\$1,200");
 }
 
 TEST(AnswerExtraction, ReadsGsm8kHashes) {
