@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -21,18 +22,17 @@ namespace disa::bench {
 
 namespace detail {
 
+// The value of `text` parsed whole, or nullopt with *why set ("not an integer").
 template <class T>
-T parse_value(std::string_view name, std::string_view text) {
+std::optional<T> parse_value(std::string_view text, const char** why) {
   T value{};
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc{} || ptr != end) {
-    const char* what = ec == std::errc::result_out_of_range ? "out of range"
-                       : std::is_integral_v<T>              ? "not an integer"
-                                                            : "not a number";
-    throw std::invalid_argument(std::string(name) + "=" + std::string(text) + ": " + what);
-  }
-  return value;
+  if (ec == std::errc{} && ptr == end) return value;
+  *why = ec == std::errc::result_out_of_range ? "out of range"
+         : std::is_integral_v<T>              ? "not an integer"
+                                              : "not a number";
+  return std::nullopt;
 }
 
 }  // namespace detail
@@ -49,21 +49,23 @@ bool take_flag(std::string_view arg, std::string_view name, T* value) {
     value->clear();
     for (std::size_t begin = 0, element = 0;; ++element) {
       const std::size_t comma = text.find(',', begin);
-      try {
-        value->push_back(detail::parse_value<std::int64_t>(name, text.substr(begin, comma - begin)));
-      } catch (const std::invalid_argument& e) {
-        // "--batches=1,8x: element 2 ('8x') is not an integer": the whole value, then the piece.
-        const std::string what = e.what();
+      const std::string_view piece = text.substr(begin, comma - begin);
+      const char* why = nullptr;
+      const auto parsed = detail::parse_value<std::int64_t>(piece, &why);
+      if (!parsed) {  // "--batches=1,8x: element 2 ('8x'): not an integer"
         throw std::invalid_argument(std::string(name) + "=" + std::string(text) + ": element " +
-                                    std::to_string(element + 1) + " ('" + std::string(text.substr(begin, comma - begin)) +
-                                    "')" + what.substr(what.rfind(':')));
+                                    std::to_string(element + 1) + " ('" + std::string(piece) + "'): " + why);
       }
+      value->push_back(*parsed);
       if (comma == std::string_view::npos) break;
       begin = comma + 1;
     }
   } else {
     static_assert(std::is_arithmetic_v<T>, "take_flag: an integer, floating, string or integer-list flag");
-    *value = detail::parse_value<T>(name, text);
+    const char* why = nullptr;
+    const auto parsed = detail::parse_value<T>(text, &why);
+    if (!parsed) throw std::invalid_argument(std::string(name) + "=" + std::string(text) + ": " + why);
+    *value = *parsed;
   }
   return true;
 }

@@ -136,7 +136,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
     trains.back().out = out / "train" / method;
     // Train refuses it too, but only after pretrain, propose and anchor have run.
     const TrainOptions& t = trains.back();
-    if ((t.method == "disa" || t.method == "sft") && t.group_size > propose.samples) {
+    if (is_offline_method(t.method) && t.group_size > propose.samples) {
       throw InputError(fmt::format("pipeline: train.group_size={} for {}: it draws each group without replacement "
                                    "from the {} proposal samples per prompt (samples={})",
                                    t.group_size, t.method, propose.samples, propose.samples));

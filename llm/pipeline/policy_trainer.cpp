@@ -39,7 +39,6 @@
 namespace disa::llm::pipeline {
 namespace {
 
-bool is_offline(const std::string& method) { return method == "disa" || method == "sft"; }
 bool needs_anchors(const std::string& method) { return method == "disa" || method == "disa-online"; }
 
 loss::Objective objective_for(const TrainOptions& o) {
@@ -193,6 +192,8 @@ void copy_if_exists(const std::filesystem::path& from, const std::filesystem::pa
 
 }  // namespace
 
+bool is_offline_method(const std::string& method) { return method == "disa" || method == "sft"; }
+
 std::vector<std::string> train_methods() { return {"disa", "disa-online", "flowrl", "grpo", "gspo", "sft"}; }
 
 TrainOptions train_options(StageConfig& c) {
@@ -273,7 +274,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     prompts[it->second].offline.push_back(&t);
   }
   if (prompts.empty()) throw InputError("train: no prompt to train on (every prompt's anchor was dropped?)");
-  if (is_offline(o.method)) {
+  if (is_offline_method(o.method)) {
     // Offline groups are drawn without replacement from a prompt's N trajectories; a
     // larger group would quietly give this method fewer rows than the online ones.
     const auto smallest = std::min_element(prompts.begin(), prompts.end(), [](const PromptData& a, const PromptData& b) {
@@ -386,7 +387,9 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   // none, and a checkpoint would overwrite the last good one: so before anything is
   // saved, the weights are checked and one forward pass of the first prompt must give
   // finite logits. Stops with the step; nothing is written.
+  std::int64_t checked_at = -1;  // the step whose weights were last checked: the last step saves twice
   const auto check_policy_is_finite = [&]() {
+    if (checked_at == step) return;
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < trainable.size(); ++i) {
       if (!torch::isfinite(trainable[i]).all().item<bool>()) {
@@ -404,6 +407,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
                                        "(lr {}); stopped before saving",
                                        step, prompts.front().id, o.lr));
     }
+    checked_at = step;
   };
   const auto save_checkpoint = [&]() {
     check_policy_is_finite();  // on every rank (same weights): none waits in an all-reduce for a rank that stopped
@@ -441,7 +445,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     // Rows of this step, grouped by prompt (in `chosen` order).
     std::vector<Row> rows;
     std::vector<std::size_t> group_begin;  // rows of chosen[g] are [group_begin[g], group_begin[g+1])
-    if (is_offline(o.method)) {
+    if (is_offline_method(o.method)) {
       for (const std::size_t p : chosen) {
         group_begin.push_back(rows.size());
         const auto& pool = prompts[p].offline;
@@ -500,7 +504,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       lengths[r] = rows[r].continuation.size();
       rewards[r] = static_cast<double>(static_cast<float>(rows[r].reward));
     }
-    if (reducer && !is_offline(o.method)) {
+    if (reducer && !is_offline_method(o.method)) {
       // Other ranks' rows are placeholders (length 0, reward 0) here: one sum over the
       // ranks gives every rank the step's lengths and rewards, hence the same D.
       std::vector<double> shared(2 * rows.size());
@@ -620,7 +624,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     line["mean_length"] = length_sum / total_rows;
     line["samples"] = rows.size();
     line["samples_total"] = samples_total;
-    if (!is_offline(o.method)) line["rollouts_this_rank"] = rollouts_here;  // rank 0's; the step's / W with W ranks
+    if (!is_offline_method(o.method)) line["rollouts_this_rank"] = rollouts_here;  // rank 0's; the step's / W with W ranks
     for (const auto& [name, value] : diagnostics_merge.result()) line[name] = value;
     if (o.method == "flowrl") {
       line["log_z_phi_mean"] = log_z_phi_sum / total_rows;

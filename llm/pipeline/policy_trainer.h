@@ -75,6 +75,9 @@ struct TrainOptions {
 
 TrainOptions train_options(StageConfig& config);
 std::vector<std::string> train_methods();
+// disa and sft train on the proposal's offline trajectories, drawing each group of
+// group_size without replacement from a prompt's N (so group_size <= N); the others sample.
+bool is_offline_method(const std::string& method);
 
 struct StepLog {
   std::int64_t step = 0;
