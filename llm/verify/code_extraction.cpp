@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace disa::llm::verify {
@@ -93,9 +94,62 @@ std::optional<double> parse_number(std::string_view token) {
 
 bool written_as_float(std::string_view token) { return token.find_first_of(".eE") != std::string_view::npos; }
 
+// A decimal token's exact value as digits x 10^exponent, without leading or trailing
+// zeros in the digits (zero is {false, "", 0}), so that equal values compare equal as
+// structs: "3", "3.0", "0.3e1" and "+3." are one value; "1e18" is not 1000000000000000001.
+struct ExactDecimal {
+  bool negative = false;
+  std::string digits;
+  long long exponent = 0;
+  bool operator==(const ExactDecimal&) const = default;
+};
+
+std::optional<ExactDecimal> exact_decimal(std::string_view token) {
+  if (!parse_number(token)) return std::nullopt;  // the same grammar as the tolerant comparison
+  ExactDecimal d;
+  std::size_t i = 0;
+  if (i < token.size() && (token[i] == '+' || token[i] == '-')) d.negative = token[i++] == '-';
+  long long fraction_digits = 0;
+  bool after_point = false;
+  for (; i < token.size() && token[i] != 'e' && token[i] != 'E'; ++i) {
+    if (token[i] == '.') {
+      after_point = true;
+      continue;
+    }
+    d.digits.push_back(token[i]);
+    if (after_point) ++fraction_digits;
+  }
+  const std::size_t first = d.digits.find_first_not_of('0');
+  if (first == std::string::npos) return ExactDecimal{};  // zero, whatever its exponent
+  long long exponent = 0;
+  if (i < token.size()) {
+    // strtod accepted the token and it is at most 64 characters, so the exponent has at
+    // most 62 digits; one beyond 10^15 cannot name a finite nonzero double anyway.
+    std::string_view e = token.substr(i + 1);
+    const bool e_negative = !e.empty() && e[0] == '-';
+    if (!e.empty() && (e[0] == '-' || e[0] == '+')) e.remove_prefix(1);
+    while (!e.empty() && e[0] == '0') e.remove_prefix(1);
+    if (e.size() > 15) return std::nullopt;
+    for (char c : e) exponent = exponent * 10 + (c - '0');
+    if (e_negative) exponent = -exponent;
+  }
+  const std::size_t last = d.digits.find_last_not_of('0');
+  d.exponent = exponent - fraction_digits + static_cast<long long>(d.digits.size() - 1 - last);
+  d.digits = d.digits.substr(first, last + 1 - first);
+  return d;
+}
+
+// An expected integer is matched exactly (a float token must denote that very integer:
+// "3.0" for 3, never "2.9999999" or "1e18" for 1000000000000000001), as Python's
+// int == float and LiveCodeBench's Decimal comparison do. An expected float is matched
+// within 1e-6 absolute or relative.
 bool tokens_match(std::string_view expected, std::string_view got) {
   if (expected == got) return true;
   if (!written_as_float(expected) && !written_as_float(got)) return false;
+  if (!written_as_float(expected)) {
+    const auto e = exact_decimal(expected);
+    return e && e == exact_decimal(got);
+  }
   const auto e = parse_number(expected);
   const auto g = parse_number(got);
   if (!e || !g) return false;

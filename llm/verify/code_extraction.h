@@ -17,9 +17,11 @@ std::optional<std::string> extract_program(std::string_view response);
 
 // Standard output against the expected output, token by token (runs of whitespace,
 // line breaks included, are one separator; leading/trailing whitespace is ignored).
-// Two tokens match when equal, or when both are decimal numbers, at least one written
-// with a '.' or an exponent, within 1e-6 absolute or relative (LiveCodeBench's float
-// answers). Returns nullopt on a match, else a short description of the first
+// Two tokens match when equal, or when both are decimal numbers and either the expected
+// one is written with a '.' or an exponent and the output is within 1e-6 absolute or
+// relative of it (LiveCodeBench's float answers), or the expected one is an integer and
+// the output, written as a float, has exactly its value ("3.0" for 3; "1e18" is not
+// 1000000000000000001, as in Python's int == float). Returns nullopt on a match, else a short description of the first
 // difference: "expected '3' got '4' (token 2)" or "expected 3 tokens, got 2".
 std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got);
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -33,31 +34,46 @@ bool driver_finished(const SandboxResult& run, const std::string& marker, std::s
 
 std::string format_seconds(double s) { return fmt::format("{:g}", s); }
 
-// JSON values equal, numbers within 1e-6 (absolute or relative) when either is a float.
-bool json_equal(const nlohmann::json& a, const nlohmann::json& b) {
+// Python's int == float: true only when the float is that very integer (1e18 is not
+// 1000000000000000001, 2.9999999 is not 3).
+bool integer_equals_float(const nlohmann::json& integer, double x) {
+  if (!std::isfinite(x) || std::trunc(x) != x) return false;
+  if (integer.is_number_unsigned()) {
+    return x >= 0 && x < 0x1p64 && static_cast<std::uint64_t>(x) == integer.get<std::uint64_t>();
+  }
+  return x >= -0x1p63 && x < 0x1p63 && static_cast<std::int64_t>(x) == integer.get<std::int64_t>();
+}
+
+}  // namespace
+
+bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b) {
   if (a.is_number() && b.is_number()) {
-    if (a.is_number_float() || b.is_number_float()) {
+    if (a.is_number_float() && b.is_number_float()) {
       const double x = a.get<double>(), y = b.get<double>();
       return std::fabs(x - y) <= 1e-6 || std::fabs(x - y) <= 1e-6 * std::fabs(y);
     }
+    if (a.is_number_float()) return integer_equals_float(b, a.get<double>());
+    if (b.is_number_float()) return integer_equals_float(a, b.get<double>());
     return a == b;
   }
   if (a.is_array() && b.is_array()) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-      if (!json_equal(a[i], b[i])) return false;
+      if (!json_results_equal(a[i], b[i])) return false;
     }
     return true;
   }
   if (a.is_object() && b.is_object()) {
     if (a.size() != b.size()) return false;
     for (auto it = a.begin(); it != a.end(); ++it) {
-      if (!b.contains(it.key()) || !json_equal(it.value(), b[it.key()])) return false;
+      if (!b.contains(it.key()) || !json_results_equal(it.value(), b[it.key()])) return false;
     }
     return true;
   }
   return a == b;
 }
+
+namespace {
 
 std::optional<nlohmann::json> parse_json(std::string_view text) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -161,7 +177,7 @@ CodeVerifyResult per_test(const std::string& program, const CodeTask& task, cons
             fmt::format("code task: test {} output '{}' is not JSON", i + 1, one_line_excerpt(test.output)));
       }
       const auto got = parse_json(got_text);
-      if (!got || !json_equal(*got, *want)) {
+      if (!got || !json_results_equal(*got, *want)) {
         r.reason = prefix + fmt::format("expected {} got {}", one_line_excerpt(test.output),
                                         one_line_excerpt(got_text));
         return r;

@@ -17,6 +17,7 @@
 // the test code and could, deliberately, defeat it; the sandbox protects the machine.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,12 @@ struct CodeVerifyResult {
 // Throws SandboxError when the sandbox cannot run (never a reward of 0 for that) and
 // std::invalid_argument for a malformed task (names the field).
 CodeVerifyResult verify_code(std::string_view response, const CodeTask& task, const SandboxOptions& options = {});
+
+// A functional task's result against the expected one, both parsed JSON: floats within
+// 1e-6 absolute or relative of each other; an integer and a float equal only when the
+// float is that integer (Python's int == float: 3.0 is 3, 1e18 is not
+// 1000000000000000001); arrays and objects element by element; the rest exactly.
+bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b);
 
 // Reason for a run that did not end with exit 0 ("timeout (wall 6 s)", ...).
 std::string failure_reason(const SandboxResult& run, const SandboxLimits& limits);

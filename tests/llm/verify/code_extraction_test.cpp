@@ -71,6 +71,26 @@ TEST(CompareOutputs, FloatsWithinOneMillionth) {
   EXPECT_NE(compare_outputs("nan", "nan0"), std::nullopt);
 }
 
+TEST(CompareOutputs, AnExpectedIntegerNeedsThatVeryValue) {
+  // A float token matches an expected integer only when it is that integer exactly.
+  EXPECT_EQ(compare_outputs("3", "3.000"), std::nullopt);
+  EXPECT_EQ(compare_outputs("1500", "1.5e3"), std::nullopt);
+  EXPECT_EQ(compare_outputs("-20", "-0.2E+2"), std::nullopt);
+  EXPECT_EQ(compare_outputs("0", "-0.0e7"), std::nullopt);
+  EXPECT_EQ(compare_outputs("7", "+7."), std::nullopt);
+  EXPECT_EQ(compare_outputs("1000000000000000000", "1e18"), std::nullopt);
+  EXPECT_EQ(compare_outputs("1000000000000000001", "1e18"),
+            "expected '1000000000000000001' got '1e18' (token 1)");  // within 1e-6, not equal
+  EXPECT_NE(compare_outputs("3", "2.9999999"), std::nullopt);
+  EXPECT_NE(compare_outputs("3", "3.0000001"), std::nullopt);
+  EXPECT_NE(compare_outputs("-3", "3.0"), std::nullopt);
+  EXPECT_NE(compare_outputs("30", "3e0"), std::nullopt);
+  EXPECT_NE(compare_outputs("3", "3.0x"), std::nullopt);
+  // The other way round (an expected float) keeps the tolerance.
+  EXPECT_EQ(compare_outputs("3.0", "2.9999999"), std::nullopt);
+  EXPECT_EQ(compare_outputs("1e18", "1000000000000000001"), std::nullopt);
+}
+
 TEST(OneLineExcerpt, EscapesLineBreaksAndTruncates) {
   EXPECT_EQ(one_line_excerpt("a\nb\tc"), "a\\nb\\tc");
   EXPECT_EQ(one_line_excerpt(std::string(100, 'x'), 10), std::string(10, 'x') + "...");

@@ -3,6 +3,9 @@
 // programs. Skips where the sandbox cannot be built.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "llm/verify/code_verifier.h"
@@ -128,6 +131,28 @@ TEST(CodeVerifier, FunctionalCallsTheMethodWithJsonArguments) {
       "        return [0, 1]\n```",
       t);
   EXPECT_EQ(bad.reason, "failed test 2: expected [1, 2] got [0, 1]");
+}
+
+TEST(JsonResultsEqual, FloatsWithinOneMillionthIntegersExactly) {
+  using nlohmann::json;
+  EXPECT_TRUE(json_results_equal(json(0.1 + 0.2), json(0.3)));
+  EXPECT_TRUE(json_results_equal(json(2.5), json(2.5000001)));
+  EXPECT_FALSE(json_results_equal(json(2.5), json(2.6)));
+  // An integer and a float: Python's int == float, no tolerance.
+  EXPECT_TRUE(json_results_equal(json(3), json(3.0)));
+  EXPECT_TRUE(json_results_equal(json(-4.0), json(-4)));
+  EXPECT_TRUE(json_results_equal(json(std::uint64_t{1} << 63), json(0x1p63)));
+  EXPECT_FALSE(json_results_equal(json(3), json(2.9999999)));
+  EXPECT_FALSE(json_results_equal(json(1000000000000000001), json(1e18)));
+  EXPECT_FALSE(json_results_equal(json(-1), json(1.8446744073709552e19)));
+  EXPECT_FALSE(json_results_equal(json(1), json(std::nan(""))));
+  EXPECT_FALSE(json_results_equal(json(3), json(4)));
+  EXPECT_FALSE(json_results_equal(json(true), json(1)));
+  // Containers element by element, with the same rules.
+  EXPECT_TRUE(json_results_equal(json::parse(R"([1, [2.0, 0.30000001], {"a": 4}])"),
+                                 json::parse(R"([1.0, [2, 0.3], {"a": 4.0}])")));
+  EXPECT_FALSE(json_results_equal(json::parse(R"([1, 2])"), json::parse(R"([1, 2.5])")));
+  EXPECT_FALSE(json_results_equal(json::parse(R"({"a": 1})"), json::parse(R"({"b": 1})")));
 }
 
 TEST(CodeVerifier, NoCodeFound) {
