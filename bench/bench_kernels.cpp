@@ -115,15 +115,20 @@ double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char
   // forward: read N V logits + N targets (8 B), write logp and lse (4 B each) [+ entropy]
   const double fwd_bytes = double(N) * V * s + N * 8.0 + N * 8.0;
   const double fwd_ms =
-      time_ms([&] { disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, nullptr); }, o.reps);
+      time_ms([&] { cuda_check(disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, nullptr), "fwd"); },
+              o.reps);
   report(std::string("token_logprobs fwd ") + dtype, fwd_ms, fwd_bytes, peak);
   const double fwd_ent_ms =
-      time_ms([&] { disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, ent); }, o.reps);
+      time_ms([&] { cuda_check(disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, ent), "fwd"); },
+              o.reps);
   report(std::string("token_logprobs fwd+entropy ") + dtype, fwd_ent_ms, fwd_bytes + N * 4.0, peak);
   // backward in place: read and write N V logits, read N targets, lse and g (8 + 4 + 4 B)
   const double bwd_bytes = 2.0 * N * V * s + N * 16.0;
   const double bwd_ms = time_ms(
-      [&] { disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, N, V, logits); }, o.reps);
+      [&] {
+        cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, N, V, logits), "bwd");
+      },
+      o.reps);
   report(std::string("token_logprobs bwd (in place) ") + dtype, bwd_ms, bwd_bytes, peak);
   // forward + backward: the sum of both formulas
   report(std::string("token_logprobs fwd+bwd ") + dtype, fwd_ms + bwd_ms, fwd_bytes + bwd_bytes, peak);
@@ -158,19 +163,25 @@ void bench_log_z_hat(const KernelBenchOptions& o, double peak) {
   {  // validate the first segments
     const std::int64_t vs = std::min<std::int64_t>(S, 50);
     cuda_check(disa::kernels::log_z_hat_cuda(dx, doff, vs, lz, ess, mw, st), "log_z_hat");
-    std::vector<double> g1(vs), g2(vs), r1(vs), r2(vs), r3(vs);
-    std::vector<int> rs(vs);
+    std::vector<double> g1(vs), g2(vs), g3(vs), r1(vs), r2(vs), r3(vs);
+    std::vector<int> gs(vs), rs(vs);
     cuda_check(cudaMemcpy(g1.data(), lz, vs * sizeof(double), cudaMemcpyDeviceToHost), "copy");
     cuda_check(cudaMemcpy(g2.data(), ess, vs * sizeof(double), cudaMemcpyDeviceToHost), "copy");
+    cuda_check(cudaMemcpy(g3.data(), mw, vs * sizeof(double), cudaMemcpyDeviceToHost), "copy");
+    cuda_check(cudaMemcpy(gs.data(), st, vs * sizeof(int), cudaMemcpyDeviceToHost), "copy");
     disa::kernels::log_z_hat_ref(x.data(), offset.data(), vs, r1.data(), r2.data(), r3.data(), rs.data());
     int bad = 0;
-    for (std::int64_t s = 0; s < vs; ++s) bad += !close(g1[s], r1[s], 1e-12, 1e-12) + !close(g2[s], r2[s], 1e-12, 1e-12);
+    for (std::int64_t s = 0; s < vs; ++s) {
+      bad += !close(g1[s], r1[s], 1e-12, 1e-12) + !close(g2[s], r2[s], 1e-12, 1e-12) +
+             !close(g3[s], r3[s], 1e-12, 1e-12) + (gs[s] != rs[s]);
+    }
     validated("log_z_hat", bad);
   }
   if (!o.validate_only) {
     // read S L log-weights (8 B) and S + 1 offsets (8 B); write 3 doubles and a status per segment
     const double bytes = total * 8.0 + (S + 1) * 8.0 + S * 28.0;
-    const double ms = time_ms([&] { disa::kernels::log_z_hat_cuda(dx, doff, S, lz, ess, mw, st); }, o.reps);
+    const double ms =
+        time_ms([&] { cuda_check(disa::kernels::log_z_hat_cuda(dx, doff, S, lz, ess, mw, st), "log_z_hat"); }, o.reps);
     report("log_z_hat (" + std::to_string(S) + " x " + std::to_string(L) + ")", ms, bytes, peak);
   }
   cudaFree(dx);

@@ -42,7 +42,10 @@ inline double peak_bandwidth(int device) {
 // Median-free simple timing: one warm-up call, then `reps` calls between two events;
 // returns milliseconds per call.
 inline double time_ms(const std::function<void()>& call, int reps, cudaStream_t stream = nullptr) {
+  // A launch that fails returns its error without running: checked after the warm-up and
+  // after the timed loop, or a bad configuration would time as ~0 ms and absurd GB/s.
   call();
+  cuda_check(cudaGetLastError(), "warm-up launch");
   cuda_check(cudaStreamSynchronize(stream), "warm-up");
   cudaEvent_t start, stop;
   cuda_check(cudaEventCreate(&start), "event");
@@ -51,6 +54,7 @@ inline double time_ms(const std::function<void()>& call, int reps, cudaStream_t 
   for (int r = 0; r < reps; ++r) call();
   cuda_check(cudaEventRecord(stop, stream), "event record");
   cuda_check(cudaEventSynchronize(stop), "event sync");
+  cuda_check(cudaGetLastError(), "timed launches");
   float ms = 0;
   cuda_check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
   cudaEventDestroy(start);

@@ -72,13 +72,14 @@ void bench_loss_heads(const KernelBenchOptions& o, double peak) {
     const char* label;
     const char* name;
     std::vector<std::string> settings;
-    int token_arrays;  // B x T float arrays each pass reads (logp, mask, logp_old, logp_ref)
+    int token_arrays;  // B x T float arrays pass 1 reads (mask, logp and the head's logp_old, logp_ref)
+    int pass3_arrays;  // those pass 3 reads at a valid token besides the mask
   };
   const std::vector<Head> heads = {
-      {"tb", "tb", {}, 3},
-      {"flowrl", "flowrl", {}, 4},
-      {"grpo (kl k3)", "grpo", {"kl_coef=0.1"}, 4},
-      {"gspo", "gspo", {}, 3},
+      {"tb", "tb", {}, 3, 0},  // pass 3 writes the row's fill at valid tokens
+      {"flowrl", "flowrl", {}, 4, 0},
+      {"grpo (kl k3)", "grpo", {"kl_coef=0.1"}, 4, 3},  // logp, logp_old (clip), logp_ref (KL)
+      {"gspo", "gspo", {}, 3, 0},  // the sequence ratio comes from pass 1's sums
   };
   const L::BatchData<float> small = disa::kernels_test::to_float(make_batch({32, 257, 11}));
   L::BatchData<float> big;
@@ -108,11 +109,17 @@ void bench_loss_heads(const KernelBenchOptions& o, double peak) {
     }
     if (o.validate_only) continue;
     OnDevice d(big);
-    // pass 1 reads token_arrays B x T floats; pass 3 reads them again and writes grad_logp
-    // (tb/flowrl's pass 3 reads only the mask); per-row traffic (B x ~100 B) is ignored.
+    // Both passes read the whole mask and skip a padded token before any other load
+    // (loss_heads_math.h), so the other arrays cost only at the V valid tokens: pass 1
+    // reads token_arrays - 1 of them, pass 3 pass3_arrays, and writes grad_logp (B x T,
+    // 0 at padding). Per-row traffic (B x ~100 B) is ignored. The batch's arrays are 16 MB
+    // each at the default shape, under the H100's 50 MB L2: pass 3's re-reads may partly
+    // hit L2, so the GB/s is an upper bound on DRAM traffic.
     const double BT = double(big.rows) * double(big.columns);
-    const bool fill = std::string(h.name) == "tb" || std::string(h.name) == "flowrl";
-    const double bytes = 4.0 * BT * (h.token_arrays + (fill ? 1 : h.token_arrays) + 1);
+    double valid = 0;
+    for (const float m : big.mask) valid += m != 0.0f;
+    const double bytes = 4.0 * (3.0 * BT + valid * double(h.token_arrays - 1 + h.pass3_arrays));
+    if (&h == &heads.front()) std::printf("kernel 2: %.3f of the B x T tokens are valid\n", valid / BT);
     const double ms = time_ms([&] { disa::kernels::compute_loss_cuda<float>(objective, d.batch, d.grad, d.grad_log_z); },
                               o.reps);
     report(std::string("loss_heads ") + h.label, ms, bytes, peak);

@@ -89,8 +89,15 @@ struct SoftmaxState {
     }
     const Acc d = m - M;
     const Acc f = hd_exp(d);
-    u = f * (u + s * d);
-    s = f * s;
+    // f = 0: every old term underflows (u's terms e^d d too). Tested, not multiplied:
+    // with logits masked at the float minimum (-3.4e38, torch.finfo.min) s * d
+    // overflows to -inf, and 0 * -inf would make the entropy NaN.
+    if (f == 0) {
+      s = u = 0;
+    } else {
+      u = f * (u + s * d);
+      s = f * s;
+    }
     m = M;
   }
 
@@ -174,6 +181,7 @@ struct SoftmaxState {
     } else {
       const Acc d = o.m - m;
       const Acc f = hd_exp(d);
+      if (f == 0) return;  // o's terms all underflow (and o.s * d may overflow: rescale_to)
       s += f * o.s;
       u += f * (o.u + o.s * d);
     }

@@ -5,14 +5,23 @@
 
 #include <cuda_runtime_api.h>
 
+#include <initializer_list>
 #include <string>
 #include <type_traits>
 
-// Debian's CPU-only libtorch ships ATen/cuda/CUDAContext.h but not the generated
-// c10/cuda/impl/cuda_cmake_macros.h it needs, so both are tested.
-#if __has_include(<ATen/cuda/CUDAContext.h>) && __has_include(<c10/cuda/impl/cuda_cmake_macros.h>)
-#include <ATen/cuda/CUDAContext.h>
+// Debian's CPU-only libtorch ships c10/cuda/CUDAStream.h but not the generated
+// c10/cuda/impl/cuda_cmake_macros.h it needs, so both are tested. (c10's stream and guard
+// headers need only the CUDA runtime's; ATen/cuda/CUDAContext.h would pull in cuBLAS,
+// cuSPARSE and cuSOLVER headers too.) The GPU build (kernels/standalone) defines
+// DISA_REQUIRE_TORCH_CUDA_STREAM: there a missing header must stop the build, not put
+// the kernels on the legacy stream, unordered against PyTorch's non-blocking streams.
+#if __has_include(<c10/cuda/CUDAStream.h>) && __has_include(<c10/cuda/CUDAGuard.h>) && \
+    __has_include(<c10/cuda/impl/cuda_cmake_macros.h>)
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #define DISA_TORCH_CUDA_STREAM 1
+#elif defined(DISA_REQUIRE_TORCH_CUDA_STREAM)
+#error "this LibTorch has no usable c10/cuda/CUDAStream.h: the kernels could not run on PyTorch's current stream"
 #endif
 
 #include "kernels/log_z_hat.h"
@@ -25,13 +34,33 @@ namespace {
 
 using torch::Tensor;
 
-cudaStream_t current_stream() {
+// PyTorch's current stream on `device` (the tensors' device, not the current one).
+cudaStream_t current_stream(const torch::Device& device) {
 #if defined(DISA_TORCH_CUDA_STREAM)
-  return at::cuda::getCurrentCUDAStream().stream();
+  return c10::cuda::getCurrentCUDAStream(device.index()).stream();
 #else
+  (void)device;
   return nullptr;  // the legacy default stream (CPU-only LibTorch: no CUDA tensor exists anyway)
 #endif
 }
+
+// Makes the tensors' device current for a launch (a kernel launches on the current
+// device: tensors on cuda:1 with cuda:0 current would be foreign pointers there).
+class LaunchDevice {
+ public:
+  explicit LaunchDevice(const Tensor& t) {
+#if defined(DISA_TORCH_CUDA_STREAM)
+    if (t.is_cuda()) guard_.set_device(t.device());
+#else
+    (void)t;
+#endif
+  }
+
+ private:
+#if defined(DISA_TORCH_CUDA_STREAM)
+  c10::cuda::OptionalCUDAGuard guard_;
+#endif
+};
 
 // The innermost live CpuDeviceScope's options on this thread; null when there is none.
 thread_local const cpu_device::LaunchOptions* cpu_device_options = nullptr;
@@ -103,7 +132,9 @@ void launch_forward(const Rows& r, float* logp, float* lse, float* entropy) {
   const Elem* x = elements<Elem>(r.logits);
   const std::int64_t* t = r.target.data_ptr<std::int64_t>();
   if (r.logits.is_cuda()) {
-    check_launch(token_logprobs_cuda(x, t, r.N, r.V, logp, lse, entropy, current_stream()), "token_logprobs");
+    const LaunchDevice on(r.logits);
+    check_launch(token_logprobs_cuda(x, t, r.N, r.V, logp, lse, entropy, current_stream(r.logits.device())),
+                 "token_logprobs");
   } else {
     token_logprobs_cpu_device(x, t, r.N, r.V, logp, lse, entropy, *cpu_device_options);
   }
@@ -116,7 +147,9 @@ void launch_backward(const Rows& r, const Tensor& lse, const Tensor& grad_logp, 
   const float* l = lse.data_ptr<float>();
   const float* g = grad_logp.data_ptr<float>();
   if (r.logits.is_cuda()) {
-    check_launch(token_logprobs_backward_cuda(x, t, l, g, r.N, r.V, elements<Elem>(dst), current_stream()),
+    const LaunchDevice on(r.logits);
+    check_launch(token_logprobs_backward_cuda(x, t, l, g, r.N, r.V, elements<Elem>(dst),
+                                              current_stream(r.logits.device())),
                  "token_logprobs_backward");
   } else {
     token_logprobs_backward_cpu_device(x, t, l, g, r.N, r.V, elements<Elem>(dst), *cpu_device_options);
@@ -222,9 +255,10 @@ LogZHatResult log_z_hat(const Tensor& log_w, const Tensor& offset) {
   LogZHatResult r{torch::empty({S}, f64), torch::empty({S}, f64), torch::empty({S}, f64)};
   Tensor status = torch::empty({S}, torch::TensorOptions().dtype(torch::kInt32).device(log_w.device()));
   if (log_w.is_cuda()) {
+    const LaunchDevice on(log_w);
     check_launch(log_z_hat_cuda(x.data_ptr<double>(), off.data_ptr<std::int64_t>(), S, r.log_z_hat.data_ptr<double>(),
                                 r.ess.data_ptr<double>(), r.max_weight.data_ptr<double>(), status.data_ptr<int>(),
-                                current_stream()),
+                                current_stream(log_w.device())),
                  "log_z_hat");
   } else {
     log_z_hat_cpu_device(x.data_ptr<double>(), off.data_ptr<std::int64_t>(), S, r.log_z_hat.data_ptr<double>(),
@@ -272,9 +306,11 @@ GpuLossResult run_loss(const disa::loss::Objective& objective, const Tensor& log
   if (want_log_z) out.grad_log_z = torch::empty({B}, options);
   Real* grad_logp = out.grad_logp.template data_ptr<Real>();
   Real* grad_log_z = want_log_z ? out.grad_log_z.template data_ptr<Real>() : nullptr;
+  const LaunchDevice on(logp);
   disa::loss::LossResult<Real> r =
-      logp.is_cuda() ? compute_loss_cuda<Real>(objective, batch, grad_logp, grad_log_z, current_stream())
-                     : compute_loss_cpu_device<Real>(objective, batch, grad_logp, grad_log_z, *cpu_device_options);
+      logp.is_cuda()
+          ? compute_loss_cuda<Real>(objective, batch, grad_logp, grad_log_z, current_stream(logp.device()))
+          : compute_loss_cpu_device<Real>(objective, batch, grad_logp, grad_log_z, *cpu_device_options);
   out.loss = r.loss;
   out.diagnostics = std::move(r.diagnostics);
   return out;
@@ -288,6 +324,25 @@ GpuLossResult loss_heads(const disa::loss::Objective& objective, const Tensor& l
   if (!logp.defined() || logp.dim() != 2) throw LossFallback("logp is not a B x T tensor");
   if (!logp.is_cuda() && !(logp.is_cpu() && CpuDeviceScope::active()))
     throw LossFallback("logp is not on a CUDA device (nor on the CPU inside a CpuDeviceScope)");
+  // The kernel reads every field at the batch's sizes: a wrong one would be read out of bounds.
+  const std::int64_t B = logp.size(0), T = logp.size(1);
+  const auto check_size = [&](const char* name, const Tensor& t, std::initializer_list<std::int64_t> allowed) {
+    if (!t.defined()) return;
+    for (std::int64_t n : allowed) {
+      if (t.numel() == n) return;
+    }
+    std::string want;
+    for (std::int64_t n : allowed) want += (want.empty() ? "" : " or ") + std::to_string(n);
+    throw InputError(std::string("disa::kernels::loss_heads: ") + name + " has " + std::to_string(t.numel()) +
+                     " entries; logp is " + std::to_string(B) + " x " + std::to_string(T) + ", so it needs " + want);
+  };
+  check_size("logp_old", logp_old, {B * T});
+  check_size("logp_ref", logp_ref, {B * T});
+  check_size("mask", mask, {B * T});
+  check_size("reward", reward, {B});
+  check_size("group", group, {B});
+  check_size("log_z", log_z, {B});
+  check_size("advantages", advantages, {B, B * T});
   if (logp.scalar_type() == torch::kFloat64)
     return run_loss<double>(objective, logp, logp_old, logp_ref, mask, reward, group, log_z, advantages);
   if (logp.scalar_type() == torch::kFloat32)

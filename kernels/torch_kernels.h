@@ -3,10 +3,11 @@
 // throws disa::InputError naming it; tensors are made contiguous (and converted to the
 // kernel's dtype where noted) before launching.
 //
-// Stream: the kernels run on PyTorch's current CUDA stream when the LibTorch build
-// provides <ATen/cuda/CUDAContext.h> and its generated c10/cuda headers (any CUDA build
-// of torch, e.g. the pip package), else on the legacy
-// default stream (0), which synchronises with every other blocking stream. Debian's
+// Device and stream: each launch makes the tensors' device current (a CUDA guard) and
+// runs on PyTorch's current CUDA stream of that device when the LibTorch build provides
+// <c10/cuda/CUDAStream.h> and its generated c10/cuda headers (any CUDA build of torch,
+// e.g. the pip package; the GPU build, kernels/standalone, requires them), else on the
+// legacy default stream (0), which synchronises with every other blocking stream. Debian's
 // libtorch 1.13 here is CPU-only: this file compiles against it, and every function
 // throws InputError at run time for a tensor that is not on a CUDA device, except inside
 // a CpuDeviceScope, where CPU tensors run on the CPU device (the kernels' own source on
@@ -72,7 +73,10 @@ LogZHatResult log_z_hat(const torch::Tensor& log_w, const torch::Tensor& offset)
 // CpuDeviceScope) already in the adapter's layout
 // (logp B x T float32/float64 and the other fields converted to its dtype; mask 0/1 in
 // that dtype; group int64; reward/log_z/advantages B or B x T; undefined = absent).
-// Throws LossFallback (kernels/loss_heads_plan.h) when the CPU head must run instead.
+// Throws LossFallback (kernels/loss_heads_plan.h) when the CPU head must run instead, and
+// InputError naming a field whose size is not the batch's (B x T, B, or B / B x T for
+// advantages). Launches on the tensors' device and PyTorch's current stream there, as
+// the other entry points do.
 struct GpuLossResult {
   double loss = 0;
   disa::loss::Diagnostics diagnostics;

@@ -1,9 +1,11 @@
 #include "llm/loss_autograd.h"
 
 #include <torch/autograd.h>
+#include <torch/version.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -151,9 +153,18 @@ Tensor run_head(AutogradContext* ctx, const disa::loss::Objective& objective, co
   return torch::scalar_tensor(result.loss, torch::TensorOptions().dtype(dtype).device(in.logp.device()));
 }
 
+// An optional autograd input: autograd Functions collect the variables of c10::optional
+// arguments, which is its own class in LibTorch 1.13 and an alias of std::optional by
+// 2.4, where the alias is deprecated on its way out.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+using OptionalTensor = std::optional<Tensor>;
+#else
+using OptionalTensor = c10::optional<Tensor>;
+#endif
+
 struct HeadFunction : torch::autograd::Function<HeadFunction> {
   // log_z is optional so that an absent one is not an autograd input at all.
-  static Tensor forward(AutogradContext* ctx, const Tensor& /*logp*/, const c10::optional<Tensor>& /*log_z*/,
+  static Tensor forward(AutogradContext* ctx, const Tensor& /*logp*/, const OptionalTensor& /*log_z*/,
                         const disa::loss::Objective* objective, const LossTensors* in,
                         disa::loss::Diagnostics* diagnostics) {
     if (in->logp.scalar_type() == torch::kFloat64) return run_head<double>(ctx, *objective, *in, diagnostics);
@@ -175,7 +186,7 @@ struct HeadFunction : torch::autograd::Function<HeadFunction> {
 torch::Tensor loss(const disa::loss::Objective& objective, const LossTensors& tensors,
                    disa::loss::Diagnostics* diagnostics) {
   check_shapes(tensors);
-  c10::optional<Tensor> log_z;
+  OptionalTensor log_z;
   if (tensors.log_z.defined()) log_z = tensors.log_z;
   return HeadFunction::apply(tensors.logp, log_z, &objective, &tensors, diagnostics);
 }

@@ -54,7 +54,9 @@ double gpd_quantile(double p, double k, double sigma) {
 
 bool IsEstimate::reliable() const {
   for (const std::string& f : flags) {
-    if (f == "all_weights_zero" || f == "k_hat_above_0.7" || f == "single_sample") return false;
+    if (f == "all_weights_zero" || f == "k_hat_above_0.7" || f == "single_sample" || f == kProposalMissesTargetMass) {
+      return false;
+    }
   }
   return true;
 }

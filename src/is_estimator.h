@@ -28,8 +28,10 @@
 // support) gives log_z_hat = -inf with the flag "all_weights_zero". Other flags:
 // "k_hat_above_0.7", "k_hat_unavailable" (fewer than 5 tail samples, N < ~25, or
 // fewer than 5 distinct tail weights, as tabular proposals with few leaves give),
-// "ess_below_10", "single_sample". A flagged estimate is never silently used: the
-// anchor file records the flags, and the anchor policy (src/anchor.h) acts on them.
+// "ess_below_10", "single_sample". A caller that knows the proposal misses target
+// mass (an exact tree: `disa anchor --tree`) adds kProposalMissesTargetMass. A flagged
+// estimate is never silently used: the anchor file records the flags, and the anchor
+// policy (src/anchor.h) acts on them.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +42,9 @@
 namespace disa {
 
 inline constexpr double kKHatUnreliable = 0.7;
+// q(y) = 0 where p*(y) > 0 (THEORY.md item 6): E[Zhat] = Z (1 - p*(hole)), never detectable
+// from the samples themselves. Makes the estimate unreliable.
+inline constexpr const char* kProposalMissesTargetMass = "proposal_misses_target_mass";
 
 struct IsOptions {
   bool psis = true;              // compute k_hat and log_z_psis

@@ -10,7 +10,7 @@
 //   on log Z_phi with rate 1/2, which lands on the optimum of the quadratic in one step)
 //   equals log Z - KL(pi || p*) (plain; KL by the divergence recursion) and
 //   E_pi[beta r - log(pi/pi_ref)/|y|] (1/|y|; by enumeration), at pi_ref and at the policy
-//   of a coupled run after 100 steps (set through Trainer::set_logits).
+//   of a coupled run after 10 steps (kSpliceSteps) (set through Trainer::set_logits).
 // Findings, per coupled run (method=flowrl, mode=exact, Adam, grid of log_z_learning_rate
 // x log_z_init_error x residual): c_t against the fixed-policy optimum c*_t, KL_t, where
 // c_T ends and at which policy. For the 1/|y| residual the prediction is the zero-residual

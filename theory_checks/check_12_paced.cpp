@@ -54,6 +54,29 @@ constexpr double kGrpoTargetAccuracy = 0.75;     // mean accuracy >= 0.75
 constexpr std::int64_t kReplayCapacity = 64;     // groups (= 16 steps of 4 prompts)
 constexpr std::int64_t kReplayPerStep = 4;       // groups replayed per step, as many as fresh ones
 
+// One-sided exact sign test over paired seeds: P(Binomial(wins + losses, 1/2) >= wins).
+// A seed where only one arm reached the target counts for that arm (the other needed
+// more than the budget); ties count for neither.
+double sign_test_p(int wins, int losses) {
+  const int n = wins + losses;
+  double p = 0.0;
+  for (int k = wins; k <= n; ++k) p += std::exp(std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) -
+                                                n * std::log(2.0));
+  return std::min(p, 1.0);
+}
+
+// "BETTER" only when fewer samples on average and the sign test rejects "no difference"
+// at kSignTestLevel (with 8 seeds: at least 7 of 8 wins); else "NOT DISTINGUISHABLE"
+// when the mean favours the arm, "NOT better" when it does not.
+constexpr double kSignTestLevel = 0.05;
+std::string better_verdict(double ratio_of_means, int wins, int losses) {
+  const double p = sign_test_p(wins, losses);
+  const std::string test = fmt::format("sign test {}-{}, one-sided p = {:.3g}", wins, losses, p);
+  if (!(ratio_of_means < 1)) return "NOT better (" + test + ")";
+  if (p <= kSignTestLevel) return fmt::format("BETTER ({} <= {})", test, kSignTestLevel);
+  return fmt::format("NOT DISTINGUISHABLE ({} > {})", test, kSignTestLevel);
+}
+
 const std::map<std::string, std::string>& family_params() {
   static const std::map<std::string, std::string> p = {{"prompts", std::to_string(kPrompts)},
                                                        {"vocab", "3"},
@@ -290,13 +313,14 @@ CheckResult check_12_paced(const CheckOptions& options) {
     const std::string name = arm.replay.empty() ? fmt::format("paced (tau {})", arm.tau) : arm.group();
     const std::string base_name = arm.replay.empty() ? std::string("uniform") : arms[u].group();
     std::vector<double> ratios;
-    int better = 0, both = 0, paced_only = 0, uniform_only = 0;
+    int better = 0, worse = 0, both = 0, paced_only = 0, uniform_only = 0;
     for (int sd = 0; sd < seeds; ++sd) {
       const double pu = reached[u][sd], pp = reached[a][sd];
       if (!std::isnan(pu) && !std::isnan(pp)) {
         ++both;
         ratios.push_back(pp / pu);
         better += pp < pu;
+        worse += pp > pu;
       } else if (!std::isnan(pp)) {
         ++paced_only;
       } else if (!std::isnan(pu)) {
@@ -323,7 +347,7 @@ CheckResult check_12_paced(const CheckOptions& options) {
           name, short_num(ratio_of_means, 3), base_name, rs.text(), better, both,
           paced_only ? fmt::format("; only {} reached it in {} seeds", name, paced_only) : "",
           uniform_only ? fmt::format("; only {} reached it in {} seeds", base_name, uniform_only) : "",
-          ratio_of_means < 1 && better * 2 > both ? "BETTER" : "NOT better");
+          better_verdict(ratio_of_means, better + paced_only, worse + uniform_only));
     }
     if (arm.replay.empty()) {
       result.rows.push_back(finding_row("samples to target, paced / uniform", "multi_prompt (16 prompts)", kTrainBeta,

@@ -67,7 +67,8 @@ inline std::string accuracy_summary(const std::vector<Row>& rows, const std::str
 // The two first-order rows of THEORY.md item 3 for one (case, N): the log-space
 // bias against -chi2/(2N), measured with the control variate
 // log(Zhat/Z) - (Zhat/Z - 1) (same mean by item 1, far smaller spread), and the
-// log-space variance against chi2/N. With an exact law they become exact rows.
+// log-space variance against chi2/N. With an exact law they become exact rows, whose
+// standard errors come from the law's own moments.
 struct LogSpaceRows {
   Row bias;
   Row variance;
@@ -76,8 +77,11 @@ inline LogSpaceRows log_space_rows(const Case& c, std::int64_t n, std::int64_t m
                                    const Replicates& reps, const std::optional<ExactLaw>& law) {
   std::vector<double> controlled(reps.log_ratio.size());  // [M] log(Zhat/Z) - (Zhat/Z - 1) <= 0
   for (std::size_t i = 0; i < controlled.size(); ++i) controlled[i] = reps.log_ratio[i] - std::expm1(reps.log_ratio[i]);
-  const Estimate bias = mean_of(controlled);
-  const Estimate var = variance_of(reps.log_ratio);
+  // With the exact law its moments give the standard errors (replicates.h: ExactLaw).
+  Estimate bias = mean_of(controlled);
+  const Estimate var =
+      law ? variance_with_known_moments(reps.log_ratio, law->var_log, law->mu4_log) : variance_of(reps.log_ratio);
+  if (law) bias.se = std::sqrt(law->var_controlled / static_cast<double>(controlled.size()));
   const double nd = static_cast<double>(n);
   const RowKind kind = law ? RowKind::kExact : RowKind::kPrediction;
   LogSpaceRows out{row_for(c, "E[log Zhat] - log Z", n, m, seed), row_for(c, "Var[log Zhat]", n, m, seed)};

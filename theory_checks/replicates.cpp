@@ -116,36 +116,57 @@ double Case::central_moment(int k) const {
   return sum;
 }
 
+namespace {
+
+// The law's moments from its support points (probability, log Zhat/Z, ESS/N), visited
+// twice by for_each_point: means first, then central moments (two passes: the fourth
+// moment of a heavy-tailed log Zhat loses every digit to cancellation from raw moments).
+template <class ForEachPoint>
+ExactLaw law_from_points(ForEachPoint&& for_each_point) {
+  const auto controlled = [](double log_ratio) { return log_ratio - std::expm1(log_ratio); };
+  double mean = 0.0, mean_controlled = 0.0, ess = 0.0;
+  for_each_point([&](double p, double log_ratio, double ess_fraction) {
+    mean += p * log_ratio;
+    mean_controlled += p * controlled(log_ratio);
+    ess += p * ess_fraction;
+  });
+  double mu2 = 0.0, mu4 = 0.0, var_controlled = 0.0;
+  for_each_point([&](double p, double log_ratio, double) {
+    const double d2 = (log_ratio - mean) * (log_ratio - mean);
+    const double dc = controlled(log_ratio) - mean_controlled;
+    mu2 += p * d2;
+    mu4 += p * d2 * d2;
+    var_controlled += p * dc * dc;
+  });
+  return ExactLaw{mean, mu2, ess, mu4, var_controlled};
+}
+
+}  // namespace
+
 std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n) {
   if (c.binary_reference) {
     // u = 1/Z on wrong leaves, e^beta/Z on correct ones; K correct among N ~ Binomial(N, acc).
     const double p = c.accuracy;
     const double log_n = std::log(static_cast<double>(n));
-    double mean = 0.0, second = 0.0, ess = 0.0;
-    for (std::int64_t k = 0; k <= n; ++k) {
-      if ((p == 0.0 && k > 0) || (p == 1.0 && k < n)) continue;
-      const double log_pmf = std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) +
-                             (k > 0 ? k * std::log(p) : 0.0) + (n - k > 0 ? (n - k) * std::log1p(-p) : 0.0);
-      const double pmf = std::exp(log_pmf);
-      const double log_wrong = n - k > 0 ? std::log(static_cast<double>(n - k)) : kNegInf;
-      const double log_right = k > 0 ? std::log(static_cast<double>(k)) : kNegInf;
-      const double log_sum_w = log_add_exp(log_wrong, log_right + c.beta);        // sum_i w_i
-      const double log_sum_w2 = log_add_exp(log_wrong, log_right + 2.0 * c.beta);  // sum_i w_i^2
-      const double log_ratio = log_sum_w - log_n - c.log_z;
-      mean += pmf * log_ratio;
-      second += pmf * log_ratio * log_ratio;
-      ess += pmf * std::exp(2.0 * log_sum_w - log_sum_w2 - log_n);
-    }
-    return ExactLaw{mean, second - mean * mean, ess};
+    return law_from_points([&](auto&& visit) {
+      for (std::int64_t k = 0; k <= n; ++k) {
+        if ((p == 0.0 && k > 0) || (p == 1.0 && k < n)) continue;
+        const double log_pmf = std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) +
+                               (k > 0 ? k * std::log(p) : 0.0) + (n - k > 0 ? (n - k) * std::log1p(-p) : 0.0);
+        const double log_wrong = n - k > 0 ? std::log(static_cast<double>(n - k)) : kNegInf;
+        const double log_right = k > 0 ? std::log(static_cast<double>(k)) : kNegInf;
+        const double log_sum_w = log_add_exp(log_wrong, log_right + c.beta);        // sum_i w_i
+        const double log_sum_w2 = log_add_exp(log_wrong, log_right + 2.0 * c.beta);  // sum_i w_i^2
+        visit(std::exp(log_pmf), log_sum_w - log_n - c.log_z, std::exp(2.0 * log_sum_w - log_sum_w2 - log_n));
+      }
+    });
   }
   if (n == 1) {
-    double mean = 0.0, second = 0.0;
-    for (std::size_t y = 0; y < c.leaf_q.size(); ++y) {
-      if (c.leaf_q[y] == 0.0) continue;
-      mean += c.leaf_q[y] * c.leaf_log_u[y];
-      second += c.leaf_q[y] * c.leaf_log_u[y] * c.leaf_log_u[y];
-    }
-    return ExactLaw{mean, second - mean * mean, 1.0};
+    return law_from_points([&](auto&& visit) {
+      for (std::size_t y = 0; y < c.leaf_q.size(); ++y) {
+        if (c.leaf_q[y] > 0.0) visit(c.leaf_q[y], c.leaf_log_u[y], 1.0);
+      }
+    });
   }
   if (n == 2 && c.leaf_q.size() <= 4096) {
     // All ordered pairs (y, y'), each with probability q(y) q(y'); the loop visits y <= y' once.
@@ -153,22 +174,19 @@ std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n) {
     for (std::size_t y = 0; y < c.leaf_q.size(); ++y) {
       if (c.leaf_q[y] > 0.0) support.push_back(y);
     }
-    double mean = 0.0, second = 0.0, ess = 0.0;
-    for (std::size_t i = 0; i < support.size(); ++i) {
-      const double q_i = c.leaf_q[support[i]], lu_i = c.leaf_log_u[support[i]];
-      for (std::size_t j = i; j < support.size(); ++j) {
-        const double lu_j = c.leaf_log_u[support[j]];
-        const double weight = q_i * c.leaf_q[support[j]] * (i == j ? 1.0 : 2.0);
-        const double log_ratio = log_add_exp(lu_i, lu_j) - std::log(2.0);  // log((u + u')/2)
-        // ESS / N = (u + u')^2 / (2 (u^2 + u'^2)), scaled by the larger weight.
-        const double m = std::max(lu_i, lu_j);
-        const double a = std::exp(lu_i - m), b = std::exp(lu_j - m);
-        mean += weight * log_ratio;
-        second += weight * log_ratio * log_ratio;
-        ess += weight * (a + b) * (a + b) / (2.0 * (a * a + b * b));
+    return law_from_points([&](auto&& visit) {
+      for (std::size_t i = 0; i < support.size(); ++i) {
+        const double q_i = c.leaf_q[support[i]], lu_i = c.leaf_log_u[support[i]];
+        for (std::size_t j = i; j < support.size(); ++j) {
+          const double lu_j = c.leaf_log_u[support[j]];
+          // ESS / N = (u + u')^2 / (2 (u^2 + u'^2)), scaled by the larger weight.
+          const double m = std::max(lu_i, lu_j);
+          const double a = std::exp(lu_i - m), b = std::exp(lu_j - m);
+          visit(q_i * c.leaf_q[support[j]] * (i == j ? 1.0 : 2.0), log_add_exp(lu_i, lu_j) - std::log(2.0),
+                (a + b) * (a + b) / (2.0 * (a * a + b * b)));
+        }
       }
-    }
-    return ExactLaw{mean, second - mean * mean, ess};
+    });
   }
   return std::nullopt;
 }

@@ -82,6 +82,11 @@ struct ExactLaw {
   double bias;          // E[log Zhat_N] - log Z
   double var_log;       // Var[log Zhat_N]
   double ess_fraction;  // E[ESS_N] / N
+  // For exact standard errors (log_space_rows): the sample fourth moment misses the rare
+  // small-K draws of a heavy-tailed log Zhat (kurtosis 28 at beta 8), and an se from it
+  // was up to 3x too small.
+  double mu4_log;         // E[(log Zhat_N - E log Zhat_N)^4]
+  double var_controlled;  // Var[log(Zhat/Z) - (Zhat/Z - 1)], the bias row's control variate
 };
 std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n);
 

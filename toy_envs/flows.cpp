@@ -17,6 +17,13 @@ void check_beta(double beta, const char* field) {
 void check_positive_beta(double beta, const char* field) {
   check_beta(beta, field);
   if (!(beta > 0)) throw InputError(fmt::format("{}: must be > 0 (the inverse temperature), got {}", field, beta));
+  if (beta > kMaxBeta) {
+    // log p* = log pi_ref + beta r - log Z in double carries round-off ~beta * 1e-16: far
+    // above 1e6 the tilted rows no longer normalise to the checks' 1e-8.
+    throw InputError(fmt::format("{}: {} is above {:g}, where the tilted log-probabilities lose the digits that "
+                                 "normalise them; rewards in [0, 1] are fully tilted long before",
+                                 field, beta, kMaxBeta));
+  }
 }
 
 std::vector<double> log_flows(const Tree& tree, const TabularPolicy& reference, double beta) {

@@ -34,5 +34,7 @@ void check_beta(double beta, const char* field = "beta");
 // What a user gives as the inverse temperature must be finite and > 0 (THEORY.md):
 // PACED's log Z / beta and the tilt's direction need it ("--beta: must be > 0, got 0").
 void check_positive_beta(double beta, const char* field = "beta");
+// The largest beta check_positive_beta accepts (see there).
+inline constexpr double kMaxBeta = 1e6;
 
 }  // namespace disa

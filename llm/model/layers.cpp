@@ -48,6 +48,7 @@ void ProjectionImpl::add_lora(std::int64_t rank, double alpha, double dropout) {
   lora_b = register_module("lora_B", std::make_shared<torch::nn::Module>())
                ->register_parameter("weight", torch::zeros({out_features, rank}, options));
   lora_scaling = alpha / static_cast<double>(rank);
+  lora_alpha = alpha;
   lora_dropout = dropout;
 }
 
@@ -62,6 +63,7 @@ void ProjectionImpl::merge_lora() {
   unregister_module("lora_B");
   lora_a = lora_b = torch::Tensor();
   lora_scaling = 0;
+  lora_alpha = 0;
 }
 
 std::pair<torch::Tensor, torch::Tensor> rotary_cos_sin(const torch::Tensor& positions, std::int64_t head_dim,

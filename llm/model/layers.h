@@ -49,6 +49,7 @@ class ProjectionImpl : public torch::nn::Module {
   torch::Tensor weight, bias;
   torch::Tensor lora_a, lora_b;  // the parameters of submodules lora_A / lora_B
   double lora_scaling = 0, lora_dropout = 0;
+  double lora_alpha = 0;  // as given: alpha = scaling * rank can round (alpha 1, rank 49)
 };
 TORCH_MODULE(Projection);
 

@@ -97,7 +97,7 @@ LoraConfig lora_config_of(const TransformerImpl& model) {
   for (const auto& [path, proj] : model.projections()) {
     if (!proj->has_lora()) continue;
     c.rank = proj->lora_a.size(0);
-    c.alpha = proj->lora_scaling * static_cast<double>(c.rank);
+    c.alpha = proj->lora_alpha;
     c.dropout = proj->lora_dropout;
     if (seen.insert(module_name(path)).second) c.target_modules.push_back(module_name(path));
   }

@@ -67,10 +67,13 @@ ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::ve
   const auto as_tensor = [&](std::vector<std::int64_t>& v, std::int64_t cols) {
     return torch::from_blob(v.data(), {batch, cols}, torch::kInt64).to(device).clone();
   };
-  const torch::Tensor logits =
-      model.forward(as_tensor(ids, total), as_tensor(mask, total)) / temperature;  // [B, T, V]
+  // The head runs on the W rows read, not on all T positions: [B, W, V] float32 logits
+  // once (8 x 2048 x 151936 would be 10 GB per copy).
+  const torch::Tensor hidden = model.hidden_states(as_tensor(ids, total), as_tensor(mask, total));  // [B, T, H]
   const torch::Tensor at = as_tensor(where, width);
-  const torch::Tensor rows = logits.gather(1, at.unsqueeze(-1).expand({batch, width, logits.size(-1)}));
+  const torch::Tensor read = hidden.gather(1, at.unsqueeze(-1).expand({batch, width, hidden.size(-1)}));
+  torch::Tensor rows = model.logits(read);  // [B, W, V]
+  if (temperature != 1.0) rows = rows / temperature;
   const torch::Tensor m = torch::from_blob(valid.data(), {batch, width}, torch::kFloat32).to(device).clone();
   ContinuationLogprobs out;
   out.logprobs = (target_logprobs(rows, as_tensor(targets, width)) * m).narrow(1, 0, longest);

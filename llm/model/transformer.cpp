@@ -1,6 +1,7 @@
 #include "llm/model/transformer.h"
 
 #include <fmt/format.h>
+#include <torch/nn/functional/linear.h>
 
 #include "src/input_error.h"
 
@@ -31,7 +32,8 @@ DecoderImpl::DecoderImpl(const ModelConfig& c, torch::Dtype dtype) {
   norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps, dtype));
 }
 
-TransformerImpl::TransformerImpl(const ModelConfig& config, torch::Dtype dtype) : config_(config), dtype_(dtype) {
+TransformerImpl::TransformerImpl(const ModelConfig& config, torch::Dtype dtype)
+    : config_(config), dtype_(dtype), output_vocabulary_(config.vocab_size) {
   torch_dtype_name(dtype);  // rejects anything but float32 / bfloat16
   config_.torch_dtype = torch_dtype_name(dtype);
   model = register_module("model", Decoder(config_, dtype));
@@ -85,10 +87,24 @@ void check_inputs(const torch::Tensor& ids, const torch::Tensor& mask, const tor
 
 torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        const torch::Tensor& position_ids, KvCache* cache) {
-  const torch::Tensor h = hidden_states(input_ids, attention_mask, position_ids, cache);
-  const torch::Tensor logits =
-      config_.tie_word_embeddings ? torch::matmul(h, model->embed_tokens.t()) : lm_head->forward(h);
-  return logits.to(torch::kFloat32);
+  return logits(hidden_states(input_ids, attention_mask, position_ids, cache));
+}
+
+torch::Tensor TransformerImpl::logits(const torch::Tensor& hidden) const {
+  const torch::Tensor& head = config_.tie_word_embeddings ? model->embed_tokens : lm_head->weight;
+  const torch::Tensor rows =
+      output_vocabulary_ == config_.vocab_size ? head : head.narrow(0, 0, output_vocabulary_);
+  const torch::Tensor out = config_.tie_word_embeddings ? torch::matmul(hidden, rows.t())
+                                                       : torch::nn::functional::linear(hidden, rows);
+  return out.to(torch::kFloat32);
+}
+
+void TransformerImpl::set_output_vocabulary(std::int64_t n) {
+  if (n < 1 || n > config_.vocab_size) {
+    throw InputError(fmt::format("output vocabulary {} must be in [1, vocab_size = {}] (the model's output rows)", n,
+                                 config_.vocab_size));
+  }
+  output_vocabulary_ = n;
 }
 
 torch::Tensor TransformerImpl::hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,

@@ -16,8 +16,17 @@
 //                 real tokens before it (HF's cumsum(mask) - 1); without one, cached + t.
 // Padding queries attend only to themselves, so every softmax row has a term and padded
 // rows stay finite; what they compute is never read.
-// Logits come back in float32 whatever the model's dtype (bfloat16 logits would round
-// log-probs to about 3 significant digits).
+// Logits come back in float32 whatever the model's dtype. As in Hugging Face, the head's
+// product is computed in the model's dtype and then converted, so in bfloat16 the logits
+// themselves carry bfloat16 rounding (a step of 0.125 at |logit| ~ 30) and sampler and
+// scorer agree to ~1e-6 only in float32.
+//
+// Output vocabulary: Qwen checkpoints have more output rows (151936) than their tokenizer
+// has ids (151665 for Qwen2.5); the extra rows are padding that keep a small probability
+// under sampling, and an id no tokenizer can decode must never be drawn. After
+// set_output_vocabulary(n) the logits have n columns (the head uses its first n rows), so
+// every distribution the model defines (sampling q, scored pi, pi_ref, the training loss)
+// is over the ids [0, n) alone. load_model (llm/pipeline) sets n to the tokenizer's size.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +64,14 @@ class TransformerImpl : public torch::nn::Module {
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                               const torch::Tensor& position_ids = {}, KvCache* cache = nullptr);
 
+  // The head on final-norm hidden states [..., hidden_size]: float32 logits [..., n] with
+  // n = output_vocabulary(). forward() is logits(hidden_states(...)); the scorer applies
+  // it to the rows it reads only.
+  torch::Tensor logits(const torch::Tensor& hidden) const;
+  // Restricts the logits to ids [0, n); InputError unless 1 <= n <= config().vocab_size.
+  void set_output_vocabulary(std::int64_t n);
+  std::int64_t output_vocabulary() const { return output_vocabulary_; }
+
   const ModelConfig& config() const { return config_; }
   torch::Dtype dtype() const { return dtype_; }
   DecoderLayer layer(std::size_t i) const { return model->layer_list.at(i); }
@@ -68,6 +85,7 @@ class TransformerImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   torch::Dtype dtype_;
+  std::int64_t output_vocabulary_;
 };
 TORCH_MODULE(Transformer);
 

@@ -47,7 +47,17 @@ LoadedModel load_model(const std::filesystem::path& folder, torch::Device device
     throw InputError(fmt::format("model '{}': its tokenizer has no EOS token", folder.string()));
   }
   m.eos = *m.tokenizer->special_ids().eos;
+  match_output_vocabulary(*m.model, *m.tokenizer, folder.string());
   return m;
+}
+
+void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder) {
+  const std::int64_t ids = tokenizer.vocab_size(), rows = model.config().vocab_size;
+  if (ids > rows) {
+    throw InputError(fmt::format("model '{}': its tokenizer has {} ids but the model only {} output rows (vocab_size)",
+                                 folder, ids, rows));
+  }
+  model.set_output_vocabulary(ids);
 }
 
 std::string decode_response(const Tokenizer& tokenizer, std::int32_t eos, const std::vector<std::int32_t>& tokens) {

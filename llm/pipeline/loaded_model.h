@@ -20,8 +20,14 @@ struct LoadedModel {
 
 // "cpu" or "cuda" (InputError naming `key` otherwise, or when CUDA is not available).
 torch::Device parse_device(const std::string& name, const std::string& key = "device");
-// float32 weights; the tokenizer must have an EOS token (InputError otherwise).
+// float32 weights; the tokenizer must have an EOS token (InputError otherwise); the
+// model's output vocabulary is the tokenizer's (match_output_vocabulary).
 LoadedModel load_model(const std::filesystem::path& folder, torch::Device device);
+// Restricts the model's logits to the tokenizer's ids (TransformerImpl::
+// set_output_vocabulary), so that no padding row of the head (Qwen: 151936 rows, 151665
+// ids) is ever sampled or scored. InputError naming `folder` when the tokenizer has more
+// ids than the model has rows.
+void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder);
 // What a stage records of a model folder besides its path, so that a model retrained or
 // replaced at the same path never resumes into outputs of the old one: FNV-1a 64
 // (file_fingerprint) over every *.safetensors file and config.json, by name in order

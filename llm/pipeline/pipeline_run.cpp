@@ -156,16 +156,29 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   eval.out = out / "eval";
 
   // Reference model.
+  pretrain::RunOptions p;
+  p.out = reference;
+  p.training.steps = pretrain_steps;
+  p.training.seed = static_cast<std::uint64_t>(seed);
+  p.training.device = device;
+  p.threads = static_cast<int>(threads);
+  if (model_key.empty() && std::filesystem::exists(reference / "eval.json")) {
+    // A finished in-house model is reused only if it is this run's (pretrain_steps, seed):
+    // else every later stage would build on another model than the one asked for.
+    const nlohmann::json made = read_json_file(reference / "eval.json");
+    const nlohmann::json wanted = nlohmann::json::parse(pretrain::training_fingerprint(p.training).dump());
+    if (!made.contains("training") || made["training"] != wanted) {
+      const std::string differs =
+          made.contains("training") ? first_difference(made["training"], wanted).value_or("training") : "training";
+      throw InputError(fmt::format("pipeline: '{}' holds an in-house model pretrained with other options ({}); use "
+                                   "another --out or remove it",
+                                   reference.string(), differs));
+    }
+  }
   if (model_key.empty() && !std::filesystem::exists(reference / "eval.json")) {
     log(fmt::format("[pipeline] pretraining the in-house reference model into {} ({} steps)", reference.string(),
                     pretrain_steps));
     const auto t = Clock::now();
-    pretrain::RunOptions p;
-    p.out = reference;
-    p.training.steps = pretrain_steps;
-    p.training.seed = static_cast<std::uint64_t>(seed);
-    p.training.device = device;
-    p.threads = static_cast<int>(threads);
     p.resume = std::filesystem::exists(reference / "checkpoint.pt");
     pretrain::run_pretraining(p, [&](const pretrain::StepMetrics& m, double) {
       progress("pretrain", static_cast<double>(m.step) / static_cast<double>(pretrain_steps),

@@ -6,6 +6,7 @@
 #include <utility>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -27,13 +28,14 @@ std::uint64_t text_hash(const std::string& text) {
   return h;
 }
 
-// A benchmark prompt: the user message in ChatML with the generation prompt (the plain
-// text for a tokenizer without ChatML tokens).
+// A benchmark prompt: the user message in ChatML with the generation prompt, after the
+// default system turn the model's chat template inserts (single_turn), as Hugging Face's
+// apply_chat_template renders it; the plain text for a tokenizer without ChatML tokens.
 TaskPrompt chat_prompt(std::size_t index, std::string id, const std::string& user, const Tokenizer& tokenizer) {
   TaskPrompt t;
   t.index = static_cast<std::int64_t>(index);
   t.id = std::move(id);
-  const ChatMessage messages[] = {{"user", user}};
+  const std::vector<ChatMessage> messages = single_turn(tokenizer, user);
   t.text = render_chatml(messages, true);
   t.tokens = tokenizer.special_ids().im_start ? encode_chatml(tokenizer, messages, true) : tokenizer.encode(user);
   return t;
@@ -55,6 +57,14 @@ class CountdownTask final : public PromptTask {
   std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const override {
     if (count <= 0) throw InputError(fmt::format("countdown: prompt count = {} must be positive", count));
     const bool want_eval = split == PromptSplit::kEval;
+    // As for a benchmark, a count beyond the split gives the whole split.
+    if (const std::optional<std::int64_t> pool = held_out_pool(want_eval); pool && count > *pool) count = *pool;
+    if (count == 0) {
+      throw InputError(fmt::format("countdown: the task ({} numbers of 1..{}, targets {}..{}) has no held-out problem "
+                                   "for {}",
+                                   config_.count, config_.max_number, config_.min_target, config_.max_target,
+                                   want_eval ? "evaluation" : "RL"));
+    }
     std::vector<TaskPrompt> out;
     std::set<std::string> seen;
     const std::uint64_t limit = 200 * static_cast<std::uint64_t>(count) + 100000;
@@ -68,8 +78,8 @@ class CountdownTask final : public PromptTask {
       std::vector<std::int64_t> sorted = p.numbers;
       std::sort(sorted.begin(), sorted.end());
       std::string key = std::to_string(p.target);
-      for (const std::int64_t n : sorted) key += "," + std::to_string(n);
-      if (((text_hash(key) >> 7) & 1u) != (want_eval ? 0u : 1u) || !seen.insert(key).second) continue;
+      for (const std::int64_t n : sorted) key += fmt::format(",{}", n);
+      if (!in_half(key, want_eval) || !seen.insert(key).second) continue;
       TaskPrompt t;
       t.index = static_cast<std::int64_t>(out.size());
       t.id = fmt::format("countdown-{}-{}", want_eval ? "eval" : "rl", t.index);
@@ -79,6 +89,43 @@ class CountdownTask final : public PromptTask {
       out.push_back(std::move(t));
     }
     return out;
+  }
+
+  // The half of the held-out problems a key (target, sorted numbers) belongs to.
+  static bool in_half(const std::string& key, bool want_eval) {
+    return ((text_hash(key) >> 7) & 1u) == (want_eval ? 0u : 1u);
+  }
+
+  // How many distinct problems the half holds, by enumerating every multiset of numbers
+  // (the draw loop above would spend a minute drawing before giving up on a count beyond
+  // the split). nullopt when that enumeration would be slow (more than 4 numbers or 5000
+  // multisets): the draw loop's limit decides then.
+  std::optional<std::int64_t> held_out_pool(bool want_eval) const {
+    if (config_.count > 4) return std::nullopt;
+    double multisets = 1;  // C(max_number + count - 1, count)
+    for (int k = 0; k < config_.count; ++k) multisets *= double(config_.max_number + k) / double(k + 1);
+    if (multisets > 5000) return std::nullopt;
+    std::int64_t pool = 0;
+    std::vector<std::int64_t> numbers(static_cast<std::size_t>(config_.count), 1);
+    while (true) {
+      for (const auto& [value, solutions] : countdown::solve_all(numbers)) {
+        if (!value.is_integer() || value.num < config_.min_target || value.num > config_.max_target ||
+            static_cast<int>(solutions.size()) < config_.min_solutions) {
+          continue;
+        }
+        const countdown::Problem p{numbers, value.num};
+        std::string key = std::to_string(p.target);
+        for (const std::int64_t n : numbers) key += fmt::format(",{}", n);
+        pool += countdown::split_of(p, config_) == countdown::Split::kEval && in_half(key, want_eval);
+      }
+      // Next non-decreasing sequence of numbers in 1..max_number.
+      int i = config_.count - 1;
+      while (i >= 0 && numbers[i] == config_.max_number) --i;
+      if (i < 0) break;
+      ++numbers[i];
+      for (int j = i + 1; j < config_.count; ++j) numbers[j] = numbers[i];
+    }
+    return pool;
   }
 
   TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const override {

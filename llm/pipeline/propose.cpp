@@ -51,14 +51,45 @@ nlohmann::ordered_json to_json(const ProposeOptions& o) {
           {"seed", o.seed}};
 }
 
+namespace {
+
+// A part on disk must hold exactly its prompts' samples, prompt-major (as written): a
+// short or foreign part (a file edited, copied or cut by a crash of the disk) would
+// otherwise pass into trajectories.jsonl and silently drop anchors downstream.
+void check_part(const std::filesystem::path& path, const std::vector<TaskPrompt>& slice, std::int64_t samples) {
+  const std::vector<Trajectory> t = read_trajectories(path);
+  const std::size_t expected = slice.size() * static_cast<std::size_t>(samples);
+  const auto refuse = [&](const std::string& why) {
+    throw InputError(fmt::format("propose: '{}' {}; remove it to have it redone", path.string(), why));
+  };
+  if (t.size() != expected) {
+    refuse(fmt::format("holds {} trajectories, expected {} ({} prompts x {} samples)", t.size(), expected,
+                       slice.size(), samples));
+  }
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const TaskPrompt& p = slice[i / static_cast<std::size_t>(samples)];
+    const std::int64_t sample = static_cast<std::int64_t>(i % static_cast<std::size_t>(samples));
+    if (t[i].prompt_id != p.id || t[i].sample != sample) {
+      refuse(fmt::format("line {} is prompt '{}' sample {}, expected prompt '{}' sample {}", i + 1, t[i].prompt_id,
+                         t[i].sample, p.id, sample));
+    }
+  }
+}
+
+}  // namespace
+
 ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progress) {
   if (o.out.empty()) throw InputError("propose: --out is required");
   const auto start = std::chrono::steady_clock::now();
   torch::set_num_threads(o.threads);
   torch::NoGradGuard no_grad;
   const torch::Device device = parse_device(o.device);
-  // The fingerprint excludes batch size, threads and device: they do not change a token.
+  // Batch size and device are in the fingerprint: they never change a token, but the
+  // padding of a batch and the device's kernels move log-probs in the last bits (~1e-6),
+  // and a resume must not mix parts of two such runs. Threads do not change a bit.
   nlohmann::ordered_json fingerprint = to_json(o);
+  fingerprint["batch_size"] = o.batch_size;
+  fingerprint["device"] = o.device;
 
   LoadedModel reference = load_model(o.reference, device);
   const bool q_is_reference = o.proposal.empty() || o.proposal == o.reference;
@@ -95,12 +126,13 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   std::filesystem::create_directories(o.out / "parts");
   for (std::size_t part = 0; part < parts; ++part) {
     const auto path = o.out / "parts" / fmt::format("part-{:05}.jsonl", part);
+    const std::vector<TaskPrompt> slice(prompts.begin() + part * chunk,
+                                        prompts.begin() + std::min(prompts.size(), (part + 1) * chunk));
     if (std::filesystem::exists(path)) {
+      check_part(path, slice, o.samples);
       ++s.parts_reused;
       continue;
     }
-    const std::vector<TaskPrompt> slice(prompts.begin() + part * chunk,
-                                        prompts.begin() + std::min(prompts.size(), (part + 1) * chunk));
     std::vector<Rollout> rollouts =
         roll_out(*q.model, *reference.tokenizer, reference.eos, *task, slice, o.samples, sampling, o.batch_size);
     std::vector<std::vector<float>> ref_logprobs;

@@ -23,6 +23,31 @@ void write_json_atomically(const std::filesystem::path& path, const nlohmann::or
   write_file_atomically(path, [&](std::ostream& out) { out << value.dump(2) << '\n'; });
 }
 
+namespace {
+
+// True when `out` holds no file besides options.json (empty subfolders aside).
+bool holds_only_options(const std::filesystem::path& out) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(out)) {
+    if (!entry.is_directory() && entry.path() != out / "options.json") return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> first_difference(const nlohmann::json& old, const nlohmann::json& now) {
+  if (!old.is_object() || !now.is_object()) return old == now ? std::nullopt : std::optional<std::string>("options");
+  for (const auto& [key, value] : now.items()) {
+    if (!old.contains(key) || old[key] != value) {
+      return fmt::format("{} (was {}, now {})", key, old.contains(key) ? old[key].dump() : "absent", value.dump());
+    }
+  }
+  for (const auto& [key, value] : old.items()) {
+    if (!now.contains(key)) return fmt::format("{} (was {}, now absent)", key, value.dump());
+  }
+  return std::nullopt;
+}
+
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options) {
   std::filesystem::create_directories(out);
@@ -31,16 +56,16 @@ void claim_stage_folder(const std::filesystem::path& out, const std::string& sta
   if (std::filesystem::exists(path)) {
     const nlohmann::json old = read_json_file(path);
     const nlohmann::json now = nlohmann::json::parse(record.dump());
+    if (old != now && holds_only_options(out)) {
+      // A run refused or failed before its first output (a truncated input, a prompt count
+      // the task cannot give): nothing to lose or to mix, so the corrected rerun goes on.
+      write_json_atomically(path, record);
+      return;
+    }
     if (old != now) {
       std::string differs = "stage";
       if (old.value("stage", "") == stage && old.contains("options")) {
-        for (const auto& [key, value] : now["options"].items()) {
-          if (!old["options"].contains(key) || old["options"][key] != value) {
-            differs = fmt::format("{} (was {}, now {})", key,
-                                  old["options"].contains(key) ? old["options"][key].dump() : "absent", value.dump());
-            break;
-          }
-        }
+        differs = first_difference(old["options"], now["options"]).value_or("options");
       }
       throw InputError(fmt::format("{}: '{}' holds a run with other options ({}); use another --out or remove it",
                                    stage, out.string(), differs));

@@ -1,10 +1,13 @@
 // The folder conventions every stage shares, so that reruns resume and never mix runs:
 // OUT/options.json holds the options that determine the stage's output; a rerun with
 // other options into the same OUT is refused (naming OUT and the first key that
-// differs), the same options resume. Every file is written atomically.
+// differs), the same options resume. A folder holding nothing but options.json (a run
+// refused or failed before its first output) is taken over by the new options, so the
+// corrected rerun is not blocked. Every file is written atomically.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +16,9 @@ namespace disa::llm::pipeline {
 
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options);
+// The first key of `now` whose value differs in `old`, as "samples (was 4, now 5)" (or a
+// key only `old` has); nullopt when both hold the same keys and values.
+std::optional<std::string> first_difference(const nlohmann::json& old, const nlohmann::json& now);
 void write_json_atomically(const std::filesystem::path& path, const nlohmann::ordered_json& value);
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

@@ -89,6 +89,21 @@ Trajectory trajectory_from_json(const json& j, const std::string& where) {
                                    t.logq[k], t.logp_ref[k]));
     }
   }
+  // The anchor reads the sums, the trainers the tokens: they must agree (a file edited or
+  // spliced by hand would otherwise train against one sequence and anchor another).
+  // Tolerance 1e-5 relative to sum |v|: a writer summing in float32 passes, a stale sum not.
+  const auto check_sum = [&](const std::vector<float>& v, double stored, const char* field, const char* list) {
+    double sum = 0, magnitude = 0;
+    for (const float x : v) {
+      sum += x;
+      magnitude += std::fabs(x);
+    }
+    if (!(std::fabs(sum - stored) <= 1e-5 * (1.0 + magnitude))) {
+      throw InputError(fmt::format("{}: '{}' is {} but its '{}' add up to {}", where, field, stored, list, sum));
+    }
+  };
+  check_sum(t.logq, t.logq_sum, "logq_sum", "logq");
+  check_sum(t.logp_ref, t.logp_ref_sum, "logp_ref_sum", "logp_ref");
   return t;
 }
 

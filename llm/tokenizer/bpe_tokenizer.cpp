@@ -1,5 +1,7 @@
 #include "llm/tokenizer/bpe_tokenizer.h"
 
+#include "llm/tokenizer/chat_format.h"
+
 #include <fmt/format.h>
 
 #include <deque>
@@ -235,6 +237,10 @@ std::optional<std::int32_t> ByteLevelBpeTokenizer::config_token_id(const json* c
 }
 
 void ByteLevelBpeTokenizer::set_special_ids(const json* config) {
+  if (config != nullptr && config->is_object() && config->contains("chat_template") &&
+      (*config)["chat_template"].is_string()) {
+    default_system_ = default_system_message_of_template((*config)["chat_template"].get<std::string>());
+  }
   special_ids_.im_start = token_to_id("<|im_start|>");
   special_ids_.im_end = token_to_id("<|im_end|>");
   special_ids_.eos = config_token_id(config, "eos_token");

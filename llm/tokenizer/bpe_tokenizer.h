@@ -50,6 +50,8 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   std::optional<std::string> id_to_token(std::int32_t id) const override;
   std::int32_t vocab_size() const override { return static_cast<std::int32_t>(id_text_.size()); }
   const SpecialTokenIds& special_ids() const override { return special_ids_; }
+  // From tokenizer_config.json's chat_template (default_system_message_of_template).
+  std::optional<std::string> default_system_message() const override { return default_system_; }
 
  private:
   // One pre-tokenizer step: a regex split (Split, or ByteLevel with use_regex) and/or
@@ -69,6 +71,7 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const;
 
   std::string file_;  // for error messages
+  std::optional<std::string> default_system_;
   std::vector<utf8::NormalForm> normalizers_;
   std::vector<PreTokenizerStep> pre_tokenizer_;
   bool ignore_merges_ = false;

@@ -48,6 +48,11 @@ class Tokenizer {
   virtual std::int32_t vocab_size() const = 0;
 
   virtual const SpecialTokenIds& special_ids() const = 0;
+
+  // The system turn the model's chat template inserts when a conversation has none
+  // (Qwen2-Instruct: "You are a helpful assistant."; Qwen2.5-Math-Instruct: "Please reason
+  // step by step, ..."); nullopt when the template adds none (Qwen3) or there is none.
+  virtual std::optional<std::string> default_system_message() const { return std::nullopt; }
 };
 
 // Opens a tokenizer.json, or the tokenizer.json in a model folder. model.type "BPE" is

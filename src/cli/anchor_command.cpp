@@ -53,6 +53,7 @@ struct Weights {
   std::vector<std::int64_t> offset;   // [P + 1]
   std::vector<double> log_w;          // [total samples]
   std::vector<double> log_z_exact;    // [P] (tree mode only)
+  std::vector<double> hole_mass;      // [P] p* mass where q = 0 (tree mode only)
 };
 
 Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
@@ -70,14 +71,24 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
                                    "budget", n, tree.shape.horizon(), batch_bytes / (1 << 30)));
     }
     const std::vector<double> leaf_log_ref = leaf_log_probs(reference_policy(tree));
-    const SampleBatch batch = AliasSampler(make_policy(tree, *a.beta, spec)).sample(*a.seed, n, p * n);
+    const TabularPolicy q = make_policy(tree, *a.beta, spec);
+    const SampleBatch batch = AliasSampler(q).sample(*a.seed, n, p * n);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t leaf = batch.leaf[i];
       w.log_w.push_back(leaf_log_ref[leaf] - batch.log_prob[i] + *a.beta * tree.reward[leaf]);
     }
     w.prompt.push_back(std::to_string(p));
     w.offset.push_back(static_cast<std::int64_t>(w.log_w.size()));
-    w.log_z_exact.push_back(log_partition(tree, *a.beta));
+    const double log_z = log_partition(tree, *a.beta);
+    w.log_z_exact.push_back(log_z);
+    // THEORY.md item 6: a q with zero mass where p* has mass biases Zhat by exactly that
+    // mass, and no sample can show it; the tree knows it.
+    const std::vector<double> leaf_log_q = leaf_log_probs(q);
+    double hole = 0.0;
+    for (std::size_t y = 0; y < leaf_log_q.size(); ++y) {
+      if (leaf_log_q[y] == -INFINITY) hole += std::exp(leaf_log_ref[y] + *a.beta * tree.reward[y] - log_z);
+    }
+    w.hole_mass.push_back(hole);
   }
   return w;
 }
@@ -159,7 +170,10 @@ void run_anchor(const Args& a) {
   IsOptions options;
   options.bootstrap = a.bootstrap;
   options.bootstrap_seed = a.seed.value_or(0);
-  const std::vector<IsEstimate> estimates = estimate_log_partition_segmented(w.log_w, w.offset, options, w.prompt);
+  std::vector<IsEstimate> estimates = estimate_log_partition_segmented(w.log_w, w.offset, options, w.prompt);
+  for (std::size_t p = 0; p < w.hole_mass.size(); ++p) {
+    if (w.hole_mass[p] > 0.0) estimates[p].flags.push_back(std::string(kProposalMissesTargetMass));
+  }
   std::vector<AnchorRecord> anchors;
   for (std::size_t p = 0; p < estimates.size(); ++p) {
     anchors.push_back(make_anchor(w.prompt[p], estimates[p], proposal, *a.beta, a.seed.value_or(0)));
@@ -181,6 +195,14 @@ void run_anchor(const Args& a) {
                                     std::isfinite(e.k_hat) ? fmt::format("{:.3f}", e.k_hat) : "n/a",
                                     flags.empty() ? "-" : flags)
                             .c_str());
+  }
+  for (std::size_t p = 0; p < w.hole_mass.size(); ++p) {
+    if (w.hole_mass[p] > 0.0) {
+      std::printf("%s\n", fmt::format("prompt {}: the proposal has zero probability where p* has mass {:.4g} (chi2 = "
+                                      "inf): E[Zhat] = Z (1 - {:.4g}), a bias no sample shows",
+                                      w.prompt[p], w.hole_mass[p], w.hole_mass[p])
+                              .c_str());
+    }
   }
   std::printf("wrote %s: %zu anchor(s), proposal %s, beta %s; %d unreliable\n", a.out.c_str(), anchors.size(),
               proposal.c_str(), num(*a.beta).c_str(), flagged);

@@ -31,6 +31,7 @@
 #include "llm/model/pretrained.h"
 #include "llm/model/sampler.h"
 #include "llm/model/scorer.h"
+#include "llm/pipeline/loaded_model.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
@@ -177,6 +178,7 @@ void run_sample(SampleArgs a) {
   llm::validate(a.options);
   llm::Transformer model = open_model(a.model, a.lora);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
+  if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
   for (const std::int64_t id : model->config().eos_token_ids) a.options.eos_ids.push_back(static_cast<std::int32_t>(id));
   if (tokenizer && tokenizer->special_ids().eos) a.options.eos_ids.push_back(*tokenizer->special_ids().eos);
   if (!a.options.stop_strings.empty() && !tokenizer) {
@@ -245,6 +247,7 @@ void run_score(const ScoreArgs& a) {
   if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
   llm::Transformer model = open_model(a.model, a.lora);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
+  if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
   const std::vector<json> lines = read_jsonl(a.input, "--input");
   std::vector<llm::ScoreRequest> requests;
   for (std::size_t i = 0; i < lines.size(); ++i) {

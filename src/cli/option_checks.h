@@ -48,6 +48,21 @@ inline CLI::Validator integer_at_least(std::int64_t low) {
       fmt::format("INT>={}", low), fmt::format("integer >= {}", low));
 }
 
+// A whole number in [low, high].
+inline CLI::Validator integer_in(std::int64_t low, std::int64_t high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        std::int64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        if (text.empty() || ec != std::errc{} || ptr != end || value < low || value > high) {
+          return fmt::format("must be an integer in [{}, {}], got '{}'", low, high, text);
+        }
+        return {};
+      },
+      fmt::format("INT in [{}, {}]", low, high), fmt::format("integer in [{}, {}]", low, high));
+}
+
 // A path that is not empty.
 inline CLI::Validator non_empty_path() {
   return CLI::Validator(
@@ -56,12 +71,15 @@ inline CLI::Validator non_empty_path() {
 }
 
 // The rule for the whole command tree: every --seed and --prompt is a non-negative
-// integer and every --out a non-empty path, in every subcommand present and future.
+// integer, every --out a non-empty path and every --threads an integer in [1, 256] (as
+// the stages' threads key: 100000 threads only thrash), in every subcommand present and
+// future.
 inline void check_common_options(CLI::App& app) {
   for (CLI::Option* option : app.get_options()) {
     const std::string name = option->get_name();
     if (name == "--seed" || name == "--prompt") option->check(non_negative_integer());
     if (name == "--out") option->check(non_empty_path());
+    if (name == "--threads") option->check(integer_in(1, 256));
   }
   for (CLI::App* sub : app.get_subcommands({})) check_common_options(*sub);
 }

@@ -11,6 +11,7 @@
 // --resume ends with the same bytes as an uninterrupted one.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -145,6 +146,42 @@ ordered_json config_json(const Args& a, const TrainConfig& config, std::size_t p
   return j;
 }
 
+// The first setting in which a folder's config.json and this run's differ, as
+// "/settings/beta (was 1, now 2)"; nullopt when they agree on all but `ignored` (JSON
+// pointers: checkpoint_every never changes a number, steps may grow on --resume).
+std::optional<std::string> config_difference(const nlohmann::json& old, const nlohmann::json& now,
+                                             const std::vector<std::string>& ignored) {
+  for (const auto& op : nlohmann::json::diff(old, now)) {
+    const std::string path = op.at("path").get<std::string>();
+    if (std::find(ignored.begin(), ignored.end(), path) != ignored.end()) continue;
+    const nlohmann::json::json_pointer at(path);
+    return fmt::format("{} (was {}, now {})", path.substr(1), old.contains(at) ? old.at(at).dump() : "absent",
+                       now.contains(at) ? now.at(at).dump() : "absent");
+  }
+  return std::nullopt;
+}
+
+// A folder holding another run is never overwritten or resumed into: refused, naming the
+// first setting that differs. The same settings rerun (identical results) or resume.
+void check_out_folder(const Args& a, const std::filesystem::path& dir, const ordered_json& config) {
+  const std::filesystem::path path = dir / "config.json";
+  if (!std::filesystem::is_regular_file(path)) return;
+  nlohmann::json old;
+  try {
+    std::ifstream in(path);
+    old = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("--out: '{}' is not JSON ({}); use another --out or remove it", path.string(),
+                                 e.what()));
+  }
+  std::vector<std::string> ignored = {"/checkpoint_every"};
+  if (a.resume) ignored.push_back("/settings/steps");
+  if (const auto d = config_difference(old, nlohmann::json::parse(config.dump()), ignored)) {
+    throw InputError(fmt::format("--out: '{}' holds a run with other settings ({}); use another --out or remove it",
+                                 a.out, *d));
+  }
+}
+
 void plot(const std::string& csv, const std::string& png) {
   const std::string script = std::string(DISA_SOURCE_DIR) + "/plots/plot_training.py";
   if (!std::filesystem::exists(script)) throw std::runtime_error(fmt::format("--plot: {} not found", script));
@@ -177,6 +214,8 @@ void run_train(const Args& a) {
   Trainer trainer(std::move(prompts), config);
 
   const std::filesystem::path dir(a.out);
+  const ordered_json this_config = config_json(a, config, num_prompts);
+  check_out_folder(a, dir, this_config);
   std::filesystem::create_directories(dir);
   const std::string csv_path = (dir / "metrics.csv").string();
   const std::string checkpoint_path = (dir / "checkpoint.json").string();
@@ -197,7 +236,7 @@ void run_train(const Args& a) {
     rows.push_back(metrics_row(trainer.metrics(), config));
   }
   write_file_atomically(dir / "config.json",
-                        [&](std::ostream& out) { out << config_json(a, config, num_prompts).dump(2) << '\n'; });
+                        [&](std::ostream& out) { out << this_config.dump(2) << '\n'; });
 
   const std::int64_t first = trainer.steps_done();
   const std::optional<std::int64_t> kill_at = kill_after_step();

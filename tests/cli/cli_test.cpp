@@ -154,6 +154,8 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree info --tree " + tree), "--beta");
   expect_rejected(run("tree info --tree " + tree + " --beta abc"), "--beta");
   expect_rejected(run("tree info --tree " + tree + " --beta -2"), "--beta: must be > 0");  // THEORY.md: beta > 0
+  // Far above 1e6 the tilted rows cannot normalise in double: named, not "rows not normalised".
+  expect_rejected(run("tree info --tree " + tree + " --beta 1e8"), "--beta: 100000000 is above 1e+06");
   expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal tilted:lambda=7"), "--proposal");
   expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal greedy"), "--proposal");
   expect_rejected(run("tree info --tree " + path("missing.json") + " --beta 1"), "missing.json");

@@ -3,12 +3,14 @@
 // line naming the argument), and anchor files that load_anchors reads back.
 // Runs build/bin/disa (test::disa_binary()).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -110,6 +112,35 @@ TEST_F(EstimateCliTest, ControlVariateKeepsTheBiasOfAProposalWithAHole) {
                                              << ", hole mass " << hole_mass;
   EXPECT_EQ(j["chi2"], "inf");
   EXPECT_EQ(j["bias_ratio"], "nan");  // no first-order prediction to compare with
+}
+
+TEST_F(EstimateCliTest, AnchorFromATreeFlagsAProposalWithAHole) {
+  // Item 6: the samples cannot show a hole, the tree can. The anchor is flagged
+  // unreliable and the missing p* mass is printed.
+  const std::string tree_path = path("t.json"), hole = path("hole.json"), out = path("a.jsonl");
+  ASSERT_EQ(run("tree generate --family random --seed 3 --out " + tree_path).exit_code, 0);
+  const disa::Tree tree = disa::load_trees(tree_path)[0];
+  disa::TabularPolicy q = disa::reference_policy(tree);
+  q.node(1)[0] = -INFINITY;  // node 1: the prefix [0]
+  disa::save_policy(q, hole);
+  const Result r = run("anchor --tree " + tree_path + " --beta 2 --proposal file:" + hole +
+                       " --samples 512 --seed 1 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("prompt 0: the proposal has zero probability where p* has mass"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("1 unreliable"), std::string::npos) << r.output;
+  const std::vector<disa::AnchorRecord> anchors = disa::load_anchors(out);
+  ASSERT_EQ(anchors.size(), 1u);
+  EXPECT_NE(std::find(anchors[0].flags.begin(), anchors[0].flags.end(), "proposal_misses_target_mass"),
+            anchors[0].flags.end());
+  // The reference itself has no hole: no such flag.
+  const Result ok = run("anchor --tree " + tree_path + " --beta 2 --proposal reference --samples 512 --seed 1 --out " +
+                        path("b.jsonl"));
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output.find("zero probability"), std::string::npos) << ok.output;
+  const std::vector<disa::AnchorRecord> clean = disa::load_anchors(path("b.jsonl"));
+  ASSERT_EQ(clean.size(), 1u);
+  for (const auto& f : clean[0].flags) EXPECT_NE(f, "proposal_misses_target_mass");
 }
 
 TEST_F(EstimateCliTest, BadArgumentsExitTwoNamingTheArgument) {

@@ -173,7 +173,7 @@ TEST_F(TrainCliTest, ResumeExtendsAFinishedRun) {
   // Going back is refused, and a changed setting is another run.
   expect_rejected(run(common + "--set steps=5 --checkpoint-every 5 --resume --out " + path("parts")), "--resume");
   expect_rejected(run(common + "--set steps=30 --set beta=2 --checkpoint-every 5 --resume --out " + path("parts")),
-                  "fingerprint");
+                  "holds a run with other settings (settings/beta (was \"1\", now \"2\"))");
 }
 
 TEST_F(TrainCliTest, BadSettingsNameTheKey) {
@@ -241,13 +241,25 @@ TEST_F(TrainCliTest, TreeSetFileAndConfigJson) {
   EXPECT_EQ(read_csv(path("o/metrics.csv")).rows.size(), 4u);
 }
 
-TEST_F(TrainCliTest, FreshRunDropsAStaleCheckpoint) {
+TEST_F(TrainCliTest, AFolderHoldingAnotherRunIsRefusedAndKept) {
+  // Without --resume a folder's earlier run is replaced only by a rerun of the same
+  // settings (identical results); any other setting is refused, naming it, and nothing
+  // of the earlier run is lost.
   const std::string base = "train " + kPrompts + " --out " + path("o") + " ";
   ASSERT_EQ(run(base + "--set steps=10 --checkpoint-every 5").exit_code, 0);
   ASSERT_TRUE(std::filesystem::exists(path("o/checkpoint.json")));
-  ASSERT_EQ(run(base + "--set steps=3").exit_code, 0);
+  const std::string metrics = read_text(path("o/metrics.csv")), checkpoint = read_text(path("o/checkpoint.json"));
+  expect_rejected(run(base + "--set steps=3"), "holds a run with other settings (settings/steps (was \"10\", now \"3\"))");
+  expect_rejected(run(base + "--set steps=10 --set beta=2"), "settings/beta");
+  expect_rejected(run("train --family random --family-set horizon=3 --seed 4 --set steps=10 --out " + path("o")),
+                  "family_seed (was 3, now 4)");
+  EXPECT_EQ(read_text(path("o/metrics.csv")), metrics);
+  EXPECT_EQ(read_text(path("o/checkpoint.json")), checkpoint);
+  // The same settings (checkpoint_every aside) rerun from scratch: the stale checkpoint goes.
+  ASSERT_EQ(run(base + "--set steps=10").exit_code, 0);
   EXPECT_FALSE(std::filesystem::exists(path("o/checkpoint.json")));
-  expect_rejected(run(base + "--set steps=3 --checkpoint-every 5 --resume"), "--resume");
+  EXPECT_EQ(read_text(path("o/metrics.csv")), metrics);
+  expect_rejected(run(base + "--set steps=10 --checkpoint-every 5 --resume"), "--resume");
 }
 
 }  // namespace

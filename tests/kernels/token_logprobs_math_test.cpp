@@ -172,6 +172,31 @@ TEST(SoftmaxStateMath, EdgeCasesFollowLogSumExpConventions) {
   EXPECT_EQ(st.u, before.u);
 }
 
+TEST(SoftmaxStateMath, LogitsMaskedAtTheFloatMinimumAddNothing) {
+  // Masking with torch.finfo(float32).min instead of -inf: the masked terms underflow,
+  // and the rescale from m = -3.4e38 must not form 0 * (s * d) = 0 * -inf = NaN.
+  const double lowest = std::numeric_limits<float>::lowest();
+  const std::vector<double> finite = {0.5, -1.0, 2.0, 0.25};
+  const Brute b = brute(finite);
+  std::vector<double> masked_first(8, lowest), masked_last = finite;
+  masked_first.insert(masked_first.end(), finite.begin(), finite.end());
+  masked_last.insert(masked_last.end(), 8, lowest);
+  for (const auto& x : {masked_first, masked_last}) {
+    for (std::size_t chunk : {1, 2, 4, 8}) {
+      for (std::size_t parts : {1, 2, 3}) {
+        const SoftmaxState<float> st = chunked_and_merged<float>(x, chunk, parts);
+        EXPECT_NEAR(st.lse(), double(b.lse), 1e-6) << "chunk " << chunk << " parts " << parts;
+        EXPECT_NEAR(st.entropy(), double(b.entropy), 1e-6) << "chunk " << chunk << " parts " << parts;
+      }
+    }
+    EXPECT_NEAR(one_by_one<float>(x).entropy(), double(b.entropy), 1e-6);
+  }
+  // Only masked values: lse is the minimum itself (a finite row), entropy that of 8 equal terms.
+  const SoftmaxState<float> all = one_by_one<float>(std::vector<double>(8, lowest));
+  EXPECT_EQ(all.lse(), float(lowest + std::log(8.0)));
+  EXPECT_NEAR(all.entropy(), std::log(8.0), 1e-6);
+}
+
 TEST(Bf16Math, RoundsToNearestEvenAndKeepsSpecials) {
   using disa::kernels::float_to_bf16;
   using disa::kernels::to_float;

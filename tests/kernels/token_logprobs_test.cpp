@@ -4,7 +4,7 @@
 // against the CPU reference, fp32 and bf16, on seeded logits with awkward shapes: N = 1,
 // V = 1, V not a multiple of the 8-wide vector (so row starts are unaligned), a logits
 // buffer that starts off 16-byte alignment, V = 151936 (Qwen), a row of -inf, a row with
-// +inf, a row with NaN, a target out of range. Tolerance abs + rel * |ref| in fp32
+// +inf, a row with NaN, a target out of range, rows masked at the float minimum. Tolerance abs + rel * |ref| in fp32
 // (forward: the GPU sums ~V/256 terms per thread in fp32) and one bf16 ulp for bf16
 // gradients. Without a GPU the GPU cases are SKIPPED; the CPU-device cases always run,
 // in three thread orders.
@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -87,6 +88,18 @@ void check_shape(const Device& device, const Shape& s, std::uint64_t seed) {
     logits[3 * V + V / 3] = disa::kernels::from_float<Elem>(NAN);
     target[4] = V;
     for (std::int64_t v = 0; v < V; v += 2) logits[5 * V + v] = disa::kernels::from_float<Elem>(-INFINITY);
+  }
+  // Masking at the dtype's most negative finite value (torch.finfo.min) instead of -inf:
+  // all but the last 64 columns of row 6, the first half of row 7.
+  if (N >= 8) {
+    Elem lowest;
+    if constexpr (std::is_same_v<Elem, bf16>) {
+      lowest = bf16{std::uint16_t(0xff7f)};  // -3.39e38: float's minimum would round to -inf
+    } else {
+      lowest = std::numeric_limits<float>::lowest();
+    }
+    for (std::int64_t v = 0; v + 64 < V; ++v) logits[6 * V + v] = lowest;
+    for (std::int64_t v = 0; v < V / 2; ++v) logits[7 * V + v] = lowest;
   }
   std::vector<float> g(N);
   for (auto& x : g) x = normal(rng);

@@ -8,8 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <tuple>
 
 #include "kernels/torch_kernels.h"
@@ -178,6 +180,39 @@ TEST(TorchKernelsCpuDevice, LogZHatMatchesLogSumExp) {
 TEST(TorchKernelsCpuDevice, LossAdapterOnTheCpuDeviceMatchesTheCpuPath) {
   loss_adapter_matches_the_cpu_path(torch::kCPU, disa::kernels::cpu_device::LaunchOptions{
                                                      disa::kernels::cpu_device::Order::reverse, 0});
+}
+
+TEST(TorchKernelsCpuDevice, LossHeadsRefuseFieldsOfAnotherSizeByName) {
+  // The kernel reads each field at the batch's sizes: another size is refused before launch.
+  CpuDeviceScope scope;
+  const std::int64_t B = 3, T = 5;
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const torch::Tensor logp = -torch::rand({B, T}, f64), mask = torch::ones({B, T}, f64), ref = logp - 0.1;
+  const torch::Tensor reward = torch::ones({B}, f64), log_z = torch::zeros({B}, f64);
+  const auto tb = disa::loss::make_objective("tb");
+  const std::uint64_t before = disa::kernels::cpu_device::launch_count();
+  auto message = [&](const torch::Tensor& m, const torch::Tensor& r, const torch::Tensor& z,
+                     const torch::Tensor& adv) -> std::string {
+    try {
+      disa::kernels::loss_heads(tb, logp, {}, ref, m, r, {}, z, adv);
+    } catch (const disa::InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(message(torch::ones({B, T - 1}, f64), reward, log_z, {}),
+            "disa::kernels::loss_heads: mask has 12 entries; logp is 3 x 5, so it needs 15");
+  EXPECT_EQ(message(mask, torch::ones({B + 1}, f64), log_z, {}),
+            "disa::kernels::loss_heads: reward has 4 entries; logp is 3 x 5, so it needs 3");
+  EXPECT_EQ(message(mask, reward, torch::zeros({1}, f64), {}),
+            "disa::kernels::loss_heads: log_z has 1 entries; logp is 3 x 5, so it needs 3");
+  EXPECT_EQ(message(mask, reward, log_z, torch::zeros({7}, f64)),
+            "disa::kernels::loss_heads: advantages has 7 entries; logp is 3 x 5, so it needs 3 or 15");
+  EXPECT_EQ(disa::kernels::cpu_device::launch_count(), before);
+  // The right sizes run (two launches: the passes of the head).
+  const auto r = disa::kernels::loss_heads(tb, logp, {}, ref, mask, reward, {}, log_z, {});
+  EXPECT_TRUE(std::isfinite(r.loss));
+  EXPECT_EQ(disa::kernels::cpu_device::launch_count() - before, 2u);
 }
 
 }  // namespace

@@ -99,6 +99,19 @@ TEST(Lora, SaveLoadRoundTripWithPeftNames) {
   EXPECT_TRUE(torch::equal(logits(model), logits(fresh)));
 }
 
+TEST(Lora, AlphaIsSavedAsGiven) {
+  // alpha / r * r is not alpha for every pair (1 / 49 * 49 = 0.9999999999999999): the
+  // config must hold alpha itself, or a reload scales the adapters differently.
+  TempDir dir("lora_alpha");
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 5);
+  ASSERT_NE(1.0 / 49.0 * 49.0, 1.0);
+  add_lora(*model, {.rank = 49, .alpha = 1, .target_modules = {"q_proj"}}, 6);
+  save_lora(*model, dir.path());
+  std::ifstream in(dir.path() / "adapter_config.json");
+  EXPECT_EQ(nlohmann::json::parse(in)["lora_alpha"].get<double>(), 1.0);
+  EXPECT_EQ(lora_config_of(*model).alpha, 1.0);
+}
+
 TEST(Lora, MergeReproducesTheAdaptedModel) {
   Transformer model = tiny_model(model_test::llama_config_json(), 8);
   add_lora(*model, {.rank = 3, .alpha = 6}, 9);

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <utility>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -279,6 +279,19 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                            "CI=true"),
                   "train.group_size=8 for disa");
   EXPECT_FALSE(std::filesystem::exists(p("bad10/propose")));
+  // A finished in-house model of other pretraining options is not built upon.
+  std::filesystem::create_directories(p("bad11/base"));
+  {
+    std::ofstream made(p("bad11/base/eval.json"));
+    made << R"({"training": {"steps": 5}})";
+  }
+  expect_rejected(run_disa("llm pipeline --out " + p("bad11") + " --set pretrain_steps=30", "CI=true"),
+                  "holds an in-house model pretrained with other options");
+  EXPECT_FALSE(std::filesystem::exists(p("bad11/propose")));
+  // --threads as the stages' threads key: 1..256 (100000 threads ran until killed).
+  expect_rejected(run_disa("llm pretrain --out " + p("bad12") + " --threads 1000", "CI=true"),
+                  "--threads: must be an integer in [1, 256], got '1000'");
+  EXPECT_FALSE(std::filesystem::exists(p("bad12")));
   // An integer key takes whole numbers only (stage_config_test has the parsing cases).
   expect_rejected(run_disa(train_args("disa") + " --set steps=2.5 --out " + p("bad9"), "CI=true"), "steps=2.5");
 }

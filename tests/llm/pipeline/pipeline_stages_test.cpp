@@ -11,7 +11,9 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
+#include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -22,9 +24,11 @@
 #include "llm/pipeline/anchor_stage.h"
 #include "llm/pipeline/eval_stage.h"
 #include "llm/pipeline/policy_trainer.h"
+#include "llm/pipeline/prompt_task.h"
 #include "llm/pipeline/propose.h"
 #include "llm/pipeline/trajectory_file.h"
 #include "llm/pretrain/pretrain_run.h"
+#include "llm/tokenizer/tokenizer.h"
 #include "src/anchor.h"
 #include "src/input_error.h"
 #include "src/numerical_error.h"
@@ -171,12 +175,90 @@ TEST_F(PipelineStages, ProposeResumesByteIdenticallyAndRefusesOtherOptions) {
     EXPECT_EQ(a[i].tokens, b[i].tokens) << i;
     EXPECT_NEAR(a[i].logq_sum, b[i].logq_sum, 1e-5) << i;
   }
+  // ... so another batch size is another run: never resumed into this folder's parts.
+  ProposeOptions rebatched = propose_defaults(dir / "propose");
+  rebatched.batch_size = 24;
+  try {
+    run_propose(rebatched);
+    FAIL() << "another batch size was resumed into the folder";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch_size"), std::string::npos) << e.what();
+  }
   o.samples = 5;
   try {
     run_propose(o);
     FAIL() << "other options were accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("samples (was 4, now 5)"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PipelineStages, ProposeRefusesAShortOrForeignPartOnResume) {
+  // A part is reused only when it holds exactly its prompts' samples in order.
+  const fs::path dir = prepared("a");
+  const fs::path part = dir / "propose" / "parts" / "part-00001.jsonl";
+  const std::string whole = read(part);
+  const auto expect_refused = [&](const std::string& text, const std::string& why) {
+    {
+      std::ofstream out(part, std::ios::binary | std::ios::trunc);
+      out << text;
+    }
+    try {
+      run_propose(propose_defaults(dir / "propose"));
+      FAIL() << "a bad part was reused: " << why;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("part-00001.jsonl"), std::string::npos) << e.what();
+    }
+  };
+  const std::size_t first_line = whole.find('\n') + 1;
+  expect_refused(whole.substr(first_line), "holds 7 trajectories, expected 8 (2 prompts x 4 samples)");
+  expect_refused(read(dir / "propose" / "parts" / "part-00000.jsonl"), "line 1 is prompt");
+  expect_refused("", "holds 0 trajectories");
+  // Restored, it is reused and the output is what it was.
+  const std::string before = read(dir / "propose" / "trajectories.jsonl");
+  {
+    std::ofstream out(part, std::ios::binary | std::ios::trunc);
+    out << whole;
+  }
+  EXPECT_EQ(run_propose(propose_defaults(dir / "propose")).parts_reused, 3);
+  EXPECT_EQ(read(dir / "propose" / "trajectories.jsonl"), before);
+}
+
+TEST_F(PipelineStages, ATrajectoryWhoseSumsDisagreeWithItsTokensIsRefused) {
+  const fs::path dir = prepared("a");
+  nlohmann::json line = read_lines(dir / "propose" / "trajectories.jsonl").front();
+  EXPECT_NO_THROW(trajectory_from_json(line, "line 1"));
+  nlohmann::json stale = line;
+  stale["logq_sum"] = line["logq_sum"].get<double>() + 0.5;
+  try {
+    trajectory_from_json(stale, "line 1");
+    FAIL() << "a stale logq_sum was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 1: 'logq_sum' is"), std::string::npos) << e.what();
+  }
+  stale = line;
+  stale["logp_ref"][0] = line["logp_ref"][0].get<double>() - 1.0;
+  EXPECT_THROW(trajectory_from_json(stale, "line 1"), InputError);
+}
+
+TEST_F(PipelineStages, ACountdownCountBeyondTheSplitGivesTheWholeSplit) {
+  // As for a benchmark; the split's size is counted by enumeration, not found by drawing
+  // until a limit (a minute for the defaults, prompts = 256 and 200).
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(root_ / "base");
+  const auto task = make_task("countdown", root_ / "base", "", *tokenizer);
+  for (const PromptSplit split : {PromptSplit::kTrain, PromptSplit::kEval}) {
+    const std::vector<TaskPrompt> all = task->prompts(split, 1000000);
+    ASSERT_GT(all.size(), 8u);
+    ASSERT_LT(all.size(), 1000u);
+    std::set<std::string> texts;
+    for (const TaskPrompt& p : all) texts.insert(p.text);
+    EXPECT_EQ(texts.size(), all.size());  // distinct problems
+    // The first n of the whole split are the split's first n.
+    const std::vector<TaskPrompt> first = task->prompts(split, 8);
+    for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].text, all[i].text);
+    // One more than the split is the split.
+    EXPECT_EQ(task->prompts(split, static_cast<std::int64_t>(all.size()) + 1).size(), all.size());
   }
 }
 
