@@ -55,7 +55,8 @@ CheckResult check_02_relative_variance(const CheckOptions& options) {
           r.exact = c.chi2.value / nd;
           r.measured = var.value;
           r.se = var.se;
-          r.note = fmt::format("exact chi2/N; rel. se {:.2g}", var.se / r.exact);
+          r.variance_dof = satterthwaite_dof(r.exact, var.se);  // judged on Wilson-Hilferty's scale
+          r.note = fmt::format("exact chi2/N; rel. se {:.2g}; {:.0f} dof", var.se / r.exact, r.variance_dof);
           result.rows.push_back(r);
         }
       }

@@ -58,6 +58,13 @@ std::string short_num(double x, int digits) {
   return fmt::format("{:.{}g}", x, digits);
 }
 
+double wilson_hilferty_z(double s2, double exact, double nu) {
+  const double v = 2.0 / (9.0 * nu);
+  return (std::cbrt(s2 / exact) - (1.0 - v)) / std::sqrt(v);
+}
+
+double satterthwaite_dof(double exact, double se) { return se > 0 ? 2.0 * exact * exact / (se * se) : 0.0; }
+
 void judge(Row& r) {
   r.counted = r.kind != RowKind::kPrediction;
   r.pass = true;
@@ -76,7 +83,9 @@ void judge(Row& r) {
         const char* spread = r.replicates > 0 ? " (zero spread)" : "";
         exact_part = r.pass ? fmt::format("PASS{}", spread) : fmt::format("FAIL{}: value differs", spread);
       } else {
-        r.z = (r.measured - r.exact) / r.se;
+        r.z = r.kind == RowKind::kExact && r.variance_dof > 0 && r.exact > 0
+                  ? wilson_hilferty_z(r.measured, r.exact, r.variance_dof)
+                  : (r.measured - r.exact) / r.se;
         r.pass = r.kind == RowKind::kExact ? std::fabs(r.z) <= kZFail : r.z <= kZFail;
         exact_part = r.pass ? "PASS" : fmt::format("FAIL (z = {:.2f})", r.z);
       }

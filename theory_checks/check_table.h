@@ -12,6 +12,11 @@
 // With a normal sampling distribution, |z| > 4 is a false alarm with probability
 // 6.3e-5 per two-sided row (3.2e-5 one-sided); the seeds are fixed, so a run is
 // reproducible and a FAIL can be re-run with another --seed.
+// A sample variance is not normal: it is skewed (a chi-square for normal data, more so
+// for heavy tails), and |z| > 4 on its raw scale fired 5-10x too often. A kExact row
+// with variance_dof = nu > 0 is judged on Wilson-Hilferty's scale: s^2 ~ exact chi2_nu/nu
+// with nu = 2 exact^2 / se^2 (Satterthwaite: the chi-square whose variance is the exact
+// Var(s^2)), z = ((s^2/exact)^(1/3) - (1 - 2/(9 nu))) / sqrt(2/(9 nu)).
 //
 // First-order predictions (the delta method of item 3, the large-N ESS of item 4)
 // never fail the exit code; a miss is a finding, printed with its numbers:
@@ -52,6 +57,7 @@ struct Row {
   double measured = kNaN;
   double se = kNaN;           // Monte Carlo standard error of `measured` (0 for identities)
   double tolerance = 0.0;     // kIdentity: allowed |measured - exact|
+  double variance_dof = 0.0;  // kExact, measured a sample variance: nu (see above); 0: plain z
   std::string approximation;  // name used in a finding, e.g. "DELTA-METHOD"
   std::string note;           // anything a reader needs to quote the row
   // Filled by judge().
@@ -66,6 +72,11 @@ struct Row {
 
 // Applies the rules above to one row (sets z, ratio, counted, pass, finding, verdict).
 void judge(Row& row);
+
+// z of a sample variance s2 against its exact value with nu effective degrees of freedom
+// (Wilson-Hilferty), and the nu whose chi-square has the sample variance's exact se.
+double wilson_hilferty_z(double s2, double exact, double nu);
+double satterthwaite_dof(double exact, double se);
 
 struct CheckResult {
   std::string name;                   // e.g. "check_03_log_bias"

@@ -97,6 +97,7 @@ inline LogSpaceRows log_space_rows(const Case& c, std::int64_t n, std::int64_t m
   out.variance.predicted = c.chi2.value / nd;
   out.variance.measured = var.value;
   out.variance.se = var.se;
+  if (law) out.variance.variance_dof = satterthwaite_dof(law->var_log, var.se);
   out.variance.approximation = "DELTA-METHOD";
   return out;
 }

@@ -130,15 +130,16 @@ ExactLaw law_from_points(ForEachPoint&& for_each_point) {
     mean_controlled += p * controlled(log_ratio);
     ess += p * ess_fraction;
   });
-  double mu2 = 0.0, mu4 = 0.0, var_controlled = 0.0;
-  for_each_point([&](double p, double log_ratio, double) {
+  double mu2 = 0.0, mu4 = 0.0, var_controlled = 0.0, var_ess = 0.0;
+  for_each_point([&](double p, double log_ratio, double ess_fraction) {
     const double d2 = (log_ratio - mean) * (log_ratio - mean);
     const double dc = controlled(log_ratio) - mean_controlled;
     mu2 += p * d2;
     mu4 += p * d2 * d2;
     var_controlled += p * dc * dc;
+    var_ess += p * (ess_fraction - ess) * (ess_fraction - ess);
   });
-  return ExactLaw{mean, mu2, ess, mu4, var_controlled};
+  return ExactLaw{mean, mu2, ess, mu4, var_controlled, var_ess};
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ struct ExactLaw {
   // was up to 3x too small.
   double mu4_log;         // E[(log Zhat_N - E log Zhat_N)^4]
   double var_controlled;  // Var[log(Zhat/Z) - (Zhat/Z - 1)], the bias row's control variate
+  double var_ess_fraction;  // Var[ESS_N / N]
 };
 std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n);
 

@@ -20,7 +20,7 @@ nlohmann::json read_json(const fs::path& file) {
   if (!in) throw InputError(fmt::format("{}: cannot be read", file.string()));
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
   }
 }

@@ -116,7 +116,7 @@ Weights weights_from_file(const Args& a) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
     }
     if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object", where));

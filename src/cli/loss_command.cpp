@@ -140,7 +140,7 @@ loss::BatchData<double> read_batch(const std::string& path) {
   nlohmann::json document;
   try {
     document = nlohmann::json::parse(std::cin);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     std::string what = e.what();
     if (const auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string::npos) {
       what = what.substr(end + 2);

@@ -165,6 +165,14 @@ TEST_F(EstimateCliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("anchor --tree " + tree + " --beta 1 --samples 8 --seed 1 --out " + path("a.jsonl")),
                   "--proposal");
   expect_rejected(run("check estimator --seed x"), "--seed");
+  // A number JSON cannot hold is named with its file and line (exit 2, not a bare exit 1).
+  {
+    std::ofstream samples(path("overflow.jsonl"));
+    samples << R"({"log_prob": -1, "log_ref": -1, "reward": 1})" << '\n'
+            << R"({"log_prob": -1, "log_ref": 1e400, "reward": 1})" << '\n';
+  }
+  expect_rejected(run("anchor --samples-file " + path("overflow.jsonl") + " --beta 1 --out " + path("a.jsonl")),
+                  "overflow.jsonl:2: not JSON");
   EXPECT_FALSE(std::filesystem::exists(path("a.jsonl")));
 }
 

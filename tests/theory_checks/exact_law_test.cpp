@@ -21,6 +21,7 @@ void expect_same_law(const ExactLaw& binomial, const ExactLaw& enumerated, const
   EXPECT_PRED2(near, binomial.ess_fraction, enumerated.ess_fraction);
   EXPECT_PRED2(near, binomial.mu4_log, enumerated.mu4_log);
   EXPECT_PRED2(near, binomial.var_controlled, enumerated.var_controlled);
+  EXPECT_PRED2(near, binomial.var_ess_fraction, enumerated.var_ess_fraction);
 }
 
 TEST(ExactLaw, BinomialLawEqualsLeafEnumerationAtNOneAndTwo) {

@@ -1,0 +1,57 @@
+// The verdict rule for sample variances (theory_checks/check_table.h): on Wilson-Hilferty's
+// cube-root scale, |z| > 4 must have the normal tail's probability under a chi-square law,
+// which the raw scale (s^2 - exact) / se misses by a wide margin at the replicate counts
+// the checks use. Quantiles from Boost.Math's chi-square distribution.
+#include <gtest/gtest.h>
+
+#include <boost/math/distributions/chi_squared.hpp>
+#include <boost/math/distributions/normal.hpp>
+#include <cmath>
+
+#include "theory_checks/check_table.h"
+
+namespace disa::theory {
+namespace {
+
+TEST(CheckTable, WilsonHilfertyZHasTheNormalTailOfAChiSquareVariance) {
+  const boost::math::normal standard;
+  const double tail = boost::math::cdf(boost::math::complement(standard, 4.0));  // 3.17e-5
+  for (const double nu : {10.0, 63.0, 511.0, 4095.0}) {
+    SCOPED_TRACE(nu);
+    const boost::math::chi_squared chi2(nu);
+    const double exact = 0.37;  // any scale
+    const double se = exact * std::sqrt(2.0 / nu);
+    EXPECT_NEAR(satterthwaite_dof(exact, se), nu, 1e-9 * nu);
+    const double high = exact * boost::math::quantile(boost::math::complement(chi2, tail)) / nu;
+    const double low = exact * boost::math::quantile(chi2, tail) / nu;
+    // At the chi-square's own 3.17e-5 quantiles the cube-root z is +-4 (at nu = 10 the
+    // lower one is -3.80: conservative, the lower tail beyond z = -4 holds less than 3.2e-5) ...
+    EXPECT_NEAR(wilson_hilferty_z(high, exact, nu), 4.0, 0.1);
+    const double z_low = wilson_hilferty_z(low, exact, nu);
+    EXPECT_NEAR(z_low, -4.0, nu >= 63 ? 0.1 : 0.25);
+    EXPECT_GE(z_low, -4.1);  // never anti-conservative beyond the tolerance
+    // ... where the raw scale says more than 4 above and less than 4 below (the skew).
+    EXPECT_GT((high - exact) / se, 4.0);
+    EXPECT_GT((low - exact) / se, -4.0);
+  }
+}
+
+TEST(CheckTable, JudgeUsesTheCubeRootScaleForVarianceRows) {
+  Row r;
+  r.kind = RowKind::kExact;
+  r.exact = 1.0;
+  r.se = std::sqrt(2.0 / 63.0);  // nu = 63 (M = 64 normal replicates)
+  r.measured = 1.0 + 4.1 * r.se;  // raw z 4.1: a FAIL on the raw scale
+  judge(r);
+  EXPECT_FALSE(r.pass);
+  r.variance_dof = satterthwaite_dof(r.exact, r.se);
+  judge(r);
+  EXPECT_TRUE(r.pass) << r.z;  // below chi2_63's 3.2e-5 upper quantile
+  EXPECT_LT(r.z, 4.0);
+  r.measured = 1.0 - 3.9 * r.se;  // raw z -3.9 passes there, but is beyond the lower quantile
+  judge(r);
+  EXPECT_FALSE(r.pass) << r.z;
+}
+
+}  // namespace
+}  // namespace disa::theory
