@@ -79,6 +79,9 @@ cmake -S "$ROOT/kernels/standalone" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Rele
   tail -30 "$OUT/build.log"
   exit 1
 }
+# A binary left by an earlier call on a warm machine must not stand in for one that no
+# longer builds.
+rm -rf "$BUILD/bin"
 if ! cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" -- -k 0 >>"$OUT/build.log" 2>&1; then
   failed=1
   echo "gpu_check: some targets failed to build (first errors below; all in $OUT/build.log); running the rest"

@@ -39,8 +39,17 @@ ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::ve
   const std::int64_t batch = static_cast<std::int64_t>(requests.size());
   if (batch == 0) throw InputError("score: no requests");
   std::int64_t total = 0, longest = 0;
+  const std::int64_t vocabulary = model.output_vocabulary();
   for (std::int64_t r = 0; r < batch; ++r) {
     if (requests[r].prompt.empty()) throw InputError(fmt::format("score: request {} has an empty prompt", r));
+    // The logits cover the output vocabulary only (the tokenizer's ids: transformer.h).
+    for (std::size_t k = 0; k < requests[r].continuation.size(); ++k) {
+      const std::int64_t id = requests[r].continuation[k];
+      if (id < 0 || id >= vocabulary) {
+        throw InputError(fmt::format("score: request {} token {}: id {} is outside the output vocabulary [0, {})", r,
+                                     k, id, vocabulary));
+      }
+    }
     total = std::max<std::int64_t>(total, requests[r].prompt.size() + requests[r].continuation.size());
     longest = std::max<std::int64_t>(longest, requests[r].continuation.size());
   }

@@ -549,6 +549,14 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         AutocastScope scope(autocast);
         lp = continuation_logprobs(*policy.model, requests);
       }
+      // A policy an update broke (weights ~1e30 after lr 1e30) gives NaN here first: a
+      // numerical failure of training (exit 1), not the bad input (exit 2) the loss head
+      // would call a NaN log-prob.
+      if (!torch::isfinite(lp.logprobs).all().item<bool>()) {
+        throw NumericalError(fmt::format("train: step {}: the policy's log-probs are not finite (the last update "
+                                         "diverged? lr {})",
+                                         step + 1, o.lr));  // `step` counts the steps done
+      }
       const std::int64_t width = lp.logprobs.size(1);
       LossTensors t;
       t.logp = lp.logprobs.to(torch::kFloat32);

@@ -1,6 +1,14 @@
 #include "llm/pipeline/stage_files.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -25,12 +33,34 @@ void write_json_atomically(const std::filesystem::path& path, const nlohmann::or
 
 namespace {
 
-// True when `out` holds no file besides options.json (empty subfolders aside).
+// True when `out` holds no file besides options.json and the lock (empty subfolders aside).
 bool holds_only_options(const std::filesystem::path& out) {
   for (const auto& entry : std::filesystem::recursive_directory_iterator(out)) {
-    if (!entry.is_directory() && entry.path() != out / "options.json") return false;
+    if (!entry.is_directory() && entry.path() != out / "options.json" && entry.path() != out / ".lock") return false;
   }
   return true;
+}
+
+// One live run per folder: an advisory lock on OUT/.lock, held until this process exits
+// (the kernel drops it when a process dies, so a killed run never blocks its resume).
+// Without it a second run could take over a folder whose first run has not written its
+// first output yet, and both would write parts under one options.json.
+void lock_stage_folder(const std::filesystem::path& out, const std::string& stage) {
+  static std::mutex mutex;
+  static std::map<std::string, int> held;  // folder -> the lock's descriptor, never closed
+  const std::string key = std::filesystem::weakly_canonical(out).string();
+  const std::lock_guard<std::mutex> guard(mutex);
+  if (held.contains(key)) return;
+  const std::filesystem::path path = out / ".lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw InputError(fmt::format("{}: cannot create '{}' ({})", stage, path.string(), std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw InputError(fmt::format("{}: '{}' is in use by another running process (it holds {}); wait for it or use "
+                                 "another --out",
+                                 stage, out.string(), path.filename().string()));
+  }
+  held.emplace(key, fd);
 }
 
 }  // namespace
@@ -51,6 +81,7 @@ std::optional<std::string> first_difference(const nlohmann::json& old, const nlo
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options) {
   std::filesystem::create_directories(out);
+  lock_stage_folder(out, stage);
   const auto path = out / "options.json";
   const nlohmann::ordered_json record{{"stage", stage}, {"options", options}};
   if (std::filesystem::exists(path)) {

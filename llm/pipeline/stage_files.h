@@ -3,7 +3,9 @@
 // other options into the same OUT is refused (naming OUT and the first key that
 // differs), the same options resume. A folder holding nothing but options.json (a run
 // refused or failed before its first output) is taken over by the new options, so the
-// corrected rerun is not blocked. Every file is written atomically.
+// corrected rerun is not blocked. A folder is used by one live process at a time (an
+// advisory lock on OUT/.lock, released when the process ends): another is refused.
+// Every file is written atomically.
 #pragma once
 
 #include <filesystem>

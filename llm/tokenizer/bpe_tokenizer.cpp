@@ -1,12 +1,14 @@
 #include "llm/tokenizer/bpe_tokenizer.h"
 
-#include "llm/tokenizer/chat_format.h"
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
-#include <deque>
-
 #include "llm/tokenizer/byte_level.h"
+#include "llm/tokenizer/chat_format.h"
 #include "llm/tokenizer/json_fields.h"
 #include "src/input_error.h"
 
@@ -237,9 +239,16 @@ std::optional<std::int32_t> ByteLevelBpeTokenizer::config_token_id(const json* c
 }
 
 void ByteLevelBpeTokenizer::set_special_ids(const json* config) {
+  // The template is tokenizer_config.json's chat_template, or (transformers >= 4.47 saves it
+  // apart) the chat_template.jinja beside tokenizer.json.
   if (config != nullptr && config->is_object() && config->contains("chat_template") &&
       (*config)["chat_template"].is_string()) {
     default_system_ = default_system_message_of_template((*config)["chat_template"].get<std::string>());
+  } else if (const auto jinja = std::filesystem::path(file_).parent_path() / "chat_template.jinja";
+             std::filesystem::is_regular_file(jinja)) {
+    std::ifstream in(jinja, std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    default_system_ = default_system_message_of_template(text);
   }
   special_ids_.im_start = token_to_id("<|im_start|>");
   special_ids_.im_end = token_to_id("<|im_end|>");

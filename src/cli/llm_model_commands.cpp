@@ -151,10 +151,16 @@ void run_init(const InitArgs& a) {
     const std::filesystem::path source = std::filesystem::is_directory(a.tokenizer)
                                              ? std::filesystem::path(a.tokenizer) / "tokenizer.json"
                                              : std::filesystem::path(a.tokenizer);
-    std::ifstream in(source, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
-    write_file_atomically(std::filesystem::path(a.out) / "tokenizer.json", [&](std::ostream& out) { out << text; },
-                          /*binary=*/true);
+    // With the files beside it that load_tokenizer reads: eos/pad and the chat template
+    // (its default system turn) come from them.
+    for (const char* name : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
+      const std::filesystem::path from = std::string(name) == "tokenizer.json" ? source : source.parent_path() / name;
+      if (!std::filesystem::is_regular_file(from)) continue;
+      std::ifstream in(from, std::ios::binary);
+      const std::string text((std::istreambuf_iterator<char>(in)), {});
+      write_file_atomically(std::filesystem::path(a.out) / name, [&](std::ostream& out) { out << text; },
+                            /*binary=*/true);
+    }
   }
   std::int64_t count = 0;
   for (const auto& p : model->parameters()) count += p.numel();

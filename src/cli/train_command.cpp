@@ -174,6 +174,10 @@ void check_out_folder(const Args& a, const std::filesystem::path& dir, const ord
     throw InputError(fmt::format("--out: '{}' is not JSON ({}); use another --out or remove it", path.string(),
                                  e.what()));
   }
+  if (!old.is_object()) {
+    throw InputError(fmt::format("--out: '{}' is not a disa train config (a JSON object); use another --out or remove it",
+                                 path.string()));
+  }
   std::vector<std::string> ignored = {"/checkpoint_every"};
   if (a.resume) ignored.push_back("/settings/steps");
   if (const auto d = config_difference(old, nlohmann::json::parse(config.dump()), ignored)) {

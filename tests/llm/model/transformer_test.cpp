@@ -18,6 +18,7 @@
 
 #include "llm/model/kv_cache.h"
 #include "llm/model/pretrained.h"
+#include "llm/model/scorer.h"
 #include "llm/model/transformer.h"
 #include "llm/safetensors/safetensors_torch.h"
 #include "tests/llm/model/tiny_models.h"
@@ -127,6 +128,30 @@ TEST(Transformer, ParameterNamesAreTheHfCheckpointNames) {
   Transformer llama = tiny_model(model_test::llama_config_json(), 1);
   EXPECT_EQ(llama->named_parameters().size(), 2u * 9 + 3);
   EXPECT_TRUE(llama->named_parameters().contains("lm_head.weight"));
+}
+
+TEST(Transformer, OutputVocabularyIsTheFirstRowsOfTheHead) {
+  // Tied (qwen2) and untied (llama) heads: logits over [0, n) are the full logits' first n
+  // columns; the scorer refuses an id outside them by name.
+  for (const auto& config : {model_test::qwen2_config_json(), model_test::llama_config_json()}) {
+    Transformer model = tiny_model(config, 5);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor ids = torch::tensor({{3, 14, 15, 92, 65}}, torch::kInt64);
+    const torch::Tensor full = model->forward(ids);
+    ASSERT_EQ(full.size(-1), 97);
+    EXPECT_EQ(model->output_vocabulary(), 97);
+    model->set_output_vocabulary(90);
+    const torch::Tensor part = model->forward(ids);
+    ASSERT_EQ(part.size(-1), 90);
+    EXPECT_TRUE(torch::allclose(part, full.narrow(-1, 0, 90), 1e-6, 1e-6));
+    // Inputs may still be any embedding row (a prompt is never sampled).
+    EXPECT_NO_THROW(model->forward(torch::tensor({{95, 96}}, torch::kInt64)));
+    EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { score(*model, {{{1, 2}, {3, 90}}}); }),
+                             {"request 0 token 1", "id 90", "output vocabulary [0, 90)"}));
+    EXPECT_NO_THROW(score(*model, {{{1, 2}, {3, 89}}}));
+    EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { model->set_output_vocabulary(0); }), {"output vocabulary 0"}));
+    EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { model->set_output_vocabulary(98); }), {"vocab_size = 97"}));
+  }
 }
 
 TEST(Transformer, KvCacheStepsEqualFullRecomputation) {

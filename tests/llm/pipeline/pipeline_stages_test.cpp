@@ -4,6 +4,7 @@
 // bit-identical resume, micro-batch accumulation, every method's diagnostics, eval.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -23,11 +25,14 @@
 #include "llm/model/scorer.h"
 #include "llm/pipeline/anchor_stage.h"
 #include "llm/pipeline/eval_stage.h"
+#include "llm/pipeline/loaded_model.h"
 #include "llm/pipeline/policy_trainer.h"
 #include "llm/pipeline/prompt_task.h"
 #include "llm/pipeline/propose.h"
 #include "llm/pipeline/trajectory_file.h"
+#include "llm/tasks/countdown.h"
 #include "llm/pretrain/pretrain_run.h"
+#include "llm/tokenizer/char_tokenizer.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "src/anchor.h"
 #include "src/input_error.h"
@@ -225,6 +230,23 @@ TEST_F(PipelineStages, ProposeRefusesAShortOrForeignPartOnResume) {
   EXPECT_EQ(read(dir / "propose" / "trajectories.jsonl"), before);
 }
 
+TEST_F(PipelineStages, TheOutputVocabularyIsTheTokenizers) {
+  Transformer model = load_pretrained(root_ / "base", torch::kFloat32);
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(root_ / "base");
+  match_output_vocabulary(*model, *tokenizer, "base");
+  EXPECT_EQ(model->output_vocabulary(), tokenizer->vocab_size());
+  // A tokenizer with more ids than the model has output rows is refused, naming both.
+  std::string chars;
+  for (int c = 33; c < 33 + static_cast<int>(model->config().vocab_size) + 5; ++c) chars += static_cast<char>(c);
+  const CharTokenizer wide(chars, {"<eos>"}, "<eos>");
+  try {
+    match_output_vocabulary(*model, wide, "wide");
+    FAIL() << "a tokenizer wider than the model was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("model 'wide': its tokenizer has"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(PipelineStages, ATrajectoryWhoseSumsDisagreeWithItsTokensIsRefused) {
   const fs::path dir = prepared("a");
   nlohmann::json line = read_lines(dir / "propose" / "trajectories.jsonl").front();
@@ -260,6 +282,42 @@ TEST_F(PipelineStages, ACountdownCountBeyondTheSplitGivesTheWholeSplit) {
     // One more than the split is the split.
     EXPECT_EQ(task->prompts(split, static_cast<std::int64_t>(all.size()) + 1).size(), all.size());
   }
+  // The split's size, counted independently: every ordered tuple of numbers (not the
+  // task's non-decreasing enumeration), deduplicated by its sorted key, with the task's
+  // target rule, split and FNV-1a half (bit 7). An under-count would show here.
+  countdown::TaskConfig config;  // the in-house model's task.json (the defaults)
+  const auto made = nlohmann::json::parse(read(root_ / "base" / "task.json"))["config"];
+  config.count = made["count"].get<int>();
+  config.max_number = made["max_number"].get<std::int64_t>();
+  config.min_target = made["min_target"].get<std::int64_t>();
+  config.max_target = made["max_target"].get<std::int64_t>();
+  config.min_solutions = made["min_solutions"].get<int>();
+  config.eval_per_mille = made["eval_per_mille"].get<int>();
+  ASSERT_LE(config.count, 4);
+  std::set<std::string> halves[2];
+  std::vector<std::int64_t> tuple(static_cast<std::size_t>(config.count), 1);
+  while (true) {
+    std::vector<std::int64_t> sorted = tuple;
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [value, solutions] : countdown::solve_all(tuple)) {
+      if (!value.is_integer() || value.num < config.min_target || value.num > config.max_target ||
+          static_cast<int>(solutions.size()) < config.min_solutions) {
+        continue;
+      }
+      if (countdown::split_of({tuple, value.num}, config) != countdown::Split::kEval) continue;
+      std::string key = std::to_string(value.num);
+      for (const std::int64_t n : sorted) key += fmt::format(",{}", n);
+      std::uint64_t h = 1469598103934665603ull;
+      for (const char c : key) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      halves[(h >> 7) & 1u].insert(key);  // half 0: evaluation, half 1: RL
+    }
+    int i = 0;  // the next tuple, odometer order
+    while (i < config.count && tuple[i] == config.max_number) tuple[i++] = 1;
+    if (i == config.count) break;
+    ++tuple[i];
+  }
+  EXPECT_EQ(task->prompts(PromptSplit::kEval, 1000000).size(), halves[0].size());
+  EXPECT_EQ(task->prompts(PromptSplit::kTrain, 1000000).size(), halves[1].size());
 }
 
 TEST_F(PipelineStages, AnchorIsTheLogMeanOfTheImportanceWeights) {
@@ -545,6 +603,20 @@ TEST_F(PipelineStages, AnUpdateThatBreaksThePolicyStopsBeforeAnythingIsSaved) {
   EXPECT_FALSE(fs::exists(o.out / "checkpoint.pt"));
   EXPECT_FALSE(fs::exists(o.out / "policy" / "model.safetensors"));
   EXPECT_FALSE(fs::exists(o.out / "train.json"));
+  // With a second step, that step's forward pass meets the NaN first: a numerical
+  // failure of training (the CLI's exit 1), not an InputError from the loss head (exit 2).
+  TrainOptions two = train_defaults(dir, "disa", root_ / "diverged2");
+  two.steps = 2;
+  two.lr = 1e30;
+  two.lora_rank = 4;
+  two.checkpoint_every = 2;
+  try {
+    run_train(two);
+    FAIL() << "training went on from a broken policy";
+  } catch (const NumericalError& e) {
+    EXPECT_NE(std::string(e.what()).find("step 2: the policy's log-probs are not finite"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(PipelineStages, ProposeRefusesNonFiniteReferenceLogprobsBeforeWritingAPart) {
