@@ -6,7 +6,7 @@
 // Device and stream: each launch makes the tensors' device current (a CUDA guard) and
 // runs on PyTorch's current CUDA stream of that device when the LibTorch build provides
 // <c10/cuda/CUDAStream.h> and its generated c10/cuda headers (any CUDA build of torch,
-// e.g. the pip package; the GPU build, kernels/standalone, requires them), else on the
+// e.g. the pip package; scripts/gpu_check.sh requires them for a CUDA torch), else on the
 // legacy default stream (0), which synchronises with every other blocking stream. Debian's
 // libtorch 1.13 here is CPU-only: this file compiles against it, and every function
 // throws InputError at run time for a tensor that is not on a CUDA device, except inside

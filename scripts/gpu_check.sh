@@ -72,9 +72,10 @@ TORCH_PREFIX="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 
 # LibTorch only, never built on the Debian box) must not keep every other checker from
 # running in the one device session; what did not build is a failure below.
 failed=0
+TORCH_CUDA="$(python3 -c 'import torch; print("ON" if torch.version.cuda else "OFF")' 2>/dev/null || echo OFF)"
 cmake -S "$ROOT/kernels/standalone" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DDISA_DEPS="$DEPS" -DCMAKE_CUDA_COMPILER="$NVCC" \
-  -DCMAKE_CUDA_ARCHITECTURES="80;90" >"$OUT/build.log" 2>&1 || {
+  -DCMAKE_CUDA_ARCHITECTURES="80;90" -DDISA_REQUIRE_TORCH_CUDA_STREAM="$TORCH_CUDA" >"$OUT/build.log" 2>&1 || {
   echo "gpu_check: cmake failed; see $OUT/build.log"
   tail -30 "$OUT/build.log"
   exit 1
