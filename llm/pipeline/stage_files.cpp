@@ -55,7 +55,11 @@ void lock_stage_folder(const std::filesystem::path& out, const std::string& stag
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw InputError(fmt::format("{}: cannot create '{}' ({})", stage, path.string(), std::strerror(errno)));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
     ::close(fd);
+    // A file system without flock (ENOLCK, EOPNOTSUPP on some network mounts) cannot hold
+    // the lock: the folder is used without it, as before the lock existed.
+    if (error != EWOULDBLOCK) return;
     throw InputError(fmt::format("{}: '{}' is in use by another running process (it holds {}); wait for it or use "
                                  "another --out",
                                  stage, out.string(), path.filename().string()));
