@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
@@ -19,9 +18,10 @@ void sync_path(const std::filesystem::path& path, bool directory) {
   const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
   if (fd < 0) throw std::runtime_error(fmt::format("cannot open {} to sync it", path.string()));
   const int rc = ::fsync(fd);
+  const int error = errno;  // before close() can overwrite it
   ::close(fd);
   // A directory fsync may be unsupported (EINVAL) on some file systems; the data is synced.
-  if (rc != 0 && !(directory && errno == EINVAL)) {
+  if (rc != 0 && !(directory && error == EINVAL)) {
     throw std::runtime_error(fmt::format("syncing {} failed (disk full or I/O error?)", path.string()));
   }
 }

@@ -91,21 +91,19 @@ void claim_stage_folder(const std::filesystem::path& out, const std::string& sta
   if (std::filesystem::exists(path)) {
     const nlohmann::json old = read_json_file(path);
     const nlohmann::json now = nlohmann::json::parse(record.dump());
-    if (old != now && holds_only_options(out)) {
+    if (old == now) return;  // the same run: resume
+    if (holds_only_options(out)) {
       // A run refused or failed before its first output (a truncated input, a prompt count
       // the task cannot give): nothing to lose or to mix, so the corrected rerun goes on.
       write_json_atomically(path, record);
       return;
     }
-    if (old != now) {
-      std::string differs = "stage";
-      if (old.value("stage", "") == stage && old.contains("options")) {
-        differs = first_difference(old["options"], now["options"]).value_or("options");
-      }
-      throw InputError(fmt::format("{}: '{}' holds a run with other options ({}); use another --out or remove it",
-                                   stage, out.string(), differs));
+    std::string differs = "stage";
+    if (old.value("stage", "") == stage && old.contains("options")) {
+      differs = first_difference(old["options"], now["options"]).value_or("options");
     }
-    return;
+    throw InputError(fmt::format("{}: '{}' holds a run with other options ({}); use another --out or remove it",
+                                 stage, out.string(), differs));
   }
   write_json_atomically(path, record);
 }
