@@ -1,9 +1,13 @@
 #include "llm/pipeline/data_parallel.h"
 
+#include <stdexcept>
+#include <string>
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "src/input_error.h"
+#include "src/numerical_error.h"
 
 #ifdef DISA_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
@@ -11,6 +15,41 @@
 #endif
 
 namespace disa::llm::pipeline {
+
+namespace {
+enum FailureKind { kNumerical = 0, kInput = 1, kOther = 2, kKinds = 3 };
+
+FailureKind kind_of(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const NumericalError&) {
+    return kNumerical;
+  } catch (const InputError&) {
+    return kInput;
+  } catch (...) {
+    return kOther;
+  }
+}
+}  // namespace
+
+void RankFailure::append_counts(std::vector<double>& scalars) const {
+  for (int k = 0; k < kKinds; ++k) scalars.push_back(error_ && kind_of(error_) == k ? 1.0 : 0.0);
+}
+
+void RankFailure::stop_if_any_failed(std::vector<double>& scalars, std::int64_t step) const {
+  if (scalars.size() < kKinds) throw std::logic_error("RankFailure: the failure counts are missing");
+  double counts[kKinds];
+  for (int k = kKinds - 1; k >= 0; --k) counts[k] = scalars.back(), scalars.pop_back();
+  if (counts[kNumerical] + counts[kInput] + counts[kOther] == 0) return;
+  rethrow_if_failed();
+  const std::string message = fmt::format(
+      "train: step {}: stopped because {} other rank(s) failed ({} numerical, {} bad input, {} other); their logs "
+      "say why",
+      step, counts[kNumerical] + counts[kInput] + counts[kOther], counts[kNumerical], counts[kInput], counts[kOther]);
+  if (counts[kNumerical] > 0) throw NumericalError(message);
+  if (counts[kInput] > 0) throw InputError(message);
+  throw std::runtime_error(message);
+}
 
 #ifdef DISA_HAVE_GLOO
 namespace {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,45 @@ class GradientReducer {
   virtual void all_reduce_sum(std::vector<torch::Tensor>& tensors, std::vector<double>& scalars) = 0;
   // Replaces every scalar by its maximum over the ranks.
   virtual void all_reduce_max(std::vector<double>& scalars) = 0;
+};
+
+// An exception on one rank must stop every rank with a reason. A rank that simply exited
+// would leave the others failing in their next all-reduce with Gloo's "Connection closed
+// by peer" (or waiting for its timeout, 30 minutes, while a failed rank lingers), which
+// says nothing of why. So a rank that fails holds its exception, skips its remaining
+// work, and joins that all-reduce with failure counts added to the scalars; then every
+// rank stops, the failed one with its own error, the others with one that names the
+// failures' kinds (numerical / bad input / other, so the exit codes agree: 1, 2, 1). In
+// one process (hold = false) run() lets exceptions through at once.
+class RankFailure {
+ public:
+  explicit RankFailure(bool hold) : hold_(hold) {}
+  template <class Work>
+  void run(Work&& work) {
+    if (!hold_) return work();
+    if (error_) return;  // already failed: nothing more to compute, only the next collective
+    try {
+      work();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  bool failed() const { return static_cast<bool>(error_); }
+  // Appends this rank's three failure counts (numerical, input, other) to the scalars an
+  // all-reduce sums.
+  void append_counts(std::vector<double>& scalars) const;
+  // After that all-reduce: removes the three summed counts from the end of `scalars`; when
+  // any rank failed, rethrows this rank's error or throws one saying which `step` the
+  // other ranks stopped at.
+  void stop_if_any_failed(std::vector<double>& scalars, std::int64_t step) const;
+  // Where no collective follows (the end of training): rethrows a held error.
+  void rethrow_if_failed() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  bool hold_;
+  std::exception_ptr error_;
 };
 
 // Joins the group (blocks until all `world_size` ranks have joined). Throws InputError

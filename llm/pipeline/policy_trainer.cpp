@@ -436,6 +436,9 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   const auto owns_micro_batch = [&](std::size_t k) {
     return static_cast<std::int64_t>(k % static_cast<std::size_t>(o.world_size)) == o.rank;
   };
+  // A rank whose rollouts or micro-batches throw (a policy that gives NaN on its prompts
+  // only) still joins the step's all-reduce, so every rank stops there together.
+  RankFailure failure(reducer != nullptr);
   while (step < o.steps) {
     const auto step_start = std::chrono::steady_clock::now();
     std::size_t rollouts_here = 0;  // on-policy rollouts this rank sampled
@@ -459,7 +462,6 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       // Each rank samples and scores only its own micro-batches' prompts; the other rows
       // stay empty placeholders here. A rollout is a function of (model, prompt index,
       // sample, seed) alone (rollout.h), so these are the rows one process would draw.
-      torch::NoGradGuard no_grad;
       const std::size_t G = static_cast<std::size_t>(o.group_size);
       std::vector<TaskPrompt> batch;
       std::vector<std::size_t> batch_group;  // batch[k] is chosen[batch_group[k]]
@@ -471,6 +473,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
           batch_group.push_back(g);
         }
       }
+      failure.run([&] {
+      torch::NoGradGuard no_grad;
       SamplingOptions sampling{.temperature = 1.0, .max_new_tokens = o.max_new_tokens,
                                .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
       const std::vector<Rollout> rollouts =
@@ -487,6 +491,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
                                                       r.completion.model_logprobs, ref[i], r.verdict.reward};
       }
       rollouts_here = rollouts.size();
+      });
     }
     group_begin.push_back(rows.size());
 
@@ -509,8 +514,10 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       // ranks gives every rank the step's lengths and rewards, hence the same D.
       std::vector<double> shared(2 * rows.size());
       for (std::size_t r = 0; r < rows.size(); ++r) shared[r] = double(lengths[r]), shared[rows.size() + r] = rewards[r];
+      failure.append_counts(shared);
       std::vector<torch::Tensor> no_tensors;
       reducer->all_reduce_sum(no_tensors, shared);
+      failure.stop_if_any_failed(shared, step + 1);
       for (std::size_t r = 0; r < rows.size(); ++r) {
         lengths[r] = static_cast<std::size_t>(shared[r]), rewards[r] = shared[rows.size() + r];
       }
@@ -528,6 +535,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     loss::DiagnosticsMerge diagnostics_merge;  // the micro-batches' diagnostics, merged as the batch's
     std::size_t step_tokens = 0;
     for (std::size_t n : lengths) step_tokens += n;
+    failure.run([&] {
     std::size_t micro_index = 0;
     for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
       const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
@@ -594,6 +602,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
                             {share, step_tokens > 0 ? double(micro_tokens) / double(step_tokens) : 0.0,
                              double(end - begin) / total_rows});
     }
+    });
     std::vector<torch::Tensor> gradients;
     for (auto& p : trainable) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
     if (logz_head) {
@@ -603,7 +612,9 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       std::vector<double> sums{loss_sum, reward_sum, length_sum, c_sum, log_z_phi_sum};
       const std::vector<double> diagnostic_sums = diagnostics_merge.sums();
       sums.insert(sums.end(), diagnostic_sums.begin(), diagnostic_sums.end());
+      failure.append_counts(sums);
       reducer->all_reduce_sum(gradients, sums);
+      failure.stop_if_any_failed(sums, step + 1);
       loss_sum = sums[0], reward_sum = sums[1], length_sum = sums[2], c_sum = sums[3], log_z_phi_sum = sums[4];
       std::vector<double> maxima = diagnostics_merge.maxima();
       reducer->all_reduce_max(maxima);
@@ -644,15 +655,18 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       log_file.flush();
     }
     if (progress) progress(step, o.steps, line);
-    if (step % o.checkpoint_every == 0 || step == o.steps) save_checkpoint();
+    // A checkpoint rank 0 fails to write stops the others at the next step's all-reduce.
+    if (step % o.checkpoint_every == 0 || step == o.steps) failure.run(save_checkpoint);
     if (o.stop_after > 0 && step >= o.stop_after && step < o.steps) {
-      save_checkpoint();
+      failure.run(save_checkpoint);
+      failure.rethrow_if_failed();
       summary.steps_done = step;
       summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return summary;
     }
   }
 
+  failure.rethrow_if_failed();
   summary.steps_done = step;
   summary.finished = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

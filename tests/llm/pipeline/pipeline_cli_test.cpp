@@ -173,6 +173,59 @@ TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
   }
 }
 
+TEST_F(LlmPipelineCli, RanksThatFailStopTheRankThatDidNot) {
+  // A reference whose final norm is NaN: ranks 0 and 1 score their micro-batches and get
+  // NaN log-probs; rank 2 has no micro-batch and goes straight to the gradient all-reduce.
+  // Before RankFailure, ranks 0 and 1 exited and rank 2 failed with Gloo's "Connection
+  // closed by peer", which says nothing of why; now all three stop at step 1, rank 2
+  // naming the two numerical failures, every one with the exit code of a NumericalError.
+  const std::filesystem::path poisoned = p("base_nan_norm");
+  std::filesystem::remove_all(poisoned);
+  std::filesystem::copy(p("base"), poisoned);
+  {
+    const auto base = disa::llm::SafetensorsFile::open(p("base/model.safetensors"));
+    std::vector<std::vector<std::byte>> copies;
+    std::vector<disa::llm::TensorToWrite> tensors;
+    for (const auto& t : base.tensors()) {
+      copies.emplace_back(t.bytes.begin(), t.bytes.end());
+      if (t.name == "model.norm.weight") {
+        ASSERT_EQ(t.dtype, disa::llm::Dtype::F32);
+        auto* w = reinterpret_cast<float*>(copies.back().data());
+        for (std::size_t i = 0; i < copies.back().size() / sizeof(float); ++i) w[i] = std::nanf("");
+      }
+      tensors.push_back({t.name, t.dtype, t.shape, copies.back()});
+    }
+    ASSERT_EQ(std::count_if(base.tensors().begin(), base.tensors().end(),
+                            [](const auto& t) { return t.name == "model.norm.weight"; }),
+              1);
+    disa::llm::write_safetensors(poisoned / "model.safetensors", tensors, base.metadata());
+  }
+  std::string args = train_args("disa");
+  args.replace(args.find(p("base")), p("base").size(), poisoned.string());
+  // `timeout` turns a regression (a hang) into exit 124 instead of a stuck test.
+  std::string cmd = "pids=''; ";
+  for (int r = 0; r < 3; ++r) {
+    const std::string rank = std::to_string(r);
+    cmd += "(CI=true timeout 300 " + disa::test::disa_binary() + " " + args +
+           " --set world_size=3 --set rendezvous=" + p("store3_nan") + " --out " + p("dp3_nan") + " --set rank=" +
+           rank + " > " + p("rank" + rank + "_nan.log") + " 2>&1; echo $? > " + p("rank" + rank + "_nan.rc") +
+           ") & pids=\"$pids $!\"; ";
+  }
+  cmd += "for q in $pids; do wait $q; done";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  for (int r = 0; r < 3; ++r) {
+    const std::string rank = std::to_string(r), log = read(p("rank" + rank + "_nan.log"));
+    EXPECT_EQ(std::stoi(read(p("rank" + rank + "_nan.rc"))), 1) << "rank " << rank << ": " << log;
+    if (r < 2) {
+      EXPECT_NE(log.find("step 1: the policy's log-probs are not finite"), std::string::npos) << rank << ": " << log;
+    } else {
+      EXPECT_NE(log.find("step 1: stopped because 2 other rank(s) failed (2 numerical, 0 bad input, 0 other)"),
+                std::string::npos)
+          << log;
+    }
+  }
+}
+
 TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
   const std::string args = "llm pipeline --out " + p("run") + " --set model=" + p("base") +
                            " --set prompts=4 --set samples=4 --set steps=2 --set prompts_per_step=2"
