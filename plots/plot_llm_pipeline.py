@@ -41,6 +41,7 @@ def main():
     results = os.path.join(args.run_dir, "eval", "results.csv")
     if not os.path.exists(results):
         raise SystemExit(f"plot_llm_pipeline: {results} not found (run `disa llm pipeline` first)")
+    os.makedirs(out_dir, exist_ok=True)
     with open(results) as f:
         all_rows = list(csv.DictReader(f))
     tasks = sorted({r["task"] for r in all_rows})

@@ -41,10 +41,13 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   const std::vector<Trajectory> all = read_trajectories(o.trajectories);
   std::vector<std::string> order;
   std::map<std::string, std::vector<double>> log_w;
+  std::map<std::string, std::pair<double, double>> reward_range;  // min, max per prompt
   for (const Trajectory& t : all) {
     auto [it, fresh] = log_w.try_emplace(t.prompt_id);
-    if (fresh) order.push_back(t.prompt_id);
+    if (fresh) order.push_back(t.prompt_id), reward_range[t.prompt_id] = {t.reward, t.reward};
     it->second.push_back(t.logp_ref_sum + o.beta * t.reward - t.logq_sum);
+    auto& [low, high] = reward_range[t.prompt_id];
+    low = std::min(low, t.reward), high = std::max(high, t.reward);
   }
   if (order.empty()) throw InputError(fmt::format("anchor: '{}' holds no trajectory", o.trajectories.string()));
 
@@ -56,7 +59,9 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   for (const std::string& id : order) {
     const IsEstimate e = estimate_log_partition(log_w[id], is);
     AnchorRecord a = make_anchor(id, e, "propose:" + o.trajectories.string(), o.beta, 0);
-    const bool unreliable = !e.reliable() || e.ess < o.min_ess;
+    const bool one_reward = reward_range[id].first == reward_range[id].second && e.n > 1;
+    if (one_reward) a.flags.push_back(kRewardsAllEqual);
+    const bool unreliable = !e.reliable() || e.ess < o.min_ess || one_reward;
     if (unreliable) {
       ++s.unreliable;
       if (o.policy == "keep") {
@@ -107,13 +112,20 @@ std::map<std::string, double> usable_anchors(const std::filesystem::path& anchor
                                    anchors_file.string(), theirs, record.string(), trajectories.string(), ours));
     }
   }
-  std::map<std::string, double> out;
-  for (const AnchorRecord& a : load_anchors(anchors_file.string())) {
+  const std::vector<AnchorRecord> records = load_anchors(anchors_file.string());
+  for (const AnchorRecord& a : records) {
     if (beta && a.beta != *beta) {
       throw InputError(fmt::format("anchors '{}': prompt '{}' has beta={} but the loss head trains at beta={}: "
                                    "anchor at the training beta (anchor --set beta={})",
                                    anchors_file.string(), a.prompt, a.beta, *beta, *beta));
     }
+  }
+  return kept_anchors(records);
+}
+
+std::map<std::string, double> kept_anchors(const std::vector<AnchorRecord>& records) {
+  std::map<std::string, double> out;
+  for (const AnchorRecord& a : records) {
     if (std::find(a.flags.begin(), a.flags.end(), "policy:dropped") != a.flags.end()) continue;
     if (!std::isfinite(a.log_z_hat)) continue;
     out[a.prompt] = a.log_z_hat;

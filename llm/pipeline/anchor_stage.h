@@ -6,7 +6,8 @@
 //   log Zhat = logsumexp_i log w_i - log N;  ESS, chi2_hat, k_hat (PSIS), CI (delta method)
 //
 // Policy for an unreliable estimate (IsEstimate::reliable() false: k_hat > 0.7, all
-// weights zero, a single sample; or ESS below min_ess):
+// weights zero, a single sample; or ESS below min_ess; or every sample of the prompt has
+// the same reward, flag "rewards_all_equal"):
 //   drop (default)  the prompt is flagged "policy:dropped" and DISA does not train on it:
 //                   a wrong frozen anchor biases every update of that prompt (THEORY.md
 //                   item 9), while leaving one prompt out only removes data
@@ -24,8 +25,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "llm/pipeline/stage_config.h"
+#include "src/anchor.h"
 
 namespace disa::llm::pipeline {
 
@@ -36,6 +39,15 @@ struct AnchorOptions {
   double min_ess = 2.0;
   double ci_level = 0.95;
 };
+
+// Every one of the prompt's N > 1 samples got the same reward r0. The sample then says
+// nothing of how the reward varies, and log Zhat is log E_q[pi_ref/q] + beta r0 with a CI
+// from the proposal ratio alone: with q = pi_ref, log Zhat = 0 and CI [0, 0] for a prompt
+// nobody solved in N samples, whose true log Z = log(1 + (e^beta - 1) acc) can be ~1 at
+// an accuracy of a few percent (the rule of three allows acc up to 3/N), and a frozen
+// anchor that low makes DISA raise the failures' probability (THEORY.md item 9). Counted
+// unreliable. (Such prompts carry no GRPO advantage either; DAPO filters them the same way.)
+inline constexpr const char* kRewardsAllEqual = "rewards_all_equal";
 
 AnchorOptions anchor_options(StageConfig& config);
 
@@ -56,5 +68,9 @@ AnchorSummary run_anchor(const AnchorOptions& options);
 // prompts survived, not the values.
 std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file,
                                              const std::filesystem::path& trajectories, std::optional<double> beta);
+
+// The records training uses (not dropped, finite log Zhat): prompt id -> log Zhat. No
+// checks; eval reads which prompts were trained with it.
+std::map<std::string, double> kept_anchors(const std::vector<AnchorRecord>& records);
 
 }  // namespace disa::llm::pipeline

@@ -83,6 +83,7 @@ PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples) {
   }
   m.mean_reward = reward_sum / static_cast<double>(m.samples);
   for (std::int64_t j = 1; j <= m.samples; j *= 2) m.pass_at[j] = pass_at_k(m.samples, m.correct, j);
+  m.pass_at[m.samples] = pass_at_k(m.samples, m.correct, m.samples);  // pass@k itself, k a power of 2 or not
   m.distinct_correct = static_cast<std::int64_t>(signatures.size());
   m.distinct_strategies = static_cast<std::int64_t>(strategies.size());
   if (correct_keys.size() < 2) {

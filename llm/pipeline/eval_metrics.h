@@ -34,7 +34,7 @@ struct SampleOutcome {
 struct PromptMetrics {
   std::int64_t samples = 0, correct = 0;
   double mean_reward = 0;
-  std::map<std::int64_t, double> pass_at;  // j -> pass@j, j = 1, 2, 4, ... <= samples
+  std::map<std::int64_t, double> pass_at;  // j -> pass@j, j = 1, 2, 4, ... <= samples, and j = samples
   std::int64_t distinct_correct = 0;
   std::int64_t distinct_strategies = 0;
   double ngram_dispersion = 0;             // NaN with fewer than 2 correct samples

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "llm/pipeline/anchor_stage.h"
 #include "llm/pipeline/loaded_model.h"
 #include "llm/pipeline/rollout.h"
 #include "llm/pipeline/stage_files.h"
@@ -17,9 +18,8 @@
 #include "src/input_error.h"
 
 namespace disa::llm::pipeline {
-namespace {
 
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_comma_list(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
   std::string item;
@@ -30,6 +30,8 @@ std::vector<std::string> split_list(const std::string& text) {
   }
   return out;
 }
+
+namespace {
 
 std::string cell(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.4f}", v); }
 
@@ -50,7 +52,26 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
   const bool rl = task_name.size() > 3 && task_name.compare(task_name.size() - 3, 3, ":rl") == 0;
   const std::string spec = rl ? task_name.substr(0, task_name.size() - 3) : task_name;
   const auto task = make_task(spec, model_folder, o.data_dir, *model.tokenizer);
-  const std::vector<TaskPrompt> prompts = task->prompts(rl ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
+  std::vector<TaskPrompt> prompts;
+  if (rl && !o.anchors.empty()) {
+    // With the run's anchors, TASK:rl is exactly the prompts training used (the kept
+    // anchors'), whatever `prompts` says: the first `prompts` of the RL split would mix in
+    // prompts nobody trained on, or those the anchor policy dropped.
+    // The anchor file holds one record per proposed prompt (dropped ones flagged), and
+    // propose took the RL split's first ones: so its size is the count to ask for.
+    const std::vector<AnchorRecord> records = load_anchors(o.anchors.string());
+    const std::map<std::string, double> trained = kept_anchors(records);
+    for (TaskPrompt& p : task->prompts(PromptSplit::kTrain, static_cast<std::int64_t>(records.size()))) {
+      if (trained.count(p.id)) prompts.push_back(std::move(p));
+    }
+    if (prompts.size() != trained.size()) {
+      throw InputError(fmt::format("eval: task {}: {} of the {} prompts of anchors '{}' are not in the task's RL "
+                                   "prompts (anchors of another task?)",
+                                   task_name, trained.size() - prompts.size(), trained.size(), o.anchors.string()));
+    }
+  } else {
+    prompts = task->prompts(rl ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
+  }
   SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
   const std::vector<Rollout> rollouts =
       roll_out(*model.model, *model.tokenizer, model.eos, *task, prompts, o.k, sampling, o.batch_size);
@@ -73,7 +94,7 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
 
 EvalOptions eval_options(StageConfig& c) {
   EvalOptions o;
-  for (const std::string& entry : split_list(c.word("models", ""))) {
+  for (const std::string& entry : split_comma_list(c.word("models", ""))) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
       throw InputError(fmt::format("eval: models entry '{}' must be name=folder", entry));
@@ -89,7 +110,7 @@ EvalOptions eval_options(StageConfig& c) {
     o.models.emplace_back(name, entry.substr(eq + 1));
   }
   if (o.models.empty()) throw InputError("eval: models (name=folder,...) is required");
-  o.tasks = split_list(c.word("tasks", "countdown"));
+  o.tasks = split_comma_list(c.word("tasks", "countdown"));
   if (o.tasks.empty()) throw InputError("eval: tasks is empty");
   o.data_dir = c.word("data_dir", "");
   o.anchors = c.word("anchors", "");
@@ -187,6 +208,7 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   // results.csv and results.md
   std::vector<std::int64_t> js;
   for (std::int64_t j = 1; j <= o.k; j *= 2) js.push_back(j);
+  if (js.back() != o.k) js.push_back(o.k);
   std::string csv = fmt::format("model,task,prompts,k,mean_at_k");
   std::string md = fmt::format("| model | task | prompts | Mean@{} |", o.k);
   std::string rule = "|---|---|---:|---:|";

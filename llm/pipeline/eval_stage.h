@@ -1,5 +1,5 @@
 // Stage 4, `disa llm eval`: every model x every held-out task, k samples per prompt at
-// temperature 1, verified; Mean@k, pass@j (j = 1, 2, 4, ... <= k), distinct correct
+// temperature 1, verified; Mean@k, pass@j (j = 1, 2, 4, ... <= k, and k), distinct correct
 // solutions, distinct derivation strategies and the n-gram dispersion of correct samples
 // (llm/pipeline/eval_metrics.h) per task and averaged over tasks.
 //
@@ -15,7 +15,8 @@
 // benchmark names separated by commas; "TASK:rl" = the RL training prompts of TASK, to see
 // what training fit, kept out of the average), data_dir, prompts (200; 0 = all of a benchmark),
 // k (8), max_new_tokens (40), temperature (1), seed (7), batch_size (256), threads (1),
-// device (cpu), anchors (optional: its fingerprint is recorded).
+// device (cpu), anchors (optional: its fingerprint is recorded, and TASK:rl is then exactly
+// the prompts training used, the anchors not dropped, whatever `prompts` says).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,9 @@ struct EvalOptions {
 };
 
 EvalOptions eval_options(StageConfig& config);
+
+// "a, b,,c" -> {"a", "b", "c"}: the lists of models= and tasks= (blanks trimmed, empties dropped).
+std::vector<std::string> split_comma_list(const std::string& text);
 
 struct EvalRow {
   std::string model, task;

@@ -57,7 +57,21 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::string model_key = c.word("model", "");
   const std::string task = c.word("task", "countdown");
   const std::string data_dir = c.word("data_dir", "");
-  const std::string eval_tasks = c.word("eval_tasks", task + "," + task + ":rl");
+  // A math or code benchmark file is one split: its "held-out" prompts would be the ones
+  // trained on. So its default is TASK:rl alone (labelled as the training prompts), and a
+  // held-out row needs other benchmarks named in eval_tasks.
+  const bool countdown = task == "countdown";
+  const std::string eval_tasks = c.word("eval_tasks", countdown ? task + "," + task + ":rl" : task + ":rl");
+  if (!countdown) {
+    for (const std::string& t : split_comma_list(eval_tasks)) {
+      if (t == task) {
+        throw InputError(fmt::format("pipeline: eval_tasks names '{}', the benchmark trained on: its prompts are the "
+                                     "training prompts, not held-out ones; name it '{}:rl', and other benchmarks for "
+                                     "held-out rows (eval_tasks={}:rl,aime24,amc23)",
+                                     t, task, task));
+      }
+    }
+  }
   const std::string methods = c.word("methods", "disa,flowrl,grpo,gspo,sft");
   const std::int64_t prompts = c.integer("prompts", 32, 1);
   const std::int64_t samples = c.integer("samples", 32, 1);
@@ -67,6 +81,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::int64_t prompts_per_step = c.integer("prompts_per_step", 8, 1);
   const std::int64_t group_size = c.integer("group_size", 8, 1);
   const double lr = c.number("lr", 3e-4, 0, kNoLimit, true);
+  const std::int64_t max_new_tokens = c.integer("max_new_tokens", 40, 1);  // propose, train and eval
   const std::int64_t lora_rank = c.integer("lora_rank", 8, 0);
   const std::int64_t eval_prompts = c.integer("eval_prompts", 32, 0);
   const std::int64_t k = c.integer("k", 16, 1);
@@ -88,6 +103,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::filesystem::path reference = model_key.empty() ? out / "base" : std::filesystem::path(model_key);
   const std::string common_threads = fmt::format("threads={}", threads);
   const std::string common_device = fmt::format("device={}", device);
+  const std::string common_max_new_tokens = fmt::format("max_new_tokens={}", max_new_tokens);
   std::vector<std::string> method_list;
   {
     std::string rest = methods;
@@ -108,7 +124,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
       stage_sets("propose", {"reference=" + reference.string(), "task=" + task, "data_dir=" + data_dir,
                              fmt::format("prompts={}", prompts), fmt::format("samples={}", samples),
                              fmt::format("temperature={}", proposal_temperature), fmt::format("seed={}", seed),
-                             common_threads, common_device}));
+                             common_max_new_tokens, common_threads, common_device}));
   ProposeOptions propose = propose_options(propose_config);
   propose_config.finish();
   propose.out = out / "propose";
@@ -121,16 +137,18 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   anchor.out = out / "anchor";
   std::vector<TrainOptions> trains;
   for (const std::string& method : method_list) {
-    StageConfig s = StageConfig::load(
-        "train", "",
-        stage_sets("train", {"method=" + method, "reference=" + reference.string(),
-                             "trajectories=" + (out / "propose" / "trajectories.jsonl").string(),
-                             "anchors=" + (out / "anchor" / "anchors.jsonl").string(), "task=" + task,
-                             "data_dir=" + data_dir, fmt::format("beta={}", beta), fmt::format("steps={}", steps),
-                             fmt::format("prompts_per_step={}", prompts_per_step),
-                             fmt::format("group_size={}", group_size), fmt::format("lr={}", lr),
-                             fmt::format("lora_rank={}", lora_rank), fmt::format("seed={}", seed), common_threads,
-                             common_device}));
+    std::vector<std::string> defaults{"method=" + method, "reference=" + reference.string(),
+                                      "trajectories=" + (out / "propose" / "trajectories.jsonl").string(),
+                                      "anchors=" + (out / "anchor" / "anchors.jsonl").string(), "task=" + task,
+                                      "data_dir=" + data_dir, fmt::format("steps={}", steps),
+                                      fmt::format("prompts_per_step={}", prompts_per_step),
+                                      fmt::format("group_size={}", group_size), fmt::format("lr={}", lr),
+                                      fmt::format("lora_rank={}", lora_rank), fmt::format("seed={}", seed),
+                                      common_max_new_tokens, common_threads, common_device};
+    // The anchors' beta is p*'s tilt, which only disa and disa-online train toward (the
+    // other heads have none, or, FlowRL, a beta on the standardised advantage).
+    if (method == "disa" || method == "disa-online") defaults.push_back(fmt::format("beta={}", beta));
+    StageConfig s = StageConfig::load("train", "", stage_sets("train", defaults));
     trains.push_back(train_options(s));
     s.finish();
     trains.back().out = out / "train" / method;
@@ -149,7 +167,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   StageConfig eval_config = StageConfig::load(
       "eval", "",
       stage_sets("eval", {"models=" + model_list, "tasks=" + eval_tasks, "data_dir=" + data_dir,
-                          fmt::format("prompts={}", eval_prompts), fmt::format("k={}", k),
+                          fmt::format("prompts={}", eval_prompts), fmt::format("k={}", k), common_max_new_tokens,
                           "anchors=" + (out / "anchor" / "anchors.jsonl").string(), common_threads, common_device}));
   EvalOptions eval = eval_options(eval_config);
   eval_config.finish();

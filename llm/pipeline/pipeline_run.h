@@ -11,10 +11,13 @@
 //
 // Keys (config file or --set; every stage's key can be given with its stage's prefix,
 // e.g. train.lr=3e-3, propose.samples=32; unprefixed keys below are shared):
-//   model (pretrain), task (countdown), data_dir, eval_tasks (task,task:rl), methods
+//   model (pretrain), task (countdown), data_dir, eval_tasks (task,task:rl; for a math or
+//   code benchmark task:rl, and the benchmark itself is refused there: its file is the one
+//   split, so its "held-out" prompts would be the trained ones), methods
 //   (disa,flowrl,grpo,gspo,sft), prompts (32), samples (32), proposal_temperature (1),
-//   beta (3), steps (200), prompts_per_step (8), group_size (8), lr (3e-4), lora_rank (8),
-//   eval_prompts (32), k (16), seed (1), threads (1), device (cpu), pretrain_steps (1500)
+//   beta (3; the anchors' and disa's), steps (200), prompts_per_step (8), group_size (8),
+//   lr (3e-4), lora_rank (8), max_new_tokens (40; propose, train and eval), eval_prompts
+//   (32), k (16), seed (1), threads (1), device (cpu), pretrain_steps (1500)
 // The in-house Countdown task has only 72 distinct held-out problems (560 in all); RL and
 // evaluation get disjoint halves of them (llm/pipeline/prompt_task.h), hence 32 + 32.
 #pragma once

@@ -219,6 +219,14 @@ TrainOptions train_options(StageConfig& c) {
   o.lr = c.number("lr", o.lr, 0, kNoLimit, true);
   o.weight_decay = c.number("weight_decay", o.weight_decay, 0, kNoLimit);
   o.grad_clip = c.number("grad_clip", o.grad_clip, 0, kNoLimit);
+  // beta is the tilt of p* = pi_ref e^{beta r} / Z, which only disa and disa-online train
+  // toward; accepted and ignored elsewhere, it would look like a setting it is not.
+  if (c.given().contains("beta") && !needs_anchors(o.method)) {
+    throw InputError(fmt::format(
+        "train: beta={} is the tilt of p* that disa and disa-online train toward; method={} has none{}",
+        c.given()["beta"].dump(), o.method,
+        o.method == "flowrl" ? " (FlowRL's beta multiplies the group-standardised advantage: set it as loss.beta)" : ""));
+  }
   o.beta = c.number("beta", o.beta, 0, kNoLimit, true);
   o.logz_lr = c.number("logz_lr", o.logz_lr, 0, kNoLimit, true);
   o.lora_rank = c.integer("lora_rank", o.lora_rank, 0);

@@ -10,6 +10,7 @@
 //
 // The keys of each stage are listed in its header (llm/pipeline/*.h). A progress line
 // shows on a terminal, never under CI=true or when stderr is redirected.
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,12 +53,16 @@ void plot_pipeline(const std::string& out) {
 }
 
 void print_rows(const std::vector<lp::EvalRow>& rows) {
-  fmt::print("{:<12} {:<12} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "model", "task", "Mean@k", "pass@1", "pass@k",
-             "distinct", "strategies", "dispersion");
+  // Every row has pass@k at the same k (the eval's samples per prompt).
+  const std::int64_t k = rows.empty() || rows.front().metrics.pass_at.empty() ? 0 : rows.front().metrics.pass_at.rbegin()->first;
+  const std::string at_k = fmt::format("pass@{}", k);
+  fmt::print("{:<12} {:<12} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10}\n", "model", "task", fmt::format("Mean@{}", k),
+             "pass@1", at_k, "distinct", "strategies", "dispersion");
   for (const lp::EvalRow& r : rows) {
     const auto& m = r.metrics;
+    const auto found = m.pass_at.find(k);
     fmt::print("{:<12} {:<12} {:>8.3f} {:>8.3f} {:>8.3f} {:>10.2f} {:>10.2f} {:>10.3f}\n", r.model, r.task, m.mean_at_k,
-               m.pass_at.count(1) ? m.pass_at.at(1) : 0.0, m.pass_at.empty() ? 0.0 : m.pass_at.rbegin()->second,
+               m.pass_at.count(1) ? m.pass_at.at(1) : 0.0, found == m.pass_at.end() ? std::nan("") : found->second,
                m.distinct_correct, m.distinct_strategies, m.ngram_dispersion);
   }
 }

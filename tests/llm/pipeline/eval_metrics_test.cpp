@@ -54,8 +54,9 @@ TEST(PromptMetrics, CountsDistinctSolutionsAndStrategiesAmongCorrectOnly) {
   EXPECT_DOUBLE_EQ(m.mean_reward, 4.0 / 6.0);
   EXPECT_EQ(m.distinct_correct, 3);     // a, b, c
   EXPECT_EQ(m.distinct_strategies, 2);  // x, y
-  EXPECT_EQ(m.pass_at.size(), 3u);      // 1, 2, 4
+  EXPECT_EQ(m.pass_at.size(), 4u);      // 1, 2, 4 and k = 6 itself
   EXPECT_DOUBLE_EQ(m.pass_at.at(1), 4.0 / 6.0);
+  EXPECT_DOUBLE_EQ(m.pass_at.at(6), 1.0);
 }
 
 TEST(NgramDispersion, ZeroForIdenticalTextsOneForDisjointOnes) {

@@ -64,7 +64,10 @@ class LlmPipelineCli : public ::testing::Test {
                      " --set samples=6 --out " + p("propose"),
                  "CI=true");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    r = run_disa("llm anchor --set trajectories=" + p("propose/trajectories.jsonl") + " --set beta=2 --out " + p("anchor"),
+    // The 60-step model solves few prompts: keep the anchors of prompts whose 6 samples
+    // all have one reward (rewards_all_equal would drop most of them).
+    r = run_disa("llm anchor --set trajectories=" + p("propose/trajectories.jsonl") +
+                     " --set beta=2 --set policy=keep --out " + p("anchor"),
                  "CI=true");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
@@ -74,7 +77,8 @@ class LlmPipelineCli : public ::testing::Test {
     return "llm train --set method=" + method + " --set reference=" + p("base") +
            " --set trajectories=" + p("propose/trajectories.jsonl") + " --set anchors=" + p("anchor/anchors.jsonl") +
            " --set steps=3 --set prompts_per_step=4 --set group_size=3 --set micro_batch_prompts=2"
-           " --set max_new_tokens=12 --set lr=0.01 --set lora_rank=4 --set beta=2";  // the anchors' beta
+           " --set max_new_tokens=12 --set lr=0.01 --set lora_rank=4" +
+           (method.rfind("disa", 0) == 0 ? " --set beta=2" : "");  // the anchors' beta
   }
   // `world_size` ranks of `disa <args>` at once (ranks 1.. in the background, rank 0 in
   // the foreground); "" when all exit 0, else their logs.
@@ -230,12 +234,18 @@ TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
   const std::string args = "llm pipeline --out " + p("run") + " --set model=" + p("base") +
                            " --set prompts=4 --set samples=4 --set steps=2 --set prompts_per_step=2"
                            " --set group_size=2 --set eval_prompts=3 --set k=2 --set methods=disa,grpo,sft"
-                           " --set propose.max_new_tokens=12 --set train.max_new_tokens=12 --set eval.max_new_tokens=12";
+                           " --set max_new_tokens=12 --set anchor.policy=keep";
   auto r = run_disa(args, "CI=true");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string results = read(p("run/eval/results.csv"));
   for (const char* model : {"reference,", "disa,", "grpo,", "sft,"}) {
     EXPECT_NE(results.find(std::string("\n") + model + "countdown,3,2,"), std::string::npos) << model << results;
+    // countdown:rl is the 4 prompts trained on (the anchors'), not eval_prompts = 3 of them.
+    EXPECT_NE(results.find(std::string("\n") + model + "countdown:rl,4,2,"), std::string::npos) << model << results;
+  }
+  // The shared max_new_tokens reached every stage.
+  for (const char* options : {"run/propose/options.json", "run/train/grpo/options.json", "run/eval/options.json"}) {
+    EXPECT_EQ(nlohmann::json::parse(read(p(options)))["options"]["max_new_tokens"], 12) << options;
   }
   for (const char* png : {"quality_diversity.png", "methods.png", "training.png"}) {
     EXPECT_TRUE(std::filesystem::exists(p("run/eval/") + png)) << png << " (plots/plot_llm_pipeline.py)\n" << r.output;
@@ -270,7 +280,7 @@ TEST_F(LlmPipelineCli, AQwen2ShapedModelRunsEveryStageOnTheRealBenchmarks) {
                    data->string() + (sandbox ? " --set eval_tasks=math500,humaneval" : " --set eval_tasks=math500,aime24") +
                    " --set prompts=2 --set samples=2 --set steps=1"
                    " --set prompts_per_step=2 --set group_size=2 --set eval_prompts=2 --set k=2 --set methods=disa,grpo"
-                   " --set propose.max_new_tokens=8 --set train.max_new_tokens=8 --set eval.max_new_tokens=8 --no-plot",
+                   " --set max_new_tokens=8 --set anchor.policy=keep --no-plot",
                "CI=true");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string results = read(p("qwen_run/eval/results.csv"));
@@ -342,6 +352,15 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
   expect_rejected(run_disa("llm pipeline --out " + p("bad11") + " --set pretrain_steps=30", "CI=true"),
                   "holds an in-house model pretrained with other options");
   EXPECT_FALSE(std::filesystem::exists(p("bad11/propose")));
+  // beta is p*'s tilt, for disa and disa-online only; FlowRL's is loss.beta (another quantity).
+  expect_rejected(run_disa(train_args("grpo") + " --set beta=2 --out " + p("bad13"), "CI=true"), "method=grpo has none");
+  expect_rejected(run_disa(train_args("flowrl") + " --set beta=2 --out " + p("bad14"), "CI=true"), "set it as loss.beta");
+  // A benchmark file is one split: evaluating it "held out" would evaluate the trained prompts.
+  expect_rejected(run_disa("llm pipeline --out " + p("bad15") + " --set model=" + p("base") +
+                               " --set task=math500 --set eval_tasks=math500,aime24",
+                           "CI=true"),
+                  "eval_tasks names 'math500', the benchmark trained on");
+  EXPECT_FALSE(std::filesystem::exists(p("bad15/propose")));
   // --threads as the stages' threads key: 1..256 (100000 threads ran until killed).
   expect_rejected(run_disa("llm pretrain --out " + p("bad12") + " --threads 1000", "CI=true"),
                   "--threads: must be an integer in [1, 256], got '1000'");

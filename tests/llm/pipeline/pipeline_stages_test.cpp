@@ -97,6 +97,7 @@ class PipelineStages : public ::testing::Test {
       a.out = dir / "anchor";
       a.beta = beta;
       a.min_ess = 0;  // 4 samples per prompt: keep every anchor (the drop policy has its own test)
+      a.policy = "keep";
       run_anchor(a);
     }
     return dir;
@@ -332,9 +333,39 @@ TEST_F(PipelineStages, AnchorIsTheLogMeanOfTheImportanceWeights) {
     EXPECT_EQ(anchors[p].prompt, t[p * 4].prompt_id);
     EXPECT_NEAR(anchors[p].log_z_hat, std::log(mean), 1e-12);
     EXPECT_DOUBLE_EQ(anchors[p].beta, 2.0);
+    bool one_reward = true;
+    for (std::size_t j = 1; j < 4; ++j) one_reward = one_reward && t[p * 4 + j].reward == t[p * 4].reward;
+    const auto& f = anchors[p].flags;
+    EXPECT_EQ(std::count(f.begin(), f.end(), kRewardsAllEqual), one_reward ? 1 : 0) << p;
+    EXPECT_EQ(std::count(f.begin(), f.end(), "policy:kept_unreliable"), one_reward ? 1 : 0) << p;
   }
   const nlohmann::json record = nlohmann::json::parse(read(dir / "anchor" / "anchor.json"));
   EXPECT_EQ(record["anchors_fingerprint"], file_fingerprint(dir / "anchor" / "anchors.jsonl"));
+}
+
+TEST_F(PipelineStages, APromptWhoseSamplesAllHaveOneRewardIsDropped) {
+  // log Zhat = beta r0 with a CI of zero width says nothing of the reward's variation.
+  const fs::path dir = prepared("a");
+  const std::vector<Trajectory> t = read_trajectories(dir / "propose" / "trajectories.jsonl");
+  AnchorOptions a;
+  a.trajectories = dir / "propose" / "trajectories.jsonl";
+  a.out = root_ / "one_reward_anchor";
+  a.beta = 2.0;
+  a.min_ess = 0;  // only the reward rule drops
+  const AnchorSummary s = run_anchor(a);
+  const std::map<std::string, double> usable = usable_anchors(a.out / "anchors.jsonl", a.trajectories, 2.0);
+  std::int64_t one_reward_prompts = 0;
+  for (std::size_t p = 0; p < 6; ++p) {
+    bool one_reward = true;
+    for (std::size_t j = 1; j < 4; ++j) one_reward = one_reward && t[p * 4 + j].reward == t[p * 4].reward;
+    one_reward_prompts += one_reward;
+    EXPECT_EQ(usable.count(t[p * 4].prompt_id), one_reward ? 0u : 1u) << p;
+  }
+  EXPECT_EQ(s.dropped, one_reward_prompts);
+  EXPECT_EQ(s.unreliable, one_reward_prompts);
+  // The test is only a test if both kinds occur (the tiny model solves some prompts).
+  EXPECT_GT(one_reward_prompts, 0);
+  EXPECT_LT(one_reward_prompts, 6);
 }
 
 TEST_F(PipelineStages, TheDropPolicyRemovesUnreliablePromptsFromTraining) {
