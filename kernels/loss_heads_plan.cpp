@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "src/loss/aggregation.h"
+#include "src/loss/finite_gradient.h"
 #include "src/loss/grpo_advantage.h"
 #include "src/numerical_error.h"
 
@@ -205,6 +206,7 @@ void LossPlan<Real>::plan_rows(const std::vector<RowSums>& sums, const HostRowIn
     if (!std::isfinite(result_.loss)) {
       throw NumericalError(fmt::format("flowrl: the loss is not finite ({})", result_.loss));
     }
+    require_finite_row_gradients("flowrl", result_.grad_log_z, weight, residual);
     d.scalars["residual_rms"] = std::sqrt(squares / double(B));
     d.scalars["weight_max"] = weight_max;
     if (!per_sequence_advantages_.empty()) d.per_sequence["advantages"] = per_sequence_advantages_;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "src/loss/aggregation.h"
+#include "src/loss/finite_gradient.h"
 #include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
@@ -156,6 +157,7 @@ LossResult<Real> flowrl_loss(const LossBatch<Real>& batch, const FlowRlOptions& 
   if (!std::isfinite(result.loss)) {
     throw NumericalError(fmt::format("flowrl: the loss is not finite ({})", result.loss));
   }
+  require_finite_row_gradients("flowrl", result.grad_log_z, weight, residual);
   auto& d = result.diagnostics;
   d.scalars["residual_rms"] = std::sqrt(squares / double(B));
   d.scalars["weight_max"] = weight_max;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "src/loss/finite_gradient.h"
 #include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
@@ -102,6 +103,7 @@ void finish_trajectory_balance(LossResult<Real>& result, std::vector<double> res
   }
   result.loss = loss / double(B);
   if (!std::isfinite(result.loss)) throw NumericalError(fmt::format("tb: the loss is not finite ({})", result.loss));
+  require_finite_row_gradients("tb", result.grad_log_z, weight, residual);
   result.diagnostics.scalars["residual_rms"] = std::sqrt(squares / double(B));
   result.diagnostics.scalars["weight_max"] = weight_max;
   result.diagnostics.per_sequence["residual"] = std::move(residual);

@@ -41,6 +41,7 @@
 #include "src/input_error.h"
 #include "src/loss/diagnostics_merge.h"
 #include "src/loss/objective.h"
+#include "src/numerical_error.h"
 #include "tests/util/errors.h"
 #include "tests/util/loss_batch_gen.h"
 
@@ -1484,6 +1485,37 @@ TEST(BadBatch, OverflowingImportanceWeightNamesTheRow) {
   // A clipped weight cannot overflow: the same batch is fine.
   EXPECT_EQ(error_for("flowrl", b, {"weight_clip=max10"}), "<no exception thrown>");
   EXPECT_EQ(error_for("tb", b, {"weight=clipped"}), "<no exception thrown>");
+}
+
+// One row, one token, a weight e^{s} that fits the precision while the gradient 2 w delta
+// (delta = log_z = 0.9) does not: the loss w delta^2 is finite and was all that was checked.
+template <class Real>
+void expect_overflowing_gradient_is_an_error(double log_ratio) {
+  BatchData<Real> b;
+  b.rows = 1;
+  b.columns = 1;
+  b.mask = {1};
+  b.logp = {0};
+  b.logp_old = {Real(-log_ratio)};
+  b.logp_ref = {0};
+  b.reward = {0};
+  b.group = {0};
+  b.log_z = {Real(0.9)};
+  for (const auto& [name, settings] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"tb", {"weight=importance"}}, {"flowrl", {"weight_clip=none"}}}) {
+    std::string message = "<no exception thrown>";
+    try {
+      (void)compute_loss<Real>(make_objective(name, settings), b.view());
+    } catch (const NumericalError& e) {
+      message = e.what();
+    }
+    EXPECT_TRUE(test::contains_all(message, {name + ": the gradient of row 0 overflows"})) << name << ": " << message;
+  }
+}
+
+TEST(BadBatch, AGradientThatOverflowsIsAnErrorThoughTheLossIsFinite) {
+  expect_overflowing_gradient_is_an_error<double>(709.7);  // w = 1.65e308, gradient 2.97e308
+  expect_overflowing_gradient_is_an_error<float>(88.5);    // w = 2.7e38 < FLT_MAX, gradient 4.9e38
 }
 
 std::string objective_error(const std::string& name, const std::vector<std::string>& settings) {
