@@ -12,8 +12,11 @@
 //                the reference's final hidden state at the prompt's last token, trained
 //                with its own AdamW (logz_lr). FlowRL attaches its head to the policy's own
 //                trunk; here the features are the frozen reference's, so the log Z
-//                gradient never moves the policy (only its own term does), which keeps
-//                "learned vs frozen log Z" the single difference from disa-online.
+//                gradient never moves the policy (only its own term does). The objectives
+//                still differ beyond learned vs frozen log Z: FlowRL's beta (15, loss.beta)
+//                multiplies the group-standardised advantage, not the reward, and its
+//                log-probs are length-normalised (src/loss/flowrl.h), so it does not train
+//                toward disa's p* and its log Z_phi is not log Z(x) at the anchors' beta.
 //   grpo, gspo   the clipped policy-gradient heads on on-policy groups (old = sampling policy)
 //   sft          LoRA-SFT distillation: NLL on the offline trajectories with reward 1
 //
