@@ -5,7 +5,8 @@
 // refused or failed before its first output) is taken over by the new options, so the
 // corrected rerun is not blocked. A folder is used by one live process at a time (an
 // advisory lock on OUT/.lock, released when the process ends): another is refused.
-// Every file is written atomically.
+// Every file is written atomically; the NAME.tmp-PID files a killed run left are removed
+// when the folder is claimed under its lock.
 #pragma once
 
 #include <filesystem>

@@ -69,5 +69,31 @@ TEST(StageFiles, AFolderInUseByAnotherProcessIsRefused) {
   fs::remove_all(out);
 }
 
+TEST(StageFiles, TemporariesAKilledRunLeftAreRemovedUnderTheLock) {
+  const fs::path out = fresh_dir("litter");
+  claim_stage_folder(out, "propose", {{"k", 4}});
+  fs::create_directories(out / "samples" / "m");
+  fs::create_directories(out / "inner_stage");
+  const std::string dead = ".tmp-999999999", mine = ".tmp-" + std::to_string(::getpid());
+  for (const fs::path& p : {out / ("results.csv" + dead), out / "samples" / "m" / ("t.jsonl" + dead),
+                            out / ("eval.json" + mine), out / "inner_stage" / ".lock",
+                            out / "inner_stage" / ("x.jsonl" + dead), out / "notes.tmp-draft"}) {
+    std::ofstream(p) << "x";
+  }
+  EXPECT_EQ(refusal(out, {{"k", 4}}), "");  // the resume cleans up
+  EXPECT_FALSE(fs::exists(out / ("results.csv" + dead)));
+  EXPECT_FALSE(fs::exists(out / "samples" / "m" / ("t.jsonl" + dead)));
+  EXPECT_TRUE(fs::exists(out / ("eval.json" + mine)));              // this process may be writing it
+  EXPECT_TRUE(fs::exists(out / "inner_stage" / ("x.jsonl" + dead)));  // another stage folder's
+  EXPECT_TRUE(fs::exists(out / "notes.tmp-draft"));                 // not NAME.tmp-PID
+  fs::remove_all(out);
+  // A run killed while writing its first output left only options.json and a temporary:
+  // that is no output, so other options take the folder over.
+  claim_stage_folder(out, "propose", {{"k", 4}});
+  std::ofstream(out / ("results.csv" + dead)) << "x";
+  EXPECT_EQ(refusal(out, {{"k", 8}}), "");
+  fs::remove_all(out);
+}
+
 }  // namespace
 }  // namespace disa::llm::pipeline
