@@ -143,11 +143,15 @@ bool looks_mathematical(std::string_view s) {
 
 // Symbolic equality by evaluation at kSymbolicPoints assignments of the variables
 // where both sides are defined (\arcsin, \ln and \sqrt have domains); one point where
-// both are defined and differ decides "not equal".
+// both are defined and differ decides "not equal". Without variables on either side
+// this compares two constants that only the point evaluation reads (functions and e:
+// \ln 4 vs 2\ln 2, \sin(\pi/6) vs \frac{1}{2}), with the tolerance of any value that
+// is not exact; plain rationals never get here (evaluate_number compares them exactly).
 std::optional<Equivalence> same_function(std::string_view a, std::string_view b) {
   if (!looks_mathematical(a) || !looks_mathematical(b)) return std::nullopt;
   bool any_variable = false;
   unsigned agreeing = 0;
+  double value = 0;  // a's value at the last agreeing point (the value of a constant)
   for (unsigned point = 1; point <= kSymbolicAttempts && agreeing < kSymbolicPoints; ++point) {
     const auto va = evaluate_at_point(a, point), vb = evaluate_at_point(b, point);
     if (!va || !vb) continue;
@@ -157,8 +161,10 @@ std::optional<Equivalence> same_function(std::string_view a, std::string_view b)
                                             vb->value, point)};
     }
     ++agreeing;
+    value = va->value;
   }
-  if (!any_variable || agreeing < kSymbolicPoints) return std::nullopt;
+  if (agreeing < kSymbolicPoints) return std::nullopt;
+  if (!any_variable) return Equivalence{true, fmt::format("same value {}", value)};
   return Equivalence{true, fmt::format("same expression at {} points", kSymbolicPoints)};
 }
 
