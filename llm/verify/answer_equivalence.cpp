@@ -90,8 +90,31 @@ Structured structure_of(std::string_view s) {
   return st;
 }
 
+// Matrices and vectors, \begin{pmatrix}..\end{pmatrix} or bmatrix (the bracket is
+// typography): rows split at "\\", cells at "&". A column vector is an ordered tuple of
+// its entries (bracket 'm'); one row with cells is a tuple of them (bracket 'r'); several
+// such rows are a tuple 'm' of one-row matrices. So -\frac13 and -1/3 match entry by
+// entry, and a column never equals a row.
+std::optional<Structured> matrix_structure(std::string_view s) {
+  for (const std::string_view kind : {"pmatrix", "bmatrix"}) {
+    const std::string begin = "\\begin{" + std::string(kind) + "}", end = "\\end{" + std::string(kind) + "}";
+    if (!s.starts_with(begin) || !s.ends_with(end) || s.size() < begin.size() + end.size()) continue;
+    const std::string_view body = s.substr(begin.size(), s.size() - begin.size() - end.size());
+    if (body.find(begin) != std::string_view::npos) return std::nullopt;  // nested: leave as text
+    std::vector<std::string> rows = split_top_level(body, "\\\\");
+    if (rows.size() > 1 && rows.back().empty()) rows.pop_back();  // a trailing row break
+    if (rows.size() == 1) return Structured{Shape::kTuple, 'r', 'r', split_top_level(rows.front(), "&")};
+    for (std::string& row : rows) {
+      if (split_top_level(row, "&").size() > 1) row = begin + row + end;
+    }
+    return Structured{Shape::kTuple, 'm', 'm', std::move(rows)};
+  }
+  return std::nullopt;
+}
+
 Structured structure_of_written(std::string_view s) {
   Structured st;
+  if (auto matrix = matrix_structure(s)) return std::move(*matrix);
   if (auto parts = split_top_level(s, "\\cup"); parts.size() > 1) {
     return {Shape::kUnion, 0, 0, std::move(parts)};
   }

@@ -142,6 +142,21 @@ TEST(AnswerEquivalence, TuplesAreOrderedAndKeepTheirBrackets) {
   EXPECT_FALSE(same("(1,2,3)", "(1,2)"));
 }
 
+TEST(AnswerEquivalence, MatricesAndVectorsCompareEntryByEntry) {
+  // MATH-500 precalculus/1300: entries as \frac13 vs 1/3 were compared as text.
+  EXPECT_TRUE(same("\\begin{pmatrix}-\\frac13\\\\\\frac23\\\\\\frac53\\end{pmatrix}",
+                   "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}"));
+  EXPECT_TRUE(same("\\begin{bmatrix} 0.2 \\\\ -3.6 \\end{bmatrix}", "\\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix}"));
+  EXPECT_TRUE(same("\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\\\ \\end{pmatrix}",
+                   "\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}"));
+  EXPECT_FALSE(same("\\begin{pmatrix} 2/3 \\\\ -1/3 \\\\ 5/3 \\end{pmatrix}",
+                    "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}"));  // ordered
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"));  // row vs column
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}"));
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)"));
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 \\\\ 2 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"));
+}
+
 TEST(AnswerEquivalence, SetsAndListsMatchInAnyOrder) {
   EXPECT_TRUE(same("\\{3,1,2\\}", "\\{1,2,3\\}"));
   EXPECT_TRUE(same("-2, 1", "1,-2"));
