@@ -60,6 +60,19 @@ TEST(AnswerExtraction, DisplayMathAndBoldAroundTheAnswer) {
   EXPECT_EQ(extract_final_answer("**The final answer is $x^2$.**").text, "x^2");
 }
 
+TEST(AnswerExtraction, LongMathClosedByItsDelimiterIsStillTheAnswer) {
+  // The 80-character limit is for prose; it sent long tuples to the last number.
+  const std::string tuple = "(\\frac{1}{2}, \\frac{\\sqrt{3}}{2}, \\frac{1}{3}, \\frac{\\sqrt{5}}{7}, \\frac{11}{13}, \\frac{17}{19})";
+  ASSERT_GT(tuple.size(), 80u);
+  for (const std::string& wrapped : {"$" + tuple + "$.", "\\(" + tuple + "\\)", "$$" + tuple + "$$"}) {
+    const auto a = extract_final_answer("So the answer is " + wrapped);
+    EXPECT_EQ(a.rule, ExtractionRule::kAnswerIs) << wrapped;
+    EXPECT_EQ(a.text, tuple) << wrapped;
+  }
+  // Unclosed, the same text is still too long to be told from prose.
+  EXPECT_EQ(extract_final_answer("So the answer is $" + tuple).rule, ExtractionRule::kLastNumber);
+}
+
 TEST(AnswerExtraction, ReadsGsm8kHashes) {
   const auto a = extract_final_answer("She has 3 + 4 = <<3+4=7>>7 apples.\n#### 1,007");
   EXPECT_EQ(a.rule, ExtractionRule::kHashes);
