@@ -90,8 +90,31 @@ Structured structure_of(std::string_view s) {
   return st;
 }
 
+// Matrices and vectors, \begin{pmatrix}..\end{pmatrix} or bmatrix (the bracket is
+// typography): rows split at "\\", cells at "&". A column vector is an ordered tuple of
+// its entries (bracket 'm'); one row with cells is a tuple of them (bracket 'r'); several
+// such rows are a tuple 'm' of one-row matrices. So -\frac13 and -1/3 match entry by
+// entry, and a column never equals a row.
+std::optional<Structured> matrix_structure(std::string_view s) {
+  for (const std::string_view kind : {"pmatrix", "bmatrix"}) {
+    const std::string begin = "\\begin{" + std::string(kind) + "}", end = "\\end{" + std::string(kind) + "}";
+    if (!s.starts_with(begin) || !s.ends_with(end) || s.size() < begin.size() + end.size()) continue;
+    const std::string_view body = s.substr(begin.size(), s.size() - begin.size() - end.size());
+    if (body.find(begin) != std::string_view::npos) return std::nullopt;  // nested: leave as text
+    std::vector<std::string> rows = split_top_level(body, "\\\\");
+    if (rows.size() > 1 && rows.back().empty()) rows.pop_back();  // a trailing row break
+    if (rows.size() == 1) return Structured{Shape::kTuple, 'r', 'r', split_top_level(rows.front(), "&")};
+    for (std::string& row : rows) {
+      if (split_top_level(row, "&").size() > 1) row = begin + row + end;
+    }
+    return Structured{Shape::kTuple, 'm', 'm', std::move(rows)};
+  }
+  return std::nullopt;
+}
+
 Structured structure_of_written(std::string_view s) {
   Structured st;
+  if (auto matrix = matrix_structure(s)) return std::move(*matrix);
   if (auto parts = split_top_level(s, "\\cup"); parts.size() > 1) {
     return {Shape::kUnion, 0, 0, std::move(parts)};
   }
@@ -143,11 +166,15 @@ bool looks_mathematical(std::string_view s) {
 
 // Symbolic equality by evaluation at kSymbolicPoints assignments of the variables
 // where both sides are defined (\arcsin, \ln and \sqrt have domains); one point where
-// both are defined and differ decides "not equal".
+// both are defined and differ decides "not equal". Without variables on either side
+// this compares two constants that only the point evaluation reads (functions and e:
+// \ln 4 vs 2\ln 2, \sin(\pi/6) vs \frac{1}{2}), with the tolerance of any value that
+// is not exact; plain rationals never get here (evaluate_number compares them exactly).
 std::optional<Equivalence> same_function(std::string_view a, std::string_view b) {
   if (!looks_mathematical(a) || !looks_mathematical(b)) return std::nullopt;
   bool any_variable = false;
   unsigned agreeing = 0;
+  double value = 0;  // a's value at the last agreeing point (the value of a constant)
   for (unsigned point = 1; point <= kSymbolicAttempts && agreeing < kSymbolicPoints; ++point) {
     const auto va = evaluate_at_point(a, point), vb = evaluate_at_point(b, point);
     if (!va || !vb) continue;
@@ -157,8 +184,10 @@ std::optional<Equivalence> same_function(std::string_view a, std::string_view b)
                                             vb->value, point)};
     }
     ++agreeing;
+    value = va->value;
   }
-  if (!any_variable || agreeing < kSymbolicPoints) return std::nullopt;
+  if (agreeing < kSymbolicPoints) return std::nullopt;
+  if (!any_variable) return Equivalence{true, fmt::format("same value {}", value)};
   return Equivalence{true, fmt::format("same expression at {} points", kSymbolicPoints)};
 }
 

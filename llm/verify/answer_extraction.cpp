@@ -40,22 +40,45 @@ std::size_t matching_brace(std::string_view text, std::size_t open) {
   return std::string_view::npos;
 }
 
+// Markdown emphasis around the answer: "**18**." -> "18." (what follows the closing
+// marker is prose); "**The answer is 18**" leaves a closing marker only.
+std::string without_emphasis(std::string s) {
+  for (const std::string_view marker : {"**", "__"}) {
+    if (s.starts_with(marker)) {
+      s = trim(std::string_view(s).substr(marker.size()));
+      if (const auto close = s.find(marker); close != std::string::npos) s = trim(std::string_view(s).substr(0, close));
+      return s;
+    }
+    std::string_view body(s);
+    while (!body.empty() && (body.back() == '.' || body.back() == ' ')) body.remove_suffix(1);
+    if (body.ends_with(marker)) return trim(body.substr(0, body.size() - marker.size()));
+  }
+  return s;
+}
+
 // "The answer is $x$." -> "x": up to the end of the line, without a closing period.
-std::string answer_sentence_tail(std::string_view rest) {
+// `delimited`: the answer was math closed by its delimiter ($..$, \(..\), \[..\]).
+std::string answer_sentence_tail(std::string_view rest, bool& delimited) {
+  delimited = false;
   std::string s = trim(rest.substr(0, rest.find('\n')));
   // The sentence ends at a period followed by a space ("is 5. Then ..."), not at a
   // decimal point.
   if (const auto stop = s.find(". "); stop != std::string::npos) s.resize(stop);
-  for (const std::string_view lead : {":", "\\(", "\\[", "$"}) {
+  s = without_emphasis(std::move(s));
+  // "$$" before "$": "$$x$$" read as "$" would close at once, on an empty answer.
+  for (const std::string_view lead : {":", "\\(", "\\[", "$$", "$"}) {
     if (!s.starts_with(lead)) continue;
     s = trim(std::string_view(s).substr(lead.size()));
     // "$12$ apples": the answer is the math; what follows its closing delimiter is prose.
-    const std::string_view close = lead == "\\(" ? "\\)" : lead == "\\[" ? "\\]" : lead == "$" ? "$" : "";
+    const std::string_view close = lead == "\\(" ? "\\)" : lead == "\\[" ? "\\]" : lead == ":" ? "" : lead;
     if (!close.empty()) {
       // The first closing delimiter not escaped: "$\$12$" closes after the 12.
       std::size_t at = s.find(close);
       while (at != std::string::npos && at > 0 && s[at - 1] == '\\') at = s.find(close, at + 1);
-      if (at != std::string::npos) s = trim(std::string_view(s).substr(0, at));
+      if (at != std::string::npos) {
+        s = trim(std::string_view(s).substr(0, at));
+        delimited = true;
+      }
     }
   }
   // "12 apples", "18 km/h": a number followed by plain words (two letters or more, so
@@ -118,15 +141,18 @@ ExtractedAnswer extract_final_answer(std::string_view response) {
   if (cut_off) return {};
 
   if (const auto at = response.rfind("####"); at != std::string_view::npos) {
-    const std::string s = answer_sentence_tail(response.substr(at + 4));
+    bool delimited = false;
+    const std::string s = answer_sentence_tail(response.substr(at + 4), delimited);
     if (!s.empty()) return {s, ExtractionRule::kHashes};
   }
 
   static const Pcre2Regex answer_is(R"((?:the|final) answer is\s*:?\s*)", /*caseless=*/true);
   if (const auto found = answer_is.find_all(response); !found.empty()) {
-    const std::string s = answer_sentence_tail(response.substr(found.back().end));
-    // A long tail is prose ("the answer is obtained in the same way as ..."), not an answer.
-    if (!s.empty() && s.size() <= kMaxAnswerIsLength) return {s, ExtractionRule::kAnswerIs};
+    bool delimited = false;
+    const std::string s = answer_sentence_tail(response.substr(found.back().end), delimited);
+    // A long tail is prose ("the answer is obtained in the same way as ..."), not an
+    // answer; long math closed by its delimiter (a tuple, an expression) is one.
+    if (!s.empty() && (delimited || s.size() <= kMaxAnswerIsLength)) return {s, ExtractionRule::kAnswerIs};
   }
 
   // Thousands separators stay inside the number ("1,000"); "3/4" is one number.

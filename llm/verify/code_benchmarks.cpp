@@ -126,6 +126,7 @@ std::vector<CodeBenchmarkCase> load_io_benchmark(const fs::path& path, bool has_
                                        starter.substr(0, 80)));
         }
         c.task.entry_point = *method;
+        require_json_functional_tests(c.task, where);
         c.prompt += "\n\n" + starter;
       }
     }
@@ -163,6 +164,35 @@ std::optional<std::string> starter_method_name(std::string_view starter_code) {
   }
   if (name.empty()) return std::nullopt;
   return name;
+}
+
+namespace {
+
+void require_json_arguments_and_result(const CodeTestCase& test, const std::string& at) {
+  std::size_t start = 0;
+  for (std::size_t line = 1; start <= test.input.size(); ++line) {
+    std::size_t end = test.input.find('\n', start);
+    if (end == std::string::npos) end = test.input.size();
+    const std::string_view text = std::string_view(test.input).substr(start, end - start);
+    if (text.find_first_not_of(" \t\r") != std::string_view::npos && !nlohmann::json::accept(text)) {
+      throw InputError(fmt::format("{}: 'input' line {} '{}' is not JSON (functional tests pass JSON arguments)", at,
+                                   line, text.substr(0, 80)));
+    }
+    start = end + 1;
+  }
+  if (!nlohmann::json::accept(test.output)) {
+    throw InputError(fmt::format("{}: 'output' '{}' is not JSON (functional tests compare JSON results)", at,
+                                 test.output.substr(0, 80)));
+  }
+}
+
+}  // namespace
+
+void require_json_functional_tests(const CodeTask& task, const std::string& where) {
+  if (task.kind != CodeTestKind::kFunctional) return;
+  for (std::size_t k = 0; k < task.tests.size(); ++k) {
+    require_json_arguments_and_result(task.tests[k], fmt::format("{}: field 'tests' element {}", where, k));
+  }
 }
 
 void parse_io_tests(const nlohmann::json& tests_field, const std::string& where, CodeTask& task) {

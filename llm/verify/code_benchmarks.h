@@ -50,4 +50,9 @@ std::optional<std::string> starter_method_name(std::string_view starter_code);
 // prefixes errors ("file.json record 3").
 void parse_io_tests(const nlohmann::json& tests, const std::string& where, CodeTask& task);
 
+// Functional tests: every non-blank input line (one argument each) and the output must
+// be JSON, as the driver reads them; otherwise an InputError naming `where`, the test
+// and the field, at load time rather than when the test runs. Other kinds pass.
+void require_json_functional_tests(const CodeTask& task, const std::string& where);
+
 }  // namespace disa::llm::verify

@@ -14,7 +14,16 @@ namespace {
 struct Fence {
   std::string language;  // lower-cased info string ("" when none)
   std::string body;
+  std::size_t indent = 0;  // of the opening fence
 };
+
+// CommonMark: a fence indented N columns (inside a list item) indents its body too, so
+// up to N spaces or tabs come off each body line; kept, they make an IndentationError.
+std::string_view without_fence_indent(std::string_view line, std::size_t indent) {
+  std::size_t i = 0;
+  while (i < indent && i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  return line.substr(i);
+}
 
 bool is_blank(std::string_view s) {
   for (char c : s) {
@@ -46,13 +55,14 @@ std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
       } else {
         inside = true;
         current = Fence{};
+        current.indent = indent;
         std::string_view info = stripped.substr(3);
         while (!info.empty() && std::isspace(static_cast<unsigned char>(info.back()))) info.remove_suffix(1);
         while (!info.empty() && std::isspace(static_cast<unsigned char>(info.front()))) info.remove_prefix(1);
         for (char c : info) current.language += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       }
     } else if (inside) {
-      current.body.append(line);
+      current.body.append(without_fence_indent(line, current.indent));
       current.body += '\n';
     }
     pos = end + 1;

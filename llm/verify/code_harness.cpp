@@ -10,12 +10,15 @@ namespace {
 // Shared by the drivers: run a file in a namespace, report the first failure.
 constexpr const char* kDriverCommon = R"PY(import sys, json, copy, math, traceback
 MARK = @MARKER@
+# The verdict lines start with a newline: a program whose own output ends without one
+# (sys.stdout.write("x"), print(..., end="")) must not glue it to the marker, which the
+# verifier looks for at the start of the last line.
 if hasattr(sys, "set_int_max_str_digits"):
     sys.set_int_max_str_digits(0)  # outputs such as special_factorial(505) print in full
 
 def report(reason):
     sys.stdout.flush()
-    print(MARK + " " + " ".join(str(reason).split())[:300], file=sys.stderr)
+    print("\n" + MARK + " " + " ".join(str(reason).split())[:300], file=sys.stderr)
     sys.exit(1)
 
 def run_file(path, ns):
@@ -94,7 +97,7 @@ if @DIFFERENTIAL@:
             continue
         report("failed test {}: input {} expected {} got {}".format(i, short(args), short(want), short(got)))
 sys.stdout.flush()
-print(MARK + " passed " + str(count))
+print("\n" + MARK + " passed " + str(count))
 )PY";
 
 constexpr const char* kFunctionalDriver = R"PY(
@@ -111,7 +114,7 @@ if not hasattr(solution, @METHOD_REPR@):
     report("runtime error: Solution has no method @METHOD@")
 result = guarded("in @METHOD@", lambda: getattr(solution, @METHOD_REPR@)(*args))
 sys.stdout.flush()
-print(MARK + " result " + json.dumps(result))
+print("\n" + MARK + " result " + json.dumps(result))
 )PY";
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "src/input_error.h"
@@ -16,6 +17,16 @@ std::optional<std::string> optional_string(const nlohmann::json& record, const c
                                  record[field].dump().substr(0, 80)));
   }
   return record[field].get<std::string>();
+}
+
+// The driver looks the name up as a Python identifier (check(entry_point), a Solution
+// method); "a-b" would fail only when the program runs.
+std::string identifier_field(const nlohmann::json& record, const char* field, const std::string& where) {
+  const std::string name = record[field].get<std::string>();
+  bool ok = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+  for (const char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!ok) throw InputError(fmt::format("{}: field '{}': '{}' is not a Python identifier", where, field, name));
+  return name;
 }
 
 // A string field that holds a JSON list (the datasets' form of `tests`).
@@ -34,7 +45,7 @@ CodeTask check_function_task(const nlohmann::json& record, const std::string& wh
     throw InputError(fmt::format("{}: field 'entry_point' is missing (a 'tests' source is run as "
                                  "check(entry_point))", where));
   }
-  task.entry_point = *entry;
+  task.entry_point = identifier_field(record, "entry_point", where);
   if (const auto reference = optional_string(record, "reference", where)) {
     task.reference = *reference;
     if (!record.contains("inputs") || !record["inputs"].is_array()) {
@@ -61,8 +72,8 @@ CodeTask io_task(const nlohmann::json& record, const std::string& where) {
   CodeTask task;
   parse_io_tests(record["tests"], where, task);
   if (task.kind == CodeTestKind::kFunctional) {
-    if (const auto entry = optional_string(record, "entry_point", where)) {
-      task.entry_point = *entry;
+    if (optional_string(record, "entry_point", where)) {
+      task.entry_point = identifier_field(record, "entry_point", where);
     } else if (const auto starter = optional_string(record, "starter_code", where)) {
       const auto method = starter_method_name(*starter);
       if (!method) throw InputError(fmt::format("{}: field 'starter_code': no `def name(self` in it", where));
@@ -71,6 +82,7 @@ CodeTask io_task(const nlohmann::json& record, const std::string& where) {
       throw InputError(fmt::format(
           "{}: functional tests need field 'entry_point' (the Solution method) or 'starter_code'", where));
     }
+    require_json_functional_tests(task, where);
   }
   return task;
 }

@@ -386,6 +386,9 @@ class Parser {
     }
     if (!seen_digit) throw ParseFailure{};
     Rational value(digits, scale);
+    if (!seen_point) {
+      if (auto fraction = mixed_fraction()) return checked(value + *fraction, (value + *fraction).convert_to<double>());
+    }
     // Scientific notation: 3.83e35, 1e-3 (an "e" followed by a signed integer).
     if ((peek() == 'e' || peek() == 'E') && pos_ + 1 < s_.size()) {
       std::size_t p = pos_ + 1;
@@ -400,6 +403,33 @@ class Parser {
       }
     }
     return checked(value, value.convert_to<double>());
+  }
+
+  // After an integer literal: "\frac{p}{q}" with integers 0 < p < q (spaces before it
+  // allowed) makes a mixed number, 1\frac{4}{5} = 9/5 and 137 \frac{1}{2} = 275/2, as
+  // MATH writes them; read as a product, 1\frac{4}{5} would equal the wrong 4/5. The
+  // sign in front applies to the whole (-1\frac{1}{2} = -3/2). Anything else after the
+  // integer (2\frac{x}{3}, 2\sqrt{3}, 2\frac{3}{2}) stays an implicit product.
+  std::optional<Rational> mixed_fraction() {
+    const std::size_t start = pos_;
+    skip_space();
+    const auto integer_in_braces = [this]() -> std::optional<cpp_int> {
+      if (pos_ >= s_.size() || s_[pos_] != '{') return std::nullopt;
+      std::size_t p = pos_ + 1;
+      while (p < s_.size() && std::isdigit(static_cast<unsigned char>(s_[p])) && p - pos_ <= 18) ++p;
+      if (p == pos_ + 1 || p >= s_.size() || s_[p] != '}') return std::nullopt;
+      const cpp_int value(std::string(s_.substr(pos_ + 1, p - pos_ - 1)));
+      pos_ = p + 1;
+      return value;
+    };
+    if (command_name(pos_) == "frac") {
+      pos_ += 5;
+      const auto p = integer_in_braces();
+      const auto q = p ? integer_in_braces() : std::nullopt;
+      if (p && q && *p > 0 && *p < *q) return Rational(*p, *q);
+    }
+    pos_ = start;
+    return std::nullopt;
   }
 
   static NumericValue power_scaled(const Rational& mantissa, int exponent) {

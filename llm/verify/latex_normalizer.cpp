@@ -70,14 +70,15 @@ void unwrap_commands(std::string& s) {
   }
 }
 
-// A trailing unit after a value: "5\text{ cm}", "3\mbox{ m}^2", "9.6\mathrm{eV}".
+// A trailing unit after a value: "5\text{ cm}", "3\mbox{ m}^2", "9.6\mathrm{eV}",
+// "10^{19}\text{ cm}^{-3}", and a quotient of units one at a time, "5\mathrm{~m} / \mathrm{s}".
 // Only when something remains in front of it, so "\text{(C)}" keeps its text; and not
 // when the group carries value: 3\mathrm{i} is imaginary and 2\mathrm{e} is 2e (lower case
 // only: 5\text{ E} is a unit), and 5\text{ million} is not 5 (it stays as written, so it
 // matches only itself).
 void drop_trailing_unit(std::string& s) {
   static const Pcre2Regex unit(
-      R"(^(.*?[^\s{])\s*\\(?:text|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*\{?\d\}?)?\s*$)");
+      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*\\(?:text|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
   static const Pcre2Regex imaginary_or_euler(R"(^\s*[ie]\s*$)");
   static const Pcre2Regex number_word(R"(^\s*(?:hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
                                       /*caseless=*/true);

@@ -4,8 +4,9 @@
 //   disa llm verify --task code --input records.jsonl [--json] [--jobs N] [--timeout S] [--python P]
 //
 // Math: each line is {"response": "...", "answer": ...}; the answer is a string, a
-// number (AMC's 27.0) or, for OlympiadBench, a list of strings (then
-// "is_multiple_answer" may say whether they are several answers). --task names the
+// number (AMC's 27.0) or a list of strings: alternative spellings of one answer (rllm's
+// Minerva), or with "is_multiple_answer": true several answers all required
+// (OlympiadBench), as the benchmark loader reads them. --task names the
 // benchmark the records come from (all math tasks use the same verifier).
 // Code: each line is {"response": "...", "tests": ..., "entry_point": ...} (see
 // llm/verify/code_records.h); with a code benchmark name (humaneval, humanevalplus,
@@ -167,7 +168,10 @@ void run_verify(const Args& a) {
     }
     if (!record.contains("answer")) throw InputError(fmt::format("{}: field 'answer' is missing", where));
     const std::vector<std::string> answers = reference_answers(record["answer"], where);
-    bool is_multiple = answers.size() > 1;
+    // A list is alternatives unless the record says otherwise, as in the benchmark
+    // loader (math_benchmarks.cpp): rllm's Minerva lists spellings of one answer with no
+    // is_multiple_answer, and OlympiadBench records carry the field.
+    bool is_multiple = false;
     if (record.contains("is_multiple_answer")) {
       if (!record["is_multiple_answer"].is_boolean()) {
         throw InputError(fmt::format("{}: field 'is_multiple_answer': expected true or false, got {}", where,

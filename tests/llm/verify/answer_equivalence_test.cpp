@@ -53,6 +53,26 @@ TEST(AnswerEquivalence, RootsAndPi) {
   EXPECT_TRUE(same("3\\pi", "9.42477796"));  // within the relative 1e-6 of an irrational value
 }
 
+TEST(AnswerEquivalence, MixedNumbers) {
+  EXPECT_TRUE(same("\\frac{9}{5}", "1\\frac{4}{5}"));  // MATH-500 geometry/826
+  EXPECT_TRUE(same("1.8", "1\\frac{4}{5}"));
+  EXPECT_FALSE(same("\\frac{4}{5}", "1\\frac{4}{5}"));
+  EXPECT_TRUE(same("137.5", "137 \\frac{1}{2}"));  // algebra/2470
+  EXPECT_FALSE(same("68.5", "137 \\frac{1}{2}"));
+}
+
+TEST(AnswerEquivalence, ConstantsWithFunctionsOrECompareByValue) {
+  EXPECT_TRUE(same("\\ln 4", "2\\ln 2"));
+  EXPECT_TRUE(same("\\frac{1}{e}", "e^{-1}"));
+  EXPECT_TRUE(same("\\sin(\\pi/6)", "\\frac12"));
+  EXPECT_TRUE(same("\\cos 0", "1"));
+  EXPECT_TRUE(same("\\arcsin(10/13)", "\\arcsin{\\frac{10}{13}}"));  // Minerva
+  EXPECT_FALSE(same("\\ln 4", "\\ln 2"));
+  EXPECT_FALSE(same("\\frac{1}{e}", "e"));
+  EXPECT_FALSE(same("\\ln 2", "0.69"));  // a rounded value is off by more than 1e-6
+  EXPECT_FALSE(same("\\cos 0", "1, 1"));
+}
+
 TEST(AnswerEquivalence, TinyNonzeroValuesCompareRelatively) {
   // Physical constants are tiny, not zero (Minerva): only a zero absorbs rounding dust.
   EXPECT_FALSE(same("1.6 \\times 10^{-19} J", "8.224\\times10^{-19}"));
@@ -120,6 +140,21 @@ TEST(AnswerEquivalence, TuplesAreOrderedAndKeepTheirBrackets) {
   EXPECT_FALSE(same("(1,2)", "(2,1)"));
   EXPECT_FALSE(same("[1,2)", "[1,2]"));  // intervals: a closed end is not an open one
   EXPECT_FALSE(same("(1,2,3)", "(1,2)"));
+}
+
+TEST(AnswerEquivalence, MatricesAndVectorsCompareEntryByEntry) {
+  // MATH-500 precalculus/1300: entries as \frac13 vs 1/3 were compared as text.
+  EXPECT_TRUE(same("\\begin{pmatrix}-\\frac13\\\\\\frac23\\\\\\frac53\\end{pmatrix}",
+                   "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}"));
+  EXPECT_TRUE(same("\\begin{bmatrix} 0.2 \\\\ -3.6 \\end{bmatrix}", "\\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix}"));
+  EXPECT_TRUE(same("\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\\\ \\end{pmatrix}",
+                   "\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}"));
+  EXPECT_FALSE(same("\\begin{pmatrix} 2/3 \\\\ -1/3 \\\\ 5/3 \\end{pmatrix}",
+                    "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}"));  // ordered
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"));  // row vs column
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}"));
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)"));
+  EXPECT_FALSE(same("\\begin{pmatrix} 1 \\\\ 2 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"));
 }
 
 TEST(AnswerEquivalence, SetsAndListsMatchInAnyOrder) {

@@ -47,6 +47,32 @@ TEST(AnswerExtraction, AnAnswerSentenceEndsAtItsNumberOrItsMath) {
   EXPECT_EQ(extract_final_answer("#### $\\$1,200$").text, "\\$1,200");
 }
 
+TEST(AnswerExtraction, DisplayMathAndBoldAroundTheAnswer) {
+  // "$$" read as "$" closed at once on an empty answer, which fell back to the last number.
+  const auto display = extract_final_answer("The answer is $$\\frac{14}{3}$$");
+  EXPECT_EQ(display.rule, ExtractionRule::kAnswerIs);
+  EXPECT_EQ(display.text, "\\frac{14}{3}");
+  EXPECT_EQ(extract_final_answer("The answer is $$ 5 $$ apples.").text, "5");
+  EXPECT_EQ(extract_final_answer("The answer is **18**.").text, "18");
+  EXPECT_EQ(extract_final_answer("The answer is **18** dollars, since 3 times 6 is 18.").text, "18");
+  EXPECT_EQ(extract_final_answer("The answer is __$\\frac{1}{2}$__.").text, "\\frac{1}{2}");
+  EXPECT_EQ(extract_final_answer("**The final answer is 42**").text, "42");
+  EXPECT_EQ(extract_final_answer("**The final answer is $x^2$.**").text, "x^2");
+}
+
+TEST(AnswerExtraction, LongMathClosedByItsDelimiterIsStillTheAnswer) {
+  // The 80-character limit is for prose; it sent long tuples to the last number.
+  const std::string tuple = "(\\frac{1}{2}, \\frac{\\sqrt{3}}{2}, \\frac{1}{3}, \\frac{\\sqrt{5}}{7}, \\frac{11}{13}, \\frac{17}{19})";
+  ASSERT_GT(tuple.size(), 80u);
+  for (const std::string& wrapped : {"$" + tuple + "$.", "\\(" + tuple + "\\)", "$$" + tuple + "$$"}) {
+    const auto a = extract_final_answer("So the answer is " + wrapped);
+    EXPECT_EQ(a.rule, ExtractionRule::kAnswerIs) << wrapped;
+    EXPECT_EQ(a.text, tuple) << wrapped;
+  }
+  // Unclosed, the same text is still too long to be told from prose.
+  EXPECT_EQ(extract_final_answer("So the answer is $" + tuple).rule, ExtractionRule::kLastNumber);
+}
+
 TEST(AnswerExtraction, ReadsGsm8kHashes) {
   const auto a = extract_final_answer("She has 3 + 4 = <<3+4=7>>7 apples.\n#### 1,007");
   EXPECT_EQ(a.rule, ExtractionRule::kHashes);

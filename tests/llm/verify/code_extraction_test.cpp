@@ -35,7 +35,17 @@ TEST(ExtractProgram, UnclosedBlockRunsToTheEnd) {
 }
 
 TEST(ExtractProgram, IndentedFencesAndCrLf) {
-  EXPECT_EQ(extract_program("  ```python\n  a = 1\n  ```"), "  a = 1\n");
+  // The fence's indentation comes off its body (CommonMark); kept, "  a = 1" would be an
+  // IndentationError.
+  EXPECT_EQ(extract_program("  ```python\n  a = 1\n  ```"), "a = 1\n");
+}
+
+TEST(ExtractProgram, AFenceInAListItemLosesTheItemsIndentation) {
+  const std::string response =
+      "1. Implementation:\n   ```python\n   def add(x, y):\n       return x + y\n\n   print(1)\n   ```\n";
+  EXPECT_EQ(extract_program(response), "def add(x, y):\n    return x + y\n\nprint(1)\n");
+  // Only up to the fence's indentation: a body line indented less keeps what it has.
+  EXPECT_EQ(extract_program("    ```python\n  x = 1\n      y = 2\n    ```"), "x = 1\n  y = 2\n");
 }
 
 TEST(ExtractProgram, BlankMeansNoCode) {

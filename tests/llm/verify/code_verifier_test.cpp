@@ -60,6 +60,27 @@ TEST(CodeVerifier, ExitingBeforeTheTestsIsNoPass) {
   EXPECT_EQ(b.reason, "the program ended before the tests finished");
 }
 
+TEST(CodeVerifier, OutputWithoutAFinalNewlineDoesNotHideTheDriversVerdict) {
+  // The drivers' marker line must start a line of its own even when the program's
+  // output ends without a newline (was: "the program ended before the tests finished").
+  REQUIRE_SANDBOX();
+  const auto check = verify_code(
+      "```python\nimport sys\ndef add(a, b):\n    sys.stdout.write('debug')\n    return a + b\n```", check_task());
+  EXPECT_EQ(check.reward, 1) << check.reason;
+  const auto failing = verify_code(
+      "```python\nimport sys\ndef add(a, b):\n    sys.stderr.write('note')\n    return a - b\n```", check_task());
+  EXPECT_EQ(failing.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+  CodeTask t;
+  t.kind = CodeTestKind::kFunctional;
+  t.entry_point = "twice";
+  t.tests = {{"4", "8"}};
+  const auto functional = verify_code(
+      "```python\nclass Solution:\n    def twice(self, x):\n        print('computing', end='')\n"
+      "        return 2 * x\n```",
+      t);
+  EXPECT_EQ(functional.reward, 1) << functional.reason;
+}
+
 TEST(CodeVerifier, DifferentialAgainstTheReference) {
   REQUIRE_SANDBOX();
   CodeTask t = check_task();

@@ -127,6 +127,21 @@ TEST_F(CodeVerifyCommand, NamesTheBadLineAndField) {
   expect_rejected(run_disa("llm verify --task code --input " +
                            file("d.jsonl", R"({"response": "x", "tests": [{"input": "", "output": "", "testtype": "functional"}]})" "\n")),
                   "functional tests need field 'entry_point'");
+  // Found when the records are read (exit 2, naming line and field), not when the
+  // program runs (was: exit 1 with no record named).
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("h.jsonl", ok + "\n" + R"({"response": "x", "tests": "def check(c): pass", "entry_point": "a-b"})" "\n")),
+                  "line 2: field 'entry_point': 'a-b' is not a Python identifier");
+  const std::string functional = R"({"response": "x", "entry_point": "f", "tests": [{"input": "1\n[2]", "output": "3", "testtype": "functional"}, )";
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("i.jsonl", functional + R"({"input": "1", "output": "not json", "testtype": "functional"}]})" "\n")),
+                  "line 1: field 'tests' element 1: 'output' 'not json' is not JSON");
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("j.jsonl", functional + R"({"input": "1\n\nfoo", "output": "1", "testtype": "functional"}]})" "\n")),
+                  "line 1: field 'tests' element 1: 'input' line 3 'foo' is not JSON");
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           file("k.jsonl", R"({"response": "x", "entry_point": "my func", "tests": [{"input": "1", "output": "1", "testtype": "functional"}]})" "\n")),
+                  "line 1: field 'entry_point': 'my func' is not a Python identifier");
   expect_rejected(run_disa("llm verify --task humaneval --data-dir " + path("nowhere") + " --input " +
                            file("e.jsonl", R"({"response": "x", "task_id": "HumanEval/0"})" "\n")),
                   "HumanEval.jsonl.gz: cannot open");

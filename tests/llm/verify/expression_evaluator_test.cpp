@@ -52,6 +52,24 @@ TEST(ExpressionEvaluator, RootsAndPiAreApproximate) {
   EXPECT_NEAR(approx("\\frac{\\pi}{2}"), std::numbers::pi / 2, 1e-12);
 }
 
+TEST(ExpressionEvaluator, AnIntegerBeforeAProperFractionIsAMixedNumber) {
+  // MATH-500 geometry/826 and algebra/2470 write mixed numbers; a product would make
+  // 1\frac{4}{5} equal to the wrong 4/5.
+  EXPECT_EQ(exact("1\\frac{4}{5}"), Rational(9, 5));
+  EXPECT_EQ(exact("137 \\frac{1}{2}"), Rational(275, 2));
+  EXPECT_EQ(exact("-1\\frac{1}{2}"), Rational(-3, 2));  // the sign applies to the whole
+  EXPECT_EQ(exact("3-1\\frac{1}{2}"), Rational(3, 2));
+  // Anything else after a number stays an implicit product.
+  EXPECT_EQ(exact("2\\frac{3}{2}"), Rational(3));    // not a proper fraction
+  EXPECT_EQ(exact("1.5\\frac{1}{2}"), Rational(3, 4));  // a decimal is no whole part
+  EXPECT_EQ(exact("2\\frac{\\frac{1}{2}}{3}"), Rational(1, 3));
+  EXPECT_NEAR(approx("2\\sqrt{3}"), 2 * std::sqrt(3.0), 1e-12);
+  EXPECT_NEAR(approx("2\\frac{\\pi}{3}"), 2 * std::numbers::pi / 3, 1e-12);
+  const auto at = evaluate_at_point("2\\frac{x}{3}", 1), x = evaluate_at_point("x", 1);
+  ASSERT_TRUE(at && x);
+  EXPECT_NEAR(at->value, 2 * x->value / 3, 1e-12);
+}
+
 TEST(ExpressionEvaluator, NonNumbersAreNullopt) {
   for (const std::string s : {"x", "2n", "\\infty", "(1,2)", "1/0", "\\sqrt{-4}", "", "\\frac{1}", "3+", "e^2"}) {
     EXPECT_FALSE(evaluate_number(s).has_value()) << s;

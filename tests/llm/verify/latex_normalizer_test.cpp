@@ -26,6 +26,10 @@ TEST(LatexNormalizer, DropsUnitsAndDegrees) {
   EXPECT_EQ(normalize_answer("30^{\\circ}"), "30");
   EXPECT_EQ(normalize_answer("30°"), "30");
   EXPECT_EQ(normalize_answer("0.003^{\\prime\\prime}"), "0.003");
+  // Negative powers and quotients of units (Minerva).
+  EXPECT_EQ(normalize_answer("3 \\times 10^{19} \\text{ cm}^{-3}"), "3\\times10^{19}");
+  EXPECT_EQ(normalize_answer("5 \\mathrm{~m} / \\mathrm{s}"), "5");
+  EXPECT_EQ(normalize_answer("7 \\mathrm{~kg} \\cdot \\mathrm{m}^{2}"), "7");
   // Not a unit: the imaginary unit, Euler's e and number words change the value.
   EXPECT_NE(normalize_answer("3\\mathrm{i}"), "3");
   EXPECT_NE(normalize_answer("2\\mathrm{e}"), "2");

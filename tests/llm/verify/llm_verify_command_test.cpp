@@ -72,6 +72,21 @@ TEST_F(LlmVerifyCommand, OlympiadBenchListsAndStdin) {
   EXPECT_NE(r.output.find("\n0\t"), std::string::npos) << r.output;
 }
 
+TEST_F(LlmVerifyCommand, AListWithoutIsMultipleAnswerIsAlternatives) {
+  // rllm's Minerva records list spellings of one answer and have no is_multiple_answer;
+  // the benchmark loader reads them as alternatives, and so does the command.
+  const std::string in = write("in.jsonl",
+                               R"({"response": "\\boxed{15000}", "answer": ["15000 \\text{ kcal m}^{-2}", "15000"]})"
+                               "\n"
+                               R"({"response": "\\boxed{15000, 15000}", "answer": ["15000", "15000"]})"
+                               "\n");
+  const auto r = run_disa("llm verify --task minerva --input " + in);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(r.output.starts_with("1\t")) << r.output;
+  EXPECT_NE(r.output.find(" [alternative "), std::string::npos) << r.output;  // not "[none of 2 alternatives]"
+  EXPECT_NE(r.output.find("\n0\t"), std::string::npos) << r.output;  // not a list of two answers
+}
+
 TEST_F(LlmVerifyCommand, NamesTheBadLineAndPrintsNothingElse) {
   const std::string in = write("in.jsonl", R"({"response": "\\boxed{1}", "answer": "1"})" "\n{\"response\": 3, \"answer\": \"1\"}\n");
   expect_rejected(run_disa("llm verify --task math --input " + in), "line 2: field 'response'");
