@@ -33,14 +33,22 @@ ProjectionImpl::ProjectionImpl(std::int64_t in, std::int64_t out, bool with_bias
 torch::Tensor ProjectionImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = F::linear(x, weight, bias);
   if (has_lora()) {
-    const torch::Tensor dropped = lora_dropout > 0 ? torch::dropout(x, lora_dropout, is_training()) : x;
-    y = y + F::linear(F::linear(dropped, lora_a), lora_b) * lora_scaling;
+    // Float32 adapters on a bf16 layer: the update is computed in the adapters' dtype
+    // (under CUDA autocast the matmuls still run in bf16) and added in the layer's.
+    const torch::Tensor in = x.scalar_type() == lora_a.scalar_type() ? x : x.to(lora_a.scalar_type());
+    const torch::Tensor dropped = lora_dropout > 0 ? torch::dropout(in, lora_dropout, is_training()) : in;
+    const torch::Tensor update = F::linear(F::linear(dropped, lora_a), lora_b) * lora_scaling;
+    y = y + (update.scalar_type() == y.scalar_type() ? update : update.to(y.scalar_type()));
   }
   return y;
 }
 
 void ProjectionImpl::add_lora(std::int64_t rank, double alpha, double dropout) {
-  const auto options = weight.options().requires_grad(true);
+  // As PEFT (autocast_adapter_dtype, its default), the adapters of a bf16/fp16 layer are
+  // float32: AdamW's steps (~lr = 1e-4) on A's entries (~0.06) are below bf16's spacing
+  // there (2.4e-4) and would round away, leaving A untrained.
+  const bool half = weight.scalar_type() == torch::kBFloat16 || weight.scalar_type() == torch::kHalf;
+  const auto options = weight.options().dtype(half ? torch::kFloat32 : weight.scalar_type()).requires_grad(true);
   // Bare modules holding one parameter each: lora_A.weight / lora_B.weight below this
   // projection, as PEFT's Linear names them. A is filled by the caller (llm/model/lora.cpp).
   lora_a = register_module("lora_A", std::make_shared<torch::nn::Module>())

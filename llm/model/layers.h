@@ -39,7 +39,8 @@ class ProjectionImpl : public torch::nn::Module {
   ProjectionImpl(std::int64_t in, std::int64_t out, bool bias, torch::Dtype dtype);
   torch::Tensor forward(const torch::Tensor& x);
 
-  // Adds lora_A (rank x in) and lora_B (out x rank, zero), both in this layer's dtype.
+  // Adds lora_A (rank x in) and lora_B (out x rank, zero), in this layer's dtype, or in
+  // float32 when that is bfloat16/float16 (PEFT's autocast_adapter_dtype).
   void add_lora(std::int64_t rank, double alpha, double dropout);
   bool has_lora() const { return lora_a.defined(); }
   // W += scaling * B A; removes the adapter.

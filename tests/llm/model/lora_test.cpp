@@ -47,6 +47,25 @@ TEST(Lora, FreshAdapterLeavesLogitsUnchangedExactly) {
   EXPECT_GT((logits(model) - base).abs().max().item<double>(), 1e-3);  // the adapters act
 }
 
+TEST(Lora, AdaptersOfABf16ModelAreFloat32AndLearnAtSmallLearningRates) {
+  // PEFT's autocast_adapter_dtype: in bf16, A (entries ~0.06, spacing 2.4e-4 there)
+  // would not move under AdamW steps of lr 1e-4.
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 1, torch::kBFloat16);
+  const torch::Tensor base = logits(model);
+  add_lora(*model, {.rank = 4, .alpha = 8}, 2);
+  for (const torch::Tensor& p : lora_parameters(*model)) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(logits(model), base));  // B = 0: the bf16 logits are the base model's
+  perturb_adapters(*model, 3);
+  torch::Tensor a = model->layer(0)->self_attn->q_proj->lora_a;
+  const torch::Tensor before = a.detach().clone();
+  torch::optim::AdamW adamw(lora_parameters(*model), torch::optim::AdamWOptions(1e-4).weight_decay(0));
+  model->forward(ids()).to(torch::kFloat32).logsumexp(-1).sum().backward();
+  adamw.step();
+  const torch::Tensor moved = (a.detach() - before).abs();
+  EXPECT_GT(moved.gt(0).to(torch::kFloat32).mean().item<double>(), 0.9);  // (nearly) every entry stepped
+  EXPECT_LT(moved.max().item<double>(), 1.5e-4);                          // by about lr
+}
+
 TEST(Lora, OnlyAdapterParametersRequireGrad) {
   Transformer model = tiny_model(model_test::llama_config_json(), 1);
   add_lora(*model, {.rank = 2, .target_modules = {"q_proj", "v_proj", "down_proj"}}, 1);
