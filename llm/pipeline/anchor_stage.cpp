@@ -59,14 +59,15 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   for (const std::string& id : order) {
     const IsEstimate e = estimate_log_partition(log_w[id], is);
     AnchorRecord a = make_anchor(id, e, "propose:" + o.trajectories.string(), o.beta, 0);
-    const bool one_reward = reward_range[id].first == reward_range[id].second && e.n > 1;
-    if (one_reward) a.flags.push_back(kRewardsAllEqual);
-    const bool unreliable = !e.reliable() || e.ess < o.min_ess || one_reward;
+    const bool no_reward = e.n > 1 && reward_range[id].second <= 0.0;  // every sample failed
+    if (no_reward) a.flags.push_back(kNoRewardObserved);
+    const bool unreliable = !e.reliable() || e.ess < o.min_ess || no_reward;
     if (unreliable) {
       ++s.unreliable;
       if (o.policy == "keep") {
         a.flags.push_back("policy:kept_unreliable");
-      } else if (o.policy == "psis" && std::isfinite(e.log_z_psis)) {
+      } else if (o.policy == "psis" && std::isfinite(e.log_z_psis) && !no_reward) {
+        // Smoothing the weights' tail cannot supply the reward variation no sample showed.
         a.log_z_hat = e.log_z_psis;
         a.flags.push_back("policy:psis");
       } else {

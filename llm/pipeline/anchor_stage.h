@@ -6,14 +6,15 @@
 //   log Zhat = logsumexp_i log w_i - log N;  ESS, chi2_hat, k_hat (PSIS), CI (delta method)
 //
 // Policy for an unreliable estimate (IsEstimate::reliable() false: k_hat > 0.7, all
-// weights zero, a single sample; or ESS below min_ess; or every sample of the prompt has
-// the same reward, flag "rewards_all_equal"):
+// weights zero, a single sample; or ESS below min_ess; or no sample of the prompt was
+// rewarded, flag "no_reward_observed"):
 //   drop (default)  the prompt is flagged "policy:dropped" and DISA does not train on it:
 //                   a wrong frozen anchor biases every update of that prompt (THEORY.md
 //                   item 9), while leaving one prompt out only removes data
 //   keep            used as estimated, flagged "policy:kept_unreliable"
 //   psis            the PSIS-smoothed log Zhat replaces it when available (flag
-//                   "policy:psis"), else dropped
+//                   "policy:psis"), else dropped; no_reward_observed is always dropped
+//                   (no smoothing supplies a reward the samples never showed)
 //
 //   OUT/anchors.jsonl   the frozen anchors (one per prompt, every flag recorded)
 //   OUT/anchor.json     options, counts, the anchor file's fingerprint (FNV-1a 64)
@@ -40,14 +41,15 @@ struct AnchorOptions {
   double ci_level = 0.95;
 };
 
-// Every one of the prompt's N > 1 samples got the same reward r0. The sample then says
-// nothing of how the reward varies, and log Zhat is log E_q[pi_ref/q] + beta r0 with a CI
-// from the proposal ratio alone: with q = pi_ref, log Zhat = 0 and CI [0, 0] for a prompt
-// nobody solved in N samples, whose true log Z = log(1 + (e^beta - 1) acc) can be ~1 at
-// an accuracy of a few percent (the rule of three allows acc up to 3/N), and a frozen
-// anchor that low makes DISA raise the failures' probability (THEORY.md item 9). Counted
-// unreliable. (Such prompts carry no GRPO advantage either; DAPO filters them the same way.)
-inline constexpr const char* kRewardsAllEqual = "rewards_all_equal";
+// None of the prompt's N > 1 samples got a positive reward. The sample then says nothing
+// of the reward's variation: log Zhat = log E_q[pi_ref/q] + beta r0, with a CI from the
+// proposal ratio alone; with q = pi_ref, log Zhat = 0 and CI [0, 0], while the true
+// log Z = log(1 + (e^beta - 1) acc) is ~1 at an accuracy of a few percent (the rule of
+// three allows acc up to 3/N). A frozen anchor that low makes DISA raise the failures'
+// probability (THEORY.md item 9). Counted unreliable; GRPO has no advantage there either
+// (DAPO filters such groups). All samples correct is kept: log Zhat = beta is then off by
+// at most log(e^beta / (e^beta - (e^beta - 1) 3/N)), 0.09 at beta 3, N 32.
+inline constexpr const char* kNoRewardObserved = "no_reward_observed";
 
 AnchorOptions anchor_options(StageConfig& config);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -15,21 +16,37 @@ struct Fence {
   std::string language;  // lower-cased info string ("" when none)
   std::string body;
   std::size_t indent = 0;  // of the opening fence
+  std::vector<std::string_view> lines;  // the body as written, until the fence closes
 };
-
-// CommonMark: a fence indented N columns (inside a list item) indents its body too, so
-// up to N spaces or tabs come off each body line; kept, they make an IndentationError.
-std::string_view without_fence_indent(std::string_view line, std::size_t indent) {
-  std::size_t i = 0;
-  while (i < indent && i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-  return line.substr(i);
-}
 
 bool is_blank(std::string_view s) {
   for (char c : s) {
     if (!std::isspace(static_cast<unsigned char>(c))) return false;
   }
   return true;
+}
+
+std::size_t leading_blanks(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  return i;
+}
+
+// A fence indented N columns (inside a list item) usually indents its body too
+// (CommonMark), and kept, that indentation is an IndentationError. But models also
+// write the body at column 0 under an indented fence. So the columns removed are the
+// fence's N or fewer: as many as every non-blank body line has (textwrap.dedent capped
+// at N), which never cuts into the program's own indentation.
+void finish_body(Fence& fence) {
+  std::size_t cut = fence.indent;
+  for (const std::string_view line : fence.lines) {
+    if (!is_blank(line)) cut = std::min(cut, leading_blanks(line));
+  }
+  for (const std::string_view line : fence.lines) {
+    fence.body.append(line.substr(std::min(cut, leading_blanks(line))));
+    fence.body += '\n';
+  }
+  fence.lines.clear();
 }
 
 // Fenced blocks: a line starting with ``` opens one (its info string is the rest of
@@ -50,6 +67,7 @@ std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
     if (stripped.starts_with("```")) {
       any_fence = true;
       if (inside) {
+        finish_body(current);
         blocks.push_back(current);
         inside = false;
       } else {
@@ -62,12 +80,14 @@ std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
         for (char c : info) current.language += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       }
     } else if (inside) {
-      current.body.append(without_fence_indent(line, current.indent));
-      current.body += '\n';
+      current.lines.push_back(line);
     }
     pos = end + 1;
   }
-  if (inside) blocks.push_back(current);  // cut off before its closing fence
+  if (inside) {  // cut off before its closing fence
+    finish_body(current);
+    blocks.push_back(current);
+  }
   return blocks;
 }
 

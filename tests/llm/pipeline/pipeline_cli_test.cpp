@@ -65,7 +65,7 @@ class LlmPipelineCli : public ::testing::Test {
                  "CI=true");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     // The 60-step model solves few prompts: keep the anchors of prompts whose 6 samples
-    // all have one reward (rewards_all_equal would drop most of them).
+    // all fail (no_reward_observed would drop most of them).
     r = run_disa("llm anchor --set trajectories=" + p("propose/trajectories.jsonl") +
                      " --set beta=2 --set policy=keep --out " + p("anchor"),
                  "CI=true");

@@ -333,18 +333,18 @@ TEST_F(PipelineStages, AnchorIsTheLogMeanOfTheImportanceWeights) {
     EXPECT_EQ(anchors[p].prompt, t[p * 4].prompt_id);
     EXPECT_NEAR(anchors[p].log_z_hat, std::log(mean), 1e-12);
     EXPECT_DOUBLE_EQ(anchors[p].beta, 2.0);
-    bool one_reward = true;
-    for (std::size_t j = 1; j < 4; ++j) one_reward = one_reward && t[p * 4 + j].reward == t[p * 4].reward;
+    bool no_reward = true;
+    for (std::size_t j = 0; j < 4; ++j) no_reward = no_reward && t[p * 4 + j].reward <= 0;
     const auto& f = anchors[p].flags;
-    EXPECT_EQ(std::count(f.begin(), f.end(), kRewardsAllEqual), one_reward ? 1 : 0) << p;
-    EXPECT_EQ(std::count(f.begin(), f.end(), "policy:kept_unreliable"), one_reward ? 1 : 0) << p;
+    EXPECT_EQ(std::count(f.begin(), f.end(), kNoRewardObserved), no_reward ? 1 : 0) << p;
+    EXPECT_EQ(std::count(f.begin(), f.end(), "policy:kept_unreliable"), no_reward ? 1 : 0) << p;
   }
   const nlohmann::json record = nlohmann::json::parse(read(dir / "anchor" / "anchor.json"));
   EXPECT_EQ(record["anchors_fingerprint"], file_fingerprint(dir / "anchor" / "anchors.jsonl"));
 }
 
-TEST_F(PipelineStages, APromptWhoseSamplesAllHaveOneRewardIsDropped) {
-  // log Zhat = beta r0 with a CI of zero width says nothing of the reward's variation.
+TEST_F(PipelineStages, APromptNoSampleSolvedIsDropped) {
+  // log Zhat = 0 with a CI of zero width says nothing of the reward's variation.
   const fs::path dir = prepared("a");
   const std::vector<Trajectory> t = read_trajectories(dir / "propose" / "trajectories.jsonl");
   AnchorOptions a;
@@ -354,18 +354,46 @@ TEST_F(PipelineStages, APromptWhoseSamplesAllHaveOneRewardIsDropped) {
   a.min_ess = 0;  // only the reward rule drops
   const AnchorSummary s = run_anchor(a);
   const std::map<std::string, double> usable = usable_anchors(a.out / "anchors.jsonl", a.trajectories, 2.0);
-  std::int64_t one_reward_prompts = 0;
+  std::int64_t no_reward_prompts = 0;
   for (std::size_t p = 0; p < 6; ++p) {
-    bool one_reward = true;
-    for (std::size_t j = 1; j < 4; ++j) one_reward = one_reward && t[p * 4 + j].reward == t[p * 4].reward;
-    one_reward_prompts += one_reward;
-    EXPECT_EQ(usable.count(t[p * 4].prompt_id), one_reward ? 0u : 1u) << p;
+    bool no_reward = true;
+    for (std::size_t j = 0; j < 4; ++j) no_reward = no_reward && t[p * 4 + j].reward <= 0;
+    no_reward_prompts += no_reward;
+    EXPECT_EQ(usable.count(t[p * 4].prompt_id), no_reward ? 0u : 1u) << p;
   }
-  EXPECT_EQ(s.dropped, one_reward_prompts);
-  EXPECT_EQ(s.unreliable, one_reward_prompts);
+  EXPECT_EQ(s.dropped, no_reward_prompts);
+  EXPECT_EQ(s.unreliable, no_reward_prompts);
   // The test is only a test if both kinds occur (the tiny model solves some prompts).
-  EXPECT_GT(one_reward_prompts, 0);
-  EXPECT_LT(one_reward_prompts, 6);
+  EXPECT_GT(no_reward_prompts, 0);
+  EXPECT_LT(no_reward_prompts, 6);
+}
+
+TEST_F(PipelineStages, PsisDoesNotKeepAPromptNoSampleSolved) {
+  // A proposal at temperature 4 (log q != log pi_ref) gives varied weights, so PSIS fits a
+  // tail, but three-token answers are all wrong: smoothing cannot supply the missing reward.
+  ProposeOptions o = propose_defaults(root_ / "hot_short" / "propose");
+  o.temperature = 4.0;
+  o.prompts = 2;
+  o.samples = 128;
+  o.max_new_tokens = 3;
+  run_propose(o);
+  AnchorOptions a;
+  a.trajectories = o.out / "trajectories.jsonl";
+  a.out = root_ / "hot_short" / "anchor";
+  a.policy = "psis";
+  a.min_ess = 0;
+  run_anchor(a);
+  const std::vector<AnchorRecord> anchors = load_anchors((a.out / "anchors.jsonl").string());
+  ASSERT_EQ(anchors.size(), 2u);
+  int smoothable = 0;
+  for (const AnchorRecord& r : anchors) {
+    const auto& f = r.flags;
+    EXPECT_EQ(std::count(f.begin(), f.end(), kNoRewardObserved), 1) << r.prompt;
+    EXPECT_EQ(std::count(f.begin(), f.end(), "policy:dropped"), 1) << r.prompt;
+    EXPECT_EQ(std::count(f.begin(), f.end(), "policy:psis"), 0) << r.prompt;
+    smoothable += std::isfinite(r.log_z_psis);
+  }
+  EXPECT_GT(smoothable, 0);  // the psis branch was open: PSIS had a value to offer
 }
 
 TEST_F(PipelineStages, TheDropPolicyRemovesUnreliablePromptsFromTraining) {

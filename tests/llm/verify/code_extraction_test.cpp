@@ -44,8 +44,13 @@ TEST(ExtractProgram, AFenceInAListItemLosesTheItemsIndentation) {
   const std::string response =
       "1. Implementation:\n   ```python\n   def add(x, y):\n       return x + y\n\n   print(1)\n   ```\n";
   EXPECT_EQ(extract_program(response), "def add(x, y):\n    return x + y\n\nprint(1)\n");
-  // Only up to the fence's indentation: a body line indented less keeps what it has.
-  EXPECT_EQ(extract_program("    ```python\n  x = 1\n      y = 2\n    ```"), "x = 1\n  y = 2\n");
+  // Only what every non-blank line has, up to the fence's indentation: a body written at
+  // column 0 under an indented fence keeps its own indentation (was: its 4 spaces cut).
+  EXPECT_EQ(extract_program("    ```python\n  x = 1\n      y = 2\n    ```"), "x = 1\n    y = 2\n");
+  EXPECT_EQ(extract_program("1. Code:\n    ```python\ndef f(x):\n    if x:\n        return 1\n    return 0\n    ```\n"),
+            "def f(x):\n    if x:\n        return 1\n    return 0\n");
+  // A fence cut off before its close is dedented the same way.
+  EXPECT_EQ(extract_program("  ```python\n  a = 1\n    b = 2"), "a = 1\n  b = 2\n");
 }
 
 TEST(ExtractProgram, BlankMeansNoCode) {
