@@ -56,6 +56,30 @@ std::string without_emphasis(std::string s) {
   return s;
 }
 
+// Two words in a row outside braces (letters only, two or more each, the first not a
+// LaTeX command): "because she", not "\text{ for every }" or "\sin x". A single "$" is
+// also a currency sign, and "$18, because she bought ... paid $18" is prose between two
+// of them, not closed math.
+bool looks_like_prose(std::string_view s) {
+  std::size_t previous_end = std::string_view::npos;  // end of the last qualifying word
+  int depth = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    if (!std::isalpha(static_cast<unsigned char>(s[i])) || depth > 0) {
+      depth += s[i] == '{' ? 1 : s[i] == '}' && depth > 0 ? -1 : 0;
+      if (s[i] == '{' || s[i] == '}') previous_end = std::string_view::npos;
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) ++j;
+    const bool word = j - i >= 2 && (i == 0 || s[i - 1] != '\\');
+    if (word && previous_end != std::string_view::npos && i == previous_end + 1 && s[previous_end] == ' ') return true;
+    previous_end = word ? j : std::string_view::npos;
+    i = j;
+  }
+  return false;
+}
+
 // "The answer is $x$." -> "x": up to the end of the line, without a closing period.
 // `delimited`: the answer was math closed by its delimiter ($..$, \(..\), \[..\]).
 std::string answer_sentence_tail(std::string_view rest, bool& delimited) {
@@ -77,7 +101,7 @@ std::string answer_sentence_tail(std::string_view rest, bool& delimited) {
       while (at != std::string::npos && at > 0 && s[at - 1] == '\\') at = s.find(close, at + 1);
       if (at != std::string::npos) {
         s = trim(std::string_view(s).substr(0, at));
-        delimited = true;
+        delimited = lead != "$" || !looks_like_prose(s);
       }
     }
   }

@@ -71,6 +71,18 @@ TEST(AnswerExtraction, LongMathClosedByItsDelimiterIsStillTheAnswer) {
   }
   // Unclosed, the same text is still too long to be told from prose.
   EXPECT_EQ(extract_final_answer("So the answer is $" + tuple).rule, ExtractionRule::kLastNumber);
+  // Two currency signs around prose are no math delimiters: the limit holds, and the
+  // last number is the answer (as before the delimiter rule).
+  const auto paid = extract_final_answer(
+      "The answer is $18, because she bought three shirts at six dollars each and nothing else that day, so "
+      "she paid $18 in all.");
+  EXPECT_EQ(paid.rule, ExtractionRule::kLastNumber);
+  EXPECT_EQ(paid.text, "18");
+  // Words inside math are commands or \text: still delimited math.
+  const std::string worded =
+      "x = \\frac{1}{2} \\text{ or } x = \\sin \\theta + \\frac{\\sqrt{3}}{2} \\text{ for every } \\theta > 0";
+  ASSERT_GT(worded.size(), 80u);
+  EXPECT_EQ(extract_final_answer("The answer is $" + worded + "$").text, worded);
 }
 
 TEST(AnswerExtraction, ReadsGsm8kHashes) {
