@@ -138,7 +138,12 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   // Samples are reused by model name: the weights' fingerprints make a model retrained at
   // the same path a different run (refused by claim_stage_folder), not stale samples.
   for (const auto& [name, folder] : o.models) options["model_fingerprints"][name] = model_fingerprint(folder);
-  if (!o.anchors.empty()) options["anchors_fingerprint"] = file_fingerprint(o.anchors);
+  if (!o.anchors.empty()) {
+    options["anchors_fingerprint"] = file_fingerprint(o.anchors);
+    // Before 2026-12-06 TASK:rl was the first `prompts` RL prompts: such a folder's
+    // samples are of other prompts, so it must not pass for this run.
+    options["rl_prompts"] = "the anchors' kept prompts";
+  }
   claim_stage_folder(o.out, "eval", options);
 
   std::vector<EvalRow> rows;

@@ -62,14 +62,19 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   // held-out row needs other benchmarks named in eval_tasks.
   const bool countdown = task == "countdown";
   const std::string eval_tasks = c.word("eval_tasks", countdown ? task + "," + task + ":rl" : task + ":rl");
-  if (!countdown) {
-    for (const std::string& t : split_comma_list(eval_tasks)) {
-      if (t == task) {
-        throw InputError(fmt::format("pipeline: eval_tasks names '{}', the benchmark trained on: its prompts are the "
-                                     "training prompts, not held-out ones; name it '{}:rl', and other benchmarks for "
-                                     "held-out rows (eval_tasks={}:rl,aime24,amc23)",
-                                     t, task, task));
-      }
+  // HumanEval+ is HumanEval's 164 problems, in the same order, with more tests.
+  const auto problems_of = [](const std::string& t) { return t == "humanevalplus" ? std::string("humaneval") : t; };
+  for (const std::string& t : split_comma_list(eval_tasks)) {
+    if (t.ends_with(":rl") && t != task + ":rl") {
+      // Checked now, not when eval reaches it after every method has trained.
+      throw InputError(fmt::format("pipeline: eval_tasks names '{}', but the RL prompts are {}'s ('{}:rl')", t, task,
+                                   task));
+    }
+    if (!countdown && problems_of(t) == problems_of(task)) {
+      throw InputError(fmt::format("pipeline: eval_tasks names '{}', the problems trained on ({}): its prompts are "
+                                   "the training prompts, not held-out ones; name '{}:rl', and other benchmarks for "
+                                   "held-out rows (eval_tasks={}:rl,aime24,amc23)",
+                                   t, task, task, task));
     }
   }
   const std::string methods = c.word("methods", "disa,flowrl,grpo,gspo,sft");

@@ -359,8 +359,16 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
   expect_rejected(run_disa("llm pipeline --out " + p("bad15") + " --set model=" + p("base") +
                                " --set task=math500 --set eval_tasks=math500,aime24",
                            "CI=true"),
-                  "eval_tasks names 'math500', the benchmark trained on");
+                  "eval_tasks names 'math500', the problems trained on (math500)");
   EXPECT_FALSE(std::filesystem::exists(p("bad15/propose")));
+  expect_rejected(run_disa("llm pipeline --out " + p("bad16") + " --set model=" + p("base") +
+                               " --set task=humaneval --set eval_tasks=humaneval:rl,humanevalplus",
+                           "CI=true"),
+                  "eval_tasks names 'humanevalplus', the problems trained on (humaneval)");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad17") + " --set model=" + p("base") +
+                               " --set eval_tasks=countdown,math500:rl",
+                           "CI=true"),
+                  "eval_tasks names 'math500:rl', but the RL prompts are countdown's ('countdown:rl')");
   // --threads as the stages' threads key: 1..256 (100000 threads ran until killed).
   expect_rejected(run_disa("llm pretrain --out " + p("bad12") + " --threads 1000", "CI=true"),
                   "--threads: must be an integer in [1, 256], got '1000'");

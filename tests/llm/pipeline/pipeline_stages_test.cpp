@@ -29,6 +29,7 @@
 #include "llm/pipeline/policy_trainer.h"
 #include "llm/pipeline/prompt_task.h"
 #include "llm/pipeline/propose.h"
+#include "llm/pipeline/stage_files.h"
 #include "llm/pipeline/trajectory_file.h"
 #include "llm/tasks/countdown.h"
 #include "llm/pretrain/pretrain_run.h"
@@ -613,6 +614,41 @@ TEST_F(PipelineStages, EvalReportsMeanAtKFromItsSamplesAndReusesThem) {
   EXPECT_NE(csv.find("reference,countdown,5,4,"), std::string::npos) << csv;
   const std::vector<EvalRow> again = run_eval(e);  // from the samples files
   EXPECT_EQ(again[0].metrics.mean_at_k, rows[0].metrics.mean_at_k);
+}
+
+TEST_F(PipelineStages, EvalOfTheRlPromptsIsTheAnchorsKeptPrompts) {
+  // With anchors, TASK:rl is the prompts training used: dropped ones left out, whatever
+  // `prompts` says.
+  const fs::path dir = prepared("a");
+  AnchorOptions a;
+  a.trajectories = dir / "propose" / "trajectories.jsonl";
+  a.out = root_ / "rl_eval_anchor";
+  a.beta = 2.0;
+  a.min_ess = 0;
+  run_anchor(a);
+  const std::map<std::string, double> kept = usable_anchors(a.out / "anchors.jsonl", a.trajectories, 2.0);
+  ASSERT_GT(kept.size(), 0u);
+  ASSERT_LT(kept.size(), 6u);  // some dropped (APromptNoSampleSolvedIsDropped)
+  EvalOptions e;
+  e.models = {{"reference", root_ / "base"}};
+  e.tasks = {"countdown:rl"};
+  e.anchors = a.out / "anchors.jsonl";
+  e.out = root_ / "rl_eval";
+  e.prompts = 2;  // not what decides the RL rows
+  e.k = 1;
+  e.max_new_tokens = 4;
+  const std::vector<EvalRow> rows = run_eval(e);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].metrics.prompts, static_cast<std::int64_t>(kept.size()));
+  std::set<std::string> seen;
+  for (const auto& s : read_lines(e.out / "samples" / "reference" / "countdown:rl.jsonl")) {
+    seen.insert(s["prompt_id"].get<std::string>());
+  }
+  std::set<std::string> wanted;
+  for (const auto& [id, log_z] : kept) wanted.insert(id);
+  EXPECT_EQ(seen, wanted);
+  // The record says so: an eval folder of the first `prompts` RL prompts is another run.
+  EXPECT_EQ(read_json_file(e.out / "options.json")["options"]["rl_prompts"], "the anchors' kept prompts");
 }
 
 TEST_F(PipelineStages, EvalRefusesSamplesOfAModelChangedAtItsPath) {
