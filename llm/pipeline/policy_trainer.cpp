@@ -447,6 +447,16 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   // A rank whose rollouts or micro-batches throw (a policy that gives NaN on its prompts
   // only) still joins the step's all-reduce, so every rank stops there together.
   RankFailure failure(reducer != nullptr);
+  // Where no all-reduce of a step follows (the last step, stop_after), one more carries
+  // the failures: a checkpoint rank 0 failed to write stops every rank, not rank 0 alone.
+  const auto agree_on_failures = [&] {
+    if (!reducer) return failure.rethrow_if_failed();
+    std::vector<double> counts;
+    failure.append_counts(counts);
+    std::vector<torch::Tensor> none;
+    reducer->all_reduce_sum(none, counts);
+    failure.stop_if_any_failed(counts, step);
+  };
   while (step < o.steps) {
     const auto step_start = std::chrono::steady_clock::now();
     std::size_t rollouts_here = 0;  // on-policy rollouts this rank sampled
@@ -667,14 +677,14 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     if (step % o.checkpoint_every == 0 || step == o.steps) failure.run(save_checkpoint);
     if (o.stop_after > 0 && step >= o.stop_after && step < o.steps) {
       failure.run(save_checkpoint);
-      failure.rethrow_if_failed();
+      agree_on_failures();
       summary.steps_done = step;
       summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       return summary;
     }
   }
 
-  failure.rethrow_if_failed();
+  agree_on_failures();
   summary.steps_done = step;
   summary.finished = true;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
