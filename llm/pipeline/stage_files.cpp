@@ -72,15 +72,17 @@ bool lock_stage_folder(const std::filesystem::path& out, const std::string& stag
 
 // A run killed mid-write leaves NAME.tmp-PID beside NAME (src/atomic_file.h). Under the
 // folder's lock no other process writes here, so such a file of another PID is litter
-// (and would keep a folder that holds only options.json from being taken over). Removed,
-// except inside a subfolder that is a stage folder of its own (it has its own .lock).
+// (and would keep a folder that holds only options.json from being taken over). Removed
+// only where the stages write (OUT, OUT/parts, OUT/samples/MODEL: two levels down), and
+// not inside a subfolder that is a stage folder of its own (it has its own .lock): an
+// --out given by mistake as a parent folder must not sweep other programs' files.
 void remove_stale_temporaries(const std::filesystem::path& out) {
   const std::string mine = fmt::format(".tmp-{}", ::getpid());
   std::vector<std::filesystem::path> stale;
   for (auto it = std::filesystem::recursive_directory_iterator(out); it != std::filesystem::recursive_directory_iterator();
        ++it) {
     if (it->is_directory()) {
-      if (std::filesystem::exists(it->path() / ".lock")) it.disable_recursion_pending();
+      if (it.depth() >= 2 || std::filesystem::exists(it->path() / ".lock")) it.disable_recursion_pending();
       continue;
     }
     const std::string name = it->path().filename().string();
@@ -113,8 +115,9 @@ std::optional<std::string> first_difference(const nlohmann::json& old, const nlo
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options) {
   std::filesystem::create_directories(out);
-  if (lock_stage_folder(out, stage)) remove_stale_temporaries(out);
   const auto path = out / "options.json";
+  // Only in a folder that already is a stage's (its options.json): a new --out is swept by nothing.
+  if (lock_stage_folder(out, stage) && std::filesystem::exists(path)) remove_stale_temporaries(out);
   const nlohmann::ordered_json record{{"stage", stage}, {"options", options}};
   if (std::filesystem::exists(path)) {
     const nlohmann::json old = read_json_file(path);

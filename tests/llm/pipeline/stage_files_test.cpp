@@ -72,12 +72,13 @@ TEST(StageFiles, AFolderInUseByAnotherProcessIsRefused) {
 TEST(StageFiles, TemporariesAKilledRunLeftAreRemovedUnderTheLock) {
   const fs::path out = fresh_dir("litter");
   claim_stage_folder(out, "propose", {{"k", 4}});
-  fs::create_directories(out / "samples" / "m");
+  fs::create_directories(out / "samples" / "m" / "deeper");
   fs::create_directories(out / "inner_stage");
   const std::string dead = ".tmp-999999999", mine = ".tmp-" + std::to_string(::getpid());
   for (const fs::path& p : {out / ("results.csv" + dead), out / "samples" / "m" / ("t.jsonl" + dead),
                             out / ("eval.json" + mine), out / "inner_stage" / ".lock",
-                            out / "inner_stage" / ("x.jsonl" + dead), out / "notes.tmp-draft"}) {
+                            out / "inner_stage" / ("x.jsonl" + dead), out / "notes.tmp-draft",
+                            out / "samples" / "m" / "deeper" / ("y.jsonl" + dead)}) {
     std::ofstream(p) << "x";
   }
   EXPECT_EQ(refusal(out, {{"k", 4}}), "");  // the resume cleans up
@@ -86,6 +87,13 @@ TEST(StageFiles, TemporariesAKilledRunLeftAreRemovedUnderTheLock) {
   EXPECT_TRUE(fs::exists(out / ("eval.json" + mine)));              // this process may be writing it
   EXPECT_TRUE(fs::exists(out / "inner_stage" / ("x.jsonl" + dead)));  // another stage folder's
   EXPECT_TRUE(fs::exists(out / "notes.tmp-draft"));                 // not NAME.tmp-PID
+  EXPECT_TRUE(fs::exists(out / "samples" / "m" / "deeper" / ("y.jsonl" + dead)));  // below where stages write
+  fs::remove_all(out);
+  // A folder that is no stage's yet (an --out given as a parent folder by mistake) is not swept.
+  fs::create_directories(out);
+  std::ofstream(out / ("other_program.dat" + dead)) << "x";
+  EXPECT_EQ(refusal(out, {{"k", 4}}), "");
+  EXPECT_TRUE(fs::exists(out / ("other_program.dat" + dead)));
   fs::remove_all(out);
   // A run killed while writing its first output left only options.json and a temporary:
   // that is no output, so other options take the folder over.
