@@ -103,6 +103,13 @@ std::optional<Structured> matrix_structure(std::string_view s) {
     if (body.find(begin) != std::string_view::npos) return std::nullopt;  // nested: leave as text
     std::vector<std::string> rows = split_top_level(body, "\\\\");
     if (rows.size() > 1 && rows.back().empty()) rows.pop_back();  // a trailing row break
+    // A cell with a comma ("\begin{pmatrix}1,2\end{pmatrix}") is no matrix entry: its
+    // elements would be compared as an unordered list. Left as text.
+    for (const std::string& row : rows) {
+      for (const std::string& cell : split_top_level(row, "&")) {
+        if (split_top_level(cell, ",").size() > 1) return std::nullopt;
+      }
+    }
     if (rows.size() == 1) return Structured{Shape::kTuple, 'r', 'r', split_top_level(rows.front(), "&")};
     for (std::string& row : rows) {
       if (split_top_level(row, "&").size() > 1) row = begin + row + end;

@@ -155,6 +155,8 @@ TEST(AnswerEquivalence, MatricesAndVectorsCompareEntryByEntry) {
   EXPECT_FALSE(same("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix} 1 & 3 \\\\ 2 & 4 \\end{pmatrix}"));
   EXPECT_FALSE(same("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)"));
   EXPECT_FALSE(same("\\begin{pmatrix} 1 \\\\ 2 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"));
+  // A cell with commas is no entry: not an unordered list either (was: 1,2 equal to 2,1).
+  EXPECT_FALSE(same("\\begin{pmatrix}1,2\\end{pmatrix}", "\\begin{pmatrix}2,1\\end{pmatrix}"));
 }
 
 TEST(AnswerEquivalence, SetsAndListsMatchInAnyOrder) {
