@@ -17,7 +17,8 @@
 //
 // Loading validates everything (shape, finiteness, every internal node and leaf
 // present exactly once, no unknown keys) and throws InputError naming the first
-// problem by its JSON path, e.g. "tree.json: /nodes/3/logits/1: not a finite number".
+// problem by its JSON path, e.g. "tree.json: /nodes/3/logits/1: expected a number, got "nan""
+// (JSON has no NaN or infinity; a number that overflows a double is a parse error).
 // Saving is atomic (src/atomic_file.h); numbers are written in shortest
 // round-trip form, so save/load is lossless.
 #pragma once
