@@ -235,7 +235,11 @@ TEST(BatchJson, ResultJsonLayoutAndNonFiniteSpelling) {
 // Every golden case's inputs are a batch in this schema (plus agg_loss's loss_mat).
 TEST(BatchJson, ReadsEveryGoldenInput) {
   fs::path dir = "../shared/golden";
-  if (const char* shared = std::getenv("DISA_SHARED_DIR"); shared && *shared) dir = fs::path(shared) / "golden";
+  if (const char* shared = std::getenv("DISA_SHARED_DIR"); shared && *shared) {
+    dir = fs::path(shared) / "golden";
+    // Set explicitly, a path without golden/ is a mistake, not a clone without the data.
+    ASSERT_TRUE(fs::is_directory(dir)) << "DISA_SHARED_DIR=" << shared << " has no golden/ directory";
+  }
   if (!fs::is_directory(dir)) GTEST_SKIP() << "no golden vectors at " << dir << " (a user's clone has none)";
   int cases = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {

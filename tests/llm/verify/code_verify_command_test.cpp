@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "llm/verify/code_sandbox.h"
 #include "tests/util/cli_harness.h"
+#include "tests/util/shared_data.h"
 
 namespace disa::cli {
 namespace {
@@ -94,8 +96,9 @@ TEST_F(CodeVerifyCommand, FunctionalTestsTakeTheMethodFromTheStarter) {
 
 TEST_F(CodeVerifyCommand, BenchmarkTasksByIdFromTheDataDir) {
   REQUIRE_SANDBOX();
-  const std::filesystem::path data = std::filesystem::path("..") / "shared" / "data";
-  if (!std::filesystem::is_directory(data / "humaneval")) GTEST_SKIP() << "no ../shared/data/humaneval";
+  const std::optional<std::filesystem::path> found = disa::test::shared_data_dir("humaneval");
+  if (!found) GTEST_SKIP() << "no ../shared/data/humaneval (or $DISA_SHARED_DIR/data); a user's clone has none";
+  const std::filesystem::path data = *found;
   const std::string in = write(
       "in.jsonl",
       {{{"response", "```python\ndef truncate_number(number: float) -> float:\n    return number % 1.0\n```"},
