@@ -84,6 +84,22 @@ bool looks_like_prose(std::string_view s) {
 // `delimited`: the answer was math closed by its delimiter ($..$, \(..\), \[..\]).
 std::string answer_sentence_tail(std::string_view rest, bool& delimited) {
   delimited = false;
+  // Display math over several lines ("the answer is:\n$$\n\frac{14}{3}\n$$"; the match
+  // of "the answer is" took the blank up to "$$"): the block, its lines joined by spaces.
+  // Its first line alone, "$$", would be an empty answer.
+  for (const auto& [open, close] : {std::pair<std::string_view, std::string_view>{"$$", "$$"}, {"\\[", "\\]"}}) {
+    if (!rest.starts_with(open)) continue;
+    const std::size_t end = rest.find(close, open.size()), line_end = rest.find('\n');
+    if (end != std::string_view::npos && line_end != std::string_view::npos && end > line_end) {
+      std::string body(rest.substr(open.size(), end - open.size()));
+      for (char& c : body) c = (c == '\n' || c == '\r') ? ' ' : c;
+      body = trim(body);
+      while (!body.empty() && body.back() == '.') body.pop_back();
+      if (body.empty()) break;
+      delimited = true;
+      return body;
+    }
+  }
   std::string s = trim(rest.substr(0, rest.find('\n')));
   // The sentence ends at a period followed by a space ("is 5. Then ..."), not at a
   // decimal point.

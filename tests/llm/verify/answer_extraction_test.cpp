@@ -60,6 +60,15 @@ TEST(AnswerExtraction, DisplayMathAndBoldAroundTheAnswer) {
   EXPECT_EQ(extract_final_answer("**The final answer is $x^2$.**").text, "x^2");
 }
 
+TEST(AnswerExtraction, DisplayMathOnTheLinesAfterTheAnswerIs) {
+  // The line after "is:" is empty; the block below it is the answer (was: the last number, 3).
+  EXPECT_EQ(extract_final_answer("So the final answer is:\n$$\n\\frac{14}{3}\n$$").text, "\\frac{14}{3}");
+  EXPECT_EQ(extract_final_answer("The answer is\n\n\\[\n x = 2 \\text{ or } x = 5.\n\\]\nDone.").text,
+            "x = 2 \\text{ or } x = 5");
+  // On one line, as before.
+  EXPECT_EQ(extract_final_answer("The answer is $$\\frac{14}{3}$$ indeed.").text, "\\frac{14}{3}");
+}
+
 TEST(AnswerExtraction, LongMathClosedByItsDelimiterIsStillTheAnswer) {
   // The 80-character limit is for prose; it sent long tuples to the last number.
   const std::string tuple = "(\\frac{1}{2}, \\frac{\\sqrt{3}}{2}, \\frac{1}{3}, \\frac{\\sqrt{5}}{7}, \\frac{11}{13}, \\frac{17}{19})";
