@@ -492,23 +492,23 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         }
       }
       failure.run([&] {
-      torch::NoGradGuard no_grad;
-      SamplingOptions sampling{.temperature = 1.0, .max_new_tokens = o.max_new_tokens,
-                               .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
-      const std::vector<Rollout> rollouts =
-          batch.empty() ? std::vector<Rollout>{}
-                        : roll_out(*policy.model, *policy.tokenizer, policy.eos, *task, batch, o.group_size, sampling,
-                                   o.batch_size);
-      std::vector<ScoreRequest> requests;
-      for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
-      const std::vector<std::vector<float>> ref =
-          requests.empty() ? std::vector<std::vector<float>>{} : score(*reference.model, requests, o.batch_size);
-      for (std::size_t i = 0; i < rollouts.size(); ++i) {
-        const Rollout& r = rollouts[i];
-        rows[batch_group[r.prompt] * G + r.sample] = {chosen[batch_group[r.prompt]], r.completion.tokens,
-                                                      r.completion.model_logprobs, ref[i], r.verdict.reward};
-      }
-      rollouts_here = rollouts.size();
+        torch::NoGradGuard no_grad;
+        SamplingOptions sampling{.temperature = 1.0, .max_new_tokens = o.max_new_tokens,
+                                 .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
+        const std::vector<Rollout> rollouts =
+            batch.empty() ? std::vector<Rollout>{}
+                          : roll_out(*policy.model, *policy.tokenizer, policy.eos, *task, batch, o.group_size, sampling,
+                                     o.batch_size);
+        std::vector<ScoreRequest> requests;
+        for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
+        const std::vector<std::vector<float>> ref =
+            requests.empty() ? std::vector<std::vector<float>>{} : score(*reference.model, requests, o.batch_size);
+        for (std::size_t i = 0; i < rollouts.size(); ++i) {
+          const Rollout& r = rollouts[i];
+          rows[batch_group[r.prompt] * G + r.sample] = {chosen[batch_group[r.prompt]], r.completion.tokens,
+                                                        r.completion.model_logprobs, ref[i], r.verdict.reward};
+        }
+        rollouts_here = rollouts.size();
       });
     }
     group_begin.push_back(rows.size());
@@ -554,72 +554,72 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     std::size_t step_tokens = 0;
     for (std::size_t n : lengths) step_tokens += n;
     failure.run([&] {
-    std::size_t micro_index = 0;
-    for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
-      const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
-      if (!owns_micro_batch(micro_index)) continue;
-      std::size_t micro_width = 1, micro_tokens = 0;
-      for (std::size_t r = begin; r < end; ++r) {
-        micro_width = std::max(micro_width, lengths[r]);
-        micro_tokens += lengths[r];
-        reward_sum += rows[r].reward;
-        length_sum += static_cast<double>(rows[r].continuation.size());
+      std::size_t micro_index = 0;
+      for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
+        const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
+        if (!owns_micro_batch(micro_index)) continue;
+        std::size_t micro_width = 1, micro_tokens = 0;
+        for (std::size_t r = begin; r < end; ++r) {
+          micro_width = std::max(micro_width, lengths[r]);
+          micro_tokens += lengths[r];
+          reward_sum += rows[r].reward;
+          length_sum += static_cast<double>(rows[r].continuation.size());
+        }
+        // D_m = 0 (sft with no kept row, no valid token at all): nothing to learn from here.
+        const double share = step_denominator > 0 ? denominator(begin, end, micro_width) / step_denominator : 0.0;
+        if (share == 0.0) continue;
+        std::vector<ScoreRequest> requests;
+        for (std::size_t r = begin; r < end; ++r) requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
+        ContinuationLogprobs lp;
+        {
+          AutocastScope scope(autocast);
+          lp = continuation_logprobs(*policy.model, requests);
+        }
+        // A policy an update broke (weights ~1e30 after lr 1e30) gives NaN here first: a
+        // numerical failure of training (exit 1), not the bad input (exit 2) the loss head
+        // would call a NaN log-prob.
+        if (!torch::isfinite(lp.logprobs).all().item<bool>()) {
+          throw NumericalError(fmt::format("train: step {}: the policy's log-probs are not finite (the last update "
+                                           "diverged? lr {})",
+                                           step + 1, o.lr));  // `step` counts the steps done
+        }
+        const std::int64_t width = lp.logprobs.size(1);
+        LossTensors t;
+        t.logp = lp.logprobs.to(torch::kFloat32);
+        t.mask = lp.mask;
+        t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
+        t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
+        std::vector<float> reward, log_z;
+        std::vector<std::int64_t> group;
+        std::vector<std::int64_t> feature_rows;
+        for (std::size_t r = begin; r < end; ++r) {
+          reward.push_back(static_cast<float>(rows[r].reward));
+          group.push_back(static_cast<std::int64_t>(rows[r].prompt));
+          log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
+          feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
+        }
+        t.reward = torch::tensor(reward).to(device);
+        t.group = torch::tensor(group).to(device);
+        torch::Tensor log_z_phi;
+        if (o.method == "flowrl") {
+          log_z_phi = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
+          t.log_z = log_z_phi;
+          log_z_phi_sum += log_z_phi.sum().item<double>();
+          if (!o.anchors.empty()) c_sum += (log_z_phi.detach().cpu() - torch::tensor(log_z)).sum().item<double>();
+        } else if (o.method == "disa" || o.method == "disa-online") {
+          t.log_z = torch::tensor(log_z).to(device);
+        }
+        if (width != static_cast<std::int64_t>(micro_width)) {
+          throw std::logic_error(fmt::format("policy_trainer: scorer width {} != longest continuation {}", width, micro_width));
+        }
+        loss::Diagnostics diagnostics;
+        const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
+        l.backward();
+        loss_sum += l.item<double>();
+        diagnostics_merge.add(diagnostics.scalars,
+                              {share, step_tokens > 0 ? double(micro_tokens) / double(step_tokens) : 0.0,
+                               double(end - begin) / total_rows});
       }
-      // D_m = 0 (sft with no kept row, no valid token at all): nothing to learn from here.
-      const double share = step_denominator > 0 ? denominator(begin, end, micro_width) / step_denominator : 0.0;
-      if (share == 0.0) continue;
-      std::vector<ScoreRequest> requests;
-      for (std::size_t r = begin; r < end; ++r) requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
-      ContinuationLogprobs lp;
-      {
-        AutocastScope scope(autocast);
-        lp = continuation_logprobs(*policy.model, requests);
-      }
-      // A policy an update broke (weights ~1e30 after lr 1e30) gives NaN here first: a
-      // numerical failure of training (exit 1), not the bad input (exit 2) the loss head
-      // would call a NaN log-prob.
-      if (!torch::isfinite(lp.logprobs).all().item<bool>()) {
-        throw NumericalError(fmt::format("train: step {}: the policy's log-probs are not finite (the last update "
-                                         "diverged? lr {})",
-                                         step + 1, o.lr));  // `step` counts the steps done
-      }
-      const std::int64_t width = lp.logprobs.size(1);
-      LossTensors t;
-      t.logp = lp.logprobs.to(torch::kFloat32);
-      t.mask = lp.mask;
-      t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
-      t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
-      std::vector<float> reward, log_z;
-      std::vector<std::int64_t> group;
-      std::vector<std::int64_t> feature_rows;
-      for (std::size_t r = begin; r < end; ++r) {
-        reward.push_back(static_cast<float>(rows[r].reward));
-        group.push_back(static_cast<std::int64_t>(rows[r].prompt));
-        log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
-        feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
-      }
-      t.reward = torch::tensor(reward).to(device);
-      t.group = torch::tensor(group).to(device);
-      torch::Tensor log_z_phi;
-      if (o.method == "flowrl") {
-        log_z_phi = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
-        t.log_z = log_z_phi;
-        log_z_phi_sum += log_z_phi.sum().item<double>();
-        if (!o.anchors.empty()) c_sum += (log_z_phi.detach().cpu() - torch::tensor(log_z)).sum().item<double>();
-      } else if (o.method == "disa" || o.method == "disa-online") {
-        t.log_z = torch::tensor(log_z).to(device);
-      }
-      if (width != static_cast<std::int64_t>(micro_width)) {
-        throw std::logic_error(fmt::format("policy_trainer: scorer width {} != longest continuation {}", width, micro_width));
-      }
-      loss::Diagnostics diagnostics;
-      const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
-      l.backward();
-      loss_sum += l.item<double>();
-      diagnostics_merge.add(diagnostics.scalars,
-                            {share, step_tokens > 0 ? double(micro_tokens) / double(step_tokens) : 0.0,
-                             double(end - begin) / total_rows});
-    }
     });
     std::vector<torch::Tensor> gradients;
     for (auto& p : trainable) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
