@@ -109,18 +109,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::string common_threads = fmt::format("threads={}", threads);
   const std::string common_device = fmt::format("device={}", device);
   const std::string common_max_new_tokens = fmt::format("max_new_tokens={}", max_new_tokens);
-  std::vector<std::string> method_list;
-  {
-    std::string rest = methods;
-    std::size_t at = 0;
-    while (at <= rest.size()) {
-      const std::size_t comma = rest.find(',', at);
-      const std::string m = rest.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-      if (!m.empty()) method_list.push_back(m);
-      if (comma == std::string::npos) break;
-      at = comma + 1;
-    }
-  }
+  const std::vector<std::string> method_list = split_comma_list(methods);
 
   // Every stage's options, read and checked before anything runs: a typo in eval.* or
   // train.loss.* is refused now, not after hours of proposing and training.
