@@ -10,6 +10,7 @@
 #include "llm/verify/expression_evaluator.h"
 #include "llm/verify/latex_normalizer.h"
 #include "llm/verify/pcre2_regex.h"
+#include "llm/verify/trim.h"
 
 namespace disa::llm::verify {
 namespace {
@@ -39,12 +40,12 @@ std::vector<std::string> split_top_level(std::string_view s, std::string_view se
     if (is_open(s[i])) ++depth;
     if (is_close(s[i])) --depth;
     if (depth == 0 && s.substr(i, sep.size()) == sep) {
-      parts.emplace_back(s.substr(start, i - start));
+      parts.emplace_back(trim(s.substr(start, i - start)));
       start = i + sep.size();
       i = start - 1;
     }
   }
-  parts.emplace_back(s.substr(start));
+  parts.emplace_back(trim(s.substr(start)));
   return parts;
 }
 

@@ -1,7 +1,8 @@
 // Decides whether two normalised answers (see latex_normalizer.h) are the same answer.
 //
 // Thousands separators: "1,000" against a single number is 1000; against a list it
-// is the list 1, 000 (so "100,200" and "200,100" are the same two answers).
+// is the list 1, 000 (so "100,200" and "200,100" are the same two answers). A comma
+// followed by a space ("100, 200", kept so by normalize_answer) is always a list.
 //
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals

@@ -1,6 +1,7 @@
 #include "llm/verify/answer_extraction.h"
 
 #include "llm/verify/pcre2_regex.h"
+#include "llm/verify/trim.h"
 
 namespace disa::llm::verify {
 
@@ -18,13 +19,6 @@ std::string_view rule_name(ExtractionRule rule) {
 namespace {
 
 constexpr std::size_t kMaxAnswerIsLength = 80;
-
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // From `open` (just after a '{'), the index of the matching '}', or npos.
 std::size_t matching_brace(std::string_view text, std::size_t open) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "llm/verify/pcre2_regex.h"
+#include "llm/verify/trim.h"
 
 namespace disa::llm::verify {
 namespace {
@@ -18,13 +19,6 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
   }
   out.append(s, start);
   s = std::move(out);
-}
-
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
 }
 
 // From just after a '{', the index of its '}' (npos when unbalanced).
@@ -199,6 +193,13 @@ std::string normalize_answer(std::string_view answer) {
     while (k > 0 && std::isalpha(static_cast<unsigned char>(compact[k - 1]))) --k;
     const bool after_command = k > 0 && compact[k - 1] == '\\' && k < compact.size();
     if (after_command && j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) compact += ' ';
+    // "100, 200" is two answers: without its space it would read as the thousands
+    // separator of 100200 (answer_equivalence.h). Only this shape keeps the space.
+    const auto digit = [&](std::size_t at) { return at < s.size() && std::isdigit(static_cast<unsigned char>(s[at])); };
+    const bool list_not_thousands = compact.size() >= 2 && compact.back() == ',' &&
+                                    std::isdigit(static_cast<unsigned char>(compact[compact.size() - 2])) &&
+                                    digit(j) && digit(j + 1) && digit(j + 2) && !digit(j + 3);
+    if (list_not_thousands) compact += ' ';
     i = j - 1;
   }
   s = std::move(compact);

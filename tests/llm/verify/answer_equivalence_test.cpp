@@ -42,6 +42,11 @@ TEST(AnswerEquivalence, IntegersCompareExactlyHowEverLarge) {
 TEST(AnswerEquivalence, ThreeDigitListsAreNotThousands) {
   EXPECT_TRUE(same("200, 100", "100,200"));  // two answers in any order, not 200100 vs 100200
   EXPECT_FALSE(same("100,200", "100200, 1"));
+  // A comma and a space before three digits separate two answers, never thousands.
+  EXPECT_FALSE(same("\\boxed{100, 200}", "100200"));
+  EXPECT_FALSE(same("100200", "100, 200"));
+  EXPECT_TRUE(same("100, 200", "200,100"));
+  EXPECT_TRUE(same("100,200", "100200"));  // without the space it is one number
 }
 
 TEST(AnswerEquivalence, RootsAndPi) {

@@ -10,6 +10,10 @@ TEST(LatexNormalizer, DropsDelimitersSpacingAndLeftRight) {
   EXPECT_EQ(normalize_answer("$\\left( 3, \\frac{\\pi}{2} \\right)$"), "(3,\\frac{\\pi}{2})");
   EXPECT_EQ(normalize_answer("\\( 1\\!\\,000 \\)"), "1000");  // spacing commands go
   EXPECT_EQ(normalize_answer("\\$18.90"), "18.90");
+  // The one space kept: before a three-digit group, where it tells a list from thousands.
+  EXPECT_EQ(normalize_answer("100, 200"), "100, 200");
+  EXPECT_EQ(normalize_answer("100,200"), "100,200");
+  EXPECT_EQ(normalize_answer("(1, 2)"), "(1,2)");
 }
 
 TEST(LatexNormalizer, RewritesFractionSpellings) {
