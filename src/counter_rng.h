@@ -30,6 +30,16 @@ constexpr PhiloxBlock philox4x32_10(PhiloxBlock ctr, PhiloxKey key) {
   return ctr;
 }
 
+// SplitMix64's finaliser: derives a key for one purpose from a user's seed
+// (splitmix64(seed ^ TAG)), so two consumers of the same seed never read the same
+// Philox numbers.
+constexpr std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // Uniform doubles in [0, 1) with 53 random bits, addressed by (seed, stream, index).
 class CounterRng {
  public:

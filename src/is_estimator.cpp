@@ -54,7 +54,8 @@ double gpd_quantile(double p, double k, double sigma) {
 
 bool IsEstimate::reliable() const {
   for (const std::string& f : flags) {
-    if (f == "all_weights_zero" || f == "k_hat_above_0.7" || f == "single_sample" || f == kProposalMissesTargetMass) {
+    if (f == "all_weights_zero" || f == "k_hat_above_0.7" || f == "single_sample" || f == kProposalMissesTargetMass ||
+        f == kNoRewardObserved) {
       return false;
     }
   }
@@ -183,8 +184,13 @@ IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions
     e.ci_high = e.log_z_hat + z * se;
   } else {
     std::vector<double> boot(static_cast<std::size_t>(options.bootstrap_replicates));
+    // Keyed apart from the seed itself: `disa anchor` samples with CounterRng(seed, ...)
+    // too, and resampling indices drawn from the sampler's own uniforms depend on the
+    // data they resample.
+    constexpr std::uint64_t kBootstrapTag = 0xB0075D2A9ull;
+    const std::uint64_t key = splitmix64(options.bootstrap_seed ^ kBootstrapTag);
     for (int b = 0; b < options.bootstrap_replicates; ++b) {
-      const CounterRng rng(options.bootstrap_seed, static_cast<std::uint64_t>(b));
+      const CounterRng rng(key, (options.bootstrap_segment << 32) + static_cast<std::uint64_t>(b));
       double s = 0.0;
       for (std::int64_t i = 0; i < e.n; ++i) {
         const auto j = std::min(static_cast<std::int64_t>(rng.uniform(i) * n), e.n - 1);
@@ -215,6 +221,9 @@ IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions
     }
   }
   if (e.ess < 10.0 && e.n >= 10) e.flags.push_back("ess_below_10");
+  if (e.n > 1 && std::all_of(log_w.begin(), log_w.end(), [&](double x) { return x == log_w[0]; })) {
+    e.flags.push_back("weights_constant");
+  }
   return e;
 }
 
@@ -243,7 +252,9 @@ std::vector<IsEstimate> estimate_log_partition_segmented(std::span<const double>
 #pragma omp parallel for schedule(dynamic, 16) if (segments > 1)
   for (std::int64_t s = 0; s < segments; ++s) {
     try {
-      out[s] = estimate_log_partition(log_w.subspan(offset[s], offset[s + 1] - offset[s]), options);
+      IsOptions segment_options = options;
+      segment_options.bootstrap_segment = static_cast<std::uint64_t>(s);
+      out[s] = estimate_log_partition(log_w.subspan(offset[s], offset[s + 1] - offset[s]), segment_options);
     } catch (const InputError& e) {
 #pragma omp critical
       if (s < first_bad) {

@@ -18,7 +18,10 @@
 //   log_z_psis   log Zhat with the tail weights replaced by the fitted GPD's
 //                expected order statistics (truncated at the largest raw weight).
 //   CI for log Z delta method: log Zhat ± z_{(1+level)/2} * se, se = sd(w) / (sqrt(N) mean(w));
-//                or percentile bootstrap (counter-based RNG, replicate b = stream b).
+//                or percentile bootstrap (counter-based RNG keyed by
+//                splitmix64(bootstrap_seed ^ tag), so a sampler given the same seed never
+//                supplies the resampling's numbers; replicate b of segment s = stream
+//                (s << 32) + b, so prompts resample independently).
 //
 // Everything is computed on weights rescaled by their maximum, so log-weights
 // anywhere in ±1e300 are handled exactly.
@@ -28,10 +31,14 @@
 // support) gives log_z_hat = -inf with the flag "all_weights_zero". Other flags:
 // "k_hat_above_0.7", "k_hat_unavailable" (fewer than 5 tail samples, N < ~25, or
 // fewer than 5 distinct tail weights, as tabular proposals with few leaves give),
-// "ess_below_10", "single_sample". A caller that knows the proposal misses target
-// mass (an exact tree: `disa anchor --tree`) adds kProposalMissesTargetMass. A flagged
-// estimate is never silently used: the anchor file records the flags, and the anchor
-// policy (src/anchor.h) acts on them.
+// "ess_below_10", "single_sample", "weights_constant" (N > 1 equal weights: either
+// q = p*, where log Zhat is exact, or the samples saw one value of the reward; either
+// way the spread is 0 and the CI has width 0, which is not an error bar).
+// A caller that knows the proposal misses target mass (an exact tree: `disa anchor
+// --tree`) adds kProposalMissesTargetMass; one that sees no sample rewarded adds
+// kNoRewardObserved. A flagged estimate is never silently used: the anchor file records
+// the flags, and its consumers act on them (`disa anchor` counts the unreliable ones;
+// the LLM pipeline's anchor policy drops them, llm/pipeline/anchor_stage.h).
 #pragma once
 
 #include <cstdint>
@@ -45,12 +52,22 @@ inline constexpr double kKHatUnreliable = 0.7;
 // q(y) = 0 where p*(y) > 0 (THEORY.md item 6): E[Zhat] = Z (1 - p*(hole)), never detectable
 // from the samples themselves. Makes the estimate unreliable.
 inline constexpr const char* kProposalMissesTargetMass = "proposal_misses_target_mass";
+// None of the N > 1 samples got a positive reward. The sample then says nothing of the
+// reward's variation: log Zhat = log E_q[pi_ref/q] + beta r0, with a CI from the proposal
+// ratio alone; with q = pi_ref, log Zhat = 0 and CI [0, 0], while the true
+// log Z = log(1 + (e^beta - 1) acc) is ~1 at an accuracy of a few percent (the rule of
+// three allows acc up to 3/N). A frozen anchor that low makes DISA raise the failures'
+// probability (THEORY.md item 9). Makes the estimate unreliable. (All samples correct is
+// not flagged: log Zhat = beta is then off by at most
+// log(e^beta / (e^beta - (e^beta - 1) 3/N)), 0.09 at beta 3, N 32.)
+inline constexpr const char* kNoRewardObserved = "no_reward_observed";
 
 struct IsOptions {
   bool psis = true;              // compute k_hat and log_z_psis
   bool bootstrap = false;        // percentile bootstrap CI instead of the delta method
   int bootstrap_replicates = 1000;
   std::uint64_t bootstrap_seed = 0;
+  std::uint64_t bootstrap_segment = 0;  // set per segment by estimate_log_partition_segmented
   double ci_level = 0.95;
 };
 

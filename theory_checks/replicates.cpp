@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "src/counter_rng.h"
 #include "src/is_estimator.h"
 #include "src/log_sum_exp.h"
 #include "theory_checks/check_table.h"
@@ -31,13 +32,6 @@ bool binary_rewards(const Tree& tree) {
     if (r != 0.0 && r != 1.0) return false;
   }
   return true;
-}
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 }  // namespace

@@ -41,15 +41,9 @@ struct AnchorOptions {
   double ci_level = 0.95;
 };
 
-// None of the prompt's N > 1 samples got a positive reward. The sample then says nothing
-// of the reward's variation: log Zhat = log E_q[pi_ref/q] + beta r0, with a CI from the
-// proposal ratio alone; with q = pi_ref, log Zhat = 0 and CI [0, 0], while the true
-// log Z = log(1 + (e^beta - 1) acc) is ~1 at an accuracy of a few percent (the rule of
-// three allows acc up to 3/N). A frozen anchor that low makes DISA raise the failures'
-// probability (THEORY.md item 9). Counted unreliable; GRPO has no advantage there either
-// (DAPO filters such groups). All samples correct is kept: log Zhat = beta is then off by
-// at most log(e^beta / (e^beta - (e^beta - 1) 3/N)), 0.09 at beta 3, N 32.
-inline constexpr const char* kNoRewardObserved = "no_reward_observed";
+// "no_reward_observed": disa::kNoRewardObserved (src/is_estimator.h says why it is
+// unreliable and why all samples correct is not).
+using disa::kNoRewardObserved;
 
 AnchorOptions anchor_options(StageConfig& config);
 

@@ -54,6 +54,7 @@ struct Weights {
   std::vector<double> log_w;          // [total samples]
   std::vector<double> log_z_exact;    // [P] (tree mode only)
   std::vector<double> hole_mass;      // [P] p* mass where q = 0 (tree mode only)
+  std::vector<double> max_reward;     // [P] the largest reward among the prompt's samples
 };
 
 Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
@@ -73,10 +74,13 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
     const std::vector<double> leaf_log_ref = leaf_log_probs(reference_policy(tree));
     const TabularPolicy q = make_policy(tree, *a.beta, spec);
     const SampleBatch batch = AliasSampler(q).sample(*a.seed, n, p * n);
+    double max_reward = -INFINITY;
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t leaf = batch.leaf[i];
       w.log_w.push_back(leaf_log_ref[leaf] - batch.log_prob[i] + *a.beta * tree.reward[leaf]);
+      max_reward = std::max(max_reward, tree.reward[leaf]);
     }
+    w.max_reward.push_back(max_reward);
     w.prompt.push_back(std::to_string(p));
     w.offset.push_back(static_cast<std::int64_t>(w.log_w.size()));
     const double log_z = log_partition(tree, *a.beta);
@@ -107,6 +111,7 @@ Weights weights_from_file(const Args& a) {
   if (!in) throw InputError(fmt::format("--samples-file: cannot open '{}'", a.samples_file));
   std::vector<std::string> order;
   std::map<std::string, std::vector<double>> by_prompt;
+  std::map<std::string, double> max_reward;
   std::string line;
   std::int64_t line_no = 0;
   while (std::getline(in, line)) {
@@ -134,8 +139,9 @@ Weights weights_from_file(const Args& a) {
     const double log_ref = number_field(j, "log_ref", where);
     const double reward = number_field(j, "reward", where);
     auto [it, inserted] = by_prompt.try_emplace(prompt);
-    if (inserted) order.push_back(prompt);
+    if (inserted) order.push_back(prompt), max_reward[prompt] = reward;
     it->second.push_back(log_ref - log_q + *a.beta * reward);
+    max_reward[prompt] = std::max(max_reward[prompt], reward);
   }
   if (order.empty()) throw InputError(fmt::format("--samples-file: '{}' holds no samples", a.samples_file));
   Weights w;
@@ -145,6 +151,7 @@ Weights weights_from_file(const Args& a) {
     w.log_w.insert(w.log_w.end(), v.begin(), v.end());
     w.prompt.push_back(p);
     w.offset.push_back(static_cast<std::int64_t>(w.log_w.size()));
+    w.max_reward.push_back(max_reward[p]);
   }
   return w;
 }
@@ -173,6 +180,11 @@ void run_anchor(const Args& a) {
   std::vector<IsEstimate> estimates = estimate_log_partition_segmented(w.log_w, w.offset, options, w.prompt);
   for (std::size_t p = 0; p < w.hole_mass.size(); ++p) {
     if (w.hole_mass[p] > 0.0) estimates[p].flags.push_back(std::string(kProposalMissesTargetMass));
+  }
+  // As the LLM pipeline's anchor stage: a prompt none of whose samples was rewarded has an
+  // anchor that only reflects the proposal ratio (src/is_estimator.h, kNoRewardObserved).
+  for (std::size_t p = 0; p < estimates.size(); ++p) {
+    if (estimates[p].n > 1 && w.max_reward[p] <= 0.0) estimates[p].flags.push_back(std::string(kNoRewardObserved));
   }
   std::vector<AnchorRecord> anchors;
   for (std::size_t p = 0; p < estimates.size(); ++p) {

@@ -176,6 +176,32 @@ TEST_F(EstimateCliTest, BadArgumentsExitTwoNamingTheArgument) {
   EXPECT_FALSE(std::filesystem::exists(path("a.jsonl")));
 }
 
+// As in the LLM pipeline: a prompt none of whose samples was rewarded is flagged
+// no_reward_observed and counted unreliable (its log Zhat = 0 with CI [0, 0] under
+// q = pi_ref says nothing of Z); one rewarded sample clears it.
+TEST_F(EstimateCliTest, AnchorFlagsAPromptWithNoRewardedSample) {
+  {
+    std::ofstream samples(path("s.jsonl"));
+    for (int i = 0; i < 8; ++i) samples << R"({"prompt": "none", "log_prob": -1, "log_ref": -1, "reward": 0})" << '\n';
+    for (int i = 0; i < 8; ++i) {
+      samples << R"({"prompt": "one", "log_prob": -1, "log_ref": -1, "reward": )" << (i == 3 ? 1 : 0) << "}\n";
+    }
+  }
+  const Result r = run("anchor --samples-file " + path("s.jsonl") + " --beta 3 --out " + path("a.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 unreliable"), std::string::npos) << r.output;
+  const std::vector<disa::AnchorRecord> anchors = disa::load_anchors(path("a.jsonl"));
+  ASSERT_EQ(anchors.size(), 2u);
+  const auto has = [](const disa::AnchorRecord& a, const std::string& f) {
+    return std::find(a.flags.begin(), a.flags.end(), f) != a.flags.end();
+  };
+  EXPECT_TRUE(has(anchors[0], "no_reward_observed"));
+  EXPECT_TRUE(has(anchors[0], "weights_constant"));
+  EXPECT_EQ(anchors[0].ci_low, anchors[0].ci_high);  // why the flag: a CI of width 0
+  EXPECT_FALSE(has(anchors[1], "no_reward_observed"));
+  EXPECT_FALSE(has(anchors[1], "weights_constant"));
+}
+
 TEST_F(EstimateCliTest, AnchorFromATreeSetHasOneRecordPerPrompt) {
   const std::string set = path("set.json"), anchors = path("anchors.jsonl");
   ASSERT_EQ(run("tree generate --family multi_prompt --set prompts=5 --seed 2 --out " + set).exit_code, 0);

@@ -541,7 +541,9 @@ TEST(IsEstimatorSegmented, EqualsPerSegmentAndIndependentOfThreads) {
     ASSERT_EQ(two.size(), sizes.size());
     for (std::size_t s = 0; s < sizes.size(); ++s) {
       const std::span<const double> seg(log_w.data() + offset[s], static_cast<std::size_t>(sizes[s]));
-      const IsEstimate single = estimate_log_partition(seg, o);
+      IsOptions segment_options = o;
+      segment_options.bootstrap_segment = s;  // segment s resamples on its own streams
+      const IsEstimate single = estimate_log_partition(seg, segment_options);
       EXPECT_TRUE(identical(one[s], single)) << "segment " << s;
       EXPECT_TRUE(identical(two[s], single)) << "segment " << s;
     }
@@ -632,6 +634,56 @@ TEST(SelfNormalisedExpectation, HandCasesAndErrors) {
               self_normalised_expectation(std::vector<double>{}, std::vector<double>{});
             }),
             "<no exception thrown>");
+}
+
+}  // namespace
+}  // namespace disa
+
+namespace disa {
+namespace {
+
+// Two prompts with the same samples get independent bootstrap resamples (their CI errors
+// are not one draw shared by every prompt), and the delta method, which draws nothing,
+// gives both the same interval.
+TEST(IsEstimatorSegmented, SegmentsResampleIndependently) {
+  const std::vector<double> seg = gaussian_log_weights(200, 1.0, 77);
+  std::vector<double> log_w(seg);
+  log_w.insert(log_w.end(), seg.begin(), seg.end());
+  const std::vector<std::int64_t> offset{0, 200, 400};
+  IsOptions o;
+  o.bootstrap_replicates = 200;
+  o.bootstrap_seed = 5;
+  const std::vector<IsEstimate> delta = estimate_log_partition_segmented(log_w, offset, o);
+  EXPECT_EQ(delta[0].ci_low, delta[1].ci_low);
+  o.bootstrap = true;
+  const std::vector<IsEstimate> boot = estimate_log_partition_segmented(log_w, offset, o);
+  EXPECT_EQ(boot[0].log_z_hat, boot[1].log_z_hat);
+  EXPECT_NE(boot[0].ci_low, boot[1].ci_low);
+  EXPECT_NE(boot[0].ci_high, boot[1].ci_high);
+}
+
+// Equal weights have no spread, so the CI has width 0: flagged, whatever the method.
+TEST(IsEstimator, ConstantWeightsAreFlagged) {
+  for (const bool bootstrap : {false, true}) {
+    IsOptions o;
+    o.bootstrap = bootstrap;
+    const std::vector<double> equal(50, 3.0);
+    const IsEstimate e = estimate_log_partition(equal, o);
+    EXPECT_DOUBLE_EQ(e.log_z_hat, 3.0);
+    EXPECT_EQ(e.ci_low, e.ci_high);
+    EXPECT_TRUE(has_flag(e, "weights_constant"));
+    std::vector<double> almost(equal);
+    almost[17] = std::nextafter(3.0, 4.0);
+    EXPECT_FALSE(has_flag(estimate_log_partition(almost, o), "weights_constant"));
+  }
+  EXPECT_FALSE(has_flag(estimate_log_partition(std::vector<double>{3.0}), "weights_constant"));  // single_sample
+}
+
+TEST(IsEstimator, NoRewardObservedIsUnreliable) {
+  IsEstimate e = estimate_log_partition(std::vector<double>(20, 0.0));
+  EXPECT_TRUE(e.reliable());  // constant weights alone: q may be p*
+  e.flags.push_back(kNoRewardObserved);
+  EXPECT_FALSE(e.reliable());
 }
 
 }  // namespace
