@@ -12,7 +12,9 @@
 
 #include <math.h>  // the global exp/log/isnan/fmax/NAN/INFINITY that device code calls
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "kernels/cpu_device.h"
@@ -56,8 +58,16 @@ T __shfl_down_sync(unsigned mask, T value, unsigned delta) {
 }
 
 // A read-only load; memcpy, because kernels load uint4 vectors through pointers to other types.
+// memcpy itself is never checked for alignment (not by UBSan either), while the GPU faults
+// on a misaligned ld.global.nc: the check is explicit.
 template <class T>
 T __ldg(const T* p) {
+  if (reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0) {
+    throw ::disa::kernels::cpu_device::CpuDeviceError(
+        "__ldg: misaligned load of " + std::to_string(sizeof(T)) + " bytes at an address " +
+        std::to_string(reinterpret_cast<std::uintptr_t>(p) % alignof(T)) + " bytes past a multiple of " +
+        std::to_string(alignof(T)));
+  }
   T v;
   std::memcpy(&v, p, sizeof(T));
   return v;

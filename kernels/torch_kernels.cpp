@@ -92,7 +92,10 @@ struct Rows {
   std::int64_t N, V;
 };
 
-Rows rows_of(const char* what, const Tensor& logits, const Tensor& target) {
+// check_ids: whether to look for an out-of-range target id. The check reads a flag back
+// from the device (one host-device synchronisation); the autograd backward skips it, as
+// its forward already checked the same saved target.
+Rows rows_of(const char* what, const Tensor& logits, const Tensor& target, bool check_ids = true) {
   require_kernel_device(what, logits);
   require_same_device(what, target, logits);
   if (logits.dim() < 1) throw InputError(std::string("disa::kernels::") + what + ": logits must be [..., V]");
@@ -108,9 +111,10 @@ Rows rows_of(const char* what, const Tensor& logits, const Tensor& target) {
   if (target.numel() != N || target.sizes() != logits.sizes().slice(0, logits.dim() - 1))
     throw InputError(std::string("disa::kernels::") + what + ": target must have logits' shape without the last axis");
   Tensor t = target.to(torch::kInt64).contiguous().view({N});
-  // The kernel writes NaN for an out-of-range id; here it is an error naming the first one.
-  const Tensor bad = ((t < 0) | (t >= V)).nonzero();
-  if (bad.numel() > 0) {
+  // The kernel writes NaN for an out-of-range id; here it is an error naming the first one
+  // (found only once one is known to exist: nonzero synchronises and allocates).
+  if (check_ids && N > 0 && ((t < 0) | (t >= V)).any().item<bool>()) {
+    const Tensor bad = ((t < 0) | (t >= V)).nonzero();
     const std::int64_t i = bad[0][0].item<std::int64_t>();
     throw InputError(std::string("disa::kernels::") + what + ": target[" + std::to_string(i) + "] = " +
                      std::to_string(t[i].item<std::int64_t>()) + " is outside [0, " + std::to_string(V) + ")");
@@ -183,12 +187,14 @@ TokenLogprobsResult token_logprobs(const Tensor& logits, const Tensor& target, b
   return out;
 }
 
-Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& grad_logp,
-                               Tensor out) {
+namespace {
+
+Tensor backward_checked(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& grad_logp,
+                        Tensor out, bool check_ids) {
   const bool in_place = out.defined() && out.is_same(logits);
   if (in_place && !logits.is_contiguous())
     throw InputError("disa::kernels::token_logprobs_backward: in place needs contiguous logits");
-  const Rows r = rows_of("token_logprobs_backward", logits, target);
+  const Rows r = rows_of("token_logprobs_backward", logits, target, check_ids);
   require_same_device("token_logprobs_backward", lse, logits);
   require_same_device("token_logprobs_backward", grad_logp, logits);
   if (lse.numel() != r.N || grad_logp.numel() != r.N)
@@ -214,6 +220,13 @@ Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const
   return dst.view(logits.sizes());
 }
 
+}  // namespace
+
+Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& grad_logp,
+                               Tensor out) {
+  return backward_checked(logits, target, lse, grad_logp, std::move(out), /*check_ids=*/true);
+}
+
 namespace {
 
 struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> {
@@ -227,7 +240,7 @@ struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> 
     const auto saved = ctx->get_saved_variables();
     // d log p_t / d x_v = [v == t] - softmax_v: the kernel's g * (softmax - onehot) with
     // g = -(dL/d log p). (Found by the CPU-device test: the sign was missing.)
-    return {token_logprobs_backward(saved[0], saved[1], saved[2], -grad[0]), Tensor()};
+    return {backward_checked(saved[0], saved[1], saved[2], -grad[0], Tensor(), /*check_ids=*/false), Tensor()};
   }
 };
 

@@ -190,6 +190,21 @@ TEST(CpuDevice, AnExceptionInAKernelReachesTheLauncher) {
   EXPECT_EQ(out[255], 3000);
 }
 
+__global__ void load_vector(const unsigned char* bytes, std::size_t offset, unsigned* out) {
+  out[threadIdx.x] = __ldg(reinterpret_cast<const uint4*>(bytes + offset)).x;
+}
+
+// A GPU faults on a 16-byte ld.global.nc that is not 16-byte aligned; memcpy, which the
+// CPU device's __ldg uses, would load it silently, so the check is its own.
+TEST(CpuDevice, AMisalignedVectorLoadIsAnError) {
+  alignas(16) unsigned char bytes[48] = {};
+  std::vector<unsigned> out(32);
+  EXPECT_EQ(launch_error([&] { cd::launch(&load_vector, {1}, {32}, {}, bytes, std::size_t{16}, out.data()); }), "");
+  const std::string e =
+      launch_error([&] { cd::launch(&load_vector, {1}, {32}, {}, bytes, std::size_t{8}, out.data()); });
+  EXPECT_NE(e.find("__ldg: misaligned load of 16 bytes"), std::string::npos) << e;
+}
+
 TEST(CpuDevice, BlockSizesOutsideCudasRangeAreRejected) {
   EXPECT_THROW(cd::launch(&divergent_syncthreads, {1}, {0}, {}), std::invalid_argument);
   EXPECT_THROW(cd::launch(&divergent_syncthreads, {1}, {1025}, {}), std::invalid_argument);
