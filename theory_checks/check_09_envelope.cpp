@@ -28,10 +28,10 @@
 // Run: build/bin/check_09_envelope [--out DIR] [--quick] [--seed S]
 
 #include <cmath>
-#include <random>
 
 #include <fmt/format.h>
 
+#include "src/counter_rng.h"
 #include "src/train/train_config.h"
 #include "theory_checks/check_util.h"
 #include "theory_checks/training_checks.h"
@@ -214,7 +214,7 @@ struct RunSpec {
   std::string proposal; // offline only
   bool length_normalize = false;
   double c = 0;
-  int start = 0;        // 0: pi_ref; k > 0: random logits (pi_ref logits + N(0,1), stream k)
+  int start = 0;        // 0: pi_ref; k > 0: random logits (pi_ref logits + N(0,1), CounterRng(seed, k))
 };
 
 struct RunOut {
@@ -279,11 +279,13 @@ CheckResult check_09_envelope(const CheckOptions& options) {
     if (s.length_normalize) settings.push_back("loss.length_normalize=true");
     train::Trainer trainer({s.tree->tree}, train::TrainConfig::parse(settings));
     if (s.start > 0) {
+      // Counter-based (Philox, Box-Muller), keyed by the seed with the start as the stream and
+      // the logit's index as the draw: the same start gets the same perturbation for every c
+      // and proposal, on any standard library (std::normal_distribution is implementation-defined).
       std::vector<double> theta = trainer.logits();
-      std::mt19937_64 rng(options.seed * 1000003ULL + std::uint64_t(s.start));
-      std::normal_distribution<double> normal(0.0, 1.0);
-      for (double& v : theta) {
-        if (std::isfinite(v)) v += normal(rng);
+      const CounterRng rng(options.seed, std::uint64_t(s.start));
+      for (std::size_t j = 0; j < theta.size(); ++j) {
+        if (std::isfinite(theta[j])) theta[j] += rng.normal(j);
       }
       trainer.set_logits(theta);
     }

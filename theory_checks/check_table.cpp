@@ -66,7 +66,7 @@ double wilson_hilferty_z(double s2, double exact, double nu) {
 double satterthwaite_dof(double exact, double se) { return se > 0 ? 2.0 * exact * exact / (se * se) : 0.0; }
 
 void judge(Row& r) {
-  r.counted = r.kind != RowKind::kPrediction;
+  r.counted = r.kind != RowKind::kPrediction && !r.sanity;
   r.pass = true;
   std::string exact_part;
   switch (r.kind) {
@@ -93,6 +93,7 @@ void judge(Row& r) {
     case RowKind::kPrediction:
       break;
   }
+  if (r.sanity && !exact_part.empty()) exact_part = "sanity " + exact_part;
   if (std::isnan(r.predicted)) {
     r.verdict = exact_part;
     return;
@@ -109,7 +110,10 @@ void judge(Row& r) {
     r.ratio = value / r.predicted;
     const bool within = std::fabs(r.ratio - 1.0) <= kFirstOrderTolerance;
     double z_pred = kNaN;
-    if (!exact_known && r.se > 0.0) z_pred = (r.measured - r.predicted) / r.se;
+    if (!exact_known && r.se > 0.0) {
+      z_pred = r.variance_dof > 0 && r.predicted > 0 ? wilson_hilferty_z(r.measured, r.predicted, r.variance_dof)
+                                                     : (r.measured - r.predicted) / r.se;
+    }
     if (r.kind == RowKind::kPrediction) r.z = z_pred;
     const bool agrees = !exact_known && std::fabs(z_pred) <= kZFail;
     r.first_order_accurate = within || agrees;
@@ -137,6 +141,18 @@ int CheckResult::passed() const {
   return n;
 }
 
+int CheckResult::sanity_rows() const {
+  int n = 0;
+  for (const Row& r : rows) n += r.sanity;
+  return n;
+}
+
+int CheckResult::sanity_failed() const {
+  int n = 0;
+  for (const Row& r : rows) n += r.sanity && !r.pass;
+  return n;
+}
+
 int CheckResult::findings() const {
   int n = 0;
   for (const Row& r : rows) n += r.finding;
@@ -158,6 +174,18 @@ std::string CheckResult::overall_line() const {
       s += (shown > 1 ? "; " : "") + row_label(rows[i], static_cast<int>(i + 1)) + ": " + rows[i].verdict;
     }
     s += ")";
+  }
+  if (sanity_rows() > 0) {
+    const int bad = sanity_failed();
+    if (bad == 0) {
+      s += fmt::format(" (+{} sanity rows, not counted: all hold)", sanity_rows());
+    } else {
+      s += fmt::format(", {} SANITY FAIL (a bug:", bad);
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i].sanity && !rows[i].pass) s += fmt::format(" row {}", i + 1);
+      }
+      s += ")";
+    }
   }
   const int f = findings();
   s += fmt::format(", {} finding{}", f, f == 1 ? "" : "s");
@@ -253,13 +281,16 @@ void write_result(const CheckResult& result, const std::string& dir) {
   j["false_alarm_per_row"] = kFalseAlarmTwoSided;
   j["exact_rows"] = result.exact_rows();
   j["passed"] = result.passed();
+  j["sanity_rows"] = result.sanity_rows();
+  j["sanity_failed"] = result.sanity_failed();
   j["ok"] = result.ok();
   j["failed"] = ordered_json::array();
   j["findings"] = ordered_json::array();
   for (std::size_t i = 0; i < result.rows.size(); ++i) {
     const Row& r = result.rows[i];
-    if (!r.counted && !r.finding) continue;
-    if (r.counted && r.pass && !r.finding) continue;
+    const bool judged = r.counted || r.sanity;
+    if (!judged && !r.finding) continue;
+    if (judged && r.pass && !r.finding) continue;
     ordered_json o;
     o["row"] = i + 1;
     o["quantity"] = r.quantity;
@@ -275,7 +306,7 @@ void write_result(const CheckResult& result, const std::string& dir) {
     o["z"] = to_json_number(r.z);
     o["ratio"] = to_json_number(r.ratio);
     o["verdict"] = r.verdict;
-    if (r.counted && !r.pass) j["failed"].push_back(o);
+    if (judged && !r.pass) j["failed"].push_back(o);
     if (r.finding) j["findings"].push_back(o);
   }
   j["summary"] = result.summary;

@@ -23,7 +23,17 @@
 //   with the exact value known (noise-free): ratio = exact / predicted, accurate iff |ratio - 1| <= 10%;
 //   otherwise: accurate iff |measured - predicted| <= 4 se ("AGREES") or |ratio - 1| <= 10% ("WITHIN 10%");
 //   not accurate: "<APPROXIMATION> BREAKS DOWN (ratio r)".
+// A prediction row whose measured value is a sample variance and whose se is the one the
+// prediction itself implies (the null, e.g. predicted sqrt(2/(R-1)) for R normal replicates)
+// sets variance_dof = nu > 0: its z is Wilson-Hilferty's against the prediction, as above.
+// (An se built from the measured variance instead can never call an overestimate a
+// breakdown and calls an underestimate one only below about 0.4 at R = 16.)
 // A row may carry both an exact value (judged) and a first-order prediction (assessed).
+//
+// Sanity rows (sanity = true) hold by construction for any correct arithmetic (ESS/N = 1 at
+// N = 1; 1 <= ESS <= N by Cauchy-Schwarz): they cannot fail for a wrong theory, so they are
+// not counted in the PASS tally as tests of it; they are judged like any exact row, and one
+// that fails still fails the run (it means a bug) and is named in the overall line.
 #pragma once
 
 #include <cstdint>
@@ -57,12 +67,13 @@ struct Row {
   double measured = kNaN;
   double se = kNaN;           // Monte Carlo standard error of `measured` (0 for identities)
   double tolerance = 0.0;     // kIdentity: allowed |measured - exact|
-  double variance_dof = 0.0;  // kExact, measured a sample variance: nu (see above); 0: plain z
+  double variance_dof = 0.0;  // measured a sample variance: nu (see above; kExact or kPrediction); 0: plain z
   std::string approximation;  // name used in a finding, e.g. "DELTA-METHOD"
   std::string note;           // anything a reader needs to quote the row
   // Filled by judge().
   double z = kNaN;            // against exact when known, else against predicted
   double ratio = kNaN;        // (exact or measured) / predicted
+  bool sanity = false;        // holds by construction: judged, not counted (see above)
   bool counted = false;       // an exact statement: counts toward PASS/FAIL
   bool pass = true;
   bool finding = false;       // a first-order prediction off by more than 10%
@@ -90,7 +101,9 @@ struct CheckResult {
   int exact_rows() const;
   int passed() const;
   int findings() const;
-  bool ok() const { return passed() == exact_rows(); }
+  int sanity_rows() const;
+  int sanity_failed() const;
+  bool ok() const { return passed() == exact_rows() && sanity_failed() == 0; }
   std::string overall_line() const;   // "overall: 41/41 PASS, 3 findings (...)"
 };
 

@@ -60,7 +60,7 @@ bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& optio
     }
     results.push_back(run_check(checks[k], options));
   }
-  int rows = 0, passed = 0, findings = 0;
+  int rows = 0, passed = 0, findings = 0, sanity_failed = 0;
   bool ok = true;
   std::printf("== summary (%s)\n", options.out_dir.c_str());
   for (const CheckResult& r : results) {
@@ -68,11 +68,15 @@ bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& optio
     rows += r.exact_rows();
     passed += r.passed();
     findings += r.findings();
+    sanity_failed += r.sanity_failed();
     ok = ok && r.ok();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string failures;
+  if (rows > passed) failures += fmt::format(", {} FAIL", rows - passed);
+  if (sanity_failed > 0) failures += fmt::format(", {} SANITY FAIL", sanity_failed);
   std::printf("overall: %d/%d PASS%s, %d findings (%s), %zu checks, %.1f s; CSV/JSON in %s\n", passed, rows,
-              ok ? "" : fmt::format(", {} FAIL", rows - passed).c_str(), findings, findings_are.c_str(),
+              failures.c_str(), findings, findings_are.c_str(),
               results.size(), seconds, options.out_dir.c_str());
   return ok;
 }

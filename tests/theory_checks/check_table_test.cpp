@@ -53,5 +53,63 @@ TEST(CheckTable, JudgeUsesTheCubeRootScaleForVarianceRows) {
   EXPECT_FALSE(r.pass) << r.z;
 }
 
+// A first-order variance row tested under the null (se from the prediction, nu = R - 1):
+// the verdict is two-sided on the cube-root scale. An se from the measured variance (what
+// check_14 did) never flags an overestimate: the second half shows why.
+TEST(CheckTable, PredictionVarianceRowUnderTheNullFlagsBothWays) {
+  const double nu = 15.0;  // R = 16 replicates
+  Row r;
+  r.kind = RowKind::kPrediction;
+  r.predicted = 0.1;
+  r.se = r.predicted * std::sqrt(2.0 / nu);
+  r.variance_dof = nu;
+  for (const double ratio : {0.1, 4.0}) {
+    r.measured = ratio * r.predicted;
+    judge(r);
+    EXPECT_TRUE(r.finding) << ratio << ": " << r.verdict;
+    EXPECT_FALSE(r.counted);
+  }
+  for (const double ratio : {0.3, 0.5, 2.0}) {  // inside [0.124, 3.19]: too little data to tell
+    r.measured = ratio * r.predicted;
+    judge(r);
+    EXPECT_FALSE(r.finding) << ratio << ": " << r.verdict;
+    EXPECT_NEAR(r.z, wilson_hilferty_z(r.measured, r.predicted, nu), 1e-12);
+  }
+  Row old;
+  old.kind = RowKind::kPrediction;
+  old.predicted = 0.1;
+  old.measured = 1000.0 * old.predicted;
+  old.se = old.measured * std::sqrt(2.0 / nu);
+  judge(old);
+  EXPECT_FALSE(old.finding) << old.verdict;  // the measured-variance se hides a 1000x overestimate
+}
+
+// Sanity rows: judged, not counted in the PASS tally, but a failure still fails the check.
+TEST(CheckTable, SanityRowsAreNotCountedButFailTheRun) {
+  CheckResult result;
+  Row exact;
+  exact.kind = RowKind::kIdentity;
+  exact.exact = 1.0;
+  exact.measured = 1.0;
+  Row sanity = exact;
+  sanity.sanity = true;
+  for (Row* r : {&exact, &sanity}) judge(*r);
+  EXPECT_TRUE(exact.counted);
+  EXPECT_FALSE(sanity.counted);
+  EXPECT_TRUE(sanity.pass);
+  result.rows = {exact, sanity};
+  EXPECT_EQ(result.exact_rows(), 1);
+  EXPECT_EQ(result.sanity_rows(), 1);
+  EXPECT_TRUE(result.ok());
+  EXPECT_NE(result.overall_line().find("1/1 PASS (+1 sanity rows, not counted: all hold)"), std::string::npos)
+      << result.overall_line();
+  result.rows[1].measured = 2.0;
+  judge(result.rows[1]);
+  EXPECT_FALSE(result.rows[1].pass);
+  EXPECT_EQ(result.passed(), result.exact_rows());
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.overall_line().find("1 SANITY FAIL (a bug: row 2)"), std::string::npos) << result.overall_line();
+}
+
 }  // namespace
 }  // namespace disa::theory
