@@ -1,5 +1,6 @@
 // disa tree {generate, info, sample, families}: make, inspect and sample exact trees.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -210,6 +211,12 @@ void add_sample(CLI::App& tree) {
       throw InputError(fmt::format("--beta: required for policy '{}'", args->policy));
     }
     if (args->beta) check_positive_beta(*args->beta, "--beta");
+    // Indices first .. first + n - 1 are printed and key the RNG's counters: past INT64_MAX
+    // they would wrap to negative numbers (signed overflow).
+    if (args->first > INT64_MAX - args->n) {
+      throw InputError(fmt::format("--first: {} + --n {} passes the largest trajectory index {}; use --first <= {}",
+                                   args->first, args->n, INT64_MAX, INT64_MAX - args->n));
+    }
     const double beta = args->beta.value_or(0.0);  // unused by reference and file policies
     std::vector<Tree> trees = load_trees(args->path);
     if (args->prompt >= trees.size()) {

@@ -163,6 +163,18 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree sample --tree " + tree + " --policy target --n 5 --seed 1"), "--beta");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
   expect_rejected(run("tree sample --tree " + tree + " --n 100000000000000 --seed 1"), "--n");  // > memory
+  // Indices first .. first + n - 1 past INT64_MAX would print as negative numbers.
+  expect_rejected(run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775807"),
+                  "--first: 9223372036854775807 + --n 2 passes the largest trajectory index");
+  const Result last = run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775805");
+  EXPECT_EQ(last.exit_code, 0) << last.output;
+  EXPECT_NE(last.output.find("\"index\":9223372036854775806"), std::string::npos) << last.output;
+  // Paths that are not what the option takes, named before any work (were filesystem
+  // errors, exit 1, or the error came after the first check had run).
+  expect_rejected(run("tree info --tree " + dir_.string() + " --beta 1"), dir_.string() + ": is a folder, not a file");
+  expect_rejected(run("check estimator --quick --out " + tree + "/sub"), "--out: cannot create the folder");
+  expect_rejected(run("check training --quick --out " + tree), "--out: '" + tree + "' is a file, not a folder");
+  expect_rejected(run("demo --out " + tree), "--out: '" + tree + "' is a file, not a folder");
   expect_rejected(run("tree frobnicate"), "frobnicate");
   expect_rejected(run(""), "subcommand");
 }
