@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/output_folder.h"
 
 namespace disa::theory {
 
@@ -49,6 +50,8 @@ bool run_estimator_checks(const CheckOptions& options) {
 }
 
 bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& options, const std::string& findings_are) {
+  // --out checked before the first check runs (minutes), not when its results are saved.
+  prepare_output_folder(options.out_dir, "--out");
   const auto start = std::chrono::steady_clock::now();
   std::vector<CheckResult> results;
   // A progress line on a terminal (the tables print only when a check ends); quiet in CI.
@@ -105,6 +108,7 @@ int run_check_program(const std::vector<CheckEntry>& checks, const CheckProgramT
     return 2;
   }
   try {
+    prepare_output_folder(options.out_dir, "--out");
     return run_check(*entry, options).ok() ? 0 : 1;
   } catch (const InputError& e) {
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());

@@ -1,6 +1,9 @@
 #include "theory_checks/replicates.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 
@@ -187,7 +190,7 @@ std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n) {
 }
 
 Replicates run_replicates(const Case& c, std::int64_t n, std::int64_t replicates, std::uint64_t seed,
-                          bool diagnostics) {
+                          bool diagnostics, const std::function<void(double)>& progress) {
   Replicates out;
   out.log_ratio.resize(replicates);
   out.ess_fraction.resize(replicates);
@@ -203,6 +206,7 @@ Replicates run_replicates(const Case& c, std::int64_t n, std::int64_t replicates
   IsOptions options;
   options.psis = diagnostics;
   std::exception_ptr error;
+  std::atomic<std::int64_t> done{0};  // chunks finished, for `progress`
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
     try {
@@ -231,8 +235,14 @@ Replicates run_replicates(const Case& c, std::int64_t n, std::int64_t replicates
 #pragma omp critical(disa_replicates_error)
       if (!error) error = std::current_exception();
     }
+    if (progress) {
+      const std::int64_t finished = ++done;
+      if (omp_get_thread_num() == 0) progress(static_cast<double>(finished) / static_cast<double>(chunks));
+    }
   }
   if (error) std::rethrow_exception(error);
+  // Thread 0 may have finished no chunk at all (dynamic schedule): the end is reported here.
+  if (progress) progress(1.0);
   return out;
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -99,8 +100,11 @@ struct Replicates {
   std::vector<double> covers;        // [M] 1 when the estimate's 95% delta-method CI holds log Z
   std::vector<double> reliable;      // [M] 1 when IsEstimate::reliable()
 };
+// `progress`, when given, is called with the fraction done (0..1] from the calling
+// thread only (thread 0 of the parallel loop), and with 1 at the end, e.g. for a
+// terminal progress line.
 Replicates run_replicates(const Case& c, std::int64_t n, std::int64_t replicates, std::uint64_t seed,
-                          bool diagnostics = false);
+                          bool diagnostics = false, const std::function<void(double)>& progress = {});
 
 // Sample statistics with their Monte Carlo standard errors.
 struct Estimate {

@@ -181,6 +181,10 @@ json parse_json(const std::string& text, const std::string& source) {
 }
 
 std::string read_file(const std::string& path) {
+  // An ifstream opens a folder without complaint; its size would then be a filesystem
+  // error naming nothing the user gave.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(fmt::format("{}: is a folder, not a file", path));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot open for reading", path));
   // The JSON document model takes about 11x the file size (measured: a 185 MB

@@ -17,6 +17,11 @@ void validate(const SamplingOptions& o) {
   if (!(o.temperature >= 0) || !std::isfinite(o.temperature)) {
     throw InputError(fmt::format("sampling: temperature = {} must be a finite number >= 0", o.temperature));
   }
+  if (o.temperature > 0 && o.temperature < kMinTemperature) {
+    throw InputError(fmt::format("sampling: temperature = {} must be 0 (greedy) or at least {} (logits / temperature "
+                                 "must stay finite in float)",
+                                 o.temperature, kMinTemperature));
+  }
   if (!(o.top_p > 0 && o.top_p <= 1)) throw InputError(fmt::format("sampling: top_p = {} must be in (0, 1]", o.top_p));
   if (o.top_k < 0) throw InputError(fmt::format("sampling: top_k = {} must be >= 0 (0 = off)", o.top_k));
   if (o.max_new_tokens <= 0) {

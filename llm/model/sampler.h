@@ -35,8 +35,14 @@
 
 namespace disa::llm {
 
+// The smallest temperature above 0 (greedy) that sampling and scoring accept: logits
+// divided by it must stay finite in float/bfloat16 (they do for |logit| up to
+// FLT_MAX * 1e-6 = 3.4e32), and below it a draw is the argmax in all but exact ties.
+// Smaller values were an error in the middle of sampling that blamed the model's logits.
+inline constexpr double kMinTemperature = 1e-6;
+
 struct SamplingOptions {
-  double temperature = 1.0;       // >= 0; 0 = greedy
+  double temperature = 1.0;       // 0 = greedy, else >= kMinTemperature
   double top_p = 1.0;             // in (0, 1]
   std::int64_t top_k = 0;         // 0 = no top-k
   std::int64_t max_new_tokens = 128;

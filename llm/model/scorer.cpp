@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "llm/model/sampler.h"  // kMinTemperature
 #include "src/input_error.h"
 #include "src/numerical_error.h"
 
@@ -35,6 +36,11 @@ ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::ve
                                            double temperature) {
   if (!(temperature > 0) || !std::isfinite(temperature)) {
     throw InputError(fmt::format("score: temperature = {} must be a finite positive number", temperature));
+  }
+  if (temperature < kMinTemperature) {  // the logits / temperature must stay finite (sampler.h)
+    throw InputError(fmt::format("score: temperature = {} must be at least {} (logits / temperature must stay finite "
+                                 "in float)",
+                                 temperature, kMinTemperature));
   }
   const std::int64_t batch = static_cast<std::int64_t>(requests.size());
   if (batch == 0) throw InputError("score: no requests");

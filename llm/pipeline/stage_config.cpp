@@ -1,12 +1,7 @@
 #include "llm/pipeline/stage_config.h"
 
-#include <cctype>
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <map>
-#include <system_error>
 
 #include <fmt/format.h>
 
@@ -68,25 +63,7 @@ double StageConfig::number(std::string_view key, double fallback, double low, do
 }
 
 std::int64_t StageConfig::integer(std::string_view key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
-  const std::string text = settings_.word(key, fmt::format("{}", fallback));
-  const std::string range = high == INT64_MAX ? fmt::format("must be an integer >= {}", low)
-                                              : fmt::format("must be an integer in [{}, {}]", low, high);
-  // Parsed as an integer, not through a double: a seed of 2^53 + 1 stays itself.
-  std::int64_t v = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
-  if (ec != std::errc{} || ptr != end) {
-    // A config file written by a tool may hold 16.0 or 1e3: an exactly representable
-    // whole number (|v| <= 2^53) is that integer; anything else is rejected.
-    char* stop = nullptr;
-    const double d = text.empty() || std::isspace(static_cast<unsigned char>(text[0])) ? NAN : std::strtod(text.c_str(), &stop);
-    if (stop != text.c_str() + text.size() || !(d == std::floor(d)) || std::abs(d) > 9007199254740992.0) {
-      settings_.reject(key, text, range);
-    }
-    v = static_cast<std::int64_t>(d);
-  }
-  if (v < low || v > high) settings_.reject(key, text, range);
-  return v;
+  return settings_.integer(key, fallback, low, high);  // one parser for the stages' and disa train's integers
 }
 
 std::string StageConfig::choice(std::string_view key, std::string_view fallback, const std::vector<std::string>& choices) {

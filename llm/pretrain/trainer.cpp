@@ -1,5 +1,7 @@
 #include "llm/pretrain/trainer.h"
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -31,6 +33,7 @@ torch::Device device_of(const std::string& name) {
 }
 
 constexpr int kMetricColumns = 5;  // step, loss, lr, grad_norm, tokens
+constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.98;
 
 }  // namespace
 
@@ -40,6 +43,16 @@ void validate(const PretrainOptions& o) {
   if (o.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", o.batch_size));
   if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) {
     throw InputError(fmt::format("--lr = {} must be a positive number", o.learning_rate));
+  }
+  // LibTorch's AdamW applies the scalars lr * weight_decay and lr / (1 - beta1^t) (at most
+  // lr / (1 - beta1), at step 1) to float parameters; one past FLT_MAX is a c10::Error
+  // ("cannot be converted to type float without overflow") in the middle of the first step.
+  const double max_lr = std::min(static_cast<double>(FLT_MAX) * (1 - kAdamBeta1),
+                                 o.weight_decay > 0 ? static_cast<double>(FLT_MAX) / o.weight_decay : INFINITY);
+  if (o.learning_rate > max_lr) {
+    throw InputError(fmt::format("--lr = {} must be at most {:.3g} (AdamW's float step lr / (1 - beta1) and lr * "
+                                 "weight_decay must stay finite)",
+                                 o.learning_rate, max_lr));
   }
   if (!(o.min_learning_rate_ratio >= 0 && o.min_learning_rate_ratio <= 1)) {
     throw InputError(fmt::format("min_learning_rate_ratio = {}: expected 0..1", o.min_learning_rate_ratio));
@@ -87,7 +100,7 @@ Trainer::Trainer(const PretrainOptions& options)
   for (const auto& p : model_->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   auto group_options = [&](double wd) {
     auto o = std::make_unique<torch::optim::AdamWOptions>(options_.learning_rate);
-    o->betas({0.9, 0.98}).eps(1e-8).weight_decay(wd);
+    o->betas({kAdamBeta1, kAdamBeta2}).eps(1e-8).weight_decay(wd);
     return o;
   };
   std::vector<torch::optim::OptimizerParamGroup> groups;

@@ -10,6 +10,7 @@
 //     an optional "prompt" (string or integer) groups lines, in order of first appearance
 //     (default: one prompt, "0").
 // log w = log_ref - log_prob + beta reward (THEORY.md, "Importance-sampled partition function").
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -57,6 +58,10 @@ struct Weights {
   std::vector<double> max_reward;     // [P] the largest reward among the prompt's samples
 };
 
+// Trajectories per sampler call: large enough that the call's threads stay busy, small
+// enough that a progress line moves every fraction of a second.
+constexpr std::int64_t kSampleChunk = std::int64_t{1} << 18;
+
 Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
   if (!a.samples) throw InputError("--samples: required with --tree");
   if (!a.seed) throw InputError("--seed: required with --tree");
@@ -64,6 +69,8 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
   const std::vector<Tree> trees = load_trees(a.tree);
   Weights w;
   w.offset.push_back(0);
+  Progress progress("anchor");
+  const double total = static_cast<double>(n) * static_cast<double>(trees.size());
   for (std::size_t p = 0; p < trees.size(); ++p) {
     const Tree& tree = trees[p];
     const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
@@ -73,12 +80,20 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
     }
     const std::vector<double> leaf_log_ref = leaf_log_probs(reference_policy(tree));
     const TabularPolicy q = make_policy(tree, *a.beta, spec);
-    const SampleBatch batch = AliasSampler(q).sample(*a.seed, n, p * n);
+    const AliasSampler sampler(q);
     double max_reward = -INFINITY;
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t leaf = batch.leaf[i];
-      w.log_w.push_back(leaf_log_ref[leaf] - batch.log_prob[i] + *a.beta * tree.reward[leaf]);
-      max_reward = std::max(max_reward, tree.reward[leaf]);
+    // In chunks, for the progress line of a long run: trajectory i has its own counter
+    // stream, so chunks [first, first + m) give the same samples as one call.
+    for (std::int64_t begin = 0; begin < n; begin += kSampleChunk) {
+      const std::int64_t m = std::min(kSampleChunk, n - begin);
+      const SampleBatch batch = sampler.sample(*a.seed, m, static_cast<std::int64_t>(p) * n + begin);
+      for (std::int64_t i = 0; i < m; ++i) {
+        const std::int64_t leaf = batch.leaf[i];
+        w.log_w.push_back(leaf_log_ref[leaf] - batch.log_prob[i] + *a.beta * tree.reward[leaf]);
+        max_reward = std::max(max_reward, tree.reward[leaf]);
+      }
+      progress.update((static_cast<double>(p) * n + static_cast<double>(begin + m)) / total,
+                      fmt::format("prompt {}/{}: {} of {} samples", p + 1, trees.size(), begin + m, n));
     }
     w.max_reward.push_back(max_reward);
     w.prompt.push_back(std::to_string(p));

@@ -18,6 +18,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/log_sum_exp.h"
+#include "src/output_folder.h"
 #include "toy_envs/divergences.h"
 #include "toy_envs/families/family.h"
 #include "toy_envs/flows.h"
@@ -273,7 +274,7 @@ void paced_table(const std::string& dir, Markdown& md) {
 }
 
 void run_demo(const std::string& dir) {
-  std::filesystem::create_directories(dir);
+  prepare_output_folder(dir, "--out");  // before the first section is computed
   Markdown md;
   md.line("# disa demo: exact trajectory trees");
   md.line();

@@ -76,7 +76,14 @@ ordered_json run_estimate(const Args& a) {
   auto tree = std::make_shared<const Tree>(std::move(trees[a.prompt]));
   check_batch_fits(*tree, a.samples);
   const theory::Case c = theory::make_case("tree", tree, a.beta, spec.text, make_policy(*tree, a.beta, spec));
-  const theory::Replicates reps = theory::run_replicates(c, a.samples, a.replicates, a.seed, /*diagnostics=*/true);
+  theory::Replicates reps;
+  {
+    // Long runs (many replicates of many samples) show how far they are on a terminal.
+    Progress progress("estimate");
+    reps = theory::run_replicates(c, a.samples, a.replicates, a.seed, /*diagnostics=*/true, [&](double fraction) {
+      progress.update(fraction, fmt::format("{} replicates of N = {}", a.replicates, a.samples));
+    });
+  }
 
   const theory::Estimate log_z_hat = theory::mean_of(reps.log_ratio);  // of log Zhat - log Z
   const theory::Estimate var = theory::variance_of(reps.log_ratio);

@@ -36,6 +36,7 @@
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
 #include "src/input_error.h"
+#include "toy_envs/tree.h"  // tree_memory_budget
 
 namespace disa::cli {
 namespace {
@@ -201,11 +202,29 @@ void run_sample(SampleArgs a) {
   };
   std::vector<Row> rows;
   const std::vector<json> lines = read_jsonl(a.prompts, "--prompts");
+  // Every sample is held until the output is written (its row, then its JSON line): a
+  // count whose samples cannot fit is refused before they are allocated, naming the
+  // option, rather than ending in the OOM killer. Bytes per sample: the row and its JSON
+  // object (kSampleBytes), each prompt token (ids and their JSON: 24 B), each new token
+  // (token id and two log-probs, as floats and as JSON, and text: 64 B).
+  constexpr double kSampleBytes = 512, kPromptTokenBytes = 24, kNewTokenBytes = 64;
+  const double budget = static_cast<double>(tree_memory_budget());
+  double held = 0;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     Row base{i, 0, std::nullopt, {}};
     base.ids = token_field(lines[i], "prompt", "prompt_ids", tokenizer.get(),
                            fmt::format("--prompts {} line {}", a.prompts, i + 1), &base.text);
     if (base.ids.empty()) throw InputError(fmt::format("--prompts {} line {}: empty prompt", a.prompts, i + 1));
+    held += static_cast<double>(a.samples_per_prompt) *
+            (kSampleBytes + kPromptTokenBytes * static_cast<double>(base.ids.size()) +
+             kNewTokenBytes * static_cast<double>(a.options.max_new_tokens));
+    if (held > budget) {
+      throw InputError(fmt::format("--samples-per-prompt: {} samples of each of {} prompts (up to {} new tokens each) "
+                                   "need more than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES) "
+                                   "to hold until written; sample in several calls",
+                                   a.samples_per_prompt, lines.size(), a.options.max_new_tokens,
+                                   budget / (1024.0 * 1024.0 * 1024.0)));
+    }
     for (std::int64_t k = 0; k < a.samples_per_prompt; ++k) {
       base.sample_index = k;
       rows.push_back(base);

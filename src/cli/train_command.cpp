@@ -8,7 +8,9 @@
 // config.json (the resolved settings and where the prompts came from) and, with
 // --checkpoint-every N, checkpoint.json every N steps. metrics.csv is rewritten at each
 // checkpoint, before checkpoint.json, so a run killed at any point and restarted with
-// --resume ends with the same bytes as an uninterrupted one.
+// --resume ends with the same bytes as an uninterrupted one (one killed before its first
+// checkpoint starts again from step 0). One live run per folder (--out/.lock); the
+// NAME.tmp-PID files a killed run left are removed when its folder is taken up again.
 #include <signal.h>
 
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/output_folder.h"
 #include "src/train/train_config.h"
 #include "src/train/trainer.h"
 #include "toy_envs/families/family.h"
@@ -219,15 +222,32 @@ void run_train(const Args& a) {
 
   const std::filesystem::path dir(a.out);
   const ordered_json this_config = config_json(a, config, num_prompts);
+  if (a.resume && !std::filesystem::exists(dir / "config.json") && !std::filesystem::exists(dir / "checkpoint.json")) {
+    throw InputError(fmt::format("--resume: no run to resume in {} (no checkpoint.json, no config.json)", a.out));
+  }
+  // --out checked before anything is read or run: a file, or a folder that cannot be
+  // written, is named now rather than as a filesystem error after the work.
+  prepare_output_folder(dir, "--out");
+  // One live run per folder (two runs into one folder would interleave metrics.csv and
+  // checkpoint.json), taken before the folder is read so that nothing changes under us.
+  const bool locked = lock_output_folder(dir, "--out");
   check_out_folder(a, dir, this_config);
-  std::filesystem::create_directories(dir);
+  const bool same_run = std::filesystem::is_regular_file(dir / "config.json");
+  // This folder's own run (the same settings, just checked): under the lock, the
+  // NAME.tmp-PID files of a run killed mid-write are litter. Train writes in --out only.
+  if (locked && same_run) remove_stale_temporaries(dir, 0);
   const std::string csv_path = (dir / "metrics.csv").string();
   const std::string checkpoint_path = (dir / "checkpoint.json").string();
   std::vector<std::vector<std::string>> rows;
-  if (a.resume) {
-    if (!std::filesystem::exists(checkpoint_path)) {
-      throw InputError(fmt::format("--resume: no checkpoint at {}", checkpoint_path));
-    }
+  bool from_scratch = !a.resume;
+  if (a.resume && !std::filesystem::exists(checkpoint_path)) {
+    if (!same_run) throw InputError(fmt::format("--resume: no checkpoint at {} and no config.json", checkpoint_path));
+    // A run killed before its first checkpoint (or run without --checkpoint-every): its
+    // config.json has these settings, and steps are a function of the settings alone, so
+    // running from step 0 gives the bytes an uninterrupted run would.
+    from_scratch = true;
+  }
+  if (!from_scratch) {
     trainer.load_checkpoint(checkpoint_path);
     if (trainer.steps_done() > config.steps) {
       throw InputError(fmt::format("--resume: the checkpoint is at step {}, past steps={}", trainer.steps_done(),
@@ -271,7 +291,11 @@ void run_train(const Args& a) {
   const auto& r0 = rows.front();
   const auto& r1 = rows.back();
   std::printf("%s\n", fmt::format("wrote {}: steps {}..{}{}, KL(pi||p*) {:.4g} -> {:.4g}, accuracy {:.4f} -> {:.4f}",
-                                   csv_path, first, config.steps, a.resume ? " (resumed)" : "", std::stod(r0[3]),
+                                   csv_path, first, config.steps,
+                                   !a.resume      ? ""
+                                   : from_scratch ? " (resumed: no checkpoint yet, so from step 0)"
+                                                  : " (resumed)",
+                                   std::stod(r0[3]),
                                    std::stod(r1[3]), std::stod(r0[5]), std::stod(r1[5]))
                            .c_str());
   if (a.plot) {

@@ -1,5 +1,9 @@
 // disa tree {generate, info, sample, families}: make, inspect and sample exact trees.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -210,6 +214,12 @@ void add_sample(CLI::App& tree) {
       throw InputError(fmt::format("--beta: required for policy '{}'", args->policy));
     }
     if (args->beta) check_positive_beta(*args->beta, "--beta");
+    // Indices first .. first + n - 1 are printed and key the RNG's counters: past INT64_MAX
+    // they would wrap to negative numbers (signed overflow).
+    if (args->first > INT64_MAX - args->n) {
+      throw InputError(fmt::format("--first: {} + --n {} passes the largest trajectory index {}; use --first <= {}",
+                                   args->first, args->n, INT64_MAX, INT64_MAX - args->n));
+    }
     const double beta = args->beta.value_or(0.0);  // unused by reference and file policies
     std::vector<Tree> trees = load_trees(args->path);
     if (args->prompt >= trees.size()) {
@@ -228,34 +238,48 @@ void add_sample(CLI::App& tree) {
     }
     const TabularPolicy ref = reference_policy(tree);
     const AliasSampler sampler(make_policy(tree, beta, spec));
-    const SampleBatch batch = sampler.sample(args->seed, args->n, args->first);
     const int V = tree.shape.vocab();
     const auto write = [&](std::ostream& out) {
       if (args->format == "csv") out << "index,leaf,length,log_prob,log_ref,reward,strategy,actions\n";
-      for (std::int64_t i = 0; i < batch.size(); ++i) {
-        const std::int64_t begin = batch.offset[i], end = batch.offset[i + 1];
-        // log pi_ref(y) along the same path, so log w = log_ref - log_prob + beta r is at hand.
-        double log_ref = 0.0;
-        std::int64_t node = 0;
-        for (std::int64_t t = begin; t < end; ++t) {
-          const int a = batch.action[t];
-          log_ref += ref.log_prob[node * V + a];
-          node = tree.shape.child(node, static_cast<int>(t - begin), a).id;
+      // A progress line for long runs, unless the trajectories themselves go to the
+      // terminal (the line would land among them).
+      std::optional<Progress> progress;
+      if (!args->out.empty() || !::isatty(STDOUT_FILENO)) progress.emplace("tree sample");
+      // In chunks: trajectory i has its own counter stream, so chunks [c, c + m) give the
+      // same trajectories as one call (as --first K --n M continues --first 0 --n K).
+      constexpr std::int64_t kChunk = std::int64_t{1} << 16;
+      for (std::int64_t c = 0; c < args->n; c += kChunk) {
+        const SampleBatch batch = sampler.sample(args->seed, std::min(kChunk, args->n - c), args->first + c);
+        for (std::int64_t i = 0; i < batch.size(); ++i) {
+          const std::int64_t begin = batch.offset[i], end = batch.offset[i + 1];
+          // log pi_ref(y) along the same path, so log w = log_ref - log_prob + beta r is at hand.
+          double log_ref = 0.0;
+          std::int64_t node = 0;
+          for (std::int64_t t = begin; t < end; ++t) {
+            const int a = batch.action[t];
+            log_ref += ref.log_prob[node * V + a];
+            node = tree.shape.child(node, static_cast<int>(t - begin), a).id;
+          }
+          const std::span<const std::int32_t> actions(batch.action.data() + begin, end - begin);
+          const std::int64_t leaf = batch.leaf[i];
+          if (args->format == "csv") {
+            out << fmt::format("{},{},{},{},{},{},{},{}\n", args->first + c + i, leaf, end - begin, num(batch.log_prob[i]), num(log_ref),
+                               num(tree.reward[leaf]), tree.strategy[leaf], fmt::join(actions, " "));
+          } else {
+            std::vector<std::string> step_lp;
+            for (std::int64_t t = begin; t < end; ++t) step_lp.push_back(num(batch.step_log_prob[t]));
+            out << fmt::format(
+                "{{\"index\":{},\"leaf\":{},\"actions\":[{}],\"step_log_probs\":[{}],\"log_prob\":{},\"log_ref\":{},"
+                "\"reward\":{},\"strategy\":{}}}\n",
+                args->first + c + i, leaf, fmt::join(actions, ","), fmt::join(step_lp, ","), num(batch.log_prob[i]), num(log_ref),
+                num(tree.reward[leaf]), tree.strategy[leaf] == kNoStrategy ? std::string("null")
+                                                                           : std::to_string(tree.strategy[leaf]));
+          }
         }
-        const std::span<const std::int32_t> actions(batch.action.data() + begin, end - begin);
-        const std::int64_t leaf = batch.leaf[i];
-        if (args->format == "csv") {
-          out << fmt::format("{},{},{},{},{},{},{},{}\n", args->first + i, leaf, end - begin, num(batch.log_prob[i]), num(log_ref),
-                             num(tree.reward[leaf]), tree.strategy[leaf], fmt::join(actions, " "));
-        } else {
-          std::vector<std::string> step_lp;
-          for (std::int64_t t = begin; t < end; ++t) step_lp.push_back(num(batch.step_log_prob[t]));
-          out << fmt::format(
-              "{{\"index\":{},\"leaf\":{},\"actions\":[{}],\"step_log_probs\":[{}],\"log_prob\":{},\"log_ref\":{},"
-              "\"reward\":{},\"strategy\":{}}}\n",
-              args->first + i, leaf, fmt::join(actions, ","), fmt::join(step_lp, ","), num(batch.log_prob[i]), num(log_ref),
-              num(tree.reward[leaf]), tree.strategy[leaf] == kNoStrategy ? std::string("null")
-                                                                         : std::to_string(tree.strategy[leaf]));
+        if (progress) {
+          const std::int64_t done = c + batch.size();
+          progress->update(static_cast<double>(done) / static_cast<double>(args->n),
+                           fmt::format("{} of {} trajectories", done, args->n));
         }
       }
     };
@@ -264,7 +288,7 @@ void add_sample(CLI::App& tree) {
     } else {
       write_file_atomically(args->out, write);
       std::fprintf(stderr, "wrote %s: %lld trajectories from %s\n", args->out.c_str(),
-                   static_cast<long long>(batch.size()), args->policy.c_str());
+                   static_cast<long long>(args->n), args->policy.c_str());
     }
   });
 }

@@ -233,7 +233,9 @@ BatchData<double> load_batch(const std::string& path) {
   json document;
   try {
     document = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error (with its line and column), and out_of_range for a number no double
+    // holds (1e400): both are a bad file, named, not an internal error.
     std::string what = e.what();
     if (const auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string::npos) {
       what = what.substr(end + 2);

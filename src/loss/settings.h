@@ -3,6 +3,7 @@
 // keys no getter asked for, naming them and listing the keys the objective knows.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -27,6 +28,14 @@ class Settings {
   // InputError stating the interval, e.g. "grpo: clip_ratio_low=1.5: must be in [0, 1)".
   double number_in(std::string_view key, double fallback, double low, double high, bool low_open = false,
                    bool high_open = true);
+  // A whole number in [low, high], parsed as an integer (std::from_chars), not through a
+  // double, so that a seed of 2^53 + 1 stays itself and 8999999999999999.5 is refused
+  // (strtod rounds it to a whole number). A whole number written with a point or an
+  // exponent (16.0, 1e3: what a tool writing a config file may give) is that integer,
+  // decided on its digits. Anything else is an InputError stating the range:
+  // "train: seed=-1: must be an integer in [0, 9223372036854775807]".
+  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t low,
+                       std::int64_t high = std::numeric_limits<std::int64_t>::max());
   bool flag(std::string_view key, bool fallback, std::initializer_list<std::string_view> aliases = {});
   std::string word(std::string_view key, std::string_view fallback,
                    std::initializer_list<std::string_view> aliases = {});

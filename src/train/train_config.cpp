@@ -16,12 +16,11 @@ namespace {
 
 constexpr std::string_view kLossPrefix = "loss.";
 
+// Counts and seeds are parsed as integers (loss::Settings::integer), not through a
+// double: seed=9007199254740993 stays itself, 8999999999999999.5 is refused, and a
+// refusal states the range.
 std::int64_t integer(loss::Settings& settings, std::string_view key, std::int64_t fallback, std::int64_t low) {
-  const double value = settings.number(key, double(fallback));
-  if (value != std::floor(value) || value < double(low) || value > 9.0e15) {
-    settings.reject(key, fmt::format("{}", value), fmt::format("expected an integer >= {}", low));
-  }
-  return static_cast<std::int64_t>(value);
+  return settings.integer(key, fallback, low);
 }
 
 }  // namespace

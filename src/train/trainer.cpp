@@ -5,6 +5,7 @@
 #include <fstream>
 #include <span>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@
 #include "toy_envs/leaf_distribution.h"
 #include "toy_envs/proposals.h"
 #include "toy_envs/sampler.h"
+#include "toy_envs/tree.h"
 
 namespace disa::train {
 
@@ -61,8 +63,40 @@ std::uint64_t fingerprint(const TrainConfig& config, const std::vector<Tree>& pr
     mix(shape, sizeof(shape));
     mix(t.logits.data(), t.logits.size() * sizeof(double));
     mix(t.reward.data(), t.reward.size() * sizeof(double));
+    // The strategy labels change no step, but they are half of metrics.csv's
+    // strategy_entropy and strategies_above: a resume onto relabelled trees would switch
+    // the meaning of those columns mid-file.
+    mix(t.strategy.data(), t.strategy.size() * sizeof(std::int32_t));
   }
   return h;
+}
+
+// Bytes per token and per row of one batch while a head runs on it, counted from the
+// structures alive at once: the SampleBatch (action 4 + log-prob 8, twice while packing:
+// 24 per token; 16 per row, as `disa tree sample` counts), the TrajectoryBatch's logp,
+// logp_old, logp_ref, mask, advantages, node and action (52 per token; leaf, reward,
+// log_z, group and sampling log-prob: 40 per row) and the head's grad_logp and
+// temporaries (36 per token, 72 per row), rounded up.
+constexpr double kBatchBytesPerToken = 112.0;
+constexpr double kBatchBytesPerRow = 128.0;
+
+// A batch size whose rows cannot fit in memory is refused before anything is allocated,
+// naming its key: else std::bad_alloc (exit 1, naming nothing) or the OOM killer. The
+// budget is the one `disa tree sample --n`, `estimate` and `anchor` check against
+// (tree_memory_budget(): 80% of memory, or DISA_MAX_TREE_BYTES). `kept` more leaf ids
+// (8 B each) stay alive across steps (the offline set of every prompt).
+void check_batch_fits(const std::vector<Tree>& prompts, std::string_view key, std::int64_t rows, double kept) {
+  std::int64_t horizon = 0;
+  for (const Tree& t : prompts) horizon = std::max<std::int64_t>(horizon, t.shape.horizon());
+  const double bytes =
+      static_cast<double>(rows) * (kBatchBytesPerToken * static_cast<double>(horizon) + kBatchBytesPerRow) + 8.0 * kept;
+  const double budget = static_cast<double>(tree_memory_budget());
+  if (bytes > budget) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    throw InputError(fmt::format("train: {}={}: a batch of {} trajectories of up to {} steps needs {:.1f} GiB, more "
+                                 "than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+                                 key, rows, rows, horizon, bytes / kGiB, budget / kGiB));
+  }
 }
 
 }  // namespace
@@ -74,6 +108,14 @@ Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
       replay_(config.replay) {
   if (prompts_.empty()) throw InputError("train: no prompt (tree) to train on");
   const PolicySpec proposal = parse_policy_spec(config_.proposal, "train: proposal");
+  // The sizes a run allocates by, checked before it allocates: the offline set (drawn
+  // here, in either mode) and a sampled step's group of each prompt.
+  if (!on_policy(config_.method)) {
+    check_batch_fits(prompts_, "offline_samples", config_.offline_samples,
+                     static_cast<double>(config_.offline_samples) * static_cast<double>(prompts_.size()));
+  } else if (config_.mode == GradientMode::sampled) {
+    check_batch_fits(prompts_, "group_size", config_.group_size, 0.0);
+  }
   for (std::size_t p = 0; p < prompts_.size(); ++p) {
     const Tree& tree = prompts_[p];
     reference_.push_back(reference_policy(tree));

@@ -163,8 +163,53 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree sample --tree " + tree + " --policy target --n 5 --seed 1"), "--beta");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
   expect_rejected(run("tree sample --tree " + tree + " --n 100000000000000 --seed 1"), "--n");  // > memory
+  // Indices first .. first + n - 1 past INT64_MAX would print as negative numbers.
+  expect_rejected(run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775807"),
+                  "--first: 9223372036854775807 + --n 2 passes the largest trajectory index");
+  const Result last = run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775805");
+  EXPECT_EQ(last.exit_code, 0) << last.output;
+  EXPECT_NE(last.output.find("\"index\":9223372036854775806"), std::string::npos) << last.output;
+  // Paths that are not what the option takes, named before any work (were filesystem
+  // errors, exit 1, or the error came after the first check had run).
+  expect_rejected(run("tree info --tree " + dir_.string() + " --beta 1"), dir_.string() + ": is a folder, not a file");
+  expect_rejected(run("check estimator --quick --out " + tree + "/sub"), "--out: cannot create the folder");
+  expect_rejected(run("check training --quick --out " + tree), "--out: '" + tree + "' is a file, not a folder");
+  expect_rejected(run("demo --out " + tree), "--out: '" + tree + "' is a file, not a folder");
   expect_rejected(run("tree frobnicate"), "frobnicate");
   expect_rejected(run(""), "subcommand");
+}
+
+// Long sampling runs (tree sample, anchor, estimate) show a progress line on a terminal,
+// as train does, and nothing when stderr is not one (all other tests). `script` gives the
+// command a pseudo-terminal; CI is unset, since the line is also quiet under CI.
+TEST_F(CliTest, SamplingCommandsShowProgressOnATerminal) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no `script` (util-linux) here";
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const auto on_terminal = [&](const std::string& args) {
+    const std::string inner = disa::test::disa_binary() + " " + args;
+    std::string quoted = "'";
+    for (const char c : inner) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    FILE* pipe = popen(("env -u CI script -qec " + quoted + "' /dev/null 2>&1").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    EXPECT_EQ(pclose(pipe), 0) << out;
+    return out;
+  };
+  EXPECT_NE(on_terminal("tree sample --tree " + tree + " --n 100000 --seed 1 --out " + path("s.jsonl"))
+                .find("tree sample 100% 100000 of 100000 trajectories"),
+            std::string::npos);
+  EXPECT_NE(on_terminal("anchor --tree " + tree + " --beta 2 --proposal reference --samples 300000 --seed 1 --out " +
+                        path("a.jsonl"))
+                .find("anchor 100% prompt 1/1: 300000 of 300000 samples"),
+            std::string::npos);
+  EXPECT_NE(on_terminal("estimate --tree " + tree + " --beta 2 --proposal reference --samples 100 --replicates 50 --seed 1")
+                .find("\033[Kestimate 100% 50 replicates of N = 100"),
+            std::string::npos);
+  // Not a terminal: no progress line.
+  const Result piped = run("tree sample --tree " + tree + " --n 100000 --seed 1 --out " + path("s.jsonl"));
+  EXPECT_EQ(piped.output.find("\033[K"), std::string::npos) << piped.output;
 }
 
 TEST_F(CliTest, BadTreeFileNamesTheJsonPath) {

@@ -301,6 +301,10 @@ TEST_F(LossCliTest, BadBatchesNameTheField) {
   std::ofstream(path("python.json")) << R"({"logp": [[NaN]], "mask": [[1]]})";
   expect_rejected(run("loss --objective kl --batch " + path("python.json")), "\"nan\"");
   expect_rejected(run("loss --objective kl --batch " + path("missing.json")), "missing.json: cannot open");
+  // A number no double holds is a bad file too (nlohmann's out_of_range, not parse_error):
+  // named with the file, as from standard input, not an exit 1 naming nothing.
+  std::ofstream(path("huge.json")) << R"({"logp": [[-1e400]], "mask": [[1]], "log_z": [0], "reward": [1]})";
+  expect_rejected(run("loss --objective tb --batch " + path("huge.json")), "huge.json: not valid JSON (number overflow");
 }
 
 // The reference would return inf here; the head refuses, naming the row (exit 1: not the

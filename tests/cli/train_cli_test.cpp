@@ -259,7 +259,92 @@ TEST_F(TrainCliTest, AFolderHoldingAnotherRunIsRefusedAndKept) {
   ASSERT_EQ(run(base + "--set steps=10").exit_code, 0);
   EXPECT_FALSE(std::filesystem::exists(path("o/checkpoint.json")));
   EXPECT_EQ(read_text(path("o/metrics.csv")), metrics);
-  expect_rejected(run(base + "--set steps=10 --checkpoint-every 5 --resume"), "--resume");
+  // Resuming a run of these settings that has no checkpoint runs it again from step 0.
+  const Result again = run(base + "--set steps=10 --checkpoint-every 5 --resume");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("(resumed: no checkpoint yet, so from step 0)"), std::string::npos) << again.output;
+  EXPECT_EQ(read_text(path("o/metrics.csv")), metrics);
+}
+
+// Killed at step 3 with checkpoints every 7: the folder holds config.json and no
+// checkpoint. The resume starts again from step 0 and ends with the bytes of an
+// uninterrupted run (it used to be refused: "--resume: no checkpoint at ...").
+TEST_F(TrainCliTest, AKillBeforeTheFirstCheckpointResumesFromStepZero) {
+  const std::string common = "train " + kPrompts + " --set method=disa-online --set mode=sampled --set steps=20 ";
+  ASSERT_EQ(run(common + "--out " + path("whole")).exit_code, 0);
+  const Result killed = run(common + "--checkpoint-every 7 --out " + path("killed"), "DISA_TRAIN_KILL_AFTER_STEP=3");
+  EXPECT_NE(killed.exit_code, 0) << killed.output;
+  ASSERT_TRUE(std::filesystem::exists(path("killed/config.json")));
+  ASSERT_FALSE(std::filesystem::exists(path("killed/checkpoint.json")));
+  const Result resumed = run(common + "--checkpoint-every 7 --resume --out " + path("killed"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("steps 0..20 (resumed: no checkpoint yet, so from step 0)"), std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(read_text(path("killed/metrics.csv")), read_text(path("whole/metrics.csv")));
+}
+
+// The NAME.tmp-PID files a run killed mid-write leaves (src/atomic_file.h) are removed
+// when the run is taken up again (under the folder's lock); files of the live process
+// and names of another form are not touched.
+TEST_F(TrainCliTest, TemporariesOfAKilledRunAreRemovedOnResume) {
+  const std::string common = "train " + kPrompts + " --set steps=10 --checkpoint-every 5 ";
+  const Result killed = run(common + "--out " + path("o"), "DISA_TRAIN_KILL_AFTER_STEP=7");
+  EXPECT_NE(killed.exit_code, 0) << killed.output;
+  const std::string dead = ".tmp-999999999";  // above the kernel's pid_max: no live process
+  for (const std::string& name : {"checkpoint.json" + dead, "metrics.csv" + dead, std::string("notes.tmp-draft")}) {
+    std::ofstream(path("o/" + name)) << "x";
+  }
+  std::filesystem::create_directories(path("o/sub"));
+  std::ofstream(path("o/sub/x" + dead)) << "x";  // train writes in --out only: not swept below it
+  const Result resumed = run(common + "--resume --out " + path("o"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_FALSE(std::filesystem::exists(path("o/checkpoint.json" + dead)));
+  EXPECT_FALSE(std::filesystem::exists(path("o/metrics.csv" + dead)));
+  EXPECT_TRUE(std::filesystem::exists(path("o/notes.tmp-draft")));
+  EXPECT_TRUE(std::filesystem::exists(path("o/sub/x" + dead)));
+}
+
+// The strategy labels are part of the checkpoint's fingerprint: they change no step but
+// are what strategy_entropy and strategies_above measure, so a resume onto relabelled
+// trees would switch those columns' meaning mid-file.
+TEST_F(TrainCliTest, ResumeOntoRelabelledStrategiesIsRefused) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family strategies --set horizon=3 --seed 7 --out " + tree).exit_code, 0);
+  const std::string common = "train --tree " + tree + " --checkpoint-every 5 --out " + path("o") + " ";
+  ASSERT_EQ(run(common + "--set steps=10").exit_code, 0);
+  nlohmann::json j = nlohmann::json::parse(read_text(tree));
+  int relabelled = 0;
+  for (auto& leaf : j["leaves"]) {
+    if (leaf.contains("strategy")) leaf["strategy"] = leaf["strategy"].get<int>() == 0 ? 1 : 0, ++relabelled;
+  }
+  ASSERT_GT(relabelled, 0);
+  std::ofstream(tree) << j.dump();
+  expect_rejected(run(common + "--set steps=20 --resume"), "belongs to another run");
+}
+
+// Sizes that cannot fit in memory are refused naming the key (they were std::bad_alloc,
+// exit 1); integers are parsed exactly and a refusal states the range.
+TEST_F(TrainCliTest, HugeSizesAndInexactIntegersAreRefusedNamingTheKey) {
+  const std::string base = "train --family strategies --out " + path("o") + " ";
+  expect_rejected(run(base + "--set mode=sampled --set group_size=1e12"), "train: group_size=1000000000000: a batch");
+  expect_rejected(run(base + "--set method=disa-offline --set offline_samples=1e13"),
+                  "train: offline_samples=10000000000000: a batch");
+  expect_rejected(run(base + "--set seed=8999999999999999.5"),
+                  "train: seed=8999999999999999.5: must be an integer in [0, 9223372036854775807]");
+  expect_rejected(run(base + "--set seed=9223372036854775808"), "must be an integer in [0, 9223372036854775807]");
+  // 2^53 + 1 is itself, not 2^53.
+  const Result r = run("train " + kPrompts + " --set steps=1 --set seed=9007199254740993 --out " + path("s"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(read_text(path("s/config.json")))["settings"]["seed"], "9007199254740993");
+}
+
+// --out is checked before the run: a file, or a path under a file, is named.
+TEST_F(TrainCliTest, AnOutThatIsNoFolderIsNamed) {
+  std::ofstream(path("file.json")) << "{}";
+  expect_rejected(run("train " + kPrompts + " --set steps=1 --out " + path("file.json")),
+                  "--out: '" + path("file.json") + "' is a file, not a folder");
+  expect_rejected(run("train " + kPrompts + " --set steps=1 --out " + path("file.json/sub")),
+                  "--out: cannot create the folder");
 }
 
 }  // namespace

@@ -114,6 +114,13 @@ TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
   disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
                                        " --top-p 1.5 --out " + path("x.jsonl")),
                               "top_p");
+  disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
+                                       " --temperature 1e-40 --out " + path("x.jsonl")),
+                              "temperature = 1e-40");
+  // Held until written: more than memory is refused before allocating (was the OOM killer).
+  disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
+                                       " --samples-per-prompt 99999999999 --out " + path("x.jsonl")),
+                              "--samples-per-prompt: 99999999999 samples");
   EXPECT_FALSE(std::filesystem::exists(path("x.jsonl")));
 }
 

@@ -179,6 +179,10 @@ TEST(Sampler, BadOptionsAreNamed) {
   Transformer model = tiny_model(model_test::qwen2_config_json(), 1);
   const auto run = [&](SamplingOptions o) { return input_error_message([&] { sample(*model, prompts(), o); }); };
   EXPECT_TRUE(contains_all(run({.temperature = -1}), {"temperature", "-1"}));
+  // Logits / 1e-40 overflow float: refused up front, not blamed on the model's logits.
+  EXPECT_TRUE(contains_all(run({.temperature = 1e-40}), {"temperature = 1e-40", "at least 1e-06"}));
+  EXPECT_TRUE(contains_all(input_error_message([&] { score(*model, {{{1}, {1}}}, 8, 1e-40); }),
+                           {"temperature = 1e-40", "at least 1e-06"}));
   EXPECT_TRUE(contains_all(run({.top_p = 0}), {"top_p", "0"}));
   EXPECT_TRUE(contains_all(run({.top_p = 1.5}), {"top_p", "1.5"}));
   EXPECT_TRUE(contains_all(run({.top_k = -2}), {"top_k", "-2"}));

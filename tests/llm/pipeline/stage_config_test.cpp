@@ -40,15 +40,15 @@ TEST(StageConfigInteger, IsParsedExactlyNotThroughADouble) {
 }
 
 TEST(StageConfigInteger, RejectsWhatIsNotExactlyAnIntegerInRangeNamingKeyAndValue) {
-  EXPECT_EQ(rejection("2.5"), "train: seed=2.5: must be an integer >= 0");
-  EXPECT_EQ(rejection("12x"), "train: seed=12x: must be an integer >= 0");
-  EXPECT_EQ(rejection(""), "train: seed=: must be an integer >= 0");
-  EXPECT_EQ(rejection(" 5"), "train: seed= 5: must be an integer >= 0");
-  EXPECT_EQ(rejection("nan"), "train: seed=nan: must be an integer >= 0");
-  EXPECT_EQ(rejection("inf"), "train: seed=inf: must be an integer >= 0");
-  EXPECT_EQ(rejection("99999999999999999999"), "train: seed=99999999999999999999: must be an integer >= 0");
-  EXPECT_EQ(rejection("1e300"), "train: seed=1e300: must be an integer >= 0");  // whole, but past 2^53
-  EXPECT_EQ(rejection("-1"), "train: seed=-1: must be an integer >= 0");
+  EXPECT_EQ(rejection("2.5"), "train: seed=2.5: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection("12x"), "train: seed=12x: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection(""), "train: seed=: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection(" 5"), "train: seed= 5: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection("nan"), "train: seed=nan: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection("inf"), "train: seed=inf: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection("99999999999999999999"), "train: seed=99999999999999999999: must be an integer in [0, 9223372036854775807]");
+  EXPECT_EQ(rejection("1e300"), "train: seed=1e300: must be an integer in [0, 9223372036854775807]");  // whole, but past int64
+  EXPECT_EQ(rejection("-1"), "train: seed=-1: must be an integer in [0, 9223372036854775807]");
   EXPECT_EQ(rejection("300", 1, 256), "train: seed=300: must be an integer in [1, 256]");
   EXPECT_EQ(rejection("256", 1, 256), "");
 }

@@ -187,6 +187,15 @@ TEST(PretrainTrainer, BadOptionsNameTheField) {
   o = tiny(10);
   o.device = "tpu";
   EXPECT_THROW(validate(o), InputError);
+  // AdamW's float step lr / (1 - beta1) would overflow: named, not a c10::Error mid-step.
+  o = tiny(10);
+  o.learning_rate = 1e300;
+  try {
+    validate(o);
+    FAIL() << "lr 1e300 accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--lr = 1e+300 must be at most"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

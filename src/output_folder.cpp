@@ -1,0 +1,82 @@
+#include "src/output_folder.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa {
+
+void prepare_output_folder(const std::filesystem::path& dir, std::string_view option) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    throw InputError(fmt::format("{}: '{}' is a file, not a folder", option, dir.string()));
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw InputError(fmt::format("{}: cannot create the folder '{}' ({})", option, dir.string(), ec.message()));
+  // Permissions alone do not tell (root writes anywhere, a read-only mount refuses
+  // everyone): try. The probe is named as an atomic write's temporary (NAME.tmp-PID) so
+  // that a run killed right here leaves nothing the stale-temporary sweep would keep.
+  const std::filesystem::path probe = dir / fmt::format(".write-test.tmp-{}", ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw InputError(fmt::format("{}: cannot write in the folder '{}' ({})", option, dir.string(), std::strerror(errno)));
+  }
+  ::close(fd);
+  std::filesystem::remove(probe, ec);
+}
+
+bool lock_output_folder(const std::filesystem::path& dir, std::string_view who) {
+  static std::mutex mutex;
+  static std::map<std::string, int> held;  // folder -> the lock's descriptor, never closed
+  const std::string key = std::filesystem::weakly_canonical(dir).string();
+  const std::lock_guard<std::mutex> guard(mutex);
+  if (held.contains(key)) return true;
+  const std::filesystem::path path = dir / ".lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw InputError(fmt::format("{}: cannot create '{}' ({})", who, path.string(), std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error != EWOULDBLOCK) return false;
+    throw InputError(fmt::format("{}: '{}' is in use by another running process (it holds {}); wait for it or use "
+                                 "another --out",
+                                 who, dir.string(), path.filename().string()));
+  }
+  held.emplace(key, fd);
+  return true;
+}
+
+void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth) {
+  const std::string mine = fmt::format(".tmp-{}", ::getpid());
+  std::vector<std::filesystem::path> stale;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir); it != std::filesystem::recursive_directory_iterator();
+       ++it) {
+    if (it->is_directory()) {
+      if (it.depth() >= max_depth || std::filesystem::exists(it->path() / ".lock")) it.disable_recursion_pending();
+      continue;
+    }
+    const std::string name = it->path().filename().string();
+    const std::size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at + 5 == name.size() || name.ends_with(mine)) continue;
+    if (name.find_first_not_of("0123456789", at + 5) != std::string::npos) continue;
+    stale.push_back(it->path());
+  }
+  for (const auto& p : stale) {
+    std::error_code ignored;
+    std::filesystem::remove(p, ignored);
+  }
+}
+
+}  // namespace disa

@@ -1,0 +1,33 @@
+// The output folders commands write into (--out DIR): checked before any work is done,
+// used by one live process at a time, and cleared of the temporaries a killed run left.
+// Shared by `disa train`, `disa demo`, `disa check` and the LLM pipeline's stage folders
+// (llm/pipeline/stage_files.h), so that there is one definition of each rule.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace disa {
+
+// Creates `dir` (and its parents) and makes sure a file can be written in it, before a
+// command spends time on work it could not save: a path naming a file, one under a file,
+// or a folder that cannot be written (read-only file system, permissions) is an
+// InputError naming `option` and the path, e.g. "--out: 'r.json' is a file, not a folder".
+void prepare_output_folder(const std::filesystem::path& dir, std::string_view option);
+
+// One live run per folder: an advisory lock on DIR/.lock, held until this process exits
+// (the kernel drops it when a process dies, so a killed run never blocks its resume).
+// Another live process holding it is an InputError naming `who` and the folder. Returns
+// whether this process holds the lock: false on a file system without flock (ENOLCK,
+// EOPNOTSUPP on some network mounts), where the folder is used without it.
+bool lock_output_folder(const std::filesystem::path& dir, std::string_view who);
+
+// A run killed mid-write leaves NAME.tmp-PID beside NAME (src/atomic_file.h). Call only
+// while holding the folder's lock (lock_output_folder): then no other process writes
+// here, so such a file of another PID is litter and is removed. Looks `max_depth`
+// levels of subfolders down (0 = DIR itself only), and not inside a subfolder that has a
+// .lock of its own (another run's folder): an --out given by mistake as a parent folder
+// must not sweep other programs' files.
+void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth);
+
+}  // namespace disa

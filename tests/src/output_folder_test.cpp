@@ -1,0 +1,86 @@
+// src/output_folder.h: --out checked before the work, one live run per folder, and the
+// sweep of the NAME.tmp-PID files a killed run left.
+#include "src/output_folder.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "tests/util/errors.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using disa::test::input_error_message;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("disa_output_folder_" + std::to_string(::getpid()) + "_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(PrepareOutputFolder, CreatesTheFolderAndLeavesNoProbe) {
+  const fs::path dir = fresh_dir("create");
+  disa::prepare_output_folder(dir / "a" / "b", "--out");
+  EXPECT_TRUE(fs::is_directory(dir / "a" / "b"));
+  EXPECT_TRUE(fs::is_empty(dir / "a" / "b"));
+  fs::remove_all(dir);
+}
+
+TEST(PrepareOutputFolder, AFileOrAPathUnderAFileIsNamedWithTheOption) {
+  const fs::path dir = fresh_dir("file");
+  std::ofstream(dir / "f.json") << "{}";
+  EXPECT_EQ(input_error_message([&] { disa::prepare_output_folder(dir / "f.json", "--out"); }),
+            "--out: '" + (dir / "f.json").string() + "' is a file, not a folder");
+  EXPECT_NE(input_error_message([&] { disa::prepare_output_folder(dir / "f.json" / "sub", "--out"); })
+                .find("--out: cannot create the folder '" + (dir / "f.json" / "sub").string() + "'"),
+            std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(LockOutputFolder, AnotherHolderIsRefusedNamingTheFolder) {
+  const fs::path dir = fresh_dir("lock");
+  // flock locks belong to an open file description: a second open here conflicts with
+  // the lock just as another process's would.
+  const int fd = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  EXPECT_NE(input_error_message([&] { disa::lock_output_folder(dir, "--out"); }).find("is in use by another running process"),
+            std::string::npos);
+  ::close(fd);
+  EXPECT_TRUE(disa::lock_output_folder(dir, "--out"));
+  EXPECT_TRUE(disa::lock_output_folder(dir, "--out"));  // held already: still ours
+  fs::remove_all(dir);
+}
+
+TEST(RemoveStaleTemporaries, OnlyOtherProcessesTemporariesDownToTheDepthGiven) {
+  const fs::path dir = fresh_dir("sweep");
+  fs::create_directories(dir / "a" / "b");
+  fs::create_directories(dir / "other_run");
+  std::ofstream(dir / "other_run" / ".lock") << "";
+  const std::string dead = ".tmp-999999999", mine = ".tmp-" + std::to_string(::getpid());
+  for (const fs::path& p : {dir / ("x.csv" + dead), dir / ("y.json" + mine), dir / "notes.tmp-draft", dir / "z.tmp-",
+                            dir / "a" / ("x" + dead), dir / "a" / "b" / ("x" + dead), dir / "other_run" / ("x" + dead)}) {
+    std::ofstream(p) << "x";
+  }
+  disa::remove_stale_temporaries(dir, 0);
+  EXPECT_FALSE(fs::exists(dir / ("x.csv" + dead)));
+  EXPECT_TRUE(fs::exists(dir / ("y.json" + mine)));  // this process may be writing it
+  EXPECT_TRUE(fs::exists(dir / "notes.tmp-draft"));  // not NAME.tmp-PID
+  EXPECT_TRUE(fs::exists(dir / "z.tmp-"));
+  EXPECT_TRUE(fs::exists(dir / "a" / ("x" + dead)));  // below depth 0
+  disa::remove_stale_temporaries(dir, 1);
+  EXPECT_FALSE(fs::exists(dir / "a" / ("x" + dead)));
+  EXPECT_TRUE(fs::exists(dir / "a" / "b" / ("x" + dead)));  // below depth 1
+  EXPECT_TRUE(fs::exists(dir / "other_run" / ("x" + dead)));  // another run's folder (its own .lock)
+  fs::remove_all(dir);
+}
+
+}  // namespace
