@@ -20,6 +20,8 @@
 // activations by whole bf16 steps, enough to change sampled tokens (3 to 5 of 32 rows of
 // a small random bf16 model differed between --batch-size 1 and 32) and scores.
 // --dtype bfloat16 halves the memory and accepts that.
+// Stop ids: config.json's eos_token_id, generation_config.json's (llm/model/model_config.h)
+// and the tokenizer's EOS, as Hugging Face generate() stops at generation_config's.
 // Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids" -- a
 // sample file scores as it is. Output: the input line plus logprobs and sum_logprob.
 // Outputs are written atomically once everything has run.
@@ -200,8 +202,12 @@ void run_sample(SampleArgs a) {
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
-  for (const std::int64_t id : model->config().eos_token_ids) a.options.eos_ids.push_back(static_cast<std::int32_t>(id));
-  if (tokenizer && tokenizer->special_ids().eos) a.options.eos_ids.push_back(*tokenizer->special_ids().eos);
+  try {
+    a.options.eos_ids = llm::stop_token_ids(a.model, model->config(),
+                                            tokenizer ? tokenizer->special_ids().eos : std::nullopt);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("--model {}: {}", a.model, e.what()));
+  }
   if (!a.options.stop_strings.empty() && !tokenizer) {
     throw InputError(fmt::format("--stop needs {}/tokenizer.json to decode with", a.model));
   }

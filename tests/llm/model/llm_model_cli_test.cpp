@@ -156,6 +156,37 @@ TEST_F(LlmModelCli, ABf16CheckpointSamplesTheSameTokensAtEveryBatchSize) {
                               "--dtype = int8");
 }
 
+TEST_F(LlmModelCli, SamplingStopsAtGenerationConfigEosIds) {
+  // HF generate() stops at generation_config.json's eos_token_id, which for Qwen2.5/Qwen3
+  // instruct names <|endoftext|> besides config.json's <|im_end|>.
+  const std::string common = "llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
+                             " --temperature 0 --max-new-tokens 12";
+  auto r = run_disa(common + " --out " + path("plain.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto plain = read_lines("plain.jsonl");
+  ASSERT_EQ(plain.size(), 3u);
+  ASSERT_GT(plain[0]["token_ids"].size(), 1u);
+  const int extra = plain[0]["token_ids"][0];  // greedy: prompt 0's first token is this again
+  ASSERT_NE(extra, 31);
+  std::ofstream(path("model/generation_config.json")) << nlohmann::json{{"eos_token_id", {31, extra}}}.dump();
+  r = run_disa(common + " --out " + path("stopped.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto stopped = read_lines("stopped.jsonl");
+  ASSERT_EQ(stopped.size(), 3u);
+  EXPECT_EQ(stopped[0]["token_ids"], nlohmann::json::array({extra}));
+  EXPECT_EQ(stopped[0]["finish_reason"], "eos");
+  for (const auto& line : stopped) {  // each row is the plain one cut at its first stop id
+    const auto& ids = line["token_ids"];
+    for (std::size_t t = 0; t + 1 < ids.size(); ++t) EXPECT_NE(ids[t], extra) << line.dump();
+  }
+  // A bad generation_config.json is named with its field and value.
+  std::ofstream(path("model/generation_config.json")) << R"({"eos_token_id": [31, 40]})";
+  disa::test::expect_rejected(run_disa(common + " --out " + path("x.jsonl")), "generation_config.json");
+  const auto bad = run_disa(common + " --out " + path("x.jsonl"));
+  EXPECT_NE(bad.output.find("eos_token_id"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("[31,40]"), std::string::npos) << bad.output;
+}
+
 TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
   nlohmann::json config = model_test::qwen2_config_json();
   config["num_key_value_heads"] = 3;
