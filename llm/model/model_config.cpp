@@ -1,5 +1,6 @@
 #include "llm/model/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -174,6 +175,40 @@ ModelConfig load_model_config(const std::filesystem::path& file_or_folder) {
     throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
   }
   return parse_model_config(j, file.string());
+}
+
+std::vector<std::int64_t> load_generation_eos_token_ids(const std::filesystem::path& folder, const ModelConfig& config) {
+  const std::filesystem::path file = folder / "generation_config.json";
+  if (!std::filesystem::exists(file)) return {};
+  std::ifstream in(file);
+  if (!in) throw InputError(fmt::format("generation config: cannot open '{}'", file.string()));
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
+  }
+  if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object", file.string()));
+  const FieldReader r(j, file.string());
+  std::vector<std::int64_t> ids = r.token_ids("eos_token_id");
+  for (const std::int64_t id : ids) {
+    if (id >= config.vocab_size) {
+      r.fail("eos_token_id", fmt::format("must be below config.json's vocab_size = {}", config.vocab_size));
+    }
+  }
+  return ids;
+}
+
+std::vector<std::int32_t> stop_token_ids(const std::filesystem::path& folder, const ModelConfig& config,
+                                         std::optional<std::int32_t> tokenizer_eos) {
+  std::vector<std::int64_t> all = config.eos_token_ids;
+  for (const std::int64_t id : load_generation_eos_token_ids(folder, config)) all.push_back(id);
+  if (tokenizer_eos) all.push_back(*tokenizer_eos);
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  // Every id is below vocab_size (checked on load), which a Transformer holds as int64
+  // but no real vocabulary brings near 2^31; the tokenizer's are int32 already.
+  return std::vector<std::int32_t>(all.begin(), all.end());
 }
 
 nlohmann::ordered_json to_json(const ModelConfig& c) {

@@ -57,6 +57,19 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& sourc
 // A folder (reads folder/config.json) or the file itself.
 ModelConfig load_model_config(const std::filesystem::path& file_or_folder);
 
+// generation_config.json's eos_token_id (an int or a list): what Hugging Face generate()
+// stops at (Qwen2.5/Qwen3 instruct: [151645, 151643], where config.json names only one).
+// Empty when `folder` has no generation_config.json or it has no eos_token_id; an id that
+// is no non-negative integer below config.vocab_size throws InputError naming the file,
+// the field and the value. Its other fields (sampling defaults) are not read.
+std::vector<std::int64_t> load_generation_eos_token_ids(const std::filesystem::path& folder, const ModelConfig& config);
+
+// The ids generation from `folder`'s model stops at (disa llm sample and the pipeline's
+// rollouts): the union of config.json's eos_token_id, generation_config.json's, and the
+// tokenizer's EOS when given; sorted, without repeats.
+std::vector<std::int32_t> stop_token_ids(const std::filesystem::path& folder, const ModelConfig& config,
+                                         std::optional<std::int32_t> tokenizer_eos);
+
 // The HF config.json of `config` (architectures, model_type, every field above).
 nlohmann::ordered_json to_json(const ModelConfig& config);
 

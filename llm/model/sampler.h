@@ -4,7 +4,11 @@
 //     and the token is the inverse CDF of the processed distribution at that uniform, so
 //     the same seed gives the same tokens and a row's tokens do not depend on which other
 //     rows share its batch (up to the last-bit differences padding can make in the
-//     logits, which move a draw only when it falls within ~1e-6 of a CDF step);
+//     logits, which move a draw only when it falls within ~1e-6 of a CDF step). That
+//     holds for a float32 model: in bfloat16, padding changes matmul shapes and moves
+//     the logits by whole bf16 steps, enough to change tokens (3 to 5 of 32 rows of a
+//     small random model between batch 1 and 32), which is why `disa llm sample` and the
+//     pipeline run every checkpoint in float32 unless told otherwise;
 //   * prompts are left-padded, position ids count real tokens only.
 //
 //   SamplingOptions o{.temperature = 0.7, .top_p = 0.9, .max_new_tokens = 64, .seed = 1};

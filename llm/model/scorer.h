@@ -8,7 +8,8 @@
 //   ContinuationLogprobs b = continuation_logprobs(*model, rs);      // [B, L] with autograd
 //
 // Rows are right-padded; position ids count real tokens, so a row scores the same in
-// any batch. `temperature` divides the logits first (1 = the model itself).
+// any batch (to the last bits in float32; a bfloat16 model's scores move with the padding
+// by bf16 steps, see sampler.h). `temperature` divides the logits first (1 = the model itself).
 #pragma once
 
 #include <cstdint>

@@ -74,7 +74,7 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
   }
   SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
   const std::vector<Rollout> rollouts =
-      roll_out(*model.model, *model.tokenizer, model.eos, *task, prompts, o.k, sampling, o.batch_size);
+      roll_out(*model.model, *model.tokenizer, model.stop_ids, *task, prompts, o.k, sampling, o.batch_size);
   std::string text;
   for (const Rollout& r : rollouts) {
     nlohmann::ordered_json j{{"prompt_id", prompts[r.prompt].id},   {"sample", r.sample},
@@ -138,6 +138,9 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   // Samples are reused by model name: the weights' fingerprints make a model retrained at
   // the same path a different run (refused by claim_stage_folder), not stale samples.
   for (const auto& [name, folder] : o.models) options["model_fingerprints"][name] = model_fingerprint(folder);
+  // The ids sampling stops at come from generation_config.json and the tokenizer too, which
+  // the weights' fingerprint does not cover: samples that stopped elsewhere are not reused.
+  for (const auto& [name, folder] : o.models) options["stop_token_ids"][name] = stop_token_ids_of(folder);
   if (!o.anchors.empty()) {
     options["anchors_fingerprint"] = file_fingerprint(o.anchors);
     // Before 2026-12-06 TASK:rl was the first `prompts` RL prompts: such a folder's

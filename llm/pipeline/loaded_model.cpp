@@ -47,8 +47,15 @@ LoadedModel load_model(const std::filesystem::path& folder, torch::Device device
     throw InputError(fmt::format("model '{}': its tokenizer has no EOS token", folder.string()));
   }
   m.eos = *m.tokenizer->special_ids().eos;
+  m.stop_ids = stop_token_ids(folder, m.model->config(), m.eos);
   match_output_vocabulary(*m.model, *m.tokenizer, folder.string());
   return m;
+}
+
+std::vector<std::int32_t> stop_token_ids_of(const std::filesystem::path& folder) {
+  const ModelConfig config = load_model_config(folder);
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+  return stop_token_ids(folder, config, tokenizer->special_ids().eos);
 }
 
 void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder) {
@@ -60,9 +67,10 @@ void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer,
   model.set_output_vocabulary(ids);
 }
 
-std::string decode_response(const Tokenizer& tokenizer, std::int32_t eos, const std::vector<std::int32_t>& tokens) {
+std::string decode_response(const Tokenizer& tokenizer, const std::vector<std::int32_t>& stop_ids,
+                            const std::vector<std::int32_t>& tokens) {
   std::size_t n = tokens.size();
-  if (n > 0 && tokens[n - 1] == eos) --n;
+  if (n > 0 && std::find(stop_ids.begin(), stop_ids.end(), tokens[n - 1]) != stop_ids.end()) --n;
   return tokenizer.decode(std::span<const std::int32_t>(tokens.data(), n));
 }
 

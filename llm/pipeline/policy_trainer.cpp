@@ -54,29 +54,34 @@ loss::Objective objective_for(const TrainOptions& o) {
 
 // The options that decide the result (not threads, device, batch size, world size).
 nlohmann::ordered_json fingerprint(const TrainOptions& o) {
-  return {{"method", o.method},
-          {"reference", o.reference.string()},
-          {"reference_fingerprint", model_fingerprint(o.reference)},
-          {"trajectories", o.trajectories.string()},
-          {"trajectories_fingerprint", file_fingerprint(o.trajectories)},
-          {"anchors", o.anchors.string()},
-          {"anchors_fingerprint", o.anchors.empty() ? std::string() : file_fingerprint(o.anchors)},
-          {"task", o.task},
-          {"steps", o.steps},
-          {"prompts_per_step", o.prompts_per_step},
-          {"group_size", o.group_size},
-          {"micro_batch_prompts", o.micro_batch_prompts},
-          {"max_new_tokens", o.max_new_tokens},
-          {"lr", o.lr},
-          {"weight_decay", o.weight_decay},
-          {"grad_clip", o.grad_clip},
-          {"beta", o.beta},
-          {"logz_lr", o.logz_lr},
-          {"lora_rank", o.lora_rank},
-          {"lora_alpha", o.lora_alpha},
-          {"seed", o.seed},
-          {"bf16", o.bf16},  // autocast on CUDA changes the numbers; a resume must not switch it
-          {"loss", o.loss_settings}};
+  nlohmann::ordered_json f = {
+      {"method", o.method},
+      {"reference", o.reference.string()},
+      {"reference_fingerprint", model_fingerprint(o.reference)},
+      {"trajectories", o.trajectories.string()},
+      {"trajectories_fingerprint", file_fingerprint(o.trajectories)},
+      {"anchors", o.anchors.string()},
+      {"anchors_fingerprint", o.anchors.empty() ? std::string() : file_fingerprint(o.anchors)},
+      {"task", o.task},
+      {"steps", o.steps},
+      {"prompts_per_step", o.prompts_per_step},
+      {"group_size", o.group_size},
+      {"micro_batch_prompts", o.micro_batch_prompts},
+      {"max_new_tokens", o.max_new_tokens},
+      {"lr", o.lr},
+      {"weight_decay", o.weight_decay},
+      {"grad_clip", o.grad_clip},
+      {"beta", o.beta},
+      {"logz_lr", o.logz_lr},
+      {"lora_rank", o.lora_rank},
+      {"lora_alpha", o.lora_alpha},
+      {"seed", o.seed},
+      {"bf16", o.bf16},  // autocast on CUDA changes the numbers; a resume must not switch it
+      {"loss", o.loss_settings}};
+  // On-policy rollouts stop at the reference folder's stop ids, which come from
+  // generation_config.json and the tokenizer too (outside reference_fingerprint).
+  if (!is_offline_method(o.method)) f["stop_token_ids"] = stop_token_ids_of(o.reference);
+  return f;
 }
 
 struct PromptData {
@@ -497,7 +502,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
                                  .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
         const std::vector<Rollout> rollouts =
             batch.empty() ? std::vector<Rollout>{}
-                          : roll_out(*policy.model, *policy.tokenizer, policy.eos, *task, batch, o.group_size, sampling,
+                          : roll_out(*policy.model, *policy.tokenizer, policy.stop_ids, *task, batch, o.group_size, sampling,
                                      o.batch_size);
         std::vector<ScoreRequest> requests;
         for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
@@ -693,7 +698,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   if (writer) {
     if (o.lora_rank > 0) merge_lora(*policy.model);
     save_pretrained(*policy.model, summary.policy, {{"disa_method", o.method}});
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "task.json"}) {
+    // generation_config.json too: the policy then stops where its reference does.
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json", "task.json"}) {
       copy_if_exists(o.reference / f, summary.policy / f);
     }
     nlohmann::ordered_json record{{"stage", "train"},

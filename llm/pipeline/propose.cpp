@@ -97,8 +97,12 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   if (!q_is_reference) {
     proposal_storage = load_model(o.proposal, device);
     if (proposal_storage.tokenizer->vocab_size() != reference.tokenizer->vocab_size() ||
-        proposal_storage.eos != reference.eos) {
-      throw InputError("propose: the proposal's tokenizer differs from the reference's (vocabulary or EOS)");
+        proposal_storage.eos != reference.eos || proposal_storage.stop_ids != reference.stop_ids) {
+      throw InputError(fmt::format(
+          "propose: the proposal's tokenizer or stop ids differ from the reference's (vocabulary {} vs {}, stop ids "
+          "[{}] vs [{}])",
+          proposal_storage.tokenizer->vocab_size(), reference.tokenizer->vocab_size(),
+          fmt::join(proposal_storage.stop_ids, ", "), fmt::join(reference.stop_ids, ", ")));
     }
   }
   LoadedModel& q = q_is_reference ? reference : proposal_storage;
@@ -113,6 +117,9 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   for (const TaskPrompt& p : prompts) all_prompts += p.id + '\n' + p.text + '\n';
   fingerprint["prompts_fingerprint"] = text_fingerprint(all_prompts);
   fingerprint["reference_fingerprint"] = model_fingerprint(o.reference);
+  // Where rollouts stop (generation_config.json and the tokenizer are outside the weights'
+  // fingerprint): a changed stop set must not resume into parts that stopped elsewhere.
+  fingerprint["stop_token_ids"] = reference.stop_ids;
   if (!q_is_reference) fingerprint["proposal_fingerprint"] = model_fingerprint(o.proposal);
   claim_stage_folder(o.out, "propose", fingerprint);
   SamplingOptions sampling{.temperature = o.temperature, .top_p = o.top_p, .max_new_tokens = o.max_new_tokens,
@@ -134,7 +141,7 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
       continue;
     }
     std::vector<Rollout> rollouts =
-        roll_out(*q.model, *reference.tokenizer, reference.eos, *task, slice, o.samples, sampling, o.batch_size);
+        roll_out(*q.model, *reference.tokenizer, reference.stop_ids, *task, slice, o.samples, sampling, o.batch_size);
     std::vector<std::vector<float>> ref_logprobs;
     if (!read_ref_from_sampler) {
       std::vector<ScoreRequest> requests;

@@ -4,10 +4,11 @@
 
 namespace disa::llm::pipeline {
 
-std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer, std::int32_t eos,
-                              const PromptTask& task, const std::vector<TaskPrompt>& prompts, std::int64_t samples,
-                              SamplingOptions options, std::int64_t batch_size) {
-  options.eos_ids = {eos};
+std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer,
+                              const std::vector<std::int32_t>& stop_ids, const PromptTask& task,
+                              const std::vector<TaskPrompt>& prompts, std::int64_t samples, SamplingOptions options,
+                              std::int64_t batch_size) {
+  options.eos_ids = stop_ids;
   std::vector<Rollout> out;
   std::vector<std::vector<std::int32_t>> rows;
   std::vector<std::uint64_t> row_ids;
@@ -30,7 +31,7 @@ std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer
     for (std::size_t i = 0; i < done.size(); ++i) {
       Rollout& r = out[begin + i];
       r.completion = std::move(done[i]);
-      r.response = decode_response(tokenizer, eos, r.completion.tokens);
+      r.response = decode_response(tokenizer, stop_ids, r.completion.tokens);
       r.verdict = task.verify(prompts[r.prompt], r.response);
     }
   }

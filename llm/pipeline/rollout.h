@@ -19,12 +19,14 @@ struct Rollout {
   std::int64_t prompt = 0;  // position in the `prompts` vector given
   std::int64_t sample = 0;
   Completion completion;
-  std::string response;     // decoded, without EOS
+  std::string response;     // decoded, without the stop token
   TaskVerdict verdict;
 };
 
-// prompts.size() * samples rollouts, prompt-major. options.eos_ids is set to {eos}.
-std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer, std::int32_t eos,
+// prompts.size() * samples rollouts, prompt-major. options.eos_ids is set to stop_ids
+// (LoadedModel::stop_ids), and a trailing stop token is cut from the response.
+std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer,
+                              const std::vector<std::int32_t>& stop_ids,
                               const PromptTask& task, const std::vector<TaskPrompt>& prompts, std::int64_t samples,
                               SamplingOptions options, std::int64_t batch_size);
 

@@ -31,7 +31,7 @@ struct Trajectory {
   std::vector<std::int32_t> prompt_tokens;
   std::int64_t sample = 0;
   std::vector<std::int32_t> tokens;  // the completion, EOS included when it ended there
-  std::string response;              // decoded, without the EOS token
+  std::string response;              // decoded, without the stop token (EOS)
   std::string finish;                // "eos", "stop", "length"
   std::vector<float> logq;           // per completion token
   std::vector<float> logp_ref;       // per completion token

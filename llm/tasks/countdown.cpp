@@ -17,9 +17,13 @@ struct Entry {
 };
 using Table = std::unordered_map<std::string, Entry>;  // signature -> expression
 
-void add(Table& t, const Rational& value, Normal n) {
+// `value` nullopt: the expression overflows int64 somewhere (rational.h). It is no
+// solution, as the verifier rejects it too; with the generator's numbers (<= 99) no value
+// comes near that range, so this only drops expressions of huge given numbers.
+void insert(Table& t, const std::optional<Rational>& value, Normal n) {
+  if (!value) return;
   std::string key = n.signature;
-  t.try_emplace(std::move(key), Entry{value, std::move(n)});
+  t.try_emplace(std::move(key), Entry{*value, std::move(n)});
 }
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -53,7 +57,7 @@ std::map<Rational, std::vector<Solution>> solve_all(const std::vector<std::int64
   // disjoint subsets, and equal canonical forms combine into equal canonical forms, so
   // keeping one expression per signature per subset loses no solution.
   std::vector<Table> table(std::size_t{1} << n);
-  for (std::size_t i = 0; i < n; ++i) add(table[std::size_t{1} << i], Rational::of(numbers[i]), make_number(numbers[i]));
+  for (std::size_t i = 0; i < n; ++i) insert(table[std::size_t{1} << i], Rational::of(numbers[i]), make_number(numbers[i]));
   for (std::size_t mask = 1; mask < table.size(); ++mask) {
     if ((mask & (mask - 1)) == 0) continue;
     for (std::size_t a = (mask - 1) & mask; a > 0; a = (a - 1) & mask) {
@@ -61,12 +65,12 @@ std::map<Rational, std::vector<Solution>> solve_all(const std::vector<std::int64
       if (a > b) continue;  // each unordered split once; - and / are taken both ways below
       for (const auto& [sa, x] : table[a]) {
         for (const auto& [sb, y] : table[b]) {
-          add(table[mask], x.value + y.value, combine(x.normal, '+', y.normal));
-          add(table[mask], x.value * y.value, combine(x.normal, '*', y.normal));
-          add(table[mask], x.value - y.value, combine(x.normal, '-', y.normal));
-          add(table[mask], y.value - x.value, combine(y.normal, '-', x.normal));
-          if (!y.value.is_zero()) add(table[mask], x.value / y.value, combine(x.normal, '/', y.normal));
-          if (!x.value.is_zero()) add(table[mask], y.value / x.value, combine(y.normal, '/', x.normal));
+          insert(table[mask], add(x.value, y.value), combine(x.normal, '+', y.normal));
+          insert(table[mask], multiply(x.value, y.value), combine(x.normal, '*', y.normal));
+          insert(table[mask], subtract(x.value, y.value), combine(x.normal, '-', y.normal));
+          insert(table[mask], subtract(y.value, x.value), combine(y.normal, '-', x.normal));
+          if (!y.value.is_zero()) insert(table[mask], divide(x.value, y.value), combine(x.normal, '/', y.normal));
+          if (!x.value.is_zero()) insert(table[mask], divide(y.value, x.value), combine(y.normal, '/', x.normal));
         }
       }
     }
@@ -135,6 +139,7 @@ std::string reason_name(Reason r) {
     case Reason::kUnusedNumber: return "unused_number";
     case Reason::kSyntaxError: return "syntax_error";
     case Reason::kDivisionByZero: return "division_by_zero";
+    case Reason::kOverflow: return "overflow";
   }
   return "unknown";
 }
@@ -171,7 +176,12 @@ Verdict verify(const Problem& problem, std::string_view completion, std::string_
     return v;
   }
   if (!parsed.value) {
-    v.reason = Reason::kDivisionByZero;
+    if (parsed.value_error == ValueError::kOverflow) {
+      v.reason = Reason::kOverflow;
+      v.detail = "an intermediate value leaves the 64-bit integer range";
+    } else {
+      v.reason = Reason::kDivisionByZero;
+    }
     return v;
   }
   if (*parsed.value != Rational::of(problem.target)) {

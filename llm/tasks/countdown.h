@@ -7,8 +7,10 @@
 //   * every given number is used EXACTLY once (as in the 24 game); a number that appears
 //     twice in the problem may be used twice;
 //   * arithmetic is exact over the rationals: intermediate fractions are allowed
-//     (8/(3-8/3) = 24), a division by zero anywhere makes the expression invalid, and
-//     the value must equal the target exactly;
+//     (8/(3-8/3) = 24), a division by zero anywhere makes the expression invalid, so
+//     does an intermediate numerator or denominator beyond 64-bit integers (only
+//     reachable with numbers the problem does not give, or huge given ones), and the
+//     value must equal the target exactly;
 //   * two expressions are the same solution when their canonical forms agree
 //     (llm/tasks/expression.h: commutative and associative rewritings are one solution).
 //
@@ -80,6 +82,7 @@ enum class Reason {
   kUnusedNumber,      // a number of the problem left out
   kSyntaxError,
   kDivisionByZero,
+  kOverflow,          // an intermediate numerator or denominator leaves int64 (rational.h)
 };
 std::string reason_name(Reason r);  // "correct", "wrong_value", "number_not_allowed", ...
 

@@ -52,13 +52,15 @@ class Parser {
     if (pos_ != text_.size()) return fail(unexpected());
     result.expression = std::move(v.normal);
     result.value = v.value;
+    result.value_error = v.error;
     return result;
   }
 
  private:
   struct Value {
     Normal normal;
-    std::optional<Rational> value;  // nullopt after a division by zero
+    std::optional<Rational> value;  // nullopt after a division by zero or an overflow
+    ValueError error = ValueError::kNone;  // why value is nullopt: the first failure, left to right
   };
 
   ParsedExpression fail(std::string why) {
@@ -73,16 +75,19 @@ class Parser {
   bool at(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
 
   static Value apply(const Value& a, char op, const Value& b) {
-    Value r{combine(a.normal, op, b.normal), std::nullopt};
-    if (a.value && b.value) {
-      switch (op) {
-        case '+': r.value = *a.value + *b.value; break;
-        case '-': r.value = *a.value - *b.value; break;
-        case '*': r.value = *a.value * *b.value; break;
-        default:
-          if (!b.value->is_zero()) r.value = *a.value / *b.value;
-      }
+    Value r{combine(a.normal, op, b.normal), std::nullopt, a.error != ValueError::kNone ? a.error : b.error};
+    if (r.error != ValueError::kNone) return r;
+    if (op == '/' && b.value->is_zero()) {
+      r.error = ValueError::kDivisionByZero;
+      return r;
     }
+    switch (op) {
+      case '+': r.value = add(*a.value, *b.value); break;
+      case '-': r.value = subtract(*a.value, *b.value); break;
+      case '*': r.value = multiply(*a.value, *b.value); break;
+      default: r.value = divide(*a.value, *b.value);
+    }
+    if (!r.value) r.error = ValueError::kOverflow;
     return r;
   }
 
@@ -130,7 +135,7 @@ class Parser {
       return {};
     }
     const std::int64_t n = std::stoll(std::string(text_.substr(start, pos_ - start)));
-    return {make_number(n), Rational::of(n)};
+    return {make_number(n), Rational::of(n), ValueError::kNone};
   }
 
   std::string_view text_;

@@ -47,11 +47,14 @@ std::vector<std::int64_t> leaves(const Normal& n);
 std::string render(const Normal& n);
 
 // Parsing evaluates the tree as written (left to right, exact rationals): the canonical
-// form alone cannot tell, since flattening a/(b/0) gives a*0/b.
+// form alone cannot tell, since flattening a/(b/0) gives a*0/b. An intermediate value
+// whose numerator or denominator leaves int64 (llm/tasks/rational.h) has no value either.
+enum class ValueError { kNone, kDivisionByZero, kOverflow };
 struct ParsedExpression {
   std::optional<Normal> expression;  // nullopt: a syntax error
   std::string error;                 // what was wrong and at which character
-  std::optional<Rational> value;     // nullopt when a division by zero occurred
+  std::optional<Rational> value;     // nullopt when a division by zero or an overflow occurred
+  ValueError value_error = ValueError::kNone;  // which, the first in evaluation order
 };
 // Text longer than kMaxExpressionLength is a syntax error (bounds the work on junk).
 inline constexpr std::size_t kMaxExpressionLength = 96;

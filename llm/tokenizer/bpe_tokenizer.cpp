@@ -20,6 +20,13 @@ using nlohmann::json;
 // The pattern ByteLevel splits with when use_regex is true (GPT-2's).
 constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// Ids index dense tables (id -> text, bytes, used), so an id's size is memory: one of
+// 2^31 - 1 overflowed `id + 1`, and 1e8 took 6 GB to load. Real tokenizers number their
+// entries (nearly) densely -- Qwen's vocabulary and added tokens are 0..151668 without a
+// gap -- so ids must stay below the file's own count of vocabulary entries and added
+// tokens plus this many spare ids for gaps; the tables then stay proportional to the file.
+constexpr std::int64_t kSpareIds = 1 << 16;
+
 std::string type_of(const json& node, const std::string& file, const std::string& field) {
   return json_fields::require_string(node, "type", file, field + ".type");
 }
@@ -45,10 +52,13 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(const json& tokenizer, const std::f
                         fmt::format("'{}' is not supported (only ByteLevel)", type));
     }
   }
-  parse_model(json_fields::require(tokenizer, "model", file_, "model"));
+  std::vector<AddedToken> added = added_tokens_from_json(tokenizer.value("added_tokens", json()), file_);
+  parse_model(json_fields::require(tokenizer, "model", file_, "model"), static_cast<std::int64_t>(added.size()));
 
   std::vector<AddedToken> raw, normalized;
-  for (AddedToken& t : added_tokens_from_json(tokenizer.value("added_tokens", json()), file_)) {
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    AddedToken& t = added[i];
+    if (t.id >= id_limit_) json_fields::fail(file_, fmt::format("added_tokens[{}].id", i), id_limit_error(t.id));
     if (t.id >= static_cast<std::int32_t>(id_text_.size())) {
       id_text_.resize(t.id + 1);
       id_bytes_.resize(t.id + 1);
@@ -132,7 +142,13 @@ void ByteLevelBpeTokenizer::parse_pre_tokenizer(const json& node, const std::str
   }
 }
 
-void ByteLevelBpeTokenizer::parse_model(const json& model) {
+std::string ByteLevelBpeTokenizer::id_limit_error(std::int64_t id) const {
+  return fmt::format("id {} is too large: expected below {} (the file's {} vocabulary entries and added tokens + {} "
+                     "spare ids; ids index dense tables)",
+                     id, id_limit_, id_limit_ - kSpareIds, kSpareIds);
+}
+
+void ByteLevelBpeTokenizer::parse_model(const json& model, std::int64_t added_tokens) {
   const std::string type = type_of(model, file_, "model");
   if (type != "BPE") json_fields::fail(file_, "model.type", fmt::format("'{}' is not a BPE model", type));
   if (const json d = model.value("dropout", json()); !d.is_null() && !(d.is_number() && d.get<double>() == 0.0)) {
@@ -152,11 +168,15 @@ void ByteLevelBpeTokenizer::parse_model(const json& model) {
 
   const json& vocab = json_fields::require(model, "vocab", file_, "model.vocab");
   if (!vocab.is_object()) json_fields::fail(file_, "model.vocab", "expected an object of token: id");
+  id_limit_ = static_cast<std::int64_t>(vocab.size()) + added_tokens + kSpareIds;
   std::int32_t max_id = -1;
   for (const auto& [token, id] : vocab.items()) {
     if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > INT32_MAX) {
       json_fields::fail(file_, fmt::format("model.vocab[\"{}\"]", token),
                         fmt::format("expected an integer id >= 0, got {}", json_fields::brief(id)));
+    }
+    if (id.get<std::int64_t>() >= id_limit_) {
+      json_fields::fail(file_, fmt::format("model.vocab[\"{}\"]", token), id_limit_error(id.get<std::int64_t>()));
     }
     max_id = std::max(max_id, id.get<std::int32_t>());
   }

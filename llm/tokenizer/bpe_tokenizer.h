@@ -16,6 +16,8 @@
 //                   no dropout, byte_fallback, continuing_subword_prefix or end_of_word_suffix
 //   post_processor: null or ByteLevel (which changes offsets only, never ids)
 //   decoder:        null or ByteLevel
+// Ids (vocab and added tokens) must be below the file's count of both + 65536, since they
+// index dense tables: an id such as 2^31 - 1 is refused naming its field, not allocated.
 #pragma once
 
 #include <filesystem>
@@ -63,7 +65,9 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
 
   void parse_normalizer(const nlohmann::json& node, const std::string& field);
   void parse_pre_tokenizer(const nlohmann::json& node, const std::string& field, bool& has_byte_level);
-  void parse_model(const nlohmann::json& model);
+  // `added_tokens`: how many the file's added_tokens list holds (they count toward id_limit_).
+  void parse_model(const nlohmann::json& model, std::int64_t added_tokens);
+  std::string id_limit_error(std::int64_t id) const;
   void set_special_ids(const nlohmann::json* config);
   std::optional<std::int32_t> config_token_id(const nlohmann::json* config, const char* key) const;
 
@@ -75,6 +79,7 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   std::vector<utf8::NormalForm> normalizers_;
   std::vector<PreTokenizerStep> pre_tokenizer_;
   bool ignore_merges_ = false;
+  std::int64_t id_limit_ = 0;  // every id is below this (kSpareIds in bpe_tokenizer.cpp)
   std::unique_ptr<BpeModel> model_;
   std::unique_ptr<AddedTokenMatcher> raw_added_;             // normalized=false: matched before normalising
   std::unique_ptr<AddedTokenMatcher> normalized_added_;      // normalized=true: matched after

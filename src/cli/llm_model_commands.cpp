@@ -3,8 +3,9 @@
 //   disa llm init --config config.json --out DIR --seed 1 [--dtype bfloat16] [--tokenizer tokenizer.json]
 //   disa llm sample --model DIR --prompts p.jsonl --out s.jsonl [--temperature 1 --top-p 1 --top-k 0
 //                   --max-new-tokens 128 --seed 0 --batch-size 8 --samples-per-prompt 1 --stop STR ...
-//                   --lora ADAPTER_DIR]
-//   disa llm score --model DIR --input s.jsonl --out scored.jsonl [--batch-size 8 --temperature 1 --lora DIR]
+//                   --lora ADAPTER_DIR --dtype float32]
+//   disa llm score --model DIR --input s.jsonl --out scored.jsonl [--batch-size 8 --temperature 1 --lora DIR
+//                  --dtype float32]
 //
 // init writes random weights in HF layout (config.json + model.safetensors; seeded, the
 // same on every machine), for tests and benchmarks.
@@ -13,7 +14,14 @@
 // prompt_ids, token_ids, text (when a tokenizer is there), finish_reason, logprobs (the
 // model's, temperature 1) and sampling_logprobs (after temperature / top-k / top-p).
 // Row r = prompt_index * samples_per_prompt + sample_index draws from its own random
-// stream, so the tokens do not depend on --batch-size.
+// stream, so the tokens do not depend on --batch-size. That needs float32, which is why
+// sample and score run every checkpoint in float32 (bf16 upcasts exactly), as the
+// pipeline does: in bfloat16 the padding of a batch changes matmul shapes and moves
+// activations by whole bf16 steps, enough to change sampled tokens (3 to 5 of 32 rows of
+// a small random bf16 model differed between --batch-size 1 and 32) and scores.
+// --dtype bfloat16 halves the memory and accepts that.
+// Stop ids: config.json's eos_token_id, generation_config.json's (llm/model/model_config.h)
+// and the tokenizer's EOS, as Hugging Face generate() stops at generation_config's.
 // Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids" -- a
 // sample file scores as it is. Output: the input line plus logprobs and sum_logprob.
 // Outputs are written atomically once everything has run.
@@ -49,10 +57,19 @@ std::unique_ptr<llm::Tokenizer> tokenizer_of(const std::filesystem::path& model_
   return llm::load_tokenizer(model_dir);
 }
 
-llm::Transformer open_model(const std::string& dir, const std::string& lora) {
+// --dtype: float32 (the default; batch-independent outputs) or bfloat16 (see the top).
+torch::Dtype run_dtype(const std::string& name) {
+  if (name != "float32" && name != "bfloat16") {
+    throw InputError(fmt::format("--dtype = {}: expected float32 or bfloat16", name));
+  }
+  return llm::torch_dtype_from_name(name);
+}
+
+llm::Transformer open_model(const std::string& dir, const std::string& lora, const std::string& dtype) {
+  const torch::Dtype run_as = run_dtype(dtype);
   llm::Transformer model{nullptr};
   try {
-    model = llm::load_pretrained(dir);
+    model = llm::load_pretrained(dir, run_as);
   } catch (const InputError& e) {
     throw InputError(fmt::format("--model {}: {}", dir, e.what()));
   }
@@ -172,7 +189,7 @@ void run_init(const InitArgs& a) {
 // ---- sample -------------------------------------------------------------------------
 
 struct SampleArgs {
-  std::string model, prompts, out, lora;
+  std::string model, prompts, out, lora, dtype = "float32";
   llm::SamplingOptions options;
   std::int64_t batch_size = 8, samples_per_prompt = 1;
 };
@@ -183,11 +200,15 @@ void run_sample(SampleArgs a) {
     throw InputError(fmt::format("--samples-per-prompt = {} must be positive", a.samples_per_prompt));
   }
   llm::validate(a.options);
-  llm::Transformer model = open_model(a.model, a.lora);
+  llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
-  for (const std::int64_t id : model->config().eos_token_ids) a.options.eos_ids.push_back(static_cast<std::int32_t>(id));
-  if (tokenizer && tokenizer->special_ids().eos) a.options.eos_ids.push_back(*tokenizer->special_ids().eos);
+  try {
+    a.options.eos_ids = llm::stop_token_ids(a.model, model->config(),
+                                            tokenizer ? tokenizer->special_ids().eos : std::nullopt);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("--model {}: {}", a.model, e.what()));
+  }
   if (!a.options.stop_strings.empty() && !tokenizer) {
     throw InputError(fmt::format("--stop needs {}/tokenizer.json to decode with", a.model));
   }
@@ -263,14 +284,14 @@ void run_sample(SampleArgs a) {
 // ---- score --------------------------------------------------------------------------
 
 struct ScoreArgs {
-  std::string model, input, out, lora;
+  std::string model, input, out, lora, dtype = "float32";
   std::int64_t batch_size = 8;
   double temperature = 1.0;
 };
 
 void run_score(const ScoreArgs& a) {
   if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
-  llm::Transformer model = open_model(a.model, a.lora);
+  llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
   const std::vector<json> lines = read_jsonl(a.input, "--input");
@@ -322,11 +343,15 @@ void add_llm_model_commands(CLI::App& llm) {
   s->add_option("--top-k", sample->options.top_k, "0 = off")->capture_default_str();
   s->add_option("--max-new-tokens", sample->options.max_new_tokens)->capture_default_str();
   s->add_option("--seed", sample->options.seed)->capture_default_str();
-  s->add_option("--batch-size", sample->batch_size, "Rows per forward (does not change the tokens)")
+  s->add_option("--batch-size", sample->batch_size, "Rows per forward (does not change the tokens in float32)")
       ->capture_default_str();
   s->add_option("--samples-per-prompt", sample->samples_per_prompt)->capture_default_str();
   s->add_option("--stop", sample->options.stop_strings, "Stop string (repeatable); needs the tokenizer");
   s->add_option("--lora", sample->lora, "LoRA adapter folder (adapter_config.json + adapter_model.safetensors)");
+  s->add_option("--dtype", sample->dtype,
+                "Run the weights in float32 (any checkpoint; tokens independent of --batch-size) or bfloat16 "
+                "(half the memory; padding then changes some tokens with the batch size)")
+      ->capture_default_str();
   s->callback([sample] { run_sample(*sample); });
 
   auto score = std::make_shared<ScoreArgs>();
@@ -339,6 +364,10 @@ void add_llm_model_commands(CLI::App& llm) {
   c->add_option("--batch-size", score->batch_size)->capture_default_str();
   c->add_option("--temperature", score->temperature, "Divide the logits first")->capture_default_str();
   c->add_option("--lora", score->lora, "LoRA adapter folder");
+  c->add_option("--dtype", score->dtype,
+                "Run the weights in float32 (scores independent of --batch-size) or bfloat16 (half the memory; "
+                "padding then moves scores with the batch size)")
+      ->capture_default_str();
   c->callback([score] { run_score(*score); });
 }
 

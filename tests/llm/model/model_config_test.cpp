@@ -98,5 +98,31 @@ TEST(ModelConfig, LoadNamesTheFile) {
   EXPECT_TRUE(contains_all(input_error_message([&] { load_model_config(dir.path()); }), {"config.json", "JSON"}));
 }
 
+TEST(ModelConfig, StopIdsAreTheUnionWithGenerationConfig) {
+  const ModelConfig c = parse_model_config(model_test::qwen2_config_json());  // eos_token_id 96
+  model_test::TempDir dir("gen");
+  // Without generation_config.json: config.json's and the tokenizer's, sorted, once each.
+  EXPECT_TRUE(load_generation_eos_token_ids(dir.path(), c).empty());
+  EXPECT_EQ(stop_token_ids(dir.path(), c, 96), std::vector<std::int32_t>{96});
+  EXPECT_EQ(stop_token_ids(dir.path(), c, std::nullopt), std::vector<std::int32_t>{96});
+  // An int or a list, as HF writes either (Qwen2.5-Instruct: [151645, 151643]).
+  std::ofstream(dir.path() / "generation_config.json") << R"({"eos_token_id": 7, "temperature": 0.7})";
+  EXPECT_EQ(load_generation_eos_token_ids(dir.path(), c), std::vector<std::int64_t>{7});
+  std::ofstream(dir.path() / "generation_config.json") << R"({"eos_token_id": [95, 3, 96]})";
+  EXPECT_EQ(stop_token_ids(dir.path(), c, 50), (std::vector<std::int32_t>{3, 50, 95, 96}));
+  std::ofstream(dir.path() / "generation_config.json") << R"({"do_sample": true})";
+  EXPECT_EQ(stop_token_ids(dir.path(), c, std::nullopt), std::vector<std::int32_t>{96});
+  // Errors name the file, the field and the value.
+  std::ofstream(dir.path() / "generation_config.json") << R"({"eos_token_id": [1, 97]})";
+  EXPECT_TRUE(contains_all(input_error_message([&] { stop_token_ids(dir.path(), c, 96); }),
+                           {"generation_config.json", "'eos_token_id' = [1,97]", "vocab_size = 97"}));
+  std::ofstream(dir.path() / "generation_config.json") << R"({"eos_token_id": "<|im_end|>"})";
+  EXPECT_TRUE(contains_all(input_error_message([&] { stop_token_ids(dir.path(), c, 96); }),
+                           {"generation_config.json", "eos_token_id", "<|im_end|>"}));
+  std::ofstream(dir.path() / "generation_config.json") << "{not json";
+  EXPECT_TRUE(contains_all(input_error_message([&] { stop_token_ids(dir.path(), c, 96); }),
+                           {"generation_config.json", "JSON"}));
+}
+
 }  // namespace
 }  // namespace disa::llm

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -677,6 +678,83 @@ TEST_F(PipelineStages, EvalRefusesSamplesOfAModelChangedAtItsPath) {
     FAIL() << "the samples of the old weights were reused";
   } catch (const InputError& err) {
     EXPECT_NE(std::string(err.what()).find("model_fingerprints"), std::string::npos) << err.what();
+  }
+}
+
+TEST_F(PipelineStages, RolloutsStopAtGenerationConfigEosIdsAndAChangedStopSetIsANewRun) {
+  // HF generate() stops at generation_config.json's eos_token_id (Qwen2.5/Qwen3 instruct:
+  // <|im_end|> and <|endoftext|>); so do the stages' rollouts, and since that file is
+  // outside the weights' fingerprint, the stop set is recorded in the options.
+  const fs::path folder = root_ / "gen_stop_model";
+  fs::create_directories(folder);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
+    fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
+  }
+  fs::remove(folder / "generation_config.json");
+  const std::int32_t eos = load_model(folder, torch::kCPU).eos;
+  EXPECT_EQ(load_model(folder, torch::kCPU).stop_ids, std::vector<std::int32_t>{eos});
+  ProposeOptions o = propose_defaults(root_ / "gen_stop" / "propose");
+  o.reference = folder;
+  o.prompts = 2;
+  run_propose(o);
+  EvalOptions e;
+  e.models = {{"m", folder}};
+  e.out = root_ / "gen_stop" / "eval";
+  e.prompts = 2;
+  e.k = 1;
+  e.max_new_tokens = 4;
+  run_eval(e);
+  const std::vector<Trajectory> before = read_trajectories(o.out / "trajectories.jsonl");
+  std::size_t row = 0;
+  while (row < before.size() && before[row].tokens.size() < 2) ++row;
+  ASSERT_LT(row, before.size()) << "no trajectory longer than one token";
+  const std::int32_t extra = before[row].tokens[0];
+  ASSERT_NE(extra, eos);
+  std::ofstream(folder / "generation_config.json") << nlohmann::json{{"eos_token_id", extra}}.dump();
+  const std::vector<std::int32_t> both = {std::min(eos, extra), std::max(eos, extra)};
+  EXPECT_EQ(load_model(folder, torch::kCPU).stop_ids, both);
+  EXPECT_EQ(stop_token_ids_of(folder), both);
+
+  // The old folders are other runs now, refused by name rather than resumed.
+  for (const auto& run : std::vector<std::function<void()>>{[&] { run_propose(o); }, [&] { run_eval(e); }}) {
+    try {
+      run();
+      ADD_FAILURE() << "rollouts of the old stop set were reused";
+    } catch (const InputError& err) {
+      EXPECT_NE(std::string(err.what()).find("stop_token_ids"), std::string::npos) << err.what();
+    }
+  }
+  // A fresh run stops at the new id: row `row` draws the same first token, and ends there.
+  ProposeOptions fresh = o;
+  fresh.out = root_ / "gen_stop" / "propose_again";
+  run_propose(fresh);
+  const std::vector<Trajectory> after = read_trajectories(fresh.out / "trajectories.jsonl");
+  ASSERT_EQ(after.size(), before.size());
+  EXPECT_EQ(after[row].tokens, std::vector<std::int32_t>{extra});
+  EXPECT_EQ(after[row].finish, "eos");
+  EXPECT_EQ(after[row].response, "");  // the stop token is cut from the response
+  for (const Trajectory& t : after) {
+    for (std::size_t k = 0; k + 1 < t.tokens.size(); ++k) EXPECT_NE(t.tokens[k], extra);
+  }
+  EXPECT_EQ(read_json_file(fresh.out / "options.json")["options"]["stop_token_ids"], nlohmann::json(both));
+
+  // Online training records the stop set too, and its policy stops where its reference does.
+  TrainOptions t = train_defaults(prepared("a"), "disa-online", root_ / "gen_stop" / "train");
+  t.reference = folder;
+  t.steps = 1;
+  run_train(t);
+  EXPECT_EQ(read_json_file(t.out / "options.json")["options"]["stop_token_ids"], nlohmann::json(both));
+  EXPECT_EQ(stop_token_ids_of(t.out / "policy"), both);
+
+  // A generation_config.json naming an id beyond the vocabulary is refused by name.
+  std::ofstream(folder / "generation_config.json") << R"({"eos_token_id": [1, 100000]})";
+  try {
+    load_model(folder, torch::kCPU);
+    FAIL() << "an eos_token_id beyond vocab_size was accepted";
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("generation_config.json: field 'eos_token_id' = [1,100000]"),
+              std::string::npos)
+        << err.what();
   }
 }
 

@@ -1,5 +1,6 @@
 #include "llm/tasks/countdown.h"
 
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -113,6 +114,56 @@ TEST(Countdown, VerifierRejectsWithTheRightReason) {
   for (const Reason r : {Reason::kWrongValue, Reason::kReusedNumber, Reason::kNumberNotAllowed, Reason::kSyntaxError}) {
     EXPECT_NE(reason_name(r), "unknown");
   }
+}
+
+TEST(Countdown, VerifierRejectsOverflowingExpressions) {
+  // Numbers the problem does not give: rejected for that, with no undefined behaviour on
+  // the way (the parser evaluates first).
+  EXPECT_EQ(verify({{3, 5, 7}, 22}, "999999*999999*999999*999999").reason, Reason::kNumberNotAllowed);
+  // Every given number once, and the product 2^64 wraps to 0 in two's complement: the old
+  // verifier called this 24 and gave it reward 1.
+  const Problem p{{65536, 65536, 65536, 65536, 24}, 24};
+  const Verdict v = verify(p, "65536*65536*65536*65536+24");
+  EXPECT_EQ(v.reason, Reason::kOverflow) << reason_name(v.reason) << " " << v.detail;
+  EXPECT_EQ(v.reward, 0);
+  EXPECT_EQ(reason_name(Reason::kOverflow), "overflow");
+  EXPECT_EQ(verify({{1, 999999, 999999, 999999, 999999}, 1}, "1/999999/999999/999999/999999").reason,
+            Reason::kOverflow);
+  // The same numbers in range still verify.
+  EXPECT_EQ(verify(p, "65536/65536*(65536/65536)*24").reason, Reason::kCorrect);
+}
+
+TEST(Countdown, SolverDropsOverflowingExpressions) {
+  const Problem p{{65536, 65536, 65536, 65536, 24}, 24};
+  const std::string wrapped = parse_expression("65536*65536*65536*65536+24").expression->signature;
+  const std::vector<Solution> s = solve(p);
+  EXPECT_FALSE(s.empty());  // e.g. 65536/65536*(65536/65536)*24
+  for (const Solution& x : s) {
+    EXPECT_NE(x.signature, wrapped) << x.expression;
+    EXPECT_EQ(verify(p, x.expression).reason, Reason::kCorrect) << x.expression;
+  }
+}
+
+TEST(Countdown, SolverValuesAreOrderedExactly) {
+  // Four numbers near 10^6 give values such as 999999*999998*999997/999996 (~10^12) and
+  // 999996/(999999*999998*999997) (denominator ~10^18): comparing those cross-multiplies
+  // to ~10^30. The old int64 comparison overflowed there, and the map of values was
+  // ordered inconsistently; it now multiplies in 128 bits.
+  const std::map<Rational, std::vector<Solution>> all = solve_all({999999, 999998, 999997, 999996});
+  ASSERT_GT(all.size(), 900u);
+  const auto cross = [](const Rational& a, const Rational& b) { return static_cast<__int128>(a.num) * b.den; };
+  const Rational* previous = nullptr;
+  std::size_t out_of_order = 0, not_found = 0;
+  for (const auto& [value, solutions] : all) {
+    if (previous && !(cross(*previous, value) < cross(value, *previous))) ++out_of_order;
+    previous = &value;
+    not_found += all.find(value) == all.end();
+  }
+  EXPECT_EQ(out_of_order, 0u);
+  EXPECT_EQ(not_found, 0u);
+  const std::int64_t three = 999999ll * 999998 * 999997;
+  EXPECT_TRUE(all.count(Rational::of(999996, three)));
+  EXPECT_FALSE(all.count(Rational::of(three) /* times 999996 overflows: dropped, not wrapped */));
 }
 
 TEST(Countdown, GeneratorIsDeterministicAndIndependentOfCount) {

@@ -49,6 +49,29 @@ TEST(Expression, DivisionByZeroIsSeenEvenWhereTheCanonicalFormHidesIt) {
   EXPECT_FALSE(p.value.has_value());
 }
 
+// Completions are model output: a value beyond int64 is no value (signed overflow was
+// undefined behaviour, and wrapped in practice), whichever operation leaves the range.
+TEST(Expression, OverflowIsNoValueAndNotUndefinedBehaviour) {
+  for (const char* text : {"999999*999999*999999*999999", "1/999999/999999/999999/999999",
+                           "999999*999999*999999*999999-999999*999999*999999*999999",
+                           "1/999999/999999/999999+1/999998/999997/999996",
+                           "65536*65536*65536*65536+24"}) {  // 2^64 wraps to 0 in two's complement
+    const ParsedExpression p = parse_expression(text);
+    ASSERT_TRUE(p.expression.has_value()) << text;
+    EXPECT_FALSE(p.value.has_value()) << text << " = " << p.value->str();
+    EXPECT_EQ(p.value_error, ValueError::kOverflow) << text;
+  }
+  // Large but in range: 999999^3 < 2^63.
+  const ParsedExpression big = parse_expression("999999*999999*999999");
+  ASSERT_TRUE(big.value.has_value());
+  EXPECT_EQ(big.value->str(), "999997000002999999");
+  // The first failure in evaluation order names the reason.
+  EXPECT_EQ(parse_expression("1/(2-2)+999999*999999*999999*999999").value_error, ValueError::kDivisionByZero);
+  EXPECT_EQ(parse_expression("999999*999999*999999*999999+1/(2-2)").value_error, ValueError::kOverflow);
+  EXPECT_EQ(parse_expression("4/(2/(3-3))").value_error, ValueError::kDivisionByZero);
+  EXPECT_EQ(parse_expression("3+4").value_error, ValueError::kNone);
+}
+
 TEST(Expression, SyntaxErrorsSayWhere) {
   for (const char* bad : {"", "3+", "(3+4", "3++4", "-3+4", "3 + 4", "03+4", "3)", "3*()", "a"}) {
     const ParsedExpression p = parse_expression(bad);

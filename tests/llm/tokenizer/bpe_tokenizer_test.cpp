@@ -293,5 +293,33 @@ TEST(BpeTokenizerJson, RejectsBadVocabAndAddedTokens) {
   EXPECT_TRUE(contains_all(load_error(j), {"pre_tokenizer.pretokenizers[0].pattern.Regex", "does not compile"}));
 }
 
+// Ids index dense tables, so an id far beyond the file's tokens is refused by name rather
+// than allocated: 2^31 - 1 overflowed `id + 1`, 1.5e9 threw bad_alloc, 1e8 took 6 GB.
+TEST(BpeTokenizerJson, RejectsIdsFarBeyondTheFilesTokens) {
+  const json mini_json = test::mini_tokenizer_json();
+  for (const std::int64_t id : {std::int64_t{INT32_MAX}, std::int64_t{1'500'000'000}, std::int64_t{100'000'000}}) {
+    json j = mini_json;
+    j["added_tokens"][2]["id"] = id;
+    EXPECT_TRUE(
+        contains_all(load_error(j), {"bad/tokenizer.json", "added_tokens[2].id", std::to_string(id), "too large"}));
+    j = mini_json;
+    j["model"]["vocab"]["hey"] = id;
+    EXPECT_TRUE(contains_all(load_error(j), {"model.vocab[\"hey\"]", std::to_string(id), "too large"}));
+  }
+  // The bound: the file's vocabulary entries and added tokens (265 + 3) + 65536 spare ids.
+  const std::int64_t limit = 265 + 3 + 65536;
+  ASSERT_EQ(mini_json["model"]["vocab"].size(), 265u);
+  json j = mini_json;
+  j["added_tokens"][2]["id"] = limit;
+  EXPECT_TRUE(contains_all(load_error(j), {"added_tokens[2].id", std::to_string(limit), "below 65804"}));
+  // A gap below the bound is a tokenizer like any other.
+  j["added_tokens"][2]["id"] = limit - 1;
+  const ByteLevelBpeTokenizer gap(j, "gap/tokenizer.json");
+  EXPECT_EQ(gap.encode("hello<|endoftext|>"),
+            (std::vector<std::int32_t>{test::kHello, static_cast<std::int32_t>(limit - 1)}));
+  EXPECT_EQ(gap.vocab_size(), limit);
+  EXPECT_EQ(gap.id_to_token(400), std::nullopt);
+}
+
 }  // namespace
 }  // namespace disa::llm
