@@ -15,6 +15,7 @@
 
 #include "src/input_error.h"
 #include "src/json_number.h"
+#include "src/json_strict.h"
 
 namespace disa::loss {
 namespace {
@@ -232,7 +233,7 @@ BatchData<double> load_batch(const std::string& path) {
   if (!in) throw InputError(fmt::format("{}: cannot open", path));
   json document;
   try {
-    document = json::parse(in);
+    document = parse_json_strict(in, path);
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     if (const auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string::npos) {
