@@ -14,6 +14,7 @@
 #include "src/atomic_file.h"
 #include "src/input_error.h"
 #include "src/json_number.h"
+#include "src/json_strict.h"
 
 namespace disa {
 namespace {
@@ -91,7 +92,7 @@ std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::stri
     const std::string where = fmt::format("{}:{}", source, line_no);
     ordered_json j;
     try {
-      j = ordered_json::parse(line);
+      j = parse_ordered_json_strict(line, where);
     } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: not valid JSON ({})", where, e.what()));
     }

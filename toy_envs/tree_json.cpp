@@ -14,6 +14,7 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 #include "src/log_sum_exp.h"
 
 namespace disa {
@@ -174,7 +175,7 @@ Tree tree_from_json(const Validator& check, const json& doc, const std::string& 
 
 json parse_json(const std::string& text, const std::string& source) {
   try {
-    return json::parse(text);
+    return parse_json_strict(text, source);
   } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400
     throw InputError(fmt::format("{}: not valid JSON ({})", source, e.what()));
   }

@@ -13,6 +13,7 @@
 #include "src/atomic_file.h"
 #include "src/counter_rng.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm {
 namespace {
@@ -132,7 +133,7 @@ LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder
   if (!in) throw InputError(fmt::format("lora: cannot open '{}'", config_file.string()));
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = parse_json_strict(in, config_file.string());
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", config_file.string(), e.what()));
   }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm {
 namespace {
@@ -170,7 +171,7 @@ ModelConfig load_model_config(const std::filesystem::path& file_or_folder) {
   if (!in) throw InputError(fmt::format("model config: cannot open '{}'", file.string()));
   json j;
   try {
-    j = json::parse(in);
+    j = parse_json_strict(in, file.string());
   } catch (const json::parse_error& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
   }

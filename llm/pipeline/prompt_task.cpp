@@ -18,6 +18,7 @@
 #include "llm/verify/math_benchmarks.h"
 #include "llm/verify/math_verifier.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm::pipeline {
 namespace {
@@ -246,7 +247,7 @@ countdown::TaskConfig read_countdown_config(const std::filesystem::path& model_f
   }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = parse_json_strict(in, "'" + path.string() + "'");
     if (j.at("task") != "countdown") throw InputError(fmt::format("'{}': task is {}, not countdown", path.string(), j.at("task").dump()));
     const auto& c = j.at("config");
     countdown::TaskConfig config;

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/json_strict.h"
+#include "src/key_value_list.h"
 
 namespace disa::llm::pipeline {
 
@@ -18,7 +20,7 @@ StageConfig StageConfig::load(std::string_view stage, const std::string& config_
     if (!in) throw InputError(fmt::format("{}: --config '{}': cannot read it", stage, config_path));
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(in);
+      j = parse_json_strict(in, fmt::format("{}: --config '{}'", stage, config_path));
     } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: --config '{}': not JSON ({})", stage, config_path, e.what()));
     }
@@ -31,11 +33,9 @@ StageConfig StageConfig::load(std::string_view stage, const std::string& config_
       values[key] = value.is_string() ? value.get<std::string>() : value.dump();
     }
   }
-  for (const std::string& entry : sets) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) throw InputError(fmt::format("{}: --set '{}' is not key=value", stage, entry));
-    values[entry.substr(0, eq)] = entry.substr(eq + 1);  // --set wins over the file
-  }
+  // A key given twice among the --set entries is refused (which one was meant?); a --set
+  // of a key the file holds wins over the file, the way to override one setting.
+  for (auto& [key, value] : parse_key_values(fmt::format("{}: --set", stage), sets)) values[key] = std::move(value);
   std::vector<std::string> loss_settings;
   std::map<std::string, std::string> own;
   for (const auto& [key, value] : values) {

@@ -7,6 +7,7 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 #include "src/output_folder.h"
 
 namespace disa::llm::pipeline {
@@ -15,7 +16,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("'{}': cannot read it", path.string()));
   try {
-    return nlohmann::json::parse(in);
+    return parse_json_strict(in, "'" + path.string() + "'");
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("'{}': not JSON ({})", path.string(), e.what()));
   }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm::pipeline {
 namespace {
@@ -121,7 +122,7 @@ std::vector<Trajectory> read_trajectories(const std::filesystem::path& path) {
     const std::string where = fmt::format("trajectory file '{}' line {}", path.string(), number);
     json j;
     try {
-      j = json::parse(line);
+      j = parse_json_strict(line, where);
     } catch (const json::exception& e) {
       throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
     }

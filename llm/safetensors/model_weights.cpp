@@ -11,6 +11,7 @@
 
 #include "llm/safetensors/message_quote.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm {
 namespace {
@@ -20,37 +21,12 @@ using nlohmann::json;
 
 constexpr std::uintmax_t kMaxIndexBytes = 100'000'000;  // same cap as a safetensors header
 
-// Parses JSON rejecting duplicate keys at any depth (nlohmann's DOM keeps the last
-// silently, which would let an index name a tensor twice unnoticed).
-json parse_json_no_duplicates(const std::string& text, const std::string& source) {
-  // nlohmann's lexer ends the input at a raw NUL, so "{...}\0<anything>" would parse as
-  // the object alone; valid JSON never holds an unescaped NUL.
-  if (const auto nul = text.find('\0'); nul != std::string::npos) {
-    throw InputError(fmt::format("{}: not valid JSON: a NUL byte at offset {}", source, nul));
-  }
-  std::vector<std::set<std::string>> keys_per_object;
-  auto callback = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        keys_per_object.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        keys_per_object.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!keys_per_object.back().insert(parsed.get<std::string>()).second) {
-          throw InputError(fmt::format("{}: duplicate key {}", source,
-                                       quote_for_message(parsed.get<std::string>())));
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
+// A name given twice in weight_map would map one tensor to two shards: parse_json_strict
+// refuses it (and a raw NUL byte, which nlohmann's lexer takes for the end of the input).
+json parse_index(const std::string& text, const std::string& source) {
   try {
-    return json::parse(text, callback);
-  } catch (const json::parse_error& e) {
+    return parse_json_strict(text, source);
+  } catch (const json::exception& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", source, e.what()));
   }
 }
@@ -132,7 +108,7 @@ ModelWeights open_index(const fs::path& index_path) {
 
 std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
   const std::string source = fmt::format("safetensors index '{}'", index_path.string());
-  const json index = parse_json_no_duplicates(read_small_file(index_path, source), source);
+  const json index = parse_index(read_small_file(index_path, source), source);
   if (!index.is_object()) throw InputError(fmt::format("{}: not a JSON object", source));
   auto wm = index.find("weight_map");
   if (wm == index.end()) throw InputError(fmt::format("{}: missing field \"weight_map\"", source));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm::verify {
 namespace {
@@ -43,10 +44,14 @@ std::vector<nlohmann::json> jsonl_records(const std::string& text, const fs::pat
   std::string line;
   for (std::size_t number = 1; std::getline(lines, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      throw InputError(fmt::format("{} line {}: not a JSON object", path.string(), number));
+    const std::string where = fmt::format("{} line {}", path.string(), number);
+    nlohmann::json j;
+    try {
+      j = parse_json_strict(line, where);
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(fmt::format("{}: not a JSON object", where));
     }
+    if (!j.is_object()) throw InputError(fmt::format("{}: not a JSON object", where));
     records.push_back(std::move(j));
   }
   return records;
@@ -100,8 +105,13 @@ std::vector<CodeBenchmarkCase> load_humaneval(const fs::path& path, bool plus) {
 }
 
 nlohmann::json json_list(const fs::path& path) {
-  auto j = nlohmann::json::parse(read_text(path), nullptr, false);
-  if (j.is_discarded() || !j.is_array()) throw InputError(fmt::format("{}: not a JSON list", path.string()));
+  nlohmann::json j;
+  try {
+    j = parse_json_strict(read_text(path), path.string());
+  } catch (const nlohmann::json::exception&) {
+    throw InputError(fmt::format("{}: not a JSON list", path.string()));
+  }
+  if (!j.is_array()) throw InputError(fmt::format("{}: not a JSON list", path.string()));
   return j;
 }
 
@@ -198,8 +208,11 @@ void require_json_functional_tests(const CodeTask& task, const std::string& wher
 void parse_io_tests(const nlohmann::json& tests_field, const std::string& where, CodeTask& task) {
   nlohmann::json tests = tests_field;
   if (tests.is_string()) {
-    tests = nlohmann::json::parse(tests_field.get<std::string>(), nullptr, false);
-    if (tests.is_discarded()) throw InputError(fmt::format("{}: field 'tests': a string that is not JSON", where));
+    try {
+      tests = parse_json_strict(tests_field.get<std::string>(), fmt::format("{}: field 'tests'", where));
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(fmt::format("{}: field 'tests': a string that is not JSON", where));
+    }
   }
   if (!tests.is_array() || tests.empty()) {
     throw InputError(fmt::format("{}: field 'tests': expected a non-empty list of {{input, output}}, got {}", where,

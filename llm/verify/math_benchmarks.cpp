@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm::verify {
 namespace {
@@ -22,7 +23,7 @@ std::vector<json> read_jsonl(const std::filesystem::path& path) {
   for (std::size_t number = 1; std::getline(in, line); ++number) {
     if (line.empty() || line == "\r") continue;
     try {
-      records.push_back(json::parse(line));
+      records.push_back(parse_json_strict(line, fmt::format("benchmark file '{}' line {}", path.string(), number)));
     } catch (const json::exception& e) {
       throw InputError(fmt::format("benchmark file '{}' line {}: not JSON ({})", path.string(), number, e.what()));
     }
@@ -34,7 +35,7 @@ json read_json(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("benchmark file '{}': cannot read it", path.string()));
   try {
-    return json::parse(in);
+    return parse_json_strict(in, fmt::format("benchmark file '{}'", path.string()));
   } catch (const json::exception& e) {
     throw InputError(fmt::format("benchmark file '{}': not JSON ({})", path.string(), e.what()));
   }

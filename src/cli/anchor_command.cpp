@@ -28,6 +28,7 @@
 #include "src/cli/output.h"
 #include "src/input_error.h"
 #include "src/is_estimator.h"
+#include "src/json_strict.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/leaf_distribution.h"
 #include "toy_envs/proposals.h"
@@ -135,7 +136,7 @@ Weights weights_from_file(const Args& a) {
     const std::string where = fmt::format("{}:{}", a.samples_file, line_no);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
+      j = parse_json_strict(line, where);
     } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
     }

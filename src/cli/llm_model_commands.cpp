@@ -44,6 +44,7 @@
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 #include "toy_envs/tree.h"  // tree_memory_budget
 
 namespace disa::cli {
@@ -93,7 +94,7 @@ std::vector<json> read_jsonl(const std::string& path, const std::string& option)
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     try {
-      lines.push_back(json::parse(line));
+      lines.push_back(parse_json_strict(line, fmt::format("{} {} line {}", option, path, number)));
     } catch (const json::exception& e) {
       throw InputError(fmt::format("{} {} line {}: not JSON ({})", option, path, number, e.what()));
     }

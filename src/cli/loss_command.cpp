@@ -26,6 +26,7 @@
 #include "src/cli/output.h"
 #include "src/input_error.h"
 #include "src/json_number.h"
+#include "src/json_strict.h"
 #include "src/loss/batch_json.h"
 #include "src/loss/objective.h"
 
@@ -139,7 +140,7 @@ loss::BatchData<double> read_batch(const std::string& path) {
   if (path != "-") return loss::load_batch(path);
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(std::cin);
+    document = parse_json_strict(std::cin, "--batch -: standard input");
   } catch (const nlohmann::json::exception& e) {
     std::string what = e.what();
     if (const auto end = what.find("] "); what.starts_with("[json.exception") && end != std::string::npos) {

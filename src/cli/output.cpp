@@ -13,6 +13,7 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::cli {
 
@@ -73,7 +74,7 @@ void for_each_jsonl_line(const std::string& input,
     const std::string where = fmt::format("--input {} line {}", name, number);
     nlohmann::json value;
     try {
-      value = nlohmann::json::parse(line);
+      value = parse_json_strict(line, where);
     } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: not JSON ({})", where, e.what()));
     }

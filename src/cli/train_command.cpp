@@ -32,6 +32,7 @@
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/key_value_list.h"
 #include "src/output_folder.h"
 #include "src/train/train_config.h"
 #include "src/train/trainer.h"
@@ -75,15 +76,7 @@ std::vector<std::string> metrics_row(const StepMetrics& m, const TrainConfig& c)
 }
 
 std::map<std::string, std::string> parse_family_sets(const std::vector<std::string>& sets) {
-  std::map<std::string, std::string> out;
-  for (const std::string& s : sets) {
-    const auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InputError(fmt::format("--family-set: expected key=value, got '{}'", s));
-    }
-    out[s.substr(0, eq)] = s.substr(eq + 1);
-  }
-  return out;
+  return parse_key_values("--family-set", sets);  // a repeated key is refused, as in --set
 }
 
 std::vector<std::string> split_commas(const std::string& line) {

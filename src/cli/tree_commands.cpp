@@ -21,6 +21,7 @@
 #include "src/cli/output.h"
 #include "src/input_error.h"
 #include "src/json_number.h"
+#include "src/key_value_list.h"
 #include "src/log_sum_exp.h"
 #include "toy_envs/divergences.h"
 #include "toy_envs/families/family.h"
@@ -35,18 +36,6 @@ namespace disa::cli {
 namespace {
 
 using nlohmann::ordered_json;
-
-std::map<std::string, std::string> parse_sets(const std::vector<std::string>& sets) {
-  std::map<std::string, std::string> out;
-  for (const std::string& s : sets) {
-    const auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InputError(fmt::format("--set: expected key=value, got '{}'", s));
-    }
-    out[s.substr(0, eq)] = s.substr(eq + 1);
-  }
-  return out;
-}
 
 bool has_binary_rewards(const Tree& tree) {
   for (double r : tree.reward) {
@@ -136,7 +125,7 @@ void add_generate(CLI::App& tree) {
   cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG")->required();
   cmd->add_option("--out", args->out, "Output file: .json (interchange) or .dtree (binary, large trees)")->required();
   cmd->callback([args] {
-    const std::vector<Tree> trees = make_trees(args->family, parse_sets(args->sets), args->seed);
+    const std::vector<Tree> trees = make_trees(args->family, parse_key_values("--set", args->sets), args->seed);
     save_trees(trees, args->out);
     std::int64_t leaves = 0;
     for (const Tree& t : trees) leaves += t.shape.num_leaves();

@@ -15,6 +15,7 @@
 
 #include "src/input_error.h"
 #include "src/json_number.h"
+#include "src/json_strict.h"
 
 namespace disa::loss {
 namespace {
@@ -232,7 +233,7 @@ BatchData<double> load_batch(const std::string& path) {
   if (!in) throw InputError(fmt::format("{}: cannot open", path));
   json document;
   try {
-    document = json::parse(in);
+    document = parse_json_strict(in, path);
   } catch (const json::exception& e) {
     // parse_error (with its line and column), and out_of_range for a number no double
     // holds (1e400): both are a bad file, named, not an internal error.

@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "src/input_error.h"
+#include "src/key_value_list.h"
 
 namespace disa::loss {
 
@@ -67,18 +68,7 @@ std::optional<std::string> integer_text(std::string_view text) {
 }  // namespace
 
 Settings Settings::parse(std::string_view objective, const std::vector<std::string>& entries) {
-  std::map<std::string, std::string> values;
-  for (const std::string& entry : entries) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw InputError(fmt::format("{}: option '{}' is not key=value", objective, entry));
-    }
-    std::string key = entry.substr(0, eq);
-    if (!values.emplace(key, entry.substr(eq + 1)).second) {
-      throw InputError(fmt::format("{}: option '{}' is given twice", objective, key));
-    }
-  }
-  return Settings(std::string(objective), std::move(values));
+  return Settings(std::string(objective), parse_key_values(objective, entries));
 }
 
 Settings::Settings(std::string objective, std::map<std::string, std::string> values)

@@ -12,6 +12,7 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 #include "src/log_sum_exp.h"
 #include "src/loss/objective.h"
 #include "src/numerical_error.h"
@@ -389,7 +390,7 @@ void Trainer::load_checkpoint(const std::string& path) {
   if (!in) throw InputError(fmt::format("{}: cannot read the checkpoint", path));
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = parse_json_strict(in, path);
     if (j.at("format") != "disa-train-checkpoint") throw InputError(fmt::format("{}: not a disa-train-checkpoint", path));
     const std::string expected = fmt::format("{:016x}", fingerprint(config_, prompts_));
     if (j.at("fingerprint") != expected) {

@@ -195,6 +195,9 @@ TEST(BatchJson, LoadBatchNamesTheFile) {
   EXPECT_EQ(e.rfind(python + ": not valid JSON (", 0), 0u) << e;
   EXPECT_NE(e.find("\"nan\""), std::string::npos) << e;
   EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  // Two log_z keys: the last (100) used to be read silently, a loss of 9801 for 0.25.
+  const std::string twice = write("twice.json", R"({"logp": [[-1]], "mask": [[1]], "log_z": [0.5], "log_z": [100]})");
+  EXPECT_EQ(error_of([&] { load_batch(twice); }), twice + ": /log_z: key \"log_z\" is given twice in one object");
   const std::string missing = (dir / "missing.json").string();
   EXPECT_EQ(error_of([&] { load_batch(missing); }), missing + ": cannot open");
   EXPECT_NE(error_of([&] { load_batch(dir.string()); }).find("is a directory"), std::string::npos);

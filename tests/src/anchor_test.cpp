@@ -250,6 +250,12 @@ TEST(AnchorParse, ASecondAnchorForAPromptIsRefused) {
   EXPECT_TRUE(test::contains_all(error_for(good_line("p0")), {"a.jsonl:2", "prompt 'p0' already has an anchor (line 1)"}));
 }
 
+TEST(AnchorParse, ARepeatedKeyIsRefused) {
+  // A second "log_Zhat" on one line used to replace the first silently.
+  EXPECT_EQ(error_for(replace(good_line("p1"), "\"log_Zhat\":1.23", "\"log_Zhat\":1.23,\"log_Zhat\":9")),
+            "a.jsonl:2: /log_Zhat: key \"log_Zhat\" is given twice in one object");
+}
+
 TEST(AnchorParse, InvalidJsonOnLine2) {
   EXPECT_TRUE(test::contains_all(error_for("{\"prompt\":\"p1\",\"log_Zhat\":"), {"a.jsonl:2", "JSON"}));
   EXPECT_TRUE(test::contains_all(error_for("[1, 2]"), {"a.jsonl:2"}));

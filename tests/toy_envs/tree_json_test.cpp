@@ -301,6 +301,19 @@ TEST(TreeJson, BadLeavesAreNamedByPath) {
   EXPECT_EQ(parse_trees_json(doc.dump(), "ok.json")[0].strategy[0], kNoStrategy);
 }
 
+TEST(TreeJson, ARepeatedKeyIsRefusedByPath) {
+  // JSON parsers keep one of two equal keys (nlohmann the last): which reward a leaf has
+  // would depend on the parser, so the loader refuses the file, as it does an unknown key.
+  std::string text = base_tree_json().dump();
+  text.insert(text.find("\"reward\":", text.find("\"leaves\"")), "\"reward\":5,");
+  EXPECT_EQ(tree_error_text(text), "bad.json: /leaves/0/reward: key \"reward\" is given twice in one object");
+  json set = {{"format", "disa-tree-set"}, {"version", 1}, {"trees", json::array({base_tree_json(), base_tree_json()})}};
+  std::string set_text = set.dump();
+  const auto second_tree = set_text.find("\"format\"", set_text.find("\"format\"", set_text.find("\"trees\"")) + 1);
+  set_text.insert(second_tree, "\"vocab\":2,");
+  EXPECT_TRUE(contains_all(tree_error_text(set_text), {"bad.json: /trees/1/vocab: key \"vocab\" is given twice"}));
+}
+
 TEST(TreeJson, BadTreeSetsAreNamedByPath) {
   json set = {{"format", "disa-tree-set"}, {"version", 1}, {"trees", json::array({base_tree_json(), base_tree_json()})}};
   EXPECT_EQ(parse_trees_json(set.dump(), "ok.json").size(), 2u);

@@ -1,8 +1,12 @@
 // Tests llm/pipeline/stage_config.h: integer keys parse as integers (not through a
 // double, which would turn a seed of 2^53 + 1 into 2^53 and resume the wrong run), a bad
-// value is an InputError naming stage, key and value, and loss.* keys are an error in a
-// stage that does not take them.
+// value is an InputError naming stage, key and value, loss.* keys are an error in a
+// stage that does not take them, and a key given twice (in the file or in --set) is refused.
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -77,6 +81,30 @@ TEST(StageConfigLossKeys, AreTrainsAndAnErrorWhereverNobodyTakesThem) {
         }
       },
       InputError);
+}
+
+std::string load_error(const std::string& config_path, const std::vector<std::string>& sets) {
+  try {
+    StageConfig::load("anchor", config_path, sets);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(StageConfigRepeats, AKeyGivenTwiceIsRefusedAndASetOverridesTheFile) {
+  // Both used to take the last: beta 50 where 3 may have been meant.
+  EXPECT_EQ(load_error("", {"beta=3", "beta=50"}), "anchor: --set: option 'beta' is given twice");
+  const auto dir = std::filesystem::temp_directory_path() / ("disa_stage_config_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string twice = (dir / "twice.json").string(), once = (dir / "once.json").string();
+  std::ofstream(twice) << R"({"beta": 3, "beta": 50})";
+  std::ofstream(once) << R"({"beta": 3})";
+  EXPECT_EQ(load_error(twice, {}),
+            "anchor: --config '" + twice + "': /beta: key \"beta\" is given twice in one object");
+  // One key in the file and again in --set is the documented override, not a repeat.
+  EXPECT_EQ(StageConfig::load("anchor", once, {"beta=4"}).given().at("beta"), "4");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ TEST(safetensors_model_weights, IndexAndShardsMustAgree) {
   write_text(index, R"({"weight_map": {"a": "model-00001-of-00002.safetensors",
       "a": "model-00002-of-00002.safetensors"}})");
   EXPECT_TRUE(contains_all(input_error_message([&] { open_model_weights(index); }),
-                           {"duplicate key 'a'"}));
+                           {"/weight_map/a: key \"a\" is given twice in one object"}));
 }
 
 TEST(safetensors_model_weights, HostileIndexFiles) {

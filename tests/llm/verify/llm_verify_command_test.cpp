@@ -87,6 +87,13 @@ TEST_F(LlmVerifyCommand, AListWithoutIsMultipleAnswerIsAlternatives) {
   EXPECT_NE(r.output.find("\n0\t"), std::string::npos) << r.output;  // not a list of two answers
 }
 
+TEST_F(LlmVerifyCommand, ARecordWithTwoAnswersIsRefused) {
+  // The last "answer" used to be the reference, silently: this record scored 1.
+  const std::string in = write("two.jsonl", R"({"response": "\\boxed{2}", "answer": "1", "answer": "2"})" "\n");
+  expect_rejected(run_disa("llm verify --task math --input " + in),
+                  "line 1: /answer: key \"answer\" is given twice in one object");
+}
+
 TEST_F(LlmVerifyCommand, NamesTheBadLineAndPrintsNothingElse) {
   const std::string in = write("in.jsonl", R"({"response": "\\boxed{1}", "answer": "1"})" "\n{\"response\": 3, \"answer\": \"1\"}\n");
   expect_rejected(run_disa("llm verify --task math --input " + in), "line 2: field 'response'");

@@ -1,0 +1,24 @@
+#include "src/key_value_list.h"
+
+#include <fmt/format.h>
+
+#include "src/input_error.h"
+
+namespace disa {
+
+std::map<std::string, std::string> parse_key_values(std::string_view what, const std::vector<std::string>& entries) {
+  std::map<std::string, std::string> values;
+  for (const std::string& entry : entries) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw InputError(fmt::format("{}: option '{}' is not key=value", what, entry));
+    }
+    std::string key = entry.substr(0, eq);
+    if (!values.emplace(key, entry.substr(eq + 1)).second) {
+      throw InputError(fmt::format("{}: option '{}' is given twice", what, key));
+    }
+  }
+  return values;
+}
+
+}  // namespace disa
