@@ -247,7 +247,7 @@ countdown::TaskConfig read_countdown_config(const std::filesystem::path& model_f
   }
   nlohmann::json j;
   try {
-    j = parse_json_strict(in, "'" + path.string() + "'");
+    j = parse_json_strict(in, fmt::format("'{}'", path.string()));
     if (j.at("task") != "countdown") throw InputError(fmt::format("'{}': task is {}, not countdown", path.string(), j.at("task").dump()));
     const auto& c = j.at("config");
     countdown::TaskConfig config;

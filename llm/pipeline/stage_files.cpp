@@ -16,7 +16,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("'{}': cannot read it", path.string()));
   try {
-    return parse_json_strict(in, "'" + path.string() + "'");
+    return parse_json_strict(in, fmt::format("'{}'", path.string()));
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("'{}': not JSON ({})", path.string(), e.what()));
   }

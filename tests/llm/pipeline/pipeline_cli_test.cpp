@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -73,12 +76,28 @@ class LlmPipelineCli : public ::testing::Test {
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
   static std::string p(const std::string& name) { return (dir_ / name).string(); }
-  static std::string train_args(const std::string& method) {
-    return "llm train --set method=" + method + " --set reference=" + p("base") +
-           " --set trajectories=" + p("propose/trajectories.jsonl") + " --set anchors=" + p("anchor/anchors.jsonl") +
-           " --set steps=3 --set prompts_per_step=4 --set group_size=3 --set micro_batch_prompts=2"
-           " --set max_new_tokens=12 --set lr=0.01 --set lora_rank=4" +
-           (method.rfind("disa", 0) == 0 ? " --set beta=2" : "");  // the anchors' beta
+  // `replace`: values that take the place of these defaults (a key given twice in --set is
+  // refused, so an override cannot simply be appended).
+  static std::string train_args(const std::string& method, const std::map<std::string, std::string>& replace = {}) {
+    std::vector<std::pair<std::string, std::string>> sets = {
+        {"method", method},
+        {"reference", p("base")},
+        {"trajectories", p("propose/trajectories.jsonl")},
+        {"anchors", p("anchor/anchors.jsonl")},
+        {"steps", "3"},
+        {"prompts_per_step", "4"},
+        {"group_size", "3"},
+        {"micro_batch_prompts", "2"},
+        {"max_new_tokens", "12"},
+        {"lr", "0.01"},
+        {"lora_rank", "4"}};
+    if (method.rfind("disa", 0) == 0) sets.emplace_back("beta", "2");  // the anchors' beta
+    std::string args = "llm train";
+    for (const auto& [key, value] : sets) {
+      const auto it = replace.find(key);
+      args += " --set " + key + "=" + (it == replace.end() ? value : it->second);
+    }
+    return args;
   }
   // `world_size` ranks of `disa <args>` at once (ranks 1.. in the background, rank 0 in
   // the foreground); "" when all exit 0, else their logs.
@@ -309,7 +328,7 @@ TEST_F(LlmPipelineCli, AQwen2ShapedModelRunsEveryStageOnTheRealBenchmarks) {
 }
 
 TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
-  expect_rejected(run_disa(train_args("disa") + " --set lr=-1 --out " + p("bad1"), "CI=true"), "lr=-1");
+  expect_rejected(run_disa(train_args("disa", {{"lr", "-1"}}) + " --out " + p("bad1"), "CI=true"), "lr=-1");
   expect_rejected(run_disa(train_args("disa") + " --set stepz=3 --out " + p("bad2"), "CI=true"), "stepz");
   expect_rejected(run_disa("llm anchor --set trajectories=" + p("propose/trajectories.jsonl") +
                                " --set policy=ignore --out " + p("bad3"),
@@ -335,7 +354,7 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                            "CI=true"),
                   "name 'm' is given twice");
   // disa draws groups without replacement from the 6 offline trajectories per prompt.
-  expect_rejected(run_disa(train_args("disa") + " --set group_size=7 --out " + p("bad8"), "CI=true"), "group_size=7");
+  expect_rejected(run_disa(train_args("disa", {{"group_size", "7"}}) + " --out " + p("bad8"), "CI=true"), "group_size=7");
   EXPECT_FALSE(std::filesystem::exists(p("bad8/options.json")));  // refused before the folder was claimed
   // In the pipeline, before any stage runs.
   expect_rejected(run_disa("llm pipeline --out " + p("bad10") + " --set model=" + p("base") +
@@ -374,7 +393,7 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                   "--threads: must be an integer in [1, 256], got '1000'");
   EXPECT_FALSE(std::filesystem::exists(p("bad12")));
   // An integer key takes whole numbers only (stage_config_test has the parsing cases).
-  expect_rejected(run_disa(train_args("disa") + " --set steps=2.5 --out " + p("bad9"), "CI=true"), "steps=2.5");
+  expect_rejected(run_disa(train_args("disa", {{"steps", "2.5"}}) + " --out " + p("bad9"), "CI=true"), "steps=2.5");
 }
 
 }  // namespace
