@@ -110,9 +110,12 @@ def plot_variance_vs_lambda(d):
             (line,) = ax.plot(lam, [sign * fnum(r["predicted"]) for r in sel], "--", lw=1, label=f"beta={beta:g}")
             ax.errorbar(lam, [sign * fnum(r["measured"]) for r in sel], yerr=[1.96 * fnum(r["se"]) for r in sel],
                         fmt="o", ms=4, color=line.get_color(), capsize=2)
+            exact = [(x, sign * fnum(r["exact"])) for x, r in zip(lam, sel) if r["exact"] not in ("nan", "")]
+            if exact:
+                ax.plot(*zip(*exact), "x", ms=8, color=line.get_color())
     n = next(int(r["n"]) for r in tilted)
-    axes[0].set_ylabel(f"Var[log Zhat_N], N={n}   (dashed: chi2/N)")
-    axes[1].set_ylabel(f"log Z - E[log Zhat_N], N={n}   (dashed: chi2/(2N))")
+    axes[0].set_ylabel(f"Var[log Zhat_N], N={n}   (dashed: chi2/N, x: exact)")
+    axes[1].set_ylabel(f"log Z - E[log Zhat_N], N={n}   (dashed: chi2/(2N), x: exact)")
     for ax in axes:
         ax.set_yscale("log")
         ax.set_xlabel("proposal strength lambda (tilted, q ∝ pi_ref exp(lambda beta r))")

@@ -255,6 +255,10 @@ def plot_sensitivity(d):
                         color=colours[n], label=f"N={n}: Var[log Zhat_N] measured")
             bottom.plot([p[0] for p in keep], [fnum(p[1]["c_var_predicted"]) for p in keep], "-", color=colours[n],
                         lw=1.0, label=f"N={n}: chi2/N")
+            exact = [(p[0], fnum(p[1].get("c_var_exact", "nan"))) for p in keep]
+            exact = [e for e in exact if e[1] == e[1]]  # nan where no exact law
+            if exact:
+                bottom.plot(*zip(*exact), "x", ms=8, color=colours[n], label=f"N={n}: exact law")
         top.set_yscale("log")
         top.set_title(f"beta = {beta:g}: final KL(pi || p*) after disa-offline", fontsize=10)
         bottom.set_yscale("log")

@@ -5,7 +5,8 @@
 // First-order prediction (the delta method) plus two exact statements:
 //   - Jensen, E[log Zhat_N] <= log Z: one-sided, on the plain mean of log Zhat - log Z.
 //   - The exact law where it is computable (replicates.h): N = 1 (E = -KL(q||p*)),
-//     N = 2 (all pairs), and every N for q = pi_ref on binary rewards (binomial).
+//     N = 2 (all pairs), and every N when the weight takes two values (binomial):
+//     q = pi_ref and tilted q_lambda on binary rewards.
 //     There the sampled mean and variance must match (|z| <= 4), and the
 //     first-order ratio exact/predicted is noise-free.
 // The bias is measured with a control variate that uses item 1 (E[Zhat] = Z,

@@ -3,7 +3,8 @@
 //
 // First-order (large-N) prediction, plus exact statements:
 //   - the exact E[ESS]/N where computable (replicates.h: N = 2 by pairs, every N
-//     for q = pi_ref with binary rewards): sampled mean must match, |z| <= 4.
+//     when the weight takes two values: q = pi_ref and tilted q_lambda on binary
+//     rewards): sampled mean must match, |z| <= 4.
 // Sanity rows (judged, a failure fails the run, but not counted as tests of item 4,
 // check_table.h): 1 <= ESS <= N in every replicate, which is Cauchy-Schwarz, and
 // E[ESS]/N = 1 at N = 1, which is w^2 / w^2: both hold for any weights, so passing them

@@ -6,9 +6,11 @@
 // Part 1 (first order, with exact anchors): on the strategies tree at N = 64, the
 // tilted family over lambda x beta and the per-node interpolation over lambda at
 // beta = 4: bias of log Zhat (control variate, as in check_03) against -chi2/(2N)
-// and Var[log Zhat] against chi2/N. lambda = 0 (q = pi_ref, binary rewards) has
-// the exact binomial law: sampled values must match (|z| <= 4). lambda = 1 (q = p*)
-// must give log Zhat = log Z in every replicate (identity, 1e-12).
+// and Var[log Zhat] against chi2/N. Every tilted q_lambda on these binary rewards has
+// a two-valued weight and so an exact (binomial) law of log Zhat_N (replicates.h):
+// sampled values must match it (|z| <= 4), and the first-order ratio exact/predicted is
+// noise-free. lambda = 1 (q = p*) must give log Zhat = log Z in every replicate
+// (identity, 1e-12). The interpolated proposals have no exact law at N = 64.
 // Part 2 (weight degeneracy over the horizon): q = p* at temperature tau per node,
 // q(a|s) ∝ p*(a|s)^(1/tau) (the demo's chi2_by_horizon), on random trees of horizon
 // T = 1..10: chi2 by recursion = by enumeration (identity), and sampled E[ESS]/N at
@@ -42,8 +44,7 @@ void sensitivity_rows(const Case& c, std::int64_t n, std::int64_t m, std::uint64
     rows.push_back(r);
     return;
   }
-  const LogSpaceRows log_rows =
-      log_space_rows(c, n, m, seed, reps, c.binary_reference ? exact_law(c, n) : std::nullopt);
+  const LogSpaceRows log_rows = log_space_rows(c, n, m, seed, reps, exact_law(c, n));
   rows.push_back(log_rows.bias);
   rows.push_back(log_rows.variance);
 }

@@ -16,30 +16,22 @@
 // equals the exact-anchor run (final KLs within 1e-9).
 // The anchor's rows: mean c against -chi2/(2N) and Var c against chi2/N, as check_07 does,
 // here over the R = 16 offline sets training uses.
-//   lambda = 0 (q = pi_ref, binary rewards): the exact binomial law of log Zhat_N
-//   (replicates.h: exact_law) makes both rows exact statements, built by check_07's
-//   log_space_rows: the bias as the mean of the control variate log(Zhat/Z) - (Zhat/Z - 1)
-//   with se sqrt(Var/R) from the law, the variance with its exact se from the law's mu4 and
-//   judged on Wilson-Hilferty's scale; the delta method is then assessed noise-free against
-//   the exact value (exact / predicted). These count toward PASS/FAIL. A sample variance of
-//   16 draws can fall far below its mean (seed 1, N = 64: 0.25-0.27 of the exact variance,
-//   an unlucky draw that an se built from the measured variance reported as a delta-method
-//   breakdown, ratio 0.26-0.30, where the exact ratio is 0.99-1.18); the law's se knows how
-//   far a sample variance can fall (more so for the skewed log Zhat at beta 4: 9 effective
-//   dof at N = 64), an se from the sample itself shrinks with it.
+//   Every tilted q_lambda on these binary rewards has a two-valued weight
+//   u = Z_lambda e^{(1 - lambda) beta r} / Z, so the count of correct draws is binomial and
+//   log Zhat_N has an exact law (replicates.h: exact_law) at every lambda, beta and N. It makes
+//   both rows exact statements, built by check_07's log_space_rows: the bias as the mean of
+//   the control variate log(Zhat/Z) - (Zhat/Z - 1) with se sqrt(Var/R) from the law, the
+//   variance with its exact se from the law's mu4 and judged on Wilson-Hilferty's scale;
+//   the delta method is then assessed noise-free against the exact value (exact / predicted,
+//   a finding when off by > 10%). These count toward PASS/FAIL. A sample variance of 16
+//   draws can fall far below its mean (seed 1, lambda 0, N = 64: 0.25-0.27 of the exact
+//   variance, an unlucky draw that an se built from the measured variance reported as a
+//   delta-method breakdown, ratio 0.26-0.30, where the exact ratio is 0.99-1.18); the law's
+//   se knows how far a sample variance of a skewed log Zhat can fall (9 effective dof at
+//   beta 4, lambda 0, N = 64), an se from the sample itself shrinks with it.
 //   The lambda = 0 sets are the same at every beta (q = pi_ref does not depend on beta and
 //   the seeds are shared), so their rows at beta 1, 2, 4 are one draw, not three; at every
 //   lambda the N = 64 set is the first 64 samples of the N = 256 set and so on.
-//   Other lambda (no exact law): first-order prediction rows. The bias row is the plain mean
-//   of c with its sample se: 16 sets cannot resolve -chi2/(2N) (check_07 does, with 4096).
-//   The variance row is tested under the null that the prediction is right: se =
-//   predicted sqrt(2/(R-1)) and z on Wilson-Hilferty's scale with R - 1 = 15 degrees of
-//   freedom (normal c), so a finding needs the measured/predicted ratio outside
-//   [0.124, 3.19] (|z| > 4) and off by more than 10%. The power is low: for normal c a true
-//   ratio of 0.25 / 0.5 / 2 / 4 is flagged with probability 0.055 / 0.0015 / 0.066 / 0.68
-//   (chi-square law with 15 dof), i.e. only gross overestimates are caught. For skewed c
-//   (q sharper than p* at large beta) the sample variance is usually below the true one, so
-//   a low ratio there can be the draw rather than the delta method.
 // Findings: per beta, which lambda trains best with the estimated anchor and with the exact
 // one; whether final quality follows the anchor's variance (lambda vs 2 - lambda); the excess
 // KL the anchor adds (estimated minus exact anchor, same samples) against item 9's envelope
@@ -52,6 +44,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
@@ -76,6 +69,7 @@ struct Cell {
   std::int64_t n = 0;
   double chi2 = 0, k = 0;
   std::vector<double> c, kl_estimated, kl_exact, grad_norm;
+  double c_mean_exact = kNaN, c_var_exact = kNaN;  // the exact law's E[c], Var[c]
 };
 
 struct RunSpec {
@@ -94,15 +88,6 @@ double sample_variance(const std::vector<double>& values) {
   double sum = 0;
   for (double x : values) sum += (x - mean) * (x - mean);
   return sum / double(values.size() - 1);
-}
-
-// The measured/predicted variance ratios a null test with nu dof and |z| <= 4 on
-// Wilson-Hilferty's scale accepts: ((1 - v) -+ 4 sqrt(v))^3, v = 2/(9 nu); the lower end
-// is 0 (nothing is flagged low) once 4 sqrt(v) > 1 - v.
-std::pair<double, double> null_acceptance(double nu) {
-  const double v = 2.0 / (9.0 * nu);
-  const double low = std::max(0.0, 1.0 - v - kZFail * std::sqrt(v)), high = 1.0 - v + kZFail * std::sqrt(v);
-  return {low * low * low, high * high * high};
 }
 
 std::string proposal_spec(double lambda) { return fmt::format("tilted:lambda={}", lambda); }
@@ -183,10 +168,10 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
   }
 
   const std::string tree_name = strategies.name;
-  for (const Cell& cell : cells) {
+  for (Cell& cell : cells) {
     const std::string label = proposal_spec(cell.lambda);
     const Spread c = spread_of(cell.c);
-    const double var = sample_variance(cell.c), mse = mean_square(cell.c);
+    const double mse = mean_square(cell.c);
     const Spread kl_est = spread_of(cell.kl_estimated), kl_ex = spread_of(cell.kl_exact);
     auto cell_row = [&](const std::string& quantity, RowKind kind) {
       Row r;
@@ -201,6 +186,7 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
       return r;
     };
     if (cell.chi2 < 1e-12) {
+      cell.c_mean_exact = cell.c_var_exact = 0.0;
       Row r = cell_row("max |log Zhat_N - log Z| at q = p*", RowKind::kIdentity);
       r.tolerance = kAnchorIdentityTolerance;
       r.exact = 0;
@@ -217,48 +203,32 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
       }
       judge(same);
       result.rows.push_back(same);
-    } else if (const Case exact_case = make_case(strategies, cell.beta, label);
-               const std::optional<ExactLaw> law = exact_law(exact_case, cell.n)) {
-      // lambda = 0: the exact law of log Zhat_N judges both rows (see the header).
+    } else {
+      // The exact law of log Zhat_N judges both rows (see the header).
+      const Case exact_case = make_case(strategies, cell.beta, label);
+      const std::optional<ExactLaw> law = exact_law(exact_case, cell.n);
+      if (!law) {
+        throw std::logic_error(fmt::format("check_14: no exact law of log Zhat_N for {} at beta {}, N {} ({} weight "
+                                           "atoms)",
+                                           label, cell.beta, cell.n, exact_case.weight_atoms.size()));
+      }
+      cell.c_mean_exact = law->bias;
+      cell.c_var_exact = law->var_log;
       Replicates reps;
       reps.log_ratio = cell.c;
       LogSpaceRows rows = log_space_rows(exact_case, cell.n, seeds, options.seed, reps, law);
+      const std::string shared = cell.lambda == 0.0 ? "; sets shared across beta" : "";
       rows.bias.quantity = "E[c] = E[log Zhat_N] - log Z";
       rows.bias.note = fmt::format("exact binomial law; measured: control variate Zhat/Z - 1 over the {} offline sets "
-                                   "training uses (plain mean {}); sets shared across beta",
-                                   seeds, short_num(c.mean, 4));
+                                   "training uses (plain mean {}){}",
+                                   seeds, short_num(c.mean, 4), shared);
       rows.variance.quantity = "Var[c] = Var[log Zhat_N]";
-      rows.variance.note = fmt::format("exact binomial law, exact se from its 4th moment ({:.0f} dof); sets shared "
-                                       "across beta",
-                                       rows.variance.variance_dof);
+      rows.variance.note = fmt::format("exact binomial law, exact se from its 4th moment ({:.0f} dof){}",
+                                       rows.variance.variance_dof, shared);
       for (Row* r : {&rows.bias, &rows.variance}) {
         judge(*r);
         result.rows.push_back(*r);
       }
-    } else {
-      Row bias = cell_row("E[c] = E[log Zhat_N] - log Z", RowKind::kPrediction);
-      bias.predicted = -cell.chi2 / (2.0 * double(cell.n));
-      bias.measured = c.mean;
-      bias.se = c.se;
-      bias.approximation = "DELTA-METHOD";
-      bias.note = fmt::format("over the {} offline sets training uses", seeds);
-      judge(bias);
-      result.rows.push_back(bias);
-      Row variance = bias;
-      variance.quantity = "Var[c] = Var[log Zhat_N]";
-      variance.predicted = cell.chi2 / double(cell.n);
-      variance.measured = var;
-      // Under the null (the prediction is right, c normal): se of a sample variance of R draws,
-      // judged on Wilson-Hilferty's scale with R - 1 dof. An se from the measured variance
-      // instead could never flag an overestimate.
-      variance.se = variance.predicted * std::sqrt(2.0 / double(seeds - 1));
-      variance.variance_dof = double(seeds - 1);
-      const auto [low, high] = null_acceptance(variance.variance_dof);
-      variance.note = fmt::format("null test: se = predicted sqrt(2/(R-1)), Wilson-Hilferty with {} dof (normal c): "
-                                  "|z| > 4 only for ratios outside [{}, {}]; skewed c makes low ratios likelier",
-                                  seeds - 1, short_num(low, 3), short_num(high, 3));
-      judge(variance);
-      result.rows.push_back(variance);
     }
     const double excess = kl_est.mean - kl_ex.mean;
     result.rows.push_back(report_row(
@@ -356,15 +326,16 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
   write_file_atomically((std::filesystem::path(options.out_dir) / (result.name + "_cells.csv")).string(),
                         [&](std::ostream& out) {
                           out << "beta,lambda,n,chi2,envelope_k,c_mean,c_se,c_var,c_var_predicted,c_mean_predicted,"
-                                 "kl_estimated_mean,kl_estimated_se,kl_exact_mean,kl_exact_se\n";
+                                 "kl_estimated_mean,kl_estimated_se,kl_exact_mean,kl_exact_se,c_mean_exact,c_var_exact\n";
                           for (const Cell& cell : cells) {
                             const Spread c = spread_of(cell.c);
                             const double var = sample_variance(cell.c);
                             const Spread e = spread_of(cell.kl_estimated), x = spread_of(cell.kl_exact);
-                            out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", cell.beta, cell.lambda,
+                            out << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", cell.beta, cell.lambda,
                                                cell.n, num(cell.chi2), num(cell.k), num(c.mean), num(c.se), num(var),
                                                num(cell.chi2 / double(cell.n)), num(-cell.chi2 / (2.0 * double(cell.n))),
-                                               num(e.mean), num(e.se), num(x.mean), num(x.se));
+                                               num(e.mean), num(e.se), num(x.mean), num(x.se), num(cell.c_mean_exact),
+                                               num(cell.c_var_exact));
                           }
                         });
   result.config = fmt::format(

@@ -30,11 +30,38 @@ NamedTree named(const std::string& name, const std::string& family, const std::m
           std::move(tree)};
 }
 
-bool binary_rewards(const Tree& tree) {
-  for (double r : tree.reward) {
-    if (r != 0.0 && r != 1.0) return false;
+// The distinct values of log u over q's support (Case::weight_atoms); empty when there are
+// more than kMaxWeightAtoms or two of them are closer than kWeightAtomGap.
+std::vector<Case::WeightAtom> find_weight_atoms(const std::vector<double>& leaf_log_u, const std::vector<double>& leaf_q) {
+  std::vector<std::pair<double, double>> points;  // (log u, q)
+  for (std::size_t y = 0; y < leaf_q.size(); ++y) {
+    if (leaf_q[y] > 0.0) points.emplace_back(leaf_log_u[y], leaf_q[y]);
   }
-  return true;
+  std::sort(points.begin(), points.end());
+  std::vector<Case::WeightAtom> atoms;
+  double first = 0.0, last = 0.0, weighted = 0.0, mass = 0.0;
+  const auto close_atom = [&] { atoms.push_back({weighted / mass, mass}); };
+  for (const auto& [log_u, q] : points) {
+    if (mass > 0.0 && log_u - first > kWeightAtomWidth) {
+      if (log_u - last < kWeightAtomGap) return {};
+      close_atom();
+      if (atoms.size() == kMaxWeightAtoms) return {};
+      weighted = mass = 0.0;
+    }
+    if (mass == 0.0) first = log_u;
+    last = log_u;
+    weighted += q * log_u;
+    mass += q;
+  }
+  if (mass > 0.0) close_atom();
+  return atoms;
+}
+
+// C(n + k, k) as a double (the number of count vectors of k + 1 atoms summing to n).
+double compositions(std::int64_t n, std::size_t k) {
+  double count = 1.0;
+  for (std::size_t i = 1; i <= k; ++i) count = count * static_cast<double>(n + static_cast<std::int64_t>(i)) / static_cast<double>(i);
+  return count;
 }
 
 }  // namespace
@@ -92,15 +119,7 @@ Case make_case(const std::string& tree_name, std::shared_ptr<const Tree> tree, d
   c.mean_u = c.raw_moment[1];
   c.kl_q_target = -e_log_u;
   c.chi2_enumerated = c.hole_mass > 0.0 ? kPosInf : c.raw_moment[2] - 1.0;
-  // q = pi_ref up to round-off (e.g. tilted:lambda=0 goes through a flow pass).
-  bool is_reference = q.log_prob.size() == ref.log_prob.size();
-  for (std::size_t i = 0; is_reference && i < ref.log_prob.size(); ++i) {
-    is_reference = std::fabs(q.log_prob[i] - ref.log_prob[i]) <= 1e-12;
-  }
-  c.binary_reference = is_reference && binary_rewards(*tree);
-  if (c.binary_reference) {
-    for (std::int64_t y = 0; y < L; ++y) c.accuracy += tree->reward[y] == 1.0 ? std::exp(c.leaf_log_ref[y]) : 0.0;
-  }
+  c.weight_atoms = find_weight_atoms(c.leaf_log_u, c.leaf_q);
   c.sampler = std::make_shared<const AliasSampler>(q);
   return c;
 }
@@ -142,21 +161,37 @@ ExactLaw law_from_points(ForEachPoint&& for_each_point) {
 }  // namespace
 
 std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n) {
-  if (c.binary_reference) {
-    // u = 1/Z on wrong leaves, e^beta/Z on correct ones; K correct among N ~ Binomial(N, acc).
-    const double p = c.accuracy;
+  const std::size_t atoms = c.weight_atoms.size();
+  if (atoms > 0 && compositions(n, atoms - 1) <= kMaxLawPoints) {
+    // Every count vector K (sum_j K_j = N) with its multinomial probability.
     const double log_n = std::log(static_cast<double>(n));
+    std::vector<double> log_factorial(static_cast<std::size_t>(n) + 1);
+    for (std::int64_t k = 0; k <= n; ++k) log_factorial[k] = std::lgamma(static_cast<double>(k) + 1.0);
+    std::vector<double> log_mass(atoms);
+    for (std::size_t j = 0; j < atoms; ++j) log_mass[j] = std::log(c.weight_atoms[j].q_mass);
     return law_from_points([&](auto&& visit) {
-      for (std::int64_t k = 0; k <= n; ++k) {
-        if ((p == 0.0 && k > 0) || (p == 1.0 && k < n)) continue;
-        const double log_pmf = std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) +
-                               (k > 0 ? k * std::log(p) : 0.0) + (n - k > 0 ? (n - k) * std::log1p(-p) : 0.0);
-        const double log_wrong = n - k > 0 ? std::log(static_cast<double>(n - k)) : kNegInf;
-        const double log_right = k > 0 ? std::log(static_cast<double>(k)) : kNegInf;
-        const double log_sum_w = log_add_exp(log_wrong, log_right + c.beta);        // sum_i w_i
-        const double log_sum_w2 = log_add_exp(log_wrong, log_right + 2.0 * c.beta);  // sum_i w_i^2
-        visit(std::exp(log_pmf), log_sum_w - log_n - c.log_z, std::exp(2.0 * log_sum_w - log_sum_w2 - log_n));
-      }
+      std::vector<std::int64_t> count(atoms, 0);
+      // Atoms 0..atoms-2 take counts in turn; the last takes what is left.
+      const auto recurse = [&](const auto& self, std::size_t j, std::int64_t left) -> void {
+        if (j + 1 < atoms) {
+          for (std::int64_t k = 0; k <= left; ++k) {
+            count[j] = k;
+            self(self, j + 1, left - k);
+          }
+          return;
+        }
+        count[j] = left;
+        double log_pmf = log_factorial[n], log_sum_u = kNegInf, log_sum_u2 = kNegInf;
+        for (std::size_t i = 0; i < atoms; ++i) {
+          if (count[i] == 0) continue;
+          const double log_k = std::log(static_cast<double>(count[i])), log_u = c.weight_atoms[i].log_u;
+          log_pmf += static_cast<double>(count[i]) * log_mass[i] - log_factorial[count[i]];
+          log_sum_u = log_add_exp(log_sum_u, log_k + log_u);
+          log_sum_u2 = log_add_exp(log_sum_u2, log_k + 2.0 * log_u);
+        }
+        visit(std::exp(log_pmf), log_sum_u - log_n, std::exp(2.0 * log_sum_u - log_sum_u2 - log_n));
+      };
+      recurse(recurse, 0, n);
     });
   }
   if (n == 1) {

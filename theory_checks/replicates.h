@@ -7,9 +7,13 @@
 //   chi2 = E_q[u^2] - 1                   (also by the backward recursion, item 2)
 //   E[log Zhat_1] - log Z = E_q[log u] = -KL(q || p*)      (exact, N = 1)
 //   E[log Zhat_2] - log Z = sum_{y,y'} q q' log((u + u')/2) (exact, N = 2, by pairs)
-// and, when q = pi_ref and rewards are binary, u takes two values, so with
-// K ~ Binomial(N, acc):  Zhat_N / Z = ((N - K) + K e^beta) / (N Z)   exactly,
-// which gives E[log Zhat_N], Var[log Zhat_N] and E[ESS]/N exactly for every N.
+// and, when u takes few distinct values u_1..u_L with q-masses a_1..a_L (q = pi_ref or
+// any tilted q_lambda ∝ pi_ref e^{lambda beta r} on binary rewards: L = 2, since
+// u = Z_lambda e^{(1 - lambda) beta r} / Z depends on y through r only), the counts
+// K ~ Multinomial(N, a) determine the estimate:
+//   Zhat_N / Z = sum_j K_j u_j / N,   ESS_N / N = (sum_j K_j u_j)^2 / (N sum_j K_j u_j^2),
+// which gives E[log Zhat_N], Var[log Zhat_N] and E[ESS]/N exactly for every N by
+// enumerating the C(N + L - 1, L - 1) count vectors (N + 1 of them for L = 2).
 //
 // Sampling: replicate r of N samples is sampler.sample(seed, N, r N) (trajectories
 // r N .. r N + N - 1 of the seed's counter-based stream). Replicates are drawn in
@@ -64,8 +68,15 @@ struct Case {
   double raw_moment[5] = {};            // E_q[u^k], k = 0..4
   double kl_q_target = 0.0;             // KL(q || p*) (inf with a hole)
   double hole_mass = 0.0;               // p* mass where q = 0
-  bool binary_reference = false;        // q = pi_ref with rewards in {0, 1}
-  double accuracy = 0.0;                // P_{pi_ref}(r = 1) when binary_reference
+  // The distinct values of u on q's support with their q-masses, when there are at most
+  // kMaxWeightAtoms of them (else empty). Leaves whose log u agree to kWeightAtomWidth
+  // (round-off of the flows) share an atom; atoms must lie kWeightAtomGap apart, so a
+  // continuum of values is never mistaken for a few.
+  struct WeightAtom {
+    double log_u;   // q-weighted mean of log u over the atom's leaves
+    double q_mass;  // sum of q over them
+  };
+  std::vector<WeightAtom> weight_atoms;
   std::shared_ptr<const AliasSampler> sampler;
 
   // Central moments of u under q: mu2 = chi2 when there is no hole.
@@ -77,8 +88,15 @@ Case make_case(const NamedTree& tree, double beta, const std::string& spec);
 Case make_case(const std::string& tree_name, std::shared_ptr<const Tree> tree, double beta, const std::string& label,
                const TabularPolicy& q);
 
-// Exact E[log Zhat_N] - log Z, Var[log Zhat_N] and E[ESS_N]/N where known:
-// N = 1 always, N = 2 by pairs (num_leaves <= 4096), any N when binary_reference.
+inline constexpr std::size_t kMaxWeightAtoms = 4;
+inline constexpr double kWeightAtomWidth = 1e-9;  // in log u: changes log Zhat by at most 1e-9
+inline constexpr double kWeightAtomGap = 1e-6;
+// The most count vectors exact_law enumerates (C(N + L - 1, L - 1)).
+inline constexpr double kMaxLawPoints = 1 << 22;
+
+// Exact E[log Zhat_N] - log Z, Var[log Zhat_N] and E[ESS_N]/N where known: any N when u
+// takes few values (weight_atoms, up to kMaxLawPoints count vectors), else N = 1 by
+// leaves and N = 2 by pairs (num_leaves <= 4096).
 struct ExactLaw {
   double bias;          // E[log Zhat_N] - log Z
   double var_log;       // Var[log Zhat_N]
