@@ -185,7 +185,7 @@ std::vector<std::int64_t> load_generation_eos_token_ids(const std::filesystem::p
   if (!in) throw InputError(fmt::format("generation config: cannot open '{}'", file.string()));
   json j;
   try {
-    j = json::parse(in);
+    j = parse_json_strict(in, file.string());
   } catch (const json::parse_error& e) {
     throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
   }

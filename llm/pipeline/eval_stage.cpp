@@ -16,6 +16,7 @@
 #include "llm/pipeline/trajectory_file.h"
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm::pipeline {
 
@@ -40,10 +41,17 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
                                        const std::filesystem::path& model_folder, const std::filesystem::path& file) {
   std::vector<nlohmann::json> out;
   if (std::filesystem::exists(file)) {
-    std::ifstream in(file);
+    // Written by this stage (atomically), so a line that does not parse is damage to name.
+    std::ifstream in(file, std::ios::binary);
     std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
+      if (line.empty()) continue;
+      const std::string where = fmt::format("eval samples '{}' line {}", file.string(), number);
+      try {
+        out.push_back(parse_json_strict(line, where));
+      } catch (const nlohmann::json::exception& e) {
+        throw InputError(fmt::format("{}: not JSON ({}); remove the file to sample again", where, e.what()));
+      }
     }
     return out;
   }

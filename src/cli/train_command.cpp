@@ -32,6 +32,7 @@
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 #include "src/key_value_list.h"
 #include "src/output_folder.h"
 #include "src/train/train_config.h"
@@ -165,7 +166,7 @@ void check_out_folder(const Args& a, const std::filesystem::path& dir, const ord
   nlohmann::json old;
   try {
     std::ifstream in(path);
-    old = nlohmann::json::parse(in);
+    old = parse_json_strict(in, "--out: '" + path.string() + "'");
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("--out: '{}' is not JSON ({}); use another --out or remove it", path.string(),
                                  e.what()));

@@ -264,6 +264,12 @@ TEST_F(TrainCliTest, AFolderHoldingAnotherRunIsRefusedAndKept) {
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("(resumed: no checkpoint yet, so from step 0)"), std::string::npos) << again.output;
   EXPECT_EQ(read_text(path("o/metrics.csv")), metrics);
+  // A config.json that holds a key twice (edited by hand) is not guessed at: refused, naming it.
+  const std::string config = read_text(path("o/config.json"));
+  ASSERT_EQ(config.front(), '{');
+  std::ofstream(path("o/config.json")) << "{\"settings\": {}, " << config.substr(1);
+  expect_rejected(run(base + "--set steps=10"), "key \"settings\" is given twice in one object");
+  EXPECT_EQ(read_text(path("o/metrics.csv")), metrics);
 }
 
 // Killed at step 3 with checkpoints every 7: the folder holds config.json and no

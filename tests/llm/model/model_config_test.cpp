@@ -119,6 +119,10 @@ TEST(ModelConfig, StopIdsAreTheUnionWithGenerationConfig) {
   std::ofstream(dir.path() / "generation_config.json") << R"({"eos_token_id": "<|im_end|>"})";
   EXPECT_TRUE(contains_all(input_error_message([&] { stop_token_ids(dir.path(), c, 96); }),
                            {"generation_config.json", "eos_token_id", "<|im_end|>"}));
+  // A key given twice: which one HF meant is unknowable, so refused (src/json_strict.h).
+  std::ofstream(dir.path() / "generation_config.json") << R"({"eos_token_id": 3, "eos_token_id": 95})";
+  EXPECT_TRUE(contains_all(input_error_message([&] { stop_token_ids(dir.path(), c, 96); }),
+                           {"generation_config.json", "\"eos_token_id\" is given twice"}));
   std::ofstream(dir.path() / "generation_config.json") << "{not json";
   EXPECT_TRUE(contains_all(input_error_message([&] { stop_token_ids(dir.path(), c, 96); }),
                            {"generation_config.json", "JSON"}));
