@@ -1,7 +1,12 @@
 #include "llm/pipeline/propose.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <fstream>
+#include <iterator>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -15,6 +20,28 @@
 #include "src/input_error.h"
 
 namespace disa::llm::pipeline {
+
+namespace {
+
+// "m/M" with 0 <= m < M, both plain decimal integers.
+std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text) {
+  const auto refuse = [&] {
+    return InputError(fmt::format("propose: shard='{}': expected INDEX/COUNT with 0 <= INDEX < COUNT (e.g. 0/4)", text));
+  };
+  const std::size_t slash = text.find('/');
+  if (slash == std::string::npos) throw refuse();
+  const auto read = [&](std::size_t begin, std::size_t end) {
+    std::int64_t v = -1;
+    const auto [ptr, ec] = std::from_chars(text.data() + begin, text.data() + end, v);
+    if (begin == end || ec != std::errc() || ptr != text.data() + end) throw refuse();
+    return v;
+  };
+  const std::int64_t index = read(0, slash), count = read(slash + 1, text.size());
+  if (index < 0 || count < 1 || index >= count) throw refuse();
+  return {index, count};
+}
+
+}  // namespace
 
 ProposeOptions propose_options(StageConfig& c) {
   ProposeOptions o;
@@ -34,6 +61,20 @@ ProposeOptions propose_options(StageConfig& c) {
   o.seed = static_cast<std::uint64_t>(c.integer("seed", 1, 0));
   o.threads = static_cast<int>(c.integer("threads", 1, 1, 256));
   o.device = c.choice("device", "cpu", {"cpu", "cuda"});
+  const std::string shard = c.word("shard", "0/1");
+  std::tie(o.shard_index, o.shard_count) = parse_shard(shard);
+  const std::string from = c.word("shards_from", "");
+  for (std::size_t begin = 0; !from.empty() && begin <= from.size();) {
+    const std::size_t end = std::min(from.find(',', begin), from.size());
+    if (end == begin) throw InputError(fmt::format("propose: shards_from='{}': an empty folder name", from));
+    o.shards_from.emplace_back(from.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  if (o.shard_count > 1 && !o.shards_from.empty()) {
+    throw InputError(fmt::format("propose: shard={} with shards_from: parts are taken from shard folders by the run "
+                                 "that completes the folder (no shard key), not by a shard",
+                                 shard));
+  }
   if (o.top_p < 1 && !o.allow_truncated_proposal) {
     throw InputError(fmt::format("propose: top_p={}: a truncated proposal misses mass pi_ref has, which biases log Zhat "
                                  "low; set allow_truncated_proposal=true to accept that",
@@ -74,6 +115,33 @@ void check_part(const std::filesystem::path& path, const std::vector<TaskPrompt>
                          t[i].sample, p.id, sample));
     }
   }
+}
+
+// A folder parts are taken from (shards_from) must be a propose folder whose options are
+// this run's, its shard aside: then its parts are the parts this run would sample.
+void check_source_folder(const std::filesystem::path& dir, const nlohmann::ordered_json& fingerprint) {
+  const auto path = dir / "options.json";
+  if (!std::filesystem::is_regular_file(path)) {
+    throw InputError(fmt::format("propose: shards_from '{}' holds no options.json: not a propose folder", dir.string()));
+  }
+  const nlohmann::json record = read_json_file(path);
+  if (!record.is_object() || record.value("stage", "") != "propose" || !record.contains("options") ||
+      !record["options"].is_object()) {
+    throw InputError(fmt::format("propose: shards_from '{}' is not a propose folder (its options.json)", dir.string()));
+  }
+  nlohmann::json theirs = record["options"];
+  theirs.erase("shard");
+  if (const auto d = first_difference(theirs, nlohmann::json::parse(fingerprint.dump()))) {
+    throw InputError(fmt::format("propose: shards_from '{}' was sampled with other options ({}): its parts are not "
+                                 "this run's",
+                                 dir.string(), *d));
+  }
+}
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("propose: cannot read '{}'", path.string()));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace
@@ -121,7 +189,15 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   // fingerprint): a changed stop set must not resume into parts that stopped elsewhere.
   fingerprint["stop_token_ids"] = reference.stop_ids;
   if (!q_is_reference) fingerprint["proposal_fingerprint"] = model_fingerprint(o.proposal);
-  claim_stage_folder(o.out, "propose", fingerprint);
+  // Checked before anything is written: a wrong source folder ends the run, not a part.
+  for (const std::filesystem::path& dir : o.shards_from) check_source_folder(dir, fingerprint);
+  // A shard's folder holds some parts only; the shard key keeps it from ever being taken
+  // for (or resumed as) a whole run's folder.
+  const bool is_shard = o.shard_count > 1;
+  const std::string shard = fmt::format("{}/{}", o.shard_index, o.shard_count);
+  nlohmann::ordered_json claim = fingerprint;
+  if (is_shard) claim["shard"] = shard;
+  claim_stage_folder(o.out, "propose", claim);
   SamplingOptions sampling{.temperature = o.temperature, .top_p = o.top_p, .max_new_tokens = o.max_new_tokens,
                            .seed = o.seed};
 
@@ -131,13 +207,39 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   const std::size_t parts = (prompts.size() + chunk - 1) / chunk;
   double tokens = 0;
   std::filesystem::create_directories(o.out / "parts");
+  const auto part_name = [](std::size_t part) { return fmt::format("part-{:05}.jsonl", part); };
+  std::vector<std::size_t> mine;  // the parts this run writes
   for (std::size_t part = 0; part < parts; ++part) {
-    const auto path = o.out / "parts" / fmt::format("part-{:05}.jsonl", part);
+    if (!is_shard || part % static_cast<std::size_t>(o.shard_count) == static_cast<std::size_t>(o.shard_index)) {
+      mine.push_back(part);
+    }
+  }
+  const auto report = [&](std::size_t done) {
+    if (progress) {
+      progress(static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(1, mine.size())),
+               fmt::format("part {}/{}{}", done, mine.size(), is_shard ? " of shard " + shard : ""));
+    }
+  };
+  for (std::size_t k = 0; k < mine.size(); ++k) {
+    const std::size_t part = mine[k];
+    const auto path = o.out / "parts" / part_name(part);
     const std::vector<TaskPrompt> slice(prompts.begin() + part * chunk,
                                         prompts.begin() + std::min(prompts.size(), (part + 1) * chunk));
     if (std::filesystem::exists(path)) {
       check_part(path, slice, o.samples);
       ++s.parts_reused;
+      continue;
+    }
+    const auto source = std::find_if(o.shards_from.begin(), o.shards_from.end(), [&](const std::filesystem::path& dir) {
+      return std::filesystem::exists(dir / "parts" / part_name(part));
+    });
+    if (source != o.shards_from.end()) {
+      const auto from = *source / "parts" / part_name(part);
+      check_part(from, slice, o.samples);
+      const std::string bytes = read_bytes(from);
+      write_file_atomically(path, [&](std::ostream& out) { out << bytes; });
+      ++s.parts_copied;
+      report(k + 1);
       continue;
     }
     std::vector<Rollout> rollouts =
@@ -173,19 +275,19 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
       records.push_back(std::move(t));
     }
     write_file_atomically(path, [&](std::ostream& out) { write_trajectories(out, records); });
-    if (progress) {
-      progress(static_cast<double>(part + 1) / static_cast<double>(parts),
-               fmt::format("prompt {}/{}", std::min(prompts.size(), (part + 1) * chunk), prompts.size()));
-    }
+    report(k + 1);
   }
 
-  // Concatenate (re-reading validates every part, including reused ones).
+  // Concatenate (re-reading validates every part, including reused ones); a shard only
+  // re-reads its own.
   std::vector<Trajectory> all;
-  for (std::size_t part = 0; part < parts; ++part) {
-    std::vector<Trajectory> t = read_trajectories(o.out / "parts" / fmt::format("part-{:05}.jsonl", part));
+  for (const std::size_t part : mine) {
+    std::vector<Trajectory> t = read_trajectories(o.out / "parts" / part_name(part));
     all.insert(all.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
   }
-  write_file_atomically(o.out / "trajectories.jsonl", [&](std::ostream& out) { write_trajectories(out, all); });
+  if (!is_shard) {
+    write_file_atomically(o.out / "trajectories.jsonl", [&](std::ostream& out) { write_trajectories(out, all); });
+  }
   s.trajectories = static_cast<std::int64_t>(all.size());
   for (const Trajectory& t : all) s.mean_reward += t.reward;
   s.mean_reward /= std::max<double>(1.0, static_cast<double>(all.size()));
@@ -193,12 +295,18 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   s.tokens_per_second = tokens / std::max(s.seconds, 1e-9);
   nlohmann::ordered_json record;
   record["stage"] = "propose";
-  record["options"] = fingerprint;
+  record["options"] = claim;
+  if (is_shard) {
+    record["shard"] = shard;
+    record["parts_this_shard"] = mine.size();
+    record["parts_total"] = parts;
+  }
   record["logp_ref_source"] = read_ref_from_sampler ? "sampler (q is pi_ref at temperature 1)" : "teacher-forced scorer";
   record["prompts"] = s.prompts;
   record["trajectories"] = s.trajectories;
   record["mean_reward"] = s.mean_reward;
   record["parts_reused"] = s.parts_reused;
+  record["parts_copied"] = s.parts_copied;
   record["seconds_this_invocation"] = s.seconds;
   write_json_atomically(o.out / "propose.json", record);
   return s;

@@ -13,7 +13,16 @@
 // Keys (config file or --set): reference (folder, required), proposal (folder; default
 // the reference), task (countdown), data_dir, prompts (256), samples (16), temperature (1),
 // top_p (1), max_new_tokens (40), batch_size (256), chunk_prompts (32), seed (1),
-// threads (1), device (cpu).
+// threads (1), device (cpu), shard (0/1), shards_from (none).
+//
+// Sharding over machines (docs/scaling.md): shard=m/M writes only the parts with
+// part % M == m into its own OUT (no trajectories.jsonl; propose.json lists the shard).
+// A part is a pure function of the options and its prompts, so it is the same bytes on
+// any machine. A run without shard and with shards_from=DIR,DIR,... then takes every part
+// it lacks from those folders (each a propose folder whose options equal this run's, the
+// shard aside, else refused naming the folder and the option), validates and copies it,
+// samples whatever none of them has, and concatenates as usual: trajectories.jsonl is the
+// one-machine file byte for byte.
 // With top_p < 1, q gives zero probability to tokens pi_ref can emit, so IS estimates
 // of Z miss that mass (biased low): propose refuses it unless allow_truncated_proposal=true.
 #pragma once
@@ -22,6 +31,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,13 +48,16 @@ struct ProposeOptions {
   std::uint64_t seed = 1;
   int threads = 1;
   std::string device = "cpu";
+  std::int64_t shard_index = 0, shard_count = 1;        // shard=m/M
+  std::vector<std::filesystem::path> shards_from;       // folders to take parts from
 };
 
 ProposeOptions propose_options(StageConfig& config);  // reads and checks the keys above
 nlohmann::ordered_json to_json(const ProposeOptions& o);
 
 struct ProposeSummary {
-  std::int64_t prompts = 0, trajectories = 0, parts_reused = 0;
+  // trajectories: in trajectories.jsonl, or in this shard's parts for a shard run.
+  std::int64_t prompts = 0, trajectories = 0, parts_reused = 0, parts_copied = 0;
   double mean_reward = 0, seconds = 0, tokens_per_second = 0;
 };
 

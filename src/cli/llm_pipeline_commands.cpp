@@ -81,9 +81,12 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           auto bar = std::make_unique<Progress>("propose");
           const lp::ProposeSummary s = lp::run_propose(o, [&](double f, const std::string& d) { bar->update(f, d); });
           bar.reset();
-          fmt::print("propose: {} prompts, {} trajectories ({} parts reused), mean reward {:.4f}, {:.1f} s, {:.0f} tokens/s\n"
-                     "wrote {}/trajectories.jsonl\n",
-                     s.prompts, s.trajectories, s.parts_reused, s.mean_reward, s.seconds, s.tokens_per_second, a->out);
+          const bool shard = o.shard_count > 1;
+          fmt::print("propose{}: {} prompts, {} trajectories ({} parts reused, {} copied from shards), mean reward "
+                     "{:.4f}, {:.1f} s, {:.0f} tokens/s\nwrote {}\n",
+                     shard ? fmt::format(" shard {}/{}", o.shard_index, o.shard_count) : "", s.prompts,
+                     s.trajectories, s.parts_reused, s.parts_copied, s.mean_reward, s.seconds, s.tokens_per_second,
+                     shard ? a->out + "/parts (this shard's; complete with shards_from)" : a->out + "/trajectories.jsonl");
         });
   }
   {

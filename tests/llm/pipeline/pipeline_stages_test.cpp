@@ -233,6 +233,84 @@ TEST_F(PipelineStages, ProposeRefusesAShortOrForeignPartOnResume) {
   EXPECT_EQ(read(dir / "propose" / "trajectories.jsonl"), before);
 }
 
+// Sharding over machines (docs/scaling.md): shards m/M write parts m, m + M, ... into their
+// own folders; the run that completes the folder takes them (shards_from), samples what no
+// shard has, and writes the one-machine trajectories.jsonl byte for byte.
+TEST_F(PipelineStages, ShardedProposeEqualsTheOneMachineRun) {
+  const fs::path dir = prepared("a");  // 6 prompts, chunk 2: parts 0, 1, 2
+  const std::string whole = read(dir / "propose" / "trajectories.jsonl");
+  const fs::path shards = root_ / "shards";
+  ProposeOptions s0 = propose_defaults(shards / "s0"), s1 = propose_defaults(shards / "s1");
+  s0.shard_count = s1.shard_count = 3;
+  s1.shard_index = 1;
+  EXPECT_EQ(run_propose(s0).trajectories, 8);  // part 0: 2 prompts x 4 samples
+  EXPECT_EQ(run_propose(s1).trajectories, 8);
+  EXPECT_TRUE(fs::exists(shards / "s0" / "parts" / "part-00000.jsonl"));
+  EXPECT_FALSE(fs::exists(shards / "s0" / "parts" / "part-00001.jsonl"));
+  EXPECT_FALSE(fs::exists(shards / "s0" / "trajectories.jsonl"));  // a shard is not the whole
+  EXPECT_EQ(read(shards / "s1" / "parts" / "part-00001.jsonl"), read(dir / "propose" / "parts" / "part-00001.jsonl"));
+  // Shard 2/3 never ran: the completing run samples part 2 itself.
+  ProposeOptions merge = propose_defaults(shards / "all");
+  merge.shards_from = {shards / "s0", shards / "s1"};
+  const ProposeSummary m = run_propose(merge);
+  EXPECT_EQ(m.parts_copied, 2);
+  EXPECT_EQ(m.parts_reused, 0);
+  EXPECT_EQ(read(shards / "all" / "trajectories.jsonl"), whole);
+  // A shard folder is never resumed as a whole run, nor as another shard.
+  const auto expect_refused = [](ProposeOptions o, const std::string& why) {
+    try {
+      run_propose(o);
+      FAIL() << "accepted: " << why;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  expect_refused(propose_defaults(shards / "s0"), "shard (was \"0/3\", now absent)");
+  ProposeOptions other_shard = s0;
+  other_shard.shard_index = 2;
+  expect_refused(other_shard, "shard (was \"0/3\", now \"2/3\")");
+  // Parts sampled with other options are not taken, naming the folder and the option.
+  ProposeOptions hot = propose_defaults(shards / "hot");
+  hot.temperature = 1.5;
+  hot.shard_count = 3;
+  run_propose(hot);
+  ProposeOptions wrong = propose_defaults(shards / "wrong");
+  wrong.shards_from = {shards / "hot"};
+  expect_refused(wrong, "shards_from '" + (shards / "hot").string() + "' was sampled with other options (temperature");
+  wrong.shards_from = {root_ / "base"};
+  expect_refused(wrong, "holds no options.json");
+  EXPECT_FALSE(fs::exists(shards / "wrong" / "parts"));  // refused before anything was written
+  // A damaged part in a shard folder is refused like a damaged own part.
+  std::ofstream(shards / "s1" / "parts" / "part-00001.jsonl", std::ios::trunc) << "";
+  ProposeOptions again = propose_defaults(shards / "again");
+  again.shards_from = {shards / "s1"};
+  expect_refused(again, "holds 0 trajectories");
+}
+
+TEST(ProposeOptionsTest, TheShardKeyIsCheckedByName) {
+  const auto options = [](std::vector<std::string> sets) {
+    sets.push_back("reference=base");
+    StageConfig c = StageConfig::load("propose", "", sets);
+    return propose_options(c);
+  };
+  const ProposeOptions o = options({"shard=2/5"});
+  EXPECT_EQ(o.shard_index, 2);
+  EXPECT_EQ(o.shard_count, 5);
+  EXPECT_EQ(options({"shards_from=a,b/c"}).shards_from, (std::vector<fs::path>{"a", "b/c"}));
+  for (const std::string bad : {"5/5", "-1/2", "1/0", "1", "a/2", "1/2x", "/2", "1/"}) {
+    try {
+      options({"shard=" + bad});
+      ADD_FAILURE() << "accepted shard=" << bad;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("shard='" + bad + "'"), std::string::npos) << e.what();
+    }
+  }
+  for (const std::string bad : {"shards_from=a,,b", "shards_from=a,"}) {
+    EXPECT_THROW(options({bad}), InputError) << bad;
+  }
+  EXPECT_THROW(options({"shard=0/2", "shards_from=a"}), InputError);
+}
+
 TEST_F(PipelineStages, TheOutputVocabularyIsTheTokenizers) {
   Transformer model = load_pretrained(root_ / "base", torch::kFloat32);
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(root_ / "base");
