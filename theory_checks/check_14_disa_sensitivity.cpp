@@ -12,26 +12,28 @@
 // their samples cover p* differently (lambda > 1 is sharper than p*).
 //
 // Exact statements (exit code): at lambda = 1 (q = p*) every weight equals Z, so
-// log Zhat_N = log Z in every replicate (tolerance 1e-12), and the estimated-anchor run then
-// equals the exact-anchor run (final KLs within 1e-9).
-// The anchor's rows: mean c against -chi2/(2N) and Var c against chi2/N, as check_07 does,
-// here over the R = 16 offline sets training uses.
+// log Zhat_N = log Z in every replicate (tolerance 1e-12). The estimated-anchor run then
+// differs from the exact-anchor run only by the anchors' round-off; their final KLs are
+// reported, not judged (Adam can turn a 1e-15 difference into one of order lr in weights
+// whose gradient is ~0: seed 1 gives 3e-11, seed 257 2.2e-8).
+// The anchor's rows: mean c against -chi2/(2N) and Var c against chi2/N, as check_07 does.
 //   Every tilted q_lambda on these binary rewards has a two-valued weight
 //   u = Z_lambda e^{(1 - lambda) beta r} / Z, so the count of correct draws is binomial and
-//   log Zhat_N has an exact law (replicates.h: exact_law) at every lambda, beta and N. It makes
-//   both rows exact statements, built by check_07's log_space_rows: the bias as the mean of
-//   the control variate log(Zhat/Z) - (Zhat/Z - 1) with se sqrt(Var/R) from the law, the
-//   variance with its exact se from the law's mu4 and judged on Wilson-Hilferty's scale;
-//   the delta method is then assessed noise-free against the exact value (exact / predicted,
-//   a finding when off by > 10%). These count toward PASS/FAIL. A sample variance of 16
-//   draws can fall far below its mean (seed 1, lambda 0, N = 64: 0.25-0.27 of the exact
-//   variance, an unlucky draw that an se built from the measured variance reported as a
-//   delta-method breakdown, ratio 0.26-0.30, where the exact ratio is 0.99-1.18); the law's
-//   se knows how far a sample variance of a skewed log Zhat can fall (9 effective dof at
-//   beta 4, lambda 0, N = 64), an se from the sample itself shrinks with it.
+//   log Zhat_N has an exact law (replicates.h: exact_law) at every lambda, beta and N. The
+//   rows are judged against it on M replicates of the anchor's estimator at the cell's
+//   (q_lambda, N) (M = max(2048, 2^21/N), row seeds derived from the seed), built by check_07's
+//   log_space_rows: the bias as the mean of the control variate log(Zhat/Z) - (Zhat/Z - 1)
+//   with se from the law, the variance with its exact se from the law's mu4 on
+//   Wilson-Hilferty's scale; the delta method is then assessed noise-free against the
+//   exact value (exact / predicted, a finding when off by > 10%).
+//   The R = 16 offline sets training used are reported beside them (mean and variance of
+//   c against the law), not judged: 16 draws of a skewed law are no basis for a 4-sigma
+//   test. At beta 4, lambda 2 the correct leaves have q-mass 0.003, so a set of N = 64
+//   holds none with probability 0.82 and all 16 sets are identical (sample variance 0)
+//   with probability 0.045; a per-row z over the 16 sets failed about 7% of seeds.
 //   The lambda = 0 sets are the same at every beta (q = pi_ref does not depend on beta and
-//   the seeds are shared), so their rows at beta 1, 2, 4 are one draw, not three; at every
-//   lambda the N = 64 set is the first 64 samples of the N = 256 set and so on.
+//   the seeds are shared), so their reported rows at beta 1, 2, 4 are one draw, not three;
+//   at every lambda the N = 64 set is the first 64 samples of the N = 256 set and so on.
 // Findings: per beta, which lambda trains best with the estimated anchor and with the exact
 // one; whether final quality follows the anchor's variance (lambda vs 2 - lambda); the excess
 // KL the anchor adds (estimated minus exact anchor, same samples) against item 9's envelope
@@ -52,6 +54,7 @@
 #include "src/atomic_file.h"
 #include "src/train/train_config.h"
 #include "theory_checks/check_util.h"
+#include "theory_checks/estimator_checks.h"
 #include "theory_checks/training_checks.h"
 #include "toy_envs/divergences.h"
 #include "toy_envs/flows.h"
@@ -61,8 +64,10 @@
 namespace disa::theory {
 namespace {
 
+constexpr std::uint64_t kCheck = 14;
 constexpr double kAnchorIdentityTolerance = 1e-12;
-constexpr double kSameRunTolerance = 1e-9;
+// The anchor rows' replicates: about 2^21 samples per cell, at least 2048 replicates.
+constexpr std::int64_t kAnchorSampleFloor = std::int64_t{1} << 21, kAnchorMinReplicates = 2048;
 
 struct Cell {
   double beta = 0, lambda = 0;
@@ -194,17 +199,20 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
       for (double x : cell.c) r.measured = std::max(r.measured, std::fabs(x));
       judge(r);
       result.rows.push_back(r);
-      Row same = r;
-      same.quantity = "max |KL(estimated anchor) - KL(exact anchor)| at q = p* (same offline set)";
-      same.tolerance = kSameRunTolerance;
-      same.measured = 0;
+      // Reported, not judged: the two runs differ only by the anchors' round-off (above), but
+      // Adam divides each step by the root of its gradient's second moment, so in weights
+      // whose gradient is ~0 a difference of 1e-15 can become one of order lr; no bound
+      // follows from the anchors' agreement (seed 1: 3e-11; seed 257: 2.2e-8).
+      double kl_gap = 0;
       for (std::size_t s = 0; s < cell.c.size(); ++s) {
-        same.measured = std::max(same.measured, std::fabs(cell.kl_estimated[s] - cell.kl_exact[s]));
+        kl_gap = std::max(kl_gap, std::fabs(cell.kl_estimated[s] - cell.kl_exact[s]));
       }
-      judge(same);
-      result.rows.push_back(same);
+      result.rows.push_back(report_row("max |KL(estimated anchor) - KL(exact anchor)| at q = p* (same offline set)",
+                                       tree_name, cell.beta, label, cell.n, seeds, 0.0, kl_gap, 0.0,
+                                       "the anchors agree to round-off; Adam can amplify it (not judged)"));
     } else {
-      // The exact law of log Zhat_N judges both rows (see the header).
+      // The exact law of log Zhat_N judges both rows (see the header) on M replicates of the
+      // anchor's estimator at this (q_lambda, N); the R = 16 sets training used are reported.
       const Case exact_case = make_case(strategies, cell.beta, label);
       const std::optional<ExactLaw> law = exact_law(exact_case, cell.n);
       if (!law) {
@@ -214,21 +222,27 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
       }
       cell.c_mean_exact = law->bias;
       cell.c_var_exact = law->var_log;
-      Replicates reps;
-      reps.log_ratio = cell.c;
-      LogSpaceRows rows = log_space_rows(exact_case, cell.n, seeds, options.seed, reps, law);
-      const std::string shared = cell.lambda == 0.0 ? "; sets shared across beta" : "";
+      const std::int64_t m = replicates_for(options, cell.n, kAnchorSampleFloor, kAnchorMinReplicates);
+      const std::uint64_t seed = row_seed(options.seed, kCheck, static_cast<std::uint64_t>(&cell - cells.data()));
+      LogSpaceRows rows = log_space_rows(exact_case, cell.n, m, seed, run_replicates(exact_case, cell.n, m, seed), law);
       rows.bias.quantity = "E[c] = E[log Zhat_N] - log Z";
-      rows.bias.note = fmt::format("exact binomial law; measured: control variate Zhat/Z - 1 over the {} offline sets "
-                                   "training uses (plain mean {}){}",
-                                   seeds, short_num(c.mean, 4), shared);
+      rows.bias.note = fmt::format("exact binomial law; {} replicates of the anchor's estimator (control variate "
+                                   "Zhat/Z - 1)",
+                                   m);
       rows.variance.quantity = "Var[c] = Var[log Zhat_N]";
-      rows.variance.note = fmt::format("exact binomial law, exact se from its 4th moment ({:.0f} dof){}",
-                                       rows.variance.variance_dof, shared);
+      rows.variance.note = fmt::format("exact binomial law, exact se from its 4th moment ({:.0f} dof)",
+                                       rows.variance.variance_dof);
       for (Row* r : {&rows.bias, &rows.variance}) {
         judge(*r);
         result.rows.push_back(*r);
       }
+      const double var = sample_variance(cell.c);
+      result.rows.push_back(report_row(
+          "c over the offline sets training used: mean (variance in the note)", tree_name, cell.beta, label, cell.n,
+          seeds, law->bias, c.mean, c.se,
+          fmt::format("N = {}; variance {} vs the law's {} (ratio {}); {} draws of a skewed law, reported, not judged{}",
+                      cell.n, short_num(var, 3), short_num(law->var_log, 3), short_num(var / law->var_log, 3), seeds,
+                      cell.lambda == 0.0 ? "; the lambda 0 sets are shared across beta" : "")));
     }
     const double excess = kl_est.mean - kl_ex.mean;
     result.rows.push_back(report_row(

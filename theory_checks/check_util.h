@@ -75,8 +75,13 @@ struct LogSpaceRows {
 };
 inline LogSpaceRows log_space_rows(const Case& c, std::int64_t n, std::int64_t m, std::uint64_t seed,
                                    const Replicates& reps, const std::optional<ExactLaw>& law) {
-  std::vector<double> controlled(reps.log_ratio.size());  // [M] log(Zhat/Z) - (Zhat/Z - 1) <= 0
-  for (std::size_t i = 0; i < controlled.size(); ++i) controlled[i] = reps.log_ratio[i] - std::expm1(reps.log_ratio[i]);
+  // [M] log(Zhat/Z) - (Zhat/Z - E[Zhat/Z]): E[Zhat/Z] = 1 - p*(hole) (item 6), so a
+  // proposal with a hole keeps its bias (with Zhat/Z - 1 the row would measure the bias
+  // plus the hole mass).
+  std::vector<double> controlled(reps.log_ratio.size());
+  for (std::size_t i = 0; i < controlled.size(); ++i) {
+    controlled[i] = reps.log_ratio[i] - (std::expm1(reps.log_ratio[i]) + c.hole_mass);
+  }
   // With the exact law its moments give the standard errors (replicates.h: ExactLaw).
   Estimate bias = mean_of(controlled);
   const Estimate var =

@@ -102,8 +102,16 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
 
 std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file,
                                              const std::filesystem::path& trajectories, std::optional<double> beta) {
+  // anchor.json (written by the anchor stage beside its anchors) is what ties the anchors to
+  // the trajectories they were estimated from; without it anchors of other samples (another
+  // seed, another proposal) would train unnoticed, so they are refused.
   const std::filesystem::path record = anchors_file.parent_path() / "anchor.json";
-  if (std::filesystem::exists(record)) {
+  if (!std::filesystem::exists(record)) {
+    throw InputError(fmt::format("anchors '{}' have no anchor.json beside them, so nothing says which trajectories "
+                                 "they were estimated from: anchor '{}' with `disa llm anchor` and give its anchors",
+                                 anchors_file.string(), trajectories.string()));
+  }
+  {
     const nlohmann::json made = read_json_file(record);
     const std::string theirs = made.at("options").value("trajectories_fingerprint", std::string());
     const std::string ours = file_fingerprint(trajectories);

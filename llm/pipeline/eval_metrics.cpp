@@ -8,6 +8,10 @@
 #include <set>
 #include <string_view>
 
+#include <fmt/format.h>
+
+#include "llm/verify/code_benchmarks.h"
+#include "llm/verify/math_benchmarks.h"
 #include "src/input_error.h"
 
 namespace disa::llm::pipeline {
@@ -66,7 +70,17 @@ double jaccard_distance(std::vector<std::uint64_t> a, std::vector<std::uint64_t>
   return 1.0 - intersection / (static_cast<double>(a.size() + b.size()) - intersection);
 }
 
-PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples) {
+DiversityKeys diversity_keys(std::string_view spec) {
+  if (spec.size() >= 3 && spec.substr(spec.size() - 3) == ":rl") spec.remove_suffix(3);
+  if (spec == "countdown") return {true, true};
+  if (verify::parse_benchmark(spec)) return {false, false};
+  if (verify::parse_code_benchmark(spec)) return {true, false};
+  throw InputError(fmt::format("task={}: unknown (countdown, math500, gsm8k, aime24, aime25, amc23, minerva, "
+                               "olympiadbench, humaneval, humanevalplus, livecodebench, codeforces)",
+                               spec));
+}
+
+PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples, DiversityKeys keys) {
   if (samples.empty()) throw InputError("prompt_metrics: no samples");
   PromptMetrics m;
   m.samples = static_cast<std::int64_t>(samples.size());
@@ -84,8 +98,9 @@ PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples) {
   m.mean_reward = reward_sum / static_cast<double>(m.samples);
   for (std::int64_t j = 1; j <= m.samples; j *= 2) m.pass_at[j] = pass_at_k(m.samples, m.correct, j);
   m.pass_at[m.samples] = pass_at_k(m.samples, m.correct, m.samples);  // pass@k itself, k a power of 2 or not
-  m.distinct_correct = static_cast<std::int64_t>(signatures.size());
-  m.distinct_strategies = static_cast<std::int64_t>(strategies.size());
+  constexpr double kNotDefined = std::numeric_limits<double>::quiet_NaN();
+  m.distinct_correct = keys.signature ? static_cast<double>(signatures.size()) : kNotDefined;
+  m.distinct_strategies = keys.strategy ? static_cast<double>(strategies.size()) : kNotDefined;
   if (correct_keys.size() < 2) {
     m.ngram_dispersion = std::numeric_limits<double>::quiet_NaN();
   } else {
@@ -108,9 +123,12 @@ MetricsSummary summarise(const std::vector<PromptMetrics>& prompts) {
   for (const PromptMetrics& p : prompts) {
     s.mean_at_k += p.mean_reward;
     for (const auto& [j, v] : p.pass_at) s.pass_at[j] += v;
-    s.distinct_correct += static_cast<double>(p.distinct_correct);
-    s.distinct_strategies += static_cast<double>(p.distinct_strategies);
-    s.share_two_or_more_distinct += p.distinct_correct >= 2 ? 1.0 : 0.0;
+    // NaN (a key the task lacks) stays NaN in the sums.
+    s.distinct_correct += p.distinct_correct;
+    s.distinct_strategies += p.distinct_strategies;
+    s.share_two_or_more_distinct += std::isnan(p.distinct_correct) ? p.distinct_correct
+                                    : p.distinct_correct >= 2     ? 1.0
+                                                                  : 0.0;
     if (!std::isnan(p.ngram_dispersion)) {
       s.ngram_dispersion += p.ngram_dispersion;
       ++dispersed;

@@ -5,9 +5,10 @@
 //            k samples (drawn without replacement) include a correct one. Unbiased for
 //            the pass@j of the model (Chen et al. 2021). Computed in the stable product
 //            form 1 - prod_{i=k-c+1}^{k} (1 - j/i): no binomial coefficient overflows.
-//   distinct_correct     distinct solution signatures among the correct samples
-//   distinct_strategies  distinct derivation keys among the correct samples (tasks that
-//                        have one; llm/pipeline/prompt_task.h)
+//   distinct_correct     distinct solution signatures among the correct samples (NaN for a
+//                        task without signatures: math; llm/pipeline/prompt_task.h)
+//   distinct_strategies  distinct derivation keys among the correct samples (NaN for a
+//                        task without them: math, code)
 //   ngram_dispersion     mean over pairs of correct samples of 1 - Jaccard(4-gram sets of
 //                        their whitespace tokens, characters for texts without spaces):
 //                        0 = every correct sample says the same thing, 1 = no shared 4-gram.
@@ -18,11 +19,20 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace disa::llm::pipeline {
 
 double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k);
+
+// Which diversity keys a task's verdicts carry (llm/pipeline/prompt_task.h): Countdown both,
+// code a signature only, math neither.
+struct DiversityKeys {
+  bool signature = false, strategy = false;
+};
+// For a task spec as make_task takes it (a ":rl" suffix allowed); unknown specs throw.
+DiversityKeys diversity_keys(std::string_view spec);
 
 struct SampleOutcome {
   double reward = 0;
@@ -35,15 +45,17 @@ struct PromptMetrics {
   std::int64_t samples = 0, correct = 0;
   double mean_reward = 0;
   std::map<std::int64_t, double> pass_at;  // j -> pass@j, j = 1, 2, 4, ... <= samples, and j = samples
-  std::int64_t distinct_correct = 0;
-  std::int64_t distinct_strategies = 0;
+  double distinct_correct = 0;             // counts, or NaN where the task has no such key
+  double distinct_strategies = 0;
   double ngram_dispersion = 0;             // NaN with fewer than 2 correct samples
 };
 
-// Throws InputError on an empty sample list.
-PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples);
+// Throws InputError on an empty sample list. `keys`: which of the samples' signature and
+// strategy the task defines (prompt_task.h: diversity_keys).
+PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples, DiversityKeys keys = {true, true});
 
-// Averages over prompts; ngram_dispersion over the prompts where it is defined (NaN if none).
+// Averages over prompts; ngram_dispersion over the prompts where it is defined (NaN if
+// none); the distinct counts and the share are NaN when the prompts' are.
 struct MetricsSummary {
   std::int64_t prompts = 0, samples_per_prompt = 0;
   double mean_at_k = 0;

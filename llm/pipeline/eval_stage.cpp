@@ -168,16 +168,18 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
     for (const std::string& task : o.tasks) {
       const auto file = o.out / "samples" / name / (task + ".jsonl");
       const std::vector<nlohmann::json> samples = samples_of(o, model, task, folder, file);
+      const DiversityKeys keys = diversity_keys(task);
       // Group by prompt (the file is prompt-major).
       std::vector<PromptMetrics> metrics;
       std::vector<SampleOutcome> current;
       std::string current_id;
       const auto flush = [&] {
         if (current.empty()) return;
-        metrics.push_back(prompt_metrics(current));
+        metrics.push_back(prompt_metrics(current, keys));
         const PromptMetrics& m = metrics.back();
+        const auto count = [](double v) { return std::isnan(v) ? std::string("nan") : fmt::format("{}", v); };
         per_prompt += (fmt::format("{},{},{},{},{},{},{},{}\n", name, task, current_id, m.samples, m.correct,
-                                   m.distinct_correct, m.distinct_strategies, cell(m.ngram_dispersion)));
+                                   count(m.distinct_correct), count(m.distinct_strategies), cell(m.ngram_dispersion)));
         current.clear();
       };
       for (const nlohmann::json& s : samples) {

@@ -81,6 +81,12 @@ nlohmann::ordered_json fingerprint(const TrainOptions& o) {
   // On-policy rollouts stop at the reference folder's stop ids, which come from
   // generation_config.json and the tokenizer too (outside reference_fingerprint).
   if (!is_offline_method(o.method)) f["stop_token_ids"] = stop_token_ids_of(o.reference);
+  // Autocast is on only on CUDA: a CPU run resumed with device=cuda (or back) would switch
+  // it mid-run. Recorded only when on, so CPU folders keep their options.
+  if (o.bf16 && o.device == "cuda") f["autocast"] = "bf16";
+  // Offline draws read a stream of their own (kOfflineDrawTag); folders of the earlier
+  // draws, which shared propose's sampling streams, are another run.
+  if (is_offline_method(o.method)) f["offline_draw_stream"] = "tagged";
   return f;
 }
 
@@ -250,6 +256,15 @@ TrainOptions train_options(StageConfig& c) {
   o.loss_settings = c.take_loss_settings();
   objective_for(o);  // an unknown loss.KEY fails here, before any work
   return o;
+}
+
+CounterRng offline_draw_rng(std::uint64_t seed, std::int64_t step, std::int64_t prompt_index) {
+  // A key of its own: with the bare seed, step 0's stream for prompt index i was the one
+  // propose drew row i's tokens from (prompt 0's sample i), so which of prompt 0's
+  // trajectories got picked depended on how its first one was sampled.
+  constexpr std::uint64_t kOfflineDrawTag = 0x0ff11e0d7a3ull;  // "offline draw"
+  return CounterRng(splitmix64(seed ^ kOfflineDrawTag),
+                    (static_cast<std::uint64_t>(step) << 24) + static_cast<std::uint64_t>(prompt_index));
 }
 
 TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
@@ -475,7 +490,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       for (const std::size_t p : chosen) {
         group_begin.push_back(rows.size());
         const auto& pool = prompts[p].offline;
-        const CounterRng rng(o.seed, (static_cast<std::uint64_t>(step) << 24) + static_cast<std::uint64_t>(prompts[p].index));
+        const CounterRng rng = offline_draw_rng(o.seed, step, prompts[p].index);
         for (const std::size_t k : draw_distinct(pool.size(), static_cast<std::size_t>(o.group_size), rng)) {
           const Trajectory& t = *pool[k];
           rows.push_back({p, t.tokens, t.logq, t.logp_ref, t.reward});

@@ -52,6 +52,7 @@
 #include <nlohmann/json.hpp>
 
 #include "llm/pipeline/stage_config.h"
+#include "src/counter_rng.h"
 
 namespace disa::llm::pipeline {
 
@@ -81,6 +82,10 @@ std::vector<std::string> train_methods();
 // disa and sft train on the proposal's offline trajectories, drawing each group of
 // group_size without replacement from a prompt's N (so group_size <= N); the others sample.
 bool is_offline_method(const std::string& method);
+// The stream an offline group of prompt `prompt_index` is drawn from at `step`: keyed by
+// splitmix64(seed ^ tag), apart from the sampler's CounterRng(seed, row) streams that
+// propose drew the trajectories themselves from (llm/model/sampler.h).
+CounterRng offline_draw_rng(std::uint64_t seed, std::int64_t step, std::int64_t prompt_index);
 
 struct StepLog {
   std::int64_t step = 0;

@@ -174,9 +174,8 @@ class MathTask final : public PromptTask {
     }
     const verify::BenchmarkCase& c = cases_[prompt.index];
     const verify::VerifyResult r = verify::verify_math_multi(response, c.answers, c.is_multiple);
-    TaskVerdict out{static_cast<double>(r.reward), r.reason, "", ""};
-    if (r.reward == 1) out.signature = r.normalised_response;
-    return out;
+    // No signature (prompt_task.h): every correct answer is the reference's value.
+    return TaskVerdict{static_cast<double>(r.reward), r.reason, "", ""};
   }
 
  private:

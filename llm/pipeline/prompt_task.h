@@ -2,12 +2,16 @@
 // of prompts and a verifier that gives each response a reward, a reason, and the two keys
 // the diversity metrics count (llm/pipeline/diversity.h):
 //   signature  what makes two correct responses the same solution (Countdown: the
-//              canonical expression, commutative/associative rewrites merged; math: the
-//              normalised final answer, which is why math diversity also needs `strategy`
-//              and the n-gram dispersion of the texts)
+//              canonical expression, commutative/associative rewrites merged; code: the
+//              program with whitespace runs collapsed). Math has none: every correct
+//              response has the reference's value, so distinct final answers would count
+//              spellings ("6", "6.0", "x=6"), not solutions; its diversity is the n-gram
+//              dispersion of the texts
 //   strategy   a coarser derivation key that needs no external judge (Countdown: the
 //              expression's operator skeleton with the numbers erased, "(n*n)+n"); empty
-//              when the task has none
+//              when the task has none (math, code)
+// diversity_keys(spec) (llm/pipeline/eval_metrics.h) says which keys a task's verdicts
+// carry; eval reports a count over a key the task does not have as NaN, not a measured 0.
 //
 // Specs (`task=` in the stage configs):
 //   countdown            the in-house task; its config and seed are read from the model

@@ -43,6 +43,36 @@ TEST(PassAtK, RejectsImpossibleCounts) {
   EXPECT_THROW(pass_at_k(0, 0, 1), InputError);
 }
 
+TEST(PromptMetrics, AKeyTheTaskLacksIsNotAMeasuredZero) {
+  // Math verdicts carry no signature or strategy (every correct answer is the reference's
+  // value), code none of the latter: their counts are NaN, as is their average.
+  const std::vector<SampleOutcome> s = {{1, "", "", "so x = 6"}, {1, "", "", "hence 6"}, {0, "", "", "7"}};
+  const PromptMetrics math = prompt_metrics(s, diversity_keys("math500"));
+  EXPECT_TRUE(std::isnan(math.distinct_correct));
+  EXPECT_TRUE(std::isnan(math.distinct_strategies));
+  EXPECT_DOUBLE_EQ(math.mean_reward, 2.0 / 3.0);
+  EXPECT_FALSE(std::isnan(math.ngram_dispersion));  // the diversity measure that needs no key
+  const MetricsSummary summary = summarise({math, math});
+  EXPECT_TRUE(std::isnan(summary.distinct_correct));
+  EXPECT_TRUE(std::isnan(summary.distinct_strategies));
+  EXPECT_TRUE(std::isnan(summary.share_two_or_more_distinct));
+  EXPECT_DOUBLE_EQ(summary.mean_at_k, 2.0 / 3.0);
+  const PromptMetrics code = prompt_metrics({{1, "def f(): return 1", "", "def f(): return 1"}}, diversity_keys("humaneval:rl"));
+  EXPECT_EQ(code.distinct_correct, 1.0);
+  EXPECT_TRUE(std::isnan(code.distinct_strategies));
+}
+
+TEST(DiversityKeys, FollowTheTaskSpec) {
+  EXPECT_TRUE(diversity_keys("countdown").signature && diversity_keys("countdown").strategy);
+  EXPECT_TRUE(diversity_keys("countdown:rl").strategy);
+  for (const char* math : {"math500", "gsm8k", "aime24", "olympiadbench:rl"}) {
+    EXPECT_FALSE(diversity_keys(math).signature || diversity_keys(math).strategy) << math;
+  }
+  EXPECT_TRUE(diversity_keys("codeforces").signature);
+  EXPECT_FALSE(diversity_keys("codeforces").strategy);
+  EXPECT_THROW(diversity_keys("chess"), InputError);
+}
+
 TEST(PromptMetrics, CountsDistinctSolutionsAndStrategiesAmongCorrectOnly) {
   const std::vector<SampleOutcome> s = {
       {1, "a", "x", "1+2*3"}, {1, "a", "x", "2*3+1"}, {1, "b", "y", "(1+2)*3"},

@@ -287,6 +287,19 @@ TEST_F(PipelineStages, ShardedProposeEqualsTheOneMachineRun) {
   expect_refused(again, "holds 0 trajectories");
 }
 
+TEST(OfflineDraws, ReadAStreamApartFromTheSamplersRows) {
+  // propose draws row r's tokens from CounterRng(seed, r) (llm/model/sampler.h, r = prompt
+  // index x N + sample); an offline group used to be drawn from CounterRng(seed, (step << 24)
+  // + prompt index), the same numbers at step 0 (prompt i's picks = prompt 0's sample i's
+  // uniforms). No offline stream may equal any sampler row's.
+  for (const std::uint64_t seed : {1ull, 2ull, 12345ull}) {
+    for (std::int64_t i = 0; i < 256; ++i) {
+      const CounterRng offline = offline_draw_rng(seed, 0, i), row(seed, static_cast<std::uint64_t>(i));
+      for (std::uint64_t k = 0; k < 4; ++k) EXPECT_NE(offline.uniform(k), row.uniform(k)) << seed << " " << i;
+    }
+  }
+}
+
 TEST(ProposeOptionsTest, TheShardKeyIsCheckedByName) {
   const auto options = [](std::vector<std::string> sets) {
     sets.push_back("reference=base");
@@ -421,6 +434,19 @@ TEST_F(PipelineStages, AnchorIsTheLogMeanOfTheImportanceWeights) {
   }
   const nlohmann::json record = nlohmann::json::parse(read(dir / "anchor" / "anchor.json"));
   EXPECT_EQ(record["anchors_fingerprint"], file_fingerprint(dir / "anchor" / "anchors.jsonl"));
+  // Anchors are taken only with the anchor.json that names their trajectories: copied
+  // alone (they could be another seed's), they are refused.
+  const fs::path alone = root_ / "anchors_alone";
+  fs::create_directories(alone);
+  fs::copy_file(dir / "anchor" / "anchors.jsonl", alone / "anchors.jsonl", fs::copy_options::overwrite_existing);
+  try {
+    usable_anchors(alone / "anchors.jsonl", dir / "propose" / "trajectories.jsonl", 2.0);
+    FAIL() << "anchors without anchor.json were used";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("have no anchor.json beside them"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(usable_anchors(dir / "anchor" / "anchors.jsonl", dir / "propose" / "trajectories.jsonl", 2.0).size(),
+            kept_anchors(anchors).size());
 }
 
 TEST_F(PipelineStages, APromptNoSampleSolvedIsDropped) {
