@@ -8,11 +8,21 @@
 
 namespace disa::loss {
 
+ClipRatios read_clip_ratios(Settings& settings, double default_low, double default_high) {
+  const bool fallback_given = settings.has("clip_ratio");
+  // Read even when absent, so that an unknown-option message lists it among the known keys.
+  const double clip_ratio = settings.number_in("clip_ratio", default_low, 0, 1);
+  ClipRatios r;
+  r.low = settings.number_in("clip_ratio_low", fallback_given ? clip_ratio : default_low, 0, 1);
+  r.high = settings.number_in("clip_ratio_high", fallback_given ? clip_ratio : default_high, 0, kNoBound);
+  return r;
+}
+
 GrpoOptions GrpoOptions::from(Settings& settings) {
   GrpoOptions o;
-  const double clip_ratio = settings.number_in("clip_ratio", 0.2, 0, 1);
-  o.clip.clip_ratio_low = settings.number_in("clip_ratio_low", clip_ratio, 0, 1);
-  o.clip.clip_ratio_high = settings.number_in("clip_ratio_high", clip_ratio, 0, kNoBound);
+  const ClipRatios clip = read_clip_ratios(settings, o.clip.clip_ratio_low, o.clip.clip_ratio_high);
+  o.clip.clip_ratio_low = clip.low;
+  o.clip.clip_ratio_high = clip.high;
   o.clip.clip_ratio_c = settings.number_in("clip_ratio_c", o.clip.clip_ratio_c, 1, kNoBound, /*low_open=*/true);
   o.loss_agg_mode =
       parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");

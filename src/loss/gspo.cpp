@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "src/loss/aggregation.h"
+#include "src/loss/grpo.h"
 #include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
@@ -18,8 +19,10 @@ constexpr double kMaxLogRatio = 10.0;
 
 GspoOptions GspoOptions::from(Settings& settings) {
   GspoOptions o;
-  o.clip_ratio_low = settings.number_in("clip_ratio_low", o.clip_ratio_low, 0, 1);
-  o.clip_ratio_high = settings.number_in("clip_ratio_high", o.clip_ratio_high, 0, kNoBound);
+  // verl's compute_policy_loss_gspo falls back to clip_ratio as its PPO loss does.
+  const ClipRatios clip = read_clip_ratios(settings, o.clip_ratio_low, o.clip_ratio_high);
+  o.clip_ratio_low = clip.low;
+  o.clip_ratio_high = clip.high;
   o.advantage = group_advantage_options(settings);
   return o;
 }

@@ -1561,5 +1561,113 @@ TEST(BadOptions, OutOfRangeValuesAreNamed) {
   EXPECT_TRUE(test::contains_all(objective_error("tb", {"beta=1e400"}), {"tb: beta=1e400", "finite"}));
 }
 
+
+// ---------------------------------------------------------------------------------
+// Clip-range options: verl's clip_ratio fallback, and bounds a weight variant never reads
+// ---------------------------------------------------------------------------------
+
+// verl's compute_policy_loss_vanilla and compute_policy_loss_gspo both take clip_ratio_low
+// and clip_ratio_high, each falling back to clip_ratio when not given (LOSSES.md sections
+// 3 and 5; golden gspo cases pass all three). gspo used to refuse clip_ratio as unknown.
+TEST(ClipOptions, GspoTakesClipRatioAsTheLowHighFallbackAsGrpoDoes) {
+  struct Case {
+    std::string objective;
+    std::vector<std::string> settings;
+    double low, high;
+  };
+  const std::vector<Case> cases = {
+      {"grpo", {}, 0.2, 0.2},
+      {"grpo", {"clip_ratio=0.1"}, 0.1, 0.1},
+      {"grpo", {"clip_ratio=0.1", "clip_ratio_high=0.28"}, 0.1, 0.28},
+      {"gspo", {}, 3e-4, 4e-4},  // the GSPO paper's range when nothing is given
+      {"gspo", {"clip_ratio=0.1"}, 0.1, 0.1},
+      {"gspo", {"clip_ratio=0.1", "clip_ratio_high=0.28"}, 0.1, 0.28},
+      {"gspo", {"clip_ratio=0.1", "clip_ratio_low=0.05"}, 0.05, 0.1},
+      {"gspo", {"clip_ratio=0.2", "clip_ratio_low=3e-4", "clip_ratio_high=4e-4"}, 3e-4, 4e-4},
+  };
+  for (const Case& c : cases) {
+    std::string label = c.objective;
+    for (const std::string& e : c.settings) label += " " + e;
+    Objective obj;
+    ASSERT_EQ(test::input_error_message([&] { obj = make_objective(c.objective, c.settings); }), "<no exception thrown>")
+        << label;
+    double low = 0, high = 0;
+    if (const auto* g = std::get_if<GrpoOptions>(&obj.options)) {
+      low = g->clip.clip_ratio_low;
+      high = g->clip.clip_ratio_high;
+    } else {
+      low = std::get<GspoOptions>(obj.options).clip_ratio_low;
+      high = std::get<GspoOptions>(obj.options).clip_ratio_high;
+    }
+    EXPECT_EQ(low, c.low) << label;
+    EXPECT_EQ(high, c.high) << label;
+  }
+  // Range-checked as grpo's: it feeds the lower bound 1 - clip_ratio, so [0, 1).
+  EXPECT_TRUE(test::contains_all(objective_error("gspo", {"clip_ratio=1"}), {"gspo: clip_ratio=1", "[0, 1)"}));
+  EXPECT_TRUE(test::contains_all(objective_error("gspo", {"clip_ratio=-0.1"}), {"gspo: clip_ratio=-0.1"}));
+}
+
+// Each flowrl weight_clip reads its own bounds (flowrl.h). A bound the chosen variant
+// never reads used to be accepted and ignored: weight_clip=cispo clip_ratio=0.1 ran with
+// 0.2/0.28. Now it is refused, naming the option, its value and the variant.
+TEST(ClipOptions, FlowRlRefusesABoundItsWeightClipDoesNotRead) {
+  const std::map<std::string, std::vector<std::string>> reads = {
+      {"none", {}},
+      {"max10", {"weight_clamp_max"}},
+      {"cispo", {"clip_ratio_low", "clip_ratio_high"}},
+      {"symmetric", {"clip_ratio"}},
+  };
+  const std::vector<std::string> bounds = {"weight_clamp_max", "clip_ratio", "clip_ratio_low", "clip_ratio_high"};
+  for (const auto& [variant, keys] : reads) {
+    for (const std::string& key : bounds) {
+      const std::string entry = key + "=0.1";
+      const std::string message = objective_error("flowrl", {"weight_clip=" + variant, entry});
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+        EXPECT_EQ(message, "<no exception thrown>") << variant << " " << entry;
+      } else {
+        EXPECT_TRUE(test::contains_all(message, {"flowrl: " + entry, "not read by weight_clip=" + variant}))
+            << variant << " " << entry;
+      }
+    }
+  }
+  // weight_clip not given is none, and the message says so.
+  EXPECT_TRUE(test::contains_all(objective_error("flowrl", {"clip_ratio=0.2"}),
+                                 {"flowrl: clip_ratio=0.2", "not read by weight_clip=none"}));
+  // The brief's case: cispo names the bounds it does use.
+  EXPECT_TRUE(test::contains_all(objective_error("flowrl", {"weight_clip=cispo", "clip_ratio=0.1"}),
+                                 {"flowrl: clip_ratio=0.1", "weight_clip=cispo", "clip_ratio_low", "clip_ratio_high"}));
+}
+
+// What option_list (disa loss --list, the options echoed in results) shows is what the
+// head reads: for every objective and flowrl variant, the listed options given back as
+// settings are accepted and resolve to the same list; flowrl lists only its variant's bounds.
+TEST(ClipOptions, ListedOptionsAreExactlyTheOnesReadAndAreAcceptedBack) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> objectives;
+  for (const std::string& name : objective_names()) objectives.push_back({name, {}});
+  for (const char* w : {"none", "max10", "cispo", "symmetric"}) objectives.push_back({"flowrl", {std::string("weight_clip=") + w}});
+  for (const auto& [name, settings] : objectives) {
+    const OptionList listed = option_list(make_objective(name, settings));
+    std::vector<std::string> back;
+    for (const auto& [key, value] : listed) back.push_back(key + "=" + value);
+    OptionList again;
+    EXPECT_EQ(test::input_error_message([&] { again = option_list(make_objective(name, back)); }), "<no exception thrown>")
+        << name << (settings.empty() ? "" : " " + settings[0]);
+    EXPECT_EQ(again, listed) << name;
+  }
+  const std::map<std::string, std::vector<std::string>> bounds = {
+      {"none", {}},
+      {"max10", {"weight_clamp_max"}},
+      {"cispo", {"clip_ratio_low", "clip_ratio_high"}},
+      {"symmetric", {"clip_ratio"}},
+  };
+  for (const auto& [variant, keys] : bounds) {
+    std::vector<std::string> listed;
+    for (const auto& [key, value] : option_list(make_objective("flowrl", {"weight_clip=" + variant}))) {
+      if (key == "weight_clamp_max" || key.starts_with("clip_ratio")) listed.push_back(key);
+    }
+    EXPECT_EQ(listed, keys) << variant;
+  }
+}
+
 }  // namespace
 }  // namespace disa::loss
