@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "src/loss/finite_gradient.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
@@ -64,6 +65,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
   // Per-row sums, reduced serially below so the result does not depend on the thread count.
   std::vector<double> pg_sum(B, 0.0), kl_sum(B, 0.0), neg_log_ratio_sum(B, 0.0);
   std::vector<std::size_t> clipped(B, 0), dual_clipped(B, 0);
+  std::vector<unsigned char> grad_finite(B, 1);  // require_finite_token_gradients
 
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
@@ -76,6 +78,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
     // Local accumulators: stores through `grad` could alias the per-row vectors (Real = double).
     double pg = 0.0, kl_total = 0.0, neg_log_ratio = 0.0;
     std::size_t n_clipped = 0, n_dual = 0;
+    bool finite = true;
     for (std::size_t t = 0; t < len; ++t) {
       if (m[t] == Real(0)) continue;
       const ClippedToken tok =
@@ -90,8 +93,11 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
         kl_total += kl.value;
         g += options.kl_coef * kl.dvalue_dlogp;
       }
-      grad[t] = Real(c[i] * g);
+      const Real rounded = Real(c[i] * g);
+      grad[t] = rounded;
+      finite &= std::isfinite(rounded);
     }
+    grad_finite[i] = finite;
     pg_sum[i] = pg;
     kl_sum[i] = kl_total;
     neg_log_ratio_sum[i] = neg_log_ratio;
@@ -113,6 +119,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
   if (!std::isfinite(result.loss)) {
     throw NumericalError(fmt::format("grpo: the loss is not finite ({})", result.loss));
   }
+  require_finite_token_gradients("grpo", result.grad_logp, T, grad_finite);
   auto& d = result.diagnostics;
   const double masked_mean_denominator = double(tokens) + kMaskedMeanEpsilon;
   d.scalars["pg_loss"] = pg_loss;

@@ -1669,5 +1669,72 @@ TEST(ClipOptions, ListedOptionsAreExactlyTheOnesReadAndAreAcceptedBack) {
   }
 }
 
+// ---------------------------------------------------------------------------------
+// Gradients that overflow the precision though the loss (in double) is finite
+// ---------------------------------------------------------------------------------
+
+template <class Real>
+BatchData<Real> one_token(double logp, double logp_old, double logp_ref, double advantage) {
+  BatchData<Real> b;
+  b.rows = 1;
+  b.columns = 1;
+  b.mask = {1};
+  b.logp = {Real(logp)};
+  b.logp_old = {Real(logp_old)};
+  b.logp_ref = {Real(logp_ref)};
+  b.reward = {0};
+  b.group = {0};
+  b.advantages = {Real(advantage)};
+  return b;
+}
+
+template <class Real>
+std::string numerical_error_for(const std::string& name, const std::vector<std::string>& settings,
+                                const BatchData<Real>& b, LossResult<Real>* out = nullptr) {
+  try {
+    LossResult<Real> r = compute_loss<Real>(make_objective(name, settings), b.view());
+    if (out != nullptr) *out = std::move(r);
+  } catch (const NumericalError& e) {
+    return e.what();
+  }
+  return "<no exception thrown>";
+}
+
+// The per-token heads checked their double loss but rounded each gradient entry to Real
+// unchecked, so a float gradient could be +-inf with no error (the reviewer's cases):
+//   kl   k2, kl_coef 10, logp -3e38: loss 10 * 0.5 * 9e76 = 4.5e77, gradient 10 * (-3e38) = -3e39
+//   grpo A = 3e38, d = 0.15 (inside the 0.2 clip): loss = gradient = -A e^0.15 = -3.49e38
+//   gspo A = -1e38, d = 2 (unclipped for A < 0): loss = gradient = -A e^2 / (1 + 1e-8) = 7.39e38
+// All beyond FLT_MAX = 3.40e38 and finite in double. sft needs no check: its gradient is
+// -c_i with |c_i| <= 1 (aggregation.h), which cannot overflow.
+TEST(BadBatch, AFloatGradientThatOverflowsIsAnErrorInThePerTokenHeads) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> settings;
+    double logp, logp_old, logp_ref, advantage;
+    double loss, gradient;  // by hand, in double
+  };
+  const double e015 = std::exp(0.15);
+  const std::vector<Case> cases = {
+      {"kl", {"kl_estimator=k2", "kl_coef=10"}, -3e38, 0, 0, 0, 4.5e77, -3e39},
+      {"grpo", {}, 0.15, 0, 0, 3e38, -3e38 * e015, -3e38 * e015},
+      {"gspo", {}, 2, 0, 0, -1e38, 1e38 * std::exp(2.0) / (1 + 1e-8), 1e38 * std::exp(2.0) / (1 + 1e-8)},
+  };
+  for (const Case& c : cases) {
+    // float: the logp and advantages above are floats' (3e38 < FLT_MAX); only the gradient overflows.
+    const BatchData<float> f = one_token<float>(c.logp, c.logp_old, c.logp_ref, c.advantage);
+    EXPECT_TRUE(test::contains_all(numerical_error_for<float>(c.name, c.settings, f),
+                                   {c.name + ": the gradient at row 0, token 0", "float"}))
+        << c.name;
+    // double: the same batch is fine, and its numbers are the hand-written ones.
+    const BatchData<double> d = one_token<double>(double(f.logp[0]), double(f.logp_old[0]), double(f.logp_ref[0]),
+                                                  double(f.advantages[0]));
+    LossResult<double> r;
+    ASSERT_EQ(numerical_error_for<double>(c.name, c.settings, d, &r), "<no exception thrown>") << c.name;
+    EXPECT_NEAR(r.loss, c.loss, 1e-6 * std::fabs(c.loss)) << c.name;
+    EXPECT_NEAR(r.grad_logp[0], c.gradient, 1e-6 * std::fabs(c.gradient)) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace disa::loss
