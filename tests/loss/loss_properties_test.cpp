@@ -1736,5 +1736,85 @@ TEST(BadBatch, AFloatGradientThatOverflowsIsAnErrorInThePerTokenHeads) {
   }
 }
 
+// ---------------------------------------------------------------------------------
+// Clamps and aggregation against values written out by hand from LOSSES.md
+// ---------------------------------------------------------------------------------
+
+// LOSSES.md section 3: d = clamp(lp - lp_old, -20, 20), rho = e^d; the gradient -A rho
+// only where the unclipped branch is active and d inside the clamp. Clip ranges wide
+// enough that the clip does not hide the clamp: one token, A per sequence.
+TEST(HandValues, PpoLogRatioIsClampedAtPlusMinus20) {
+  struct Case {
+    std::vector<std::string> settings;
+    double d, advantage;
+    double loss, gradient, ppo_kl;
+  };
+  const double e20 = std::exp(20.0), e19 = std::exp(19.0), em20 = std::exp(-20.0);
+  const double den = 1 + 1e-8;  // ppo_kl = masked_mean(-d), masked_mean's 1e-8
+  const std::vector<Case> cases = {
+      // d = 25 -> 20: l1 = l2 = -e^20 (1 + 1e10 exceeds e^20), value -e^20 (not -e^25), gradient 0.
+      {{"clip_ratio_high=1e10"}, 25, 1, -e20, 0, -20 / den},
+      // d = 19 is inside: value and gradient -e^19.
+      {{"clip_ratio_high=1e10"}, 19, 1, -e19, -e19, -19 / den},
+      // d = -25 -> -20: 1 - clip_ratio_low = 1e-9 < e^-20 = 2.06e-9, so unclipped: -e^-20, gradient 0.
+      {{"clip_ratio_low=0.999999999"}, -25, 1, -em20, 0, 20 / den},
+  };
+  for (const Case& c : cases) {
+    BatchData<double> b = one_token<double>(c.d, 0, 0, c.advantage);
+    std::vector<std::string> settings = c.settings;
+    const LossResult<double> r = run(make_objective("grpo", settings), b);
+    EXPECT_NEAR(r.loss, c.loss, 1e-13 * std::fabs(c.loss)) << "d = " << c.d;
+    EXPECT_NEAR(r.grad_logp[0], c.gradient, 1e-13 * std::fabs(c.gradient)) << "d = " << c.d;
+    EXPECT_NEAR(scalar(r, "ppo_kl"), c.ppo_kl, 1e-13 * std::fabs(c.ppo_kl)) << "d = " << c.d;
+    EXPECT_EQ(scalar(r, "pg_clipfrac"), 0.0) << "d = " << c.d;
+  }
+}
+
+// LOSSES.md section 5: s_i = e^{sum_t m d / max(n_i, 1)}, log s_it clamped at max 10 (value
+// and gradient: none past the clamp), loss_tok = max(-A s, -A clamp(s, 1 - lo, 1 + hi)),
+// always seq-mean-token-mean. Row 0: two tokens, d = 12 each: log s = 12 -> 10, value e^10,
+// gradient 0. Row 1: one token (one padding), d = 9: value e^9, gradient -A e^9 / (B' (1 + 1e-8)).
+// A = -1 on both rows, so the unclipped branch -A s is the max.
+TEST(HandValues, GspoLogRatioIsClampedAt10) {
+  BatchData<double> b;
+  b.rows = 2;
+  b.columns = 2;
+  b.mask = {1, 1, 1, 0};
+  b.logp = {12, 12, 9, 0};
+  b.logp_old = {0, 0, 0, 0};
+  b.reward = {0, 0};
+  b.group = {0, 1};
+  b.advantages = {-1, -1};
+  const LossResult<double> r = run(make_objective("gspo"), b);
+  const double e10 = std::exp(10.0), e9 = std::exp(9.0);
+  const double loss = 0.5 * (2 * e10 / (2 + 1e-8) + e9 / (1 + 1e-8));
+  EXPECT_NEAR(r.loss, loss, 1e-13 * loss);
+  EXPECT_EQ(r.grad_logp[0], 0.0);
+  EXPECT_EQ(r.grad_logp[1], 0.0);
+  EXPECT_NEAR(r.grad_logp[2], e9 / (2 * (1 + 1e-8)), 1e-13 * e9);
+  EXPECT_EQ(r.grad_logp[3], 0.0);
+  const std::vector<double>* ratio = per_sequence(r, "ratio");
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_NEAR((*ratio)[0], e10, 1e-13 * e10);
+  EXPECT_NEAR((*ratio)[1], e9, 1e-13 * e9);
+}
+
+// LOSSES.md section 4: seq-mean-token-sum sums each row and averages over the non-empty
+// rows only (B' = 2 of B = 3 here). Through the kl head with k1 (value lp - ref, derivative
+// 1) and kl_coef 1: rows lp - ref = {0.5, -1, 2}, {} (empty), {3}.
+TEST(HandValues, SeqMeanTokenSumAveragesOverNonEmptyRows) {
+  BatchData<double> b;
+  b.rows = 3;
+  b.columns = 3;
+  b.mask = {1, 1, 1, 0, 0, 0, 1, 0, 0};
+  b.logp = {0.5, -1, 2, 7, 7, 7, 3, 7, 7};
+  b.logp_ref = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const LossResult<double> r =
+      run(make_objective("kl", {"kl_estimator=k1", "kl_coef=1", "loss_agg_mode=seq-mean-token-sum"}), b);
+  EXPECT_DOUBLE_EQ(r.loss, (0.5 - 1 + 2 + 3) / 2.0);  // 2.25, not / 3
+  const std::vector<double> grad = {0.5, 0.5, 0.5, 0, 0, 0, 0.5, 0, 0};
+  for (std::size_t k = 0; k < grad.size(); ++k) EXPECT_EQ(r.grad_logp[k], grad[k]) << k;
+}
+
 }  // namespace
 }  // namespace disa::loss
