@@ -48,7 +48,8 @@ struct Args {
 std::string description(const std::string& name) {
   static const std::map<std::string, std::string> text = {
       {"tb", "trajectory balance with a frozen log Z: L = (1/B) sum_i w_i (log_z_i + s_i sum_t (logp - logp_ref) - beta r_i)^2"},
-      {"flowrl", "FlowRL as its reference code computes it: L = (1/B) sum_i w_i (log_z_i + mean logp - beta A_i - mean logp_ref)^2"},
+      {"flowrl", "FlowRL as its reference code computes it: L = (1/B) sum_i w_i (log_z_i + mean logp - beta A_i - mean logp_ref)^2; "
+                 "weight_clip=max10, cispo and symmetric add their own bounds (--list --objective flowrl --set weight_clip=...)"},
       {"grpo", "PPO clipped surrogate (asymmetric + dual clip) on GRPO group-normalised advantages, optional KL penalty"},
       {"gspo", "GSPO-token: length-normalised sequence ratio, clipped, always seq-mean-token-mean"},
       {"sft", "negative log-likelihood of the sequences with reward >= reward_threshold"},

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "src/loss/aggregation.h"
 #include "src/loss/finite_gradient.h"
@@ -24,6 +27,37 @@ const char* weight_clip_name(FlowRlWeightClip clip) {
       return "cispo";
     case FlowRlWeightClip::symmetric:
       return "symmetric";
+  }
+  return "?";
+}
+
+// Whether weight_clip `clip` reads the bound `key` (one of weight_clamp_max, clip_ratio,
+// clip_ratio_low, clip_ratio_high), and what it reads instead, for the refusal message.
+bool reads_bound(FlowRlWeightClip clip, std::string_view key) {
+  switch (clip) {
+    case FlowRlWeightClip::none:
+      return false;
+    case FlowRlWeightClip::max10:
+      return key == "weight_clamp_max";
+    case FlowRlWeightClip::cispo:
+      return key == "clip_ratio_low" || key == "clip_ratio_high";
+    case FlowRlWeightClip::symmetric:
+      return key == "clip_ratio";
+  }
+  return false;
+}
+
+const char* bounds_read(FlowRlWeightClip clip) {
+  switch (clip) {
+    case FlowRlWeightClip::none:
+      return "its weight is unclipped, as in the paper release; weight_clip=max10 reads weight_clamp_max, cispo "
+             "clip_ratio_low/clip_ratio_high, symmetric clip_ratio";
+    case FlowRlWeightClip::max10:
+      return "it uses weight_clamp_max";
+    case FlowRlWeightClip::cispo:
+      return "it uses clip_ratio_low/clip_ratio_high";
+    case FlowRlWeightClip::symmetric:
+      return "it uses clip_ratio";
   }
   return "?";
 }
@@ -49,17 +83,36 @@ FlowRlOptions FlowRlOptions::from(Settings& settings) {
   o.clip_ratio = settings.number_in("clip_ratio", o.clip_ratio, 0, 1);
   o.clip_ratio_low = settings.number_in("clip_ratio_low", o.clip_ratio_low, 0, 1);
   o.clip_ratio_high = settings.number_in("clip_ratio_high", o.clip_ratio_high, 0, kNoBound);
+  // Each weight_clip reads only its own bounds (flowrl.h). A bound the chosen one never
+  // reads is refused, not ignored: weight_clip=cispo clip_ratio=0.1 used to run with
+  // cispo's 0.2/0.28 while the user asked for 0.1. cispo takes no clip_ratio fallback (as
+  // grpo and gspo do, verl's PPO losses): LOSSES.md section 7 and golden/README.md define
+  // the verl@4bf4bd3 recipe with clip_ratio_low/clip_ratio_high alone, and its golden
+  // cases pass no clip_ratio, so nothing says that recipe reads one.
+  for (const auto& [key, value] : {std::pair<std::string_view, double>{"weight_clamp_max", o.weight_clamp_max},
+                                   {"clip_ratio", o.clip_ratio},
+                                   {"clip_ratio_low", o.clip_ratio_low},
+                                   {"clip_ratio_high", o.clip_ratio_high}}) {
+    if (settings.has(key) && !reads_bound(o.weight_clip, key)) {
+      settings.reject(key, fmt::format("{}", value),
+                      fmt::format("not read by weight_clip={} ({})", weight_clip_name(o.weight_clip),
+                                  bounds_read(o.weight_clip)));
+    }
+  }
   o.advantage = group_advantage_options(settings);
   return o;
 }
 
 OptionList FlowRlOptions::list() const {
-  OptionList list = {{"beta", fmt::format("{}", beta)},
-                     {"weight_clip", weight_clip_name(weight_clip)},
-                     {"weight_clamp_max", fmt::format("{}", weight_clamp_max)},
-                     {"clip_ratio", fmt::format("{}", clip_ratio)},
-                     {"clip_ratio_low", fmt::format("{}", clip_ratio_low)},
-                     {"clip_ratio_high", fmt::format("{}", clip_ratio_high)}};
+  OptionList list = {{"beta", fmt::format("{}", beta)}, {"weight_clip", weight_clip_name(weight_clip)}};
+  // Only the bounds this weight_clip reads: the others would be refused if given back
+  // (disa loss --list --objective flowrl --set weight_clip=cispo shows cispo's).
+  for (const auto& [key, value] : {std::pair<std::string_view, double>{"weight_clamp_max", weight_clamp_max},
+                                   {"clip_ratio", clip_ratio},
+                                   {"clip_ratio_low", clip_ratio_low},
+                                   {"clip_ratio_high", clip_ratio_high}}) {
+    if (reads_bound(weight_clip, key)) list.emplace_back(std::string(key), fmt::format("{}", value));
+  }
   append_options(list, advantage);
   return list;
 }

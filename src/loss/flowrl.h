@@ -23,7 +23,9 @@
 // while the log-probs are; the weight uses the sum of token log-ratios while the residual
 // uses means; an empty row has w = 1 and contributes log_z^2 / B.
 // Defaults: beta 15, weight_clip none, weight_clamp_max 10, clip_ratio 0.2,
-// clip_ratio_low 0.2, clip_ratio_high 0.28, norm_adv_by_std true, epsilon 1e-6.
+// clip_ratio_low 0.2, clip_ratio_high 0.28, norm_adv_by_std true, epsilon 1e-6. A bound
+// the chosen weight_clip does not read (above) is an InputError naming it, its value and
+// the variant; list() shows only the bounds read.
 // Diagnostics per sequence: residual, weight, advantages (when per sequence), kept_tokens
 // (cispo); scalars: residual_rms, weight_max, dropped_token_fraction (cispo).
 // A weight that overflows (paper release, summed log-ratio above ~709.78) is an error

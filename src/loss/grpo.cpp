@@ -4,15 +4,26 @@
 
 #include <cmath>
 
+#include "src/loss/finite_gradient.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
 
+ClipRatios read_clip_ratios(Settings& settings, double default_low, double default_high) {
+  const bool fallback_given = settings.has("clip_ratio");
+  // Read even when absent, so that an unknown-option message lists it among the known keys.
+  const double clip_ratio = settings.number_in("clip_ratio", default_low, 0, 1);
+  ClipRatios r;
+  r.low = settings.number_in("clip_ratio_low", fallback_given ? clip_ratio : default_low, 0, 1);
+  r.high = settings.number_in("clip_ratio_high", fallback_given ? clip_ratio : default_high, 0, kNoBound);
+  return r;
+}
+
 GrpoOptions GrpoOptions::from(Settings& settings) {
   GrpoOptions o;
-  const double clip_ratio = settings.number_in("clip_ratio", 0.2, 0, 1);
-  o.clip.clip_ratio_low = settings.number_in("clip_ratio_low", clip_ratio, 0, 1);
-  o.clip.clip_ratio_high = settings.number_in("clip_ratio_high", clip_ratio, 0, kNoBound);
+  const ClipRatios clip = read_clip_ratios(settings, o.clip.clip_ratio_low, o.clip.clip_ratio_high);
+  o.clip.clip_ratio_low = clip.low;
+  o.clip.clip_ratio_high = clip.high;
   o.clip.clip_ratio_c = settings.number_in("clip_ratio_c", o.clip.clip_ratio_c, 1, kNoBound, /*low_open=*/true);
   o.loss_agg_mode =
       parse_loss_agg_mode(settings.word("loss_agg_mode", "token-mean"), settings.objective() + ": loss_agg_mode");
@@ -54,6 +65,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
   // Per-row sums, reduced serially below so the result does not depend on the thread count.
   std::vector<double> pg_sum(B, 0.0), kl_sum(B, 0.0), neg_log_ratio_sum(B, 0.0);
   std::vector<std::size_t> clipped(B, 0), dual_clipped(B, 0);
+  std::vector<unsigned char> grad_finite(B, 1);  // require_finite_token_gradients
 
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
@@ -66,6 +78,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
     // Local accumulators: stores through `grad` could alias the per-row vectors (Real = double).
     double pg = 0.0, kl_total = 0.0, neg_log_ratio = 0.0;
     std::size_t n_clipped = 0, n_dual = 0;
+    bool finite = true;
     for (std::size_t t = 0; t < len; ++t) {
       if (m[t] == Real(0)) continue;
       const ClippedToken tok =
@@ -80,8 +93,11 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
         kl_total += kl.value;
         g += options.kl_coef * kl.dvalue_dlogp;
       }
-      grad[t] = Real(c[i] * g);
+      const Real rounded = Real(c[i] * g);
+      grad[t] = rounded;
+      finite &= std::isfinite(rounded);
     }
+    grad_finite[i] = finite;
     pg_sum[i] = pg;
     kl_sum[i] = kl_total;
     neg_log_ratio_sum[i] = neg_log_ratio;
@@ -103,6 +119,7 @@ LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& opti
   if (!std::isfinite(result.loss)) {
     throw NumericalError(fmt::format("grpo: the loss is not finite ({})", result.loss));
   }
+  require_finite_token_gradients("grpo", result.grad_logp, T, grad_finite);
   auto& d = result.diagnostics;
   const double masked_mean_denominator = double(tokens) + kMaskedMeanEpsilon;
   d.scalars["pg_loss"] = pg_loss;

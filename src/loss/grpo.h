@@ -37,6 +37,18 @@ struct GrpoOptions {
 
 unsigned grpo_fields(const GrpoOptions& options);
 
+// verl's clip range, as compute_policy_loss_vanilla (grpo) and compute_policy_loss_gspo
+// (gspo) both read it: clip_ratio_low and clip_ratio_high, each falling back to clip_ratio
+// when that is given and it is not, else to the head's own default (grpo: verl's 0.2/0.2;
+// gspo: the GSPO paper's 3e-4/4e-4). One reader, so the two heads cannot drift apart again
+// (gspo used to refuse clip_ratio). clip_ratio also sets the lower bound 1 - clip_ratio,
+// hence [0, 1).
+struct ClipRatios {
+  double low = 0;
+  double high = 0;
+};
+ClipRatios read_clip_ratios(Settings& settings, double default_low, double default_high);
+
 // Validates the batch (validate_batch; InputError naming the field), then computes.
 template <class Real>
 LossResult<Real> grpo_loss(const LossBatch<Real>& batch, const GrpoOptions& options);

@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "src/loss/aggregation.h"
+#include "src/loss/finite_gradient.h"
+#include "src/loss/grpo.h"
 #include "src/loss/row_ops.h"
 #include "src/numerical_error.h"
 
@@ -18,8 +20,10 @@ constexpr double kMaxLogRatio = 10.0;
 
 GspoOptions GspoOptions::from(Settings& settings) {
   GspoOptions o;
-  o.clip_ratio_low = settings.number_in("clip_ratio_low", o.clip_ratio_low, 0, 1);
-  o.clip_ratio_high = settings.number_in("clip_ratio_high", o.clip_ratio_high, 0, kNoBound);
+  // verl's compute_policy_loss_gspo falls back to clip_ratio as its PPO loss does.
+  const ClipRatios clip = read_clip_ratios(settings, o.clip_ratio_low, o.clip_ratio_high);
+  o.clip_ratio_low = clip.low;
+  o.clip_ratio_high = clip.high;
   o.advantage = group_advantage_options(settings);
   return o;
 }
@@ -48,6 +52,7 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
   result.grad_logp.assign(B * T, Real(0));
   std::vector<double> pg_sum(B, 0.0), log_ratio_sum(B, 0.0), ratio(B, 1.0);
   std::vector<std::size_t> clipped(B, 0);
+  std::vector<unsigned char> grad_finite(B, 1);  // require_finite_token_gradients
 
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
@@ -63,6 +68,7 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
     Real* grad = result.grad_logp.data() + row;
     double pg = 0.0;  // local: stores through `grad` could alias pg_sum (Real = double)
     std::size_t n_clipped = 0;
+    bool finite = true;
     for (std::size_t t = 0; t < len; ++t) {
       if (m[t] == Real(0)) continue;
       const double a = advantages.at(i, t);
@@ -70,8 +76,11 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
       const double l2 = -a * std::clamp(s, low, high);
       pg += std::max(l1, l2);
       n_clipped += l2 > l1;
-      grad[t] = Real((l1 >= l2 && passes_gradient) ? c[i] * (-a * s) : 0.0);
+      const Real rounded = Real((l1 >= l2 && passes_gradient) ? c[i] * (-a * s) : 0.0);
+      grad[t] = rounded;
+      finite &= std::isfinite(rounded);
     }
+    grad_finite[i] = finite;
     pg_sum[i] = pg;
     clipped[i] = n_clipped;
   }
@@ -88,6 +97,7 @@ LossResult<Real> gspo_loss(const LossBatch<Real>& batch, const GspoOptions& opti
   if (!std::isfinite(result.loss)) {
     throw NumericalError(fmt::format("gspo: the loss is not finite ({})", result.loss));
   }
+  require_finite_token_gradients("gspo", result.grad_logp, T, grad_finite);
   auto& d = result.diagnostics;
   const double masked_mean_denominator = double(tokens) + kMaskedMeanEpsilon;
   d.scalars["pg_clipfrac"] = double(clipped_total) / masked_mean_denominator;

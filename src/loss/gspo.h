@@ -9,7 +9,8 @@
 //                   (0 also where log s_i > 10)
 //
 // Defaults (the GSPO paper's): clip_ratio_low 3e-4, clip_ratio_high 4e-4, no KL term,
-// norm_adv_by_std true, epsilon 1e-6. Diagnostics: pg_clipfrac = masked_mean(l2 > l1),
+// norm_adv_by_std true, epsilon 1e-6. clip_ratio, when given, is the fallback of both
+// bounds, as in verl (read_clip_ratios, grpo.h). Diagnostics: pg_clipfrac = masked_mean(l2 > l1),
 // pg_clipfrac_lower = 0, ppo_kl = masked_mean(logp_old - logp); per sequence: ratio (s_i),
 // advantages.
 #pragma once

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "src/input_error.h"
+#include "src/loss/finite_gradient.h"
 #include "src/numerical_error.h"
 
 namespace disa::loss {
@@ -70,6 +71,7 @@ LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& opti
   LossResult<Real> result;
   result.grad_logp.assign(B * T, Real(0));
   std::vector<double> kl_sum(B, 0.0);
+  std::vector<unsigned char> grad_finite(B, 1);  // require_finite_token_gradients
 
 #pragma omp parallel for schedule(static) if (batch.tokens() >= kMinParallelTokens)
   for (std::size_t i = 0; i < B; ++i) {
@@ -81,18 +83,23 @@ LossResult<Real> kl_loss(const LossBatch<Real>& batch, const KlLossOptions& opti
     Real* grad = result.grad_logp.data() + row;
     const double scale = options.kl_coef * c[i];
     double total = 0.0;  // local: stores through `grad` could alias kl_sum (Real = double)
+    bool finite = true;
     for (std::size_t t = 0; t < len; ++t) {
       if (m[t] == Real(0)) continue;
       const TokenTerm k = kl_penalty(options.kl_estimator, double(logp[t]), double(logp_ref[t]));
       total += k.value;
-      grad[t] = Real(scale * k.dvalue_dlogp);
+      const Real rounded = Real(scale * k.dvalue_dlogp);
+      grad[t] = rounded;
+      finite &= std::isfinite(rounded);
     }
+    grad_finite[i] = finite;
     kl_sum[i] = total;
   }
   double kl = 0.0;
   for (std::size_t i = 0; i < B; ++i) kl += c[i] * kl_sum[i];
   result.loss = options.kl_coef * kl;
   if (!std::isfinite(result.loss)) throw NumericalError(fmt::format("kl: the loss is not finite ({})", kl));
+  require_finite_token_gradients("kl", result.grad_logp, T, grad_finite);
   result.diagnostics.scalars["kl"] = kl;
   result.diagnostics.per_sequence["kl_sum"] = std::move(kl_sum);
   return result;

@@ -41,7 +41,8 @@ std::vector<std::string> objective_names();
 
 // Which batch fields (loss_batch.h Field bits) the objective reads.
 unsigned needed_fields(const Objective& objective);
-// The resolved options, every key with its value (defaults included).
+// The resolved options, every key the head reads with its value (defaults included): what
+// given back as settings resolves to the same list (flowrl lists only its weight_clip's bounds).
 OptionList option_list(const Objective& objective);
 // Whether the objective returns grad_log_z (tb/disa, flowrl).
 bool has_log_z_gradient(const Objective& objective);

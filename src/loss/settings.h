@@ -40,6 +40,10 @@ class Settings {
   std::string word(std::string_view key, std::string_view fallback,
                    std::initializer_list<std::string_view> aliases = {});
 
+  // Whether `key` itself was given. Reads nothing: for an option whose fallback depends on
+  // another's presence (verl's clip_ratio, read_clip_ratios in grpo.h) or that only some
+  // modes read (flowrl's bounds); the getter must still read it.
+  bool has(std::string_view key) const { return values_.count(std::string(key)) != 0; }
   // Throws an InputError when a key was given that no getter read.
   void finish() const;
   // The name `key`'s value was given under (the first alias present), else `key`: for

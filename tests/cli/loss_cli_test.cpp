@@ -243,6 +243,15 @@ TEST_F(LossCliTest, ListShowsEveryObjectiveWithItsOptions) {
   ASSERT_EQ(g.size(), 1u);
   EXPECT_EQ(g[0]["options"]["clip_ratio_high"], "0.28");
   EXPECT_EQ(g[0]["options"]["clip_ratio_low"], "0.2");
+
+  // flowrl lists the bounds its weight_clip reads, and only those: the others are refused.
+  const Result cispo = run("loss --list --objective flowrl --set weight_clip=cispo --json");
+  ASSERT_EQ(cispo.exit_code, 0) << cispo.output;
+  const json f = json::parse(cispo.output)["objectives"][0]["options"];
+  EXPECT_EQ(f["clip_ratio_low"], "0.2");
+  EXPECT_EQ(f["clip_ratio_high"], "0.28");
+  EXPECT_FALSE(f.contains("clip_ratio")) << f.dump();
+  EXPECT_FALSE(f.contains("weight_clamp_max")) << f.dump();
 }
 
 TEST_F(LossCliTest, BadBatchesNameTheField) {
@@ -326,6 +335,9 @@ TEST_F(LossCliTest, BadArgumentsNameTheOption) {
   expect_rejected(run("loss --objective grpo --batch " + batch + " --set clip_ratio=abc"), "clip_ratio");
   expect_rejected(run("loss --objective grpo --batch " + batch + " --set loss_agg_mode=mean"), "loss_agg_mode");
   expect_rejected(run("loss --objective grpo --batch " + batch + " --set clip_ratio"), "clip_ratio");
+  // A flowrl bound its weight_clip does not read: refused, not run with cispo's 0.2/0.28.
+  expect_rejected(run("loss --objective flowrl --batch " + batch + " --set weight_clip=cispo --set clip_ratio=0.1"),
+                  "flowrl: clip_ratio=0.1: not read by weight_clip=cispo (it uses clip_ratio_low/clip_ratio_high)");
   expect_rejected(run("loss --batch " + batch), "--objective");
   expect_rejected(run("loss --objective grpo"), "--batch");
   expect_rejected(run("loss --list --batch " + batch), "--batch");

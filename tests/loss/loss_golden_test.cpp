@@ -394,15 +394,13 @@ std::vector<std::string> ppo_clip_settings(const json& options) {
 
 // compute_policy_loss_gspo -> objective gspo. verl ignores loss_agg_mode (always
 // seq-mean-token-mean), and our gspo has no such option: it is asserted, not passed.
-// clip_ratio is verl's fallback used only when clip_ratio_low/high are absent.
+// clip_ratio is verl's fallback used only when clip_ratio_low/high are absent; gspo reads
+// it the same way (as grpo does), so all three pass under their own names.
 std::vector<std::string> gspo_settings(const json& options) {
   std::vector<std::string> out;
   for (const auto& [key, value] : options.items()) {
-    if (key == "clip_ratio_low" || key == "clip_ratio_high") {
+    if (key == "clip_ratio" || key == "clip_ratio_low" || key == "clip_ratio_high") {
       out.push_back(setting(key, value.get<double>()));
-    } else if (key == "clip_ratio") {
-      EXPECT_TRUE(options.contains("clip_ratio_low") && options.contains("clip_ratio_high"))
-          << "clip_ratio as the only clip range is not mapped";
     } else if (key == "loss_agg_mode" || key == "loss_agg_mode_note") {
       // Ignored by the reference; our head always aggregates seq-mean-token-mean.
     } else if (!advantage_or_default_key(key, value)) {

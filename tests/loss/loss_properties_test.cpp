@@ -1561,5 +1561,260 @@ TEST(BadOptions, OutOfRangeValuesAreNamed) {
   EXPECT_TRUE(test::contains_all(objective_error("tb", {"beta=1e400"}), {"tb: beta=1e400", "finite"}));
 }
 
+
+// ---------------------------------------------------------------------------------
+// Clip-range options: verl's clip_ratio fallback, and bounds a weight variant never reads
+// ---------------------------------------------------------------------------------
+
+// verl's compute_policy_loss_vanilla and compute_policy_loss_gspo both take clip_ratio_low
+// and clip_ratio_high, each falling back to clip_ratio when not given (LOSSES.md sections
+// 3 and 5; golden gspo cases pass all three). gspo used to refuse clip_ratio as unknown.
+TEST(ClipOptions, GspoTakesClipRatioAsTheLowHighFallbackAsGrpoDoes) {
+  struct Case {
+    std::string objective;
+    std::vector<std::string> settings;
+    double low, high;
+  };
+  const std::vector<Case> cases = {
+      {"grpo", {}, 0.2, 0.2},
+      {"grpo", {"clip_ratio=0.1"}, 0.1, 0.1},
+      {"grpo", {"clip_ratio=0.1", "clip_ratio_high=0.28"}, 0.1, 0.28},
+      {"gspo", {}, 3e-4, 4e-4},  // the GSPO paper's range when nothing is given
+      {"gspo", {"clip_ratio=0.1"}, 0.1, 0.1},
+      {"gspo", {"clip_ratio=0.1", "clip_ratio_high=0.28"}, 0.1, 0.28},
+      {"gspo", {"clip_ratio=0.1", "clip_ratio_low=0.05"}, 0.05, 0.1},
+      {"gspo", {"clip_ratio=0.2", "clip_ratio_low=3e-4", "clip_ratio_high=4e-4"}, 3e-4, 4e-4},
+  };
+  for (const Case& c : cases) {
+    std::string label = c.objective;
+    for (const std::string& e : c.settings) label += " " + e;
+    Objective obj;
+    ASSERT_EQ(test::input_error_message([&] { obj = make_objective(c.objective, c.settings); }), "<no exception thrown>")
+        << label;
+    double low = 0, high = 0;
+    if (const auto* g = std::get_if<GrpoOptions>(&obj.options)) {
+      low = g->clip.clip_ratio_low;
+      high = g->clip.clip_ratio_high;
+    } else {
+      low = std::get<GspoOptions>(obj.options).clip_ratio_low;
+      high = std::get<GspoOptions>(obj.options).clip_ratio_high;
+    }
+    EXPECT_EQ(low, c.low) << label;
+    EXPECT_EQ(high, c.high) << label;
+  }
+  // Range-checked as grpo's: it feeds the lower bound 1 - clip_ratio, so [0, 1).
+  EXPECT_TRUE(test::contains_all(objective_error("gspo", {"clip_ratio=1"}), {"gspo: clip_ratio=1", "[0, 1)"}));
+  EXPECT_TRUE(test::contains_all(objective_error("gspo", {"clip_ratio=-0.1"}), {"gspo: clip_ratio=-0.1"}));
+}
+
+// Each flowrl weight_clip reads its own bounds (flowrl.h). A bound the chosen variant
+// never reads used to be accepted and ignored: weight_clip=cispo clip_ratio=0.1 ran with
+// 0.2/0.28. Now it is refused, naming the option, its value and the variant.
+TEST(ClipOptions, FlowRlRefusesABoundItsWeightClipDoesNotRead) {
+  const std::map<std::string, std::vector<std::string>> reads = {
+      {"none", {}},
+      {"max10", {"weight_clamp_max"}},
+      {"cispo", {"clip_ratio_low", "clip_ratio_high"}},
+      {"symmetric", {"clip_ratio"}},
+  };
+  const std::vector<std::string> bounds = {"weight_clamp_max", "clip_ratio", "clip_ratio_low", "clip_ratio_high"};
+  for (const auto& [variant, keys] : reads) {
+    for (const std::string& key : bounds) {
+      const std::string entry = key + "=0.1";
+      const std::string message = objective_error("flowrl", {"weight_clip=" + variant, entry});
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+        EXPECT_EQ(message, "<no exception thrown>") << variant << " " << entry;
+      } else {
+        EXPECT_TRUE(test::contains_all(message, {"flowrl: " + entry, "not read by weight_clip=" + variant}))
+            << variant << " " << entry;
+      }
+    }
+  }
+  // weight_clip not given is none, and the message says so.
+  EXPECT_TRUE(test::contains_all(objective_error("flowrl", {"clip_ratio=0.2"}),
+                                 {"flowrl: clip_ratio=0.2", "not read by weight_clip=none"}));
+  // The brief's case: cispo names the bounds it does use.
+  EXPECT_TRUE(test::contains_all(objective_error("flowrl", {"weight_clip=cispo", "clip_ratio=0.1"}),
+                                 {"flowrl: clip_ratio=0.1", "weight_clip=cispo", "clip_ratio_low", "clip_ratio_high"}));
+}
+
+// What option_list (disa loss --list, the options echoed in results) shows is what the
+// head reads: for every objective and flowrl variant, the listed options given back as
+// settings are accepted and resolve to the same list; flowrl lists only its variant's bounds.
+TEST(ClipOptions, ListedOptionsAreExactlyTheOnesReadAndAreAcceptedBack) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> objectives;
+  for (const std::string& name : objective_names()) objectives.push_back({name, {}});
+  for (const char* w : {"none", "max10", "cispo", "symmetric"}) objectives.push_back({"flowrl", {std::string("weight_clip=") + w}});
+  for (const auto& [name, settings] : objectives) {
+    const OptionList listed = option_list(make_objective(name, settings));
+    std::vector<std::string> back;
+    for (const auto& [key, value] : listed) back.push_back(key + "=" + value);
+    OptionList again;
+    EXPECT_EQ(test::input_error_message([&] { again = option_list(make_objective(name, back)); }), "<no exception thrown>")
+        << name << (settings.empty() ? "" : " " + settings[0]);
+    EXPECT_EQ(again, listed) << name;
+  }
+  const std::map<std::string, std::vector<std::string>> bounds = {
+      {"none", {}},
+      {"max10", {"weight_clamp_max"}},
+      {"cispo", {"clip_ratio_low", "clip_ratio_high"}},
+      {"symmetric", {"clip_ratio"}},
+  };
+  for (const auto& [variant, keys] : bounds) {
+    std::vector<std::string> listed;
+    for (const auto& [key, value] : option_list(make_objective("flowrl", {"weight_clip=" + variant}))) {
+      if (key == "weight_clamp_max" || key.starts_with("clip_ratio")) listed.push_back(key);
+    }
+    EXPECT_EQ(listed, keys) << variant;
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Gradients that overflow the precision though the loss (in double) is finite
+// ---------------------------------------------------------------------------------
+
+template <class Real>
+BatchData<Real> one_token(double logp, double logp_old, double logp_ref, double advantage) {
+  BatchData<Real> b;
+  b.rows = 1;
+  b.columns = 1;
+  b.mask = {1};
+  b.logp = {Real(logp)};
+  b.logp_old = {Real(logp_old)};
+  b.logp_ref = {Real(logp_ref)};
+  b.reward = {0};
+  b.group = {0};
+  b.advantages = {Real(advantage)};
+  return b;
+}
+
+template <class Real>
+std::string numerical_error_for(const std::string& name, const std::vector<std::string>& settings,
+                                const BatchData<Real>& b, LossResult<Real>* out = nullptr) {
+  try {
+    LossResult<Real> r = compute_loss<Real>(make_objective(name, settings), b.view());
+    if (out != nullptr) *out = std::move(r);
+  } catch (const NumericalError& e) {
+    return e.what();
+  }
+  return "<no exception thrown>";
+}
+
+// The per-token heads checked their double loss but rounded each gradient entry to Real
+// unchecked, so a float gradient could be +-inf with no error (the reviewer's cases):
+//   kl   k2, kl_coef 10, logp -3e38: loss 10 * 0.5 * 9e76 = 4.5e77, gradient 10 * (-3e38) = -3e39
+//   grpo A = 3e38, d = 0.15 (inside the 0.2 clip): loss = gradient = -A e^0.15 = -3.49e38
+//   gspo A = -1e38, d = 2 (unclipped for A < 0): loss = gradient = -A e^2 / (1 + 1e-8) = 7.39e38
+// All beyond FLT_MAX = 3.40e38 and finite in double. sft needs no check: its gradient is
+// -c_i with |c_i| <= 1 (aggregation.h), which cannot overflow.
+TEST(BadBatch, AFloatGradientThatOverflowsIsAnErrorInThePerTokenHeads) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> settings;
+    double logp, logp_old, logp_ref, advantage;
+    double loss, gradient;  // by hand, in double
+  };
+  const double e015 = std::exp(0.15);
+  const std::vector<Case> cases = {
+      {"kl", {"kl_estimator=k2", "kl_coef=10"}, -3e38, 0, 0, 0, 4.5e77, -3e39},
+      {"grpo", {}, 0.15, 0, 0, 3e38, -3e38 * e015, -3e38 * e015},
+      {"gspo", {}, 2, 0, 0, -1e38, 1e38 * std::exp(2.0) / (1 + 1e-8), 1e38 * std::exp(2.0) / (1 + 1e-8)},
+  };
+  for (const Case& c : cases) {
+    // float: the logp and advantages above are floats' (3e38 < FLT_MAX); only the gradient overflows.
+    const BatchData<float> f = one_token<float>(c.logp, c.logp_old, c.logp_ref, c.advantage);
+    EXPECT_TRUE(test::contains_all(numerical_error_for<float>(c.name, c.settings, f),
+                                   {c.name + ": the gradient at row 0, token 0", "float"}))
+        << c.name;
+    // double: the same batch is fine, and its numbers are the hand-written ones.
+    const BatchData<double> d = one_token<double>(double(f.logp[0]), double(f.logp_old[0]), double(f.logp_ref[0]),
+                                                  double(f.advantages[0]));
+    LossResult<double> r;
+    ASSERT_EQ(numerical_error_for<double>(c.name, c.settings, d, &r), "<no exception thrown>") << c.name;
+    EXPECT_NEAR(r.loss, c.loss, 1e-6 * std::fabs(c.loss)) << c.name;
+    EXPECT_NEAR(r.grad_logp[0], c.gradient, 1e-6 * std::fabs(c.gradient)) << c.name;
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Clamps and aggregation against values written out by hand from LOSSES.md
+// ---------------------------------------------------------------------------------
+
+// LOSSES.md section 3: d = clamp(lp - lp_old, -20, 20), rho = e^d; the gradient -A rho
+// only where the unclipped branch is active and d inside the clamp. Clip ranges wide
+// enough that the clip does not hide the clamp: one token, A per sequence.
+TEST(HandValues, PpoLogRatioIsClampedAtPlusMinus20) {
+  struct Case {
+    std::vector<std::string> settings;
+    double d, advantage;
+    double loss, gradient, ppo_kl;
+  };
+  const double e20 = std::exp(20.0), e19 = std::exp(19.0), em20 = std::exp(-20.0);
+  const double den = 1 + 1e-8;  // ppo_kl = masked_mean(-d), masked_mean's 1e-8
+  const std::vector<Case> cases = {
+      // d = 25 -> 20: l1 = l2 = -e^20 (1 + 1e10 exceeds e^20), value -e^20 (not -e^25), gradient 0.
+      {{"clip_ratio_high=1e10"}, 25, 1, -e20, 0, -20 / den},
+      // d = 19 is inside: value and gradient -e^19.
+      {{"clip_ratio_high=1e10"}, 19, 1, -e19, -e19, -19 / den},
+      // d = -25 -> -20: 1 - clip_ratio_low = 1e-9 < e^-20 = 2.06e-9, so unclipped: -e^-20, gradient 0.
+      {{"clip_ratio_low=0.999999999"}, -25, 1, -em20, 0, 20 / den},
+  };
+  for (const Case& c : cases) {
+    BatchData<double> b = one_token<double>(c.d, 0, 0, c.advantage);
+    std::vector<std::string> settings = c.settings;
+    const LossResult<double> r = run(make_objective("grpo", settings), b);
+    EXPECT_NEAR(r.loss, c.loss, 1e-13 * std::fabs(c.loss)) << "d = " << c.d;
+    EXPECT_NEAR(r.grad_logp[0], c.gradient, 1e-13 * std::fabs(c.gradient)) << "d = " << c.d;
+    EXPECT_NEAR(scalar(r, "ppo_kl"), c.ppo_kl, 1e-13 * std::fabs(c.ppo_kl)) << "d = " << c.d;
+    EXPECT_EQ(scalar(r, "pg_clipfrac"), 0.0) << "d = " << c.d;
+  }
+}
+
+// LOSSES.md section 5: s_i = e^{sum_t m d / max(n_i, 1)}, log s_it clamped at max 10 (value
+// and gradient: none past the clamp), loss_tok = max(-A s, -A clamp(s, 1 - lo, 1 + hi)),
+// always seq-mean-token-mean. Row 0: two tokens, d = 12 each: log s = 12 -> 10, value e^10,
+// gradient 0. Row 1: one token (one padding), d = 9: value e^9, gradient -A e^9 / (B' (1 + 1e-8)).
+// A = -1 on both rows, so the unclipped branch -A s is the max.
+TEST(HandValues, GspoLogRatioIsClampedAt10) {
+  BatchData<double> b;
+  b.rows = 2;
+  b.columns = 2;
+  b.mask = {1, 1, 1, 0};
+  b.logp = {12, 12, 9, 0};
+  b.logp_old = {0, 0, 0, 0};
+  b.reward = {0, 0};
+  b.group = {0, 1};
+  b.advantages = {-1, -1};
+  const LossResult<double> r = run(make_objective("gspo"), b);
+  const double e10 = std::exp(10.0), e9 = std::exp(9.0);
+  const double loss = 0.5 * (2 * e10 / (2 + 1e-8) + e9 / (1 + 1e-8));
+  EXPECT_NEAR(r.loss, loss, 1e-13 * loss);
+  EXPECT_EQ(r.grad_logp[0], 0.0);
+  EXPECT_EQ(r.grad_logp[1], 0.0);
+  EXPECT_NEAR(r.grad_logp[2], e9 / (2 * (1 + 1e-8)), 1e-13 * e9);
+  EXPECT_EQ(r.grad_logp[3], 0.0);
+  const std::vector<double>* ratio = per_sequence(r, "ratio");
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_NEAR((*ratio)[0], e10, 1e-13 * e10);
+  EXPECT_NEAR((*ratio)[1], e9, 1e-13 * e9);
+}
+
+// LOSSES.md section 4: seq-mean-token-sum sums each row and averages over the non-empty
+// rows only (B' = 2 of B = 3 here). Through the kl head with k1 (value lp - ref, derivative
+// 1) and kl_coef 1: rows lp - ref = {0.5, -1, 2}, {} (empty), {3}.
+TEST(HandValues, SeqMeanTokenSumAveragesOverNonEmptyRows) {
+  BatchData<double> b;
+  b.rows = 3;
+  b.columns = 3;
+  b.mask = {1, 1, 1, 0, 0, 0, 1, 0, 0};
+  b.logp = {0.5, -1, 2, 7, 7, 7, 3, 7, 7};
+  b.logp_ref = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const LossResult<double> r =
+      run(make_objective("kl", {"kl_estimator=k1", "kl_coef=1", "loss_agg_mode=seq-mean-token-sum"}), b);
+  EXPECT_DOUBLE_EQ(r.loss, (0.5 - 1 + 2 + 3) / 2.0);  // 2.25, not / 3
+  const std::vector<double> grad = {0.5, 0.5, 0.5, 0, 0, 0, 0.5, 0, 0};
+  for (std::size_t k = 0; k < grad.size(); ++k) EXPECT_EQ(r.grad_logp[k], grad[k]) << k;
+}
+
 }  // namespace
 }  // namespace disa::loss
