@@ -162,7 +162,12 @@ ExactLaw law_from_points(ForEachPoint&& for_each_point) {
 
 std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n) {
   const std::size_t atoms = c.weight_atoms.size();
-  if (atoms > 0 && compositions(n, atoms - 1) <= kMaxLawPoints) {
+  if (atoms == 1) {
+    // A constant weight (q = p* on its support): one point, at any N, with no O(N) table.
+    const double log_u = c.weight_atoms[0].log_u;
+    return law_from_points([&](auto&& visit) { visit(1.0, log_u, 1.0); });
+  }
+  if (atoms > 1 && compositions(n, atoms - 1) <= kMaxLawPoints) {
     // Every count vector K (sum_j K_j = N) with its multinomial probability.
     const double log_n = std::log(static_cast<double>(n));
     std::vector<double> log_factorial(static_cast<std::size_t>(n) + 1);

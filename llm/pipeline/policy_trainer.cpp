@@ -286,6 +286,20 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
                                 : std::nullopt;
     anchors = usable_anchors(o.anchors, o.trajectories, beta);
   }
+  // disa-online's anchors are log Z over completions capped at propose's max_new_tokens:
+  // rollouts capped elsewhere would train toward another p* against them.
+  if (o.method == "disa-online") {
+    const std::filesystem::path record = o.trajectories.parent_path() / "propose.json";
+    if (std::filesystem::exists(record)) {
+      const nlohmann::json made = read_json_file(record);
+      const nlohmann::json cap = made.value("options", nlohmann::json::object()).value("max_new_tokens", nlohmann::json());
+      if (!cap.is_number_integer() || cap.get<std::int64_t>() != o.max_new_tokens) {
+        throw InputError(fmt::format("train: max_new_tokens={} but the anchors' trajectories were proposed with "
+                                     "max_new_tokens={} ({}): disa-online's rollouts must end where the anchors' did",
+                                     o.max_new_tokens, cap.dump(), record.string()));
+      }
+    }
+  }
   std::vector<PromptData> prompts;
   std::map<std::string, std::size_t> position;
   for (const Trajectory& t : trajectories) {

@@ -142,6 +142,33 @@ TEST(ExactLaw, TheBiasRowOfAProposalWithAHoleMeasuresTheBias) {
       << "measured " << rows.bias.measured << ", exact " << law->bias << ", hole " << c.hole_mass;
 }
 
+// The strategies tree with its rewards replaced: leaf y gets values[y % values.size()].
+Case case_with_rewards(const std::vector<double>& values, double beta) {
+  NamedTree t = standard_tree("strategies");
+  for (std::size_t y = 0; y < t.tree.reward.size(); ++y) t.tree.reward[y] = values[y % values.size()];
+  return make_case("rewards", std::make_shared<const Tree>(t.tree), beta, "reference", reference_policy(t.tree));
+}
+
+TEST(ExactLaw, AtomsAreFewWellSeparatedValues) {
+  // With q = pi_ref, log u = beta r - log Z: one atom per distinct reward.
+  const Case four = case_with_rewards({0.0, 0.25, 0.5, 1.0}, 4.0);
+  expect_atoms_law_equals_enumeration(four, 4);
+  EXPECT_TRUE(exact_law(four, 64).has_value());              // C(67, 3) = 47,905 count vectors
+  EXPECT_TRUE(case_with_rewards({0.0, 0.25, 0.5, 0.75, 1.0}, 4.0).weight_atoms.empty());  // five: too many
+  // Values closer than kWeightAtomWidth are one value (round-off); between the width and
+  // kWeightAtomGap they are neither one nor clearly two, so there is no law.
+  EXPECT_EQ(case_with_rewards({0.0, 1.0, 1.0 + 1e-10}, 4.0).weight_atoms.size(), 2u);  // 4e-10 apart in log u
+  EXPECT_TRUE(case_with_rewards({0.0, 1.0, 1.0 + 1e-8}, 4.0).weight_atoms.empty());    // 4e-8 apart
+  EXPECT_EQ(case_with_rewards({0.0, 1.0, 1.0 + 1e-6}, 4.0).weight_atoms.size(), 3u);   // 4e-6 apart
+  // One atom (q = p*): one point at any N, no table of N log-factorials.
+  const Case target = make_case(standard_tree("strategies"), 4.0, "target");
+  ASSERT_EQ(target.weight_atoms.size(), 1u);
+  const std::optional<ExactLaw> law = exact_law(target, std::int64_t{1} << 40);
+  ASSERT_TRUE(law);
+  EXPECT_EQ(law->var_log, 0.0);
+  EXPECT_NEAR(law->bias, 0.0, 1e-12);
+}
+
 TEST(ExactLaw, ContinuousWeightsHaveNoAtoms) {
   // The per-node interpolation makes u vary leaf by leaf: no few-valued law beyond N = 2.
   const Case c = make_case(standard_tree("random"), 4.0, "interp:lambda=0.5");

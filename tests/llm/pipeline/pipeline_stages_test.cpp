@@ -553,6 +553,18 @@ TEST_F(PipelineStages, AnchorsOfAnotherBetaOrOtherTrajectoriesAreRefusedByName) 
         << e.what();
     EXPECT_NE(std::string(e.what()).find(file_fingerprint(o.trajectories)), std::string::npos) << e.what();
   }
+  // disa-online's rollouts must be capped where the anchors' proposals were (12 tokens).
+  TrainOptions online = train_defaults(dir, "disa-online", root_ / "other_cap");
+  online.max_new_tokens = 20;
+  try {
+    run_train(online);
+    FAIL() << "disa-online with another length cap than the anchors' was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_new_tokens=20 but the anchors' trajectories were proposed with "
+                                         "max_new_tokens=12"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
