@@ -56,12 +56,18 @@ def main():
     shown = [t for t in sorted({r["task"] for r in all_rows}) if t != "average"]
     fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 4.5), squeeze=False)
     for ax, name in zip(axes[0], shown):
-        for i, r in enumerate(r for r in all_rows if r["task"] == name):
-            x, y = number(r["mean_at_k"]), number(r["distinct_correct"])
+        task_rows = [r for r in all_rows if r["task"] == name]
+        # A task without solution signatures (math) has nan distinct counts: its diversity
+        # axis is the n-gram dispersion of the correct samples instead.
+        by_count = any(not math.isnan(number(r["distinct_correct"])) for r in task_rows)
+        column = "distinct_correct" if by_count else "ngram_dispersion"
+        for i, r in enumerate(task_rows):
+            x, y = number(r["mean_at_k"]), number(r[column])
             ax.scatter(x, y, s=70, color=colors[i % len(colors)])
             ax.annotate(r["model"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
         ax.set_xlabel(f"Mean@{k} (accuracy per sample)")
-        ax.set_ylabel(f"distinct correct solutions per prompt (of {k})")
+        ax.set_ylabel(f"distinct correct solutions per prompt (of {k})" if by_count else
+                      "n-gram dispersion of correct samples (0: all alike)")
         ax.set_title(("RL training prompts" if name.endswith(":rl") else "held-out prompts") + f" ({name})",
                      fontsize=10)
         ax.grid(alpha=0.3)
@@ -75,6 +81,8 @@ def main():
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
     for ax, (column, title) in zip(axes, panels):
         values = [number(r[column]) for r in rows]
+        if all(math.isnan(v) for v in values):
+            title += "\n(n/a for this task)"  # a key the task does not define
         ax.bar(range(len(models)), values, color=[colors[i % len(colors)] for i in range(len(models))])
         ax.set_xticks(range(len(models)))
         ax.set_xticklabels(models, rotation=45, ha="right", fontsize=8)

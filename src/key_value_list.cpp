@@ -21,4 +21,15 @@ std::map<std::string, std::string> parse_key_values(std::string_view what, const
   return values;
 }
 
+std::vector<std::string> override_key_values(std::vector<std::string> defaults,
+                                             const std::vector<std::string>& overrides) {
+  const auto key_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  for (const std::string& entry : overrides) {
+    const std::string key = key_of(entry);
+    std::erase_if(defaults, [&](const std::string& d) { return key_of(d) == key; });
+  }
+  defaults.insert(defaults.end(), overrides.begin(), overrides.end());
+  return defaults;
+}
+
 }  // namespace disa

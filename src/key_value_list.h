@@ -16,4 +16,11 @@ namespace disa {
 //   "<what>: option '<key>' is given twice"      for a repeated key.
 std::map<std::string, std::string> parse_key_values(std::string_view what, const std::vector<std::string>& entries);
 
+// `defaults` with each entry of `overrides` in place of the default of the same key (appended
+// where there is none), in order: a user's option replaces a program's default instead of
+// repeating its key, which parse_key_values would refuse. A key repeated within `overrides`
+// stays repeated (refused later, as the user's own mistake).
+std::vector<std::string> override_key_values(std::vector<std::string> defaults,
+                                             const std::vector<std::string>& overrides);
+
 }  // namespace disa

@@ -205,20 +205,27 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
     if (per_task.size() > 1) {
       MetricsSummary avg;
       avg.samples_per_prompt = per_task.front().samples_per_prompt;
-      double dispersion_n = 0;
+      // Each diversity column over the tasks that define it (a math task's distinct counts
+      // are NaN: they must not hide the Countdown or code tasks' in the average).
+      const auto mean_defined = [&](double MetricsSummary::*field) {
+        double sum = 0, n = 0;
+        for (const MetricsSummary& m : per_task) {
+          if (!std::isnan(m.*field)) {
+            sum += m.*field;
+            ++n;
+          }
+        }
+        return n > 0 ? sum / n : std::nan("");
+      };
       for (const MetricsSummary& m : per_task) {
         avg.prompts += m.prompts;
         avg.mean_at_k += m.mean_at_k / static_cast<double>(per_task.size());
         for (const auto& [j, v] : m.pass_at) avg.pass_at[j] += v / static_cast<double>(per_task.size());
-        avg.distinct_correct += m.distinct_correct / static_cast<double>(per_task.size());
-        avg.distinct_strategies += m.distinct_strategies / static_cast<double>(per_task.size());
-        avg.share_two_or_more_distinct += m.share_two_or_more_distinct / static_cast<double>(per_task.size());
-        if (!std::isnan(m.ngram_dispersion)) {
-          avg.ngram_dispersion += m.ngram_dispersion;
-          ++dispersion_n;
-        }
       }
-      avg.ngram_dispersion = dispersion_n > 0 ? avg.ngram_dispersion / dispersion_n : std::nan("");
+      avg.distinct_correct = mean_defined(&MetricsSummary::distinct_correct);
+      avg.distinct_strategies = mean_defined(&MetricsSummary::distinct_strategies);
+      avg.share_two_or_more_distinct = mean_defined(&MetricsSummary::share_two_or_more_distinct);
+      avg.ngram_dispersion = mean_defined(&MetricsSummary::ngram_dispersion);
       rows.push_back({name, "average", avg});
     }
   }

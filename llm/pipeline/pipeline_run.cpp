@@ -11,6 +11,7 @@
 #include "llm/pipeline/stage_files.h"
 #include "llm/pretrain/pretrain_run.h"
 #include "src/input_error.h"
+#include "src/key_value_list.h"
 
 namespace disa::llm::pipeline {
 namespace {
@@ -95,11 +96,9 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::string device = c.choice("device", "cpu", {"cpu", "cuda"});
   const std::int64_t pretrain_steps = c.integer("pretrain_steps", 1500, 1);
   c.finish();
+  // A stage key the user gives (train.max_new_tokens=6) replaces the pipeline's default.
   const auto stage_sets = [&](const std::string& stage, std::vector<std::string> defaults) {
-    if (given.stage.count(stage)) {
-      for (const std::string& s : given.stage.at(stage)) defaults.push_back(s);  // later entries win
-    }
-    return defaults;
+    return given.stage.count(stage) ? override_key_values(std::move(defaults), given.stage.at(stage)) : defaults;
   };
 
   if (given.stage.count("pretrain")) {
@@ -121,6 +120,12 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
                              common_max_new_tokens, common_threads, common_device}));
   ProposeOptions propose = propose_options(propose_config);
   propose_config.finish();
+  if (propose.shard_count > 1) {
+    throw InputError(fmt::format("pipeline: propose.shard={}/{}: a shard writes part of the proposals, and anchor and "
+                                 "train need them all; run the shards with `disa llm propose --set shard=m/M`, then "
+                                 "the pipeline with propose.shards_from=THEIR_FOLDERS",
+                                 propose.shard_index, propose.shard_count));
+  }
   propose.out = out / "propose";
   StageConfig anchor_config = StageConfig::load(
       "anchor", "",

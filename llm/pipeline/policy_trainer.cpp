@@ -290,7 +290,12 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   // rollouts capped elsewhere would train toward another p* against them.
   if (o.method == "disa-online") {
     const std::filesystem::path record = o.trajectories.parent_path() / "propose.json";
-    if (std::filesystem::exists(record)) {
+    if (!std::filesystem::exists(record)) {
+      throw InputError(fmt::format("train: method=disa-online needs the propose.json beside '{}' (written by `disa llm "
+                                   "propose`), which says at what max_new_tokens the anchors' proposals were capped",
+                                   o.trajectories.string()));
+    }
+    {
       const nlohmann::json made = read_json_file(record);
       const nlohmann::json cap = made.value("options", nlohmann::json::object()).value("max_new_tokens", nlohmann::json());
       if (!cap.is_number_integer() || cap.get<std::int64_t>() != o.max_new_tokens) {

@@ -6,7 +6,9 @@
 //                  L = mean_i (log Zhat(x_i) + log pi_theta(y_i) - log pi_ref(y_i) - beta r_i)^2
 //                (loss.weight=importance reweights by sg[pi_theta/q] for an unbiased
 //                on-q objective; the default is the plain residual on q's samples)
-//   disa-online  the same residual on samples of the current policy (anchors still frozen)
+//   disa-online  the same residual on samples of the current policy (anchors still frozen),
+//                capped at the max_new_tokens the anchors' proposals had (propose.json
+//                beside the trajectories; another cap would target another p*)
 //   flowrl       FlowRL's objective (src/loss/flowrl.h) on on-policy samples with a learned
 //                log Z_phi(x): a 2-layer MLP (width 64, GELU, zero-initialised output) on
 //                the reference's final hidden state at the prompt's last token, trained

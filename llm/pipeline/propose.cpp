@@ -5,6 +5,8 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -118,7 +120,8 @@ void check_part(const std::filesystem::path& path, const std::vector<TaskPrompt>
 }
 
 // A folder parts are taken from (shards_from) must be a propose folder whose options are
-// this run's, its shard aside: then its parts are the parts this run would sample.
+// this run's, its shard and folder paths aside: then its parts are the parts this run
+// would sample.
 void check_source_folder(const std::filesystem::path& dir, const nlohmann::ordered_json& fingerprint) {
   const auto path = dir / "options.json";
   if (!std::filesystem::is_regular_file(path)) {
@@ -129,9 +132,12 @@ void check_source_folder(const std::filesystem::path& dir, const nlohmann::order
       !record["options"].is_object()) {
     throw InputError(fmt::format("propose: shards_from '{}' is not a propose folder (its options.json)", dir.string()));
   }
-  nlohmann::json theirs = record["options"];
-  theirs.erase("shard");
-  if (const auto d = first_difference(theirs, nlohmann::json::parse(fingerprint.dump()))) {
+  // Folder paths are where the shard's machine kept the models and data: the content is
+  // what must agree, and the weights' and prompts' fingerprints say it does.
+  nlohmann::json theirs = record["options"], ours = nlohmann::json::parse(fingerprint.dump());
+  for (const char* key : {"shard", "reference", "proposal", "data_dir"}) theirs.erase(key);
+  for (const char* key : {"reference", "proposal", "data_dir"}) ours.erase(key);
+  if (const auto d = first_difference(theirs, ours)) {
     throw InputError(fmt::format("propose: shards_from '{}' was sampled with other options ({}): its parts are not "
                                  "this run's",
                                  dir.string(), *d));
@@ -151,7 +157,6 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   const auto start = std::chrono::steady_clock::now();
   torch::set_num_threads(o.threads);
   torch::NoGradGuard no_grad;
-  const torch::Device device = parse_device(o.device);
   // Batch size and device are in the fingerprint: they never change a token, but the
   // padding of a batch and the device's kernels move log-probs in the last bits (~1e-6),
   // and a resume must not mix parts of two such runs. Threads do not change a bit.
@@ -159,25 +164,33 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   fingerprint["batch_size"] = o.batch_size;
   fingerprint["device"] = o.device;
 
-  LoadedModel reference = load_model(o.reference, device);
+  // The models are loaded (on `device`) only when a part is to be sampled: a run that
+  // completes a folder from shards (shards_from) or resumes a finished one needs the
+  // tokenizer for the prompts, not the weights, nor the shards' device.
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.reference);
+  const std::vector<std::int32_t> stop_ids = stop_token_ids_of(o.reference);
   const bool q_is_reference = o.proposal.empty() || o.proposal == o.reference;
-  LoadedModel proposal_storage;
-  if (!q_is_reference) {
-    proposal_storage = load_model(o.proposal, device);
-    if (proposal_storage.tokenizer->vocab_size() != reference.tokenizer->vocab_size() ||
-        proposal_storage.eos != reference.eos || proposal_storage.stop_ids != reference.stop_ids) {
-      throw InputError(fmt::format(
-          "propose: the proposal's tokenizer or stop ids differ from the reference's (vocabulary {} vs {}, stop ids "
-          "[{}] vs [{}])",
-          proposal_storage.tokenizer->vocab_size(), reference.tokenizer->vocab_size(),
-          fmt::join(proposal_storage.stop_ids, ", "), fmt::join(reference.stop_ids, ", ")));
+  std::optional<LoadedModel> reference, proposal_storage;
+  const auto load_models = [&] {
+    if (reference) return;
+    const torch::Device device = parse_device(o.device);
+    reference = load_model(o.reference, device);
+    if (!q_is_reference) {
+      proposal_storage = load_model(o.proposal, device);
+      if (proposal_storage->tokenizer->vocab_size() != reference->tokenizer->vocab_size() ||
+          proposal_storage->eos != reference->eos || proposal_storage->stop_ids != reference->stop_ids) {
+        throw InputError(fmt::format(
+            "propose: the proposal's tokenizer or stop ids differ from the reference's (vocabulary {} vs {}, stop ids "
+            "[{}] vs [{}])",
+            proposal_storage->tokenizer->vocab_size(), reference->tokenizer->vocab_size(),
+            fmt::join(proposal_storage->stop_ids, ", "), fmt::join(reference->stop_ids, ", ")));
+      }
     }
-  }
-  LoadedModel& q = q_is_reference ? reference : proposal_storage;
+  };
   // Sampler log-probs at temperature 1 without truncation are log pi_ref itself.
   const bool read_ref_from_sampler = q_is_reference && o.temperature == 1.0 && o.top_p == 1.0;
 
-  const auto task = make_task(o.task, o.reference, o.data_dir, *reference.tokenizer);
+  const auto task = make_task(o.task, o.reference, o.data_dir, *tokenizer);
   const std::vector<TaskPrompt> prompts = task->prompts(PromptSplit::kTrain, o.prompts);
   // The prompts themselves are part of what the folder holds: a task whose prompt list
   // changed (another task.json, another version) must not resume into old parts.
@@ -187,7 +200,7 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   fingerprint["reference_fingerprint"] = model_fingerprint(o.reference);
   // Where rollouts stop (generation_config.json and the tokenizer are outside the weights'
   // fingerprint): a changed stop set must not resume into parts that stopped elsewhere.
-  fingerprint["stop_token_ids"] = reference.stop_ids;
+  fingerprint["stop_token_ids"] = stop_ids;
   if (!q_is_reference) fingerprint["proposal_fingerprint"] = model_fingerprint(o.proposal);
   // Checked before anything is written: a wrong source folder ends the run, not a part.
   for (const std::filesystem::path& dir : o.shards_from) check_source_folder(dir, fingerprint);
@@ -202,7 +215,6 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
                            .seed = o.seed};
 
   ProposeSummary s;
-  s.prompts = static_cast<std::int64_t>(prompts.size());
   const std::size_t chunk = static_cast<std::size_t>(o.chunk_prompts);
   const std::size_t parts = (prompts.size() + chunk - 1) / chunk;
   double tokens = 0;
@@ -213,6 +225,11 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
     if (!is_shard || part % static_cast<std::size_t>(o.shard_count) == static_cast<std::size_t>(o.shard_index)) {
       mine.push_back(part);
     }
+  }
+  s.parts = static_cast<std::int64_t>(mine.size());
+  s.parts_total = static_cast<std::int64_t>(parts);
+  for (const std::size_t part : mine) {
+    s.prompts += static_cast<std::int64_t>(std::min(prompts.size(), (part + 1) * chunk) - part * chunk);
   }
   const auto report = [&](std::size_t done) {
     if (progress) {
@@ -242,13 +259,15 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
       report(k + 1);
       continue;
     }
+    load_models();
+    LoadedModel& q = q_is_reference ? *reference : *proposal_storage;
     std::vector<Rollout> rollouts =
-        roll_out(*q.model, *reference.tokenizer, reference.stop_ids, *task, slice, o.samples, sampling, o.batch_size);
+        roll_out(*q.model, *reference->tokenizer, reference->stop_ids, *task, slice, o.samples, sampling, o.batch_size);
     std::vector<std::vector<float>> ref_logprobs;
     if (!read_ref_from_sampler) {
       std::vector<ScoreRequest> requests;
       for (const Rollout& r : rollouts) requests.push_back({slice[r.prompt].tokens, r.completion.tokens});
-      ref_logprobs = score(*reference.model, requests, o.batch_size);
+      ref_logprobs = score(*reference->model, requests, o.batch_size);
     }
     std::vector<Trajectory> records;
     for (std::size_t i = 0; i < rollouts.size(); ++i) {

@@ -56,8 +56,9 @@ ProposeOptions propose_options(StageConfig& config);  // reads and checks the ke
 nlohmann::ordered_json to_json(const ProposeOptions& o);
 
 struct ProposeSummary {
-  // trajectories: in trajectories.jsonl, or in this shard's parts for a shard run.
-  std::int64_t prompts = 0, trajectories = 0, parts_reused = 0, parts_copied = 0;
+  // prompts, trajectories and parts: the run's, or this shard's own for a shard run (a shard
+  // can have no parts: shard 5/8 of 3 parts); parts_total: the whole run's.
+  std::int64_t prompts = 0, trajectories = 0, parts = 0, parts_total = 0, parts_reused = 0, parts_copied = 0;
   double mean_reward = 0, seconds = 0, tokens_per_second = 0;
 };
 

@@ -82,10 +82,16 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           const lp::ProposeSummary s = lp::run_propose(o, [&](double f, const std::string& d) { bar->update(f, d); });
           bar.reset();
           const bool shard = o.shard_count > 1;
-          fmt::print("propose{}: {} prompts, {} trajectories ({} parts reused, {} copied from shards), mean reward "
-                     "{:.4f}, {:.1f} s, {:.0f} tokens/s\nwrote {}\n",
+          if (shard && s.parts == 0) {
+            fmt::print("propose shard {}/{}: no parts ({} in all, part p belongs to shard p % {}): nothing to do\n",
+                       o.shard_index, o.shard_count, s.parts_total, o.shard_count);
+            return;
+          }
+          fmt::print("propose{}: {} prompts, {} trajectories in {} of {} parts ({} reused, {} copied from shards), mean "
+                     "reward {:.4f}, {:.1f} s, {:.0f} tokens/s\nwrote {}\n",
                      shard ? fmt::format(" shard {}/{}", o.shard_index, o.shard_count) : "", s.prompts,
-                     s.trajectories, s.parts_reused, s.parts_copied, s.mean_reward, s.seconds, s.tokens_per_second,
+                     s.trajectories, s.parts, s.parts_total, s.parts_reused, s.parts_copied, s.mean_reward, s.seconds,
+                     s.tokens_per_second,
                      shard ? a->out + "/parts (this shard's; complete with shards_from)" : a->out + "/trajectories.jsonl");
         });
   }

@@ -1,6 +1,7 @@
 // Tests src/key_value_list.h: the KEY=VALUE lists of --set, --family-set and the loss
 // heads' options, a repeated key refused by name.
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,18 @@ TEST(KeyValueList, ARepeatedKeyIsRefusedEvenWithTheSameValue) {
             "--set: option 'vocab' is given twice");
   EXPECT_EQ(input_error_message([] { parse_key_values("anchor: --set", {"beta=3", "beta=3"}); }),
             "anchor: --set: option 'beta' is given twice");
+}
+
+TEST(KeyValueList, AnOverrideTakesThePlaceOfTheDefault) {
+  // The pipeline's stage defaults plus a user's train.max_new_tokens=6: one entry per key.
+  EXPECT_EQ(override_key_values({"steps=200", "max_new_tokens=40", "seed=1"}, {"max_new_tokens=6", "lr=0.1"}),
+            (std::vector<std::string>{"steps=200", "seed=1", "max_new_tokens=6", "lr=0.1"}));
+  EXPECT_NO_THROW(parse_key_values("train", override_key_values({"max_new_tokens=40"}, {"max_new_tokens=6"})));
+  // A key the user repeats stays repeated: refused as theirs.
+  EXPECT_EQ(input_error_message([] {
+              parse_key_values("train", override_key_values({"beta=3"}, {"beta=1", "beta=2"}));
+            }),
+            "train: option 'beta' is given twice");
 }
 
 TEST(KeyValueList, AnEntryThatIsNotKeyValueIsNamed) {

@@ -253,7 +253,7 @@ TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
   const std::string args = "llm pipeline --out " + p("run") + " --set model=" + p("base") +
                            " --set prompts=4 --set samples=4 --set steps=2 --set prompts_per_step=2"
                            " --set group_size=2 --set eval_prompts=3 --set k=2 --set methods=disa,grpo,sft"
-                           " --set max_new_tokens=12 --set anchor.policy=keep";
+                           " --set max_new_tokens=12 --set anchor.policy=keep --set eval.max_new_tokens=10";
   auto r = run_disa(args, "CI=true");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string results = read(p("run/eval/results.csv"));
@@ -262,10 +262,12 @@ TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
     // countdown:rl is the 4 prompts trained on (the anchors'), not eval_prompts = 3 of them.
     EXPECT_NE(results.find(std::string("\n") + model + "countdown:rl,4,2,"), std::string::npos) << model << results;
   }
-  // The shared max_new_tokens reached every stage.
-  for (const char* options : {"run/propose/options.json", "run/train/grpo/options.json", "run/eval/options.json"}) {
+  // The shared max_new_tokens reached every stage, and a stage's own key replaced it there
+  // (it used to be appended to the defaults and refused as a key given twice).
+  for (const char* options : {"run/propose/options.json", "run/train/grpo/options.json"}) {
     EXPECT_EQ(nlohmann::json::parse(read(p(options)))["options"]["max_new_tokens"], 12) << options;
   }
+  EXPECT_EQ(nlohmann::json::parse(read(p("run/eval/options.json")))["options"]["max_new_tokens"], 10);
   for (const char* png : {"quality_diversity.png", "methods.png", "training.png"}) {
     EXPECT_TRUE(std::filesystem::exists(p("run/eval/") + png)) << png << " (plots/plot_llm_pipeline.py)\n" << r.output;
   }
@@ -346,6 +348,12 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
   expect_rejected(run_disa("llm pipeline --out " + p("bad5") + " --set model=" + p("base") + " --set loss.kl_coef=0.3",
                            "CI=true"),
                   "train.loss.KEY=VALUE");
+  // A shard is part of the proposals: anchor and train need them all.
+  expect_rejected(run_disa("llm pipeline --out " + p("bad_shard") + " --set model=" + p("base") +
+                               " --set propose.shard=0/2",
+                           "CI=true"),
+                  "propose.shard=0/2");
+  EXPECT_FALSE(std::filesystem::exists(p("bad_shard/propose")));
   // Every stage's keys are checked before the first stage runs: nothing is proposed.
   expect_rejected(run_disa("llm pipeline --out " + p("bad6") + " --set model=" + p("base") + " --set eval.kk=3", "CI=true"),
                   "kk");

@@ -243,14 +243,27 @@ TEST_F(PipelineStages, ShardedProposeEqualsTheOneMachineRun) {
   ProposeOptions s0 = propose_defaults(shards / "s0"), s1 = propose_defaults(shards / "s1");
   s0.shard_count = s1.shard_count = 3;
   s1.shard_index = 1;
-  EXPECT_EQ(run_propose(s0).trajectories, 8);  // part 0: 2 prompts x 4 samples
+  const ProposeSummary first = run_propose(s0);
+  EXPECT_EQ(first.trajectories, 8);  // part 0: 2 prompts x 4 samples
+  EXPECT_EQ(first.prompts, 2);       // the shard's own
+  EXPECT_EQ(first.parts, 1);
+  EXPECT_EQ(first.parts_total, 3);
   EXPECT_EQ(run_propose(s1).trajectories, 8);
+  ProposeOptions idle = propose_defaults(shards / "s5");  // shard 5 of 8 over 3 parts: none
+  idle.shard_count = 8;
+  idle.shard_index = 5;
+  const ProposeSummary none = run_propose(idle);
+  EXPECT_EQ(none.parts, 0);
+  EXPECT_EQ(none.trajectories, 0);
   EXPECT_TRUE(fs::exists(shards / "s0" / "parts" / "part-00000.jsonl"));
   EXPECT_FALSE(fs::exists(shards / "s0" / "parts" / "part-00001.jsonl"));
   EXPECT_FALSE(fs::exists(shards / "s0" / "trajectories.jsonl"));  // a shard is not the whole
   EXPECT_EQ(read(shards / "s1" / "parts" / "part-00001.jsonl"), read(dir / "propose" / "parts" / "part-00001.jsonl"));
-  // Shard 2/3 never ran: the completing run samples part 2 itself.
+  // Shard 2/3 never ran: the completing run samples part 2 itself. It may see the models
+  // at another path (the shards' machine kept them elsewhere): their content decides.
+  fs::copy(root_ / "base", shards / "base_here", fs::copy_options::recursive);
   ProposeOptions merge = propose_defaults(shards / "all");
+  merge.reference = shards / "base_here";
   merge.shards_from = {shards / "s0", shards / "s1"};
   const ProposeSummary m = run_propose(merge);
   EXPECT_EQ(m.parts_copied, 2);
@@ -564,6 +577,18 @@ TEST_F(PipelineStages, AnchorsOfAnotherBetaOrOtherTrajectoriesAreRefusedByName) 
                                          "max_new_tokens=12"),
               std::string::npos)
         << e.what();
+  }
+  // ... and it must be able to tell: trajectories without their propose.json are refused.
+  const fs::path bare = root_ / "bare_trajectories";
+  fs::create_directories(bare);
+  fs::copy_file(dir / "propose" / "trajectories.jsonl", bare / "trajectories.jsonl", fs::copy_options::overwrite_existing);
+  TrainOptions unknown_cap = train_defaults(dir, "disa-online", root_ / "unknown_cap");
+  unknown_cap.trajectories = bare / "trajectories.jsonl";
+  try {
+    run_train(unknown_cap);
+    FAIL() << "disa-online without propose.json was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs the propose.json beside"), std::string::npos) << e.what();
   }
 }
 
