@@ -8,8 +8,9 @@
 //           would reject                                   loss_heads_math.h accumulate_row
 //   pass 2  host, O(B): advantages (group statistics), weights, c_i  loss_heads_plan.h
 //   pass 3  one block per row: grad_logp at every entry (0 at padding) and the row's token
-//           sums (pg, kl, clip counts)                      loss_heads_math.h token_step
-//   finish  host: loss and diagnostics, as the CPU heads' final loops
+//           sums (pg, kl, clip counts, entries that overflow Real)  loss_heads_math.h token_step
+//   finish  host: loss and diagnostics, as the CPU heads' final loops; a counted overflow
+//           reads grad_logp back to throw the heads' NumericalError naming the entry
 // Two small device->host copies (B RowSums, B TokenSums) and one host->device copy (B
 // RowPlans) per call; the call returns when the loss is known (it synchronises `stream`),
 // as the CPU heads' NumericalError checks require.

@@ -72,7 +72,7 @@ __global__ void __launch_bounds__(kThreads)
     grad[k] = token_step(h, p, f, k, s);
   }
   if (out == nullptr) return;  // uniform over the block: no thread reaches block_sum
-  s = block_sum<TokenSums, 5>(s);
+  s = block_sum<TokenSums, 6>(s);
   if (threadIdx.x == 0) out[row] = s;
 }
 

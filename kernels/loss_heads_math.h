@@ -113,6 +113,9 @@ struct TokenSums {
   double neg_log_ratio = 0;
   double clipped = 0;
   double dual = 0;
+  // Entries whose gradient, rounded to Real, is not finite (the loss, in double, may still
+  // be): the heads' require_finite_token_gradients error (src/loss/finite_gradient.h).
+  double nonfinite = 0;
 
   DISA_HD void add(const TokenSums& o) {
     pg += o.pg;
@@ -120,11 +123,21 @@ struct TokenSums {
     neg_log_ratio += o.neg_log_ratio;
     clipped += o.clipped;
     dual += o.dual;
+    nonfinite += o.nonfinite;
   }
 };
 
-// The gradient at entry k (0 at padding), accumulating the row's token sums. For kRuleFill
-// the value is Real(fill) exactly as masked_row_fill stores it.
+// The rounded gradient entry, counted in sums.nonfinite when it does not fit Real.
+template <class Real>
+DISA_HD inline Real rounded_gradient(double g, TokenSums& sums) {
+  const Real r = Real(g);
+  sums.nonfinite += hd_finite(double(r)) ? 0.0 : 1.0;
+  return r;
+}
+
+// The gradient at entry k (0 at padding), accumulating the row's token sums (with a count of
+// the entries that overflow Real). For kRuleFill the value is Real(fill) exactly as
+// masked_row_fill stores it (its finiteness is checked on the host, grad_log_z).
 template <class Real>
 DISA_HD inline Real token_step(const HeadParams& h, const RowPlan& p, const TokenFields<Real>& f, std::int64_t k,
                                TokenSums& sums) {
@@ -137,7 +150,7 @@ DISA_HD inline Real token_step(const HeadParams& h, const RowPlan& p, const Toke
     const double l2 = -a * hd_clamp(p.ratio, 1.0 - h.clip.clip_ratio_low, 1.0 + h.clip.clip_ratio_high);
     sums.pg += hd_max(l1, l2);
     sums.clipped += l2 > l1 ? 1.0 : 0.0;
-    return Real((l1 >= l2 && p.passes) ? p.c * (-a * p.ratio) : 0.0);
+    return rounded_gradient<Real>((l1 >= l2 && p.passes) ? p.c * (-a * p.ratio) : 0.0, sums);
   }
   const loss::ClippedToken tok = loss::ppo_clipped_token(lp, double(f.logp_old[k]), a, h.clip);
   sums.pg += tok.value;
@@ -150,7 +163,7 @@ DISA_HD inline Real token_step(const HeadParams& h, const RowPlan& p, const Toke
     sums.kl += kl.value;
     g += h.kl_coef * kl.dvalue_dlogp;
   }
-  return Real(p.c * g);
+  return rounded_gradient<Real>(p.c * g, sums);
 }
 
 }  // namespace disa::kernels

@@ -8,6 +8,8 @@
 //   row_sums(tf, rows, columns, out)                          pass 1 (the kernel launch)
 //   token_pass(tf, rows, columns, params, plans, grad, out)   pass 3
 //   sync(what)             wait for the work queued so far ("what" names it in errors)
+// grad_logp is read back only when pass 3 counted an entry that is not finite (the
+// head's NumericalError names it).
 #pragma once
 
 #include <climits>
@@ -66,7 +68,12 @@ disa::loss::LossResult<Real> run_loss_passes(const disa::loss::Objective& object
   const std::vector<TokenSums> token_sums =
       plan.needs_token_sums() ? device.to_host(token_sums_on_device.get(), B) : std::vector<TokenSums>{};
   device.sync("token pass");
-  return plan.finish(token_sums);
+  // Read back only to name an entry that overflows (the error path).
+  return plan.finish(token_sums, [&device, grad_logp, n = B * T] {
+    std::vector<Real> grad = device.to_host(static_cast<const Real*>(grad_logp), n);
+    device.sync("copy grad_logp");
+    return grad;
+  });
 }
 
 }  // namespace disa::kernels

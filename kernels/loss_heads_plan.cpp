@@ -235,8 +235,30 @@ void LossPlan<Real>::plan_rows(const std::vector<RowSums>& sums, const HostRowIn
   for (std::size_t i = 0; i < B; ++i) row_sums_old_diff_[i] = sums[i].old_diff;
 }
 
+// The heads' require_finite_token_gradients after their loss check: pass 3 counted each
+// row's entries that are not finite once rounded; only then is grad_logp read back, and
+// the head's own function names the first entry.
 template <class Real>
-LossResult<Real> LossPlan<Real>::finish(const std::vector<TokenSums>& token_sums) {
+void LossPlan<Real>::require_finite_gradients(const char* head, const std::vector<TokenSums>& token_sums,
+                                              const std::function<std::vector<Real>()>& grad_logp_on_host) const {
+  std::vector<unsigned char> row_finite(rows_, 1);
+  double nonfinite = 0;
+  for (std::size_t i = 0; i < rows_; ++i) {
+    row_finite[i] = token_sums[i].nonfinite == 0;
+    nonfinite += token_sums[i].nonfinite;
+  }
+  if (nonfinite == 0) return;
+  const std::vector<Real> grad = grad_logp_on_host();
+  if (grad.size() != rows_ * columns_) throw std::logic_error("LossPlan::finish: grad_logp of B x T entries expected");
+  require_finite_token_gradients(head, grad, columns_, row_finite);
+  throw std::logic_error(fmt::format("{}: the token pass counted {} non-finite gradient entries that grad_logp does "
+                                     "not hold",
+                                     head, nonfinite));
+}
+
+template <class Real>
+LossResult<Real> LossPlan<Real>::finish(const std::vector<TokenSums>& token_sums,
+                                        const std::function<std::vector<Real>()>& grad_logp_on_host) {
   const std::size_t B = rows_;
   auto& d = result_.diagnostics;
   if (const auto* o = std::get_if<GrpoOptions>(&objective_.options)) {
@@ -255,6 +277,7 @@ LossResult<Real> LossPlan<Real>::finish(const std::vector<TokenSums>& token_sums
     if (!std::isfinite(result_.loss)) {
       throw NumericalError(fmt::format("grpo: the loss is not finite ({})", result_.loss));
     }
+    require_finite_gradients("grpo", token_sums, grad_logp_on_host);
     const double masked_mean_denominator = double(tokens) + kMaskedMeanEpsilon;
     d.scalars["pg_loss"] = pg_loss;
     d.scalars["pg_clipfrac"] = double(clipped_total) / masked_mean_denominator;
@@ -276,6 +299,7 @@ LossResult<Real> LossPlan<Real>::finish(const std::vector<TokenSums>& token_sums
     if (!std::isfinite(result_.loss)) {
       throw NumericalError(fmt::format("gspo: the loss is not finite ({})", result_.loss));
     }
+    require_finite_gradients("gspo", token_sums, grad_logp_on_host);
     const double masked_mean_denominator = double(tokens) + kMaskedMeanEpsilon;
     d.scalars["pg_clipfrac"] = double(clipped_total) / masked_mean_denominator;
     d.scalars["pg_clipfrac_lower"] = 0.0;

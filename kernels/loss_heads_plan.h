@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -80,9 +81,16 @@ class LossPlan {
 
   // The loss and diagnostics (and grad_log_z on the host for tb/flowrl); grad_logp is
   // left empty (pass 3 writes it). token_sums: B entries, or empty when not needed.
-  disa::loss::LossResult<Real> finish(const std::vector<TokenSums>& token_sums);
+  // Where token_sums count an entry of grad_logp that is not finite though the loss is,
+  // the head's NumericalError naming it (require_finite_token_gradients), read from
+  // grad_logp_on_host() (B x T; called only then).
+  disa::loss::LossResult<Real> finish(const std::vector<TokenSums>& token_sums,
+                                      const std::function<std::vector<Real>()>& grad_logp_on_host);
 
  private:
+  void require_finite_gradients(const char* head, const std::vector<TokenSums>& token_sums,
+                                const std::function<std::vector<Real>()>& grad_logp_on_host) const;
+
   const disa::loss::Objective& objective_;
   std::size_t rows_, columns_;
   unsigned fields_ = 0;

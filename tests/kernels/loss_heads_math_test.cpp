@@ -34,4 +34,36 @@ TEST(LossHeadsMath, AccumulateRowSkipsPaddingAndCountsBadEntries) {
   EXPECT_EQ(s2.bad, 2);
 }
 
+// A gradient entry that overflows Real is counted (the driver then names it with the
+// heads' error); padding and entries that fit are not.
+TEST(LossHeadsMath, TokenStepCountsGradientsThatOverflowReal) {
+  const std::vector<float> mask = {1, 0, 1};
+  const std::vector<float> logp = {-1, -1, -1};
+  const std::vector<float> old = {float(-1 - std::log(1.1)), -1, -1};
+  disa::kernels::TokenFields<float> f;
+  f.mask = mask.data();
+  f.logp = logp.data();
+  f.logp_old = old.data();
+  for (int rule : {disa::kernels::kRulePpo, disa::kernels::kRuleGspo}) {
+    SCOPED_TRACE(rule);
+    disa::kernels::HeadParams h;
+    h.rule = rule;
+    if (rule == disa::kernels::kRuleGspo) h.clip = {3e-4, 4e-4, 0.0};
+    disa::kernels::RowPlan p;
+    p.c = 1;
+    p.ratio = 1.1;
+    // grpo: A > 0 inside the clip range; gspo: A < 0 past the upper bound (unclipped).
+    p.adv = rule == disa::kernels::kRulePpo ? 3.3e38 : -3.3e38;
+    disa::kernels::TokenSums s;
+    EXPECT_FALSE(std::isfinite(disa::kernels::token_step(h, p, f, 0, s)));
+    EXPECT_EQ(disa::kernels::token_step(h, p, f, 1, s), 0.0f);
+    EXPECT_EQ(s.nonfinite, 1);
+    EXPECT_TRUE(std::isfinite(s.pg));
+    p.adv = 1;
+    disa::kernels::TokenSums fits;
+    EXPECT_TRUE(std::isfinite(disa::kernels::token_step(h, p, f, 2, fits)));
+    EXPECT_EQ(fits.nonfinite, 0);
+  }
+}
+
 }  // namespace

@@ -8,6 +8,7 @@
 // abs + rel * |ref|, first mismatches printed; and the fallbacks and errors.
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <type_traits>
@@ -112,7 +113,7 @@ void check_all(const Run<Real>& run, const std::vector<BatchSpec>& shapes, Toler
 
 // Uncovered objectives and batches the head rejects fall back (the CPU head then runs
 // and names the entry); the heads' own errors come out word for word.
-void check_fallbacks_and_errors(const Run<double>& run) {
+void check_fallbacks_and_errors(const Run<double>& run, const Run<float>& run_float) {
   L::BatchData<double> d = make_batch({4, 5, 9});
   for (const Case& c : std::vector<Case>{{"flowrl", {"weight_clip=cispo"}}, {"sft", {}}, {"kl", {}}}) {
     const L::Objective objective = L::make_objective(c.name, c.settings);
@@ -165,6 +166,28 @@ void check_fallbacks_and_errors(const Run<double>& run) {
   const std::string want_weight = error_of([&] { L::compute_loss<double>(tb, d.view()); });
   EXPECT_FALSE(want_weight.empty());
   EXPECT_EQ(error_of([&] { run(tb, d); }), want_weight);
+
+  // A gradient entry that overflows float though the (double) loss is finite: one token,
+  // |advantage| 3.3e38 given per sequence, ratio 1.1, so the entry is about -+3.63e38
+  // (+-inf in float). The head's NumericalError naming row 0, token 0, not an inf.
+  struct Overflow {
+    const char* name;
+    double advantage;
+  };
+  for (const Overflow& o : {Overflow{"grpo", 3.3e38}, Overflow{"gspo", -3.3e38}}) {
+    SCOPED_TRACE(o.name);
+    L::BatchData<float> f;
+    f.rows = 1;
+    f.columns = 1;
+    f.logp = {-1.0f};
+    f.logp_old = {float(-1.0 - std::log(1.1))};
+    f.mask = {1.0f};
+    f.advantages = {float(o.advantage)};
+    const L::Objective objective = L::make_objective(o.name);
+    const std::string want = error_of([&] { L::compute_loss<float>(objective, f.view()); });
+    EXPECT_NE(want.find("the gradient at row 0, token 0 is"), std::string::npos) << want;
+    EXPECT_EQ(error_of([&] { run_float(objective, f); }), want);
+  }
 }
 
 // The GPU also gets long rows (blocks striding past 128 threads many times).
@@ -184,7 +207,7 @@ TEST(LossHeadsGpu, MatchesComputeLossInFloat) {
 
 TEST(LossHeadsGpu, FallbacksAndErrorsMatchTheHeads) {
   DISA_SKIP_WITHOUT_GPU();
-  check_fallbacks_and_errors(run_on_gpu<double>);
+  check_fallbacks_and_errors(run_on_gpu<double>, run_on_gpu<float>);
 }
 
 TEST(LossHeadsCpuDevice, MatchesComputeLossInDouble) {
@@ -202,7 +225,8 @@ TEST(LossHeadsCpuDevice, MatchesComputeLossInFloat) {
 }
 
 TEST(LossHeadsCpuDevice, FallbacksAndErrorsMatchTheHeads) {
-  check_fallbacks_and_errors(on_cpu_device<double>(cpu_device_orders().front()));
+  check_fallbacks_and_errors(on_cpu_device<double>(cpu_device_orders().front()),
+                             on_cpu_device<float>(cpu_device_orders().front()));
 }
 
 }  // namespace
