@@ -159,6 +159,21 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   return c;
 }
 
+namespace {
+
+// A Hugging Face JSON file of a model folder, parsed strictly (a key given twice refused).
+json read_config_json(const std::filesystem::path& file, const char* what) {
+  std::ifstream in(file);
+  if (!in) throw InputError(fmt::format("{}: cannot open '{}'", what, file.string()));
+  try {
+    return parse_json_strict(in, file.string());
+  } catch (const json::parse_error& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
+  }
+}
+
+}  // namespace
+
 ModelConfig load_model_config(const std::filesystem::path& file_or_folder) {
   const std::filesystem::path file = std::filesystem::is_directory(file_or_folder)
                                          ? file_or_folder / "config.json"
@@ -167,28 +182,13 @@ ModelConfig load_model_config(const std::filesystem::path& file_or_folder) {
     throw InputError(fmt::format("model config: '{}' does not exist (expected a model folder or its config.json)",
                                  file_or_folder.string()));
   }
-  std::ifstream in(file);
-  if (!in) throw InputError(fmt::format("model config: cannot open '{}'", file.string()));
-  json j;
-  try {
-    j = parse_json_strict(in, file.string());
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
-  }
-  return parse_model_config(j, file.string());
+  return parse_model_config(read_config_json(file, "model config"), file.string());
 }
 
 std::vector<std::int64_t> load_generation_eos_token_ids(const std::filesystem::path& folder, const ModelConfig& config) {
   const std::filesystem::path file = folder / "generation_config.json";
   if (!std::filesystem::exists(file)) return {};
-  std::ifstream in(file);
-  if (!in) throw InputError(fmt::format("generation config: cannot open '{}'", file.string()));
-  json j;
-  try {
-    j = parse_json_strict(in, file.string());
-  } catch (const json::parse_error& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
-  }
+  const json j = read_config_json(file, "generation config");
   if (!j.is_object()) throw InputError(fmt::format("{}: expected a JSON object", file.string()));
   const FieldReader r(j, file.string());
   std::vector<std::int64_t> ids = r.token_ids("eos_token_id");
