@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "src/loss/aggregation.h"
 #include "src/loss/finite_gradient.h"
@@ -17,49 +19,38 @@ namespace disa::loss {
 
 namespace {
 
-const char* weight_clip_name(FlowRlWeightClip clip) {
-  switch (clip) {
-    case FlowRlWeightClip::none:
-      return "none";
-    case FlowRlWeightClip::max10:
-      return "max10";
-    case FlowRlWeightClip::cispo:
-      return "cispo";
-    case FlowRlWeightClip::symmetric:
-      return "symmetric";
-  }
-  return "?";
+// Each weight_clip variant once: its name, the bounds it reads (of weight_clamp_max,
+// clip_ratio, clip_ratio_low, clip_ratio_high) and what the refusal of another bound says.
+struct WeightClipVariant {
+  FlowRlWeightClip clip;
+  std::string_view name;
+  std::vector<std::string_view> bounds;
+  std::string_view uses;
+};
+
+const std::vector<WeightClipVariant>& weight_clip_variants() {
+  static const std::vector<WeightClipVariant> variants = {
+      {FlowRlWeightClip::none, "none", {},
+       "its weight is unclipped, as in the paper release; weight_clip=max10 reads weight_clamp_max, cispo "
+       "clip_ratio_low/clip_ratio_high, symmetric clip_ratio"},
+      {FlowRlWeightClip::max10, "max10", {"weight_clamp_max"}, "it uses weight_clamp_max"},
+      {FlowRlWeightClip::cispo, "cispo", {"clip_ratio_low", "clip_ratio_high"},
+       "it uses clip_ratio_low/clip_ratio_high"},
+      {FlowRlWeightClip::symmetric, "symmetric", {"clip_ratio"}, "it uses clip_ratio"},
+  };
+  return variants;
 }
 
-// Whether weight_clip `clip` reads the bound `key` (one of weight_clamp_max, clip_ratio,
-// clip_ratio_low, clip_ratio_high), and what it reads instead, for the refusal message.
+const WeightClipVariant& variant_of(FlowRlWeightClip clip) {
+  for (const WeightClipVariant& v : weight_clip_variants()) {
+    if (v.clip == clip) return v;
+  }
+  throw std::logic_error("flowrl: a weight_clip without a variant entry");
+}
+
 bool reads_bound(FlowRlWeightClip clip, std::string_view key) {
-  switch (clip) {
-    case FlowRlWeightClip::none:
-      return false;
-    case FlowRlWeightClip::max10:
-      return key == "weight_clamp_max";
-    case FlowRlWeightClip::cispo:
-      return key == "clip_ratio_low" || key == "clip_ratio_high";
-    case FlowRlWeightClip::symmetric:
-      return key == "clip_ratio";
-  }
-  return false;
-}
-
-const char* bounds_read(FlowRlWeightClip clip) {
-  switch (clip) {
-    case FlowRlWeightClip::none:
-      return "its weight is unclipped, as in the paper release; weight_clip=max10 reads weight_clamp_max, cispo "
-             "clip_ratio_low/clip_ratio_high, symmetric clip_ratio";
-    case FlowRlWeightClip::max10:
-      return "it uses weight_clamp_max";
-    case FlowRlWeightClip::cispo:
-      return "it uses clip_ratio_low/clip_ratio_high";
-    case FlowRlWeightClip::symmetric:
-      return "it uses clip_ratio";
-  }
-  return "?";
+  const auto& bounds = variant_of(clip).bounds;
+  return std::find(bounds.begin(), bounds.end(), key) != bounds.end();
 }
 
 }  // namespace
@@ -68,17 +59,10 @@ FlowRlOptions FlowRlOptions::from(Settings& settings) {
   FlowRlOptions o;
   o.beta = settings.number("beta", o.beta, {"flowrl_beta_coef"});
   const std::string clip = settings.word("weight_clip", "none");
-  if (clip == "none") {
-    o.weight_clip = FlowRlWeightClip::none;
-  } else if (clip == "max10") {
-    o.weight_clip = FlowRlWeightClip::max10;
-  } else if (clip == "cispo") {
-    o.weight_clip = FlowRlWeightClip::cispo;
-  } else if (clip == "symmetric") {
-    o.weight_clip = FlowRlWeightClip::symmetric;
-  } else {
-    settings.reject("weight_clip", clip, "expected none, max10, cispo or symmetric");
-  }
+  const auto& variants = weight_clip_variants();
+  const auto chosen = std::find_if(variants.begin(), variants.end(), [&](const auto& v) { return v.name == clip; });
+  if (chosen == variants.end()) settings.reject("weight_clip", clip, "expected none, max10, cispo or symmetric");
+  o.weight_clip = chosen->clip;
   o.weight_clamp_max = settings.number_in("weight_clamp_max", o.weight_clamp_max, 0, kNoBound, /*low_open=*/true);
   o.clip_ratio = settings.number_in("clip_ratio", o.clip_ratio, 0, 1);
   o.clip_ratio_low = settings.number_in("clip_ratio_low", o.clip_ratio_low, 0, 1);
@@ -95,8 +79,8 @@ FlowRlOptions FlowRlOptions::from(Settings& settings) {
                                    {"clip_ratio_high", o.clip_ratio_high}}) {
     if (settings.has(key) && !reads_bound(o.weight_clip, key)) {
       settings.reject(key, fmt::format("{}", value),
-                      fmt::format("not read by weight_clip={} ({})", weight_clip_name(o.weight_clip),
-                                  bounds_read(o.weight_clip)));
+                      fmt::format("not read by weight_clip={} ({})", variant_of(o.weight_clip).name,
+                                  variant_of(o.weight_clip).uses));
     }
   }
   o.advantage = group_advantage_options(settings);
@@ -104,7 +88,7 @@ FlowRlOptions FlowRlOptions::from(Settings& settings) {
 }
 
 OptionList FlowRlOptions::list() const {
-  OptionList list = {{"beta", fmt::format("{}", beta)}, {"weight_clip", weight_clip_name(weight_clip)}};
+  OptionList list = {{"beta", fmt::format("{}", beta)}, {"weight_clip", std::string(variant_of(weight_clip).name)}};
   // Only the bounds this weight_clip reads: the others would be refused if given back
   // (disa loss --list --objective flowrl --set weight_clip=cispo shows cispo's).
   for (const auto& [key, value] : {std::pair<std::string_view, double>{"weight_clamp_max", weight_clamp_max},

@@ -46,28 +46,36 @@ class LlmModelCli : public disa::test::CliDirTest {
     for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
     return lines;
   }
+
+  // `sample` (an `llm sample` command without --batch-size/--out) run at batch sizes 1 and
+  // `batch` into NAME-1.jsonl and NAME-<batch>.jsonl: `rows` rows each, with the same tokens.
+  std::pair<std::vector<nlohmann::json>, std::vector<nlohmann::json>> expect_tokens_independent_of_batch(
+      const std::string& sample, int batch, std::size_t rows, const std::string& name) {
+    const std::string one = name + "-1.jsonl", many = name + "-" + std::to_string(batch) + ".jsonl";
+    auto r = run_disa(sample + " --batch-size 1 --out " + path(one));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    r = run_disa(sample + " --batch-size " + std::to_string(batch) + " --out " + path(many));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    auto a = read_lines(one), b = read_lines(many);
+    EXPECT_EQ(a.size(), rows);
+    EXPECT_EQ(b.size(), rows);
+    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) EXPECT_EQ(a[i]["token_ids"], b[i]["token_ids"]) << "row " << i;
+    return {std::move(a), std::move(b)};
+  }
 };
 
 TEST_F(LlmModelCli, SampleIsIndependentOfBatchSizeAndScoresMatch) {
   const std::string common = "llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
                              " --temperature 0.9 --top-p 0.95 --max-new-tokens 12 --seed 4 --samples-per-prompt 2";
-  auto r = run_disa(common + " --batch-size 1 --out " + path("a.jsonl"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_disa(common + " --batch-size 4 --out " + path("b.jsonl"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto a = read_lines("a.jsonl"), b = read_lines("b.jsonl");
-  ASSERT_EQ(a.size(), 6u);
-  ASSERT_EQ(b.size(), 6u);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i]["token_ids"], b[i]["token_ids"]) << i;
-    EXPECT_EQ(a[i]["text"], b[i]["text"]);
-  }
+  const auto [a, b] = expect_tokens_independent_of_batch(common, 4, 6, "ab");
+  ASSERT_FALSE(HasFailure());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i]["text"], b[i]["text"]) << i;
   EXPECT_EQ(a[0]["prompt"], "hello there");
   EXPECT_EQ(a[2]["prompt_ids"], (nlohmann::json{0, 1, 2}));  // "abc"
   EXPECT_TRUE(a[4]["prompt"].is_null());
   EXPECT_NE(a[0]["token_ids"], a[1]["token_ids"]);  // two samples of one prompt differ
 
-  r = run_disa("llm score --model " + path("model") + " --input " + path("a.jsonl") + " --out " + path("s.jsonl") +
+  auto r = run_disa("llm score --model " + path("model") + " --input " + path("ab-1.jsonl") + " --out " + path("s.jsonl") +
                " --batch-size 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto scored = read_lines("s.jsonl");
@@ -125,19 +133,13 @@ TEST_F(LlmModelCli, ABf16CheckpointSamplesTheSameTokensAtEveryBatchSize) {
   }
   const std::string common = "llm sample --model " + path("m16") + " --prompts " + path("prompts16.jsonl") +
                              " --max-new-tokens 32 --seed 0";
-  r = run_disa(common + " --batch-size 1 --out " + path("s1.jsonl"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_disa(common + " --batch-size 32 --out " + path("s32.jsonl"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto one = read_lines("s1.jsonl"), all = read_lines("s32.jsonl");
-  ASSERT_EQ(one.size(), 32u);
-  ASSERT_EQ(all.size(), 32u);
-  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one[i]["token_ids"], all[i]["token_ids"]) << "row " << i;
+  expect_tokens_independent_of_batch(common, 32, 32, "s");
+  ASSERT_FALSE(HasFailure());
   // Scores too: the same rows scored in batches of 1 and 32 agree to float32 rounding.
-  r = run_disa("llm score --model " + path("m16") + " --input " + path("s1.jsonl") + " --out " + path("c1.jsonl") +
+  r = run_disa("llm score --model " + path("m16") + " --input " + path("s-1.jsonl") + " --out " + path("c1.jsonl") +
                " --batch-size 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_disa("llm score --model " + path("m16") + " --input " + path("s1.jsonl") + " --out " + path("c32.jsonl") +
+  r = run_disa("llm score --model " + path("m16") + " --input " + path("s-1.jsonl") + " --out " + path("c32.jsonl") +
                " --batch-size 32");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto c1 = read_lines("c1.jsonl"), c32 = read_lines("c32.jsonl");
@@ -151,7 +153,7 @@ TEST_F(LlmModelCli, ABf16CheckpointSamplesTheSameTokensAtEveryBatchSize) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_lines("b16.jsonl").size(), 32u);
   disa::test::expect_rejected(run_disa(common + " --dtype float16 --out " + path("x.jsonl")), "--dtype = float16");
-  disa::test::expect_rejected(run_disa("llm score --model " + path("m16") + " --input " + path("s1.jsonl") +
+  disa::test::expect_rejected(run_disa("llm score --model " + path("m16") + " --input " + path("s-1.jsonl") +
                                        " --out " + path("x.jsonl") + " --dtype int8"),
                               "--dtype = int8");
 }
