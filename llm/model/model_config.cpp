@@ -138,6 +138,24 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     if (r.boolean("mlp_bias", false)) r.fail("mlp_bias", "MLP biases are not supported");
   }
   if (r.has("rope_scaling")) r.fail("rope_scaling", "rope scaling is not supported (must be null or absent)");
+  // transformers >= 5 writes the rotary settings into one object: read past, a 1e6-theta
+  // model would run at the default 10000 and a scaled one unscaled, with no error.
+  if (r.has("rope_parameters")) {
+    const json& rope = j.at("rope_parameters");
+    if (!rope.is_object()) r.fail("rope_parameters", "must be an object");
+    const FieldReader p(rope, source + ": rope_parameters");
+    for (const auto& [key, value] : rope.items()) {
+      if (key != "rope_type" && key != "rope_theta") p.fail(key, "not supported (only rope_type and rope_theta)");
+    }
+    if (p.has("rope_type") && rope.at("rope_type") != "default") {
+      p.fail("rope_type", "rope scaling is not supported (only \"default\")");
+    }
+    const double theta = p.positive_number("rope_theta", 0, true);
+    if (r.has("rope_theta") && c.rope_theta != theta) {
+      r.fail("rope_theta", fmt::format("disagrees with rope_parameters.rope_theta = {}", theta));
+    }
+    c.rope_theta = theta;
+  }
   if (r.has("hidden_act") && j.at("hidden_act") != "silu") r.fail("hidden_act", "only \"silu\" is supported");
 
   if (r.has("torch_dtype")) {

@@ -37,8 +37,10 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   double initializer_range = 0.02;  // std of the random init (disa llm init)
   bool tie_word_embeddings = false;
-  // q/k/v projections carry a bias (Qwen2 always; Llama when attention_bias is true).
-  bool qkv_bias = false;
+  // q/k/v projections carry a bias (Qwen2 always; Llama when attention_bias is true). True
+  // by default, as the default architecture is Qwen2: a hand-built Qwen2 config without
+  // it saves checkpoints that no Qwen2 loader (this one included) accepts.
+  bool qkv_bias = true;
   // o_proj carries a bias (Llama with attention_bias; never Qwen2).
   bool o_bias = false;
   // "float32", "bfloat16", or "float16" (a checkpoint's dtype; the model runs it in float32).

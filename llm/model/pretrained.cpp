@@ -82,6 +82,10 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
                                       c10::str(p.sizes())));
     } else if (!it->second.is_floating_point()) {
       misshapen.push_back(fmt::format("{} has integer dtype {}", name, c10::toString(it->second.scalar_type())));
+    } else if (const std::int64_t bad = (~torch::isfinite(it->second)).sum().item<std::int64_t>(); bad > 0) {
+      // One NaN weight makes every logit NaN; caught here it names the tensor, caught
+      // downstream it is a NaN reward or importance weight far from its cause.
+      misshapen.push_back(fmt::format("{} has {} NaN or infinite entries", name, bad));
     }
   }
   for (const auto& [name, t] : tensors) {

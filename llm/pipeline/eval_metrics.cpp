@@ -1,11 +1,11 @@
 #include "llm/pipeline/eval_metrics.h"
 
 #include <algorithm>
-#include <cctype>
 #include <iterator>
 #include <cmath>
 #include <limits>
 #include <set>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -27,29 +27,17 @@ double pass_at_k(std::int64_t n, std::int64_t c, std::int64_t k) {
   return 1.0 - fail;
 }
 
-std::vector<std::uint64_t> ngram_keys(const std::string& text, int n) {
-  std::vector<std::string_view> units;
-  const bool words = text.find_first_of(" \t\n") != std::string::npos;
-  if (words) {
-    std::size_t i = 0;
-    while (i < text.size()) {
-      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-      std::size_t j = i;
-      while (j < text.size() && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-      if (j > i) units.emplace_back(text.data() + i, j - i);
-      i = j;
-    }
-  } else {
-    for (std::size_t i = 0; i < text.size(); ++i) units.emplace_back(text.data() + i, 1);
-  }
+std::vector<std::uint64_t> ngram_keys(std::span<const std::int32_t> tokens, int n) {
+  if (n <= 0) throw InputError(fmt::format("ngram_keys: n = {} must be positive", n));
   std::vector<std::uint64_t> keys;
-  // A text shorter than n units is one n-gram of what it has, so two short texts still compare.
-  const std::size_t width = std::min<std::size_t>(static_cast<std::size_t>(n), units.size());
-  for (std::size_t start = 0; width > 0 && start + width <= units.size(); ++start) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (std::size_t u = start; u < start + width; ++u) {
-      for (const char ch : units[u]) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-      h = (h ^ 0x1fu) * 1099511628211ull;  // unit separator, so "ab","c" differs from "a","bc"
+  const std::size_t width = std::min<std::size_t>(static_cast<std::size_t>(n), tokens.size());
+  for (std::size_t start = 0; width > 0 && start + width <= tokens.size(); ++start) {
+    // FNV-1a over the ids' four bytes each, seeded with the width: a short response's
+    // one gram is not keyed as the 4-gram it starts.
+    std::uint64_t h = 1469598103934665603ull ^ width;
+    for (std::size_t t = start; t < start + width; ++t) {
+      const auto id = static_cast<std::uint32_t>(tokens[t]);
+      for (int byte = 0; byte < 4; ++byte) h = (h ^ ((id >> (8 * byte)) & 0xffu)) * 1099511628211ull;
     }
     keys.push_back(h);
   }
@@ -93,7 +81,7 @@ PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples, Diversit
     ++m.correct;
     signatures.insert(s.signature);
     if (!s.strategy.empty()) strategies.insert(s.strategy);
-    correct_keys.push_back(ngram_keys(s.text));
+    correct_keys.push_back(ngram_keys(s.tokens));
   }
   m.mean_reward = reward_sum / static_cast<double>(m.samples);
   for (std::int64_t j = 1; j <= m.samples; j *= 2) m.pass_at[j] = pass_at_k(m.samples, m.correct, j);
@@ -117,8 +105,19 @@ PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples, Diversit
 MetricsSummary summarise(const std::vector<PromptMetrics>& prompts) {
   MetricsSummary s;
   s.prompts = static_cast<std::int64_t>(prompts.size());
-  if (prompts.empty()) return s;
+  if (prompts.empty()) {
+    constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+    s.mean_at_k = s.distinct_correct = s.distinct_strategies = s.ngram_dispersion = s.share_two_or_more_distinct = kNone;
+    return s;
+  }
   s.samples_per_prompt = prompts.front().samples;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].samples != s.samples_per_prompt) {
+      throw InputError(fmt::format("summarise: prompt {} has {} samples, prompt 0 has {}: Mean@k and pass@j "
+                                   "need the same k for every prompt",
+                                   i, prompts[i].samples, s.samples_per_prompt));
+    }
+  }
   std::int64_t dispersed = 0;
   for (const PromptMetrics& p : prompts) {
     s.mean_at_k += p.mean_reward;

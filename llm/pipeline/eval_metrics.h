@@ -9,15 +9,22 @@
 //                        task without signatures: math; llm/pipeline/prompt_task.h)
 //   distinct_strategies  distinct derivation keys among the correct samples (NaN for a
 //                        task without them: math, code)
-//   ngram_dispersion     mean over pairs of correct samples of 1 - Jaccard(4-gram sets of
-//                        their whitespace tokens, characters for texts without spaces):
-//                        0 = every correct sample says the same thing, 1 = no shared 4-gram.
-//                        A strategy-level measure that needs no external judge and works on
-//                        any text (math derivations, programs); NaN with < 2 correct samples.
+//   ngram_dispersion     mean over pairs of correct samples of 1 - Jaccard(sets of 4-grams
+//                        of their token ids, the model's own tokenizer's): 0 = every correct
+//                        sample says the same thing, 1 = no shared 4-gram. One unit for every
+//                        text and task (whitespace words would make a Countdown expression
+//                        one word, and mixing units per text made "answer is 6" and
+//                        "the answer is 6" share nothing); the unit of distinct-n (Li et al.
+//                        2016). A measure that needs no external judge and works on any text
+//                        (derivations, programs); NaN with < 2 correct samples. Comparable
+//                        between models of one tokenizer only. Each model's average is over
+//                        the prompts where it has >= 2 correct samples, a set that differs
+//                        between models: per_prompt.csv has the rows for a paired comparison.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,7 +45,7 @@ struct SampleOutcome {
   double reward = 0;
   std::string signature;  // empty unless correct
   std::string strategy;   // empty unless correct, or when the task has none
-  std::string text;       // the response, for the n-gram dispersion
+  std::vector<std::int32_t> tokens;  // the response's token ids (no stop token), for the n-gram dispersion
 };
 
 struct PromptMetrics {
@@ -55,7 +62,9 @@ struct PromptMetrics {
 PromptMetrics prompt_metrics(const std::vector<SampleOutcome>& samples, DiversityKeys keys = {true, true});
 
 // Averages over prompts; ngram_dispersion over the prompts where it is defined (NaN if
-// none); the distinct counts and the share are NaN when the prompts' are.
+// none); the distinct counts and the share are NaN when the prompts' are; every average is
+// NaN over no prompts. Throws InputError when the prompts' sample counts differ (pass@j
+// and Mean@k would then mix estimates at different k).
 struct MetricsSummary {
   std::int64_t prompts = 0, samples_per_prompt = 0;
   double mean_at_k = 0;
@@ -67,9 +76,10 @@ struct MetricsSummary {
 };
 MetricsSummary summarise(const std::vector<PromptMetrics>& prompts);
 
-// The text's n-grams (n = 4) as hashed keys: whitespace tokens when the text has spaces,
-// characters otherwise. Exposed for tests.
-std::vector<std::uint64_t> ngram_keys(const std::string& text, int n = 4);
+// The token sequence's n-grams (n = 4) as hashed keys; a sequence shorter than n is one
+// n-gram of what it has (so two short responses still compare), an empty one has none.
+// Exposed for tests.
+std::vector<std::uint64_t> ngram_keys(std::span<const std::int32_t> tokens, int n = 4);
 double jaccard_distance(std::vector<std::uint64_t> a, std::vector<std::uint64_t> b);
 
 }  // namespace disa::llm::pipeline

@@ -36,6 +36,41 @@ namespace {
 
 std::string cell(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.4f}", v); }
 
+// "TASK:rl" evaluates on the RL prompts themselves (what training optimised), TASK on
+// held-out evaluation prompts.
+bool is_rl_task(const std::string& task_name) {
+  return task_name.size() > 3 && task_name.compare(task_name.size() - 3, 3, ":rl") == 0;
+}
+
+std::unique_ptr<PromptTask> task_of(const EvalOptions& o, const std::string& task_name,
+                                    const std::filesystem::path& model_folder, const Tokenizer& tokenizer) {
+  const std::string spec = is_rl_task(task_name) ? task_name.substr(0, task_name.size() - 3) : task_name;
+  return make_task(spec, model_folder, o.data_dir, tokenizer);
+}
+
+std::vector<TaskPrompt> prompts_of(const EvalOptions& o, const std::string& task_name, const PromptTask& task) {
+  std::vector<TaskPrompt> prompts;
+  if (is_rl_task(task_name) && !o.anchors.empty()) {
+    // With the run's anchors, TASK:rl is exactly the prompts training used (the kept
+    // anchors'), whatever `prompts` says: the first `prompts` of the RL split would mix in
+    // prompts nobody trained on, or those the anchor policy dropped.
+    // The anchor file holds one record per proposed prompt (dropped ones flagged), and
+    // propose took the RL split's first ones: so its size is the count to ask for.
+    const std::vector<AnchorRecord> records = load_anchors(o.anchors.string());
+    const std::map<std::string, double> trained = kept_anchors(records);
+    for (TaskPrompt& p : task.prompts(PromptSplit::kTrain, static_cast<std::int64_t>(records.size()))) {
+      if (trained.count(p.id)) prompts.push_back(std::move(p));
+    }
+    if (prompts.size() != trained.size()) {
+      throw InputError(fmt::format("eval: task {}: {} of the {} prompts of anchors '{}' are not in the task's RL "
+                                   "prompts (anchors of another task?)",
+                                   task_name, trained.size() - prompts.size(), trained.size(), o.anchors.string()));
+    }
+    return prompts;
+  }
+  return task.prompts(is_rl_task(task_name) ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
+}
+
 // Samples of one (model, task): from the file when it exists, else sampled and written.
 std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model, const std::string& task_name,
                                        const std::filesystem::path& model_folder, const std::filesystem::path& file) {
@@ -55,38 +90,17 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
     }
     return out;
   }
-  // "TASK:rl" evaluates on the RL prompts themselves (what training optimised), TASK on
-  // held-out evaluation prompts.
-  const bool rl = task_name.size() > 3 && task_name.compare(task_name.size() - 3, 3, ":rl") == 0;
-  const std::string spec = rl ? task_name.substr(0, task_name.size() - 3) : task_name;
-  const auto task = make_task(spec, model_folder, o.data_dir, *model.tokenizer);
-  std::vector<TaskPrompt> prompts;
-  if (rl && !o.anchors.empty()) {
-    // With the run's anchors, TASK:rl is exactly the prompts training used (the kept
-    // anchors'), whatever `prompts` says: the first `prompts` of the RL split would mix in
-    // prompts nobody trained on, or those the anchor policy dropped.
-    // The anchor file holds one record per proposed prompt (dropped ones flagged), and
-    // propose took the RL split's first ones: so its size is the count to ask for.
-    const std::vector<AnchorRecord> records = load_anchors(o.anchors.string());
-    const std::map<std::string, double> trained = kept_anchors(records);
-    for (TaskPrompt& p : task->prompts(PromptSplit::kTrain, static_cast<std::int64_t>(records.size()))) {
-      if (trained.count(p.id)) prompts.push_back(std::move(p));
-    }
-    if (prompts.size() != trained.size()) {
-      throw InputError(fmt::format("eval: task {}: {} of the {} prompts of anchors '{}' are not in the task's RL "
-                                   "prompts (anchors of another task?)",
-                                   task_name, trained.size() - prompts.size(), trained.size(), o.anchors.string()));
-    }
-  } else {
-    prompts = task->prompts(rl ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
-  }
+  const auto task = task_of(o, task_name, model_folder, *model.tokenizer);
+  const std::vector<TaskPrompt> prompts = prompts_of(o, task_name, *task);
   SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
   const std::vector<Rollout> rollouts =
       roll_out(*model.model, *model.tokenizer, model.stop_ids, *task, prompts, o.k, sampling, o.batch_size);
   std::string text;
   for (const Rollout& r : rollouts) {
+    const std::span<const std::int32_t> ids = response_tokens(model.stop_ids, r.completion.tokens);
     nlohmann::ordered_json j{{"prompt_id", prompts[r.prompt].id},   {"sample", r.sample},
                              {"response", r.response},              {"tokens", r.completion.tokens.size()},
+                             {"token_ids", std::vector<std::int32_t>(ids.begin(), ids.end())},
                              {"finish", finish_reason_name(r.completion.finish)},
                              {"reward", r.verdict.reward},          {"reason", r.verdict.reason},
                              {"signature", r.verdict.signature},    {"strategy", r.verdict.strategy}};
@@ -149,6 +163,16 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   // The ids sampling stops at come from generation_config.json and the tokenizer too, which
   // the weights' fingerprint does not cover: samples that stopped elsewhere are not reused.
   for (const auto& [name, folder] : o.models) options["stop_token_ids"][name] = stop_token_ids_of(folder);
+  // Samples files are reused by (model, task) name: the prompts they were drawn for must be
+  // this run's (a changed task.json, benchmark file or generator makes other prompts under
+  // the same ids).
+  for (const auto& [name, folder] : o.models) {
+    const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(folder);
+    for (const std::string& task_name : o.tasks) {
+      options["prompts_fingerprints"][name][task_name] =
+          prompts_fingerprint(prompts_of(o, task_name, *task_of(o, task_name, folder, *tokenizer)));
+    }
+  }
   if (!o.anchors.empty()) {
     options["anchors_fingerprint"] = file_fingerprint(o.anchors);
     // Before 2026-12-06 TASK:rl was the first `prompts` RL prompts: such a folder's
@@ -187,8 +211,15 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
           flush();
           current_id = s.at("prompt_id").get<std::string>();
         }
+        if (!s.contains("token_ids")) {
+          // Files of before 2026-12-06 kept the text only (the dispersion then mixed words
+          // and characters); their prompts' folders are refused by the claim anyway.
+          throw InputError(fmt::format("eval samples '{}': a line without token_ids (written by an earlier "
+                                       "version); remove the file to sample again",
+                                       file.string()));
+        }
         current.push_back({s.at("reward").get<double>(), s.at("signature").get<std::string>(),
-                           s.at("strategy").get<std::string>(), s.at("response").get<std::string>()});
+                           s.at("strategy").get<std::string>(), s.at("token_ids").get<std::vector<std::int32_t>>()});
       }
       flush();
       per_task.push_back(summarise(metrics));

@@ -67,11 +67,16 @@ void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer,
   model.set_output_vocabulary(ids);
 }
 
-std::string decode_response(const Tokenizer& tokenizer, const std::vector<std::int32_t>& stop_ids,
-                            const std::vector<std::int32_t>& tokens) {
+std::span<const std::int32_t> response_tokens(const std::vector<std::int32_t>& stop_ids,
+                                              const std::vector<std::int32_t>& tokens) {
   std::size_t n = tokens.size();
   if (n > 0 && std::find(stop_ids.begin(), stop_ids.end(), tokens[n - 1]) != stop_ids.end()) --n;
-  return tokenizer.decode(std::span<const std::int32_t>(tokens.data(), n));
+  return {tokens.data(), n};
+}
+
+std::string decode_response(const Tokenizer& tokenizer, const std::vector<std::int32_t>& stop_ids,
+                            const std::vector<std::int32_t>& tokens) {
+  return tokenizer.decode(response_tokens(stop_ids, tokens));
 }
 
 }  // namespace disa::llm::pipeline

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer,
 // (file_fingerprint) over every *.safetensors file and config.json, by name in order
 // (about 1 GB/s, so a second for a 0.5B bf16 model).
 std::string model_fingerprint(const std::filesystem::path& folder);
+// The completion's ids without a trailing stop token (one of `stop_ids`): the response.
+std::span<const std::int32_t> response_tokens(const std::vector<std::int32_t>& stop_ids,
+                                              const std::vector<std::int32_t>& tokens);
 // The completion's text without a trailing stop token (one of `stop_ids`).
 std::string decode_response(const Tokenizer& tokenizer, const std::vector<std::int32_t>& stop_ids,
                             const std::vector<std::int32_t>& tokens);

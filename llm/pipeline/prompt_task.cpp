@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "llm/pipeline/trajectory_file.h"
 #include "llm/tasks/countdown.h"
 #include "llm/tokenizer/chat_format.h"
 #include "llm/verify/code_benchmarks.h"
@@ -265,6 +266,12 @@ countdown::TaskConfig read_countdown_config(const std::filesystem::path& model_f
 }
 
 }  // namespace
+
+std::string prompts_fingerprint(const std::vector<TaskPrompt>& prompts) {
+  std::string all;
+  for (const TaskPrompt& p : prompts) all += p.id + '\n' + p.text + '\n';
+  return text_fingerprint(all);
+}
 
 std::string operator_skeleton(std::string_view signature) {
   std::string out;

@@ -70,6 +70,11 @@ class PromptTask {
 std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesystem::path& model_folder,
                                       const std::filesystem::path& data_dir, const Tokenizer& tokenizer);
 
+// What a stage records of its prompts: a hash of their ids and texts in order, so that a
+// folder made for other prompts under the same ids (another task.json, benchmark file or
+// generator) is not resumed.
+std::string prompts_fingerprint(const std::vector<TaskPrompt>& prompts);
+
 // Countdown's strategy key: the canonical signature with every number replaced by 'n'.
 std::string operator_skeleton(std::string_view signature);
 

@@ -194,9 +194,7 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   const std::vector<TaskPrompt> prompts = task->prompts(PromptSplit::kTrain, o.prompts);
   // The prompts themselves are part of what the folder holds: a task whose prompt list
   // changed (another task.json, another version) must not resume into old parts.
-  std::string all_prompts;
-  for (const TaskPrompt& p : prompts) all_prompts += p.id + '\n' + p.text + '\n';
-  fingerprint["prompts_fingerprint"] = text_fingerprint(all_prompts);
+  fingerprint["prompts_fingerprint"] = prompts_fingerprint(prompts);
   fingerprint["reference_fingerprint"] = model_fingerprint(o.reference);
   // Where rollouts stop (generation_config.json and the tokenizer are outside the weights'
   // fingerprint): a changed stop set must not resume into parts that stopped elsewhere.

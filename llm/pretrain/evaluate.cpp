@@ -57,6 +57,11 @@ EvalReport evaluate(TransformerImpl& model, const Tokenizer& tokenizer, const co
 
   EvalReport r;
   r.problems = o.problems;
+  {
+    std::set<std::string> distinct;
+    for (const countdown::Problem& p : problems) distinct.insert(countdown::prompt_text(p));
+    r.distinct_problems = static_cast<std::int64_t>(distinct.size());
+  }
   r.samples_per_problem = n;
   for (std::int64_t k = 1; k <= n; k *= 2) r.pass_at[k] = 0;
   double correct_total = 0;
@@ -102,6 +107,7 @@ EvalReport evaluate(TransformerImpl& model, const Tokenizer& tokenizer, const co
 nlohmann::ordered_json to_json(const EvalReport& r) {
   nlohmann::ordered_json j;
   j["problems"] = r.problems;
+  j["distinct_problems"] = r.distinct_problems;
   j["samples_per_problem"] = r.samples_per_problem;
   j["accuracy_temperature_1"] = r.accuracy;
   j["accuracy_greedy"] = r.greedy_accuracy;

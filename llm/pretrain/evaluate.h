@@ -35,6 +35,10 @@ struct EvalOptions {
 
 struct EvalReport {
   std::int64_t problems = 0, samples_per_problem = 0;
+  // The held-out split is small (about 7% of the problem space; 72 problems at the default
+  // config), so K draws repeat problems: the averages are over the K draws (unbiased for
+  // the split's distribution), on this many distinct problems.
+  std::int64_t distinct_problems = 0;
   double accuracy = 0;         // temperature 1, mean reward
   double greedy_accuracy = 0;  // temperature 0
   std::map<std::int64_t, double> pass_at;  // k -> mean pass@k

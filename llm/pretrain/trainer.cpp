@@ -79,7 +79,11 @@ nlohmann::ordered_json training_fingerprint(const PretrainOptions& o) {
           {"warmup_steps", o.warmup_steps},
           {"weight_decay", o.weight_decay},
           {"grad_clip", o.grad_clip},
-          {"seed", o.seed}};
+          {"seed", o.seed},
+          // Problems and solutions are drawn from tagged keys since 2026-12-06 (before: the
+          // bare seed, shared with the sampler's rows): a model or checkpoint of the earlier
+          // draws is another run's.
+          {"problem_stream", "tagged"}};
 }
 
 double learning_rate_at(const PretrainOptions& o, std::int64_t step) {

@@ -6,15 +6,15 @@
 
 namespace disa::llm::pretrain {
 namespace {
-// Keeps the solution draws apart from the problem draws, which use (seed, 2e + split).
-constexpr std::uint64_t kSolutionStream = 0x5EED50107104ull;
+// The solution draws' own key, apart from the problem draws' and the sampler's.
+constexpr std::uint64_t kSolutionTag = 0x5EED50107104ull;
 }  // namespace
 
 Example training_example(const countdown::TaskConfig& task, std::uint64_t seed, std::uint64_t index) {
   Example e;
   e.problem = countdown::generate(task, seed, countdown::Split::kTrain, index);
   const std::vector<countdown::Solution> solutions = countdown::solve(e.problem);
-  const double u = CounterRng(seed ^ kSolutionStream, index).uniform(0);
+  const double u = CounterRng(splitmix64(seed ^ kSolutionTag), index).uniform(0);
   const auto pick = std::min(solutions.size() - 1, static_cast<std::size_t>(u * static_cast<double>(solutions.size())));
   e.prompt = countdown::prompt_text(e.problem);
   e.completion = solutions[pick].expression;

@@ -1,6 +1,6 @@
 // The supervised data of pretraining: example e of a run is Countdown train problem e
 // (llm/tasks/countdown.h) with one of ALL its correct solutions, drawn uniformly by
-// CounterRng(seed ^ kSolutionStream, e). So the target is a distribution over solutions,
+// CounterRng(splitmix64(seed ^ tag), e). So the target is a distribution over solutions,
 // not one canonical answer, and the data is a pure function of (task, seed, e): step s
 // of batch size B reads examples s*B .. s*B+B-1, which is all a resumed run needs to
 // continue identically ("the RNG position" is the step).

@@ -96,9 +96,17 @@ Split split_of(const Problem& problem, const TaskConfig& config) {
   return fnv1a(key) % 1000 < static_cast<std::uint64_t>(config.eval_per_mille) ? Split::kEval : Split::kTrain;
 }
 
+CounterRng problem_rng(std::uint64_t seed, Split split, std::uint64_t index) {
+  // With the bare seed, problem i of a split drew the uniforms that the sampler's row
+  // 2 i + split reads at the same seed, so a few proposals were sampled from the numbers
+  // that made their own prompt (before 2026-12-06).
+  constexpr std::uint64_t kProblemTag = 0xc0de5eed0b1e3ull;  // "countdown problem"
+  return CounterRng(splitmix64(seed ^ kProblemTag), 2 * index + static_cast<std::uint64_t>(split));
+}
+
 Problem generate(const TaskConfig& config, std::uint64_t seed, Split split, std::uint64_t index) {
   validate(config);
-  const CounterRng rng(seed, 2 * index + static_cast<std::uint64_t>(split));
+  const CounterRng rng = problem_rng(seed, split, index);
   std::uint64_t draw = 0;
   auto pick = [&](std::uint64_t size) {
     return std::min<std::uint64_t>(size - 1, static_cast<std::uint64_t>(rng.uniform(draw++) * static_cast<double>(size)));

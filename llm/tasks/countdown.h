@@ -20,7 +20,8 @@
 // e.g. prompt "2 3 4>10:", completions "2*3+4" or "2+3*4"... (here only 2*3+4 is correct).
 //
 // Problems: problem i of a split is a pure function of (config, seed, split, i), drawn
-// from CounterRng(seed, 2 i + split); so the first n problems are the same for every n.
+// from CounterRng(splitmix64(seed ^ tag), 2 i + split), a stream no sampler row reads;
+// so the first n problems are the same for every n.
 // The split is decided by a hash of the problem's sorted numbers and target, so train and
 // eval never share a problem, not even up to the order of the numbers.
 #pragma once
@@ -33,6 +34,7 @@
 
 #include "llm/tasks/expression.h"
 #include "llm/tasks/rational.h"
+#include "src/counter_rng.h"
 
 namespace disa::llm::countdown {
 
@@ -67,6 +69,9 @@ std::vector<Solution> solve(const Problem& problem);
 std::map<Rational, std::vector<Solution>> solve_all(const std::vector<std::int64_t>& numbers);
 
 Split split_of(const Problem& problem, const TaskConfig& config);
+// The uniforms problem `index` of `split` is drawn from: a key of its own,
+// splitmix64(seed ^ tag), so that no sampler row (CounterRng(seed, row)) reads them.
+CounterRng problem_rng(std::uint64_t seed, Split split, std::uint64_t index);
 // Problem i of the split; throws InputError if the config admits no problem at all.
 Problem generate(const TaskConfig& config, std::uint64_t seed, Split split, std::uint64_t index);
 

@@ -79,7 +79,12 @@ std::string to_pcre2_pattern(std::string_view in, std::string_view field) {
       continue;
     }
     if (caseless_groups.back() && std::isalpha(static_cast<unsigned char>(c))) {
-      out += fmt::format("[{}{}]", static_cast<char>(std::tolower(c)), static_cast<char>(std::toupper(c)));
+      // Unicode simple case folding, as Oniguruma applies it: besides its other case, an
+      // ASCII letter has a non-ASCII partner only for s (U+017F long s) and k (U+212A
+      // Kelvin sign).
+      const char lower = static_cast<char>(std::tolower(c));
+      const char* partner = lower == 's' ? "\\x{17F}" : lower == 'k' ? "\\x{212A}" : "";
+      out += fmt::format("[{}{}{}]", lower, static_cast<char>(std::toupper(c)), partner);
       continue;
     }
     out += c;

@@ -4,9 +4,11 @@
 // uses). PCRE2 with PCRE2_UTF|PCRE2_UCP reads them the same way except where
 // to_pcre2_pattern() rewrites them:
 //   \s, \S   -> \p{White_Space}, \P{White_Space}  (PCRE2's \s lacks U+0085)
-//   (?i:...) -> ASCII-only case folding, letters written as [xX]: Oniguruma (and the
-//               JavaScript port, which we test against) do not fold e.g. "ſ" to "s"
-//               in Qwen's (?i:'s|'t|...) the way PCRE2's Unicode caseless mode would.
+//   (?i:...) -> each letter written as the class of its simple case folds ([xX];
+//               [sS\x{17F}] and [kK\x{212A}]), as Oniguruma 6.9 folds: Qwen's
+//               (?i:'s|'t|...) cuts "'ſ" off as it cuts "'s" (checked against libonig
+//               6.9.8, the version Hugging Face's onig crate bundles; the JavaScript port
+//               does not fold "ſ" and differs there).
 // Constructs it cannot carry over (a character class inside a (?i:) group) are
 // rejected rather than approximated.
 #pragma once

@@ -62,7 +62,7 @@ void print_rows(const std::vector<lp::EvalRow>& rows) {
     const auto& m = r.metrics;
     const auto found = m.pass_at.find(k);
     fmt::print("{:<12} {:<12} {:>8.3f} {:>8.3f} {:>8.3f} {:>10.2f} {:>10.2f} {:>10.3f}\n", r.model, r.task, m.mean_at_k,
-               m.pass_at.count(1) ? m.pass_at.at(1) : 0.0, found == m.pass_at.end() ? std::nan("") : found->second,
+               m.pass_at.count(1) ? m.pass_at.at(1) : std::nan(""), found == m.pass_at.end() ? std::nan("") : found->second,
                m.distinct_correct, m.distinct_strategies, m.ngram_dispersion);
   }
 }

@@ -67,7 +67,8 @@ void run_pretrain(PretrainArgs a) {
     const auto& e = *r.eval;
     std::string pass;
     for (const auto& [k, v] : e.pass_at) pass += fmt::format(" pass@{} {:.3f}", k, v);
-    fmt::print("eval on {} held-out problems, {} samples each ({:.1f} s):\n", e.problems, e.samples_per_problem,
+    fmt::print("eval on {} draws of held-out problems ({} distinct), {} samples each ({:.1f} s):\n", e.problems,
+               e.distinct_problems, e.samples_per_problem,
                r.eval_seconds);
     fmt::print("  accuracy: temperature 1 {:.3f}, greedy {:.3f};{}\n", e.accuracy, e.greedy_accuracy, pass);
     fmt::print("  distinct correct solutions per problem {:.2f} (of {:.2f} that exist); share with >= 2: {:.3f}\n",

@@ -70,6 +70,37 @@ TEST(ModelConfig, RoundTripsThroughJson) {
   }
 }
 
+TEST(ModelConfig, ReadsTransformersFiveRopeParameters) {
+  // transformers >= 5 moves rope_theta into rope_parameters (Qwen2.5: 1e6).
+  nlohmann::json j = model_test::qwen2_config_json();
+  j.erase("rope_theta");
+  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1e6}};
+  EXPECT_EQ(parse_model_config(j).rope_theta, 1e6);
+  j["rope_theta"] = 1e6;  // both forms, agreeing
+  EXPECT_EQ(parse_model_config(j).rope_theta, 1e6);
+  j["rope_theta"] = 1e4;
+  EXPECT_TRUE(contains_all(input_error_message([&] { parse_model_config(j, "cfg.json"); }),
+                           {"rope_theta", "disagrees", "1000000"}));
+  j.erase("rope_theta");
+  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 1e6}, {"factor", 4.0}};
+  EXPECT_TRUE(contains_all(input_error_message([&] { parse_model_config(j, "cfg.json"); }), {"rope_parameters"}));
+  j["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 1e6}};
+  EXPECT_TRUE(contains_all(input_error_message([&] { parse_model_config(j, "cfg.json"); }),
+                           {"rope_parameters", "rope_type", "yarn"}));
+  j["rope_parameters"] = {{"rope_type", "default"}};
+  EXPECT_TRUE(contains_all(input_error_message([&] { parse_model_config(j, "cfg.json"); }), {"rope_theta", "missing"}));
+  j["rope_parameters"] = 1e6;
+  EXPECT_TRUE(contains_all(input_error_message([&] { parse_model_config(j, "cfg.json"); }),
+                           {"rope_parameters", "object"}));
+}
+
+TEST(ModelConfig, DefaultConfigIsAConsistentQwen2) {
+  const ModelConfig c;
+  EXPECT_EQ(c.architecture, Architecture::kQwen2);
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_FALSE(c.o_bias);
+}
+
 TEST(ModelConfig, ErrorsNameFieldAndValue) {
   EXPECT_TRUE(contains_all(error_with("hidden_size", kRemove), {"cfg.json", "hidden_size", "missing"}));
   EXPECT_TRUE(contains_all(error_with("hidden_size", -64), {"hidden_size", "-64", "positive"}));

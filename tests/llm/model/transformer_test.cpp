@@ -14,6 +14,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "llm/model/kv_cache.h"
@@ -278,6 +280,17 @@ TEST(Pretrained, CheckpointErrorsNameTheTensor) {
   save_safetensors(file, broken);
   EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { load_pretrained(dir.path()); }),
                                  {"model.norm.weight", "[65]", "[64]"}));
+
+  // A non-finite weight makes every logit NaN: refused at load, naming the tensor.
+  broken = good;
+  broken["model.layers.1.mlp.down_proj.weight"] = good.at("model.layers.1.mlp.down_proj.weight").clone();
+  broken["model.layers.1.mlp.down_proj.weight"].view({-1})[3] = std::numeric_limits<float>::quiet_NaN();
+  broken["model.norm.weight"] = good.at("model.norm.weight").clone();
+  broken["model.norm.weight"][0] = std::numeric_limits<float>::infinity();
+  save_safetensors(file, broken);
+  EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { load_pretrained(dir.path()); }),
+                                 {"model.layers.1.mlp.down_proj.weight has 1 NaN or infinite",
+                                  "model.norm.weight has 1 NaN or infinite"}));
 }
 
 TEST(Transformer, BadInputsAreNamed) {

@@ -46,7 +46,7 @@ TEST(PassAtK, RejectsImpossibleCounts) {
 TEST(PromptMetrics, AKeyTheTaskLacksIsNotAMeasuredZero) {
   // Math verdicts carry no signature or strategy (every correct answer is the reference's
   // value), code none of the latter: their counts are NaN, as is their average.
-  const std::vector<SampleOutcome> s = {{1, "", "", "so x = 6"}, {1, "", "", "hence 6"}, {0, "", "", "7"}};
+  const std::vector<SampleOutcome> s = {{1, "", "", {40, 87, 284, 21}}, {1, "", "", {16085, 220, 21}}, {0, "", "", {22}}};
   const PromptMetrics math = prompt_metrics(s, diversity_keys("math500"));
   EXPECT_TRUE(std::isnan(math.distinct_correct));
   EXPECT_TRUE(std::isnan(math.distinct_strategies));
@@ -57,7 +57,8 @@ TEST(PromptMetrics, AKeyTheTaskLacksIsNotAMeasuredZero) {
   EXPECT_TRUE(std::isnan(summary.distinct_strategies));
   EXPECT_TRUE(std::isnan(summary.share_two_or_more_distinct));
   EXPECT_DOUBLE_EQ(summary.mean_at_k, 2.0 / 3.0);
-  const PromptMetrics code = prompt_metrics({{1, "def f(): return 1", "", "def f(): return 1"}}, diversity_keys("humaneval:rl"));
+  const PromptMetrics code = prompt_metrics({{1, "def f(): return 1", "", {750, 282, 4555, 470, 220, 16}}},
+                                            diversity_keys("humaneval:rl"));
   EXPECT_EQ(code.distinct_correct, 1.0);
   EXPECT_TRUE(std::isnan(code.distinct_strategies));
 }
@@ -75,8 +76,8 @@ TEST(DiversityKeys, FollowTheTaskSpec) {
 
 TEST(PromptMetrics, CountsDistinctSolutionsAndStrategiesAmongCorrectOnly) {
   const std::vector<SampleOutcome> s = {
-      {1, "a", "x", "1+2*3"}, {1, "a", "x", "2*3+1"}, {1, "b", "y", "(1+2)*3"},
-      {0, "", "", "1-2"},     {0, "", "", "9"},       {1, "c", "x", "3*2+1"},
+      {1, "a", "x", {1, 10, 2, 12, 3}}, {1, "a", "x", {2, 12, 3, 10, 1}}, {1, "b", "y", {14, 1, 10, 2, 15, 12, 3}},
+      {0, "", "", {1, 11, 2}},         {0, "", "", {9}},                {1, "c", "x", {3, 12, 2, 10, 1}},
   };
   const PromptMetrics m = prompt_metrics(s);
   EXPECT_EQ(m.samples, 6);
@@ -89,27 +90,41 @@ TEST(PromptMetrics, CountsDistinctSolutionsAndStrategiesAmongCorrectOnly) {
   EXPECT_DOUBLE_EQ(m.pass_at.at(6), 1.0);
 }
 
+using Ids = std::vector<std::int32_t>;
+
 TEST(NgramDispersion, ZeroForIdenticalTextsOneForDisjointOnes) {
-  const std::string a = "we add the two numbers and then divide by three";
+  const Ids a = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   EXPECT_DOUBLE_EQ(jaccard_distance(ngram_keys(a), ngram_keys(a)), 0.0);
-  const std::string b = "completely different words appear in this other sentence here";
+  const Ids b = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
   EXPECT_DOUBLE_EQ(jaccard_distance(ngram_keys(a), ngram_keys(b)), 1.0);
   // One shared 4-gram of 3 + 3: Jaccard 1/5.
-  EXPECT_NEAR(jaccard_distance(ngram_keys("p q r s t u"), ngram_keys("x p q r s y")), 1.0 - 1.0 / 5.0, 1e-12);
+  EXPECT_NEAR(jaccard_distance(ngram_keys(Ids{1, 2, 3, 4, 5, 6}), ngram_keys(Ids{9, 1, 2, 3, 4, 7})), 1.0 - 1.0 / 5.0,
+              1e-12);
   const PromptMetrics same = prompt_metrics({{1, "s", "", a}, {1, "s", "", a}, {0, "", "", b}});
   EXPECT_DOUBLE_EQ(same.ngram_dispersion, 0.0);
   const PromptMetrics one = prompt_metrics({{1, "s", "", a}, {0, "", "", b}});
   EXPECT_TRUE(std::isnan(one.ngram_dispersion));  // fewer than 2 correct samples
 }
 
-TEST(NgramDispersion, WordBoundariesMatter) {
-  // "ab c" and "a bc" have the same characters but different words.
-  EXPECT_GT(jaccard_distance(ngram_keys("ab c d e"), ngram_keys("a bc d e")), 0.0);
+TEST(NgramDispersion, OneUnitForEveryResponse) {
+  // The unit is the token id, whatever the text looks like: a Countdown expression (no
+  // spaces) and a sentence are cut the same way, so two responses sharing a 4-token
+  // stretch share a gram. (Before, a text without spaces was cut into characters and one
+  // with spaces into words, so "answer is 6" and "the answer is 6" shared nothing.)
+  EXPECT_NEAR(jaccard_distance(ngram_keys(Ids{1820, 4226, 374, 220, 21}), ngram_keys(Ids{4226, 374, 220, 21})),
+              1.0 - 1.0 / 2.0, 1e-12);
+  // Ids are units, not byte strings: 256 then 0 is not 0 then 1.
+  EXPECT_DOUBLE_EQ(jaccard_distance(ngram_keys(Ids{256, 0}), ngram_keys(Ids{0, 1})), 1.0);
+  // Shorter than 4: one gram of what it has, equal only to the same response.
+  EXPECT_DOUBLE_EQ(jaccard_distance(ngram_keys(Ids{5, 6}), ngram_keys(Ids{5, 6})), 0.0);
+  EXPECT_DOUBLE_EQ(jaccard_distance(ngram_keys(Ids{5, 6, 7}), ngram_keys(Ids{5, 6, 7, 8})), 1.0);
+  EXPECT_TRUE(ngram_keys(Ids{}).empty());
+  EXPECT_THROW(ngram_keys(Ids{1, 2}, 0), InputError);
 }
 
 TEST(Summarise, AveragesOverPromptsAndDispersionOverDefinedOnes) {
-  const PromptMetrics p1 = prompt_metrics({{1, "a", "", "x y"}, {1, "b", "", "x y"}});
-  const PromptMetrics p2 = prompt_metrics({{0, "", "", "z"}, {0, "", "", "w"}});
+  const PromptMetrics p1 = prompt_metrics({{1, "a", "", {7, 8}}, {1, "b", "", {7, 8}}});
+  const PromptMetrics p2 = prompt_metrics({{0, "", "", {9}}, {0, "", "", {3}}});
   const MetricsSummary s = summarise({p1, p2});
   EXPECT_EQ(s.prompts, 2);
   EXPECT_DOUBLE_EQ(s.mean_at_k, 0.5);
@@ -117,6 +132,28 @@ TEST(Summarise, AveragesOverPromptsAndDispersionOverDefinedOnes) {
   EXPECT_DOUBLE_EQ(s.share_two_or_more_distinct, 0.5);
   EXPECT_DOUBLE_EQ(s.ngram_dispersion, 0.0);  // only p1 defines it
   EXPECT_DOUBLE_EQ(s.pass_at.at(2), 0.5);
+}
+
+TEST(Summarise, NoPromptsIsNotAMeasuredZero) {
+  const MetricsSummary s = summarise({});
+  EXPECT_EQ(s.prompts, 0);
+  EXPECT_TRUE(s.pass_at.empty());
+  for (const double v : {s.mean_at_k, s.distinct_correct, s.distinct_strategies, s.ngram_dispersion,
+                         s.share_two_or_more_distinct}) {
+    EXPECT_TRUE(std::isnan(v));
+  }
+}
+
+TEST(Summarise, RefusesPromptsWithDifferentSampleCounts) {
+  // pass@3 of 1-of-3 and 2-of-4 correct would be averaged as if both had k samples.
+  const PromptMetrics three = prompt_metrics({{1, "a", "", {1}}, {0, "", "", {2}}, {0, "", "", {3}}});
+  const PromptMetrics four = prompt_metrics({{1, "a", "", {1}}, {1, "b", "", {2}}, {0, "", "", {3}}, {0, "", "", {4}}});
+  try {
+    summarise({three, four});
+    ADD_FAILURE() << "accepted 3 and 4 samples";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("prompt 1 has 4 samples, prompt 0 has 3"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

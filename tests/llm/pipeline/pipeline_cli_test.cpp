@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <limits>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -197,7 +199,8 @@ TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
 }
 
 TEST_F(LlmPipelineCli, RanksThatFailStopTheRankThatDidNot) {
-  // A reference whose final norm is NaN: ranks 0 and 1 score their micro-batches and get
+  // A reference whose final norm is FLT_MAX (finite, so it loads; the hidden states
+  // overflow and the logits are NaN): ranks 0 and 1 score their micro-batches and get
   // NaN log-probs; rank 2 has no micro-batch and goes straight to the gradient all-reduce.
   // Before RankFailure, ranks 0 and 1 exited and rank 2 failed with Gloo's "Connection
   // closed by peer", which says nothing of why; now all three stop at step 1, rank 2
@@ -214,7 +217,7 @@ TEST_F(LlmPipelineCli, RanksThatFailStopTheRankThatDidNot) {
       if (t.name == "model.norm.weight") {
         ASSERT_EQ(t.dtype, disa::llm::Dtype::F32);
         auto* w = reinterpret_cast<float*>(copies.back().data());
-        for (std::size_t i = 0; i < copies.back().size() / sizeof(float); ++i) w[i] = std::nanf("");
+        for (std::size_t i = 0; i < copies.back().size() / sizeof(float); ++i) w[i] = std::numeric_limits<float>::max();
       }
       tensors.push_back({t.name, t.dtype, t.shape, copies.back()});
     }

@@ -822,6 +822,33 @@ TEST_F(PipelineStages, EvalRefusesSamplesOfAModelChangedAtItsPath) {
   }
 }
 
+TEST_F(PipelineStages, EvalRefusesSamplesOfOtherPromptsUnderTheSameIds) {
+  // Samples are reused by (model, task) name and the prompt ids are positions
+  // ("countdown-eval-3"): a task.json whose seed changed makes other problems under the
+  // same ids, which must be a new run, not scored from the old prompts' samples.
+  const fs::path folder = root_ / "changing_task";
+  fs::create_directories(folder);
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
+    fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
+  }
+  EvalOptions e;
+  e.models = {{"m", folder}};
+  e.out = root_ / "eval_changing_task";
+  e.prompts = 2;
+  e.k = 1;
+  e.max_new_tokens = 4;
+  run_eval(e);
+  nlohmann::json task = nlohmann::json::parse(read(folder / "task.json"));
+  task["seed"] = task["seed"].get<std::int64_t>() + 1;
+  std::ofstream(folder / "task.json") << task.dump(2);
+  try {
+    run_eval(e);
+    FAIL() << "the samples of the old prompts were reused";
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("prompts_fingerprints"), std::string::npos) << err.what();
+  }
+}
+
 TEST_F(PipelineStages, RolloutsStopAtGenerationConfigEosIdsAndAChangedStopSetIsANewRun) {
   // HF generate() stops at generation_config.json's eos_token_id (Qwen2.5/Qwen3 instruct:
   // <|im_end|> and <|endoftext|>); so do the stages' rollouts, and since that file is
@@ -934,15 +961,17 @@ TEST_F(PipelineStages, AnUpdateThatBreaksThePolicyStopsBeforeAnythingIsSaved) {
 }
 
 TEST_F(PipelineStages, ProposeRefusesNonFiniteReferenceLogprobsBeforeWritingAPart) {
-  // A reference whose logits are NaN (one NaN in the final norm); q is the sound base
-  // model, so sampling succeeds and the teacher-forced log pi_ref is what breaks.
+  // A reference whose logits are NaN: its final norm is FLT_MAX, finite (so loading, which
+  // refuses NaN weights, passes it) but overflowing every hidden state to +-inf, and the
+  // head's sums of +inf and -inf are NaN. q is the sound base model, so sampling succeeds
+  // and the teacher-forced log pi_ref is what breaks.
   const fs::path broken = root_ / "nan_reference";
   fs::create_directories(broken);
   for (const char* f : {"tokenizer.json", "task.json"}) fs::copy_file(root_ / "base" / f, broken / f);
   Transformer model = load_pretrained(root_ / "base", torch::kFloat32);
   {
     torch::NoGradGuard no_grad;
-    model->named_parameters()["model.norm.weight"][0] = std::numeric_limits<float>::quiet_NaN();
+    model->named_parameters()["model.norm.weight"].fill_(std::numeric_limits<float>::max());
   }
   save_pretrained(*model, broken);
   ProposeOptions o = propose_defaults(root_ / "nan_propose");

@@ -182,6 +182,20 @@ TEST(Countdown, GeneratorIsDeterministicAndIndependentOfCount) {
   EXPECT_GT(distinct.size(), 40u);
 }
 
+TEST(Countdown, ProblemDrawsShareNoUniformWithSamplerRows) {
+  // The sampler's row r at seed s reads CounterRng(s, r); rows 2 i + split once were the
+  // problem's own stream. Any shared uniform among the first draws would show here.
+  for (const std::uint64_t seed : {0ull, 1ull, 2ull, 7ull, 12345ull}) {
+    for (std::uint64_t i = 0; i < 64; ++i) {
+      for (const Split split : {Split::kTrain, Split::kEval}) {
+        const CounterRng problem = problem_rng(seed, split, i);
+        const CounterRng row(seed, 2 * i + static_cast<std::uint64_t>(split));
+        for (std::uint64_t k = 0; k < 8; ++k) EXPECT_NE(problem.uniform(k), row.uniform(k)) << seed << " " << i;
+      }
+    }
+  }
+}
+
 TEST(Countdown, ProblemsRespectTheConfig) {
   const TaskConfig c{.count = 4, .max_number = 12, .min_target = 10, .max_target = 30, .min_solutions = 3};
   for (std::uint64_t i = 0; i < 60; ++i) {
