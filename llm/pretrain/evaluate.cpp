@@ -1,6 +1,8 @@
 #include "llm/pretrain/evaluate.h"
 
+#include <algorithm>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -58,8 +60,13 @@ EvalReport evaluate(TransformerImpl& model, const Tokenizer& tokenizer, const co
   EvalReport r;
   r.problems = o.problems;
   {
-    std::set<std::string> distinct;
-    for (const countdown::Problem& p : problems) distinct.insert(countdown::prompt_text(p));
+    // Up to the order of the numbers, as the split counts problems.
+    std::set<std::pair<std::vector<std::int64_t>, std::int64_t>> distinct;
+    for (const countdown::Problem& p : problems) {
+      std::vector<std::int64_t> numbers = p.numbers;
+      std::sort(numbers.begin(), numbers.end());
+      distinct.emplace(std::move(numbers), p.target);
+    }
     r.distinct_problems = static_cast<std::int64_t>(distinct.size());
   }
   r.samples_per_problem = n;

@@ -35,9 +35,9 @@ struct EvalOptions {
 
 struct EvalReport {
   std::int64_t problems = 0, samples_per_problem = 0;
-  // The held-out split is small (about 7% of the problem space; 72 problems at the default
+  // The held-out split is small (72 of the 560 problems at the default
   // config), so K draws repeat problems: the averages are over the K draws (unbiased for
-  // the split's distribution), on this many distinct problems.
+  // the split's distribution), on this many distinct problems (up to the numbers' order).
   std::int64_t distinct_problems = 0;
   double accuracy = 0;         // temperature 1, mean reward
   double greedy_accuracy = 0;  // temperature 0

@@ -1,5 +1,9 @@
 #include "llm/pretrain/evaluate.h"
 
+#include <algorithm>
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -37,6 +41,15 @@ TEST(Evaluate, CountsEverySampleAndIsReproducible) {
   EXPECT_LE(r.accuracy, 1.0);
   EXPECT_LE(r.distinct_correct_mean, 4.0);
   EXPECT_EQ(r.pass_at.size(), 3u);  // k = 1, 2, 4
+  // Distinct problems up to the numbers' order, counted here independently.
+  std::set<std::string> distinct;
+  for (std::uint64_t i = 0; i < 6; ++i) {
+    countdown::Problem p = countdown::generate(o.task, e.task_seed, countdown::Split::kEval, i);
+    std::sort(p.numbers.begin(), p.numbers.end());
+    distinct.insert(countdown::prompt_text(p));
+  }
+  EXPECT_EQ(r.distinct_problems, static_cast<std::int64_t>(distinct.size()));
+  EXPECT_EQ(to_json(r)["distinct_problems"], r.distinct_problems);
   e.batch_size = 24;  // a batch size other than 5 changes nothing
   const EvalReport again = evaluate(*t.model(), t.tokenizer(), o.task, e);
   EXPECT_EQ(to_json(r).dump(), to_json(again).dump());
