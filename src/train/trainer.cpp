@@ -122,6 +122,7 @@ Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     reference_.push_back(reference_policy(tree));
     target_.push_back(target_policy(tree, reference_.back(), config_.beta));
     proposal_.push_back(make_policy(tree, config_.beta, proposal));
+    if (!on_policy(config_.method)) refuse_proposal_hole(p);
     log_z_exact_.push_back(log_partition(tree, config_.beta));
     theta_.insert(theta_.end(), tree.logits.begin(), tree.logits.end());
   }
@@ -156,6 +157,34 @@ Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     log_z_optimizers_.push_back(make_optimizer(config_, 1, config_.log_z_learning_rate));
   }
   refresh_policies();
+}
+
+void Trainer::refuse_proposal_hole(std::size_t p) const {
+  // THEORY.md item 6: a q with zero mass on trajectories p* reaches has chi2(p*||q) = inf.
+  // The offline methods then train on data that never shows that mass (the fixed point of
+  // disa-offline moves, sft's q(.|correct) lacks it), and log Zhat from q's samples is biased
+  // low by exactly p*(hole) with nothing in the samples to tell: refused here, not averaged
+  // into a run. log(1 + chi2) is +inf exactly when some action p* takes has q = 0 (the
+  // recursion is in log space, so it does not overflow otherwise).
+  const ChiSquare chi2 = chi_square_divergence(target_[p], proposal_[p]);
+  if (chi2.log1p_value != kPosInf) return;
+  const std::vector<double> target_leaf = leaf_log_probs(target_[p]);
+  const std::vector<double> q_leaf = leaf_log_probs(proposal_[p]);
+  double missed = 0.0;
+  std::int64_t first = -1;
+  for (std::size_t y = 0; y < q_leaf.size(); ++y) {
+    if (q_leaf[y] == kNegInf && target_leaf[y] != kNegInf) {
+      missed += std::exp(target_leaf[y]);
+      if (first < 0) first = std::int64_t(y);
+    }
+  }
+  const std::vector<int> path = first >= 0 ? prompts_[p].shape.path(first) : std::vector<int>{};
+  throw InputError(fmt::format(
+      "train: proposal={}: prompt {}: chi2(p*||q) is infinite: p* has mass {:.6g} on trajectories the proposal never "
+      "samples (q = 0, first at leaf {} path [{}]), so {} would train on data that cannot show it{} (THEORY.md item "
+      "6); give the proposal full support (e.g. mixture:eps=E with E > 0)",
+      config_.proposal, p, missed, first, fmt::join(path, ","), to_string(config_.method),
+      config_.method == Method::disa_offline ? " and log Zhat from its samples would be low by that mass" : ""));
 }
 
 void Trainer::refresh_policies() {

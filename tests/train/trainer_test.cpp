@@ -11,9 +11,12 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/log_sum_exp.h"
 #include "src/train/trainer.h"
 #include "tests/train/fixed_trees.h"
+#include "tests/util/errors.h"
 #include "toy_envs/flows.h"
+#include "toy_envs/tree_json.h"
 
 namespace disa::train {
 namespace {
@@ -144,6 +147,53 @@ TEST(Trainer, SetLogitsReplacesThePolicy) {
   bad[2] = std::nan("");
   EXPECT_THROW(trainer.set_logits(bad), InputError);
   EXPECT_EQ(trainer.logits(), other) << "a refused call changes nothing";
+}
+
+// THEORY.md item 6: a proposal with zero mass where p* has mass (chi2(p*||q) = inf) is
+// refused by the methods that train on its samples, naming the proposal, the prompt and the
+// p* mass it misses: disa-offline's and sft's data never show that mass, and log Zhat from it
+// is low by exactly that mass. They used to train on it without a word.
+TEST(Trainer, OfflineMethodsRefuseAProposalThatMissesTargetMass) {
+  const auto fixed = test::fixed_trees().front();  // V = 3, T = 3
+  const Tree& tree = fixed.tree;
+  TabularPolicy q = reference_policy(tree);
+  const double kept = log_add_exp(q.log_prob[1], q.log_prob[2]);
+  q.log_prob[0] = kNegInf;  // the root's action 0 is never taken
+  q.log_prob[1] -= kept;
+  q.log_prob[2] -= kept;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "disa_trainer_hole_test";
+  std::filesystem::create_directories(dir);
+  const std::string file = (dir / "q.json").string();
+  save_policy(q, file);
+  const TabularPolicy target = target_policy(tree, reference_policy(tree), fixed.beta);
+  const double missed = std::exp(target.log_prob[0]);  // p* of every leaf under root action 0
+  const std::string proposal = "proposal=file:" + file, beta = fmt::format("beta={}", fixed.beta);
+  const std::vector<std::vector<std::string>> offline = {
+      {"method=disa-offline", "mode=exact"},
+      {"method=disa-offline", "mode=sampled", "estimate_log_z=true"},
+      {"method=disa-offline", "mode=sampled", "log_z_error=0.5"},
+      {"method=sft", "mode=exact"},
+      {"method=sft", "mode=sampled"},
+  };
+  for (std::vector<std::string> settings : offline) {
+    settings.push_back(proposal);
+    settings.push_back(beta);
+    const std::string label = settings[0] + " " + settings[1];
+    try {
+      Trainer trainer({tree}, config_of(settings));
+      ADD_FAILURE() << label << ": a proposal with a hole was accepted";
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_TRUE(test::contains_all(what, {proposal, "prompt 0", "chi2(p*||q) is infinite", "never samples"}))
+          << label;
+      const std::size_t at = what.find("p* has mass ");
+      ASSERT_NE(at, std::string::npos) << what;
+      EXPECT_NEAR(std::stod(what.substr(at + 12)), missed, 1e-5 * missed) << what;
+    }
+  }
+  // On-policy methods never sample the proposal: accepted.
+  EXPECT_NO_THROW(Trainer({tree}, config_of({"method=disa-online", proposal, beta})));
+  std::filesystem::remove_all(dir);
 }
 
 void expect_rejected(const std::vector<std::string>& settings, const std::string& key) {
