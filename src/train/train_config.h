@@ -16,7 +16,8 @@
 // disa-offline and sft refuse a proposal with zero mass where p* has mass (chi2(p*||q) =
 // inf, item 6): the data would never show that mass.
 // Gradient modes: exact = expectation by enumeration of every leaf (no sampling noise;
-// tb/sft heads only); sampled = batches drawn by the alias sampler, trajectory streams
+// tb/sft heads only; for sft E_q[. | correct], what the mean over the kept rows of a
+// sampled batch tends to); sampled = batches drawn by the alias sampler, trajectory streams
 // counter-based on (seed, step), so a run is identical for any thread count and resumes
 // bit-identically.
 #pragma once

@@ -224,19 +224,34 @@ void Trainer::accumulate_group(std::size_t p, const TrajectoryBatch& batch, doub
                                std::vector<double>& log_z_grad, double* loss) const {
   const loss::LossResult<double> result = loss::compute_loss(objective_, batch.data.view());
   std::vector<double> scale;
+  // sft, exact: log P_q(kept), the q-mass of the rows the head keeps (-inf: none).
+  double log_kept_mass = 0.0;
   if (config_.mode == GradientMode::exact) {
     const loss::LossBatch<double> view = batch.data.view();
     const double denominator =
         loss::loss_denominator(objective_, loss::valid_counts(view), view.reward, view.columns);
+    if (config_.method == Method::sft) {
+      // Sampled sft averages over the rows it keeps, (1/B_kept) sum_kept; as B grows that
+      // tends to E_q[. | kept] = E_q[1(kept) .] / P_q(kept), not to E_q[1(kept) .]. Exact
+      // mode is that limit (train_config.h), so the q-weighted sum is divided by P_q(kept).
+      const double threshold = std::get<loss::SftOptions>(objective_.options).reward_threshold;
+      LogSumExpAccumulator kept;
+      for (std::size_t i = 0; i < batch.rows(); ++i) {
+        if (view.reward[i] >= threshold) kept.add(batch.sampling_log_prob[i]);
+      }
+      log_kept_mass = kept.value();
+    }
     // sft with nothing kept: its loss and gradient are 0 whatever the scale.
-    scale = denominator > 0 ? exact_row_scale(batch, denominator) : std::vector<double>(batch.rows(), 0.0);
+    scale = denominator > 0 ? exact_row_scale(batch, denominator, log_kept_mass)
+                            : std::vector<double>(batch.rows(), 0.0);
   }
   const std::vector<double> g = logit_gradient(batch, policies_[p], result.grad_logp, scale);
   for (std::size_t k = 0; k < g.size(); ++k) grad[offsets_[p] + k] += g[k] / groups;
   if (!result.grad_log_z.empty()) log_z_grad[p] += log_z_gradient(result.grad_log_z, scale) / groups;
 
   // The loss reported: in exact mode the expectation sum_y q(y) l(y) where the head
-  // exposes its per-row terms (tb: w delta^2), else the head's batch loss.
+  // exposes its per-row terms (tb: w delta^2), for sft E_q[-log pi(y) | kept] (the limit
+  // of its sampled loss, as for the gradient), else the head's batch loss.
   double group_loss = result.loss;
   const auto& per = result.diagnostics.per_sequence;
   if (config_.mode == GradientMode::exact && per.count("residual") && per.count("weight")) {
@@ -244,6 +259,18 @@ void Trainer::accumulate_group(std::size_t p, const TrajectoryBatch& batch, doub
     const auto& r = per.at("residual");
     const auto& w = per.at("weight");
     for (std::size_t i = 0; i < r.size(); ++i) group_loss += std::exp(batch.sampling_log_prob[i]) * w[i] * r[i] * r[i];
+  } else if (config_.mode == GradientMode::exact && config_.method == Method::sft && log_kept_mass != kNegInf) {
+    const auto& d = batch.data;
+    const double threshold = std::get<loss::SftOptions>(objective_.options).reward_threshold;
+    group_loss = 0.0;
+    for (std::size_t i = 0; i < d.rows; ++i) {
+      if (d.reward[i] < threshold) continue;
+      double log_pi = 0.0;
+      for (std::size_t t = 0; t < d.columns; ++t) {
+        if (d.mask[i * d.columns + t] != 0) log_pi += d.logp[i * d.columns + t];
+      }
+      group_loss -= std::exp(batch.sampling_log_prob[i] - log_kept_mass) * log_pi;
+    }
   }
   *loss += group_loss / groups;
 }
