@@ -214,7 +214,7 @@ struct RunSpec {
   std::string proposal; // offline only
   bool length_normalize = false;
   double c = 0;
-  int start = 0;        // 0: pi_ref; k > 0: random logits (pi_ref logits + N(0,1), CounterRng(seed, k))
+  int start = 0;        // 0: pi_ref; k > 0: random logits (pi_ref logits + N(0,1), envelope_start_rng(seed, k))
 };
 
 struct RunOut {
@@ -231,6 +231,14 @@ std::string spec_label(const RunSpec& s) {
 }
 
 }  // namespace
+
+CounterRng envelope_start_rng(std::uint64_t seed, std::uint64_t start) {
+  // Its own key: the trees here are built with seed 1, logits from CounterRng(1, 1) and
+  // rewards from CounterRng(1, 2), so at --seed 1 start 1's noise was 2x pi_ref's logits
+  // and start 2's was tied to the rewards (the same uniforms).
+  constexpr std::uint64_t kEnvelopeStartTag = 0x57a2'7e0d'e5e1'0009ull;
+  return CounterRng(splitmix64(seed ^ kEnvelopeStartTag), start);
+}
 
 CheckResult check_09_envelope(const CheckOptions& options) {
   const std::vector<TreeCase> trees = {
@@ -279,11 +287,11 @@ CheckResult check_09_envelope(const CheckOptions& options) {
     if (s.length_normalize) settings.push_back("loss.length_normalize=true");
     train::Trainer trainer({s.tree->tree}, train::TrainConfig::parse(settings));
     if (s.start > 0) {
-      // Counter-based (Philox, Box-Muller), keyed by the seed with the start as the stream and
-      // the logit's index as the draw: the same start gets the same perturbation for every c
-      // and proposal, on any standard library (std::normal_distribution is implementation-defined).
+      // Counter-based (Philox, Box-Muller), the start as the stream and the logit's index as
+      // the draw: the same start gets the same perturbation for every c and proposal, on any
+      // standard library (std::normal_distribution is implementation-defined).
       std::vector<double> theta = trainer.logits();
-      const CounterRng rng(options.seed, std::uint64_t(s.start));
+      const CounterRng rng = envelope_start_rng(options.seed, std::uint64_t(s.start));
       for (std::size_t j = 0; j < theta.size(); ++j) {
         if (std::isfinite(theta[j])) theta[j] += rng.normal(j);
       }
