@@ -28,6 +28,7 @@
 // Run: build/bin/check_09_envelope [--out DIR] [--quick] [--seed S]
 
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -52,6 +53,9 @@ constexpr double kLnLearningRate = 8.0;  // SGD for the 1/|y| runs (their gradie
 constexpr double kKlAtOptimum = 1e-10, kKlAtOptimumQuick = 1e-6;
 constexpr double kSameTolerance = 1e-8;  // a start "reaches" a stationary point: KL(pi || it) below this
 constexpr double kStationaryGrad = 1e-10; // exact stationarity: the trainer's gradient norm at a predicted point
+// f(x) = c + log x - a x at the double root x = 1/a, a = e^{c-1}: zero up to the rounding of
+// exp, log, the divisions and products that made a and x (each <= 1 ulp; 16 eps leaves room).
+constexpr double kTangentRoundOff = 16 * std::numeric_limits<double>::epsilon();
 
 struct TreeCase {
   std::string name;
@@ -90,7 +94,14 @@ double principal_root(double c, double a) {
     while (f(hi) < 0) hi *= 2;
   } else {
     hi = 1 / a;
-    if (f(hi) < 0) return kNaN;
+    // At a = e^{c-1} the root x = 1/a is double (f(1/a) = c - log a - 1 = 0), and principal_point
+    // evaluates exactly there (its upper bracket mu = e^{c-1}/max w, for the leaf of largest w):
+    // the sign of f(1/a) is then round-off, a few ulps of its O(1) terms, and it decided whether
+    // a principal point "exists" (a last-bit change in the policies flipped two cells). Only f
+    // below that round-off means no root; within it the double root is the root.
+    const double f_hi = f(hi);
+    if (f_hi < -kTangentRoundOff * (1.0 + std::fabs(c) + std::fabs(std::log(hi)))) return kNaN;
+    if (f_hi <= 0) return hi;
   }
   for (int k = 0; k < 2000 && hi - lo > 1e-16 * hi; ++k) {
     const double mid = lo < 1e-200 ? std::sqrt(lo * hi) : 0.5 * (lo + hi);
