@@ -184,9 +184,9 @@ IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions
     e.ci_high = e.log_z_hat + z * se;
   } else {
     std::vector<double> boot(static_cast<std::size_t>(options.bootstrap_replicates));
-    // Keyed apart from the seed itself: `disa anchor` samples with CounterRng(seed, ...)
-    // too, and resampling indices drawn from the sampler's own uniforms depend on the
-    // data they resample.
+    // Keyed apart from the seed itself and from the sampler's key (`disa anchor` samples
+    // with the same seed, through trajectory_rng): resampling indices drawn from the
+    // sampler's own uniforms would depend on the data they resample.
     constexpr std::uint64_t kBootstrapTag = 0xB0075D2A9ull;
     const std::uint64_t key = splitmix64(options.bootstrap_seed ^ kBootstrapTag);
     for (int b = 0; b < options.bootstrap_replicates; ++b) {

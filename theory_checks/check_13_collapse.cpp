@@ -244,7 +244,7 @@ CheckResult check_13_collapse(const CheckOptions& options) {
         }();
         Row r = report_row("SFT reaches q(.|correct): KL(q(.|correct)||pi) <= threshold", tree_name, kBeta, m.label,
                            steps, 1, kSftThreshold, sel.front()->kl_qc_pi, 0.0,
-                           "exact-gradient statement (the sft head's exact gradient is -E_q[1(correct) grad log pi])");
+                           "exact-gradient statement (the sft head's exact gradient is -E_q[grad log pi | correct])");
         r.kind = RowKind::kUpperBound;
         judge(r);
         result.rows.push_back(r);

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "src/counter_rng.h"
 #include "src/train/trainer.h"
 #include "theory_checks/estimator_checks.h"
 
@@ -43,6 +44,11 @@ CheckResult check_12_paced(const CheckOptions& options);
 CheckResult check_14_disa_sensitivity(const CheckOptions& options);
 
 const std::vector<CheckEntry>& training_checks();
+
+// The noise of check_09's random start `start` (>= 1) added to pi_ref's logits: logit j gets
+// envelope_start_rng(seed, start).normal(j). Keyed by splitmix64(seed ^ tag), apart from the
+// families' CounterRng(seed, stream) draws and the sampler's trajectory_rng.
+CounterRng envelope_start_rng(std::uint64_t seed, std::uint64_t start);
 
 // The main() of one training-check program: --out, --quick, --seed; exit 0/1 by verdict, 2 on bad args.
 int training_check_program_main(const std::string& name, int argc, char** argv);

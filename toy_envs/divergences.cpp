@@ -17,8 +17,12 @@ void check_same_shape(const TabularPolicy& p, const TabularPolicy& q) {
 }
 
 // p(a|s) * (edge + child), with 0 * anything = 0 (an action p never takes adds nothing).
+// An action p takes (log_p > -inf) with an infinite value keeps it even when exp(log_p)
+// underflows to 0: p(a|s) > 0 all the same, so KL(p||q) = +inf when q misses mass p has
+// below it (item 6), as chi2's log-space recursion gives; 0 * inf would be NaN.
 double weighted(double log_p, double edge_plus_child) {
-  return log_p == kNegInf ? 0.0 : std::exp(log_p) * edge_plus_child;
+  if (log_p == kNegInf) return 0.0;
+  return std::isinf(edge_plus_child) ? edge_plus_child : std::exp(log_p) * edge_plus_child;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/log_softmax.h"
 #include "src/log_sum_exp.h"
 #include "toy_envs/tree_passes.h"
 
@@ -54,9 +55,9 @@ std::vector<double> log_flows(const Tree& tree, double beta) {
       tree.shape, [&](std::int64_t leaf) { return beta * tree.reward[leaf]; },
       [&](std::int64_t s, std::span<const double> log_f_child) {
         const std::span<const double> row = tree.node_logits(s);
-        const double lse = log_sum_exp(row);
+        const LogSoftmaxShift shift = log_softmax_shift(row);
         LogSumExpAccumulator log_f;
-        for (int a = 0; a < V; ++a) log_f.add((row[a] - lse) + log_f_child[a]);
+        for (int a = 0; a < V; ++a) log_f.add(shift.at(row[a]) + log_f_child[a]);
         return log_f.value();
       });
 }

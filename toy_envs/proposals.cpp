@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/log_softmax.h"
 #include "src/log_sum_exp.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/leaf_distribution.h"
@@ -46,8 +47,8 @@ TabularPolicy interpolated_proposal(const TabularPolicy& reference, const Tabula
         // 0 * (-inf) is 0 here: at lambda = 0 the target's zeros do not matter.
         row[a] = (lambda == 1.0 ? 0.0 : (1.0 - lambda) * lr) + (lambda == 0.0 ? 0.0 : lambda * lt);
       }
-      const double lse = log_sum_exp(row);
-      for (int a = 0; a < V; ++a) q.log_prob[s * V + a] = row[a] - lse;
+      const LogSoftmaxShift shift = log_softmax_shift(row);
+      for (int a = 0; a < V; ++a) q.log_prob[s * V + a] = shift.at(row[a]);
     }
   }
   return q;

@@ -68,7 +68,7 @@ SampleBatch AliasSampler::sample(std::uint64_t seed, std::int64_t n, std::int64_
   std::vector<std::int32_t> length(static_cast<std::size_t>(n));
 #pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t i = 0; i < n; ++i) {
-    const CounterRng rng(seed, static_cast<std::uint64_t>(first_index + i));
+    const CounterRng rng = trajectory_rng(seed, static_cast<std::uint64_t>(first_index + i));
     std::int64_t node = 0;
     double total = 0.0;
     for (int t = 0; t < T; ++t) {

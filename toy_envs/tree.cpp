@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
-#include "src/log_sum_exp.h"
+#include "src/log_softmax.h"
 #include "toy_envs/tree_passes.h"
 
 namespace disa {
@@ -45,15 +45,13 @@ TabularPolicy TabularPolicy::from_logits(const TreeShape& shape, std::span<const
 #pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (std::int64_t s = 0; s < n; ++s) {
     const auto row = logits.subspan(s * V, V);
-    bool ok = std::none_of(row.begin(), row.end(),
-                           [](double x) { return std::isnan(x) || x == kPosInf; });
-    const double lse = ok ? log_sum_exp(row) : kNegInf;
-    if (!ok || !std::isfinite(lse)) {
+    const LogSoftmaxShift shift = log_softmax_shift(row);  // max NaN, +inf or -inf: a bad row
+    if (!std::isfinite(shift.max)) {
 #pragma omp critical
       bad_node = bad_node < 0 ? s : std::min(bad_node, s);
       continue;
     }
-    for (int a = 0; a < V; ++a) policy.log_prob[s * V + a] = row[a] - lse;
+    for (int a = 0; a < V; ++a) policy.log_prob[s * V + a] = shift.at(row[a]);
   }
   if (bad_node >= 0) {
     const auto row = logits.subspan(bad_node * V, V);

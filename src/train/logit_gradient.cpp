@@ -60,12 +60,15 @@ std::vector<double> logit_gradient(const TrajectoryBatch& batch, const TabularPo
   return grad;
 }
 
-std::vector<double> exact_row_scale(const TrajectoryBatch& batch, double denominator) {
+std::vector<double> exact_row_scale(const TrajectoryBatch& batch, double denominator, double log_mass) {
   if (!(denominator > 0) || !std::isfinite(denominator)) {
     throw InputError(fmt::format("exact_row_scale: denominator = {} must be finite and > 0", denominator));
   }
-  // In log space: D q(y) is O(1) on average, while q(y) alone may underflow.
-  const double log_rows = std::log(denominator);
+  if (!std::isfinite(log_mass)) {
+    throw InputError(fmt::format("exact_row_scale: log_mass = {} must be finite", log_mass));
+  }
+  // In log space: D q(y) / M is O(1) on average, while q(y) or M alone may underflow.
+  const double log_rows = std::log(denominator) - log_mass;
   std::vector<double> scale(batch.rows());
   for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = std::exp(log_rows + batch.sampling_log_prob[i]);
   return scale;

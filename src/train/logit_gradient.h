@@ -18,6 +18,9 @@
 // the rows); for sft, D counts the kept rows only (its seq-mean-token-sum divides by
 // them), so c_i = B q(y_i) would scale its gradient by B / B_kept. It does not hold for
 // grpo and gspo (group advantages): train those on sampled batches.
+// What sampled batches tend to is a different expectation for sft: its mean over the
+// B_kept rows kept tends to E_q[grad l | kept] = E_q[1(kept) grad l] / P_q(kept), so the
+// trainer divides by P_q(kept) too (the log_mass argument).
 #pragma once
 
 #include <span>
@@ -35,9 +38,10 @@ namespace disa::train {
 std::vector<double> logit_gradient(const TrajectoryBatch& batch, const TabularPolicy& current,
                                    std::span<const double> grad_logp, std::span<const double> row_scale = {});
 
-// c_i = D q(y_i) = exp(log D + log q(y_i)) for an enumerated batch; D > 0 is the head's
-// normaliser on this batch (loss_denominator).
-std::vector<double> exact_row_scale(const TrajectoryBatch& batch, double denominator);
+// c_i = D q(y_i) / M = exp(log D + log q(y_i) - log M) for an enumerated batch; D > 0 is
+// the head's normaliser on this batch (loss_denominator), log_mass = log M the q-mass the
+// expectation is conditioned on (0: none; sft: log P_q(kept), finite).
+std::vector<double> exact_row_scale(const TrajectoryBatch& batch, double denominator, double log_mass = 0.0);
 
 // dL/dlog Z_phi for a learned scalar log Z shared by every row (flowrl):
 // sum_i c_i grad_log_z[i], with the same row scales.

@@ -13,8 +13,11 @@
 //                 FlowRL's 1/|y| residual
 //   grpo, gspo    their heads on on-policy groups of group_size (sampled mode only)
 //   sft           sft head on the reward-filtered offline set from q (item 13)
+// disa-offline and sft refuse a proposal with zero mass where p* has mass (chi2(p*||q) =
+// inf, item 6): the data would never show that mass.
 // Gradient modes: exact = expectation by enumeration of every leaf (no sampling noise;
-// tb/sft heads only); sampled = batches drawn by the alias sampler, trajectory streams
+// tb/sft heads only; for sft E_q[. | correct], what the mean over the kept rows of a
+// sampled batch tends to); sampled = batches drawn by the alias sampler, trajectory streams
 // counter-based on (seed, step), so a run is identical for any thread count and resumes
 // bit-identically.
 #pragma once

@@ -122,6 +122,7 @@ Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     reference_.push_back(reference_policy(tree));
     target_.push_back(target_policy(tree, reference_.back(), config_.beta));
     proposal_.push_back(make_policy(tree, config_.beta, proposal));
+    if (!on_policy(config_.method)) refuse_proposal_hole(p);
     log_z_exact_.push_back(log_partition(tree, config_.beta));
     theta_.insert(theta_.end(), tree.logits.begin(), tree.logits.end());
   }
@@ -156,6 +157,34 @@ Trainer::Trainer(std::vector<Tree> prompts, const TrainConfig& config)
     log_z_optimizers_.push_back(make_optimizer(config_, 1, config_.log_z_learning_rate));
   }
   refresh_policies();
+}
+
+void Trainer::refuse_proposal_hole(std::size_t p) const {
+  // THEORY.md item 6: a q with zero mass on trajectories p* reaches has chi2(p*||q) = inf.
+  // The offline methods then train on data that never shows that mass (the fixed point of
+  // disa-offline moves, sft's q(.|correct) lacks it), and log Zhat from q's samples is biased
+  // low by exactly p*(hole) with nothing in the samples to tell: refused here, not averaged
+  // into a run. log(1 + chi2) is +inf exactly when some action p* takes has q = 0 (the
+  // recursion is in log space, so it does not overflow otherwise).
+  const ChiSquare chi2 = chi_square_divergence(target_[p], proposal_[p]);
+  if (chi2.log1p_value != kPosInf) return;
+  const std::vector<double> target_leaf = leaf_log_probs(target_[p]);
+  const std::vector<double> q_leaf = leaf_log_probs(proposal_[p]);
+  double missed = 0.0;
+  std::int64_t first = -1;
+  for (std::size_t y = 0; y < q_leaf.size(); ++y) {
+    if (q_leaf[y] == kNegInf && target_leaf[y] != kNegInf) {
+      missed += std::exp(target_leaf[y]);
+      if (first < 0) first = std::int64_t(y);
+    }
+  }
+  const std::vector<int> path = first >= 0 ? prompts_[p].shape.path(first) : std::vector<int>{};
+  throw InputError(fmt::format(
+      "train: proposal={}: prompt {}: chi2(p*||q) is infinite: p* has mass {:.6g} on trajectories the proposal never "
+      "samples (q = 0, first at leaf {} path [{}]), so {} would train on data that cannot show it{} (THEORY.md item "
+      "6); give the proposal full support (e.g. mixture:eps=E with E > 0)",
+      config_.proposal, p, missed, first, fmt::join(path, ","), to_string(config_.method),
+      config_.method == Method::disa_offline ? " and log Zhat from its samples would be low by that mass" : ""));
 }
 
 void Trainer::refresh_policies() {
@@ -195,19 +224,34 @@ void Trainer::accumulate_group(std::size_t p, const TrajectoryBatch& batch, doub
                                std::vector<double>& log_z_grad, double* loss) const {
   const loss::LossResult<double> result = loss::compute_loss(objective_, batch.data.view());
   std::vector<double> scale;
+  // sft, exact: log P_q(kept), the q-mass of the rows the head keeps (-inf: none).
+  double log_kept_mass = 0.0;
   if (config_.mode == GradientMode::exact) {
     const loss::LossBatch<double> view = batch.data.view();
     const double denominator =
         loss::loss_denominator(objective_, loss::valid_counts(view), view.reward, view.columns);
+    if (config_.method == Method::sft) {
+      // Sampled sft averages over the rows it keeps, (1/B_kept) sum_kept; as B grows that
+      // tends to E_q[. | kept] = E_q[1(kept) .] / P_q(kept), not to E_q[1(kept) .]. Exact
+      // mode is that limit (train_config.h), so the q-weighted sum is divided by P_q(kept).
+      const double threshold = std::get<loss::SftOptions>(objective_.options).reward_threshold;
+      LogSumExpAccumulator kept;
+      for (std::size_t i = 0; i < batch.rows(); ++i) {
+        if (view.reward[i] >= threshold) kept.add(batch.sampling_log_prob[i]);
+      }
+      log_kept_mass = kept.value();
+    }
     // sft with nothing kept: its loss and gradient are 0 whatever the scale.
-    scale = denominator > 0 ? exact_row_scale(batch, denominator) : std::vector<double>(batch.rows(), 0.0);
+    scale = denominator > 0 ? exact_row_scale(batch, denominator, log_kept_mass)
+                            : std::vector<double>(batch.rows(), 0.0);
   }
   const std::vector<double> g = logit_gradient(batch, policies_[p], result.grad_logp, scale);
   for (std::size_t k = 0; k < g.size(); ++k) grad[offsets_[p] + k] += g[k] / groups;
   if (!result.grad_log_z.empty()) log_z_grad[p] += log_z_gradient(result.grad_log_z, scale) / groups;
 
   // The loss reported: in exact mode the expectation sum_y q(y) l(y) where the head
-  // exposes its per-row terms (tb: w delta^2), else the head's batch loss.
+  // exposes its per-row terms (tb: w delta^2), for sft E_q[-log pi(y) | kept] (the limit
+  // of its sampled loss, as for the gradient), else the head's batch loss.
   double group_loss = result.loss;
   const auto& per = result.diagnostics.per_sequence;
   if (config_.mode == GradientMode::exact && per.count("residual") && per.count("weight")) {
@@ -215,6 +259,18 @@ void Trainer::accumulate_group(std::size_t p, const TrajectoryBatch& batch, doub
     const auto& r = per.at("residual");
     const auto& w = per.at("weight");
     for (std::size_t i = 0; i < r.size(); ++i) group_loss += std::exp(batch.sampling_log_prob[i]) * w[i] * r[i] * r[i];
+  } else if (config_.mode == GradientMode::exact && config_.method == Method::sft && log_kept_mass != kNegInf) {
+    const auto& d = batch.data;
+    const double threshold = std::get<loss::SftOptions>(objective_.options).reward_threshold;
+    group_loss = 0.0;
+    for (std::size_t i = 0; i < d.rows; ++i) {
+      if (d.reward[i] < threshold) continue;
+      double log_pi = 0.0;
+      for (std::size_t t = 0; t < d.columns; ++t) {
+        if (d.mask[i * d.columns + t] != 0) log_pi += d.logp[i * d.columns + t];
+      }
+      group_loss -= std::exp(batch.sampling_log_prob[i] - log_kept_mass) * log_pi;
+    }
   }
   *loss += group_loss / groups;
 }

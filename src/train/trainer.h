@@ -83,6 +83,9 @@ class Trainer {
   // log_z_grad), its loss / groups to *loss.
   void accumulate_group(std::size_t p, const TrajectoryBatch& batch, double groups, std::vector<double>& grad,
                         std::vector<double>& log_z_grad, double* loss) const;
+  // Offline methods: InputError when prompt p's proposal has zero mass where p* has mass
+  // (chi2(p*||q) = inf, THEORY.md item 6), naming the proposal, the prompt and the mass.
+  void refuse_proposal_hole(std::size_t p) const;
   // acc_hat_p = log Z_old,p / beta of the current policies (paced selection, replay priority).
   std::vector<double> accuracy_estimates() const;
   void refresh_policies();

@@ -141,6 +141,29 @@ TEST(Divergences, MissingMassGivesInfinity) {
   EXPECT_NEAR(entropy(q), test::entropy(qq), kRoundOff);
 }
 
+// The same above an action whose probability underflows: p*(1|root) = e^-800 / Z > 0 is 0
+// in double, and below it q never takes an action p* takes. KL(p*||q) is +inf like chi2
+// (which the log-space recursion already gave), not 0 * inf = NaN.
+TEST(Divergences, MissingMassBelowAnUnderflowingActionIsStillInfinite) {
+  Tree tree = Tree::zeros(TreeShape::make(2, 2));  // leaves [0,0], [0,1], [1,0], [1,1]
+  tree.reward = {0.0, 0.0, -400.0, -400.0};
+  const TabularPolicy ref = reference_policy(tree), target = target_policy(tree, ref, 2.0);
+  ASSERT_GT(target.log_prob[1], kNegInf);
+  ASSERT_EQ(std::exp(target.log_prob[1]), 0.0);  // the case: the action's mass underflows
+  TabularPolicy q = ref;
+  q.log_prob[2 * 2 + 0] = 0.0;  // node [1] always takes action 0, never action 1
+  q.log_prob[2 * 2 + 1] = kNegInf;
+  EXPECT_EQ(chi_square_divergence(target, q).value, kPosInf);
+  EXPECT_EQ(kl_divergence(target, q), kPosInf);
+  EXPECT_TRUE(std::isfinite(kl_divergence(target, ref)));
+  // The reviewer's first case: p's logit -800 at the root, q missing a leaf below it.
+  const TreeShape shape = TreeShape::make(2, 2);
+  const TabularPolicy p2 = TabularPolicy::from_logits(shape, std::vector<double>{0, -800, 0, 0, 0, 0});
+  const TabularPolicy q2 = TabularPolicy::from_logits(shape, std::vector<double>{0, 0, 0, 0, 0, kNegInf});
+  EXPECT_EQ(kl_divergence(p2, q2), kPosInf);
+  EXPECT_EQ(chi_square_divergence(p2, q2).value, kPosInf);
+}
+
 TEST(Divergences, PoliciesOnDifferentShapesAreRefused) {
   const TabularPolicy a = TabularPolicy::from_logits(TreeShape::make(2, 2), std::vector<double>(6, 0.0));
   const TabularPolicy b = TabularPolicy::from_logits(TreeShape::make(3, 1), std::vector<double>(3, 0.0));

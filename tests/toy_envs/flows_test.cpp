@@ -20,6 +20,7 @@
 #include "tests/util/errors.h"
 #include "tests/util/tree_gen.h"
 #include "toy_envs/flows.h"
+#include "toy_envs/leaf_distribution.h"
 
 namespace disa {
 namespace {
@@ -96,6 +97,27 @@ RC_GTEST_PROP(Flows, ZeroBetaGivesTheReference, ()) {
   const TabularPolicy target = target_policy(tree, ref, 0.0);
   for (std::size_t i = 0; i < ref.log_prob.size(); ++i) {
     RC_ASSERT(std::fabs(target.log_prob[i] - ref.log_prob[i]) <= kRoundOff);
+  }
+}
+
+// Zero rewards give Z = 1 whatever the logits: log Z is exactly 0 under a common offset of
+// 1e8 or 1e15 too (m + log(sum) used to round log 2 to the offset's ulp: log Z = 0.057 at
+// 1e15), through both flow passes, and the leaf distribution sums to 1 (leaf_log_probs
+// refuses one that does not).
+TEST(Flows, LargeCommonLogitOffsetsLeaveLogZExact) {
+  for (double offset : {1e8, 1e15}) {
+    Tree tree = Tree::zeros(TreeShape::make(2, 2));
+    for (double& l : tree.logits) l = offset;
+    tree.logits[1] = offset + 1.0;  // one uneven row: root [offset, offset + 1]
+    const TabularPolicy ref = reference_policy(tree);
+    EXPECT_EQ(log_partition(tree, 1.0), 0.0) << "offset " << offset;
+    EXPECT_EQ(log_partition(tree, ref, 1.0), 0.0) << "offset " << offset;
+    EXPECT_NO_THROW(leaf_log_probs(ref)) << "offset " << offset;
+    // With rewards, log Z equals the unshifted tree's bit for bit.
+    Tree plain = Tree::zeros(tree.shape);
+    plain.logits[1] = 1.0;
+    plain.reward = tree.reward = {1.0, 0.0, 0.5, 0.25};
+    EXPECT_EQ(log_partition(tree, 2.0), log_partition(plain, 2.0)) << "offset " << offset;
   }
 }
 

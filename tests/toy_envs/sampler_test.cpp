@@ -10,11 +10,13 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include "src/counter_rng.h"
 #include "src/log_sum_exp.h"
 #include "tests/util/tree_gen.h"
 #include "toy_envs/leaf_distribution.h"
@@ -124,6 +126,49 @@ TEST(Sampler, DifferentSeedsGiveDifferentBatches) {
   // Trajectory i uses stream i: shifting the first index shifts the batch.
   const SampleBatch a = sampler.sample(7, 10), b = sampler.sample(7, 9, 1);
   EXPECT_EQ(std::vector<std::int64_t>(a.leaf.begin() + 1, a.leaf.end()), b.leaf);
+}
+
+// Trajectory i reads trajectory_rng(seed, i): on a uniform V = 4 policy every alias column
+// keeps its own action (V p = 1 exactly), so step t's action is floor(4 u), u the first
+// uniform of that stream's pair t.
+TEST(Sampler, TrajectoryIReadsTrajectoryRngOfI) {
+  const TreeShape shape = TreeShape::make(4, 3);
+  const AliasSampler sampler(TabularPolicy::from_logits(shape, std::vector<double>(21 * 4, 0.0)));
+  for (const std::uint64_t seed : {1ull, 2ull, 12345ull}) {
+    const SampleBatch batch = sampler.sample(seed, 64);
+    for (std::int64_t i = 0; i < batch.size(); ++i) {
+      const CounterRng rng = trajectory_rng(seed, static_cast<std::uint64_t>(i));
+      for (std::int64_t t = 0; t < 3; ++t) {
+        const int expected = static_cast<int>(4.0 * rng.uniform_pair(static_cast<std::uint64_t>(t))[0]);
+        ASSERT_EQ(batch.action[batch.offset[i] + t], expected) << "seed " << seed << " trajectory " << i;
+      }
+    }
+  }
+}
+
+// The families draw logits and rewards from CounterRng(seed, stream) (random: streams 1 and
+// 2; strategies 3 + k; multi_prompt 16 p + 1, 16 p + 2), and a tree is often sampled with
+// its own seed: the trajectories' streams must share no uniform with any of those. 32768
+// family uniforms against 8192 trajectory uniforms on a 2^53 grid: an accidental equality
+// has probability ~3e-8; before the sampler had its own key, trajectory s read stream s.
+TEST(Sampler, TrajectoryStreamsShareNoUniformWithTheFamilies) {
+  for (const std::uint64_t seed : {1ull, 2ull, 12345ull}) {
+    std::set<double> family;
+    for (std::uint64_t stream = 0; stream < 256; ++stream) {
+      for (std::uint64_t k = 0; k < 64; ++k) {
+        const auto pair = CounterRng(seed, stream).uniform_pair(k);
+        family.insert(pair[0]);
+        family.insert(pair[1]);
+      }
+    }
+    for (std::uint64_t i = 0; i < 256; ++i) {
+      const CounterRng rng = trajectory_rng(seed, i);
+      for (std::uint64_t t = 0; t < 16; ++t) {
+        const auto pair = rng.uniform_pair(t);
+        EXPECT_EQ(family.count(pair[0]) + family.count(pair[1]), 0u) << "seed " << seed << " trajectory " << i;
+      }
+    }
+  }
 }
 
 TEST(Sampler, EmptyBatch) {

@@ -88,6 +88,24 @@ RC_GTEST_PROP(Tree, FromLogitsIsShiftInvariant, ()) {
   }
 }
 
+// A common offset of 1e8 or 1e15 in a row changes nothing: the max is subtracted before
+// log(sum) is added, so log(sum) is not rounded to the ulp of the offset (1.5e-8 at 1e8,
+// 0.125 at 1e15). The differences to the max are exact here, so the rows equal the
+// unshifted ones bit for bit.
+TEST(Tree, FromLogitsIsExactUnderALargeCommonOffset) {
+  const TreeShape shape = TreeShape::make(3, 1);
+  const TabularPolicy plain = TabularPolicy::from_logits(shape, std::vector<double>{0.0, 1.0, -2.0});
+  for (double offset : {1e8, 1e15}) {
+    const TabularPolicy shifted =
+        TabularPolicy::from_logits(shape, std::vector<double>{offset, offset + 1.0, offset - 2.0});
+    EXPECT_EQ(shifted.log_prob, plain.log_prob) << "offset " << offset;
+    const TabularPolicy flat =
+        TabularPolicy::from_logits(TreeShape::make(2, 1), std::vector<double>{offset, offset});
+    EXPECT_EQ(flat.log_prob[0], -std::log(2.0)) << "offset " << offset;
+    EXPECT_EQ(flat.log_prob[1], -std::log(2.0)) << "offset " << offset;
+  }
+}
+
 TEST(Tree, FromLogitsAllowsMinusInfinityButNeedsOneFiniteLogit) {
   const TreeShape s = TreeShape::make(3, 2);  // 4 internal nodes
   std::vector<double> logits(12, 0.0);

@@ -175,8 +175,9 @@ TEST(LogitGradient, ExactRowScaleGivesTheGradientOfTheExpectation) {
 }
 
 // sft divides by its kept rows, not by B: with c_y = D q(y), D = loss_denominator (the
-// kept rows), the chained gradient is that of E_q[-1(correct) log pi(y)], the statement
-// check_13 makes; c_y = B q(y) would scale it by B / B_kept.
+// kept rows), the chained gradient is that of E_q[-1(correct) log pi(y)]; c_y = B q(y)
+// would scale it by B / B_kept. (The trainer also passes log P_q(correct) as log_mass,
+// giving E_q[-log pi(y) | correct], what sampled sft tends to: trainer_test.cpp.)
 TEST(LogitGradient, ExactRowScaleOverTheHeadsDenominatorGivesSftsExpectation) {
   const loss::Objective sft = loss::make_objective("sft", {"loss_agg_mode=seq-mean-token-sum"});
   for (const TreeCase& k : tree_cases()) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -11,9 +12,14 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/log_sum_exp.h"
 #include "src/train/trainer.h"
 #include "tests/train/fixed_trees.h"
+#include "tests/util/errors.h"
 #include "toy_envs/flows.h"
+#include "toy_envs/leaf_distribution.h"
+#include "toy_envs/proposals.h"
+#include "toy_envs/tree_json.h"
 
 namespace disa::train {
 namespace {
@@ -144,6 +150,127 @@ TEST(Trainer, SetLogitsReplacesThePolicy) {
   bad[2] = std::nan("");
   EXPECT_THROW(trainer.set_logits(bad), InputError);
   EXPECT_EQ(trainer.logits(), other) << "a refused call changes nothing";
+}
+
+// THEORY.md item 6: a proposal with zero mass where p* has mass (chi2(p*||q) = inf) is
+// refused by the methods that train on its samples, naming the proposal, the prompt and the
+// p* mass it misses: disa-offline's and sft's data never show that mass, and log Zhat from it
+// is low by exactly that mass. They used to train on it without a word.
+TEST(Trainer, OfflineMethodsRefuseAProposalThatMissesTargetMass) {
+  const auto fixed = test::fixed_trees().front();  // V = 3, T = 3
+  const Tree& tree = fixed.tree;
+  TabularPolicy q = reference_policy(tree);
+  const double kept = log_add_exp(q.log_prob[1], q.log_prob[2]);
+  q.log_prob[0] = kNegInf;  // the root's action 0 is never taken
+  q.log_prob[1] -= kept;
+  q.log_prob[2] -= kept;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "disa_trainer_hole_test";
+  std::filesystem::create_directories(dir);
+  const std::string file = (dir / "q.json").string();
+  save_policy(q, file);
+  const TabularPolicy target = target_policy(tree, reference_policy(tree), fixed.beta);
+  const double missed = std::exp(target.log_prob[0]);  // p* of every leaf under root action 0
+  const std::string proposal = "proposal=file:" + file, beta = fmt::format("beta={}", fixed.beta);
+  const std::vector<std::vector<std::string>> offline = {
+      {"method=disa-offline", "mode=exact"},
+      {"method=disa-offline", "mode=sampled", "estimate_log_z=true"},
+      {"method=disa-offline", "mode=sampled", "log_z_error=0.5"},
+      {"method=sft", "mode=exact"},
+      {"method=sft", "mode=sampled"},
+  };
+  for (std::vector<std::string> settings : offline) {
+    settings.push_back(proposal);
+    settings.push_back(beta);
+    const std::string label = settings[0] + " " + settings[1];
+    try {
+      Trainer trainer({tree}, config_of(settings));
+      ADD_FAILURE() << label << ": a proposal with a hole was accepted";
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_TRUE(test::contains_all(what, {proposal, "prompt 0", "chi2(p*||q) is infinite", "never samples"}))
+          << label;
+      const std::size_t at = what.find("p* has mass ");
+      ASSERT_NE(at, std::string::npos) << what;
+      EXPECT_NEAR(std::stod(what.substr(at + 12)), missed, 1e-5 * missed) << what;
+    }
+  }
+  // On-policy methods never sample the proposal: accepted.
+  EXPECT_NO_THROW(Trainer({tree}, config_of({"method=disa-online", proposal, beta})));
+  std::filesystem::remove_all(dir);
+}
+
+// Sampled sft averages -grad log pi over the kept (correct) rows of q's samples, so its
+// expectation is E_q[-grad log pi | correct]; exact mode is that expectation
+// (train_config.h), not E_q[-1(correct) grad log pi] = P_q(correct) times it (P_q(correct)
+// = 0.27 for q = pi_ref on this tree). Checked two ways at pi_ref (the first step, plain
+// SGD with lr 1: the gradient is before - after):
+//  - against the conditional expectation computed here by enumeration (per leaf,
+//    -d log pi(y)/d theta[s, a] = pi(a|s) - 1[a = a_t] at each step t of y), to round-off;
+//  - against one sampled-mode gradient on N = 200000 offline samples. Its mean over the
+//    K kept rows has standard error sd_j / sqrt(K) per logit, sd_j the exact standard
+//    deviation of that per-leaf gradient under q(.|correct); K is taken as its mean N P
+//    (its spread, 0.4% at 5 sd, moves z by < 1%). |z| <= 4.5 per logit: a two-sided
+//    false-alarm rate of 6.8e-6 each, < 6e-4 over the 2 x 39 logits (union bound; fixed
+//    seed, so a failure reproduces).
+TEST(Trainer, ExactSftIsTheLimitOfSampledSft) {
+  constexpr std::int64_t kSamples = 200000;
+  constexpr double kZ = 4.5;
+  constexpr double kRoundOffTolerance = 1e-12;
+  const auto fixed = test::fixed_trees().front();  // V = 3, T = 3, binary rewards
+  const Tree& tree = fixed.tree;
+  const int V = tree.shape.vocab();
+  const TabularPolicy pi = reference_policy(tree);
+  auto first_gradient = [&](std::vector<std::string> settings) {
+    settings.insert(settings.end(), {"method=sft", "optimizer=sgd", "learning_rate=1", fmt::format("beta={}", fixed.beta)});
+    Trainer trainer({tree}, config_of(settings));
+    const std::vector<double> before = trainer.logits();
+    trainer.step();
+    std::vector<double> g(before.size());
+    for (std::size_t k = 0; k < g.size(); ++k) g[k] = before[k] - trainer.logits()[k];
+    return g;
+  };
+  for (const std::string spec : {"reference", "interp:lambda=0.5"}) {
+    SCOPED_TRACE(spec);
+    const TabularPolicy q = make_policy(tree, fixed.beta, parse_policy_spec(spec, "test"));
+    const std::vector<double> q_leaf = leaf_log_probs(q);
+    std::vector<double> mean(pi.log_prob.size(), 0.0), second(pi.log_prob.size(), 0.0);
+    double kept_mass = 0.0;
+    for (std::int64_t y = 0; y < tree.shape.num_leaves(); ++y) {
+      if (tree.reward[y] < 0.5) continue;
+      std::vector<double> g(pi.log_prob.size(), 0.0);
+      std::int64_t node = 0;
+      const std::vector<int> path = tree.shape.path(y);
+      for (std::size_t t = 0; t < path.size(); ++t) {
+        for (int a = 0; a < V; ++a) g[node * V + a] += std::exp(pi.log_prob[node * V + a]) - (a == path[t] ? 1.0 : 0.0);
+        node = tree.shape.child(node, static_cast<int>(t), path[t]).id;
+      }
+      const double w = std::exp(q_leaf[y]);
+      kept_mass += w;
+      for (std::size_t j = 0; j < g.size(); ++j) mean[j] += w * g[j], second[j] += w * g[j] * g[j];
+    }
+    ASSERT_GT(kept_mass, 0.0);
+    ASSERT_LT(kept_mass, 0.9);  // the factor the old exact mode was off by is visible
+    for (std::size_t j = 0; j < mean.size(); ++j) mean[j] /= kept_mass, second[j] /= kept_mass;
+
+    const std::vector<double> exact = first_gradient({"mode=exact", "proposal=" + spec});
+    const std::vector<double> sampled =
+        first_gradient({"mode=sampled", "proposal=" + spec, fmt::format("offline_samples={}", kSamples),
+                        "loss.loss_agg_mode=seq-mean-token-sum"});
+    const double kept_rows = static_cast<double>(kSamples) * kept_mass;
+    double largest_z = 0.0;
+    for (std::size_t j = 0; j < mean.size(); ++j) {
+      EXPECT_NEAR(exact[j], mean[j], kRoundOffTolerance) << "logit " << j;
+      const double se = std::sqrt(std::max(second[j] - mean[j] * mean[j], 0.0) / kept_rows);
+      if (se < 1e-12) {
+        EXPECT_NEAR(sampled[j], exact[j], kRoundOffTolerance) << "logit " << j;
+        continue;
+      }
+      const double z = (sampled[j] - exact[j]) / se;
+      largest_z = std::max(largest_z, std::fabs(z));
+      EXPECT_LE(std::fabs(z), kZ) << "logit " << j << ": exact " << exact[j] << ", sampled " << sampled[j];
+    }
+    std::printf("q = %s: largest |z| over the logits %.3f (bound %.1f)\n", spec.c_str(), largest_z, kZ);
+  }
 }
 
 void expect_rejected(const std::vector<std::string>& settings, const std::string& key) {

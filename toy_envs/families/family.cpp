@@ -127,7 +127,10 @@ void assign_correct_by_mass(Tree& tree, const std::vector<std::int64_t>& leaves,
     tree.reward[y] = 0.0;
     const double m = std::exp(leaf_log_prob[y]) / total_mass;
     if (lightest < 0 || leaf_log_prob[y] < leaf_log_prob[lightest]) lightest = y;
-    if (mass + m <= target) {
+    // target >= 1 takes every leaf: the masses sum to 1 only up to round-off, and a sum that
+    // rounds above 1 would leave a leaf incorrect at accuracy 1. Below 1 the test is as it
+    // was, so every other tree stays bit for bit.
+    if (target >= 1.0 || mass + m <= target) {
       tree.reward[y] = 1.0;
       mass += m;
     }

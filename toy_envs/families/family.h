@@ -60,7 +60,8 @@ std::vector<Tree> make_trees(const std::string& family,
 
 // Shared by the families: mark leaves correct (reward 1, others 0) in a random
 // order until their reference mass, relative to `total_mass`, reaches `target`
-// without passing it (at least one leaf when target > 0). `leaves` are candidate
+// without passing it (at least one leaf when target > 0; every leaf when target >= 1,
+// whatever the round-off in the masses' sum). `leaves` are candidate
 // leaf ids, `leaf_log_prob` the reference log-probabilities of all leaves.
 void assign_correct_by_mass(Tree& tree, const std::vector<std::int64_t>& leaves,
                             const std::vector<double>& leaf_log_prob, double total_mass,

@@ -148,6 +148,31 @@ TEST(Families, StrategiesWithOneAccuracyForAll) {
   }
 }
 
+// Accuracy 1 marks every leaf correct: the leaf masses inside a strategy sum to 1 only up
+// to round-off, and the greedy "fits under the target" test used to leave a leaf out when
+// the running sum rounded above 1. multi_prompt with accuracy_min = accuracy_max = 1 too.
+TEST(Families, AccuracyOneMarksEveryLeafCorrect) {
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const Tree tree = make_trees("strategies", {{"accuracy", "1"}, {"horizon", "4"}}, seed)[0];
+    for (std::int64_t y = 0; y < tree.shape.num_leaves(); ++y) {
+      ASSERT_EQ(tree.reward[y], 1.0) << "seed " << seed << " leaf " << y;
+    }
+    // One strategy at 1, the others as given: only that strategy is all correct.
+    const Tree mixed = make_trees("strategies", {{"accuracy", "1,0.5,0.5,0.5"}, {"horizon", "4"}}, seed)[0];
+    for (std::int64_t y = 0; y < mixed.shape.num_leaves(); ++y) {
+      if (mixed.strategy[y] == 0) {
+        ASSERT_EQ(mixed.reward[y], 1.0) << "seed " << seed << " leaf " << y;
+      }
+    }
+  }
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    for (const Tree& tree :
+         make_trees("multi_prompt", {{"prompts", "2"}, {"accuracy_min", "1"}, {"accuracy_max", "1"}}, seed)) {
+      for (double r : tree.reward) ASSERT_EQ(r, 1.0) << "seed " << seed;
+    }
+  }
+}
+
 // ---- multi_prompt -------------------------------------------------------------------
 
 // Prompt p has requested accuracy a_p = a_min (a_max / a_min)^(p / (P - 1)); its
@@ -248,7 +273,7 @@ TEST(Families, AssignCorrectByMass) {
   for (std::size_t y = 0; y < log_p.size(); ++y) log_p[y] = std::log(e.prob[y]);
   std::vector<std::int64_t> all(e.prob.size());
   for (std::size_t y = 0; y < all.size(); ++y) all[y] = static_cast<std::int64_t>(y);
-  for (double target : {0.0, 0.1, 0.37, 0.9}) {
+  for (double target : {0.0, 0.1, 0.37, 0.9, 1.0}) {
     assign_correct_by_mass(tree, all, log_p, 1.0, target, 3, 4);
     double mass = 0.0, min_incorrect = 1.0;
     for (std::size_t y = 0; y < all.size(); ++y) {
@@ -264,6 +289,9 @@ TEST(Families, AssignCorrectByMass) {
     }
     if (target == 0.0) {
       EXPECT_EQ(mass, 0.0);
+    }
+    if (target == 1.0) {
+      for (std::size_t y = 0; y < all.size(); ++y) EXPECT_EQ(tree.reward[y], 1.0) << "leaf " << y;
     }
   }
   // Target below every leaf's mass: exactly the lightest leaf is marked.
