@@ -1,5 +1,6 @@
 #include "src/anchor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
@@ -23,7 +25,23 @@ using nlohmann::ordered_json;
 
 double read_number(const ordered_json& v, const std::string& where) {
   if (const std::optional<double> x = from_json_number(v)) return *x;
-  throw InputError(fmt::format("{}: expected a number (or \"inf\", \"-inf\", \"nan\"), got {}", where, v.dump()));
+  throw InputError(
+      fmt::format("{}: expected a number (or \"inf\", \"-inf\", \"nan\"), got {}", where, json_excerpt(v)));
+}
+
+// The keys save_anchors writes, in its order. A key outside them is refused: a misspelt
+// "log_zhat" would otherwise be ignored and reported as "log_Zhat" missing at best, and a
+// file from another tool read as if it were an anchor file.
+constexpr const char* kKeys[] = {"prompt", "log_Zhat", "n", "ess", "chi2_hat", "k_hat", "ci_low", "ci_high",
+                                 "ci_method", "log_Zhat_psis", "max_weight", "proposal", "beta", "seed", "flags"};
+
+void refuse_unknown_keys(const ordered_json& obj, const std::string& where) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+      throw InputError(fmt::format("{}: unknown key \"{}\" (an anchor record has: {})", where, text_excerpt(key),
+                                   fmt::join(kKeys, ", ")));
+    }
+  }
 }
 
 const ordered_json& field(const ordered_json& obj, const char* key, const std::string& where) {
@@ -97,10 +115,13 @@ std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::stri
       throw InputError(fmt::format("{}: not valid JSON ({})", where, e.what()));
     }
     if (!j.is_object()) throw InputError(fmt::format("{}: expected an object", where));
+    refuse_unknown_keys(j, where);
     AnchorRecord a;
     const auto text_field = [&](const char* key) {
       const ordered_json& v = field(j, key, where);
-      if (!v.is_string()) throw InputError(fmt::format("{}: {}: expected a string, got {}", where, key, v.dump()));
+      if (!v.is_string()) {
+        throw InputError(fmt::format("{}: {}: expected a string, got {}", where, key, json_excerpt(v)));
+      }
       return v.get<std::string>();
     };
     const auto num_field = [&](const char* key) { return read_number(field(j, key, where), where + ": " + key); };
@@ -111,7 +132,7 @@ std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::stri
     a.log_z_hat = num_field("log_Zhat");
     const ordered_json& n = field(j, "n", where);
     if (!n.is_number_integer() || n.get<std::int64_t>() < 1) {
-      throw InputError(fmt::format("{}: n: expected a positive integer, got {}", where, n.dump()));
+      throw InputError(fmt::format("{}: n: expected a positive integer, got {}", where, json_excerpt(n)));
     }
     a.n = n.get<std::int64_t>();
     a.ess = num_field("ess");
@@ -126,17 +147,26 @@ std::vector<AnchorRecord> parse_anchors(const std::string& text, const std::stri
     a.beta = num_field("beta");
     const ordered_json& seed = field(j, "seed", where);
     if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<std::int64_t>() >= 0)) {
-      throw InputError(fmt::format("{}: seed: expected a non-negative integer, got {}", where, seed.dump()));
+      throw InputError(fmt::format("{}: seed: expected a non-negative integer, got {}", where, json_excerpt(seed)));
     }
     a.seed = seed.get<std::uint64_t>();
     const ordered_json& flags = field(j, "flags", where);
     if (!flags.is_array()) throw InputError(fmt::format("{}: flags: expected an array of strings", where));
     for (const auto& f : flags) {
-      if (!f.is_string()) throw InputError(fmt::format("{}: flags: expected strings, got {}", where, f.dump()));
+      if (!f.is_string()) throw InputError(fmt::format("{}: flags: expected strings, got {}", where, json_excerpt(f)));
       a.flags.push_back(f.get<std::string>());
     }
     if (std::isnan(a.log_z_hat) || a.log_z_hat == std::numeric_limits<double>::infinity()) {
       throw InputError(fmt::format("{}: log_Zhat: must be finite or -inf, got {}", where, a.log_z_hat));
+    }
+    // What the writer (`disa anchor`, the pipeline's anchor stage) can have written: beta
+    // is checked > 0 and finite there (THEORY.md), and a CI is never reversed (NaN ends,
+    // from an estimate without one, are left as they are).
+    if (!(a.beta > 0.0) || !std::isfinite(a.beta)) {
+      throw InputError(fmt::format("{}: beta: must be a finite number > 0, got {}", where, a.beta));
+    }
+    if (a.ci_low > a.ci_high) {
+      throw InputError(fmt::format("{}: ci_low {} is above ci_high {}", where, a.ci_low, a.ci_high));
     }
     out.push_back(std::move(a));
   }

@@ -6,8 +6,9 @@
 //    "ci_low":1.1,"ci_high":1.4,"ci_method":"delta","log_Zhat_psis":1.22,"max_weight":0.04,
 //    "proposal":"tilted:lambda=0.5","beta":2,"seed":1,"flags":[]}
 // Non-finite numbers, which JSON cannot hold, are written as strings ("-inf", "nan").
-// Loading validates every field and names the line and field of the first problem; a
-// prompt may have one anchor only (a second is refused, naming both lines).
+// Loading validates every field and names the line and field of the first problem (a key
+// not listed above, a beta that is not finite and > 0, and ci_low > ci_high are refused);
+// a prompt may have one anchor only (a second is refused, naming both lines).
 #pragma once
 
 #include <cstdint>

@@ -14,17 +14,27 @@ namespace {
 // Thrown out of the counting pass's callback; never leaves this file.
 struct KeyRepeated {};
 
-// Shown in a message: a hostile file may hold a 100 MB key or control bytes, and the
-// message must stay one short line. Escaped as in a JSON string; at most 80 bytes of the
-// key (a cut UTF-8 sequence shows as U+FFFD).
+// How much of a key or value an error message shows (json_strict.h: json_excerpt).
 constexpr std::size_t kShownBytes = 80;
 
-std::string escaped(std::string_view text) {
-  const std::string shown(text.substr(0, kShownBytes));
-  std::string quoted = nlohmann::json(shown).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  quoted = quoted.substr(1, quoted.size() - 2);
-  if (text.size() > kShownBytes) quoted += fmt::format("... ({} bytes)", text.size());
-  return quoted;
+// A container opening at `depth` (the number of containers around it) must stay within
+// kMaxJsonDepth levels; checked on each object_start and array_start of both passes.
+void check_depth(int depth, const std::string& source) {
+  if (depth >= kMaxJsonDepth) {
+    throw InputError(fmt::format(
+        "{}: arrays and objects nested more than {} levels deep (the limit of every JSON reader here)", source,
+        kMaxJsonDepth));
+  }
+}
+
+template <class Json>
+std::string excerpt_of(const Json& value) {
+  const std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() <= kShownBytes) return text;
+  // Cut before a UTF-8 continuation byte, never inside a character.
+  std::size_t end = kShownBytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return fmt::format("{}... ({} bytes)", text.substr(0, end), text.size());
 }
 
 // One RFC 6901 reference token: "~" as "~0", "/" as "~1".
@@ -39,7 +49,7 @@ std::string pointer_token(const std::string& key) {
       token += c;
     }
   }
-  return escaped(token);
+  return text_excerpt(token);
 }
 
 // The slow pass, run only once the fast one has seen a repeat: every object's keys in a
@@ -57,11 +67,12 @@ template <class Json>
   const auto element_done = [&] {
     if (!open.empty() && !open.back().object) ++open.back().index;
   };
-  auto callback = [&](int, typename Json::parse_event_t event, Json& parsed) {
+  auto callback = [&](int depth, typename Json::parse_event_t event, Json& parsed) {
     using E = typename Json::parse_event_t;
     switch (event) {
       case E::object_start:
       case E::array_start:
+        check_depth(depth, source);
         open.emplace_back().object = event == E::object_start;
         break;
       case E::key: {
@@ -74,7 +85,7 @@ template <class Json>
             pointer += o.object ? pointer_token(o.key) : std::to_string(o.index);
           }
           throw InputError(
-              fmt::format("{}: {}: key \"{}\" is given twice in one object", source, pointer, escaped(key)));
+              fmt::format("{}: {}: key \"{}\" is given twice in one object", source, pointer, text_excerpt(key)));
         }
         break;
       }
@@ -105,11 +116,15 @@ Json parse_strict(std::string_view text, const std::string& source) {
   // keys); counting costs next to nothing. Only a refused input pays for the second pass
   // that finds which key it was.
   std::vector<std::size_t> keys_seen;
-  auto callback = [&](int, typename Json::parse_event_t event, Json& parsed) {
+  auto callback = [&](int depth, typename Json::parse_event_t event, Json& parsed) {
     using E = typename Json::parse_event_t;
     switch (event) {
       case E::object_start:
+        check_depth(depth, source);
         keys_seen.push_back(0);
+        break;
+      case E::array_start:
+        check_depth(depth, source);
         break;
       case E::key:
         ++keys_seen.back();
@@ -131,6 +146,49 @@ Json parse_strict(std::string_view text, const std::string& source) {
 }
 
 }  // namespace
+
+std::string text_excerpt(std::string_view text) {
+  const std::string shown(text.substr(0, kShownBytes));
+  std::string quoted = nlohmann::json(shown).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  quoted = quoted.substr(1, quoted.size() - 2);
+  if (text.size() > kShownBytes) quoted += fmt::format("... ({} bytes)", text.size());
+  return quoted;
+}
+
+std::string json_excerpt(const nlohmann::json& value) { return excerpt_of(value); }
+std::string json_excerpt(const nlohmann::ordered_json& value) { return excerpt_of(value); }
+
+std::size_t invalid_utf8_offset(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char b = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
+    if (b < 0x80) {
+      length = 1;
+    } else if (b >= 0xC2 && b <= 0xDF) {
+      length = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      length = 3;
+      if (b == 0xE0) low = 0xA0;   // overlong
+      if (b == 0xED) high = 0x9F;  // UTF-16 surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      length = 4;
+      if (b == 0xF0) low = 0x90;   // overlong
+      if (b == 0xF4) high = 0x8F;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (std::size_t k = 1; k < length; ++k) {
+      const unsigned char c = byte(i + k);
+      if (k == 1 ? (c < low || c > high) : (c < 0x80 || c > 0xBF)) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
 
 nlohmann::json parse_json_strict(std::string_view text, const std::string& source) {
   return parse_strict<nlohmann::json>(text, source);

@@ -37,6 +37,19 @@ void prepare_output_folder(const std::filesystem::path& dir, std::string_view op
   std::filesystem::remove(probe, ec);
 }
 
+void prepare_output_file(const std::filesystem::path& path, std::string_view option) {
+  if (path.empty()) throw InputError(fmt::format("{}: must name a file, got ''", option));
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(status) || !path.has_filename()) {
+    throw InputError(fmt::format("{}: '{}' is a folder, not a file", option, path.string()));
+  }
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    throw InputError(fmt::format("{}: '{}' is not a regular file (a device, pipe or socket)", option, path.string()));
+  }
+  prepare_output_folder(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."), option);
+}
+
 bool lock_output_folder(const std::filesystem::path& dir, std::string_view who) {
   static std::mutex mutex;
   static std::map<std::string, int> held;  // folder -> the lock's descriptor, never closed

@@ -1,5 +1,6 @@
 // The output folders commands write into (--out DIR): checked before any work is done,
-// used by one live process at a time, and cleared of the temporaries a killed run left.
+// used by one live process at a time, and cleared of the temporaries a killed run left;
+// and the single output files (--out FILE), checked before any work the same way.
 // Shared by `disa train`, `disa demo`, `disa check` and the LLM pipeline's stage folders
 // (llm/pipeline/stage_files.h), so that there is one definition of each rule.
 #pragma once
@@ -14,6 +15,14 @@ namespace disa {
 // or a folder that cannot be written (read-only file system, permissions) is an
 // InputError naming `option` and the path, e.g. "--out: 'r.json' is a file, not a folder".
 void prepare_output_folder(const std::filesystem::path& dir, std::string_view option);
+
+// The same for a single output file written with write_file_atomically (src/atomic_file.h):
+// a path naming a folder (or ending in '/'), or something other than a regular file
+// (/dev/null: the rename would replace it), is an InputError naming `option` and the path;
+// the parent folder is then prepared as above (created when missing, as the writer would;
+// refused when it cannot be created or written in). Without this a bad --out failed only
+// after the sampling, with exit 1 and the name of the temporary.
+void prepare_output_file(const std::filesystem::path& path, std::string_view option);
 
 // One live run per folder: an advisory lock on DIR/.lock, held until this process exits
 // (the kernel drops it when a process dies, so a killed run never blocks its resume).

@@ -6,9 +6,9 @@
 //     prompt p (ids "0", "1", ... in the set's order) uses trajectories p N .. p N + N - 1
 //     of the seed's stream: `disa tree sample --prompt p --first p*N --n N` gives the same samples.
 //   disa anchor --samples-file s.jsonl --beta 4 --out anchors.jsonl
-//     s.jsonl as `disa tree sample` writes it: log_prob = log q(y), log_ref, reward per line;
-//     an optional "prompt" (string or integer) groups lines, in order of first appearance
-//     (default: one prompt, "0").
+//     s.jsonl as `disa tree sample` writes it: log_prob = log q(y), log_ref, reward per line
+//     (both log-probabilities <= 0); an optional "prompt" (string or integer: 5 and "5" are
+//     one prompt) groups lines, in order of first appearance (default: one prompt, "0").
 // log w = log_ref - log_prob + beta reward (THEORY.md, "Importance-sampled partition function").
 #include <algorithm>
 #include <cmath>
@@ -25,10 +25,13 @@
 
 #include "src/anchor.h"
 #include "src/cli/commands.h"
+#include "src/cli/option_checks.h"
 #include "src/cli/output.h"
+#include "src/cli/tree_checks.h"
 #include "src/input_error.h"
 #include "src/is_estimator.h"
 #include "src/json_strict.h"
+#include "src/output_folder.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/leaf_distribution.h"
 #include "toy_envs/proposals.h"
@@ -68,6 +71,9 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
   if (!a.seed) throw InputError("--seed: required with --tree");
   const std::int64_t n = *a.samples;
   const std::vector<Tree> trees = load_trees(a.tree);
+  for (std::size_t p = 0; p < trees.size(); ++p) {
+    check_tilt_is_finite(trees[p], *a.beta, tree_name(a.tree, p, trees.size()));
+  }
   Weights w;
   w.offset.push_back(0);
   Progress progress("anchor");
@@ -116,9 +122,21 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
 double number_field(const nlohmann::json& j, const char* key, const std::string& where) {
   const auto it = j.find(key);
   if (it == j.end()) throw InputError(fmt::format("{}: missing \"{}\"", where, key));
-  if (!it->is_number()) throw InputError(fmt::format("{}: \"{}\" must be a number, got {}", where, key, it->dump()));
+  if (!it->is_number()) {
+    throw InputError(fmt::format("{}: \"{}\" must be a number, got {}", where, key, json_excerpt(*it)));
+  }
   const double x = it->get<double>();
   if (!std::isfinite(x)) throw InputError(fmt::format("{}: \"{}\" must be finite", where, key));
+  return x;
+}
+
+// A log-probability: a number <= 0 (a positive one is no probability, and would inflate
+// every weight of its prompt).
+double log_probability_field(const nlohmann::json& j, const char* key, const std::string& where) {
+  const double x = number_field(j, key, where);
+  if (x > 0.0) {
+    throw InputError(fmt::format("{}: \"{}\" is a log-probability, must be <= 0, got {}", where, key, num(x)));
+  }
   return x;
 }
 
@@ -146,17 +164,26 @@ Weights weights_from_file(const Args& a) {
       if (it->is_string()) {
         prompt = it->get<std::string>();
       } else if (it->is_number_integer()) {
-        prompt = std::to_string(it->get<std::int64_t>());
+        // Its JSON text: exact for every integer JSON holds, where an int64 would wrap
+        // 18446744073709551615 to -1 and pool it with prompt -1.
+        prompt = it->dump();
       } else {
-        throw InputError(fmt::format("{}: \"prompt\" must be a string or an integer, got {}", where, it->dump()));
+        throw InputError(
+            fmt::format("{}: \"prompt\" must be a string or an integer, got {}", where, json_excerpt(*it)));
       }
     }
-    const double log_q = number_field(j, "log_prob", where);
-    const double log_ref = number_field(j, "log_ref", where);
+    const double log_q = log_probability_field(j, "log_prob", where);
+    const double log_ref = log_probability_field(j, "log_ref", where);
     const double reward = number_field(j, "reward", where);
+    const double log_w = log_ref - log_q + *a.beta * reward;
+    if (!std::isfinite(log_w)) {
+      throw InputError(fmt::format("{}: log w = log_ref - log_prob + beta reward = {} - ({}) + {} * {} overflows a "
+                                   "double",
+                                   where, num(log_ref), num(log_q), num(*a.beta), num(reward)));
+    }
     auto [it, inserted] = by_prompt.try_emplace(prompt);
     if (inserted) order.push_back(prompt), max_reward[prompt] = reward;
-    it->second.push_back(log_ref - log_q + *a.beta * reward);
+    it->second.push_back(log_w);
     max_reward[prompt] = std::max(max_reward[prompt], reward);
   }
   if (order.empty()) throw InputError(fmt::format("--samples-file: '{}' holds no samples", a.samples_file));
@@ -178,6 +205,7 @@ void run_anchor(const Args& a) {
   }
   if (!a.beta) throw InputError("--beta: required");
   check_positive_beta(*a.beta, "--beta");
+  prepare_output_file(a.out, "--out");
   std::string proposal = a.proposal;
   Weights w;
   if (!a.tree.empty()) {
@@ -251,7 +279,7 @@ void add_anchor_command(CLI::App& app) {
   cmd->add_option("--proposal", args->proposal,
                   "Proposal SPEC to sample (with --tree); with --samples-file, a label recorded in the file");
   cmd->add_option("--samples", args->samples, "Samples N per prompt (with --tree)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+      ->check(integer_in(1, std::int64_t{1} << 40));
   cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG (with --tree; recorded otherwise)");
   cmd->add_option("--out", args->out, "Output anchor file (.jsonl), written atomically")->required();
   cmd->add_flag("--bootstrap", args->bootstrap, "Percentile-bootstrap CI (1000 resamples) instead of the delta method");

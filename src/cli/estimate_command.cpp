@@ -18,7 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/commands.h"
+#include "src/cli/option_checks.h"
 #include "src/cli/output.h"
+#include "src/cli/tree_checks.h"
 #include "src/input_error.h"
 #include "src/json_number.h"
 #include "theory_checks/replicates.h"
@@ -73,6 +75,7 @@ ordered_json run_estimate(const Args& a) {
   if (a.prompt >= trees.size()) {
     throw InputError(fmt::format("--prompt: {} is out of range; {} holds {} tree(s)", a.prompt, a.tree, trees.size()));
   }
+  check_tilt_is_finite(trees[a.prompt], a.beta, tree_name(a.tree, a.prompt, trees.size()));
   auto tree = std::make_shared<const Tree>(std::move(trees[a.prompt]));
   check_batch_fits(*tree, a.samples);
   const theory::Case c = theory::make_case("tree", tree, a.beta, spec.text, make_policy(*tree, a.beta, spec));
@@ -164,10 +167,10 @@ void add_estimate_command(CLI::App& app) {
       ->required();
   cmd->add_option("--samples", args->samples, "Samples N per estimate")
       ->required()
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+      ->check(integer_in(1, std::int64_t{1} << 40));
   cmd->add_option("--replicates", args->replicates, "Independent estimates M")
       ->capture_default_str()
-      ->check(CLI::Range(std::int64_t{2}, std::int64_t{1} << 30));
+      ->check(integer_in(2, std::int64_t{1} << 30));
   cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG")->required();
   cmd->add_option("--prompt", args->prompt, "Which tree of a disa-tree-set (0-based)");
   cmd->add_flag("--json", args->json, "One JSON object");

@@ -45,6 +45,7 @@
 #include "src/cli/commands.h"
 #include "src/input_error.h"
 #include "src/json_strict.h"
+#include "src/output_folder.h"
 #include "toy_envs/tree.h"  // tree_memory_budget
 
 namespace disa::cli {
@@ -108,7 +109,7 @@ std::vector<std::int32_t> ids_field(const json& v, const std::string& where) {
   std::vector<std::int32_t> ids;
   for (const json& e : v) {
     if (!e.is_number_integer() || e.get<std::int64_t>() < 0 || e.get<std::int64_t>() > INT32_MAX) {
-      throw InputError(fmt::format("{}: {} is not a token id", where, e.dump()));
+      throw InputError(fmt::format("{}: {} is not a token id", where, json_excerpt(e)));
     }
     ids.push_back(e.get<std::int32_t>());
   }
@@ -201,6 +202,7 @@ void run_sample(SampleArgs a) {
     throw InputError(fmt::format("--samples-per-prompt = {} must be positive", a.samples_per_prompt));
   }
   llm::validate(a.options);
+  prepare_output_file(a.out, "--out");
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
@@ -292,6 +294,7 @@ struct ScoreArgs {
 
 void run_score(const ScoreArgs& a) {
   if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
+  prepare_output_file(a.out, "--out");
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);

@@ -20,6 +20,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::cli {
 namespace {
@@ -47,7 +48,7 @@ std::vector<std::int32_t> parse_ids(const nlohmann::json& value, const std::stri
   ids.reserve(value.size());
   for (const auto& v : value) {
     if (!v.is_number_integer() || v.get<std::int64_t>() < INT32_MIN || v.get<std::int64_t>() > INT32_MAX) {
-      throw InputError(fmt::format("{}: {} is not a token id", where, v.dump()));
+      throw InputError(fmt::format("{}: {} is not a token id", where, json_excerpt(v)));
     }
     ids.push_back(v.get<std::int32_t>());
   }

@@ -38,6 +38,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::cli {
 namespace {
@@ -66,7 +67,8 @@ std::vector<std::string> reference_answers(const nlohmann::json& answer, const s
       } else if (a.is_number()) {
         answers.push_back(a.dump());
       } else {
-        throw InputError(fmt::format("{}: field 'answer': list element {} is not a string or number", where, a.dump()));
+        throw InputError(fmt::format("{}: field 'answer': list element {} is not a string or number", where,
+                                     json_excerpt(a)));
       }
     }
     return answers;

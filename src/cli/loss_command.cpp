@@ -29,6 +29,7 @@
 #include "src/json_strict.h"
 #include "src/loss/batch_json.h"
 #include "src/loss/objective.h"
+#include "src/output_folder.h"
 
 namespace disa::cli {
 namespace {
@@ -212,6 +213,7 @@ void print_summary(const Args& a, const loss::Objective& objective, const loss::
 }
 
 void run_loss(const Args& a) {
+  if (!a.out.empty()) prepare_output_file(a.out, "--out");
   if (a.list) {
     if (!a.batch.empty()) throw InputError("--batch: not used with --list");
     const ordered_json doc = list_objectives(a);

@@ -19,10 +19,12 @@
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
+#include "src/cli/tree_checks.h"
 #include "src/input_error.h"
 #include "src/json_number.h"
 #include "src/key_value_list.h"
 #include "src/log_sum_exp.h"
+#include "src/output_folder.h"
 #include "toy_envs/divergences.h"
 #include "toy_envs/families/family.h"
 #include "toy_envs/flows.h"
@@ -125,6 +127,7 @@ void add_generate(CLI::App& tree) {
   cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG")->required();
   cmd->add_option("--out", args->out, "Output file: .json (interchange) or .dtree (binary, large trees)")->required();
   cmd->callback([args] {
+    prepare_output_file(args->out, "--out");
     const std::vector<Tree> trees = make_trees(args->family, parse_key_values("--set", args->sets), args->seed);
     save_trees(trees, args->out);
     std::int64_t leaves = 0;
@@ -153,6 +156,9 @@ void add_info(CLI::App& tree) {
     std::optional<PolicySpec> proposal;
     if (!args->proposal.empty()) proposal = parse_policy_spec(args->proposal, "--proposal");
     const std::vector<Tree> trees = load_trees(args->path);
+    for (std::size_t i = 0; i < trees.size(); ++i) {
+      check_tilt_is_finite(trees[i], args->beta, tree_name(args->path, i, trees.size()));
+    }
     for (std::size_t i = 0; i < trees.size(); ++i) {
       ordered_json j = describe_tree(trees[i], args->beta, proposal);
       if (trees.size() > 1) {
@@ -187,7 +193,7 @@ void add_sample(CLI::App& tree) {
   CLI::App* cmd = tree.add_subcommand("sample", "Sample trajectories from a policy on a tree");
   cmd->add_option("--tree", args->path, "Tree file")->required();
   cmd->add_option("--policy", args->policy, "Policy SPEC (reference, target, tilted:lambda=L, ...)");
-  cmd->add_option("--n", args->n, "Number of trajectories")->required()->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  cmd->add_option("--n", args->n, "Number of trajectories")->required()->check(integer_in(1, std::int64_t{1} << 40));
   cmd->add_option("--seed", args->seed, "Seed of the counter-based RNG")->required();
   cmd->add_option("--beta", args->beta, "Inverse temperature (needed by target, tilted, interp, mixture)");
   cmd->add_option("--prompt", args->prompt, "Which tree of a disa-tree-set (0-based)");
@@ -209,6 +215,7 @@ void add_sample(CLI::App& tree) {
       throw InputError(fmt::format("--first: {} + --n {} passes the largest trajectory index {}; use --first <= {}",
                                    args->first, args->n, INT64_MAX, INT64_MAX - args->n));
     }
+    if (!args->out.empty()) prepare_output_file(args->out, "--out");
     const double beta = args->beta.value_or(0.0);  // unused by reference and file policies
     std::vector<Tree> trees = load_trees(args->path);
     if (args->prompt >= trees.size()) {

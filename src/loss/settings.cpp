@@ -4,14 +4,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <system_error>
 
+#include "src/decimal_number.h"
 #include "src/input_error.h"
 #include "src/key_value_list.h"
 
@@ -103,15 +102,8 @@ double Settings::number(std::string_view key, double fallback, std::initializer_
   std::string used;
   const std::string* text = find(key, aliases, &used);
   if (text == nullptr) return fallback;
-  errno = 0;
-  char* end = nullptr;
-  const double value = std::strtod(text->c_str(), &end);
-  if (text->empty() || end != text->c_str() + text->size() || !std::isfinite(value)) {
-    reject(used, *text, "expected a finite number");
-  }
-  // strtod's ERANGE on a finite result is underflow: 1e-400 is a finite number, just not
-  // one a double holds.
-  if (errno == ERANGE) reject(used, *text, "too small in magnitude for a double (it underflows)");
+  double value = 0.0;
+  if (const std::string why = read_decimal(*text, value); !why.empty()) reject(used, *text, why);
   return value;
 }
 

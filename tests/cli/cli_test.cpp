@@ -179,6 +179,97 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run(""), "subcommand");
 }
 
+// CLI11 reads integer options with strtoll(text, 0) and floating ones with strtold: "010"
+// was 8, "0x10" 16, "08" "Could not convert", "0x1p1" 2, " 2" 2 and "1e-400" 0 (then
+// "must be > 0, got 0"). Every number option is read as the decimal it shows, or refused
+// naming the option and the text as given.
+TEST_F(CliTest, NumberOptionsAreReadAsTheDecimalTheyShow) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const std::string sample = "tree sample --tree " + tree + " --n 5 ";
+  const Result ten = run(sample + "--seed 10");
+  ASSERT_EQ(ten.exit_code, 0) << ten.output;
+  EXPECT_EQ(run(sample + "--seed 010").output, ten.output);
+  EXPECT_NE(run(sample + "--seed 8").output, ten.output);  // what "010" used to be
+  const Result first = run(sample + "--seed 1 --first 010");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(first.output.rfind("{\"index\":10,", 0), 0u) << first.output;
+  expect_rejected(run("tree sample --tree " + tree + " --n 0x10 --seed 1"), "--n: must be an integer, got '0x10'");
+  expect_rejected(run(sample + "--seed 0x10"), "--seed: must be a non-negative integer, got '0x10'");
+  expect_rejected(run(sample + "--seed ' 3'"), "--seed: must be a non-negative integer, got ' 3'");
+  expect_rejected(run(sample + "--seed 1 --prompt 08"), "--prompt: 8 is out of range");
+  expect_rejected(run(sample + "--seed 1 --first 99999999999999999999"),
+                  "--first: got '99999999999999999999', outside the 64-bit range");
+  expect_rejected(run("tree sample --tree " + tree + " --n 0 --seed 1"),
+                  "--n: must be an integer in [1, 1099511627776], got '0'");
+  const std::string info = "tree info --tree " + tree + " ";
+  expect_rejected(run(info + "--beta 0x1p1"), "--beta: expected a finite decimal number, got '0x1p1'");
+  expect_rejected(run(info + "--beta ' 2'"), "--beta: expected a finite decimal number, got ' 2'");
+  expect_rejected(run(info + "--beta inf"), "--beta: expected a finite decimal number, got 'inf'");
+  expect_rejected(run(info + "--beta ''"), "--beta: expected a finite decimal number, got ''");
+  expect_rejected(run(info + "--beta 1e-400"),
+                  "--beta: too small in magnitude for a double (it underflows to 0), got '1e-400'");
+  expect_rejected(run(info + "--beta 1e400"), "--beta: beyond the largest finite double (about 1.8e308), got '1e400'");
+  // Read exactly: the double of the text, not one rounded twice through a long double.
+  for (const std::string beta : {"0.1", "2", "+.5", "1e-3", "0.30000000000000004"}) {
+    const Result r = run(info + "--beta " + beta + " --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(nlohmann::json::parse(r.output)["beta"].get<double>(), std::stod(beta)) << beta;
+  }
+}
+
+// A name that is not UTF-8 cannot be written into JSON output: it crashed the output
+// after the work (nlohmann type_error 316, exit 1). Every text option is checked first.
+TEST_F(CliTest, TextOptionsMustBeUtf8) {
+  const std::string tree = path("t.json"), bad = path("t\xff.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  std::filesystem::copy_file(tree, bad);
+  expect_rejected(run("estimate --tree " + bad + " --beta 1 --proposal reference --samples 4 --seed 1 --json"),
+                  "--tree: must be valid UTF-8");
+  expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal 'file:x\xfe'"),
+                  "--proposal: must be valid UTF-8");
+  const Result r = run("tree sample --tree " + tree + " --n 2 --seed 1 --policy 'lab\xfe'");
+  expect_rejected(r, "byte 0xFE at offset 3");
+  EXPECT_EQ(r.output.find('\xfe'), std::string::npos) << "the message itself stays UTF-8";
+}
+
+// Nesting 100,000 deep crashed every reader (a stack overflow in dump() or an
+// ordered_json copy); now a named refusal.
+TEST_F(CliTest, DeeplyNestedJsonIsRefusedNamingTheFile) {
+  const std::string deep = path("deep.json");
+  std::ofstream(deep) << R"({"format":"disa-tree","version":1,"vocab":2,"horizon":1,"eos":null,"nodes":)"
+                      << std::string(100000, '[') << std::string(100000, ']') << R"(,"leaves":[]})";
+  expect_rejected(run("tree info --tree " + deep + " --beta 1"),
+                  deep + ": arrays and objects nested more than 512 levels deep");
+}
+
+// Single --out files are checked before the work: a folder or an unwritable place failed
+// after all the sampling, exit 1, naming the temporary file.
+TEST_F(CliTest, AnOutFileThatCannotBeWrittenIsRefusedFirst) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const std::string folder = "--out: '" + dir_.string() + "' is a folder, not a file";
+  expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + dir_.string()), folder);
+  expect_rejected(run("tree generate --family random --seed 1 --out " + dir_.string()), folder);
+  expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --out /proc/disa_s.jsonl"),
+                  "--out: cannot write in the folder '/proc'");
+  expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + tree + "/s.jsonl"),
+                  "--out: '" + tree + "' is a file, not a folder");
+}
+
+// beta r overflowing a double gave log_Z "inf" and NaN target quantities, exit 0.
+TEST_F(CliTest, AnOverflowingTiltIsRefusedNamingTheLeaf) {
+  const std::string big = path("big.json");
+  std::ofstream(big) << R"({"format":"disa-tree","version":1,"vocab":2,"horizon":1,"eos":null,)"
+                     << R"("nodes":[{"prefix":[],"logits":[0,0]}],"leaves":[{"path":[0],"reward":0},)"
+                     << R"({"path":[1],"reward":1e308}]})";
+  expect_rejected(run("tree info --tree " + big + " --beta 10 --json"),
+                  "--beta: 10 times the reward 1e+308 of leaf 1 of " + big + " overflows a double");
+  const Result fits = run("tree info --tree " + big + " --beta 1 --json");  // 1e308 itself is finite
+  ASSERT_EQ(fits.exit_code, 0) << fits.output;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(fits.output)["log_Z"].get<double>(), 1e308);  // + log(1/2), below an ulp
+}
+
 // Long sampling runs (tree sample, anchor, estimate) show a progress line on a terminal,
 // as train does, and nothing when stderr is not one (all other tests). `script` gives the
 // command a pseudo-terminal; CI is unset, since the line is also quiet under CI.

@@ -248,4 +248,74 @@ TEST_F(EstimateCliTest, AnchorFromSamplesFileMatchesTheTreePath) {
   EXPECT_NEAR(from_file[0].log_z_hat, from_tree[2].log_z_hat, 1e-12);
 }
 
+// Integer prompt ids are keyed by their JSON text: 18446744073709551615 wrapped to -1
+// through an int64 and was pooled with prompt -1. 5 and "5" stay one prompt.
+TEST_F(EstimateCliTest, AnchorKeepsEveryIntegerPromptIdApart) {
+  {
+    std::ofstream samples(path("s.jsonl"));
+    samples << R"({"prompt": 18446744073709551615, "log_prob": -1, "log_ref": -1, "reward": 1})" << '\n'
+            << R"({"prompt": -1, "log_prob": -1, "log_ref": -2, "reward": 0})" << '\n'
+            << R"({"prompt": "-1", "log_prob": -1, "log_ref": -2, "reward": 0})" << '\n';
+  }
+  const Result r = run("anchor --samples-file " + path("s.jsonl") + " --beta 1 --out " + path("a.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::vector<disa::AnchorRecord> anchors = disa::load_anchors(path("a.jsonl"));
+  ASSERT_EQ(anchors.size(), 2u);
+  EXPECT_EQ(anchors[0].prompt, "18446744073709551615");
+  EXPECT_EQ(anchors[0].n, 1);
+  EXPECT_EQ(anchors[1].prompt, "-1");
+  EXPECT_EQ(anchors[1].n, 2);
+}
+
+// What a samples file cannot mean, named with its line before anything is estimated.
+TEST_F(EstimateCliTest, AnchorRefusesImpossibleSamplesNamingTheLine) {
+  const auto refused = [&](const std::string& line, const std::string& message) {
+    {
+      std::ofstream samples(path("s.jsonl"));
+      samples << R"({"log_prob": -1, "log_ref": -1, "reward": 1})" << '\n' << line << '\n';
+    }
+    expect_rejected(run("anchor --samples-file " + path("s.jsonl") + " --beta 1 --out " + path("a.jsonl")),
+                    path("s.jsonl") + ":2: " + message);
+  };
+  // A log-probability above 0 is no probability; it was used as one.
+  refused(R"({"log_prob": 0.5, "log_ref": -0.1, "reward": 1})",
+          "\"log_prob\" is a log-probability, must be <= 0, got 0.5");
+  refused(R"({"log_prob": -1, "log_ref": 3, "reward": 1})", "\"log_ref\" is a log-probability, must be <= 0, got 3");
+  refused(R"({"log_prob": -1e308, "log_ref": 0, "reward": 1e308})",
+          "log w = log_ref - log_prob + beta reward = 0 - (-1e+308) + 1 * 1e+308 overflows a double");
+  // A bad value is shown cut, not repeated whole (a 3-million-element array was a 6 MB message).
+  std::string huge = "[1";
+  for (int i = 0; i < 3000000; ++i) huge += ",1";
+  huge += "]";
+  refused(R"({"log_prob": )" + huge + R"(, "log_ref": -1, "reward": 1})", "\"log_prob\" must be a number, got [1,1,1,");
+  refused(R"({"prompt": )" + huge + R"(, "log_prob": -1, "log_ref": -1, "reward": 1})",
+          "\"prompt\" must be a string or an integer, got [1,1,1,");
+  refused(R"({"log_prob": -1, "log_ref": -1, "reward": 1, "x": )" + std::string(100000, '[') +
+              std::string(100000, ']') + "}",
+          "arrays and objects nested more than 512 levels deep");
+  EXPECT_FALSE(std::filesystem::exists(path("a.jsonl")));
+}
+
+// --out is checked before the sampling: a folder failed after it, exit 1, naming the
+// temporary file.
+TEST_F(EstimateCliTest, AnchorRefusesAnOutThatCannotBeWrittenFirst) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const std::string base = "anchor --tree " + tree + " --beta 1 --proposal reference --samples 8 --seed 1 --out ";
+  expect_rejected(run(base + dir_.string()), "--out: '" + dir_.string() + "' is a folder, not a file");
+  expect_rejected(run(base + "/proc/disa_a.jsonl"), "--out: cannot write in the folder '/proc'");
+  // A --proposal label that is not UTF-8 could not be written into the anchor file.
+  {
+    std::ofstream samples(path("s.jsonl"));
+    samples << R"({"log_prob": -1, "log_ref": -1, "reward": 1})" << '\n';
+  }
+  expect_rejected(run("anchor --samples-file " + path("s.jsonl") + " --proposal 'lab\xfe' --beta 1 --out " +
+                      path("a.jsonl")),
+                  "--proposal: must be valid UTF-8");
+  std::filesystem::copy_file(path("s.jsonl"), path("s\xff.jsonl"));
+  expect_rejected(run("anchor --samples-file " + path("s\xff.jsonl") + " --beta 1 --out " + path("a.jsonl")),
+                  "--samples-file: must be valid UTF-8");
+  EXPECT_FALSE(std::filesystem::exists(path("a.jsonl")));
+}
+
 }  // namespace

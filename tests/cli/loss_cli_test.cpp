@@ -343,6 +343,16 @@ TEST_F(LossCliTest, BadArgumentsNameTheOption) {
   expect_rejected(run("loss --list --batch " + batch), "--batch");
   expect_rejected(run("loss --list --set beta=2"), "--set");
   expect_rejected(run("loss --objective tb --batch " + batch + " --bogus"), "--bogus");
+  // strtod took hexadecimal and leading space: beta=0x1p1 ran with beta 2.
+  expect_rejected(run("loss --objective tb --batch " + batch + " --set beta=0x1p1"),
+                  "tb: beta=0x1p1: expected a finite decimal number");
+  expect_rejected(run("loss --objective tb --batch " + batch + " --set 'beta= 2'"),
+                  "tb: beta= 2: expected a finite decimal number");
+  // --out that cannot be written: refused before the loss runs (was exit 1 after it,
+  // naming the temporary).
+  expect_rejected(run("loss --objective tb --batch " + batch + " --out " + dir_.string()),
+                  "--out: '" + dir_.string() + "' is a folder, not a file");
+  expect_rejected(run("loss --list --out /proc/disa_loss.json"), "--out: cannot write in the folder '/proc'");
 }
 
 }  // namespace

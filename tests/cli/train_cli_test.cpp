@@ -200,6 +200,14 @@ TEST_F(TrainCliTest, BadArgumentsNameTheArgument) {
   expect_rejected(run("train --family no_such_family --out " + path("o")), "no_such_family");
   expect_rejected(run("train " + kPrompts + " --checkpoint-every 0 --out " + path("o")), "--checkpoint-every");
   expect_rejected(run("train " + kPrompts + " --checkpoint-every 5 --resume --out " + path("o")), "--resume");
+  // A name that is not UTF-8 cannot go into config.json: refused up front (was a JSON
+  // type_error, exit 1, after the folder was set up).
+  const std::string bad_name = path("t\xff.json");
+  ASSERT_EQ(run("tree generate --family random --set horizon=3 --seed 1 --out " + path("t.json")).exit_code, 0);
+  std::filesystem::copy_file(path("t.json"), bad_name);
+  expect_rejected(run("train --tree " + bad_name + " --set steps=1 --out " + path("o")),
+                  "--tree: must be valid UTF-8");
+  EXPECT_FALSE(std::filesystem::exists(path("o")));
 }
 
 TEST_F(TrainCliTest, StepZeroIsTheReferenceAndDisaOnlineLowersTheKl) {

@@ -1,6 +1,6 @@
 // loss::Settings::integer (src/loss/settings.h): integers parsed exactly, never through a
 // double, and a refusal that names the key, the value and the range. The one parser of
-// `disa train --set` and the LLM stages' integer keys.
+// `disa train --set` and the LLM stages' integer keys. Settings::number: plain decimal only.
 #include "src/loss/settings.h"
 
 #include <cstdint>
@@ -67,6 +67,37 @@ TEST(SettingsInteger, RefusesWhatIsNotExactlyAnIntegerInRangeStatingTheRange) {
   EXPECT_EQ(rejection("-1"), "train: seed=-1" + range);
   EXPECT_EQ(rejection("300", 1, 256), "train: seed=300: must be an integer in [1, 256]");
   EXPECT_EQ(rejection("256", 1, 256), "");
+}
+
+// loss::Settings::number: the decimal rule of src/decimal_number.h. strtod took hex
+// ("0x1p1" = 2), leading white space and "infinity"; each is refused naming key and value.
+std::string number_rejection(const std::string& text) {
+  try {
+    Settings s = Settings::parse("tb", {"beta=" + text});
+    s.number("beta", 1.0);
+  } catch (const disa::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SettingsNumber, OnlyPlainDecimalIsANumber) {
+  Settings s = Settings::parse("tb", {"beta=2.5e-1", "a=+.5", "b=-3", "c=1e-310"});
+  EXPECT_EQ(s.number("beta", 1.0), 0.25);
+  EXPECT_EQ(s.number("a", 1.0), 0.5);
+  EXPECT_EQ(s.number("b", 1.0), -3.0);
+  EXPECT_EQ(s.number("c", 1.0), 1e-310);  // subnormal, not zero: kept
+  const std::string not_decimal = ": expected a finite decimal number";
+  EXPECT_EQ(number_rejection("0x1p1"), "tb: beta=0x1p1" + not_decimal);
+  EXPECT_EQ(number_rejection(" 2"), "tb: beta= 2" + not_decimal);
+  EXPECT_EQ(number_rejection("2 "), "tb: beta=2 " + not_decimal);
+  EXPECT_EQ(number_rejection("infinity"), "tb: beta=infinity" + not_decimal);
+  EXPECT_EQ(number_rejection("nan"), "tb: beta=nan" + not_decimal);
+  EXPECT_EQ(number_rejection(""), "tb: beta=" + not_decimal);
+  EXPECT_EQ(number_rejection("1e"), "tb: beta=1e" + not_decimal);
+  EXPECT_EQ(number_rejection("1e-400"), "tb: beta=1e-400: too small in magnitude for a double (it underflows to 0)");
+  EXPECT_EQ(number_rejection("-1e400"), "tb: beta=-1e400: beyond the largest finite double (about 1.8e308)");
+  EXPECT_EQ(number_rejection("0e-400"), "");  // zero written small is still zero
 }
 
 }  // namespace

@@ -283,5 +283,36 @@ TEST(AnchorParse, OtherBadFields) {
                                  {"a.jsonl:2", "k_hat"}));
 }
 
+TEST(AnchorParse, WhatNoWriterProducesIsRefused) {
+  // beta is checked finite and > 0 where anchors are made; "nan" or a negative one was read.
+  for (const char* beta : {"\"nan\"", "\"inf\"", "-2", "0"}) {
+    EXPECT_TRUE(test::contains_all(error_for(replace(good_line("p1"), "\"beta\":2", std::string("\"beta\":") + beta)),
+                                   {"a.jsonl:2: beta: must be a finite number > 0"}))
+        << beta;
+  }
+  EXPECT_EQ(error_for(replace(good_line("p1"), "\"ci_low\":1.1", "\"ci_low\":1.5")),
+            "a.jsonl:2: ci_low 1.5 is above ci_high 1.4");
+  // A CI without ends (NaN) is no reversed one.
+  EXPECT_NO_THROW(parse_anchors(replace(good_line("p1"), "\"ci_low\":1.1", "\"ci_low\":\"nan\""), "a"));
+  // A misspelt key was ignored.
+  EXPECT_TRUE(test::contains_all(error_for(replace(good_line("p1"), "\"flags\":[]", "\"flags\":[],\"log_zhat\":9")),
+                                 {"a.jsonl:2: unknown key \"log_zhat\" (an anchor record has: prompt, log_Zhat, n,"}));
+}
+
+TEST(AnchorParse, AHugeBadValueIsShownCut) {
+  // A 3-million-element array in a field was repeated whole: a 6 MB message.
+  std::string huge = "[1";
+  for (int i = 0; i < 3000000; ++i) huge += ",1";
+  huge += "]";
+  for (const char* key : {"\"n\":256", "\"seed\":1", "\"ess\":101.5", "\"proposal\":\"tilted:lambda=0.5\"",
+                          "\"flags\":[]"}) {
+    const std::string name = std::string(key).substr(0, std::string(key).find(':'));
+    const std::string value = std::string(key).starts_with("\"flags\"") ? "[" + huge + "]" : huge;
+    const std::string message = error_for(replace(good_line("p1"), key, name + ":" + value));
+    EXPECT_LT(message.size(), 300u) << key;
+    EXPECT_TRUE(test::contains_all(message, {"a.jsonl:2", "[1,1,1,", "... (6000003 bytes)"})) << message;
+  }
+}
+
 }  // namespace
 }  // namespace disa

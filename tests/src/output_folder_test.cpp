@@ -1,5 +1,5 @@
-// src/output_folder.h: --out checked before the work, one live run per folder, and the
-// sweep of the NAME.tmp-PID files a killed run left.
+// src/output_folder.h: --out (a folder or a file) checked before the work, one live run per
+// folder, and the sweep of the NAME.tmp-PID files a killed run left.
 #include "src/output_folder.h"
 
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -42,6 +43,40 @@ TEST(PrepareOutputFolder, AFileOrAPathUnderAFileIsNamedWithTheOption) {
   EXPECT_NE(input_error_message([&] { disa::prepare_output_folder(dir / "f.json" / "sub", "--out"); })
                 .find("--out: cannot create the folder '" + (dir / "f.json" / "sub").string() + "'"),
             std::string::npos);
+  fs::remove_all(dir);
+}
+
+// --out FILE: what used to fail only after the work (exit 1, naming the temporary).
+TEST(PrepareOutputFile, AFolderAnUnwritableOrAnUncreatableParentIsNamedWithTheOption) {
+  const fs::path dir = fresh_dir("file_out");
+  std::ofstream(dir / "f.json") << "{}";
+  EXPECT_EQ(input_error_message([&] { disa::prepare_output_file(dir, "--out"); }),
+            "--out: '" + dir.string() + "' is a folder, not a file");
+  EXPECT_EQ(input_error_message([&] { disa::prepare_output_file(dir.string() + "/new/", "--out"); }),
+            "--out: '" + dir.string() + "/new/' is a folder, not a file");
+  EXPECT_EQ(input_error_message([&] { disa::prepare_output_file("/dev/null", "--out"); }),
+            "--out: '/dev/null' is not a regular file (a device, pipe or socket)");
+  EXPECT_EQ(input_error_message([&] { disa::prepare_output_file(dir / "f.json" / "a.jsonl", "--out"); }),
+            "--out: '" + (dir / "f.json").string() + "' is a file, not a folder");
+  // /proc takes no new files, not even root's.
+  EXPECT_NE(input_error_message([&] { disa::prepare_output_file("/proc/disa_out.jsonl", "--out"); })
+                .find("--out: cannot write in the folder '/proc'"),
+            std::string::npos);
+  EXPECT_EQ(input_error_message([&] { disa::prepare_output_file("", "--out"); }), "--out: must name a file, got ''");
+  fs::remove_all(dir);
+}
+
+TEST(PrepareOutputFile, AWritablePathPassesLeavingNothingBehind) {
+  const fs::path dir = fresh_dir("file_ok");
+  std::ofstream(dir / "old.jsonl") << "kept";
+  disa::prepare_output_file(dir / "a.jsonl", "--out");
+  disa::prepare_output_file(dir / "old.jsonl", "--out");  // an existing file is replaced later, not now
+  disa::prepare_output_file(dir / "sub" / "b.jsonl", "--out");  // a missing parent is made, as the writer would
+  EXPECT_TRUE(fs::is_directory(dir / "sub"));
+  EXPECT_TRUE(fs::is_empty(dir / "sub"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 2);  // old.jsonl and sub
+  std::ifstream in(dir / "old.jsonl");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "kept");
   fs::remove_all(dir);
 }
 
