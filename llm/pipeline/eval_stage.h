@@ -3,13 +3,16 @@
 // solutions, distinct derivation strategies and the n-gram dispersion of correct samples
 // (llm/pipeline/eval_metrics.h) per task and averaged over tasks.
 //
-//   OUT/samples/MODEL/TASK.jsonl   every sample with its verdict (written atomically; an
-//                                  existing file is reused: the stage resumes per pair)
+//   OUT/samples/MODEL/TASK.jsonl   every sample with its verdict and its response's token ids
+//                                  (written atomically; an existing file is reused: the stage
+//                                  resumes per pair, its prompts fingerprinted in the options)
 //   OUT/per_prompt.csv             model, task, prompt, correct, distinct, strategies, dispersion
 //   OUT/results.csv, OUT/results.md  one row per (model, task) and per model "average"
-//   OUT/eval.json                  options (each model's weights fingerprint, the anchors'
-//                                  when given) and timing; a model changed at its path is
-//                                  another run, refused in this OUT rather than reusing its samples
+//   OUT/eval.json                  options (each model's weights fingerprint, each (model,
+//                                  task)'s prompts fingerprint, the anchors' when given) and
+//                                  timing; a model changed at its path, or a task whose prompts
+//                                  changed under the same ids, is another run, refused in this
+//                                  OUT rather than reusing its samples
 //
 // Keys: models (required: "name=folder,name=folder,...", names distinct), tasks ("countdown", or math
 // benchmark names separated by commas; "TASK:rl" = the RL training prompts of TASK, to see
