@@ -89,6 +89,16 @@ class PipelineStages : public ::testing::Test {
     o.batch_size = 7;
     return o;
   }
+  // A copy of the base model at root_/NAME (weights, config, tokenizer, task), for a test
+  // that changes a model or its task at its path.
+  static fs::path copy_of_base(const std::string& name) {
+    const fs::path folder = root_ / name;
+    fs::create_directories(folder);
+    for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
+      fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
+    }
+    return folder;
+  }
   // propose + anchor into root_/NAME, once per name.
   static fs::path prepared(const std::string& name, double beta = 2.0) {
     const fs::path dir = root_ / name;
@@ -796,11 +806,7 @@ TEST_F(PipelineStages, EvalOfTheRlPromptsIsTheAnchorsKeptPrompts) {
 TEST_F(PipelineStages, EvalRefusesSamplesOfAModelChangedAtItsPath) {
   // Samples are reused by model name: a model retrained at the same path must be a new
   // run (refused in this OUT), not scored from the old model's samples.
-  const fs::path folder = root_ / "changing_model";
-  fs::create_directories(folder);
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
-    fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
-  }
+  const fs::path folder = copy_of_base("changing_model");
   EvalOptions e;
   e.models = {{"m", folder}};
   e.out = root_ / "eval_changing";
@@ -826,11 +832,7 @@ TEST_F(PipelineStages, EvalRefusesSamplesOfOtherPromptsUnderTheSameIds) {
   // Samples are reused by (model, task) name and the prompt ids are positions
   // ("countdown-eval-3"): a task.json whose seed changed makes other problems under the
   // same ids, which must be a new run, not scored from the old prompts' samples.
-  const fs::path folder = root_ / "changing_task";
-  fs::create_directories(folder);
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
-    fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
-  }
+  const fs::path folder = copy_of_base("changing_task");
   EvalOptions e;
   e.models = {{"m", folder}};
   e.out = root_ / "eval_changing_task";
@@ -853,11 +855,7 @@ TEST_F(PipelineStages, RolloutsStopAtGenerationConfigEosIdsAndAChangedStopSetIsA
   // HF generate() stops at generation_config.json's eos_token_id (Qwen2.5/Qwen3 instruct:
   // <|im_end|> and <|endoftext|>); so do the stages' rollouts, and since that file is
   // outside the weights' fingerprint, the stop set is recorded in the options.
-  const fs::path folder = root_ / "gen_stop_model";
-  fs::create_directories(folder);
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "task.json"}) {
-    fs::copy_file(root_ / "base" / f, folder / f, fs::copy_options::overwrite_existing);
-  }
+  const fs::path folder = copy_of_base("gen_stop_model");
   fs::remove(folder / "generation_config.json");
   const std::int32_t eos = load_model(folder, torch::kCPU).eos;
   EXPECT_EQ(load_model(folder, torch::kCPU).stop_ids, std::vector<std::int32_t>{eos});
