@@ -47,7 +47,10 @@ std::vector<std::int32_t> parse_ids(const nlohmann::json& value, const std::stri
   std::vector<std::int32_t> ids;
   ids.reserve(value.size());
   for (const auto& v : value) {
-    if (!v.is_number_integer() || v.get<std::int64_t>() < INT32_MIN || v.get<std::int64_t>() > INT32_MAX) {
+    // An unsigned value is compared as one: 2^64 - 1 read as int64 would pass as id -1.
+    const bool in_range = v.is_number_unsigned() ? v.get<std::uint64_t>() <= INT32_MAX
+                          : v.is_number_integer() && v.get<std::int64_t>() >= INT32_MIN && v.get<std::int64_t>() <= INT32_MAX;
+    if (!in_range) {
       throw InputError(fmt::format("{}: {} is not a token id", where, json_excerpt(v)));
     }
     ids.push_back(v.get<std::int32_t>());

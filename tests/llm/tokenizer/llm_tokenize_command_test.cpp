@@ -66,6 +66,10 @@ TEST_F(LlmTokenizeCommand, NamesTheBadLine) {
   EXPECT_NE(unknown.output.find("U+007A"), std::string::npos) << unknown.output;
   expect_rejected(run_disa("llm tokenize --decode" + tok + " --input " + write("d.jsonl", "[0]\n[0,99]\n")), "line 2");
   expect_rejected(run_disa("llm tokenize --decode" + tok + " --input " + write("e.jsonl", "[\"a\"]\n")), "line 1");
+  // 2^64 - 1 is not id -1: named as written.
+  const auto huge = run_disa("llm tokenize --decode" + tok + " --input " + write("f.jsonl", "[18446744073709551615]\n"));
+  expect_rejected(huge, "line 1");
+  EXPECT_NE(huge.output.find("18446744073709551615 is not a token id"), std::string::npos) << huge.output;
 }
 
 TEST_F(LlmTokenizeCommand, RejectsBadArguments) {
