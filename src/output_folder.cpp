@@ -71,7 +71,8 @@ bool lock_output_folder(const std::filesystem::path& dir, std::string_view who) 
   return true;
 }
 
-void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth) {
+void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth,
+                              const std::function<bool(std::string_view name)>& owned) {
   const std::string mine = fmt::format(".tmp-{}", ::getpid());
   std::vector<std::filesystem::path> stale;
   for (auto it = std::filesystem::recursive_directory_iterator(dir); it != std::filesystem::recursive_directory_iterator();
@@ -84,6 +85,7 @@ void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth) {
     const std::size_t at = name.rfind(".tmp-");
     if (at == std::string::npos || at + 5 == name.size() || name.ends_with(mine)) continue;
     if (name.find_first_not_of("0123456789", at + 5) != std::string::npos) continue;
+    if (owned && !owned(std::string_view(name).substr(0, at))) continue;
     stale.push_back(it->path());
   }
   for (const auto& p : stale) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 
 namespace disa {
@@ -36,7 +37,10 @@ bool lock_output_folder(const std::filesystem::path& dir, std::string_view who);
 // here, so such a file of another PID is litter and is removed. Looks `max_depth`
 // levels of subfolders down (0 = DIR itself only), and not inside a subfolder that has a
 // .lock of its own (another run's folder): an --out given by mistake as a parent folder
-// must not sweep other programs' files.
-void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth);
+// must not sweep other programs' files. `owned` (optional) narrows the sweep to the
+// temporaries of the files NAME a command itself writes, for commands (demo, check)
+// whose --out may be a folder shared with other programs.
+void remove_stale_temporaries(const std::filesystem::path& dir, int max_depth,
+                              const std::function<bool(std::string_view name)>& owned = {});
 
 }  // namespace disa

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -35,6 +36,17 @@ const std::vector<CheckEntry>& estimator_checks() {
   return checks;
 }
 
+static void claim_check_folder(const std::string& dir) {
+  prepare_output_folder(dir, "--out");
+  // One live check run per folder (two would race on the same files); under the lock,
+  // the temporaries a killed run left are litter. Every file a check writes is named
+  // check_* (write_result, Curves::write), and only those are swept: --out may be a
+  // folder other programs write in too.
+  if (lock_output_folder(dir, "--out")) {
+    remove_stale_temporaries(dir, 0, [](std::string_view name) { return name.starts_with("check_"); });
+  }
+}
+
 CheckResult run_check(const CheckEntry& check, const CheckOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   CheckResult result = check.run(options);
@@ -51,7 +63,7 @@ bool run_estimator_checks(const CheckOptions& options) {
 
 bool run_checks(const std::vector<CheckEntry>& checks, const CheckOptions& options, const std::string& findings_are) {
   // --out checked before the first check runs (minutes), not when its results are saved.
-  prepare_output_folder(options.out_dir, "--out");
+  claim_check_folder(options.out_dir);
   const auto start = std::chrono::steady_clock::now();
   std::vector<CheckResult> results;
   // A progress line on a terminal (the tables print only when a check ends); quiet in CI.
@@ -108,7 +120,7 @@ int run_check_program(const std::vector<CheckEntry>& checks, const CheckProgramT
     return 2;
   }
   try {
-    prepare_output_folder(options.out_dir, "--out");
+    claim_check_folder(options.out_dir);
     return run_check(*entry, options).ok() ? 0 : 1;
   } catch (const InputError& e) {
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());

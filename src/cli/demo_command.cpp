@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/math/distributions/chi_squared.hpp>
@@ -273,8 +275,20 @@ void paced_table(const std::string& dir, Markdown& md) {
   md.table({"prompt", "E[r] exact", "(log Z - KL)/beta", "log Z / beta", "error"}, rows);
 }
 
+// What the demo writes into --out (plots/plot_demo.py adds the PNGs).
+bool is_demo_output(std::string_view name) {
+  static const std::set<std::string_view> names = {
+      "strategies_tree.json", "strategies_by_beta.csv", "proposal_sweep.csv", "chi2_by_horizon.csv",
+      "sampling_check.csv",   "paced_multi_prompt.csv", "report.md"};
+  return names.contains(name);
+}
+
 void run_demo(const std::string& dir) {
   prepare_output_folder(dir, "--out");  // before the first section is computed
+  // One live demo per folder (two would race on the same files); under the lock, the
+  // temporaries of a demo killed mid-write are litter. Only the demo's own are swept:
+  // --out may be a folder other programs write in too.
+  if (lock_output_folder(dir, "--out")) remove_stale_temporaries(dir, 0, is_demo_output);
   Markdown md;
   md.line("# disa demo: exact trajectory trees");
   md.line();

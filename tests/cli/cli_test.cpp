@@ -2,6 +2,10 @@
 // arguments rejected with exit code 2 and one line naming the argument.
 // Runs build/bin/disa (test::disa_binary()).
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -49,8 +53,16 @@ std::size_t markdown_cells(const std::string& line) {
 TEST_F(CliTest, DemoReportTablesRender) {
   // Every row of a table has the header's cell count: a "KL(pi_ref||p*)" in a cell must
   // be escaped, or GitHub's markdown shows the table as text.
+  // A demo killed mid-write left report.md.tmp-PID (PID dead by now): the next demo
+  // sweeps it, and leaves another program's temporary in the same folder alone.
+  std::filesystem::create_directories(path("demo"));
+  const std::string dead = ".tmp-999999999";
+  std::ofstream(path("demo/report.md" + dead)) << "half a report";
+  std::ofstream(path("demo/notes.csv" + dead)) << "not the demo's";
   const Result r = run("demo --out " + path("demo"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(path("demo/report.md" + dead)));
+  EXPECT_TRUE(std::filesystem::exists(path("demo/notes.csv" + dead)));
   std::ifstream in(path("demo/report.md"));
   std::string line;
   std::size_t tables = 0, header = 0;
@@ -177,6 +189,22 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("demo --out " + tree), "--out: '" + tree + "' is a file, not a folder");
   expect_rejected(run("tree frobnicate"), "frobnicate");
   expect_rejected(run(""), "subcommand");
+}
+
+TEST_F(CliTest, DemoAndChecksRefuseAFolderAnotherRunHolds) {
+  // Two demos (or check runs) into one folder would race on the same files: the second
+  // is refused before any work, naming the folder. flock locks belong to an open file
+  // description, so this test's lock conflicts as another process's would.
+  for (const std::string cmd : {"demo", "check estimator --quick", "check training --quick"}) {
+    const std::string dir = path("held");
+    std::filesystem::create_directories(dir);
+    const int fd = ::open((dir + "/.lock").c_str(), O_RDWR | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    expect_rejected(run(cmd + " --out " + dir), "is in use by another running process");
+    ::close(fd);
+    EXPECT_FALSE(std::filesystem::exists(dir + "/report.md")) << cmd;  // refused before the work
+  }
 }
 
 // CLI11 reads integer options with strtoll(text, 0) and floating ones with strtold: "010"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string_view>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -115,6 +116,17 @@ TEST(RemoveStaleTemporaries, OnlyOtherProcessesTemporariesDownToTheDepthGiven) {
   EXPECT_FALSE(fs::exists(dir / "a" / ("x" + dead)));
   EXPECT_TRUE(fs::exists(dir / "a" / "b" / ("x" + dead)));  // below depth 1
   EXPECT_TRUE(fs::exists(dir / "other_run" / ("x" + dead)));  // another run's folder (its own .lock)
+  fs::remove_all(dir);
+}
+
+TEST(RemoveStaleTemporaries, AnOwnedFilterSweepsOnlyTheCommandsOwnFiles) {
+  const fs::path dir = fresh_dir("sweep_owned");
+  const std::string dead = ".tmp-999999999";
+  for (const char* name : {"check_01.csv", "check_01.json", "notes.csv"}) std::ofstream(dir / (name + dead)) << "x";
+  disa::remove_stale_temporaries(dir, 0, [](std::string_view name) { return name.starts_with("check_"); });
+  EXPECT_FALSE(fs::exists(dir / ("check_01.csv" + dead)));
+  EXPECT_FALSE(fs::exists(dir / ("check_01.json" + dead)));
+  EXPECT_TRUE(fs::exists(dir / ("notes.csv" + dead)));  // the filter sees NAME without .tmp-PID
   fs::remove_all(dir);
 }
 
