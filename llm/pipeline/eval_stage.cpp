@@ -163,6 +163,7 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   // The ids sampling stops at come from generation_config.json and the tokenizer too, which
   // the weights' fingerprint does not cover: samples that stopped elsewhere are not reused.
   for (const auto& [name, folder] : o.models) options["stop_token_ids"][name] = stop_token_ids_of(folder);
+  options["truncated_rollouts"] = kTruncatedRolloutsRule;
   // Samples files are reused by (model, task) name: the prompts they were drawn for must be
   // this run's (a changed task.json, benchmark file or generator makes other prompts under
   // the same ids).

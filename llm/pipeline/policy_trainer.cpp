@@ -80,7 +80,10 @@ nlohmann::ordered_json fingerprint(const TrainOptions& o) {
       {"loss", o.loss_settings}};
   // On-policy rollouts stop at the reference folder's stop ids, which come from
   // generation_config.json and the tokenizer too (outside reference_fingerprint).
-  if (!is_offline_method(o.method)) f["stop_token_ids"] = stop_token_ids_of(o.reference);
+  if (!is_offline_method(o.method)) {
+    f["stop_token_ids"] = stop_token_ids_of(o.reference);
+    f["truncated_rollouts"] = kTruncatedRolloutsRule;
+  }
   // Autocast is on only on CUDA: a CPU run resumed with device=cuda (or back) would switch
   // it mid-run. Recorded only when on, so CPU folders keep their options.
   if (o.bf16 && o.device == "cuda") f["autocast"] = "bf16";

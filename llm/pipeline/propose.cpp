@@ -199,6 +199,7 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   // Where rollouts stop (generation_config.json and the tokenizer are outside the weights'
   // fingerprint): a changed stop set must not resume into parts that stopped elsewhere.
   fingerprint["stop_token_ids"] = stop_ids;
+  fingerprint["truncated_rollouts"] = kTruncatedRolloutsRule;
   if (!q_is_reference) fingerprint["proposal_fingerprint"] = model_fingerprint(o.proposal);
   // Checked before anything is written: a wrong source folder ends the run, not a part.
   for (const std::filesystem::path& dir : o.shards_from) check_source_folder(dir, fingerprint);

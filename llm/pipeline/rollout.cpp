@@ -32,7 +32,12 @@ std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer
       Rollout& r = out[begin + i];
       r.completion = std::move(done[i]);
       r.response = decode_response(tokenizer, stop_ids, r.completion.tokens);
-      r.verdict = task.verify(prompts[r.prompt], r.response);
+      // A completion cut off at max_new_tokens is not a finished answer: its last number
+      // or expression may be the prefix of another ("... is 12" of "... is 123"), so it
+      // is not verified; reward 0, reason "truncated".
+      r.verdict = r.completion.finish == FinishReason::kLength
+                      ? TaskVerdict{.reward = 0, .reason = "truncated", .signature = "", .strategy = ""}
+                      : task.verify(prompts[r.prompt], r.response);
     }
   }
   return out;

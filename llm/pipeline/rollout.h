@@ -24,7 +24,13 @@ struct Rollout {
 };
 
 // prompts.size() * samples rollouts, prompt-major. options.eos_ids is set to stop_ids
-// (LoadedModel::stop_ids), and a trailing stop token is cut from the response.
+// (LoadedModel::stop_ids), and a trailing stop token is cut from the response. A rollout
+// that hit max_new_tokens (finish "length") is not verified: reward 0, reason "truncated"
+// (an answer cut off mid-number could otherwise pass as a shorter one).
+// What a stage folder records of that rule, so that rollouts verified before it (truncated
+// answers were verified then) are not reused: their rewards could differ.
+inline constexpr const char* kTruncatedRolloutsRule = "reward 0, not verified";
+
 std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer,
                               const std::vector<std::int32_t>& stop_ids,
                               const PromptTask& task, const std::vector<TaskPrompt>& prompts, std::int64_t samples,

@@ -148,13 +148,22 @@ std::string reason_name(Reason r) {
     case Reason::kSyntaxError: return "syntax_error";
     case Reason::kDivisionByZero: return "division_by_zero";
     case Reason::kOverflow: return "overflow";
+    case Reason::kTruncated: return "truncated";
   }
   return "unknown";
 }
 
 Verdict verify(const Problem& problem, std::string_view completion, std::string_view eos) {
-  if (!eos.empty()) completion = completion.substr(0, completion.find(eos));
   Verdict v;
+  if (!eos.empty()) {
+    const std::size_t end = completion.find(eos);
+    if (end == std::string_view::npos) {
+      v.reason = Reason::kTruncated;
+      v.detail = "no end-of-sequence token: cut off at the token limit";
+      return v;
+    }
+    completion = completion.substr(0, end);
+  }
   ParsedExpression parsed = parse_expression(completion);
   if (!parsed.expression) {
     v.reason = Reason::kSyntaxError;

@@ -88,6 +88,7 @@ enum class Reason {
   kSyntaxError,
   kDivisionByZero,
   kOverflow,          // an intermediate numerator or denominator leaves int64 (rational.h)
+  kTruncated,         // `eos` given but absent: cut off at the token limit, not finished
 };
 std::string reason_name(Reason r);  // "correct", "wrong_value", "number_not_allowed", ...
 
@@ -98,8 +99,11 @@ struct Verdict {
   std::string detail;     // e.g. the syntax error, the value reached
 };
 
-// The reward of one completion: the text up to the first occurrence of `eos` (if any, and
-// if `eos` is not empty) is the expression. Pure and allocation-light: used on every sample.
+// The reward of one completion: the text up to the first occurrence of `eos` is the
+// expression. With `eos` given, a completion without it was cut off at the token limit
+// and is kTruncated (reward 0): "3*4+1" cut from "3*4+12" must not be read as an answer.
+// With `eos` empty the whole text is the expression (the caller cut the stop token and
+// judged truncation itself). Pure and allocation-light: used on every sample.
 Verdict verify(const Problem& problem, std::string_view completion, std::string_view eos = "");
 
 }  // namespace disa::llm::countdown

@@ -30,6 +30,7 @@
 #include "llm/pipeline/policy_trainer.h"
 #include "llm/pipeline/prompt_task.h"
 #include "llm/pipeline/propose.h"
+#include "llm/pipeline/rollout.h"
 #include "llm/pipeline/stage_files.h"
 #include "llm/pipeline/trajectory_file.h"
 #include "llm/tasks/countdown.h"
@@ -379,6 +380,44 @@ TEST_F(PipelineStages, ATrajectoryWhoseSumsDisagreeWithItsTokensIsRefused) {
   stale = line;
   stale["logp_ref"][0] = line["logp_ref"][0].get<double>() - 1.0;
   EXPECT_THROW(trajectory_from_json(stale, "line 1"), InputError);
+}
+
+TEST_F(PipelineStages, ARolloutCutOffAtTheTokenLimitIsNotVerified) {
+  // A task that would accept anything: a completion that hit max_new_tokens still gets
+  // reward 0 (reason "truncated"), since its last number may be the prefix of another;
+  // one that stopped at EOS is verified.
+  struct AcceptsEverything : PromptTask {
+    const PromptTask& inner;
+    explicit AcceptsEverything(const PromptTask& t) : inner(t) {}
+    std::string name() const override { return "accepts_everything"; }
+    std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const override {
+      return inner.prompts(split, count);
+    }
+    TaskVerdict verify(const TaskPrompt&, std::string_view) const override {
+      return {.reward = 1, .reason = "correct", .signature = "", .strategy = ""};
+    }
+  };
+  LoadedModel m = load_model(root_ / "base", torch::kCPU);
+  const auto countdown = make_task("countdown", root_ / "base", "", *m.tokenizer);
+  const AcceptsEverything task(*countdown);
+  const std::vector<TaskPrompt> prompts = task.prompts(PromptSplit::kTrain, 4);
+  std::size_t cut = 0, finished = 0;
+  for (const std::int64_t limit : {1, 3, 32}) {
+    const std::vector<Rollout> rollouts = roll_out(*m.model, *m.tokenizer, m.stop_ids, task, prompts, 4,
+                                                   SamplingOptions{.max_new_tokens = limit, .seed = 5}, 8);
+    for (const Rollout& r : rollouts) {
+      if (r.completion.finish == FinishReason::kLength) {
+        ++cut;
+        EXPECT_EQ(r.verdict.reward, 0) << r.response;
+        EXPECT_EQ(r.verdict.reason, "truncated") << r.response;
+      } else {
+        ++finished;
+        EXPECT_EQ(r.verdict.reward, 1) << r.response;
+      }
+    }
+  }
+  EXPECT_GT(cut, 0u);
+  EXPECT_GT(finished, 0u);
 }
 
 TEST_F(PipelineStages, ACountdownCountBeyondTheSplitGivesTheWholeSplit) {

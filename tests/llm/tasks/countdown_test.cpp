@@ -96,6 +96,18 @@ TEST(Countdown, VerifierAcceptsEverySolverSolution) {
   }
 }
 
+TEST(Countdown, ACompletionWithoutTheGivenEosIsTruncatedNotVerified) {
+  // "3*5+7" is correct, but without the EOS it was cut at the token limit: it may be the
+  // start of "3*5+71"; with eos empty the caller has judged that, and it is read whole.
+  const Problem p{{3, 5, 7}, 22};
+  const Verdict cut = verify(p, "3*5+7", "<|im_end|>");
+  EXPECT_EQ(cut.reason, Reason::kTruncated);
+  EXPECT_EQ(cut.reward, 0);
+  EXPECT_EQ(reason_name(cut.reason), "truncated");
+  EXPECT_EQ(verify(p, "3*5+7<|im_end|>", "<|im_end|>").reason, Reason::kCorrect);
+  EXPECT_EQ(verify(p, "3*5+7").reason, Reason::kCorrect);
+}
+
 TEST(Countdown, VerifierRejectsWithTheRightReason) {
   const Problem p{{3, 5, 7}, 22};
   EXPECT_EQ(verify(p, "3*5+7").reason, Reason::kCorrect);
