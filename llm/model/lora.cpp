@@ -145,11 +145,11 @@ LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder
   try {
     if (field("peft_type") != "LORA") {
       throw InputError(fmt::format("{}: field 'peft_type' = {}: expected \"LORA\"", config_file.string(),
-                                   j.at("peft_type").dump()));
+                                   json_excerpt(j.at("peft_type"))));
     }
     // "r": 4.9 would read as 4 through get<int64_t>: a rank is a JSON integer.
     if (!field("r").is_number_integer()) {
-      throw InputError(fmt::format("{}: field 'r' = {}: expected an integer", config_file.string(), j.at("r").dump()));
+      throw InputError(fmt::format("{}: field 'r' = {}: expected an integer", config_file.string(), json_excerpt(j.at("r"))));
     }
     c.rank = field("r").get<std::int64_t>();
     // PEFT options that change the scale or the rank per module: unsupported, so refused
@@ -161,7 +161,7 @@ LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder
     for (const char* pattern : {"alpha_pattern", "rank_pattern"}) {
       if (j.contains(pattern) && !j.at(pattern).is_null() && !j.at(pattern).empty()) {
         throw InputError(fmt::format("{}: field '{}' = {} is not supported (per-module {})", config_file.string(),
-                                     pattern, j.at(pattern).dump(), pattern[0] == 'a' ? "alphas" : "ranks"));
+                                     pattern, json_excerpt(j.at(pattern)), pattern[0] == 'a' ? "alphas" : "ranks"));
       }
     }
     c.alpha = field("lora_alpha").get<double>();

@@ -137,7 +137,16 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     c.qkv_bias = c.o_bias = r.boolean("attention_bias", false);
     if (r.boolean("mlp_bias", false)) r.fail("mlp_bias", "MLP biases are not supported");
   }
-  if (r.has("rope_scaling")) r.fail("rope_scaling", "rope scaling is not supported (must be null or absent)");
+  // {"rope_type": "default"} (or the older "type") is no scaling, as HF reads it.
+  if (r.has("rope_scaling")) {
+    const json& scaling = j.at("rope_scaling");
+    const bool is_default = scaling.is_object() && scaling.size() == 1 &&
+                            ((scaling.contains("rope_type") && scaling.at("rope_type") == "default") ||
+                             (scaling.contains("type") && scaling.at("type") == "default"));
+    if (!is_default) {
+      r.fail("rope_scaling", "rope scaling is not supported (must be null, absent or {\"rope_type\": \"default\"})");
+    }
+  }
   // transformers >= 5 writes the rotary settings into one object: read past, a 1e6-theta
   // model would run at the default 10000 and a scaled one unscaled, with no error.
   if (r.has("rope_parameters")) {
@@ -156,7 +165,10 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     }
     c.rope_theta = theta;
   }
-  if (r.has("hidden_act") && j.at("hidden_act") != "silu") r.fail("hidden_act", "only \"silu\" is supported");
+  // HF's ACT2FN maps "swish" to the same nn.SiLU.
+  if (r.has("hidden_act") && j.at("hidden_act") != "silu" && j.at("hidden_act") != "swish") {
+    r.fail("hidden_act", "only \"silu\" (or its alias \"swish\") is supported");
+  }
 
   if (r.has("torch_dtype")) {
     const char* expected = "must be \"float32\", \"bfloat16\" or \"float16\" (loaded as float32)";

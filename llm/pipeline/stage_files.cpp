@@ -38,17 +38,32 @@ bool holds_only_options(const std::filesystem::path& out) {
 
 }  // namespace
 
-std::optional<std::string> first_difference(const nlohmann::json& old, const nlohmann::json& now) {
-  if (!old.is_object() || !now.is_object()) return old == now ? std::nullopt : std::optional<std::string>("options");
+namespace {
+
+std::optional<std::string> first_difference_under(const std::string& prefix, const nlohmann::json& old,
+                                                  const nlohmann::json& now) {
   for (const auto& [key, value] : now.items()) {
-    if (!old.contains(key) || old[key] != value) {
-      return fmt::format("{} (was {}, now {})", key, old.contains(key) ? old[key].dump() : "absent", value.dump());
+    if (old.contains(key) && old[key] == value) continue;
+    // Into nested objects, so that the message names the entry that changed
+    // ("model_fingerprints.disa"), not a whole map cut to its first 80 bytes.
+    if (old.contains(key) && old[key].is_object() && value.is_object()) {
+      return first_difference_under(prefix + key + ".", old[key], value);
     }
+    // Values as JSON cut to one short line (a models map or a fingerprint list can be long).
+    return fmt::format("{}{} (was {}, now {})", prefix, key, old.contains(key) ? json_excerpt(old[key]) : "absent",
+                       json_excerpt(value));
   }
   for (const auto& [key, value] : old.items()) {
-    if (!now.contains(key)) return fmt::format("{} (was {}, now absent)", key, value.dump());
+    if (!now.contains(key)) return fmt::format("{}{} (was {}, now absent)", prefix, key, json_excerpt(value));
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> first_difference(const nlohmann::json& old, const nlohmann::json& now) {
+  if (!old.is_object() || !now.is_object()) return old == now ? std::nullopt : std::optional<std::string>("options");
+  return first_difference_under("", old, now);
 }
 
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,

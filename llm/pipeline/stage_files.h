@@ -20,7 +20,9 @@ namespace disa::llm::pipeline {
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options);
 // The first key of `now` whose value differs in `old`, as "samples (was 4, now 5)" (or a
-// key only `old` has); nullopt when both hold the same keys and values.
+// key only `old` has), followed into nested objects ("model_fingerprints.disa (was
+// "9f..", now "c2..")"), each value cut to one short line; nullopt when both hold the
+// same keys and values.
 std::optional<std::string> first_difference(const nlohmann::json& old, const nlohmann::json& now);
 void write_json_atomically(const std::filesystem::path& path, const nlohmann::ordered_json& value);
 nlohmann::json read_json_file(const std::filesystem::path& path);

@@ -21,7 +21,7 @@ std::vector<T> number_list(const json& j, const char* field, const std::string& 
   std::vector<T> out;
   out.reserve(j[field].size());
   for (const json& v : j[field]) {
-    if (!v.is_number()) throw InputError(fmt::format("{}: field '{}' holds {}, not a number", where, field, v.dump()));
+    if (!v.is_number()) throw InputError(fmt::format("{}: field '{}' holds {}, not a number", where, field, json_excerpt(v)));
     out.push_back(v.get<T>());
   }
   return out;

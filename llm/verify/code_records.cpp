@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/input_error.h"
+#include "src/json_strict.h"
 
 namespace disa::llm::verify {
 namespace {
@@ -14,7 +15,7 @@ std::optional<std::string> optional_string(const nlohmann::json& record, const c
   if (!record.contains(field)) return std::nullopt;
   if (!record[field].is_string()) {
     throw InputError(fmt::format("{}: field '{}': expected a string, got {}", where, field,
-                                 record[field].dump().substr(0, 80)));
+                                 json_excerpt(record[field])));
   }
   return record[field].get<std::string>();
 }
@@ -54,13 +55,13 @@ CodeTask check_function_task(const nlohmann::json& record, const std::string& wh
     for (const auto& args : record["inputs"]) {
       if (!args.is_array()) {
         throw InputError(fmt::format("{}: field 'inputs': element {} is not a list of arguments", where,
-                                     args.dump().substr(0, 80)));
+                                     json_excerpt(args)));
       }
     }
     task.inputs_json = record["inputs"].dump();
     if (record.contains("atol")) {
       if (!record["atol"].is_number() || record["atol"].get<double>() < 0) {
-        throw InputError(fmt::format("{}: field 'atol': expected a number >= 0, got {}", where, record["atol"].dump()));
+        throw InputError(fmt::format("{}: field 'atol': expected a number >= 0, got {}", where, json_excerpt(record["atol"])));
       }
       task.atol = record["atol"].get<double>();
     }
@@ -93,7 +94,7 @@ std::string record_id(const nlohmann::json& record, const std::string& where) {
     const auto& v = record[field];
     if (v.is_string()) return v.get<std::string>();
     if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
-    throw InputError(fmt::format("{}: field '{}': expected a string or an index, got {}", where, field, v.dump()));
+    throw InputError(fmt::format("{}: field '{}': expected a string or an index, got {}", where, field, json_excerpt(v)));
   }
   return "";
 }
@@ -130,7 +131,7 @@ CodeTask code_task_from_record(const nlohmann::json& record, const std::string& 
   if (tests.is_string() && !is_json_list_text(tests.get<std::string>())) return check_function_task(record, where);
   if (tests.is_string() || tests.is_array()) return io_task(record, where);
   throw InputError(fmt::format("{}: field 'tests': expected check() source or a list of {{input, output}}, got {}",
-                               where, tests.dump().substr(0, 80)));
+                               where, json_excerpt(tests)));
 }
 
 }  // namespace disa::llm::verify

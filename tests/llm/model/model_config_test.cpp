@@ -121,6 +121,21 @@ TEST(ModelConfig, ErrorsNameFieldAndValue) {
   EXPECT_TRUE(contains_all(error_with("max_position_embeddings", kRemove), {"max_position_embeddings"}));
 }
 
+TEST(ModelConfig, NoOpSpellingsOfRopeScalingAndSiluAreAccepted) {
+  // HF reads rope_scaling {"rope_type": "default"} as no scaling and hidden_act "swish" as
+  // SiLU; refusing them refused loadable models. Anything else stays refused by name.
+  for (const nlohmann::json& scaling : {nlohmann::json{{"rope_type", "default"}}, nlohmann::json{{"type", "default"}}}) {
+    nlohmann::json j = model_test::qwen2_config_json();
+    j["rope_scaling"] = scaling;
+    EXPECT_EQ(parse_model_config(j).rope_theta, parse_model_config(model_test::qwen2_config_json()).rope_theta);
+  }
+  EXPECT_TRUE(contains_all(error_with("rope_scaling", {{"rope_type", "default"}, {"factor", 4.0}}), {"rope_scaling"}));
+  EXPECT_TRUE(contains_all(error_with("rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}), {"rope_scaling"}));
+  nlohmann::json j = model_test::qwen2_config_json();
+  j["hidden_act"] = "swish";
+  EXPECT_NO_THROW(parse_model_config(j));
+}
+
 TEST(ModelConfig, LoadNamesTheFile) {
   EXPECT_TRUE(contains_all(input_error_message([] { load_model_config("/nonexistent/dir/config.json"); }),
                            {"/nonexistent/dir/config.json"}));

@@ -53,6 +53,21 @@ TEST(StageFiles, AFolderWithoutOutputsIsTakenOverOneWithOutputsIsNot) {
   fs::remove_all(out);
 }
 
+TEST(StageFiles, TheFirstDifferenceNamesTheNestedEntryAndStaysOneShortLine) {
+  const nlohmann::json old = {{"model_fingerprints", {{"disa", "aaaa"}, {"grpo", "bbbb"}}}, {"seed", 1}};
+  nlohmann::json now = old;
+  now["model_fingerprints"]["grpo"] = "cccc";
+  EXPECT_EQ(first_difference(old, now), "model_fingerprints.grpo (was \"bbbb\", now \"cccc\")");
+  // A long value (a task list, a prompt) is cut, not repeated whole in the message.
+  now = old;
+  now["seed"] = std::string(100000, 'x');
+  const std::optional<std::string> d = first_difference(old, now);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_LT(d->size(), 200u) << *d;
+  EXPECT_NE(d->find("seed (was 1, now \"xxxx"), std::string::npos) << *d;
+  EXPECT_EQ(first_difference(old, old), std::nullopt);
+}
+
 TEST(StageFiles, AFolderInUseByAnotherProcessIsRefused) {
   const fs::path out = fresh_dir("locked");
   fs::create_directories(out);
