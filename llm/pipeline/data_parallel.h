@@ -11,8 +11,10 @@
 // to lr: equal to float rounding in the loss, not bit for bit in every weight.
 //
 // The backend is torch.distributed's C++ core (c10d) as LibTorch ships it: Gloo over TCP
-// on CPUs, rendezvous through a FileStore every rank can reach (a shared file system path;
-// across machines use a TCPStore the same way). On GPUs the same reducer takes a
+// on CPUs, rendezvous through a FileStore every rank can reach (a shared file system path).
+// Ranks connect over the loopback unless GLOO_SOCKET_IFNAME names the interface(s), as
+// torch.distributed reads it: ranks on several machines need it (a shared FileStore plus
+// the interface the machines reach each other on; not tested across machines here). On GPUs the same reducer takes a
 // ProcessGroupNCCL (docs/scaling.md); Debian's LibTorch has no NCCL, so only Gloo is built.
 #pragma once
 

@@ -104,8 +104,8 @@ class LlmPipelineCli : public ::testing::Test {
   // `world_size` ranks of `disa <args>` at once (ranks 1.. in the background, rank 0 in
   // the foreground); "" when all exit 0, else their logs.
   static std::string run_ranks(const std::string& args, int world_size, const std::string& store,
-                               const std::string& out, const std::string& tag) {
-    const std::string common = "CI=true " + disa::test::disa_binary() + " " + args +
+                               const std::string& out, const std::string& tag, const std::string& env = "") {
+    const std::string common = "CI=true " + env + " " + disa::test::disa_binary() + " " + args +
                                " --set world_size=" + std::to_string(world_size) + " --set rendezvous=" + store +
                                " --out " + out;
     auto log = [&](int rank) { return p("rank" + std::to_string(rank) + "_" + tag + ".log"); };
@@ -175,6 +175,15 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
   }
 }
 
+TEST_F(LlmPipelineCli, AnInterfaceGlooCannotUseIsRefusedByName) {
+  // Before the rendezvous, so each rank stops at once with the variable and its value
+  // (not after Gloo's 30-minute connect timeout, or with an unnamed c10 error).
+  const std::string logs =
+      run_ranks(train_args("disa"), 2, p("store_badif"), p("dp_badif"), "badif", "GLOO_SOCKET_IFNAME=no_such_if0");
+  EXPECT_NE(logs.find("GLOO_SOCKET_IFNAME='no_such_if0': interface 'no_such_if0' cannot be used"), std::string::npos)
+      << logs;
+}
+
 TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
   // 3 ranks, 2 micro-batches: rank 2 computes nothing and adds zeros (exact), so the
   // policy is the 1-process one bit for bit, and its diagnostics (laid out by name, not by
@@ -183,7 +192,8 @@ TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
   if (!std::filesystem::exists(one + "/policy/model.safetensors")) {
     ASSERT_EQ(run_disa(train_args("disa") + " --out " + one, "CI=true").exit_code, 0);
   }
-  ASSERT_EQ(run_ranks(train_args("disa"), 3, p("store3_disa"), three, "three_disa"), "");
+  // Over the interface GLOO_SOCKET_IFNAME names (what ranks on several machines use).
+  ASSERT_EQ(run_ranks(train_args("disa"), 3, p("store3_disa"), three, "three_disa", "GLOO_SOCKET_IFNAME=lo"), "");
   const auto [diff, moved] = max_differences(one + "/policy/model.safetensors", three + "/policy/model.safetensors",
                                              p("base/model.safetensors"));
   EXPECT_GT(moved, 1e-3);
