@@ -1,6 +1,7 @@
 // bench_kernels: the CUDA kernels of kernels/ at the sizes, each validated against
-// its CPU reference on a slice before it is timed; prints ms, achieved GB/s (bytes
-// formula beside each) and the fraction of the theoretical peak bandwidth.
+// its CPU reference on a slice before it is timed (every output poisoned with NaN first);
+// prints ms, achieved GB/s (bytes formula beside each) and its fraction of the theoretical
+// peak bandwidth and of a device-to-device copy measured in the same run.
 //
 //   bench_kernels [--rows=16384] [--vocab=151936] [--reps=10] [--fp32] [--validate-only]
 //                 [--loss-rows=1024] [--loss-columns=4096] [--segments=10000]
@@ -27,8 +28,8 @@
 namespace disa::bench {
 
 // bench_kernels_loss.cpp; bench_kernels_torch.cpp (or its stub without LibTorch).
-void bench_loss_heads(const KernelBenchOptions& o, double peak);
-void bench_torch_eager(std::int64_t rows, std::int64_t vocab, int reps, double peak, double ours_ms);
+void bench_loss_heads(const KernelBenchOptions& o, const Bandwidths& bw);
+void bench_torch_eager(std::int64_t rows, std::int64_t vocab, int reps, const Bandwidths& bw, double ours_ms);
 
 namespace {
 
@@ -41,7 +42,7 @@ bool close(double got, double want, double abs, double rel) {
 }
 
 template <class Elem>
-double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char* dtype) {
+double bench_token_logprobs(const KernelBenchOptions& o, const Bandwidths& bw, const char* dtype) {
   const std::int64_t N = o.rows, V = o.vocab;
   const std::size_t total = std::size_t(N) * std::size_t(V);
   Elem* logits = nullptr;
@@ -77,6 +78,7 @@ double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char
   {
     std::vector<Elem> slice(std::size_t(vn) * V);
     cuda_check(cudaMemcpy(slice.data(), logits, slice.size() * sizeof(Elem), cudaMemcpyDeviceToHost), "copy");
+    for (float* p : {logp, lse, ent}) poison(p, N * sizeof(float));
     cuda_check(disa::kernels::token_logprobs_cuda(logits, target, vn, V, logp, lse, ent), "forward");
     std::vector<float> glp(vn), gls(vn), gen(vn), rlp(vn), rls(vn), ren(vn);
     cuda_check(cudaMemcpy(glp.data(), logp, vn * sizeof(float), cudaMemcpyDeviceToHost), "copy");
@@ -95,6 +97,7 @@ double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char
     }
     Elem* out = nullptr;
     cuda_check(cudaMalloc(&out, slice.size() * sizeof(Elem)), "cudaMalloc");
+    poison(out, slice.size() * sizeof(Elem));
     cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, vn, V, out), "backward");
     std::vector<Elem> got(slice.size()), want(slice.size());
     cuda_check(cudaMemcpy(got.data(), out, got.size() * sizeof(Elem), cudaMemcpyDeviceToHost), "copy");
@@ -117,11 +120,11 @@ double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char
   const double fwd_ms =
       time_ms([&] { cuda_check(disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, nullptr), "fwd"); },
               o.reps);
-  report(std::string("token_logprobs fwd ") + dtype, fwd_ms, fwd_bytes, peak);
+  report(std::string("token_logprobs fwd ") + dtype, fwd_ms, fwd_bytes, bw);
   const double fwd_ent_ms =
       time_ms([&] { cuda_check(disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, ent), "fwd"); },
               o.reps);
-  report(std::string("token_logprobs fwd+entropy ") + dtype, fwd_ent_ms, fwd_bytes + N * 4.0, peak);
+  report(std::string("token_logprobs fwd+entropy ") + dtype, fwd_ent_ms, fwd_bytes + N * 4.0, bw);
   // backward in place: read and write N V logits, read N targets, lse and g (8 + 4 + 4 B)
   const double bwd_bytes = 2.0 * N * V * s + N * 16.0;
   const double bwd_ms = time_ms(
@@ -129,9 +132,9 @@ double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char
         cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, N, V, logits), "bwd");
       },
       o.reps);
-  report(std::string("token_logprobs bwd (in place) ") + dtype, bwd_ms, bwd_bytes, peak);
+  report(std::string("token_logprobs bwd (in place) ") + dtype, bwd_ms, bwd_bytes, bw);
   // forward + backward: the sum of both formulas
-  report(std::string("token_logprobs fwd+bwd ") + dtype, fwd_ms + bwd_ms, fwd_bytes + bwd_bytes, peak);
+  report(std::string("token_logprobs fwd+bwd ") + dtype, fwd_ms + bwd_ms, fwd_bytes + bwd_bytes, bw);
   cudaFree(logits);
   cudaFree(target);
   cudaFree(logp);
@@ -141,7 +144,7 @@ double bench_token_logprobs(const KernelBenchOptions& o, double peak, const char
   return fwd_ms + bwd_ms;
 }
 
-void bench_log_z_hat(const KernelBenchOptions& o, double peak) {
+void bench_log_z_hat(const KernelBenchOptions& o, const Bandwidths& bw) {
   const std::int64_t S = o.segments, L = o.segment_size, total = S * L;
   std::vector<double> x(total);
   std::mt19937_64 rng(3);
@@ -162,6 +165,8 @@ void bench_log_z_hat(const KernelBenchOptions& o, double peak) {
   cuda_check(cudaMemcpy(doff, offset.data(), (S + 1) * sizeof(std::int64_t), cudaMemcpyHostToDevice), "copy");
   {  // validate the first segments
     const std::int64_t vs = std::min<std::int64_t>(S, 50);
+    for (double* p : {lz, ess, mw}) poison(p, S * sizeof(double));
+    poison(st, S * sizeof(int));
     cuda_check(disa::kernels::log_z_hat_cuda(dx, doff, vs, lz, ess, mw, st), "log_z_hat");
     std::vector<double> g1(vs), g2(vs), g3(vs), r1(vs), r2(vs), r3(vs);
     std::vector<int> gs(vs), rs(vs);
@@ -182,7 +187,7 @@ void bench_log_z_hat(const KernelBenchOptions& o, double peak) {
     const double bytes = total * 8.0 + (S + 1) * 8.0 + S * 28.0;
     const double ms =
         time_ms([&] { cuda_check(disa::kernels::log_z_hat_cuda(dx, doff, S, lz, ess, mw, st), "log_z_hat"); }, o.reps);
-    report("log_z_hat (" + std::to_string(S) + " x " + std::to_string(L) + ")", ms, bytes, peak);
+    report("log_z_hat (" + std::to_string(S) + " x " + std::to_string(L) + ")", ms, bytes, bw);
   }
   cudaFree(dx);
   cudaFree(doff);
@@ -232,14 +237,16 @@ int main(int argc, char** argv) {
   cuda_check(cudaGetDevice(&device), "cudaGetDevice");
   cudaDeviceProp prop;
   cuda_check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
-  const double peak = peak_bandwidth(device);
+  Bandwidths bw;
+  bw.peak = peak_bandwidth(device);
   std::printf("device %s (sm_%d%d), theoretical peak bandwidth %.1f GB/s\n", prop.name, prop.major, prop.minor,
-              peak / 1e9);
+              bw.peak / 1e9);
+  bw.copy = measure_copy_bandwidth(o.reps, bw.peak);
   std::printf("kernel 1: N = %lld rows, V = %lld\n", (long long)o.rows, (long long)o.vocab);
-  const double ours_ms = bench_token_logprobs<disa::kernels::bf16>(o, peak, "bf16");
-  if (o.fp32) bench_token_logprobs<float>(o, peak, "fp32");
-  if (o.torch && !o.validate_only) bench_torch_eager(o.rows, o.vocab, o.reps, peak, ours_ms);
-  bench_loss_heads(o, peak);
-  bench_log_z_hat(o, peak);
+  const double ours_ms = bench_token_logprobs<disa::kernels::bf16>(o, bw, "bf16");
+  if (o.fp32) bench_token_logprobs<float>(o, bw, "fp32");
+  if (o.torch && !o.validate_only) bench_torch_eager(o.rows, o.vocab, o.reps, bw, ours_ms);
+  bench_loss_heads(o, bw);
+  bench_log_z_hat(o, bw);
   return 0;
 }

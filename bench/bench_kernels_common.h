@@ -1,9 +1,10 @@
 // Shared by the kernel benchmarks (bench_kernels*.cpp): flags, device facts, CUDA-event
-// timing and the one-line report format.
+// timing, the one-line report format and the validation's output poisoning.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +40,14 @@ inline double peak_bandwidth(int device) {
   return 2.0 * double(clock_khz) * 1e3 * double(bus_bits) / 8.0;
 }
 
+// What a kernel's GB/s is read against: the theoretical peak and a device-to-device copy
+// measured in the same run (bytes/s). The peak is never reached (copies get ~90% of it on
+// A100/H100, by how much varies per part and clock), so the fraction of the copy is the
+// one that says how much of the reachable bandwidth a kernel leaves unused.
+struct Bandwidths {
+  double peak = 0, copy = 0;
+};
+
 // Median-free simple timing: one warm-up call, then `reps` calls between two events;
 // returns milliseconds per call.
 inline double time_ms(const std::function<void()>& call, int reps, cudaStream_t stream = nullptr) {
@@ -62,13 +71,45 @@ inline double time_ms(const std::function<void()>& call, int reps, cudaStream_t 
   return double(ms) / reps;
 }
 
-// "name  1.234 ms  2950.1 GB/s  88.0% of peak"
-inline void report(const std::string& name, double ms, double bytes, double peak) {
-  const double gbs = bytes / (ms * 1e-3) / 1e9;
-  std::printf("%-46s %9.3f ms %9.1f GB/s %6.1f%% of theoretical peak\n", name.c_str(), ms, gbs,
-              100.0 * bytes / (ms * 1e-3) / peak);
+// "name  1.234 ms  2950.1 GB/s  88.0% of theoretical peak  97.5% of measured copy"
+// (columns only ever added at the end: bench/RESULTS.md says how to read them).
+inline void report(const std::string& name, double ms, double bytes, const Bandwidths& bw) {
+  const double bytes_per_s = bytes / (ms * 1e-3);
+  std::printf("%-46s %9.3f ms %9.1f GB/s %6.1f%% of theoretical peak %6.1f%% of measured copy\n", name.c_str(), ms,
+              bytes_per_s / 1e9, 100.0 * bytes_per_s / bw.peak, 100.0 * bytes_per_s / bw.copy);
   std::fflush(stdout);
 }
+
+// One cudaMemcpy device to device of `size` bytes (2 GiB: far past the 50 MB L2), timed as
+// the kernels are; its bytes are 2 x size (read and written), as the kernels' formulas
+// count. Halves the size while the allocation fails (a smaller or busier device). Prints
+// its report line (100% of measured copy by definition) and returns bytes/s.
+inline double measure_copy_bandwidth(int reps, double peak, std::size_t size = std::size_t(2) << 30) {
+  void *src = nullptr, *dst = nullptr;
+  for (;; size /= 2) {
+    if (size < (std::size_t(64) << 20)) cuda_fail(cudaErrorMemoryAllocation, "copy bandwidth buffers");
+    const bool have_src = cudaMalloc(&src, size) == cudaSuccess;
+    if (have_src && cudaMalloc(&dst, size) == cudaSuccess) break;
+    if (have_src) cudaFree(src);
+    cudaGetLastError();  // the failed allocation's error must not reach the next check
+  }
+  cuda_check(cudaMemset(src, 0, size), "cudaMemset");
+  const double ms = time_ms(
+      [&] { cuda_check(cudaMemcpyAsync(dst, src, size, cudaMemcpyDeviceToDevice, nullptr), "copy bandwidth"); }, reps);
+  cudaFree(src);
+  cudaFree(dst);
+  const double bytes = 2.0 * double(size), copy = bytes / (ms * 1e-3);
+  char name[64];
+  std::snprintf(name, sizeof name, "copy %.2f GiB device to device (cudaMemcpy)", double(size) / double(1 << 30));
+  report(name, ms, bytes, Bandwidths{peak, copy});
+  return copy;
+}
+
+// Every output buffer is filled with 0xFF bytes before a validation launch: NaN in fp32,
+// fp64 and bf16, -1 as an integer. Fresh cudaMalloc memory often reads as zeros, which the
+// tolerances accept for most entries (abs 1e-6 covers 75-88% of dlogits at V = 151936), so
+// an element the kernel never writes would pass; as NaN it fails the comparison.
+inline void poison(void* p, std::size_t bytes) { cuda_check(cudaMemset(p, 0xFF, bytes), "cudaMemset 0xFF"); }
 
 // The validation verdict line; a failed validation exits 1 before anything is timed.
 inline void validated(const std::string& what, int mismatches) {

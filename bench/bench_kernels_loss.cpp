@@ -47,6 +47,8 @@ struct OnDevice {
     batch.advantages_size = d.advantages.size();
     cuda_check(cudaMalloc(&grad, d.rows * d.columns * sizeof(float)), "cudaMalloc");
     cuda_check(cudaMalloc(&grad_log_z, d.rows * sizeof(float)), "cudaMalloc");
+    poison(grad, d.rows * d.columns * sizeof(float));  // the validation reads both back
+    poison(grad_log_z, d.rows * sizeof(float));
   }
   ~OnDevice() {
     for (void* p : owned) cudaFree(p);
@@ -67,7 +69,7 @@ struct OnDevice {
 
 }  // namespace
 
-void bench_loss_heads(const KernelBenchOptions& o, double peak) {
+void bench_loss_heads(const KernelBenchOptions& o, const Bandwidths& bw) {
   struct Head {
     const char* label;
     const char* name;
@@ -122,7 +124,7 @@ void bench_loss_heads(const KernelBenchOptions& o, double peak) {
     if (&h == &heads.front()) std::printf("kernel 2: %.3f of the B x T tokens are valid\n", valid / BT);
     const double ms = time_ms([&] { disa::kernels::compute_loss_cuda<float>(objective, d.batch, d.grad, d.grad_log_z); },
                               o.reps);
-    report(std::string("loss_heads ") + h.label, ms, bytes, peak);
+    report(std::string("loss_heads ") + h.label, ms, bytes, bw);
   }
 }
 

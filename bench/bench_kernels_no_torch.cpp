@@ -2,9 +2,11 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "bench/bench_kernels_common.h"
+
 namespace disa::bench {
 
-void bench_torch_eager(std::int64_t, std::int64_t, int, double, double) {
+void bench_torch_eager(std::int64_t, std::int64_t, int, const Bandwidths&, double) {
   std::printf("torch eager: not built (configured without LibTorch): skipped\n");
 }
 

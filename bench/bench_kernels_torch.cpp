@@ -9,7 +9,7 @@
 
 namespace disa::bench {
 
-void bench_torch_eager(std::int64_t rows, std::int64_t vocab, int reps, double peak, double ours_ms) {
+void bench_torch_eager(std::int64_t rows, std::int64_t vocab, int reps, const Bandwidths& bw, double ours_ms) {
   if (!torch::cuda::is_available()) {
     std::printf("torch eager: LibTorch sees no CUDA device (CPU-only build?): skipped\n");
     return;
@@ -31,7 +31,7 @@ void bench_torch_eager(std::int64_t rows, std::int64_t vocab, int reps, double p
   const double ms = time_ms(step, reps);
   // the same traffic formula as ours (fwd + bwd), so the GB/s compare directly
   const double bytes = 3.0 * double(rows) * double(vocab) * 2.0;
-  report("torch eager log_softmax+gather fwd+bwd bf16", ms, bytes, peak);
+  report("torch eager log_softmax+gather fwd+bwd bf16", ms, bytes, bw);
   std::printf("speed-up of kernel 1 over torch eager (fwd+bwd): %.2fx (target >= 3x)\n", ms / ours_ms);
 }
 

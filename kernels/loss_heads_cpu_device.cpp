@@ -2,6 +2,7 @@
 // the same driver as the GPU's (run_loss_passes), host memory standing in for device
 // memory.
 #include <cstring>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -102,7 +103,9 @@ disa::loss::LossResult<Real> compute_loss_cpu_device(const disa::loss::Objective
   d.group = sized(batch.group, B);
   d.advantages = batch.advantages.empty() ? nullptr : batch.advantages.data();
   d.advantages_size = batch.advantages.size();
-  std::vector<Real> grad(B * T);
+  // NaN, not zeros: the GPU's grad_logp is the caller's uninitialised buffer, so an entry
+  // the token pass skips must show here too (the checkers compare every entry).
+  std::vector<Real> grad(B * T, std::numeric_limits<Real>::quiet_NaN());
   CpuDevicePasses device(options);
   disa::loss::LossResult<Real> result = run_loss_passes(objective, d, grad.data(), device);
   result.grad_logp = std::move(grad);

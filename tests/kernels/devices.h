@@ -5,11 +5,15 @@
 //                    the CPU device (kernels/cpu_device.h), in one thread order (tests
 //                    labelled cpu, run in CI)
 // Each has Array<T>: a buffer with ok(), get() (pad_front elements in, for a deliberately
-// unaligned start) and host() (a copy back).
+// unaligned start) and host() (a copy back). One made from a count (an output) starts as
+// 0xFF bytes on both devices (NaN in fp32, fp64 and bf16; -1 as an integer), so that an
+// element the kernel never writes fails the comparison instead of passing as a zero.
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,7 +28,10 @@ class HostArray {
   // Exactly n + pad_front elements (one when both are 0, for a valid pointer): no slack
   // past the end, so that AddressSanitizer sees a kernel reading one past a row.
   explicit HostArray(std::size_t n, std::size_t pad_front = 0)
-      : data_(std::max<std::size_t>(n + pad_front, 1)), n_(n), pad_(pad_front) {}
+      : data_(std::max<std::size_t>(n + pad_front, 1)), n_(n), pad_(pad_front) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::memset(static_cast<void*>(data_.data()), 0xFF, data_.size() * sizeof(T));
+  }
   template <class V, class = decltype(std::declval<const V&>().data())>  // a host container, not a count
   explicit HostArray(const V& host, std::size_t pad_front = 0) : HostArray(host.size(), pad_front) {
     std::copy(host.begin(), host.end(), data_.begin() + pad_);

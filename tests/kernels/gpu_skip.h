@@ -20,12 +20,21 @@
     }                                                                                                         \
   } while (0)
 
-// Device buffer for tests: allocated, filled from / read back to host vectors.
+// Device buffer for tests: allocated, filled from / read back to host vectors. One made
+// from a count (an output) starts as 0xFF bytes: NaN in fp32, fp64 and bf16, -1 as an
+// integer. Fresh cudaMalloc memory often reads as zeros, which the tolerances accept for
+// most entries (abs 1e-6 covers 75-88% of dlogits at V = 151936), so an element a kernel
+// never writes would pass; as NaN it fails the comparison.
 template <class T>
 class DeviceArray {
  public:
   explicit DeviceArray(std::size_t n, std::size_t pad_front = 0) : n_(n), pad_(pad_front) {
-    if (cudaMalloc(reinterpret_cast<void**>(&base_), (n + pad_front + 1) * sizeof(T)) != cudaSuccess) base_ = nullptr;
+    const std::size_t bytes = (n + pad_front + 1) * sizeof(T);
+    if (cudaMalloc(reinterpret_cast<void**>(&base_), bytes) != cudaSuccess ||
+        cudaMemset(base_, 0xFF, bytes) != cudaSuccess) {
+      cudaFree(base_);
+      base_ = nullptr;
+    }
   }
   template <class V, class = decltype(std::declval<const V&>().data())>  // a host container, not a count
   explicit DeviceArray(const V& host, std::size_t pad_front = 0) : DeviceArray(host.size(), pad_front) {
