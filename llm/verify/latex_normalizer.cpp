@@ -152,11 +152,11 @@ std::string normalize_answer(std::string_view answer) {
   for (const std::string_view tail : {"\\)", "\\]"}) {
     if (s.ends_with(tail)) s = trim(std::string_view(s).substr(0, s.size() - 2));
   }
-  // \left. and \right. are invisible delimiters; the rest keep their bracket.
-  for (const std::string_view cmd : {"\\left.", "\\right.", "\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl",
-                                     "\\Bigr", "\\big", "\\Big", "\\displaystyle"}) {
-    replace_all(s, cmd, "");
-  }
+  // \left. and \right. are invisible delimiters; the rest keep their bracket. Whole
+  // command names only: \bigg( is not \big + "g(", and \rightarrow, \bigcup stay.
+  static const Pcre2Regex sizing(R"(\\(?:left|right|[Bb]igg?[lrm]?)(?![A-Za-z])\.?)");
+  s = sizing.replace_all(s, "");
+  replace_all(s, "\\displaystyle", "");
   // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
   // breaks are set aside while the spacing commands are replaced.
   constexpr std::string_view kRowBreak = "\x01";

@@ -16,6 +16,17 @@ TEST(LatexNormalizer, DropsDelimitersSpacingAndLeftRight) {
   EXPECT_EQ(normalize_answer("(1, 2)"), "(1,2)");
 }
 
+TEST(LatexNormalizer, DropsSizingCommandsByTheirWholeName) {
+  // \bigg( read as \big then "g(" left a stray g; \rightarrow lost its \right.
+  EXPECT_EQ(normalize_answer("\\bigg(1, 2\\bigg)"), "(1,2)");
+  EXPECT_EQ(normalize_answer("\\Bigg[\\frac12,3\\Bigg]"), "[\\frac{1}{2},3]");
+  EXPECT_EQ(normalize_answer("\\biggl(1\\biggr) + \\Biggl[2\\Biggr] + \\bigl\\{3\\bigr\\}"), "(1)+[2]+\\{3\\}");
+  EXPECT_EQ(normalize_answer("\\left.x\\right|"), "x|");
+  EXPECT_EQ(normalize_answer("x \\rightarrow \\infty"), "x\\rightarrow\\infty");
+  EXPECT_EQ(normalize_answer("A \\bigcup B"), "A\\bigcup B");
+  EXPECT_EQ(normalize_answer("\\leftarrow"), "\\leftarrow");
+}
+
 TEST(LatexNormalizer, RewritesFractionSpellings) {
   EXPECT_EQ(normalize_answer("\\dfrac{1}{2}"), "\\frac{1}{2}");
   EXPECT_EQ(normalize_answer("\\tfrac12"), "\\frac{1}{2}");
