@@ -2,7 +2,9 @@
 //
 // Thousands separators: "1,000" against a single number is 1000; against a list it
 // is the list 1, 000 (so "100,200" and "200,100" are the same two answers). A comma
-// followed by a space ("100, 200", kept so by normalize_answer) is always a list.
+// followed by a space ("100, 200", kept so by normalize_answer) is always a list. The
+// LaTeX separators "10,\!080" (MATH's), "1\,000" and "1{,}000" reach here as 10080 and
+// 1000: one number, never a list.
 //
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals

@@ -123,6 +123,22 @@ void brace_short_arguments(std::string& s) {
   }
 }
 
+// Thousands separators as MATH and OlympiadBench typeset them, before the spacing
+// commands become spaces. ",\!" (a comma pulled tight to its digits: "10,\!080",
+// "11,\! 111,\! 111") only ever groups digits, so the number is written out: it must not
+// read as the list "10, 080". ",\," loses its space and keeps its comma: "1,000" is a
+// number against a number and a list against a list (answer_equivalence.h), as lists
+// put thin spaces after their commas too ("(3,\,100)"). A thin space or "\ " alone
+// before a group of three digits groups them, SI style: "1\,000", "1\ 000".
+void drop_thousands_spacing(std::string& s) {
+  static const Pcre2Regex tight_comma(R"((?<=\d)\s*(?:,|\{,\})(?:\s|\\,)*\\!(?:\s|\\[,!])*(?=\d{3}(?!\d)))");
+  static const Pcre2Regex spaced_comma(R"((?<=\d)\s*,\s*\\,(?:\s|\\,)*(?=\d{3}(?!\d)))");
+  static const Pcre2Regex grouping_space(R"((?<=\d)\s*(?:\\[,! ]\s*)+(?=\d{3}(?!\d)))");
+  s = tight_comma.replace_all(s, "");
+  s = spaced_comma.replace_all(s, ",");
+  s = grouping_space.replace_all(s, "");
+}
+
 }  // namespace
 
 std::string normalize_answer(std::string_view answer) {
@@ -157,6 +173,7 @@ std::string normalize_answer(std::string_view answer) {
   static const Pcre2Regex sizing(R"(\\(?:left|right|[Bb]igg?[lrm]?)(?![A-Za-z])\.?)");
   s = sizing.replace_all(s, "");
   replace_all(s, "\\displaystyle", "");
+  drop_thousands_spacing(s);
   // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
   // breaks are set aside while the spacing commands are replaced.
   constexpr std::string_view kRowBreak = "\x01";

@@ -49,6 +49,24 @@ TEST(AnswerEquivalence, ThreeDigitListsAreNotThousands) {
   EXPECT_TRUE(same("100,200", "100200"));  // without the space it is one number
 }
 
+TEST(AnswerEquivalence, ThousandsSeparatorsAsMathTypesetsThem) {
+  // MATH-500's references write ",\!" (was read as a list of two, "10, 080").
+  EXPECT_TRUE(same("\\boxed{10080}", "10,\\!080"));
+  EXPECT_TRUE(same("32348", "\\$32,\\!348"));
+  EXPECT_TRUE(same("11111111100", "11,\\! 111,\\! 111,\\! 100"));
+  EXPECT_TRUE(same("\\boxed{1,\\!200}", "1200"));
+  EXPECT_TRUE(same("\\boxed{\\$1,\\!200}", "1200"));
+  EXPECT_TRUE(same("1,\\,200", "1200"));
+  EXPECT_TRUE(same("1\\,000", "1000"));
+  // Written out, the number is no list: its groups are not two answers in any order.
+  EXPECT_FALSE(same("\\boxed{80, 10}", "10,\\!080"));
+  EXPECT_FALSE(same("\\boxed{200, 1}", "1,\\!200"));
+  EXPECT_FALSE(same("10, 80", "10,\\!080"));
+  // A thin space after a list's comma leaves a list.
+  EXPECT_TRUE(same("1,\\,2", "2, 1"));
+  EXPECT_TRUE(same("(3,\\, 100)", "(3,100)"));
+}
+
 TEST(AnswerEquivalence, RootsAndPi) {
   EXPECT_TRUE(same("2\\sqrt{3}", "\\sqrt{12}"));
   EXPECT_FALSE(same("2\\sqrt{3}", "\\sqrt{13}"));

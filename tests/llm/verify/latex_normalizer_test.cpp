@@ -65,6 +65,15 @@ TEST(LatexNormalizer, KeepsATextOnlyAnswer) {
 
 TEST(LatexNormalizer, RemovesLatexThousandsSeparatorsOnly) {
   EXPECT_EQ(normalize_answer("1{,}000"), "1000");
+  // MATH's ",\!" joins the number ("10,\!080" read as the list "10, 080" before); ",\,"
+  // is a plain comma; a thin space alone groups three digits.
+  EXPECT_EQ(normalize_answer("10,\\!080"), "10080");
+  EXPECT_EQ(normalize_answer("\\$32,\\!348"), "32348");
+  EXPECT_EQ(normalize_answer("11,\\! 111,\\! 111,\\! 100"), "11111111100");
+  EXPECT_EQ(normalize_answer("1,\\,000"), "1,000");
+  EXPECT_EQ(normalize_answer("(3,\\,100)"), "(3,100)");
+  EXPECT_EQ(normalize_answer("1\\,000\\,000"), "1000000");
+  EXPECT_EQ(normalize_answer("1\\ 000"), "1000");
   EXPECT_EQ(normalize_answer("1,000"), "1,000");  // a number or a list: the equivalence decides
   EXPECT_EQ(normalize_answer("1, 2"), "1,2");
 }
