@@ -370,7 +370,7 @@ class Parser {
     cpp_int digits = 0;
     cpp_int scale = 1;
     bool seen_point = false, seen_digit = false;
-    while (!at_end()) {
+    while (pos_ < s_.size()) {  // a space ends the literal: "1 2" is not 12
       const char c = s_[pos_];
       if (std::isdigit(static_cast<unsigned char>(c))) {
         digits = digits * 10 + (c - '0');
@@ -385,6 +385,12 @@ class Parser {
       if (pos_ - begin > 1000) throw ParseFailure{};  // a 1000-digit literal is no answer
     }
     if (!seen_digit) throw ParseFailure{};
+    // "3\quad 5" (normalised "3 5") is two numbers with nothing between them: neither 35
+    // nor the product 15, so no number.
+    if (pos_ < s_.size() && s_[pos_] == ' ') {
+      const char next = peek();
+      if (std::isdigit(static_cast<unsigned char>(next)) || next == '.') throw ParseFailure{};
+    }
     Rational value(digits, scale);
     if (!seen_point) {
       if (auto fraction = mixed_fraction()) return checked(value + *fraction, (value + *fraction).convert_to<double>());

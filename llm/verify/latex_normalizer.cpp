@@ -178,6 +178,14 @@ std::string normalize_answer(std::string_view answer) {
   // breaks are set aside while the spacing commands are replaced.
   constexpr std::string_view kRowBreak = "\x01";
   replace_all(s, "\\\\", kRowBreak);
+  // Spacing that TeX shows between two digits keeps them apart: "3\quad 5" and "1\ 2"
+  // are two numbers, not 35 and 12 (the thousands forms, "1\,000", are gone by now); the
+  // space survives the compaction below and the evaluator reads no number across it.
+  // Plain spaces, which math mode does not show, still join: OlympiadBench writes 11 as
+  // "\mathbf{1 1}".
+  constexpr std::string_view kDigitGap = "\x02";
+  static const Pcre2Regex digit_gap(R"((\d)\s*(?:(?:\\(?:qquad|quad|[,;: ])|~)\s*)+(?=\d))");
+  s = digit_gap.replace_all(s, "$1\x02");
   for (const std::string_view space : {"\\!", "\\,", "\\;", "\\:", "\\ ", "\\quad", "\\qquad", "~"}) {
     replace_all(s, space, " ");
   }
@@ -220,6 +228,7 @@ std::string normalize_answer(std::string_view answer) {
     i = j - 1;
   }
   s = std::move(compact);
+  replace_all(s, kDigitGap, " ");
   brace_short_arguments(s);
   // "x^{2}" and "x^2", "a_{n}" and "a_n": braces around one character say nothing.
   static const Pcre2Regex single_brace(R"(([\^_])\{([A-Za-z0-9])\})");

@@ -3,7 +3,8 @@
 //
 // What it drops and why, following the public math-evaluation harnesses (Hendrycks'
 // strip_string, Qwen2.5-Math's strip_answer_string, lm-eval's Minerva normaliser):
-// math delimiters ($, \( \)), \left/\right, spacing commands and all whitespace,
+// math delimiters ($, \( \)), \left/\right, spacing commands and all whitespace (but
+// a space TeX shows between two digits, "3\quad 5", "1\ 2", stays: two numbers),
 // \displaystyle, degree marks (^\circ, °), a trailing period, a trailing unit in
 // \text{}/\mbox{}/\mathrm{} after a value ("5\text{ cm}" -> "5"), LaTeX thousands
 // separators ("1{,}000", MATH's "10,\!080", SI's "1\,000" and "1\ 000" before a

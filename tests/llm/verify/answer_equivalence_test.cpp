@@ -67,6 +67,19 @@ TEST(AnswerEquivalence, ThousandsSeparatorsAsMathTypesetsThem) {
   EXPECT_TRUE(same("(3,\\, 100)", "(3,100)"));
 }
 
+TEST(AnswerEquivalence, ASpaceBetweenDigitsDoesNotJoinThem) {
+  EXPECT_FALSE(same("\\boxed{3\\quad 5}", "35"));
+  EXPECT_FALSE(same("\\boxed{1\\ 2}", "12"));
+  EXPECT_FALSE(same("3~5", "35"));
+  EXPECT_FALSE(same("3\\quad 5", "15"));
+  EXPECT_TRUE(same("3\\quad 5", "3 \\quad 5"));  // as text, itself
+  EXPECT_TRUE(same("1\\,000", "1000"));          // the thousands form
+  // Plain spaces are not shown in math mode: OlympiadBench's solutions write 11 as
+  // "\mathbf{1 1}" (ids 2673, 2829, 2971).
+  EXPECT_TRUE(same("\\mathbf{1 1}", "11"));
+  EXPECT_TRUE(same("\\frac{1 5}{4}", "\\frac{15}{4}"));
+}
+
 TEST(AnswerEquivalence, RootsAndPi) {
   EXPECT_TRUE(same("2\\sqrt{3}", "\\sqrt{12}"));
   EXPECT_FALSE(same("2\\sqrt{3}", "\\sqrt{13}"));

@@ -76,6 +76,15 @@ TEST(ExpressionEvaluator, NonNumbersAreNullopt) {
   }
 }
 
+TEST(ExpressionEvaluator, TwoNumbersWithASpaceBetweenAreNoNumber) {
+  // The normaliser keeps the space of "3\\quad 5": it is neither 35 (read before) nor 15.
+  for (const std::string s : {"3 5", "1 2", "2+3 4", "1 .5"}) {
+    EXPECT_FALSE(evaluate_number(s).has_value()) << s;
+    EXPECT_FALSE(evaluate_at_point(s, 1).has_value()) << s;
+  }
+  EXPECT_EQ(exact("137 \\frac{1}{2}"), Rational(275, 2));  // a space before anything else is nothing
+}
+
 TEST(ExpressionEvaluator, HugePowersLeaveExactArithmetic) {
   EXPECT_EQ(exact("2^{1000}"), Rational(boost::multiprecision::pow(boost::multiprecision::cpp_int(2), 1000)));
   // Past the exact budget (4096 bits) the value goes on as a double ...

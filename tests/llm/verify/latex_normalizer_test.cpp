@@ -14,6 +14,12 @@ TEST(LatexNormalizer, DropsDelimitersSpacingAndLeftRight) {
   EXPECT_EQ(normalize_answer("100, 200"), "100, 200");
   EXPECT_EQ(normalize_answer("100,200"), "100,200");
   EXPECT_EQ(normalize_answer("(1, 2)"), "(1,2)");
+  // And between two digits, which it keeps apart ("3\\quad 5" was 35).
+  EXPECT_EQ(normalize_answer("3\\quad 5"), "3 5");
+  EXPECT_EQ(normalize_answer("1\\ 2"), "1 2");
+  EXPECT_EQ(normalize_answer("3~\\;5"), "3 5");
+  EXPECT_EQ(normalize_answer("2 x + 3"), "2x+3");
+  EXPECT_EQ(normalize_answer("1 1"), "11");  // a plain space shows nothing in math mode
 }
 
 TEST(LatexNormalizer, DropsSizingCommandsByTheirWholeName) {
