@@ -254,10 +254,25 @@ class Parser {
     return base;
   }
 
-  // x^23 means x^2 followed by 3 in TeX; one digit is the exponent.
+  // An exponent written without braces is the whole number that follows, as latex2sympy
+  // reads it: 2^10 is 1024 and x^0.5 is the root (TeX would typeset 2^1 then 0, but
+  // nobody means 2^1 * 0 = 0). A space ends it: "\sin^2 3x" is sin(3x)^2.
   NumericValue primary_digit() {
     if (!std::isdigit(static_cast<unsigned char>(peek()))) return primary();
-    return NumericValue::of_exact(Rational(s_[pos_++] - '0'));
+    cpp_int digits = 0, scale = 1;
+    bool seen_point = false;
+    for (const std::size_t begin = pos_; pos_ < s_.size() && pos_ - begin <= 1000; ++pos_) {
+      const char c = s_[pos_];
+      if (c == '.' && !seen_point && pos_ + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_ + 1]))) {
+        seen_point = true;
+        continue;
+      }
+      if (!std::isdigit(static_cast<unsigned char>(c))) break;
+      digits = digits * 10 + (c - '0');
+      if (seen_point) scale *= 10;
+    }
+    const Rational value(digits, scale);
+    return checked(value, value.convert_to<double>());
   }
 
   NumericValue group(char open, char close) {

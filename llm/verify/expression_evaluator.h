@@ -1,9 +1,9 @@
 // Evaluates a normalised answer that denotes a number: integers, decimals (".5"),
 // scientific notation ("3.83e35"), a/b, \frac{a}{b}, \sqrt{x}, \sqrt[n]{x}, \pi,
-// + - * / ^ (also \cdot, \times, \div), parentheses, brackets and braces, and
-// implicit products ("2\sqrt{3}", "3\pi", "2(1+5)"). Anything else (a variable,
-// \infty, an unknown command, two numbers with a space between, "3 5") is not a
-// number: evaluate_number gives nullopt.
+// + - * / ^ (also \cdot, \times, \div; "2^10" is 2^{10}, as latex2sympy reads it),
+// parentheses, brackets and braces, and implicit products ("2\sqrt{3}", "3\pi",
+// "2(1+5)"). Anything else (a variable, \infty, an unknown command, two numbers with
+// a space between, "3 5") is not a number: evaluate_number gives nullopt.
 //
 // evaluate_at_point() also accepts variables (a letter or a command such as \omega,
 // with an optional subscript, accent or primes: x, C_1, \rho_{0}, \dot{x}, x'),

@@ -225,14 +225,22 @@ std::string normalize_answer(std::string_view answer) {
                                     std::isdigit(static_cast<unsigned char>(compact[compact.size() - 2])) &&
                                     digit(j) && digit(j + 1) && digit(j + 2) && !digit(j + 3);
     if (list_not_thousands) compact += ' ';
+    // "x^2 3", "\sin^2 3x": an exponent without braces ends at its space (the evaluator
+    // reads every digit after ^, so x^23 is x^{23}).
+    std::size_t run = compact.size();
+    while (run > 0 && std::isdigit(static_cast<unsigned char>(compact[run - 1]))) --run;
+    if (run > 0 && run < compact.size() && compact[run - 1] == '^' && digit(j)) compact += ' ';
     i = j - 1;
   }
   s = std::move(compact);
   replace_all(s, kDigitGap, " ");
   brace_short_arguments(s);
-  // "x^{2}" and "x^2", "a_{n}" and "a_n": braces around one character say nothing.
-  static const Pcre2Regex single_brace(R"(([\^_])\{([A-Za-z0-9])\})");
-  s = single_brace.replace_all(s, "$1$2");
+  // "x^{2}" and "x^2", "a_{n}" and "a_n": braces around one character say nothing;
+  // except an exponent's before a digit, as x^{2}3 without them would read as x^{23}.
+  static const Pcre2Regex single_brace_subscript(R"(_\{([A-Za-z0-9])\})");
+  static const Pcre2Regex single_brace_exponent(R"(\^\{([A-Za-z0-9])\}(?![0-9]))");
+  s = single_brace_subscript.replace_all(s, "_$1");
+  s = single_brace_exponent.replace_all(s, "^$1");
   // x^{\prime} and x' are one derivative (after the spaces are gone).
   for (const std::string_view prime : {"^{\\prime\\prime}", "^{\\prime}", "^\\prime"}) {
     replace_all(s, prime, prime.find("\\prime\\prime") != std::string_view::npos ? "''" : "'");

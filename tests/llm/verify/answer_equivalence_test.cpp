@@ -80,6 +80,17 @@ TEST(AnswerEquivalence, ASpaceBetweenDigitsDoesNotJoinThem) {
   EXPECT_TRUE(same("\\frac{1 5}{4}", "\\frac{15}{4}"));
 }
 
+TEST(AnswerEquivalence, AnExponentWithoutBracesIsTheWholeNumber) {
+  EXPECT_TRUE(same("\\boxed{2^10}", "1024"));
+  EXPECT_FALSE(same("\\boxed{2^10}", "0"));
+  EXPECT_FALSE(same("10^23", "300"));
+  EXPECT_TRUE(same("x^10", "x^{10}"));
+  EXPECT_TRUE(same("x^2 3", "3x^2"));  // a space ends the exponent
+  EXPECT_FALSE(same("x^2 3", "x^{23}"));
+  EXPECT_TRUE(same("x^{2}3", "3x^2"));
+  EXPECT_TRUE(same("x_{1}2", "2x_1"));
+}
+
 TEST(AnswerEquivalence, RootsAndPi) {
   EXPECT_TRUE(same("2\\sqrt{3}", "\\sqrt{12}"));
   EXPECT_FALSE(same("2\\sqrt{3}", "\\sqrt{13}"));

@@ -20,6 +20,8 @@ TEST(LatexNormalizer, DropsDelimitersSpacingAndLeftRight) {
   EXPECT_EQ(normalize_answer("3~\\;5"), "3 5");
   EXPECT_EQ(normalize_answer("2 x + 3"), "2x+3");
   EXPECT_EQ(normalize_answer("1 1"), "11");  // a plain space shows nothing in math mode
+  EXPECT_EQ(normalize_answer("x^2 3"), "x^2 3");  // but it ends an exponent without braces
+  EXPECT_EQ(normalize_answer("x^{2} 3"), "x^{2}3");  // its braces stay: x^23 is x^{23}
 }
 
 TEST(LatexNormalizer, DropsSizingCommandsByTheirWholeName) {
