@@ -326,7 +326,7 @@ class Parser {
       if (is_function(cmd)) {
         std::optional<NumericValue> power_of;
         if (eat("^")) power_of = peek() == '{' ? group('{', '}') : primary_digit();
-        const NumericValue arg = peek() == '(' ? group('(', ')') : peek() == '{' ? group('{', '}') : power_factor();
+        const NumericValue arg = peek() == '(' ? group('(', ')') : peek() == '{' ? group('{', '}') : bare_argument();
         NumericValue v = NumericValue::of_approx(apply_function(cmd, arg.approx));
         return power_of ? power(v, *power_of) : v;
       }
@@ -378,6 +378,23 @@ class Parser {
     std::string name(s_.substr(begin, pos_ - begin));
     std::erase(name, ' ');
     return NumericValue::of_approx(variable_value(name, *point_));
+  }
+
+  // The argument of a function written without parentheses, as latex2sympy reads it:
+  // the run of implicitly multiplied factors that follows, so \sin 2x is sin(2x) and
+  // \ln 2x is ln(2x) (not x sin 2). The run ends at + - , = and any explicit operator
+  // (\sin x/2 is sin(x)/2; latex2sympy would take x/2), and before another function
+  // or \sqrt: \sin x\cos x is sin(x)cos(x).
+  NumericValue bare_argument() {
+    NumericValue arg = power_factor();
+    while (starts_factor() && !starts_function()) arg = multiply(arg, power_factor());
+    return arg;
+  }
+
+  bool starts_function() const {
+    skip_space();
+    const std::string_view cmd = command_name(pos_);
+    return is_function(cmd) || cmd == "sqrt";
   }
 
   NumericValue number() {

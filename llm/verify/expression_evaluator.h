@@ -7,7 +7,9 @@
 //
 // evaluate_at_point() also accepts variables (a letter or a command such as \omega,
 // with an optional subscript, accent or primes: x, C_1, \rho_{0}, \dot{x}, x'),
-// Euler's e, and \sin \cos \tan \arcsin \arccos \arctan \ln \log \exp. Each variable
+// Euler's e, and \sin \cos \tan \arcsin \arccos \arctan \ln \log \exp (without
+// parentheses a function takes the implicit product after it, up to an operator or
+// another function: \sin 2x is sin(2x), \sin x\cos x is sin(x)cos(x)). Each variable
 // gets a value from a hash of its name and `point` ([1.5, 3.5) at odd points,
 // [0.1, 1.1) at even ones); outside a function's domain the result is nullopt.
 // Comparing two expressions at several points decides symbolic equality with high

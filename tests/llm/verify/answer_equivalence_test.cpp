@@ -120,6 +120,21 @@ TEST(AnswerEquivalence, ConstantsWithFunctionsOrECompareByValue) {
   EXPECT_FALSE(same("\\cos 0", "1, 1"));
 }
 
+TEST(AnswerEquivalence, AFunctionWithoutParenthesesTakesTheProductAfterIt) {
+  // \sin 2x is sin(2x), as latex2sympy reads it (was sin(2) times x).
+  EXPECT_TRUE(same("\\sin 2x", "\\sin(2x)"));
+  EXPECT_FALSE(same("\\sin 2x", "x\\sin 2"));
+  EXPECT_TRUE(same("\\frac{\\cos 2t}{15}", "\\frac{\\cos (2 t)}{15}"));
+  EXPECT_TRUE(same("\\ln 2x", "\\ln(2x)"));
+  EXPECT_TRUE(same("\\sin^2 3x", "(\\sin(3x))^2"));
+  EXPECT_TRUE(same("\\sin \\pi x", "\\sin(\\pi x)"));
+  // The run ends at a sum, an explicit operator and another function.
+  EXPECT_TRUE(same("\\sin 2x+1", "\\sin(2x)+1"));
+  EXPECT_TRUE(same("\\sin x/2", "\\frac{\\sin(x)}{2}"));
+  EXPECT_TRUE(same("2\\sin x\\cos x", "\\sin(2x)"));
+  EXPECT_TRUE(same("\\sin x\\sqrt{2}", "\\sqrt{2}\\sin(x)"));
+}
+
 TEST(AnswerEquivalence, TinyNonzeroValuesCompareRelatively) {
   // Physical constants are tiny, not zero (Minerva): only a zero absorbs rounding dust.
   EXPECT_FALSE(same("1.6 \\times 10^{-19} J", "8.224\\times10^{-19}"));
