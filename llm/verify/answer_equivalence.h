@@ -9,8 +9,9 @@
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals
 // differ); a set "\{a,b\}", a bare list "a, b" (several answers) and a union of
-// intervals "A\cup B" match as multisets, in any order. Then each scalar: "x=3" is
-// "3"; if both sides evaluate to numbers (expression_evaluator.h) they are compared
+// intervals "A\cup B" match as multisets, in any order (elements labelled on both
+// sides only under the same label: "a=3, b=2" is not "a=2, b=3"). Then each scalar:
+// "x=3" is "3"; if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic
 // equality with high probability; no sympy); otherwise the texts must be equal.

@@ -235,6 +235,12 @@ TEST(AnswerEquivalence, VariableAssignments) {
   EXPECT_TRUE(same("3", "x = 3"));
   EXPECT_TRUE(same("x=1, y=2", "1,2"));
   EXPECT_FALSE(same("x=4", "3"));
+  // Labelled on both sides, an element meets its own label (values alone matched before).
+  EXPECT_FALSE(same("\\boxed{a=3, b=2}", "a=2, b=3"));
+  EXPECT_TRUE(same("b=2, a=3", "a=3, b=2"));
+  EXPECT_FALSE(same("x_1=1, x_2=2", "x_{1}=2, x_{2}=1"));
+  EXPECT_TRUE(same("x=1, x=2", "x=2, x=1"));
+  EXPECT_TRUE(same("x=2, y=1", "1, 2"));  // one side unlabelled: values in any order, as before
 }
 
 TEST(AnswerEquivalence, ExpressionsByEvaluationAtPoints) {
