@@ -247,8 +247,22 @@ Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in) {
   return {false, fmt::format("texts differ: '{}' vs '{}'", a, b)};
 }
 
+// The name an element assigns to: "a" for "a=3", "x_1" for "x_1\in[0,1]"; "" for an
+// unlabelled element.
+std::string label_of(std::string_view element) {
+  const std::string value = strip_variable_prefix(element);
+  if (value.size() >= element.size()) return "";
+  std::string_view label = element.substr(0, element.size() - value.size());
+  for (const std::string_view relation : {"=", "\\in"}) {
+    if (label.ends_with(relation)) label.remove_suffix(relation.size());
+  }
+  return std::string(label);
+}
+
 // Each element of `as` matched with a distinct element of `bs` (greedy is enough:
-// the relation is an equivalence up to the numeric tolerance).
+// the relation is an equivalence up to the numeric tolerance). Two labelled elements
+// meet only under one label: "a=3, b=2" is not "a=2, b=3", though "x=1, y=2" is
+// "1, 2" and "y=2, x=1".
 Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::vector<std::string>& bs,
                                 int depth, std::string_view what) {
   if (as.size() != bs.size()) return {false, fmt::format("{}: {} vs {} elements", what, as.size(), bs.size())};
@@ -256,11 +270,15 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
   if (as.size() > kMaxListElements) {
     return {false, fmt::format("{}: {} elements, over the limit of {}", what, as.size(), kMaxListElements)};
   }
+  std::vector<std::string> b_labels;
+  for (const std::string& b : bs) b_labels.push_back(label_of(b));
   std::vector<bool> used(bs.size(), false);
   for (std::size_t i = 0; i < as.size(); ++i) {
+    const std::string a_label = label_of(as[i]);
     bool found = false;
     for (std::size_t j = 0; j < bs.size() && !found; ++j) {
-      if (!used[j] && equivalent(as[i], bs[j], depth + 1).equal) used[j] = found = true;
+      if (used[j] || (!a_label.empty() && !b_labels[j].empty() && a_label != b_labels[j])) continue;
+      if (equivalent(as[i], bs[j], depth + 1).equal) used[j] = found = true;
     }
     if (!found) return {false, fmt::format("{}: '{}' has no match", what, as[i])};
   }

@@ -2,13 +2,16 @@
 //
 // Thousands separators: "1,000" against a single number is 1000; against a list it
 // is the list 1, 000 (so "100,200" and "200,100" are the same two answers). A comma
-// followed by a space ("100, 200", kept so by normalize_answer) is always a list.
+// followed by a space ("100, 200", kept so by normalize_answer) is always a list. The
+// LaTeX separators "10,\!080" (MATH's), "1\,000" and "1{,}000" reach here as 10080 and
+// 1000: one number, never a list.
 //
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals
 // differ); a set "\{a,b\}", a bare list "a, b" (several answers) and a union of
-// intervals "A\cup B" match as multisets, in any order. Then each scalar: "x=3" is
-// "3"; if both sides evaluate to numbers (expression_evaluator.h) they are compared
+// intervals "A\cup B" match as multisets, in any order (elements labelled on both
+// sides only under the same label: "a=3, b=2" is not "a=2, b=3"). Then each scalar:
+// "x=3" is "3"; if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic
 // equality with high probability; no sympy); otherwise the texts must be equal.

@@ -138,6 +138,23 @@ std::string answer_sentence_tail(std::string_view rest, bool& delimited) {
   return s;
 }
 
+// Whether a line starts with a number or math: "42", " -3.5", "**18**", "$\$1,200$",
+// "\frac{1}{2}" (not "Final Answer", "Step 2" or "\textbf{Answer}"). Reads only the
+// start of the line.
+bool number_or_math_follows(std::string_view rest) {
+  std::size_t i = 0;
+  const auto skip_blanks = [&] {
+    while (i < rest.size() && (rest[i] == ' ' || rest[i] == '\t')) ++i;
+  };
+  skip_blanks();
+  if (rest.substr(i).starts_with("**") || rest.substr(i).starts_with("__")) i += 2;
+  skip_blanks();
+  if (i < rest.size() && (rest[i] == '-' || rest[i] == '+' || rest[i] == '.')) ++i;
+  if (i >= rest.size()) return false;
+  const char c = rest[i];
+  return std::isdigit(static_cast<unsigned char>(c)) || c == '$' || (c == '\\' && !rest.substr(i).starts_with("\\text"));
+}
+
 }  // namespace
 
 bool last_boxed_content(std::string_view text, std::string& content, bool* cut_off) {
@@ -174,10 +191,16 @@ ExtractedAnswer extract_final_answer(std::string_view response) {
   if (std::string boxed; last_boxed_content(response, boxed, &cut_off)) return {boxed, ExtractionRule::kBoxed};
   if (cut_off) return {};
 
-  if (const auto at = response.rfind("####"); at != std::string_view::npos) {
+  // The last "####" followed by an answer on its line (GSM8K's "#### 42"); a Markdown
+  // heading ("#### Final Answer" over the answer's line, "#### Verification") is
+  // skipped, as lm-eval's GSM8K pattern skips it. Only that one "####" is read.
+  for (auto at = response.rfind("####"); at != std::string_view::npos;
+       at = at == 0 ? std::string_view::npos : response.rfind("####", at - 1)) {
+    if (!number_or_math_follows(response.substr(at + 4))) continue;
     bool delimited = false;
     const std::string s = answer_sentence_tail(response.substr(at + 4), delimited);
     if (!s.empty()) return {s, ExtractionRule::kHashes};
+    break;
   }
 
   static const Pcre2Regex answer_is(R"((?:the|final) answer is\s*:?\s*)", /*caseless=*/true);

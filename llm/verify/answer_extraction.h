@@ -1,7 +1,8 @@
 // Finds the final answer in a model's (or a reference solution's) text.
 //
 // Rules, first that applies wins: the last \boxed{...} or \fbox{...} (braces balanced,
-// so nested \frac{..}{..} stay whole); "#### x" (GSM8K); the last "the answer is x" /
+// so nested \frac{..}{..} stay whole); the last "#### x" with a number or math on its
+// line (GSM8K; a Markdown heading "#### Final Answer" is no answer); the last "the answer is x" /
 // "final answer is x"; else the last number. One answer per response: trying several
 // candidates against the reference would reward a response that lists many. A last box
 // cut off before its closing brace (a truncated response) is no answer (kNone): the

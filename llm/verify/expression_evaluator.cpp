@@ -254,10 +254,25 @@ class Parser {
     return base;
   }
 
-  // x^23 means x^2 followed by 3 in TeX; one digit is the exponent.
+  // An exponent written without braces is the whole number that follows, as latex2sympy
+  // reads it: 2^10 is 1024 and x^0.5 is the root (TeX would typeset 2^1 then 0, but
+  // nobody means 2^1 * 0 = 0). A space ends it: "\sin^2 3x" is sin(3x)^2.
   NumericValue primary_digit() {
     if (!std::isdigit(static_cast<unsigned char>(peek()))) return primary();
-    return NumericValue::of_exact(Rational(s_[pos_++] - '0'));
+    cpp_int digits = 0, scale = 1;
+    bool seen_point = false;
+    for (const std::size_t begin = pos_; pos_ < s_.size() && pos_ - begin <= 1000; ++pos_) {
+      const char c = s_[pos_];
+      if (c == '.' && !seen_point && pos_ + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_ + 1]))) {
+        seen_point = true;
+        continue;
+      }
+      if (!std::isdigit(static_cast<unsigned char>(c))) break;
+      digits = digits * 10 + (c - '0');
+      if (seen_point) scale *= 10;
+    }
+    const Rational value(digits, scale);
+    return checked(value, value.convert_to<double>());
   }
 
   NumericValue group(char open, char close) {
@@ -311,7 +326,7 @@ class Parser {
       if (is_function(cmd)) {
         std::optional<NumericValue> power_of;
         if (eat("^")) power_of = peek() == '{' ? group('{', '}') : primary_digit();
-        const NumericValue arg = peek() == '(' ? group('(', ')') : peek() == '{' ? group('{', '}') : power_factor();
+        const NumericValue arg = peek() == '(' ? group('(', ')') : peek() == '{' ? group('{', '}') : bare_argument();
         NumericValue v = NumericValue::of_approx(apply_function(cmd, arg.approx));
         return power_of ? power(v, *power_of) : v;
       }
@@ -365,12 +380,29 @@ class Parser {
     return NumericValue::of_approx(variable_value(name, *point_));
   }
 
+  // The argument of a function written without parentheses, as latex2sympy reads it:
+  // the run of implicitly multiplied factors that follows, so \sin 2x is sin(2x) and
+  // \ln 2x is ln(2x) (not x sin 2). The run ends at + - , = and any explicit operator
+  // (\sin x/2 is sin(x)/2; latex2sympy would take x/2), and before another function
+  // or \sqrt: \sin x\cos x is sin(x)cos(x).
+  NumericValue bare_argument() {
+    NumericValue arg = power_factor();
+    while (starts_factor() && !starts_function()) arg = multiply(arg, power_factor());
+    return arg;
+  }
+
+  bool starts_function() const {
+    skip_space();
+    const std::string_view cmd = command_name(pos_);
+    return is_function(cmd) || cmd == "sqrt";
+  }
+
   NumericValue number() {
     const std::size_t begin = pos_;
     cpp_int digits = 0;
     cpp_int scale = 1;
     bool seen_point = false, seen_digit = false;
-    while (!at_end()) {
+    while (pos_ < s_.size()) {  // a space ends the literal: "1 2" is not 12
       const char c = s_[pos_];
       if (std::isdigit(static_cast<unsigned char>(c))) {
         digits = digits * 10 + (c - '0');
@@ -385,6 +417,12 @@ class Parser {
       if (pos_ - begin > 1000) throw ParseFailure{};  // a 1000-digit literal is no answer
     }
     if (!seen_digit) throw ParseFailure{};
+    // "3\quad 5" (normalised "3 5") is two numbers with nothing between them: neither 35
+    // nor the product 15, so no number.
+    if (pos_ < s_.size() && s_[pos_] == ' ') {
+      const char next = peek();
+      if (std::isdigit(static_cast<unsigned char>(next)) || next == '.') throw ParseFailure{};
+    }
     Rational value(digits, scale);
     if (!seen_point) {
       if (auto fraction = mixed_fraction()) return checked(value + *fraction, (value + *fraction).convert_to<double>());

@@ -123,6 +123,22 @@ void brace_short_arguments(std::string& s) {
   }
 }
 
+// Thousands separators as MATH and OlympiadBench typeset them, before the spacing
+// commands become spaces. ",\!" (a comma pulled tight to its digits: "10,\!080",
+// "11,\! 111,\! 111") only ever groups digits, so the number is written out: it must not
+// read as the list "10, 080". ",\," loses its space and keeps its comma: "1,000" is a
+// number against a number and a list against a list (answer_equivalence.h), as lists
+// put thin spaces after their commas too ("(3,\,100)"). A thin space or "\ " alone
+// before a group of three digits groups them, SI style: "1\,000", "1\ 000".
+void drop_thousands_spacing(std::string& s) {
+  static const Pcre2Regex tight_comma(R"((?<=\d)\s*(?:,|\{,\})(?:\s|\\,)*\\!(?:\s|\\[,!])*(?=\d{3}(?!\d)))");
+  static const Pcre2Regex spaced_comma(R"((?<=\d)\s*,\s*\\,(?:\s|\\,)*(?=\d{3}(?!\d)))");
+  static const Pcre2Regex grouping_space(R"((?<=\d)\s*(?:\\[,! ]\s*)+(?=\d{3}(?!\d)))");
+  s = tight_comma.replace_all(s, "");
+  s = spaced_comma.replace_all(s, ",");
+  s = grouping_space.replace_all(s, "");
+}
+
 }  // namespace
 
 std::string normalize_answer(std::string_view answer) {
@@ -152,15 +168,24 @@ std::string normalize_answer(std::string_view answer) {
   for (const std::string_view tail : {"\\)", "\\]"}) {
     if (s.ends_with(tail)) s = trim(std::string_view(s).substr(0, s.size() - 2));
   }
-  // \left. and \right. are invisible delimiters; the rest keep their bracket.
-  for (const std::string_view cmd : {"\\left.", "\\right.", "\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl",
-                                     "\\Bigr", "\\big", "\\Big", "\\displaystyle"}) {
-    replace_all(s, cmd, "");
-  }
+  // \left. and \right. are invisible delimiters; the rest keep their bracket. Whole
+  // command names only: \bigg( is not \big + "g(", and \rightarrow, \bigcup stay.
+  static const Pcre2Regex sizing(R"(\\(?:left|right|[Bb]igg?[lrm]?)(?![A-Za-z])\.?)");
+  s = sizing.replace_all(s, "");
+  replace_all(s, "\\displaystyle", "");
+  drop_thousands_spacing(s);
   // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
   // breaks are set aside while the spacing commands are replaced.
   constexpr std::string_view kRowBreak = "\x01";
   replace_all(s, "\\\\", kRowBreak);
+  // Spacing that TeX shows between two digits keeps them apart: "3\quad 5" and "1\ 2"
+  // are two numbers, not 35 and 12 (the thousands forms, "1\,000", are gone by now); the
+  // space survives the compaction below and the evaluator reads no number across it.
+  // Plain spaces, which math mode does not show, still join: OlympiadBench writes 11 as
+  // "\mathbf{1 1}".
+  constexpr std::string_view kDigitGap = "\x02";
+  static const Pcre2Regex digit_gap(R"((\d)\s*(?:(?:\\(?:qquad|quad|[,;: ])|~)\s*)+(?=\d))");
+  s = digit_gap.replace_all(s, "$1\x02");
   for (const std::string_view space : {"\\!", "\\,", "\\;", "\\:", "\\ ", "\\quad", "\\qquad", "~"}) {
     replace_all(s, space, " ");
   }
@@ -200,13 +225,22 @@ std::string normalize_answer(std::string_view answer) {
                                     std::isdigit(static_cast<unsigned char>(compact[compact.size() - 2])) &&
                                     digit(j) && digit(j + 1) && digit(j + 2) && !digit(j + 3);
     if (list_not_thousands) compact += ' ';
+    // "x^2 3", "\sin^2 3x": an exponent without braces ends at its space (the evaluator
+    // reads every digit after ^, so x^23 is x^{23}).
+    std::size_t run = compact.size();
+    while (run > 0 && std::isdigit(static_cast<unsigned char>(compact[run - 1]))) --run;
+    if (run > 0 && run < compact.size() && compact[run - 1] == '^' && digit(j)) compact += ' ';
     i = j - 1;
   }
   s = std::move(compact);
+  replace_all(s, kDigitGap, " ");
   brace_short_arguments(s);
-  // "x^{2}" and "x^2", "a_{n}" and "a_n": braces around one character say nothing.
-  static const Pcre2Regex single_brace(R"(([\^_])\{([A-Za-z0-9])\})");
-  s = single_brace.replace_all(s, "$1$2");
+  // "x^{2}" and "x^2", "a_{n}" and "a_n": braces around one character say nothing;
+  // except an exponent's before a digit, as x^{2}3 without them would read as x^{23}.
+  static const Pcre2Regex single_brace_subscript(R"(_\{([A-Za-z0-9])\})");
+  static const Pcre2Regex single_brace_exponent(R"(\^\{([A-Za-z0-9])\}(?![0-9]))");
+  s = single_brace_subscript.replace_all(s, "_$1");
+  s = single_brace_exponent.replace_all(s, "^$1");
   // x^{\prime} and x' are one derivative (after the spaces are gone).
   for (const std::string_view prime : {"^{\\prime\\prime}", "^{\\prime}", "^\\prime"}) {
     replace_all(s, prime, prime.find("\\prime\\prime") != std::string_view::npos ? "''" : "'");

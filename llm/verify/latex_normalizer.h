@@ -3,11 +3,13 @@
 //
 // What it drops and why, following the public math-evaluation harnesses (Hendrycks'
 // strip_string, Qwen2.5-Math's strip_answer_string, lm-eval's Minerva normaliser):
-// math delimiters ($, \( \)), \left/\right, spacing commands and all whitespace,
+// math delimiters ($, \( \)), \left/\right, spacing commands and all whitespace (but
+// a space TeX shows between two digits, "3\quad 5", "1\ 2", stays: two numbers),
 // \displaystyle, degree marks (^\circ, °), a trailing period, a trailing unit in
 // \text{}/\mbox{}/\mathrm{} after a value ("5\text{ cm}" -> "5"), LaTeX thousands
-// separators ("1{,}000"; plain "1,000" could be a list, so answer_equivalence.h
-// decides). It rewrites \dfrac/\tfrac to \frac, \frac12 to \frac{1}{2},
+// separators ("1{,}000", MATH's "10,\!080", SI's "1\,000" and "1\ 000" before a
+// group of three digits; plain "1,000" and "1,\,000" could be a list, so
+// answer_equivalence.h decides). It rewrites \dfrac/\tfrac to \frac, \frac12 to \frac{1}{2},
 // \sqrt2 to \sqrt{2}, unwraps the remaining \text{...}, and maps Unicode π, √, −, ×.
 // "\%" becomes "%" and stays: the equivalence check decides what a percent means.
 #pragma once

@@ -49,6 +49,48 @@ TEST(AnswerEquivalence, ThreeDigitListsAreNotThousands) {
   EXPECT_TRUE(same("100,200", "100200"));  // without the space it is one number
 }
 
+TEST(AnswerEquivalence, ThousandsSeparatorsAsMathTypesetsThem) {
+  // MATH-500's references write ",\!" (was read as a list of two, "10, 080").
+  EXPECT_TRUE(same("\\boxed{10080}", "10,\\!080"));
+  EXPECT_TRUE(same("32348", "\\$32,\\!348"));
+  EXPECT_TRUE(same("11111111100", "11,\\! 111,\\! 111,\\! 100"));
+  EXPECT_TRUE(same("\\boxed{1,\\!200}", "1200"));
+  EXPECT_TRUE(same("\\boxed{\\$1,\\!200}", "1200"));
+  EXPECT_TRUE(same("1,\\,200", "1200"));
+  EXPECT_TRUE(same("1\\,000", "1000"));
+  // Written out, the number is no list: its groups are not two answers in any order.
+  EXPECT_FALSE(same("\\boxed{80, 10}", "10,\\!080"));
+  EXPECT_FALSE(same("\\boxed{200, 1}", "1,\\!200"));
+  EXPECT_FALSE(same("10, 80", "10,\\!080"));
+  // A thin space after a list's comma leaves a list.
+  EXPECT_TRUE(same("1,\\,2", "2, 1"));
+  EXPECT_TRUE(same("(3,\\, 100)", "(3,100)"));
+}
+
+TEST(AnswerEquivalence, ASpaceBetweenDigitsDoesNotJoinThem) {
+  EXPECT_FALSE(same("\\boxed{3\\quad 5}", "35"));
+  EXPECT_FALSE(same("\\boxed{1\\ 2}", "12"));
+  EXPECT_FALSE(same("3~5", "35"));
+  EXPECT_FALSE(same("3\\quad 5", "15"));
+  EXPECT_TRUE(same("3\\quad 5", "3 \\quad 5"));  // as text, itself
+  EXPECT_TRUE(same("1\\,000", "1000"));          // the thousands form
+  // Plain spaces are not shown in math mode: OlympiadBench's solutions write 11 as
+  // "\mathbf{1 1}" (ids 2673, 2829, 2971).
+  EXPECT_TRUE(same("\\mathbf{1 1}", "11"));
+  EXPECT_TRUE(same("\\frac{1 5}{4}", "\\frac{15}{4}"));
+}
+
+TEST(AnswerEquivalence, AnExponentWithoutBracesIsTheWholeNumber) {
+  EXPECT_TRUE(same("\\boxed{2^10}", "1024"));
+  EXPECT_FALSE(same("\\boxed{2^10}", "0"));
+  EXPECT_FALSE(same("10^23", "300"));
+  EXPECT_TRUE(same("x^10", "x^{10}"));
+  EXPECT_TRUE(same("x^2 3", "3x^2"));  // a space ends the exponent
+  EXPECT_FALSE(same("x^2 3", "x^{23}"));
+  EXPECT_TRUE(same("x^{2}3", "3x^2"));
+  EXPECT_TRUE(same("x_{1}2", "2x_1"));
+}
+
 TEST(AnswerEquivalence, RootsAndPi) {
   EXPECT_TRUE(same("2\\sqrt{3}", "\\sqrt{12}"));
   EXPECT_FALSE(same("2\\sqrt{3}", "\\sqrt{13}"));
@@ -76,6 +118,21 @@ TEST(AnswerEquivalence, ConstantsWithFunctionsOrECompareByValue) {
   EXPECT_FALSE(same("\\frac{1}{e}", "e"));
   EXPECT_FALSE(same("\\ln 2", "0.69"));  // a rounded value is off by more than 1e-6
   EXPECT_FALSE(same("\\cos 0", "1, 1"));
+}
+
+TEST(AnswerEquivalence, AFunctionWithoutParenthesesTakesTheProductAfterIt) {
+  // \sin 2x is sin(2x), as latex2sympy reads it (was sin(2) times x).
+  EXPECT_TRUE(same("\\sin 2x", "\\sin(2x)"));
+  EXPECT_FALSE(same("\\sin 2x", "x\\sin 2"));
+  EXPECT_TRUE(same("\\frac{\\cos 2t}{15}", "\\frac{\\cos (2 t)}{15}"));
+  EXPECT_TRUE(same("\\ln 2x", "\\ln(2x)"));
+  EXPECT_TRUE(same("\\sin^2 3x", "(\\sin(3x))^2"));
+  EXPECT_TRUE(same("\\sin \\pi x", "\\sin(\\pi x)"));
+  // The run ends at a sum, an explicit operator and another function.
+  EXPECT_TRUE(same("\\sin 2x+1", "\\sin(2x)+1"));
+  EXPECT_TRUE(same("\\sin x/2", "\\frac{\\sin(x)}{2}"));
+  EXPECT_TRUE(same("2\\sin x\\cos x", "\\sin(2x)"));
+  EXPECT_TRUE(same("\\sin x\\sqrt{2}", "\\sqrt{2}\\sin(x)"));
 }
 
 TEST(AnswerEquivalence, TinyNonzeroValuesCompareRelatively) {
@@ -178,6 +235,12 @@ TEST(AnswerEquivalence, VariableAssignments) {
   EXPECT_TRUE(same("3", "x = 3"));
   EXPECT_TRUE(same("x=1, y=2", "1,2"));
   EXPECT_FALSE(same("x=4", "3"));
+  // Labelled on both sides, an element meets its own label (values alone matched before).
+  EXPECT_FALSE(same("\\boxed{a=3, b=2}", "a=2, b=3"));
+  EXPECT_TRUE(same("b=2, a=3", "a=3, b=2"));
+  EXPECT_FALSE(same("x_1=1, x_2=2", "x_{1}=2, x_{2}=1"));
+  EXPECT_TRUE(same("x=1, x=2", "x=2, x=1"));
+  EXPECT_TRUE(same("x=2, y=1", "1, 2"));  // one side unlabelled: values in any order, as before
 }
 
 TEST(AnswerEquivalence, ExpressionsByEvaluationAtPoints) {

@@ -100,6 +100,26 @@ TEST(AnswerExtraction, ReadsGsm8kHashes) {
   EXPECT_EQ(a.text, "1,007");
 }
 
+TEST(AnswerExtraction, AHashesHeadingIsNoAnswer) {
+  // A Markdown heading took over: "#### Final Answer\n42" gave "Final Answer".
+  const auto heading = extract_final_answer("#### Final Answer\n42");
+  EXPECT_EQ(heading.rule, ExtractionRule::kLastNumber);
+  EXPECT_EQ(heading.text, "42");
+  const auto verification = extract_final_answer("The answer is 42.\n\n#### Verification\n6*7=42.");
+  EXPECT_EQ(verification.rule, ExtractionRule::kAnswerIs);
+  EXPECT_EQ(verification.text, "42");
+  EXPECT_EQ(extract_final_answer("#### Step 2: Conclude\nSo the answer is 42.").text, "42");
+  EXPECT_EQ(extract_final_answer("#### \\textbf{Answer}\n7").text, "7");
+  // An earlier "####" with a number still counts; so do math and bold after it.
+  const auto earlier = extract_final_answer("#### 18\n\n#### Check\n3 * 6 = 18, and 2 more.");
+  EXPECT_EQ(earlier.rule, ExtractionRule::kHashes);
+  EXPECT_EQ(earlier.text, "18");
+  EXPECT_EQ(extract_final_answer("so\n#### -3.5").text, "-3.5");
+  EXPECT_EQ(extract_final_answer("#### **18**").text, "18");
+  EXPECT_EQ(extract_final_answer("#### $\\frac{1}{2}$").text, "\\frac{1}{2}");
+  EXPECT_EQ(extract_final_answer("####").rule, ExtractionRule::kNone);
+}
+
 TEST(AnswerExtraction, ReadsTheAnswerIsSentence) {
   const auto a = extract_final_answer("Thus the answer is $\\frac{3}{4}$. Then we stop at 9.");
   EXPECT_EQ(a.rule, ExtractionRule::kAnswerIs);

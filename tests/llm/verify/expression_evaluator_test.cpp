@@ -76,6 +76,25 @@ TEST(ExpressionEvaluator, NonNumbersAreNullopt) {
   }
 }
 
+TEST(ExpressionEvaluator, AnExponentWithoutBracesIsTheWholeNumber) {
+  // As latex2sympy reads it; one digit only made 2^10 = 2^1 * 0 = 0 and 10^23 = 300.
+  EXPECT_EQ(exact("2^10"), Rational(1024));
+  EXPECT_EQ(exact("2^10-1"), Rational(1023));
+  EXPECT_EQ(exact("10^23"), Rational(boost::multiprecision::pow(boost::multiprecision::cpp_int(10), 23)));
+  EXPECT_EQ(exact("3\\cdot2^10"), Rational(3072));
+  EXPECT_EQ(exact("4^0.5"), Rational(2));
+  EXPECT_EQ(exact("2^3 5"), Rational(40));  // the normaliser keeps this space: 2^3 then 5
+}
+
+TEST(ExpressionEvaluator, TwoNumbersWithASpaceBetweenAreNoNumber) {
+  // The normaliser keeps the space of "3\\quad 5": it is neither 35 (read before) nor 15.
+  for (const std::string s : {"3 5", "1 2", "2+3 4", "1 .5"}) {
+    EXPECT_FALSE(evaluate_number(s).has_value()) << s;
+    EXPECT_FALSE(evaluate_at_point(s, 1).has_value()) << s;
+  }
+  EXPECT_EQ(exact("137 \\frac{1}{2}"), Rational(275, 2));  // a space before anything else is nothing
+}
+
 TEST(ExpressionEvaluator, HugePowersLeaveExactArithmetic) {
   EXPECT_EQ(exact("2^{1000}"), Rational(boost::multiprecision::pow(boost::multiprecision::cpp_int(2), 1000)));
   // Past the exact budget (4096 bits) the value goes on as a double ...

@@ -14,6 +14,25 @@ TEST(LatexNormalizer, DropsDelimitersSpacingAndLeftRight) {
   EXPECT_EQ(normalize_answer("100, 200"), "100, 200");
   EXPECT_EQ(normalize_answer("100,200"), "100,200");
   EXPECT_EQ(normalize_answer("(1, 2)"), "(1,2)");
+  // And between two digits, which it keeps apart ("3\\quad 5" was 35).
+  EXPECT_EQ(normalize_answer("3\\quad 5"), "3 5");
+  EXPECT_EQ(normalize_answer("1\\ 2"), "1 2");
+  EXPECT_EQ(normalize_answer("3~\\;5"), "3 5");
+  EXPECT_EQ(normalize_answer("2 x + 3"), "2x+3");
+  EXPECT_EQ(normalize_answer("1 1"), "11");  // a plain space shows nothing in math mode
+  EXPECT_EQ(normalize_answer("x^2 3"), "x^2 3");  // but it ends an exponent without braces
+  EXPECT_EQ(normalize_answer("x^{2} 3"), "x^{2}3");  // its braces stay: x^23 is x^{23}
+}
+
+TEST(LatexNormalizer, DropsSizingCommandsByTheirWholeName) {
+  // \bigg( read as \big then "g(" left a stray g; \rightarrow lost its \right.
+  EXPECT_EQ(normalize_answer("\\bigg(1, 2\\bigg)"), "(1,2)");
+  EXPECT_EQ(normalize_answer("\\Bigg[\\frac12,3\\Bigg]"), "[\\frac{1}{2},3]");
+  EXPECT_EQ(normalize_answer("\\biggl(1\\biggr) + \\Biggl[2\\Biggr] + \\bigl\\{3\\bigr\\}"), "(1)+[2]+\\{3\\}");
+  EXPECT_EQ(normalize_answer("\\left.x\\right|"), "x|");
+  EXPECT_EQ(normalize_answer("x \\rightarrow \\infty"), "x\\rightarrow\\infty");
+  EXPECT_EQ(normalize_answer("A \\bigcup B"), "A\\bigcup B");
+  EXPECT_EQ(normalize_answer("\\leftarrow"), "\\leftarrow");
 }
 
 TEST(LatexNormalizer, RewritesFractionSpellings) {
@@ -54,6 +73,15 @@ TEST(LatexNormalizer, KeepsATextOnlyAnswer) {
 
 TEST(LatexNormalizer, RemovesLatexThousandsSeparatorsOnly) {
   EXPECT_EQ(normalize_answer("1{,}000"), "1000");
+  // MATH's ",\!" joins the number ("10,\!080" read as the list "10, 080" before); ",\,"
+  // is a plain comma; a thin space alone groups three digits.
+  EXPECT_EQ(normalize_answer("10,\\!080"), "10080");
+  EXPECT_EQ(normalize_answer("\\$32,\\!348"), "32348");
+  EXPECT_EQ(normalize_answer("11,\\! 111,\\! 111,\\! 100"), "11111111100");
+  EXPECT_EQ(normalize_answer("1,\\,000"), "1,000");
+  EXPECT_EQ(normalize_answer("(3,\\,100)"), "(3,100)");
+  EXPECT_EQ(normalize_answer("1\\,000\\,000"), "1000000");
+  EXPECT_EQ(normalize_answer("1\\ 000"), "1000");
   EXPECT_EQ(normalize_answer("1,000"), "1,000");  // a number or a list: the equivalence decides
   EXPECT_EQ(normalize_answer("1, 2"), "1,2");
 }
