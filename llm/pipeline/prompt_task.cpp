@@ -191,7 +191,9 @@ class MathTask final : public PromptTask {
 class CodeTask final : public PromptTask {
  public:
   CodeTask(verify::CodeBenchmark benchmark, const std::filesystem::path& data_dir, const Tokenizer& tokenizer)
-      : benchmark_(benchmark), cases_(verify::load_code_benchmark(benchmark, data_dir)), tokenizer_(tokenizer) {}
+      : benchmark_(benchmark), cases_(verify::load_code_benchmark(benchmark, data_dir)), tokenizer_(tokenizer) {
+    verify::add_hidden_path(sandbox_, data_dir);  // the answer keys: no program may read them
+  }
 
   std::string name() const override { return std::string(verify::code_benchmark_name(benchmark_)); }
 
@@ -217,7 +219,7 @@ class CodeTask final : public PromptTask {
       throw InputError(fmt::format("{}: prompt index {} outside the benchmark's {} records", name(), prompt.index,
                                    cases_.size()));
     }
-    const verify::CodeVerifyResult r = verify::verify_code(response, cases_[prompt.index].task);
+    const verify::CodeVerifyResult r = verify::verify_code(response, cases_[prompt.index].task, sandbox_);
     TaskVerdict out{static_cast<double>(r.reward), r.reason, "", ""};
     if (r.reward == 1) {
       // Distinct solutions: the program with its whitespace runs collapsed.
@@ -236,6 +238,7 @@ class CodeTask final : public PromptTask {
   verify::CodeBenchmark benchmark_;
   std::vector<verify::CodeBenchmarkCase> cases_;
   const Tokenizer& tokenizer_;
+  verify::SandboxOptions sandbox_;
 };
 
 countdown::TaskConfig read_countdown_config(const std::filesystem::path& model_folder, std::uint64_t* seed) {

@@ -81,6 +81,7 @@ std::vector<CodeBenchmarkCase> load_humaneval(const fs::path& path, bool plus) {
     c.prompt = string_field(r, "prompt", where);
     c.task.kind = CodeTestKind::kCheckFunction;
     c.task.entry_point = string_field(r, "entry_point", where);
+    c.task.prompt = c.prompt;  // its imports and helpers: the tests of 38, 50 and 32 call them
     c.task.test_code = string_field(r, "test", where);
     const std::string solution = c.prompt + string_field(r, "canonical_solution", where);
     c.reference_response = fenced(solution);

@@ -1,5 +1,6 @@
 // The code benchmarks in ../shared/data (see its SOURCES.md) as verifier tasks:
-//   humaneval      HumanEval.jsonl.gz: check(entry_point) on prompt + completion
+//   humaneval      HumanEval.jsonl.gz: check(entry_point) on prompt + the program
+//                  (CodeTask::prompt)
 //   humanevalplus  HumanEvalPlus.jsonl.gz: the same check(), then the candidate against
 //                  the canonical solution on base_input + plus_input (atol)
 //   livecodebench  livecodebench.json: stdin tests, or functional tests of a

@@ -14,16 +14,25 @@ namespace disa::llm::verify {
 // A fresh random marker, "@@disa-<16 hex digits>".
 std::string new_run_marker();
 
-// HumanEval: exec solution.py, then tests.py (the benchmark's check(candidate), run in
-// the candidate's namespace because some tests call the prompt's helpers), then
-// check(<entry_point>). With `differential`, also reference.py's <entry_point> on every
-// argument list in inputs.json: candidate and reference outputs must be equal, floats
-// within atol (1e-6 when atol is 0) + 1e-7 relative (evalplus's rule).
+// HumanEval: read tests.py (and with `differential` inputs.json and expected.pkl) and
+// remove them, exec solution.py, then the tests (the benchmark's check(candidate), run
+// in the candidate's namespace, as human-eval does), then check(<entry_point>). With
+// `differential`, also <entry_point> on every argument list in inputs.json against the
+// reference's outputs in expected.pkl (reference_driver's payload): equal, floats within
+// atol (1e-6 when atol is 0) + 1e-7 relative (evalplus's rule); for find_zero
+// (HumanEval/32), as evalplus, any x with |poly(x)| <= atol.
 std::string check_function_driver(const std::string& entry_point, bool differential, double atol,
                                   const std::string& marker);
 
-// LiveCodeBench LeetCode tasks: the usual imports, exec solution.py, then
-// Solution().<method>(*args) with one JSON argument per stdin line; prints
+// HumanEval+'s reference, run on its own (never where the candidate runs, which could
+// import or read it): exec reference.py, call <entry_point> on every argument list in
+// inputs.json, print `\n<marker> expected <N>\n` and N bytes of pickled records (one per
+// input: None when the reference raised, the output, or digests of an output too large
+// to send that is compared exactly) as its only stdout.
+std::string reference_driver(const std::string& entry_point, double atol, const std::string& marker);
+
+// LiveCodeBench LeetCode tasks: the usual imports, read the arguments (one JSON value
+// per stdin line), exec solution.py, then Solution().<method>(*args); prints
 // `<marker> result <json>` as its last line.
 std::string functional_driver(const std::string& method, const std::string& marker);
 

@@ -47,6 +47,7 @@ CodeTask check_function_task(const nlohmann::json& record, const std::string& wh
                                  "check(entry_point))", where));
   }
   task.entry_point = identifier_field(record, "entry_point", where);
+  if (const auto prompt = optional_string(record, "prompt", where)) task.prompt = *prompt;
   if (const auto reference = optional_string(record, "reference", where)) {
     task.reference = *reference;
     if (!record.contains("inputs") || !record["inputs"].is_array()) {

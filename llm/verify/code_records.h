@@ -1,5 +1,6 @@
 // `disa llm verify --task code|humaneval|...` records as verifier tasks. A record is
 //   {"response": ..., "tests": <HumanEval check() source>, "entry_point": "f"}
+//     optional "prompt" (source the program is appended to: CodeTask::prompt);
 //     optional "reference" (a correct program), "inputs" (argument lists), "atol": HumanEval+
 //   {"response": ..., "tests": [{"input", "output"[, "testtype"]}, ...]}
 //     (or that list as a JSON string, as the datasets store it); functional tests need

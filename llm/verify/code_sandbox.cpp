@@ -17,8 +17,11 @@
 #include "llm/verify/code_sandbox.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <poll.h>
 #include <sched.h>
@@ -26,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -36,6 +40,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -54,6 +60,7 @@ struct ChildPlan {
   int stderr_fd = -1;
   std::string uid_map, gid_map;
   std::string tmpfs_options;
+  std::vector<std::string> hidden_paths;  // canonical, checked by run_in_sandbox
   std::string work_dir;
   std::vector<std::string> file_paths;  // work_dir/name
   const std::vector<SandboxFile>* files = nullptr;
@@ -105,8 +112,21 @@ void mount_private_tmpfs(const ChildPlan& plan, const char* dir) {
   }
 }
 
+// Covers an answer key on the host: a directory with an empty read-only tmpfs, a file
+// with /dev/null (the bind keeps the read-only flag of its source). A path that does
+// not exist (or that the caller cannot even stat) has nothing to show.
+void hide_path(const ChildPlan& plan, const char* path) {
+  struct stat st {};
+  if (stat(path, &st) != 0) return;
+  const int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                             "size=4k,mode=0555")
+                                     : mount("/dev/null", path, nullptr, MS_BIND, nullptr);
+  if (rc != 0) child_fail(plan, "hide a path from the program");
+}
+
 // In the new mount namespace: nothing propagates out, everything read-only and
-// nosuid, private tmpfs where programs write, a /proc of the new PID namespace.
+// nosuid, the hidden paths covered, private tmpfs where programs write, a /proc of the
+// new PID namespace.
 void set_up_mounts(const ChildPlan& plan) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail(plan, "make / private");
   mount_attr attr{};
@@ -114,6 +134,8 @@ void set_up_mounts(const ChildPlan& plan) {
   if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) != 0) {
     child_fail(plan, "make the file tree read-only (mount_setattr, Linux >= 5.12)");
   }
+  // Before the private tmpfs: a hidden path under /tmp is then covered by both.
+  for (const std::string& path : plan.hidden_paths) hide_path(plan, path.c_str());
   mount_private_tmpfs(plan, "/tmp");
   mount_private_tmpfs(plan, "/var/tmp");
   mount_private_tmpfs(plan, "/dev/shm");
@@ -136,6 +158,64 @@ void drop_all_capabilities(const ChildPlan& plan) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
   if (syscall(SYS_capset, &header, data) != 0) child_fail(plan, "clear capabilities");
+}
+
+#if defined(__x86_64__)
+constexpr std::uint32_t kAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr std::uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
+#else
+#error "code_sandbox: name this architecture's AUDIT_ARCH for the seccomp filter"
+#endif
+
+// The jump from BPF instruction `at` to `target` (relative, as BPF counts).
+constexpr std::uint8_t bpf_jump(int at, int target) { return static_cast<std::uint8_t>(target - at - 1); }
+
+// RLIMIT_AS counts mapped memory only. A memfd (up to RLIMIT_FSIZE each, one per open
+// file) or a SysV shared memory segment or message queue (the private IPC namespace
+// has the kernel's default caps, hundreds of GiB) holds memory without a mapping:
+// 160 memfds of 15 MiB grew the host's Shmem by 2.4 GB under a 1 GiB cap. So do the
+// queues of a socket whose buffer the program raises (SO_SNDBUF up to net.core.wmem_max:
+// 126 Unix socket pairs queued 1 GB on a host with wmem_max 4 MiB). These calls fail
+// with ENOSYS, as on a kernel without them (setsockopt only for the buffer sizes); so
+// does every call of another ABI (i386 int 0x80, x32), which could name them by other
+// numbers. POSIX shm_open is a file in the 64 MiB /dev/shm tmpfs and stays allowed.
+void install_seccomp_filter(const ChildPlan& plan) {
+  constexpr std::uint32_t kDeny = SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA);
+  constexpr int kAllowAt = 17, kDenyAt = 18;  // the two verdicts, last
+  // Syscall arguments are 64-bit; the kernel reads level and optname as ints, the low
+  // word on these little-endian ABIs.
+  constexpr std::uint32_t kLevel = offsetof(seccomp_data, args) + 1 * sizeof(std::uint64_t);
+  constexpr std::uint32_t kOptname = offsetof(seccomp_data, args) + 2 * sizeof(std::uint64_t);
+  static const sock_filter filter[] = {
+      /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, bpf_jump(1, 3), 0),
+      /* 2 */ BPF_STMT(BPF_RET | BPF_K, kDeny),
+      /* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+#if defined(__x86_64__)
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, bpf_jump(4, kDenyAt), 0),
+#else
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0),  // no x32: on to 5
+#endif
+      /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, bpf_jump(5, kDenyAt), 0),
+      /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_secret, bpf_jump(6, kDenyAt), 0),
+      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_shmget, bpf_jump(7, kDenyAt), 0),
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_msgget, bpf_jump(8, kDenyAt), 0),
+      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt, 0, bpf_jump(9, kAllowAt)),
+      /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kLevel),
+      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, bpf_jump(11, kAllowAt)),
+      /* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kOptname),
+      /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_SNDBUF, bpf_jump(13, kDenyAt), 0),
+      /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_RCVBUF, bpf_jump(14, kDenyAt), 0),
+      /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_SNDBUFFORCE, bpf_jump(15, kDenyAt), 0),
+      /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_RCVBUFFORCE, bpf_jump(16, kDenyAt), 0),
+      /* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      /* 18 */ BPF_STMT(BPF_RET | BPF_K, kDeny),
+  };
+  static_assert(sizeof filter / sizeof filter[0] == kDenyAt + 1);
+  const sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]),
+                           const_cast<sock_filter*>(filter)};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) child_fail(plan, "install the seccomp filter");
 }
 
 void set_limit(const ChildPlan& plan, int resource, rlim_t soft, rlim_t hard) {
@@ -174,6 +254,7 @@ void set_limit(const ChildPlan& plan, int resource, rlim_t soft, rlim_t hard) {
     drop_all_capabilities(plan);
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(plan, "no_new_privs");
+  install_seccomp_filter(plan);  // after no_new_privs, which an unprivileged filter needs
   if (chdir(plan.work_dir.c_str()) != 0) child_fail(plan, "chdir to the work directory");
   sigset_t none;
   sigemptyset(&none);
@@ -288,6 +369,32 @@ struct StatusMessages {
   }
 };
 
+// `inner` is `outer` or lies under it (both absolute and normal).
+bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto o = outer.begin();
+  for (auto i = inner.begin(); o != outer.end(); ++i, ++o) {
+    if (o->empty()) continue;  // outer's trailing separator
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+// Why `path` cannot be a hidden path ("" when it can): the program needs the root and
+// the interpreter.
+std::string unhideable_reason(const std::filesystem::path& path, const SandboxOptions& options) {
+  namespace fs = std::filesystem;
+  if (!path.is_absolute()) return "it is not absolute";
+  std::error_code ec, python_ec;
+  const fs::path hidden = fs::weakly_canonical(path, ec);
+  if (ec) return ec.message();
+  if (hidden == hidden.root_path()) return "it is the root";
+  const fs::path resolved = fs::weakly_canonical(options.python, python_ec);
+  for (const fs::path& python : {fs::path(options.python).lexically_normal(), python_ec ? fs::path() : resolved}) {
+    if (python.is_absolute() && is_within(python, hidden)) return "it holds the interpreter " + python.string();
+  }
+  return "";
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -317,6 +424,11 @@ SandboxResult run_in_sandbox(const std::vector<SandboxFile>& files, const std::s
       throw std::invalid_argument(fmt::format("run_in_sandbox: file name '{}' must be a plain name", f.name));
     }
   }
+  for (const auto& path : options.hidden_paths) {
+    if (const std::string why = unhideable_reason(path, options); !why.empty()) {
+      throw std::invalid_argument(fmt::format("run_in_sandbox: hidden path '{}' cannot be hidden: {}", path, why));
+    }
+  }
   const SandboxLimits& l = options.limits;
   if (!(l.wall_seconds > 0) || l.cpu_seconds <= 0 || l.max_processes <= 0 || l.output_bytes == 0) {
     throw std::invalid_argument(fmt::format(
@@ -333,6 +445,7 @@ SandboxResult run_in_sandbox(const std::vector<SandboxFile>& files, const std::s
   plan.uid_map = fmt::format("0 {} 1", geteuid());
   plan.gid_map = fmt::format("0 {} 1", getegid());
   plan.tmpfs_options = fmt::format("size={},mode=1777", l.tmpfs_bytes);
+  for (const auto& path : options.hidden_paths) plan.hidden_paths.push_back(std::filesystem::weakly_canonical(path).string());
   plan.work_dir = "/tmp/sandbox";
   std::filesystem::path unisolated_dir;
   if (options.allow_unisolated) {
@@ -494,6 +607,16 @@ SandboxResult run_in_sandbox(const std::vector<SandboxFile>& files, const std::s
     }
   }
   return result;
+}
+
+bool add_hidden_path(SandboxOptions& options, const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  if (ec || !unhideable_reason(absolute, options).empty()) return false;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(absolute, ec);
+  if (ec) return false;
+  options.hidden_paths.push_back(canonical.string());
+  return true;
 }
 
 std::optional<std::string> sandbox_unavailable_reason(const SandboxOptions& options) {

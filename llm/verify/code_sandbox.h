@@ -5,10 +5,13 @@
 // PID namespace (when the sandbox's init exits, the kernel kills every process left
 // in it, so background children and fork bombs end with the run), mount namespace
 // (the whole file tree read-only, a private size-capped tmpfs on /tmp, /var/tmp and
-// /dev/shm, the program's working directory inside it), and IPC/UTS namespaces. As
+// /dev/shm, the program's working directory inside it, `hidden_paths` covered by
+// empty mounts), and IPC/UTS namespaces. As
 // root the program then runs as an unprivileged uid of its own; without root
 // a user namespace maps the caller to root inside and every capability is dropped
-// before exec. Both ways RLIMIT_NPROC is enforced, which contains a fork bomb.
+// before exec. Both ways RLIMIT_NPROC is enforced, which contains a fork bomb, and a
+// seccomp filter refuses the memory RLIMIT_AS does not count (memfd_create, SysV shared
+// memory and message queues, raised socket buffers).
 // Limits: wall clock (poll, then SIGKILL of the whole tree), CPU seconds, address
 // space, file size, open files, processes, no core dumps, and a cap on the bytes of
 // stdout plus stderr kept (over it: killed, "output limit").
@@ -20,6 +23,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -53,7 +57,18 @@ struct SandboxOptions {
   unsigned sandbox_uid_base = 1u << 30;
   bool allow_unisolated = false;  // run without namespaces where they cannot be made
   std::vector<std::string> program_args;  // after the program's name (its sys.argv[1:])
+  // Absolute paths the program must not read (answer keys: the benchmark files, the
+  // records being scored): inside the sandbox a directory is covered by an empty
+  // read-only tmpfs and a file by /dev/null; a path that does not exist is skipped.
+  // run_in_sandbox refuses "/" and a path holding the interpreter (std::invalid_argument).
+  // Unisolated runs cannot hide anything.
+  std::vector<std::string> hidden_paths;
 };
+
+// Adds `path`, made absolute and canonical, to options.hidden_paths when it can be
+// hidden: not "/" and not holding the interpreter (options.python as given or with its
+// links resolved). Returns whether it was added.
+bool add_hidden_path(SandboxOptions& options, const std::filesystem::path& path);
 
 enum class LimitHit { kNone, kWallTime, kCpuTime, kOutput, kMemory };
 

@@ -5,10 +5,12 @@
 // stderr line>", "no code found".
 //
 // Three kinds of test, one per benchmark family:
-//   kCheckFunction  HumanEval: program + the test source + check(entry_point), one run;
-//                   with `reference` and `inputs` (HumanEval+) the same run then calls
-//                   the candidate and the reference on every input and compares
-//                   (floats within atol, 1e-6 when atol is 0, + 1e-7 relative: evalplus).
+//   kCheckFunction  HumanEval: prompt + program + the test source + check(entry_point),
+//                   one run; with `reference` and `inputs` (HumanEval+) the reference's
+//                   outputs are computed first in a run of its own, and the candidate's
+//                   run then calls the candidate on every input and compares (floats
+//                   within atol, 1e-6 when atol is 0, + 1e-7 relative; find_zero by
+//                   |poly(x)| <= atol: evalplus's rules).
 //   kStdio          LiveCodeBench stdin / Codeforces: one run per test, stdin -> stdout,
 //                   compared token-wise (compare_outputs); stops at the first failure.
 //   kFunctional     LiveCodeBench LeetCode tasks: Solution().<method>(*args), args one
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +41,12 @@ struct CodeTestCase {
 struct CodeTask {
   CodeTestKind kind = CodeTestKind::kStdio;
   std::string entry_point;  // kCheckFunction: the function; kFunctional: Solution's method
+  // kCheckFunction, optional: source the program is appended to (HumanEval's prompt:
+  // its imports, helpers and the function's def with only its docstring). The program
+  // run is prompt + "\n" + the extracted program, as human-eval runs prompt + completion:
+  // a response with the whole function redefines the docstring-only def, one with only
+  // the (indented) body completes it; either way the prompt's imports and helpers exist.
+  std::string prompt;
   std::string test_code;    // kCheckFunction: source defining check(candidate)
   std::string reference;    // kCheckFunction, optional: a correct program (HumanEval+)
   std::string inputs_json;  // kCheckFunction with reference: JSON list of argument lists
@@ -45,18 +54,20 @@ struct CodeTask {
   std::vector<CodeTestCase> tests;  // kStdio, kFunctional
 };
 
-// HumanEval+ runs (check() plus the candidate and the reference on every input) get
-// this many times SandboxOptions' wall and CPU limits.
+// HumanEval+ runs (check() plus the candidate on every input) get this many times
+// SandboxOptions' wall and CPU limits; so does the reference's run, which is separate
+// (its time never counts against the candidate) and made once per task and interpreter
+// in a process (its outputs are kept for the next response to the same task).
 inline constexpr double kDifferentialTimeFactor = 3;
 
 struct CodeVerifyResult {
   int reward = 0;  // 0 or 1
   std::string reason;
-  std::string program;  // as extracted from the response
+  std::string program;  // as extracted from the response (without the task's prompt)
   int tests_passed = 0;
   int tests_total = 0;
   LimitHit limit = LimitHit::kNone;
-  double wall_seconds = 0;  // all runs together
+  double wall_seconds = 0;  // all runs together (the reference's when it ran for this call)
 };
 
 // Throws SandboxError when the sandbox cannot run (never a reward of 0 for that) and
@@ -67,7 +78,14 @@ CodeVerifyResult verify_code(std::string_view response, const CodeTask& task, co
 // 1e-6 absolute or relative of each other; an integer and a float equal only when the
 // float is that integer (Python's int == float: 3.0 is 3, 1e18 is not
 // 1000000000000000001); arrays and objects element by element; the rest exactly.
+// Integers beyond 64 bits, which nlohmann::json::parse turns into doubles, compare
+// exactly when parsed by parse_json_exact_integers (10**30 + 1 is not 10**30).
 bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b);
+
+// JSON text as nlohmann::json, except that an integer literal too large for 64 bits is
+// kept as its digits (a binary value holding the text, sign included) rather than the
+// nearest double; nullopt when the text is not JSON.
+std::optional<nlohmann::json> parse_json_exact_integers(std::string_view text);
 
 // Reason for a run that did not end with exit 0 ("timeout (wall 6 s)", ...).
 std::string failure_reason(const SandboxResult& run, const SandboxLimits& limits);

@@ -12,16 +12,20 @@
 // llm/verify/code_records.h); with a code benchmark name (humaneval, humanevalplus,
 // livecodebench, codeforces) a record may instead name the task by "task_id"/"id" and
 // its tests come from the benchmark file in --data-dir. Programs run in the sandbox of
-// llm/verify/code_sandbox.h, --jobs at a time.
+// llm/verify/code_sandbox.h, --jobs at a time (at most one per core), which hides the
+// answer keys from them: --data-dir, the --input file and the working directory.
 // Prints one line per record: the reward, a tab, the reason; with --json one object
 // per line (math: the extracted answer and both normalised forms; code: tests passed,
 // the limit hit, wall seconds). A bad line is an InputError naming it, and then
 // nothing is printed: output is written once every line has succeeded.
 #include <fmt/format.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -101,6 +105,14 @@ std::string code_result_line(const llm::verify::CodeVerifyResult& r, std::size_t
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The cores this process may run on (its affinity mask), at least 1.
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 // Code records: every line is parsed (and rejected) before any program runs; then
 // --jobs threads verify them, each in its own sandbox.
 void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> benchmark) {
@@ -124,6 +136,16 @@ void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> be
   options.limits.cpu_seconds = std::max(1, static_cast<int>(a.timeout) - 1);  // the CPU limit ends busy loops first
   options.allow_unisolated = a.allow_unisolated;
   options.python = a.python;
+  // Answer keys a program could otherwise open: the benchmark files (a program reading
+  // codeforces.json for its input's output passed 401 of 408 tasks), the records (their
+  // tests) and the project tree the command runs in. Each only where that leaves the
+  // interpreter visible (a working directory of / or one holding a venv stays).
+  llm::verify::add_hidden_path(options, a.data_dir);
+  if (a.input != "-") llm::verify::add_hidden_path(options, a.input);
+  llm::verify::add_hidden_path(options, std::filesystem::current_path());
+  // A run's wall limit assumes a core of its own: more jobs than cores turn slow
+  // programs into timeouts (6 of 9 canonical HumanEval+ runs at --jobs 9 on 2 cores).
+  const int jobs = std::min(a.jobs, available_cores());
   std::vector<llm::verify::CodeVerifyResult> results(tasks.size());
   std::atomic<std::size_t> next{0};
   std::exception_ptr failure;
@@ -140,7 +162,7 @@ void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> be
     }
   };
   std::vector<std::thread> threads;
-  for (int j = 0; j < std::min<int>(a.jobs, static_cast<int>(tasks.size())); ++j) threads.emplace_back(worker);
+  for (int j = 0; j < std::min<int>(jobs, static_cast<int>(tasks.size())); ++j) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
   std::string out;
@@ -208,7 +230,8 @@ void add_llm_verify_command(CLI::App& llm) {
   cmd->add_option("--data-dir", args->data_dir,
                   "Code: where the benchmark files are, for records that name a task by task_id/id")
       ->capture_default_str();
-  cmd->add_option("--jobs", args->jobs, "Code: programs run at a time")->capture_default_str();
+  cmd->add_option("--jobs", args->jobs, "Code: programs run at a time (at most the cores this process may use)")
+      ->capture_default_str();
   cmd->add_option("--timeout", args->timeout,
                   "Code: wall-clock seconds per run (CPU limit one less; HumanEval+ runs get 3x)")
       ->capture_default_str();

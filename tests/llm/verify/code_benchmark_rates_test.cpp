@@ -88,6 +88,66 @@ TEST(CodeBenchmarkRates, HumanEvalPlusCanonicalSolutionsAllPass) {
   expect_all_canonical_pass(CodeBenchmark::kHumanEvalPlus, *data);
 }
 
+// human-eval runs prompt + completion: the completion alone (the canonical body, as
+// a model continuing the prompt writes it) passes, and so does a whole function that
+// relies on the prompt's imports and helpers (List, encode_cyclic), as 38 does here.
+TEST(CodeBenchmarkRates, HumanEvalCompletionsAloneAllPass) {
+  REQUIRE_SHARED_DATA_AND_SANDBOX(data);
+  const auto cases = load_code_benchmark(CodeBenchmark::kHumanEval, *data);
+  SandboxOptions roomy;
+  roomy.limits.wall_seconds = 10;
+  roomy.limits.cpu_seconds = 8;
+  // reference_response is ```python\n + prompt + canonical_solution + ```\n.
+  auto completion = [](const CodeBenchmarkCase& c) {
+    const std::string& r = c.reference_response;
+    const std::size_t from = std::string("```python\n").size() + c.prompt.size();
+    return r.substr(from, r.size() - from - std::string("```\n").size());
+  };
+  const auto results = verify_all(cases, completion, roomy);
+  int passed = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (results[i].reward == 1) {
+      ++passed;
+    } else {
+      ADD_FAILURE() << cases[i].id << ": " << results[i].reason;
+    }
+  }
+  EXPECT_EQ(passed, 164);
+  const auto decode = verify_code(
+      "```python\ndef decode_cyclic(s: str):\n    return encode_cyclic(encode_cyclic(s))\n```", cases[38].task);
+  EXPECT_EQ(decode.reward, 1) << decode.reason;  // was: NameError: name 'encode_cyclic' is not defined
+}
+
+// evalplus's oracle for find_zero: any x with |poly(x)| <= atol passes. Newton's method
+// from x = 2 finds another zero than the reference (which starts at 0) on 195 of the
+// 888 inputs, each within atol.
+TEST(CodeBenchmarkRates, HumanEvalPlusFindZeroAcceptsAnotherZero) {
+  REQUIRE_SHARED_DATA_AND_SANDBOX(data);
+  const auto cases = load_code_benchmark(CodeBenchmark::kHumanEvalPlus, *data);
+  ASSERT_EQ(cases[32].task.entry_point, "find_zero");
+  const auto r = verify_code(
+      "```python\n"
+      "def find_zero(xs: list):\n"
+      "    dxs = [xs[i] * i for i in range(1, len(xs))]\n"
+      "    for start in (2.0, 0.0):\n"
+      "        x = start\n"
+      "        for _ in range(1000):\n"
+      "            fx = poly(xs, x)\n"
+      "            if abs(fx) < 1e-9:\n"
+      "                return x\n"
+      "            dfx = poly(dxs, x)\n"
+      "            if dfx == 0:\n"
+      "                break\n"
+      "            x = x - fx / dfx\n"
+      "    return x\n"
+      "```",
+      cases[32].task);
+  EXPECT_EQ(r.reward, 1) << r.reason;  // was: failed test 5: input [[-3, 6, 9, -10]] expected 0.376... got 1.19...
+  const auto off = verify_code("```python\ndef find_zero(xs: list):\n    return 0.0\n```", cases[32].task);
+  EXPECT_EQ(off.reward, 0);
+  EXPECT_TRUE(off.reason.starts_with("failed test at tests.py:")) << off.reason;  // check() first
+}
+
 // Every `return` of the canonical solution returns None instead: a wrong program
 // that still defines the function (and runs as fast).
 std::string with_returns_broken(const std::string& response) {

@@ -95,6 +95,116 @@ TEST(CodeVerifier, DifferentialAgainstTheReference) {
   EXPECT_EQ(bad.reason, "failed test 2: input [10, 20] expected 30 got 0");
 }
 
+// The candidate's run holds neither the reference nor the harness files: `from
+// reference import *` passed every input (the reference sat in its directory, on
+// sys.path), and a program could read what the tests expect.
+TEST(CodeVerifier, TheCandidateCannotReachTheReferenceOrTheHarnessFiles) {
+  REQUIRE_SANDBOX();
+  CodeTask t = check_task();
+  t.reference = "def add(a, b):\n    return a + b\n";
+  t.inputs_json = "[[1, 2], [10, 20], [0.1, 0.2]]";
+  const auto imported = verify_code("```python\nfrom reference import *\n```", t);
+  EXPECT_EQ(imported.reward, 0) << imported.reason;
+  EXPECT_EQ(imported.reason, "runtime error: ModuleNotFoundError: No module named 'reference'");
+  const auto read = verify_code("```python\nexec(open('reference.py').read())\n```", t);
+  EXPECT_EQ(read.reward, 0) << read.reason;
+  // A correct program that would answer wrongly if it could see any harness file.
+  const auto looked = verify_code(
+      "```python\nimport os\nseen = set(os.listdir('.')) & {'reference.py', 'tests.py', 'inputs.json', "
+      "'expected.pkl', 'main.py'}\ndef add(a, b):\n    return a + b if not seen else str(sorted(seen))\n```",
+      t);
+  EXPECT_EQ(looked.reward, 1) << looked.reason;
+}
+
+// The driver reads tests.py before the program runs: a program that replaced it with a
+// check() that passes everything was rewarded.
+TEST(CodeVerifier, TheProgramCannotRewriteTheTests) {
+  REQUIRE_SANDBOX();
+  const std::string rewrite =
+      "```python\nimport os\nos.remove('tests.py')\nopen('tests.py', 'w').write('def check(candidate):\\n    pass\\n')\n"
+      "def add(a, b):\n    return 0\n```";
+  const auto r = verify_code(rewrite, check_task());
+  EXPECT_EQ(r.reward, 0) << r.reason;
+  EXPECT_EQ(r.reason, "runtime error: FileNotFoundError: [Errno 2] No such file or directory: 'tests.py'");
+  // Replacing it without removing it first: the tests were already read.
+  const auto overwrite = verify_code(
+      "```python\nopen('tests.py', 'w').write('def check(candidate):\\n    pass\\n')\ndef add(a, b):\n    return 0\n```",
+      check_task());
+  EXPECT_EQ(overwrite.reward, 0) << overwrite.reason;
+  EXPECT_EQ(overwrite.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+}
+
+// HumanEval runs prompt + completion: the prompt's imports and helpers exist for a
+// whole function, and a body alone completes the prompt's def.
+TEST(CodeVerifier, ThePromptComesBeforeTheProgram) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = "doubled";
+  t.prompt = "from typing import List\n\n\ndef twice(x):\n    return 2 * x\n\n\n"
+             "def doubled(xs: List[int]) -> List[int]:\n    \"\"\" Each element twice.\n    >>> doubled([1])\n    [2]\n"
+             "    \"\"\"\n";
+  t.test_code = "def check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n    assert twice(3) == 6\n";
+  const auto whole = verify_code(
+      "```python\ndef doubled(xs: List[int]) -> List[int]:\n    return [twice(x) for x in xs]\n```", t);
+  EXPECT_EQ(whole.reward, 1) << whole.reason;  // was: NameError: name 'List' is not defined
+  EXPECT_EQ(whole.program, "def doubled(xs: List[int]) -> List[int]:\n    return [twice(x) for x in xs]\n");
+  const auto body = verify_code("    return [twice(x) for x in xs]\n", t);
+  EXPECT_EQ(body.reward, 1) << body.reason;
+  const auto fenced_body = verify_code("```python\n    return [twice(x) for x in xs]\n```", t);
+  EXPECT_EQ(fenced_body.reward, 1) << fenced_body.reason;
+  const auto wrong = verify_code("    return xs\n", t);
+  EXPECT_EQ(wrong.reason, "failed test at tests.py:2: assert candidate([1, 2]) == [2, 4]");
+}
+
+// evalplus's special oracle for find_zero (HumanEval/32): any zero of the polynomial
+// passes, not only the reference's.
+TEST(CodeVerifier, FindZeroAcceptsAnyZero) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = "find_zero";
+  t.test_code = "def check(candidate):\n    pass\n";
+  t.reference = "def find_zero(xs):\n    return 1.0\n";  // (x - 1)(x - 2) and (x - 1)(x - 2)(x - 3)
+  t.inputs_json = "[[[2, -3, 1]], [[-6, 11, -6, 1]]]";
+  t.atol = 1e-4;
+  const auto other_zero = verify_code("```python\ndef find_zero(xs):\n    return 2.0\n```", t);
+  EXPECT_EQ(other_zero.reward, 1) << other_zero.reason;
+  const auto near_zero = verify_code("```python\ndef find_zero(xs):\n    return 2.00001\n```", t);
+  EXPECT_EQ(near_zero.reward, 1) << near_zero.reason;
+  const auto no_zero = verify_code("```python\ndef find_zero(xs):\n    return 1.5\n```", t);
+  EXPECT_EQ(no_zero.reward, 0);
+  EXPECT_EQ(no_zero.reason, "failed test 1: input [[2, -3, 1]] expected a zero (|poly(x)| <= 0.0001) got 1.5 "
+                            "(|poly(x)| = 0.25)");
+  const auto not_a_number = verify_code("```python\ndef find_zero(xs):\n    return None\n```", t);
+  EXPECT_EQ(not_a_number.reason, "failed test 1: input [[2, -3, 1]] expected a zero (|poly(x)| <= 0.0001) got None");
+}
+
+// Outputs too large to send to the candidate's run (over 64 KiB pickled) travel as
+// digests; equal data of another type (ints for integral floats) still match.
+TEST(CodeVerifier, LargeOutputsCompareByDigestWithPythonEquality) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = "f";
+  t.test_code = "def check(candidate):\n    pass\n";
+  t.reference = "def f(n):\n    return [i / 2 if i % 2 == 0 else i for i in range(n)] + ['x' * n]\n";
+  t.inputs_json = "[[3], [100000]]";
+  const auto same = verify_code("```python\ndef f(n):\n    return [i // 2 if i % 2 == 0 else i for i in range(n)] + ['x' * n]\n```", t);
+  EXPECT_EQ(same.reward, 1) << same.reason;
+  const auto differs = verify_code("```python\ndef f(n):\n    return [i // 2 if i % 2 == 0 else i for i in range(n)] + ['y' * n]\n```", t);
+  EXPECT_EQ(differs.reward, 0);
+  EXPECT_TRUE(differs.reason.starts_with("failed test 1: input [3] expected [0.0, 1, 1.0, 'xxx'] got [0, 1, 1, 'yyy']"))
+      << differs.reason;
+  const auto large_differs = verify_code(
+      "```python\ndef f(n):\n    out = [i // 2 if i % 2 == 0 else i for i in range(n)] + ['x' * n]\n"
+      "    if n > 3:\n        out[-2] += 1\n    return out\n```",
+      t);
+  EXPECT_EQ(large_differs.reward, 0);
+  EXPECT_TRUE(large_differs.reason.starts_with("failed test 2: input [100000] expected [0.0, 1, 1.0, 3, 2.0,"))
+      << large_differs.reason;
+}
+
 TEST(CodeVerifier, TimeoutAndMemoryReasons) {
   REQUIRE_SANDBOX();
   SandboxOptions o;
@@ -174,6 +284,41 @@ TEST(JsonResultsEqual, FloatsWithinOneMillionthIntegersExactly) {
                                  json::parse(R"([1.0, [2, 0.3], {"a": 4.0}])")));
   EXPECT_FALSE(json_results_equal(json::parse(R"([1, 2])"), json::parse(R"([1, 2.5])")));
   EXPECT_FALSE(json_results_equal(json::parse(R"({"a": 1})"), json::parse(R"({"b": 1})")));
+}
+
+// Integers beyond 64 bits, which nlohmann turns into doubles, compare exactly:
+// 10**30 + 1 passed against 10**30 (equal within 1e-6 as doubles).
+TEST(CodeVerifier, FunctionalBigIntegersCompareExactly) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.kind = CodeTestKind::kFunctional;
+  t.entry_point = "big";
+  t.tests = {{"", "1000000000000000000000000000000"}};
+  const auto off_by_one = verify_code("```python\nclass Solution:\n    def big(self):\n        return 10**30 + 1\n```", t);
+  EXPECT_EQ(off_by_one.reward, 0);
+  EXPECT_EQ(off_by_one.reason, "failed test 1: expected 1000000000000000000000000000000 got 1000000000000000000000000000001");
+  const auto right = verify_code("```python\nclass Solution:\n    def big(self):\n        return 10**30\n```", t);
+  EXPECT_EQ(right.reward, 1) << right.reason;
+}
+
+TEST(JsonResultsEqual, IntegersBeyondSixtyFourBitsExactly) {
+  auto parse = [](const char* text) {
+    const auto j = parse_json_exact_integers(text);
+    EXPECT_TRUE(j.has_value()) << text;
+    return j.value_or(nullptr);
+  };
+  EXPECT_TRUE(json_results_equal(parse("1000000000000000000000000000000"), parse("1000000000000000000000000000000")));
+  EXPECT_FALSE(json_results_equal(parse("1000000000000000000000000000001"), parse("1000000000000000000000000000000")));
+  EXPECT_FALSE(json_results_equal(parse("-1000000000000000000000000000000"), parse("1000000000000000000000000000000")));
+  EXPECT_FALSE(json_results_equal(parse("[18446744073709551616]"), parse("[18446744073709551617]")));
+  // Against a float: equal only to the float with exactly those digits (Python's int == float).
+  EXPECT_TRUE(json_results_equal(parse("1267650600228229401496703205376"), parse("1.2676506002282294e30")));  // 2^100
+  EXPECT_FALSE(json_results_equal(parse("1000000000000000000000000000000"), parse("1e30")));
+  EXPECT_FALSE(json_results_equal(parse("1000000000000000000000000000000"), parse("5")));
+  // Everything else as nlohmann parses it.
+  EXPECT_TRUE(json_results_equal(parse(R"({"a": [1, 2.0], "b": null})"), parse(R"({"b": null, "a": [1.0, 2]})")));
+  EXPECT_FALSE(parse_json_exact_integers("[1, 2").has_value());
+  EXPECT_FALSE(parse_json_exact_integers("1 2").has_value());
 }
 
 TEST(CodeVerifier, NoCodeFound) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "llm/verify/code_benchmarks.h"
 #include "llm/verify/code_sandbox.h"
 #include "tests/util/cli_harness.h"
 #include "tests/util/shared_data.h"
@@ -111,6 +112,48 @@ TEST_F(CodeVerifyCommand, BenchmarkTasksByIdFromTheDataDir) {
   ASSERT_EQ(lines.size(), 2u) << r.output;
   EXPECT_TRUE(lines[0].starts_with("1\tpassed check() and ")) << lines[0];
   EXPECT_EQ(lines[1], "0\tfailed test at tests.py:10: assert candidate(3.5) == 0.5");
+}
+
+// The benchmark files are hidden from the programs: one that looked its input up in
+// codeforces.json and printed the stored output passed 401 of 408 tasks.
+TEST_F(CodeVerifyCommand, ProgramsCannotReadTheBenchmarkFiles) {
+  REQUIRE_SANDBOX();
+  const std::optional<std::filesystem::path> found = disa::test::shared_data_dir("codeforces");
+  if (!found) GTEST_SKIP() << "no ../shared/data/codeforces (or $DISA_SHARED_DIR/data); a user's clone has none";
+  const std::string answers = (*found / "codeforces" / "codeforces.json").string();
+  const std::string lookup = "```python\nimport sys, json\ns = sys.stdin.read()\nfor rec in json.load(open(" +
+                             nlohmann::json(answers).dump() +
+                             ")):\n    for t in rec['tests']:\n        if t['input'] == s:\n"
+                             "            sys.stdout.write(t['output'])\n            sys.exit(0)\n```";
+  const std::string in = write("in.jsonl", {{{"response", lookup}, {"id", 0}}, {{"response", lookup}, {"id", 1}}});
+  const auto r = run_disa("llm verify --task codeforces --input " + in + " --data-dir " + found->string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  for (const auto& line : lines) {
+    EXPECT_TRUE(line.starts_with("0\tfailed test 1: runtime error: FileNotFoundError: [Errno 2] No such file")) << line;
+  }
+}
+
+// HumanEval+ verdicts do not depend on --jobs: the reference runs on its own time, once
+// per task, and jobs beyond the cores are not started (at --jobs 9 on 2 cores, 6 of
+// these 9 canonical solutions timed out).
+TEST_F(CodeVerifyCommand, HumanEvalPlusVerdictsHoldAtManyJobs) {
+  REQUIRE_SANDBOX();
+  const std::optional<std::filesystem::path> found = disa::test::shared_data_dir("humanevalplus");
+  if (!found) GTEST_SKIP() << "no ../shared/data/humanevalplus (or $DISA_SHARED_DIR/data); a user's clone has none";
+  std::vector<nlohmann::json> records;
+  for (const auto& c : llm::verify::load_code_benchmark(llm::verify::CodeBenchmark::kHumanEvalPlus, *found)) {
+    if (c.id != "HumanEval/139" && c.id != "HumanEval/15" && c.id != "HumanEval/130") continue;  // the slowest
+    for (int copy = 0; copy < 3; ++copy) records.push_back({{"response", c.reference_response}, {"task_id", c.id}});
+  }
+  ASSERT_EQ(records.size(), 9u);
+  const auto r = run_disa("llm verify --task humanevalplus --jobs 9 --input " + write("in.jsonl", records) +
+                          " --data-dir " + found->string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 9u) << r.output;
+  for (const auto& line : lines) EXPECT_TRUE(line.starts_with("1\tpassed check() and ")) << line;
 }
 
 TEST_F(CodeVerifyCommand, NamesTheBadLineAndField) {

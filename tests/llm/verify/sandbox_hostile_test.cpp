@@ -3,6 +3,7 @@
 // the process that must not survive). Skips, naming the reason, where namespaces
 // cannot be created (the sandbox then refuses to run: it fails closed).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "llm/verify/code_sandbox.h"
+#include "tests/util/shared_data.h"
 
 namespace disa::llm::verify {
 namespace {
@@ -169,6 +171,92 @@ TEST(SandboxHostile, MemoryHogHitsTheMemoryLimit) {
   const auto r = run("blocks = []\nwhile True:\n    blocks.append(bytearray(16 << 20))\n", o);
   EXPECT_EQ(r.limit, LimitHit::kMemory) << limit_name(r.limit) << ": " << r.stderr_text;
   EXPECT_FALSE(r.ok());
+}
+
+// RLIMIT_AS does not count a memfd, SysV shared memory or a socket's queue: 160 memfds
+// of 15 MiB grew the host's Shmem by 2.4 GB under a 1 GiB cap, and 126 Unix socket
+// pairs with raised buffers queued 1 GB (net.core.wmem_max 4 MiB). The seccomp filter
+// refuses them; other socket options and /dev/shm (a 64 MiB tmpfs) still work.
+TEST(SandboxHostile, MemoryOutsideTheAddressSpaceIsRefused) {
+  REQUIRE_SANDBOX();
+  const auto r = run("import ctypes, os\n"
+                     "try:\n"
+                     "    os.memfd_create('m')\n"
+                     "    print('memfd made')\n"
+                     "except OSError as e:\n"
+                     "    print('memfd', e.errno)\n"
+                     "libc = ctypes.CDLL(None, use_errno=True)\n"
+                     "print('shmget', libc.shmget(0, 1 << 20, 0o1600), ctypes.get_errno())\n"
+                     "print('msgget', libc.msgget(0, 0o1600), ctypes.get_errno())\n"
+                     "import socket\n"
+                     "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                     "for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):\n"
+                     "    try:\n"
+                     "        s.setsockopt(socket.SOL_SOCKET, option, 1 << 22)\n"
+                     "        print('buffer raised')\n"
+                     "    except OSError as e:\n"
+                     "        print('buffer', e.errno)\n"
+                     "s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)\n"
+                     "open('/dev/shm/x', 'wb').write(b'fine')\n"
+                     "print('others ok')\n");
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "memfd 38\nshmget -1 38\nmsgget -1 38\nbuffer 38\nbuffer 38\nothers ok\n");  // ENOSYS
+}
+
+// Answer keys on the host: a hidden directory is an empty one inside, a hidden file
+// reads as empty. A program read codeforces.json for its input's output (401 of 408
+// tasks passed).
+TEST(SandboxHostile, HiddenPathsCannotBeRead) {
+  REQUIRE_SANDBOX();
+  const auto data = disa::test::shared_data_dir("codeforces");
+  if (!data) GTEST_SKIP() << "needs a host directory outside /tmp: ../shared/data (or $DISA_SHARED_DIR/data)";
+  const fs::path answers = *data / "codeforces" / "codeforces.json";
+  const fs::path other = *data / "SOURCES.md";
+  const std::string program =
+      "import os, sys\n"
+      "print(len(os.listdir(sys.argv[1])))\n"
+      "for path in sys.argv[2:]:\n"
+      "    try:\n"
+      "        print(len(open(path, 'rb').read()))\n"
+      "    except OSError as e:\n"
+      "        print('refused', e.errno)\n";
+  SandboxOptions o = quick_limits();
+  o.program_args = {data->string(), answers.string(), other.string()};
+  const auto visible = run(program, o);
+  ASSERT_TRUE(visible.ok()) << visible.stderr_text;
+  EXPECT_EQ(visible.stdout_text,
+            fmt::format("{}\n{}\n{}\n", std::distance(fs::directory_iterator(*data), fs::directory_iterator()),
+                        fs::file_size(answers), fs::file_size(other)));
+  SandboxOptions dir = o;
+  ASSERT_TRUE(add_hidden_path(dir, *data));
+  const auto hidden_dir = run(program, dir);
+  EXPECT_TRUE(hidden_dir.ok()) << hidden_dir.stderr_text;
+  EXPECT_EQ(hidden_dir.stdout_text, "0\nrefused 2\nrefused 2\n");
+  SandboxOptions file = o;
+  ASSERT_TRUE(add_hidden_path(file, answers));
+  const auto hidden_file = run(program, file);
+  EXPECT_TRUE(hidden_file.ok()) << hidden_file.stderr_text;
+  EXPECT_EQ(hidden_file.stdout_text, fmt::format("{}\n0\n{}\n",
+                                                 std::distance(fs::directory_iterator(*data), fs::directory_iterator()),
+                                                 fs::file_size(other)));
+}
+
+TEST(SandboxHostile, HidingTheRootOrTheInterpreterIsRefused) {
+  SandboxOptions o = quick_limits();
+  EXPECT_FALSE(add_hidden_path(o, "/"));
+  EXPECT_FALSE(add_hidden_path(o, "/usr/bin"));  // holds /usr/bin/python3
+  EXPECT_FALSE(add_hidden_path(o, "/usr/bin/python3"));
+  EXPECT_TRUE(o.hidden_paths.empty());
+  for (const std::string path : {"/", "/usr", "relative/dir"}) {
+    SandboxOptions bad = quick_limits();
+    bad.hidden_paths = {path};
+    EXPECT_THROW(run_in_sandbox({{"x.py", "pass"}}, "", bad), std::invalid_argument) << path;
+  }
+  ASSERT_TRUE(add_hidden_path(o, "/nonexistent-disa-path/x"));  // nothing to hide there: the run goes on
+  REQUIRE_SANDBOX();
+  const auto r = run("print('ran')\n", o);
+  EXPECT_TRUE(r.ok()) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "ran\n");
 }
 
 TEST(SandboxHostile, WritesOutsideItsDirectoryDoNotLand) {
