@@ -120,7 +120,10 @@ int run_check_program(const std::vector<CheckEntry>& checks, const CheckProgramT
     return 2;
   }
   try {
-    claim_check_folder(options.out_dir);
+    // One check's program writes only its own check_NN files: several of them share a
+    // folder at once (ctest runs the quick checks in parallel into one), so it takes no
+    // folder lock; `disa check` (every check, the same files) does.
+    prepare_output_folder(options.out_dir, "--out");
     return run_check(*entry, options).ok() ? 0 : 1;
   } catch (const InputError& e) {
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
