@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "llm/verify/pcre2_regex.h"
 #include "src/input_error.h"
 #include "src/json_strict.h"
 
@@ -128,6 +130,7 @@ std::vector<CodeBenchmarkCase> load_io_benchmark(const fs::path& path, bool has_
     c.prompt = string_field(r, "problem", where);
     if (!r.contains("tests")) throw InputError(fmt::format("{}: field 'tests' is missing", where));
     parse_io_tests(r["tests"], where, c.task);
+    c.task.compare = comparison_from_statement(c.prompt);
     if (has_starter) {
       const std::string starter = string_field(r, "starter_code", where);
       if (c.task.kind == CodeTestKind::kFunctional) {
@@ -175,6 +178,98 @@ std::optional<std::string> starter_method_name(std::string_view starter_code) {
   }
   if (name.empty()) return std::nullopt;
   return name;
+}
+
+namespace {
+
+// The phrasings below are those of codeforces.json and livecodebench.json (counts in
+// llm/verify/README.md); each stays within one sentence ([^.\n]) so that words of
+// neighbouring sentences never combine.
+const Pcre2Regex& any_case_sentence() {
+  static const Pcre2Regex re(R"(\b(?:can|may)\s+(?:output|print)\b[^.\n]{0,60}?\bin\s+any\s+case\b)", true);
+  return re;
+}
+
+// "absolute or relative error ... 10^{-k}"; group 1 or 2 is k.
+const Pcre2Regex& error_bound_sentence() {
+  static const Pcre2Regex re(
+      R"(\b(?:absolute|relative)\s+(?:or|and)\s+(?:absolute|relative)\s+error\b[^.\n]{0,80}?)"
+      R"((?:10\s*\^\s*[{(]?\s*[-−]\s*(\d{1,2})\b|\b1e-(\d{1,2})\b))",
+      true);
+  return re;
+}
+
+const Pcre2Regex& several_answers_sentence() {
+  static const Pcre2Regex re(
+      // "If there are multiple answers, print any", "If multiple solutions exist, any of
+      // them will be accepted", "If there exist multiple such permutations, you can pick any"
+      R"(\bif\b[^.\n]{0,80}?\b(?:multiple|several|more\s+than\s+one)\b[^.\n]{0,120}?)"
+      R"((?:\b(?:output|print|pick|choose)\s+any\b|\bany\s+of\s+them\s+will\s+be\s+accepted\b))"
+      // "output n*m integers -- any suitable matrix" (no "if" between: "print -1 if ...
+      // consistent with any valid set" is not it)
+      R"(|\b(?:print|output)\b(?:(?!\bif\b)[^.\n]){0,120}?\bany\s+(?:such|suitable|valid)\b)"
+      R"(|\b(?:print|output)\s+any\s+string\b)"
+      // "any other positive number instead of 1 ... will also be recognized as 1"
+      R"(|\bany\s+other\b[^.\n]{0,120}?\bwill\s+also\s+be\s+(?:recognized|accepted)\b)",
+      true);
+  return re;
+}
+
+std::optional<double> stated_error_bound(std::string_view statement) {
+  const auto found = error_bound_sentence().find_all(statement);
+  if (found.empty()) return std::nullopt;
+  const std::string& k = found.front().groups[0].empty() ? found.front().groups[1] : found.front().groups[0];
+  return std::pow(10.0, -std::stoi(k));
+}
+
+double number_in(const nlohmann::json& compare, const char* field, const std::string& where) {
+  const nlohmann::json& v = compare[field];
+  if (!v.is_number() || !(v.get<double>() > 0 && v.get<double>() < 1)) {
+    throw InputError(fmt::format("{}: field 'compare.{}': expected a number in (0, 1), got {}", where, field,
+                                 v.dump().substr(0, 80)));
+  }
+  return v.get<double>();
+}
+
+bool bool_in(const nlohmann::json& compare, const char* field, const std::string& where) {
+  const nlohmann::json& v = compare[field];
+  if (!v.is_boolean()) {
+    throw InputError(fmt::format("{}: field 'compare.{}': expected true or false, got {}", where, field,
+                                 v.dump().substr(0, 80)));
+  }
+  return v.get<bool>();
+}
+
+}  // namespace
+
+OutputComparison comparison_from_statement(std::string_view statement) {
+  OutputComparison how;
+  how.case_insensitive = !any_case_sentence().find_all(statement).empty();
+  how.tolerance = stated_error_bound(statement).value_or(kDefaultOutputTolerance);
+  how.several_answers = !several_answers_sentence().find_all(statement).empty();
+  return how;
+}
+
+OutputComparison parse_output_comparison(const nlohmann::json& compare, const std::string& where,
+                                         OutputComparison base) {
+  if (!compare.is_object()) {
+    throw InputError(fmt::format("{}: field 'compare': expected an object such as {{\"case_insensitive\": true, "
+                                 "\"tolerance\": 1e-9, \"several_answers\": false}}, got {}",
+                                 where, compare.dump().substr(0, 80)));
+  }
+  for (auto it = compare.begin(); it != compare.end(); ++it) {
+    if (it.key() == "case_insensitive") {
+      base.case_insensitive = bool_in(compare, "case_insensitive", where);
+    } else if (it.key() == "tolerance") {
+      base.tolerance = number_in(compare, "tolerance", where);
+    } else if (it.key() == "several_answers") {
+      base.several_answers = bool_in(compare, "several_answers", where);
+    } else {
+      throw InputError(fmt::format("{}: field 'compare.{}': unknown (case_insensitive, tolerance, several_answers)",
+                                   where, it.key()));
+    }
+  }
+  return base;
 }
 
 namespace {

@@ -45,6 +45,27 @@ std::vector<CodeBenchmarkCase> load_code_benchmark(CodeBenchmark b, const std::f
 // nullopt when it has none.
 std::optional<std::string> starter_method_name(std::string_view starter_code);
 
+// How a task's outputs compare, as its statement (Codeforces' or LiveCodeBench's
+// problem text) says, matching the phrasings the datasets use:
+//   case_insensitive  "You can output the answer in any case", "You may output "YES" and
+//                     "NO" in any case" (a can/may output|print sentence that ends the
+//                     clause with "in any case"; "not removed in any case" is not it)
+//   tolerance         "absolute or relative error does not exceed 10^{-9}" (10^{-k},
+//                     10^{−k}, 10^-k or 1e-k after "absolute or relative error" in one
+//                     sentence), else kDefaultOutputTolerance
+//   several_answers   "If there are multiple answers, print any of them", "If multiple
+//                     solutions exist, any of them will be accepted", "output any suitable
+//                     matrix", "output any string", "any other positive number ... will
+//                     also be recognized" ("If there are multiple maxima, it can be any
+//                     one of them" describes the problem, not the output: not it)
+OutputComparison comparison_from_statement(std::string_view statement);
+
+// A record's or caller's "compare" object over `base`: {"case_insensitive": bool,
+// "tolerance": number in (0, 1), "several_answers": bool}, each optional. An InputError
+// names `where`, the field and the value for anything else.
+OutputComparison parse_output_comparison(const nlohmann::json& compare, const std::string& where,
+                                         OutputComparison base = {});
+
 // Tests as the datasets and `disa llm verify` records give them: a list of
 // {"input", "output"[, "testtype": "stdin"|"functional"]}, or that list as a JSON
 // string. Sets task.kind (functional when the tests say so) and task.tests; `where`

@@ -13,7 +13,7 @@ namespace disa::llm::verify {
 namespace {
 
 struct Fence {
-  std::string language;  // lower-cased info string ("" when none)
+  std::string language;  // the info string's first word, lower-cased ("" when none)
   std::string body;
   std::size_t indent = 0;  // of the opening fence
   std::vector<std::string_view> lines;  // the body as written, until the fence closes
@@ -49,36 +49,63 @@ void finish_body(Fence& fence) {
   fence.lines.clear();
 }
 
-// Fenced blocks: a line starting with ``` opens one (its info string is the rest of
-// the line) and the next line starting with ``` closes it.
+// A fence line as CommonMark reads it: a run of 3 or more backticks, then the info
+// string, which may not hold a backtick (so "```x```" inline is no fence).
+struct FenceLine {
+  std::size_t length = 0;  // backticks
+  std::string_view info;   // trimmed
+};
+
+std::optional<FenceLine> fence_line(std::string_view stripped) {
+  FenceLine f;
+  while (f.length < stripped.size() && stripped[f.length] == '`') ++f.length;
+  if (f.length < 3) return std::nullopt;
+  std::string_view info = stripped.substr(f.length);
+  if (info.find('`') != std::string_view::npos) return std::nullopt;
+  while (!info.empty() && std::isspace(static_cast<unsigned char>(info.back()))) info.remove_suffix(1);
+  while (!info.empty() && std::isspace(static_cast<unsigned char>(info.front()))) info.remove_prefix(1);
+  f.info = info;
+  return f;
+}
+
+// The language of an info string: its first word, lower-cased ("python" for
+// `python title="a.py"` or `python {linenos}`), as CommonMark takes it.
+std::string fence_language(std::string_view info) {
+  std::string language;
+  for (const char c : info) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '{') break;
+    language += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return language;
+}
+
+// Fenced blocks: a fence line opens one, and the next fence line of at least the
+// opening's length and with no info string closes it (CommonMark: a ```` block may
+// show ``` lines, and "```python" inside a block is content, not its end).
 std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
   std::vector<Fence> blocks;
   any_fence = false;
   std::size_t pos = 0;
   bool inside = false;
+  std::size_t open_length = 0;
   Fence current;
   while (pos <= text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(pos, end - pos);
-    std::size_t indent = 0;
-    while (indent < line.size() && (line[indent] == ' ' || line[indent] == '\t')) ++indent;
-    const std::string_view stripped = line.substr(indent);
-    if (stripped.starts_with("```")) {
+    const std::size_t indent = leading_blanks(line);
+    const std::optional<FenceLine> fence = fence_line(line.substr(indent));
+    if (fence && inside && fence->length >= open_length && fence->info.empty()) {
+      finish_body(current);
+      blocks.push_back(current);
+      inside = false;
+    } else if (fence && !inside) {
       any_fence = true;
-      if (inside) {
-        finish_body(current);
-        blocks.push_back(current);
-        inside = false;
-      } else {
-        inside = true;
-        current = Fence{};
-        current.indent = indent;
-        std::string_view info = stripped.substr(3);
-        while (!info.empty() && std::isspace(static_cast<unsigned char>(info.back()))) info.remove_suffix(1);
-        while (!info.empty() && std::isspace(static_cast<unsigned char>(info.front()))) info.remove_prefix(1);
-        for (char c : info) current.language += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
+      inside = true;
+      open_length = fence->length;
+      current = Fence{};
+      current.indent = indent;
+      current.language = fence_language(fence->info);
     } else if (inside) {
       current.lines.push_back(line);
     }
@@ -169,12 +196,19 @@ std::optional<ExactDecimal> exact_decimal(std::string_view token) {
   return d;
 }
 
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
 // An expected integer is matched exactly (a float token must denote that very integer:
 // "3.0" for 3, never "2.9999999" or "1e18" for 1000000000000000001), as Python's
 // int == float and LiveCodeBench's Decimal comparison do. An expected float is matched
-// within 1e-6 absolute or relative.
-bool tokens_match(std::string_view expected, std::string_view got) {
+// within the task's tolerance, absolute or relative.
+bool tokens_match(std::string_view expected, std::string_view got, const OutputComparison& how) {
   if (expected == got) return true;
+  if (how.case_insensitive && equal_ignoring_case(expected, got)) return true;
   if (!written_as_float(expected) && !written_as_float(got)) return false;
   if (!written_as_float(expected)) {
     const auto e = exact_decimal(expected);
@@ -184,7 +218,7 @@ bool tokens_match(std::string_view expected, std::string_view got) {
   const auto g = parse_number(got);
   if (!e || !g) return false;
   const double diff = std::fabs(*e - *g);
-  return diff <= 1e-6 || diff <= 1e-6 * std::fabs(*e);
+  return diff <= how.tolerance || diff <= how.tolerance * std::fabs(*e);
 }
 
 }  // namespace
@@ -210,12 +244,13 @@ std::optional<std::string> extract_program(std::string_view response) {
   return program;
 }
 
-std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got) {
+std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got,
+                                           const OutputComparison& how) {
   const auto want = tokens(expected);
   const auto have = tokens(got);
   const std::size_t common = std::min(want.size(), have.size());
   for (std::size_t i = 0; i < common; ++i) {
-    if (!tokens_match(want[i], have[i])) {
+    if (!tokens_match(want[i], have[i], how)) {
       return fmt::format("expected '{}' got '{}' (token {})", one_line_excerpt(want[i], 40),
                          one_line_excerpt(have[i], 40), i + 1);
     }

@@ -10,20 +10,42 @@ namespace disa::llm::verify {
 
 // The program in a response: the last ```python (or ```py / ```python3) fenced block;
 // else the last fenced block without a language; else, when the response has no fence
-// at all, the whole response. A block whose closing fence is missing (a response cut
-// at the length limit) runs to the end. nullopt when that text is blank
-// (reason "no code found").
+// at all, the whole response. As in CommonMark, a fence is 3 or more backticks, the
+// language is the first word of the info string (```python title="a.py" is python), and
+// only a fence of at least the opening's length closes a block (so a ```` block may
+// hold ``` lines). A block whose closing fence is missing (a response cut at the length
+// limit) runs to the end. nullopt when that text is blank (reason "no code found").
 std::optional<std::string> extract_program(std::string_view response);
+
+// The float tolerance when a task states none (absolute or relative).
+inline constexpr double kDefaultOutputTolerance = 1e-6;
+
+// How a task's output is judged against the stored one; read from the problem statement
+// (code_benchmarks.h: comparison_from_statement) or a record's "compare" field.
+struct OutputComparison {
+  // Words match whatever their ASCII letter case: the statement says YES/NO "may be
+  // printed in any case", so "yEs" is a right "YES".
+  bool case_insensitive = false;
+  // Absolute or relative bound for an expected float (the statement's "10^{-9}").
+  double tolerance = kDefaultOutputTolerance;
+  // The statement accepts other outputs than the stored one ("if there are multiple
+  // answers, print any"). The datasets hold no checker, so the output is still compared
+  // with the stored answer; the verdict says so (a right answer may get 0).
+  bool several_answers = false;
+};
 
 // Standard output against the expected output, token by token (runs of whitespace,
 // line breaks included, are one separator; leading/trailing whitespace is ignored).
-// Two tokens match when equal, or when both are decimal numbers and either the expected
-// one is written with a '.' or an exponent and the output is within 1e-6 absolute or
-// relative of it (LiveCodeBench's float answers), or the expected one is an integer and
-// the output, written as a float, has exactly its value ("3.0" for 3; "1e18" is not
-// 1000000000000000001, as in Python's int == float). Returns nullopt on a match, else a short description of the first
+// Two tokens match when equal (ignoring letter case with `how.case_insensitive`), or
+// when both are decimal numbers and either the expected one is written with a '.' or an
+// exponent and the output is within `how.tolerance` absolute or relative of it
+// (LiveCodeBench's float answers), or the expected one is an integer and the output,
+// written as a float, has exactly its value ("3.0" for 3; "1e18" is not
+// 1000000000000000001, as in Python's int == float). `how.several_answers` changes
+// nothing here. Returns nullopt on a match, else a short description of the first
 // difference: "expected '3' got '4' (token 2)" or "expected 3 tokens, got 2".
-std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got);
+std::optional<std::string> compare_outputs(std::string_view expected, std::string_view got,
+                                           const OutputComparison& how = {});
 
 // `text` shortened to at most `max_chars` with "..." and its line breaks shown as \n,
 // for reasons printed on one line.

@@ -89,6 +89,19 @@ CodeTask io_task(const nlohmann::json& record, const std::string& where) {
   return task;
 }
 
+// A record's "compare" over the task's own (the benchmark statement's, or the defaults):
+// only tests whose outputs are compared take one; HumanEval's check() decides by itself.
+CodeTask with_record_comparison(CodeTask task, const nlohmann::json& record, const std::string& where) {
+  if (!record.contains("compare")) return task;
+  if (task.kind == CodeTestKind::kCheckFunction) {
+    throw InputError(fmt::format("{}: field 'compare': only stdin/stdout and functional tests compare outputs "
+                                 "(this task runs check())",
+                                 where));
+  }
+  task.compare = parse_output_comparison(record["compare"], where, task.compare);
+  return task;
+}
+
 std::string record_id(const nlohmann::json& record, const std::string& where) {
   for (const char* field : {"task_id", "id"}) {
     if (!record.contains(field)) continue;
@@ -126,11 +139,13 @@ CodeTask code_task_from_record(const nlohmann::json& record, const std::string& 
           "benchmark's task instead)",
           where));
     }
-    return index.task(*benchmark, id, where);
+    return with_record_comparison(index.task(*benchmark, id, where), record, where);
   }
   const nlohmann::json& tests = record["tests"];
-  if (tests.is_string() && !is_json_list_text(tests.get<std::string>())) return check_function_task(record, where);
-  if (tests.is_string() || tests.is_array()) return io_task(record, where);
+  if (tests.is_string() && !is_json_list_text(tests.get<std::string>())) {
+    return with_record_comparison(check_function_task(record, where), record, where);
+  }
+  if (tests.is_string() || tests.is_array()) return with_record_comparison(io_task(record, where), record, where);
   throw InputError(fmt::format("{}: field 'tests': expected check() source or a list of {{input, output}}, got {}",
                                where, json_excerpt(tests)));
 }

@@ -127,7 +127,7 @@ std::optional<nlohmann::json> parse_json_exact_integers(std::string_view text) {
   return std::move(dom.root);
 }
 
-bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b) {
+bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b, double tolerance) {
   if (a.is_binary() || b.is_binary()) {  // an integer beyond 64 bits: its digits, exactly
     if (a.is_binary() && b.is_binary()) return a.get_binary() == b.get_binary();
     const nlohmann::json& other = a.is_binary() ? b : a;
@@ -136,7 +136,7 @@ bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b) {
   if (a.is_number() && b.is_number()) {
     if (a.is_number_float() && b.is_number_float()) {
       const double x = a.get<double>(), y = b.get<double>();
-      return std::fabs(x - y) <= 1e-6 || std::fabs(x - y) <= 1e-6 * std::fabs(y);
+      return std::fabs(x - y) <= tolerance || std::fabs(x - y) <= tolerance * std::fabs(y);
     }
     if (a.is_number_float()) return integer_equals_float(b, a.get<double>());
     if (b.is_number_float()) return integer_equals_float(a, b.get<double>());
@@ -145,14 +145,14 @@ bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b) {
   if (a.is_array() && b.is_array()) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-      if (!json_results_equal(a[i], b[i])) return false;
+      if (!json_results_equal(a[i], b[i], tolerance)) return false;
     }
     return true;
   }
   if (a.is_object() && b.is_object()) {
     if (a.size() != b.size()) return false;
     for (auto it = a.begin(); it != a.end(); ++it) {
-      if (!b.contains(it.key()) || !json_results_equal(it.value(), b[it.key()])) return false;
+      if (!b.contains(it.key()) || !json_results_equal(it.value(), b[it.key()], tolerance)) return false;
     }
     return true;
   }
@@ -319,6 +319,12 @@ CodeVerifyResult check_function(const std::string& program, const CodeTask& task
   return r;
 }
 
+// Said after a verdict that compared outputs, so that a 0 for a task with several right
+// answers is never mistaken for a wrong program (the datasets hold no checker).
+std::string several_answers_note(const CodeTask& task) {
+  return task.compare.several_answers ? std::string(kSeveralAnswersNote) : "";
+}
+
 CodeVerifyResult per_test(const std::string& program, const CodeTask& task, const SandboxOptions& options) {
   CodeVerifyResult r;
   r.tests_total = static_cast<int>(task.tests.size());
@@ -353,9 +359,10 @@ CodeVerifyResult per_test(const std::string& program, const CodeTask& task, cons
             fmt::format("code task: test {} output '{}' is not JSON", i + 1, one_line_excerpt(test.output)));
       }
       const auto got = parse_json_exact_integers(got_text);
-      if (!got || !json_results_equal(*got, *want)) {
+      if (!got || !json_results_equal(*got, *want, task.compare.tolerance)) {
         r.reason = prefix + fmt::format("expected {} got {}", one_line_excerpt(test.output),
-                                        one_line_excerpt(got_text));
+                                        one_line_excerpt(got_text)) +
+                   several_answers_note(task);
         return r;
       }
     } else {
@@ -363,15 +370,15 @@ CodeVerifyResult per_test(const std::string& program, const CodeTask& task, cons
         r.reason = prefix + failure_reason(run, options.limits);
         return r;
       }
-      if (auto diff = compare_outputs(test.output, run.stdout_text)) {
-        r.reason = prefix + *diff;
+      if (auto diff = compare_outputs(test.output, run.stdout_text, task.compare)) {
+        r.reason = prefix + *diff + several_answers_note(task);
         return r;
       }
     }
     ++r.tests_passed;
   }
   r.reward = 1;
-  r.reason = fmt::format("passed {}/{} tests", r.tests_passed, r.tests_total);
+  r.reason = fmt::format("passed {}/{} tests", r.tests_passed, r.tests_total) + several_answers_note(task);
   return r;
 }
 
@@ -407,12 +414,14 @@ CodeVerifyResult verify_code(std::string_view response, const CodeTask& task, co
   if (!program) {
     CodeVerifyResult r;
     r.reason = "no code found";
+    r.several_answers = task.compare.several_answers;
     r.tests_total = task.kind == CodeTestKind::kCheckFunction ? 1 : static_cast<int>(task.tests.size());
     return r;
   }
   CodeVerifyResult r = task.kind == CodeTestKind::kCheckFunction ? check_function(*program, task, options)
                                                                  : per_test(*program, task, options);
   r.program = *program;
+  r.several_answers = task.compare.several_answers;
   return r;
 }
 

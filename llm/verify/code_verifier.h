@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llm/verify/code_extraction.h"
 #include "llm/verify/code_sandbox.h"
 
 namespace disa::llm::verify {
@@ -52,6 +53,9 @@ struct CodeTask {
   std::string inputs_json;  // kCheckFunction with reference: JSON list of argument lists
   double atol = 0;          // kCheckFunction with reference
   std::vector<CodeTestCase> tests;  // kStdio, kFunctional
+  // kStdio: how outputs compare (case, tolerance; several_answers only labels the
+  // verdict); kFunctional uses its tolerance for floats.
+  OutputComparison compare;
 };
 
 // HumanEval+ runs (check() plus the candidate on every input) get this many times
@@ -68,19 +72,27 @@ struct CodeVerifyResult {
   int tests_total = 0;
   LimitHit limit = LimitHit::kNone;
   double wall_seconds = 0;  // all runs together (the reference's when it ran for this call)
+  // The task admits several right outputs but was judged against the stored one (no
+  // checker): a reward of 0 may be a right answer. Set whatever the verdict, so that a
+  // summary can count such tasks; the reason of a compared verdict says it too.
+  bool several_answers = false;
 };
+
+// What a several-answers verdict's reason ends with.
+inline constexpr std::string_view kSeveralAnswersNote = " (task admits several answers; compared with the stored one)";
 
 // Throws SandboxError when the sandbox cannot run (never a reward of 0 for that) and
 // std::invalid_argument for a malformed task (names the field).
 CodeVerifyResult verify_code(std::string_view response, const CodeTask& task, const SandboxOptions& options = {});
 
 // A functional task's result against the expected one, both parsed JSON: floats within
-// 1e-6 absolute or relative of each other; an integer and a float equal only when the
+// `tolerance` (1e-6 unless the task states one) absolute or relative of each other; an integer and a float equal only when the
 // float is that integer (Python's int == float: 3.0 is 3, 1e18 is not
 // 1000000000000000001); arrays and objects element by element; the rest exactly.
 // Integers beyond 64 bits, which nlohmann::json::parse turns into doubles, compare
 // exactly when parsed by parse_json_exact_integers (10**30 + 1 is not 10**30).
-bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b);
+bool json_results_equal(const nlohmann::json& a, const nlohmann::json& b,
+                        double tolerance = kDefaultOutputTolerance);
 
 // JSON text as nlohmann::json, except that an integer literal too large for 64 bits is
 // kept as its digits (a binary value holding the text, sign included) rather than the

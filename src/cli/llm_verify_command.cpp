@@ -11,13 +11,15 @@
 // Code: each line is {"response": "...", "tests": ..., "entry_point": ...} (see
 // llm/verify/code_records.h); with a code benchmark name (humaneval, humanevalplus,
 // livecodebench, codeforces) a record may instead name the task by "task_id"/"id" and
-// its tests come from the benchmark file in --data-dir. Programs run in the sandbox of
-// llm/verify/code_sandbox.h, --jobs at a time (at most one per core), which hides the
-// answer keys from them: --data-dir, the --input file and the working directory.
-// Prints one line per record: the reward, a tab, the reason; with --json one object
-// per line (math: the extracted answer and both normalised forms; code: tests passed,
-// the limit hit, wall seconds). A bad line is an InputError naming it, and then
-// nothing is printed: output is written once every line has succeeded.
+// its tests come from the benchmark file in --data-dir; an optional "compare" object
+// sets how outputs compare (case, tolerance, several answers; code_benchmarks.h).
+// Programs run in the sandbox of llm/verify/code_sandbox.h, --jobs at a time (at most
+// one per core), which hides the answer keys from them: --data-dir, the --input file
+// and the working directory. Prints one line per record: the reward, a tab, the
+// reason; with --json one object per line (math: the extracted answer and both
+// normalised forms; code: tests passed, the limit hit, wall seconds, whether the task
+// admits several answers). A bad line is an InputError naming it, and then nothing is
+// printed: output is written once every line has succeeded.
 #include <fmt/format.h>
 #include <sched.h>
 
@@ -101,6 +103,7 @@ std::string code_result_line(const llm::verify::CodeVerifyResult& r, std::size_t
                         {"tests_total", r.tests_total},
                         {"limit", std::string(llm::verify::limit_name(r.limit))},
                         {"wall_seconds", r.wall_seconds},
+                        {"several_answers", r.several_answers},
                         {"reason", r.reason}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -226,7 +229,7 @@ void add_llm_verify_command(CLI::App& llm) {
   cmd->add_option("--input", args->input, "JSONL file of records; - for stdin")->required();
   cmd->add_flag("--json", args->json,
                 "Print a JSON object per record (math: rule, extracted, normalised forms; code: tests passed, "
-                "limit hit, wall seconds; both: reward, reason)");
+                "limit hit, wall seconds, several_answers; both: reward, reason)");
   cmd->add_option("--data-dir", args->data_dir,
                   "Code: where the benchmark files are, for records that name a task by task_id/id")
       ->capture_default_str();

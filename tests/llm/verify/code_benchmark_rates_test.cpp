@@ -7,12 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "llm/verify/code_benchmarks.h"
@@ -279,6 +283,117 @@ TEST(CodeBenchmarkRates, CodeforcesRecordPassesACorrectProgramOnly) {
                                   return o;
                                 }());
   EXPECT_EQ(slow.reason, "failed test 1: timeout (wall 1 s)");
+}
+
+// A program that prints the task's stored output for its input (a lookup table), with
+// every YES/NO word's letter case flipped when `flip_case` ("YES" -> "yes", "Yes" ->
+// "yES"): the stored answers with the case a right program may choose.
+std::string stored_output_program(const CodeTask& task, bool flip_case) {
+  nlohmann::json table = nlohmann::json::object();
+  for (const CodeTestCase& t : task.tests) table[t.input] = t.output;
+  return "```python\nimport json, re, sys\nTABLE = json.loads(" + nlohmann::json(table.dump()).dump() +
+         ")\nout = TABLE[sys.stdin.read()]\n" +
+         (flip_case ? "out = re.sub(r'(?i)\\b(yes|no)\\b', lambda m: m.group(0).swapcase(), out)\n" : "") +
+         "sys.stdout.write(out)\n```";
+}
+
+bool has_yes_no_word(const CodeTask& task) {
+  for (const CodeTestCase& t : task.tests) {
+    std::string lower;
+    for (const char c : t.output) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string word;
+    for (const char c : lower + " ") {
+      if (std::isalpha(static_cast<unsigned char>(c))) {
+        word += c;
+      } else {
+        if (word == "yes" || word == "no") return true;
+        word.clear();
+      }
+    }
+  }
+  return false;
+}
+
+// Codeforces record 1 says "You can output the answer in any case": "yes" for a stored
+// "YES" is right (was: "expected 'YES' got 'yes'"); record 37 says print "YES", so
+// there the case is still part of the answer.
+TEST(CodeBenchmarkRates, CodeforcesAnyCaseTaskAcceptsAnotherCase) {
+  REQUIRE_SHARED_DATA_AND_SANDBOX(data);
+  const auto cf = load_code_benchmark(CodeBenchmark::kCodeforces, *data);
+  ASSERT_NE(cf[1].prompt.find("in any case"), std::string::npos);
+  const auto any_case = verify_code(stored_output_program(cf[1].task, true), cf[1].task);
+  EXPECT_EQ(any_case.reward, 1) << any_case.reason;
+  ASSERT_EQ(cf[37].prompt.find("in any case"), std::string::npos);
+  ASSERT_NE(cf[37].prompt.find("print \"YES\""), std::string::npos);
+  const auto exact = verify_code(stored_output_program(cf[37].task, true), cf[37].task);
+  EXPECT_EQ(exact.reward, 0);
+  EXPECT_NE(exact.reason.find("expected 'YES' got 'yes'"), std::string::npos) << exact.reason;
+}
+
+struct PolicyCounts {
+  int case_insensitive = 0, tight_tolerance = 0, several_answers = 0;
+};
+
+PolicyCounts count_policies(const std::vector<CodeBenchmarkCase>& cases) {
+  PolicyCounts n;
+  for (const auto& c : cases) {
+    n.case_insensitive += c.task.compare.case_insensitive;
+    n.tight_tolerance += c.task.compare.tolerance < kDefaultOutputTolerance;
+    n.several_answers += c.task.compare.several_answers;
+  }
+  return n;
+}
+
+// What the statements ask for (llm/verify/README.md lists the phrasings), and the
+// stored outputs against their own tests under it: as stored every stdin task passes;
+// with YES/NO flipped in case, exactly the tasks that say "in any case" pass.
+TEST(CodeBenchmarkRates, StoredOutputsPassUnderTheStatementsComparison) {
+  REQUIRE_SHARED_DATA_AND_SANDBOX(data);
+  const auto cf = load_code_benchmark(CodeBenchmark::kCodeforces, *data);
+  const auto lcb = load_code_benchmark(CodeBenchmark::kLiveCodeBench, *data);
+  const PolicyCounts cf_n = count_policies(cf), lcb_n = count_policies(lcb);
+  EXPECT_EQ(cf_n.case_insensitive, 53);
+  EXPECT_EQ(cf_n.several_answers, 42);
+  EXPECT_EQ(cf_n.tight_tolerance, 0);  // records 327 and 335 state 10^{-6}, the default
+  EXPECT_EQ(lcb_n.case_insensitive, 0);
+  EXPECT_EQ(lcb_n.several_answers, 5);
+  EXPECT_EQ(lcb_n.tight_tolerance, 1);  // record 184: 10^{-9}
+  EXPECT_DOUBLE_EQ(lcb[184].task.compare.tolerance, 1e-9);
+  std::printf("codeforces: %d case-insensitive, %d several answers, %d tighter tolerance of %zu\n",
+              cf_n.case_insensitive, cf_n.several_answers, cf_n.tight_tolerance, cf.size());
+  std::printf("livecodebench: %d case-insensitive, %d several answers, %d tighter tolerance of %zu\n",
+              lcb_n.case_insensitive, lcb_n.several_answers, lcb_n.tight_tolerance, lcb.size());
+
+  std::vector<CodeBenchmarkCase> stdio, yes_no;
+  for (const auto& [name, set] : {std::pair{"codeforces/", &cf}, std::pair{"livecodebench/", &lcb}}) {
+    for (CodeBenchmarkCase c : *set) {
+      if (c.task.kind != CodeTestKind::kStdio) continue;
+      c.id = name + c.id;
+      if (has_yes_no_word(c.task)) yes_no.push_back(c);
+      stdio.push_back(std::move(c));
+    }
+  }
+  SandboxOptions roomy;
+  roomy.limits.wall_seconds = 10;
+  roomy.limits.cpu_seconds = 8;
+  const auto as_stored =
+      verify_all(stdio, [](const CodeBenchmarkCase& c) { return stored_output_program(c.task, false); }, roomy);
+  int passed = 0;
+  for (std::size_t i = 0; i < stdio.size(); ++i) {
+    passed += as_stored[i].reward;
+    if (as_stored[i].reward != 1) ADD_FAILURE() << stdio[i].id << ": " << as_stored[i].reason;
+  }
+  const auto flipped =
+      verify_all(yes_no, [](const CodeBenchmarkCase& c) { return stored_output_program(c.task, true); }, roomy);
+  int flipped_passed = 0, any_case = 0;
+  for (std::size_t i = 0; i < yes_no.size(); ++i) {
+    flipped_passed += flipped[i].reward;
+    any_case += yes_no[i].task.compare.case_insensitive;
+    EXPECT_EQ(flipped[i].reward, yes_no[i].task.compare.case_insensitive ? 1 : 0)
+        << yes_no[i].id << ": " << flipped[i].reason;
+  }
+  std::printf("stored outputs: %d/%zu stdin tasks pass; YES/NO case flipped: %d/%zu pass (%d say any case)\n",
+              passed, stdio.size(), flipped_passed, yes_no.size(), any_case);
 }
 
 }  // namespace

@@ -53,6 +53,26 @@ TEST(ExtractProgram, AFenceInAListItemLosesTheItemsIndentation) {
   EXPECT_EQ(extract_program("  ```python\n  a = 1\n    b = 2"), "a = 1\n  b = 2\n");
 }
 
+TEST(ExtractProgram, TheLanguageIsTheInfoStringsFirstWord) {
+  // CommonMark: attributes after the language (was: "python title=..." was no language,
+  // so the block was skipped and the response had "no code found").
+  EXPECT_EQ(extract_program("```python title=\"a.py\"\nprint(1)\n```\n"), "print(1)\n");
+  EXPECT_EQ(extract_program("```py {linenos}\nx = 1\n```\n```\ny = 2\n```\n"), "x = 1\n");
+  EXPECT_EQ(extract_program("```cpp title=\"a.cpp\"\nint main() {}\n```"), std::nullopt);
+}
+
+TEST(ExtractProgram, LongerFencesCloseOnlyOnAtLeastTheirLength) {
+  // A four-backtick block may hold ``` lines (a string showing a fence); only ```` or
+  // longer closes it.
+  const std::string response = "````python\ns = '''\n```\n'''\nprint(s)\n````\nDone.";
+  EXPECT_EQ(extract_program(response), "s = '''\n```\n'''\nprint(s)\n");
+  EXPECT_EQ(extract_program("````\nprint(2)\n`````\n"), "print(2)\n");
+  // A fence line with more than backticks after it opens, never closes (CommonMark).
+  EXPECT_EQ(extract_program("```python\nprint(3)\n```python"), "print(3)\n```python\n");
+  // Two backticks are no fence.
+  EXPECT_EQ(extract_program("``python\nx``"), "``python\nx``");
+}
+
 TEST(ExtractProgram, BlankMeansNoCode) {
   EXPECT_EQ(extract_program(""), std::nullopt);
   EXPECT_EQ(extract_program("  \n\t\n"), std::nullopt);
@@ -104,6 +124,29 @@ TEST(CompareOutputs, AnExpectedIntegerNeedsThatVeryValue) {
   // The other way round (an expected float) keeps the tolerance.
   EXPECT_EQ(compare_outputs("3.0", "2.9999999"), std::nullopt);
   EXPECT_EQ(compare_outputs("1e18", "1000000000000000001"), std::nullopt);
+}
+
+TEST(CompareOutputs, CaseInsensitiveWhenTheTaskSaysAnyCase) {
+  OutputComparison any_case;
+  any_case.case_insensitive = true;
+  EXPECT_EQ(compare_outputs("YES\nNO\n", "yEs\nno\n", any_case), std::nullopt);
+  EXPECT_EQ(compare_outputs("Yes", "YES", any_case), std::nullopt);
+  EXPECT_EQ(compare_outputs("YES", "NO", any_case), "expected 'YES' got 'NO' (token 1)");
+  EXPECT_NE(compare_outputs("YES", "YESS", any_case), std::nullopt);
+  // Without it, words stay exact.
+  EXPECT_EQ(compare_outputs("YES", "yes"), "expected 'YES' got 'yes' (token 1)");
+}
+
+TEST(CompareOutputs, TheTasksOwnTolerance) {
+  OutputComparison tight;
+  tight.tolerance = 1e-9;
+  EXPECT_EQ(compare_outputs("1.5", "1.5000000001", tight), std::nullopt);
+  EXPECT_EQ(compare_outputs("1.5", "1.500001", tight), "expected '1.5' got '1.500001' (token 1)");
+  EXPECT_EQ(compare_outputs("1.5", "1.500001"), std::nullopt);  // the default 1e-6
+  OutputComparison loose;
+  loose.tolerance = 1e-4;
+  EXPECT_EQ(compare_outputs("2.0", "2.00005", loose), std::nullopt);
+  EXPECT_NE(compare_outputs("2", "2.00005", loose), std::nullopt);  // an expected integer stays exact
 }
 
 TEST(OneLineExcerpt, EscapesLineBreaksAndTruncates) {

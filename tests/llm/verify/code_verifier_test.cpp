@@ -243,6 +243,44 @@ TEST(CodeVerifier, StdioRunsEachTestAndStopsAtTheFirstFailure) {
   EXPECT_EQ(crash.reason, "failed test 1: runtime error: NameError: name 'undefined_name' is not defined");
 }
 
+TEST(CodeVerifier, StdioUsesTheTasksComparison) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.tests = {{"4\n", "YES\n2.000000000\n"}};
+  const std::string program = "```python\ninput()\nprint('yes')\nprint(2.0000001)\n```";
+  EXPECT_EQ(verify_code(program, t).reason, "failed test 1: expected 'YES' got 'yes' (token 1)");
+  t.compare.case_insensitive = true;  // "you may print YES and NO in any case"
+  EXPECT_EQ(verify_code(program, t).reason, "passed 1/1 tests");
+  t.compare.tolerance = 1e-9;  // "absolute or relative error does not exceed 10^{-9}"
+  EXPECT_EQ(verify_code(program, t).reason, "failed test 1: expected '2.000000000' got '2.0000001' (token 2)");
+}
+
+TEST(CodeVerifier, SeveralAnswersAreComparedWithTheStoredOneAndSaySo) {
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.tests = {{"3\n", "1 2 3\n"}};
+  t.compare.several_answers = true;  // "if there are multiple answers, print any"
+  const auto other = verify_code("```python\ninput()\nprint(3, 2, 1)\n```", t);
+  EXPECT_EQ(other.reward, 0);
+  EXPECT_TRUE(other.several_answers);
+  EXPECT_EQ(other.reason,
+            "failed test 1: expected '1' got '3' (token 1) (task admits several answers; compared with the stored one)");
+  const auto stored = verify_code("```python\ninput()\nprint(1, 2, 3)\n```", t);
+  EXPECT_EQ(stored.reward, 1);
+  EXPECT_EQ(stored.reason, "passed 1/1 tests (task admits several answers; compared with the stored one)");
+  EXPECT_TRUE(verify_code("```cpp\nint main() {}\n```", t).several_answers);  // counted whatever the verdict
+  t.compare.several_answers = false;
+  EXPECT_FALSE(verify_code("```python\ninput()\nprint(1, 2, 3)\n```", t).several_answers);
+}
+
+TEST(JsonResultsEqual, TheTasksTolerance) {
+  using nlohmann::json;
+  EXPECT_TRUE(json_results_equal(json(1.5), json(1.5000001)));
+  EXPECT_FALSE(json_results_equal(json(1.5), json(1.5000001), 1e-9));
+  EXPECT_TRUE(json_results_equal(json::parse("[1.5]"), json::parse("[1.5000000001]"), 1e-9));
+  EXPECT_FALSE(json_results_equal(json::parse(R"({"a": [1.5]})"), json::parse(R"({"a": [1.5000001]})"), 1e-9));
+}
+
 TEST(CodeVerifier, FunctionalCallsTheMethodWithJsonArguments) {
   REQUIRE_SANDBOX();
   CodeTask t;

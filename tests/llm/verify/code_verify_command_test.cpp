@@ -156,6 +156,58 @@ TEST_F(CodeVerifyCommand, HumanEvalPlusVerdictsHoldAtManyJobs) {
   for (const auto& line : lines) EXPECT_TRUE(line.starts_with("1\tpassed check() and ")) << line;
 }
 
+// A record's "compare" sets how its outputs compare; --json says when a task admits
+// several answers (judged against the stored one), and so does the reason.
+TEST_F(CodeVerifyCommand, RecordsCompareFieldAndSeveralAnswers) {
+  REQUIRE_SANDBOX();
+  const nlohmann::json tests = nlohmann::json::array({{{"input", ""}, {"output", "YES 0.5\n"}}});
+  const std::string yes = "```python\nprint('yes', 0.5000001)\n```";
+  const std::string in = write(
+      "in.jsonl",
+      {{{"response", yes}, {"tests", tests}},
+       {{"response", yes}, {"tests", tests}, {"compare", {{"case_insensitive", true}}}},
+       {{"response", yes}, {"tests", tests}, {"compare", {{"case_insensitive", true}, {"tolerance", 1e-9}}}},
+       {{"response", "```python\nprint('YES 0.5')\n```"}, {"tests", tests}, {"compare", {{"several_answers", true}}}}});
+  const auto r = run_disa("llm verify --task code --input " + in);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 4u) << r.output;
+  EXPECT_EQ(lines[0], "0\tfailed test 1: expected 'YES' got 'yes' (token 1)");
+  EXPECT_EQ(lines[1], "1\tpassed 1/1 tests");
+  EXPECT_EQ(lines[2], "0\tfailed test 1: expected '0.5' got '0.5000001' (token 2)");
+  EXPECT_EQ(lines[3], "1\tpassed 1/1 tests (task admits several answers; compared with the stored one)");
+  const auto j = run_disa("llm verify --task code --json --input " + in);
+  ASSERT_EQ(j.exit_code, 0) << j.output;
+  const auto json_lines = lines_of(j.output);
+  ASSERT_EQ(json_lines.size(), 4u) << j.output;
+  EXPECT_FALSE(nlohmann::json::parse(json_lines[0])["several_answers"].get<bool>());
+  EXPECT_TRUE(nlohmann::json::parse(json_lines[3])["several_answers"].get<bool>());
+  expect_rejected(run_disa("llm verify --task code --input " +
+                           write("bad.jsonl", {{{"response", yes}, {"tests", tests}, {"compare", {{"tolerance", -1}}}}})),
+                  "line 1: field 'compare.tolerance': expected a number in (0, 1), got -1");
+}
+
+// Codeforces record 1 says the answer may be printed in any case; a record may still
+// make it exact.
+TEST_F(CodeVerifyCommand, CodeforcesStatementsComparisonAndItsOverride) {
+  REQUIRE_SANDBOX();
+  const std::optional<std::filesystem::path> found = disa::test::shared_data_dir("codeforces");
+  if (!found) GTEST_SKIP() << "no ../shared/data/codeforces (or $DISA_SHARED_DIR/data); a user's clone has none";
+  const auto cf = llm::verify::load_code_benchmark(llm::verify::CodeBenchmark::kCodeforces, *found);
+  nlohmann::json table = nlohmann::json::object();
+  for (const auto& t : cf[1].task.tests) table[t.input] = t.output;
+  const std::string lower = "```python\nimport json, sys\nTABLE = json.loads(" + nlohmann::json(table.dump()).dump() +
+                            ")\nsys.stdout.write(TABLE[sys.stdin.read()].lower())\n```";
+  const std::string in = write("in.jsonl", {{{"response", lower}, {"id", 1}},
+                                            {{"response", lower}, {"id", 1}, {"compare", {{"case_insensitive", false}}}}});
+  const auto r = run_disa("llm verify --task codeforces --input " + in + " --data-dir " + found->string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  EXPECT_TRUE(lines[0].starts_with("1\tpassed ")) << lines[0];
+  EXPECT_TRUE(lines[1].starts_with("0\tfailed test 1: expected '")) << lines[1];
+}
+
 TEST_F(CodeVerifyCommand, NamesTheBadLineAndField) {
   const std::string ok = R"({"response": "x", "tests": [{"input": "", "output": ""}]})";
   auto file = [&](const std::string& name, const std::string& text) {

@@ -1,0 +1,135 @@
+// The comparison a code task's statement asks for (llm/verify/code_benchmarks.h:
+// comparison_from_statement) on the phrasings of codeforces.json and
+// livecodebench.json, and a record's "compare" over it (code_records.h). No sandbox.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llm/verify/code_benchmarks.h"
+#include "llm/verify/code_records.h"
+#include "src/input_error.h"
+
+namespace disa::llm::verify {
+namespace {
+
+TEST(ComparisonFromStatement, AnyCaseAsTheDatasetsSayIt) {
+  for (const char* s : {
+           "You can output the answer in any case (upper or lower). For example, the strings \"yEs\" will be "
+           "recognized as a positive response.",
+           "You can output \"YES\" and \"NO\" in any case (for example, strings \"yEs\", \"yes\", and \"Yes\" will be "
+           "recognized as a positive response).",
+           "You can output $\\texttt{Yes}$ and $\\texttt{No}$ in any case (for example, strings $\\texttt{yEs}$)",
+           "You may output each letter in any case (lowercase or uppercase).",
+           "You can output this answer in any case (upper or lower)."}) {
+    EXPECT_TRUE(comparison_from_statement(s).case_insensitive) << s;
+  }
+  // Words about cases that say nothing of the output's letters.
+  for (const char* s : {
+           "output one line — \"YES\" if the cube will be removed in all cases, \"NO\" if it will not be removed in "
+           "any case, \"MAYBE\" otherwise.",
+           "The first line contains t, the number of test cases. In any case, print YES or NO.",
+           "consisting of lowercase English letters. Print Yes if it is, No otherwise."}) {
+    EXPECT_FALSE(comparison_from_statement(s).case_insensitive) << s;
+  }
+}
+
+TEST(ComparisonFromStatement, TheStatedErrorBound) {
+  EXPECT_DOUBLE_EQ(comparison_from_statement("Answers with an absolute or relative error of at most 10^{-9} from "
+                                             "the true answer will be considered correct.")
+                       .tolerance,
+                   1e-9);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("Your answer will be accepted if the relative or absolute error does "
+                                             "not exceed $10^{-4}$. Formally, ...")
+                       .tolerance,
+                   1e-4);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 10^{−7}").tolerance, 1e-7);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 10^-8").tolerance, 1e-8);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("if its absolute or relative error is at most 1e-5.").tolerance, 1e-5);
+  // No stated bound (or a 10^{-k} of another sentence): the default.
+  EXPECT_DOUBLE_EQ(comparison_from_statement("Print the answer modulo 10^9+7.").tolerance, kDefaultOutputTolerance);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("Mind the absolute or relative error. Print x with |x| <= 10^{-3}.")
+                       .tolerance,
+                   kDefaultOutputTolerance);
+}
+
+TEST(ComparisonFromStatement, SeveralAnswers) {
+  for (const char* s : {
+           "If there are multiple answers, print any of them.", "If multiple answers exist, output any.",
+           "If there exist multiple such permutations, you can pick any of them.",
+           "If there are multiple valid XORificator configurations that achieve the optimal answer, you can output "
+           "any of them.",
+           "If multiple solutions exist, any of them will be accepted.",
+           "For each test case, output $n \\cdot m$ integers — any suitable matrix $b$, or $-1$ if such a matrix "
+           "does not exist.",
+           "For each test case, output any string of length $n$ that satisfies the above conditions.",
+           "Output any such string, or say that it is impossible.",
+           "If you output any other positive number instead of $1$ that fits into a 64-bit signed integer type, it "
+           "will also be recognized as $1$."}) {
+    EXPECT_TRUE(comparison_from_statement(s).several_answers) << s;
+  }
+  for (const char* s : {
+           "If there are multiple maxima, it can be any one of them.",
+           "print one number, or $-1$ if the scores aren't consistent with any valid set of games and results.",
+           "Find how many ways there are to divide the peanuts. Print any remainder modulo p.",
+           "Print the answer."}) {
+    EXPECT_FALSE(comparison_from_statement(s).several_answers) << s;
+  }
+}
+
+class RecordComparison : public ::testing::Test {
+ protected:
+  CodeBenchmarkIndex index{"/nonexistent"};
+  CodeTask task(const nlohmann::json& record) { return code_task_from_record(record, "in.jsonl line 1", std::nullopt, index); }
+};
+
+TEST_F(RecordComparison, ARecordsCompareFieldSetsTheTasksComparison) {
+  const nlohmann::json tests = nlohmann::json::array({{{"input", "1"}, {"output", "YES"}}});
+  const CodeTask plain = task({{"response", ""}, {"tests", tests}});
+  EXPECT_FALSE(plain.compare.case_insensitive);
+  EXPECT_DOUBLE_EQ(plain.compare.tolerance, kDefaultOutputTolerance);
+  const CodeTask set = task({{"response", ""},
+                             {"tests", tests},
+                             {"compare", {{"case_insensitive", true}, {"tolerance", 1e-9}, {"several_answers", true}}}});
+  EXPECT_TRUE(set.compare.case_insensitive);
+  EXPECT_DOUBLE_EQ(set.compare.tolerance, 1e-9);
+  EXPECT_TRUE(set.compare.several_answers);
+  // Fields left out keep the task's own.
+  OutputComparison base;
+  base.several_answers = true;
+  const OutputComparison over = parse_output_comparison({{"tolerance", 1e-3}}, "here", base);
+  EXPECT_TRUE(over.several_answers);
+  EXPECT_DOUBLE_EQ(over.tolerance, 1e-3);
+}
+
+TEST_F(RecordComparison, BadCompareFieldsNameTheFieldAndValue) {
+  const nlohmann::json tests = nlohmann::json::array({{{"input", "1"}, {"output", "YES"}}});
+  auto message = [&](const nlohmann::json& compare) {
+    try {
+      task({{"response", ""}, {"tests", tests}, {"compare", compare}});
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({{"tolerance", 0}}),
+            "in.jsonl line 1: field 'compare.tolerance': expected a number in (0, 1), got 0");
+  EXPECT_EQ(message({{"tolerance", "1e-9"}}),
+            "in.jsonl line 1: field 'compare.tolerance': expected a number in (0, 1), got \"1e-9\"");
+  EXPECT_EQ(message({{"case_insensitive", 1}}),
+            "in.jsonl line 1: field 'compare.case_insensitive': expected true or false, got 1");
+  EXPECT_EQ(message({{"ignore_case", true}}),
+            "in.jsonl line 1: field 'compare.ignore_case': unknown (case_insensitive, tolerance, several_answers)");
+  EXPECT_NE(message(true).find("field 'compare': expected an object"), std::string::npos) << message(true);
+  try {
+    task({{"response", ""}, {"tests", "def check(candidate):\n    pass\n"}, {"entry_point", "f"},
+          {"compare", {{"case_insensitive", true}}}});
+    ADD_FAILURE() << "a check() task took a compare field";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("field 'compare': only stdin/stdout and functional tests"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace disa::llm::verify
