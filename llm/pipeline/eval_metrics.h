@@ -73,6 +73,9 @@ struct MetricsSummary {
   double distinct_strategies = 0;
   double ngram_dispersion = 0;
   double share_two_or_more_distinct = 0;  // prompts with >= 2 distinct correct solutions
+  // Prompts admitting several right answers that are compared with the one stored
+  // (PromptTask::judged_by_one_stored_answer): set by the eval stage, not by summarise.
+  std::int64_t prompts_judged_by_one_stored_answer = 0;
 };
 MetricsSummary summarise(const std::vector<PromptMetrics>& prompts);
 

@@ -1,9 +1,11 @@
 #include "llm/pipeline/eval_stage.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -72,8 +74,8 @@ std::vector<TaskPrompt> prompts_of(const EvalOptions& o, const std::string& task
 }
 
 // Samples of one (model, task): from the file when it exists, else sampled and written.
-std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model, const std::string& task_name,
-                                       const std::filesystem::path& model_folder, const std::filesystem::path& file) {
+std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model, const PromptTask& task,
+                                       const std::vector<TaskPrompt>& prompts, const std::filesystem::path& file) {
   std::vector<nlohmann::json> out;
   if (std::filesystem::exists(file)) {
     // Written by this stage (atomically), so a line that does not parse is damage to name.
@@ -90,11 +92,9 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
     }
     return out;
   }
-  const auto task = task_of(o, task_name, model_folder, *model.tokenizer);
-  const std::vector<TaskPrompt> prompts = prompts_of(o, task_name, *task);
   SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
   const std::vector<Rollout> rollouts =
-      roll_out(*model.model, *model.tokenizer, model.stop_ids, *task, prompts, o.k, sampling, o.batch_size);
+      roll_out(*model.model, *model.tokenizer, model.stop_ids, task, prompts, o.k, sampling, o.batch_size);
   std::string text;
   for (const Rollout& r : rollouts) {
     const std::span<const std::int32_t> ids = response_tokens(model.stop_ids, r.completion.tokens);
@@ -192,7 +192,9 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
     std::vector<MetricsSummary> per_task;
     for (const std::string& task : o.tasks) {
       const auto file = o.out / "samples" / name / (task + ".jsonl");
-      const std::vector<nlohmann::json> samples = samples_of(o, model, task, folder, file);
+      const auto prompt_task = task_of(o, task, folder, *model.tokenizer);
+      const std::vector<TaskPrompt> prompts = prompts_of(o, task, *prompt_task);
+      const std::vector<nlohmann::json> samples = samples_of(o, model, *prompt_task, prompts, file);
       const DiversityKeys keys = diversity_keys(task);
       // Group by prompt (the file is prompt-major).
       std::vector<PromptMetrics> metrics;
@@ -224,6 +226,8 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
       }
       flush();
       per_task.push_back(summarise(metrics));
+      per_task.back().prompts_judged_by_one_stored_answer = std::count_if(
+          prompts.begin(), prompts.end(), [&](const TaskPrompt& p) { return prompt_task->judged_by_one_stored_answer(p); });
       rows.push_back({name, task, per_task.back()});
       if (progress) progress(static_cast<double>(++done) / pairs, fmt::format("{} on {}", name, task));
     }
@@ -251,6 +255,7 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
       };
       for (const MetricsSummary& m : per_task) {
         avg.prompts += m.prompts;
+        avg.prompts_judged_by_one_stored_answer += m.prompts_judged_by_one_stored_answer;
         avg.mean_at_k += m.mean_at_k / static_cast<double>(per_task.size());
         for (const auto& [j, v] : m.pass_at) avg.pass_at[j] += v / static_cast<double>(per_task.size());
       }
@@ -274,7 +279,8 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
     md += fmt::format(" pass@{} |", j);
     rule += "---:|";
   }
-  csv += ",distinct_correct,distinct_strategies,ngram_dispersion,share_two_or_more_distinct\n";
+  csv += ",distinct_correct,distinct_strategies,ngram_dispersion,share_two_or_more_distinct,"
+         "prompts_judged_by_one_stored_answer\n";
   md += " distinct correct | distinct strategies | n-gram dispersion | share >= 2 distinct |\n" + rule + "---:|---:|---:|---:|\n";
   for (const EvalRow& r : rows) {
     const MetricsSummary& m = r.metrics;
@@ -286,10 +292,21 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
       csv += "," + cell(v);
       md += " " + cell(v) + " |";
     }
-    csv += fmt::format(",{},{},{},{}\n", cell(m.distinct_correct), cell(m.distinct_strategies), cell(m.ngram_dispersion),
-                       cell(m.share_two_or_more_distinct));
+    csv += fmt::format(",{},{},{},{},{}\n", cell(m.distinct_correct), cell(m.distinct_strategies),
+                       cell(m.ngram_dispersion), cell(m.share_two_or_more_distinct),
+                       m.prompts_judged_by_one_stored_answer);
     md += fmt::format(" {} | {} | {} | {} |\n", cell(m.distinct_correct), cell(m.distinct_strategies),
                       cell(m.ngram_dispersion), cell(m.share_two_or_more_distinct));
+  }
+  // Rewards of prompts with several right answers but one stored are lower bounds: said
+  // under the table, where a reader compares methods.
+  std::set<std::string> noted;  // every model saw the same prompts of a task
+  for (const EvalRow& r : rows) {
+    const MetricsSummary& m = r.metrics;
+    if (m.prompts_judged_by_one_stored_answer == 0 || r.task == "average" || !noted.insert(r.task).second) continue;
+    md += fmt::format("\n{}: {} of {} prompts admit several right answers, but the dataset gives one and no checker, "
+                      "so a different right answer scores 0 (their rewards are lower bounds).\n",
+                      r.task, m.prompts_judged_by_one_stored_answer, m.prompts);
   }
   write_file_atomically(o.out / "results.csv", [&](std::ostream& s) { s << csv; });
   write_file_atomically(o.out / "results.md", [&](std::ostream& s) { s << md; });

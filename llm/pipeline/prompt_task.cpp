@@ -215,11 +215,7 @@ class CodeTask final : public PromptTask {
   }
 
   TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const override {
-    if (prompt.index < 0 || static_cast<std::size_t>(prompt.index) >= cases_.size()) {
-      throw InputError(fmt::format("{}: prompt index {} outside the benchmark's {} records", name(), prompt.index,
-                                   cases_.size()));
-    }
-    const verify::CodeVerifyResult r = verify::verify_code(response, cases_[prompt.index].task, sandbox_);
+    const verify::CodeVerifyResult r = verify::verify_code(response, case_of(prompt).task, sandbox_);
     TaskVerdict out{static_cast<double>(r.reward), r.reason, "", ""};
     if (r.reward == 1) {
       // Distinct solutions: the program with its whitespace runs collapsed.
@@ -234,7 +230,19 @@ class CodeTask final : public PromptTask {
     return out;
   }
 
+  bool judged_by_one_stored_answer(const TaskPrompt& prompt) const override {
+    return case_of(prompt).task.compare.several_answers;
+  }
+
  private:
+  const verify::CodeBenchmarkCase& case_of(const TaskPrompt& prompt) const {
+    if (prompt.index < 0 || static_cast<std::size_t>(prompt.index) >= cases_.size()) {
+      throw InputError(fmt::format("{}: prompt index {} outside the benchmark's {} records", name(), prompt.index,
+                                   cases_.size()));
+    }
+    return cases_[static_cast<std::size_t>(prompt.index)];
+  }
+
   verify::CodeBenchmark benchmark_;
   std::vector<verify::CodeBenchmarkCase> cases_;
   const Tokenizer& tokenizer_;

@@ -64,6 +64,10 @@ class PromptTask {
   virtual std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const = 0;
   // `response` is the decoded completion without its EOS token.
   virtual TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const = 0;
+  // True when the prompt admits several right answers but its verdict compares with the
+  // one stored (code problems saying "print any of them": the datasets give no checker),
+  // so a right answer other than that one scores 0. Evaluations count these prompts.
+  virtual bool judged_by_one_stored_answer(const TaskPrompt&) const { return false; }
 };
 
 // Throws InputError naming `spec` when it is unknown or its files are missing.

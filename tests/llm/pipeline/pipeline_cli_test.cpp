@@ -311,7 +311,7 @@ TEST_F(LlmPipelineCli, AQwen2ShapedModelRunsEveryStageOnTheRealBenchmarks) {
   // Code rewards need the sandbox; a machine that forbids namespaces evaluates math only.
   const bool sandbox = !disa::llm::verify::sandbox_unavailable_reason().has_value();
   r = run_disa("llm pipeline --out " + p("qwen_run") + " --set model=" + p("qwen") + " --set task=gsm8k --set data_dir=" +
-                   data->string() + (sandbox ? " --set eval_tasks=math500,humaneval" : " --set eval_tasks=math500,aime24") +
+                   data->string() + (sandbox ? " --set eval_tasks=math500,humaneval,codeforces" : " --set eval_tasks=math500,aime24") +
                    " --set prompts=2 --set samples=2 --set steps=1"
                    " --set prompts_per_step=2 --set group_size=2 --set eval_prompts=2 --set k=2 --set methods=disa,grpo"
                    " --set max_new_tokens=8 --set anchor.policy=keep --no-plot",
@@ -319,8 +319,25 @@ TEST_F(LlmPipelineCli, AQwen2ShapedModelRunsEveryStageOnTheRealBenchmarks) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string results = read(p("qwen_run/eval/results.csv"));
   for (const char* row : {"\ngrpo,math500,2,2,", sandbox ? "\ngrpo,humaneval,2,2," : "\ngrpo,aime24,2,2,",
-                           "\ngrpo,average,4,2,"}) {
+                           sandbox ? "\ngrpo,average,6,2," : "\ngrpo,average,4,2,"}) {
     EXPECT_NE(results.find(row), std::string::npos) << row << "\n" << results;
+  }
+  // The last column counts the prompts with several right answers judged by the one stored:
+  // none on math500; Codeforces' second problem says "print any of them".
+  const auto last_cell = [&](const std::string& row_start) {
+    const std::size_t at = results.find(row_start);
+    if (at == std::string::npos) return std::string("(no row)");
+    const std::size_t end = results.find('\n', at + 1);
+    const std::string row = results.substr(at, end - at);
+    return row.substr(row.rfind(',') + 1);
+  };
+  EXPECT_NE(results.find(",prompts_judged_by_one_stored_answer\n"), std::string::npos) << results;
+  EXPECT_EQ(last_cell("\ngrpo,math500,"), "0") << results;
+  if (sandbox) {
+    EXPECT_EQ(last_cell("\ngrpo,codeforces,"), "1") << results;
+    EXPECT_EQ(last_cell("\ngrpo,average,"), "1") << results;
+    EXPECT_NE(read(p("qwen_run/eval/results.md")).find("codeforces: 1 of 2 prompts admit several right answers"),
+              std::string::npos);
   }
   // Prompts are ChatML: every trajectory's prompt starts with <|im_start|> (151644).
   std::ifstream in(p("qwen_run/propose/trajectories.jsonl"));

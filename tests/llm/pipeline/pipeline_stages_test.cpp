@@ -39,6 +39,7 @@
 #include "llm/tokenizer/tokenizer.h"
 #include "src/anchor.h"
 #include "src/input_error.h"
+#include "tests/util/shared_data.h"
 #include "src/numerical_error.h"
 #include "src/loss/diagnostics_merge.h"
 
@@ -1046,6 +1047,32 @@ TEST_F(PipelineStages, ConfigErrorsNameTheKey) {
   reject("train", {base, "trajectories=t", "anchors=a", "stepz=3"}, "stepz");
   reject("propose", {base, "samples=2.5"}, "samples=2.5");
   reject("propose", {base, "top_p=0.9"}, "allow_truncated_proposal");
+}
+
+TEST(CodePromptTasks, PromptsWithSeveralRightAnswersAreTheOnesTheirStatementsSaySo) {
+  // The eval counts these prompts (results.csv's prompts_judged_by_one_stored_answer): a
+  // right answer other than the stored one scores 0 on them. The counts are the statement
+  // readings of llm/verify (tests/llm/verify/code_benchmarks_test.cpp), reached through the
+  // pipeline's task.
+  const auto data = disa::test::shared_data_dir("codeforces");
+  if (!data) GTEST_SKIP() << "needs ../shared/data (tokenizer and benchmarks) or $DISA_SHARED_DIR; a user's clone has none";
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(*data / "tokenizer" / "qwen3");
+  for (const auto& [spec, expected] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"codeforces", 42}, {"livecodebench", 5}, {"humaneval", 0}}) {
+    const auto task = make_task(spec, "", *data, *tokenizer);
+    const std::vector<TaskPrompt> prompts = task->prompts(PromptSplit::kEval, 0);
+    std::int64_t flagged = 0;
+    for (const TaskPrompt& p : prompts) {
+      if (!task->judged_by_one_stored_answer(p)) continue;
+      ++flagged;
+      EXPECT_NE(p.text.find("any"), std::string::npos) << spec << " " << p.id;  // "print any of them", ...
+    }
+    EXPECT_EQ(flagged, expected) << spec;
+  }
+  // A prompt that is not the task's is refused by its index, not read out of bounds.
+  const auto codeforces = make_task("codeforces", "", *data, *tokenizer);
+  EXPECT_THROW(codeforces->judged_by_one_stored_answer(TaskPrompt{.index = 408, .id = "", .text = "", .tokens = {}}),
+               disa::InputError);
 }
 
 }  // namespace
