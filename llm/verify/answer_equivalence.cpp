@@ -166,7 +166,7 @@ Equivalence equivalent(std::string_view a, std::string_view b, int depth, double
 // A reference written as a measured value: a decimal with a nonzero digit after its point
 // ("0.35", not AMC's "27.0"), or scientific notation ("1.2e-3", "3\times10^{8}").
 bool written_as_decimal(std::string_view reference) {
-  static const Pcre2Regex decimal(R"(\d*\.\d*[1-9]|\d[eE][-+]?\d|\d(?:\\times|\\cdot)10\^)");
+  static const Pcre2Regex decimal(R"((?<!\d)\d*\.\d*[1-9]|\d[eE][-+]?\d|\d(?:\\times|\\cdot)10\^)");
   return !decimal.find_all(reference).empty();
 }
 
