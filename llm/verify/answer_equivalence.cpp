@@ -161,7 +161,14 @@ std::pair<std::string, bool> split_percent(std::string s) {
   return {s, false};
 }
 
-Equivalence equivalent(std::string_view a, std::string_view b, int depth);
+Equivalence equivalent(std::string_view a, std::string_view b, int depth, double decimal_tolerance);
+
+// A reference written as a measured value: a decimal with a nonzero digit after its point
+// ("0.35", not AMC's "27.0"), or scientific notation ("1.2e-3", "3\times10^{8}").
+bool written_as_decimal(std::string_view reference) {
+  static const Pcre2Regex decimal(R"((?<!\d)\d*\.\d*[1-9]|\d[eE][-+]?\d|\d(?:\\times|\\cdot)10\^)");
+  return !decimal.find_all(reference).empty();
+}
 
 constexpr std::size_t kMaxListElements = 100;
 constexpr unsigned kSymbolicPoints = 3;     // agreeing points needed
@@ -178,7 +185,7 @@ bool looks_mathematical(std::string_view s) {
 // this compares two constants that only the point evaluation reads (functions and e:
 // \ln 4 vs 2\ln 2, \sin(\pi/6) vs \frac{1}{2}), with the tolerance of any value that
 // is not exact; plain rationals never get here (evaluate_number compares them exactly).
-std::optional<Equivalence> same_function(std::string_view a, std::string_view b) {
+std::optional<Equivalence> same_function(std::string_view a, std::string_view b, double decimal_tolerance) {
   if (!looks_mathematical(a) || !looks_mathematical(b)) return std::nullopt;
   bool any_variable = false;
   unsigned agreeing = 0;
@@ -187,7 +194,10 @@ std::optional<Equivalence> same_function(std::string_view a, std::string_view b)
     const auto va = evaluate_at_point(a, point), vb = evaluate_at_point(b, point);
     if (!va || !vb) continue;
     any_variable = any_variable || va->has_variables || vb->has_variables;
-    if (!numerically_equal(NumericValue::of_approx(va->value), NumericValue::of_approx(vb->value))) {
+    // The decimal tolerance is for numbers only: with variables the sides are functions.
+    const bool constants = !va->has_variables && !vb->has_variables;
+    if (!numerically_equal(NumericValue::of_approx(va->value), NumericValue::of_approx(vb->value),
+                           constants ? decimal_tolerance : 0)) {
       return Equivalence{false, fmt::format("expressions differ: '{}' = {} vs '{}' = {} at point {}", a, va->value, b,
                                             vb->value, point)};
     }
@@ -199,21 +209,29 @@ std::optional<Equivalence> same_function(std::string_view a, std::string_view b)
   return Equivalence{true, fmt::format("same expression at {} points", kSymbolicPoints)};
 }
 
-Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in) {
+// `a` is the response's, `b` the reference's (only the decimal tolerance tells them apart).
+Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in, double decimal_relative_tolerance) {
   const std::string a0 = strip_variable_prefix(a_in), b0 = strip_variable_prefix(b_in);
   if (a0 == b0) return {true, fmt::format("same text '{}'", a0)};
   const auto [a, a_percent] = split_percent(a0);
   const auto [b, b_percent] = split_percent(b0);
+  const double tolerance = written_as_decimal(b) ? decimal_relative_tolerance : 0;
   const auto va = evaluate_number(a), vb = evaluate_number(b);
   if (va && vb) {
     if (numerically_equal(*va, *vb)) return {true, fmt::format("same value {}", va->to_string())};
+    if (tolerance > 0 && numerically_equal(*va, *vb, tolerance)) {
+      return {true, fmt::format("same value {} as the decimal {} within the relative {}", va->to_string(),
+                                vb->to_string(), tolerance)};
+    }
     // One side in percent: its number, or that number / 100.
     if (a_percent != b_percent) {
       const NumericValue& pct = a_percent ? *va : *vb;
       const NumericValue& other = a_percent ? *vb : *va;
       const NumericValue hundredth =
           pct.exact ? NumericValue::of_exact(*pct.exact / 100) : NumericValue::of_approx(pct.approx / 100);
-      if (numerically_equal(hundredth, other)) return {true, fmt::format("same value {} (percent)", other.to_string())};
+      if (numerically_equal(hundredth, other, tolerance)) {
+        return {true, fmt::format("same value {} (percent)", other.to_string())};
+      }
     }
     return {false, fmt::format("values differ: {} vs {}", va->to_string(), vb->to_string())};
   }
@@ -221,11 +239,11 @@ Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in) {
   // Equations: left sides and right sides alike ("y=2x+1" vs "y=1+2x").
   const auto a_sides = split_top_level(a, "="), b_sides = split_top_level(b, "=");
   if (a_sides.size() == 2 && b_sides.size() == 2) {
-    const Equivalence left = scalars_equivalent(a_sides[0], b_sides[0]);
-    const Equivalence right = scalars_equivalent(a_sides[1], b_sides[1]);
+    const Equivalence left = scalars_equivalent(a_sides[0], b_sides[0], decimal_relative_tolerance);
+    const Equivalence right = scalars_equivalent(a_sides[1], b_sides[1], decimal_relative_tolerance);
     if (left.equal && right.equal) return {true, "equations with equal sides"};
   }
-  if (auto symbolic = same_function(a0, b0)) return *symbolic;
+  if (auto symbolic = same_function(a0, b0, tolerance)) return *symbolic;
   if (va || vb) return {false, fmt::format("'{}' vs '{}': only one is a number", a, b)};
   // A lettered choice: "(C)" (as "\text{(C)}" normalises) and a bare "C" are one answer;
   // one side must carry the parentheses, so the variables x and X stay apart.
@@ -264,7 +282,7 @@ std::string label_of(std::string_view element) {
 // meet only under one label: "a=3, b=2" is not "a=2, b=3", though "x=1, y=2" is
 // "1, 2" and "y=2, x=1".
 Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::vector<std::string>& bs,
-                                int depth, std::string_view what) {
+                                int depth, std::string_view what, double decimal_tolerance) {
   if (as.size() != bs.size()) return {false, fmt::format("{}: {} vs {} elements", what, as.size(), bs.size())};
   // Matching is quadratic in the size; benchmark answers list far fewer than 100 things.
   if (as.size() > kMaxListElements) {
@@ -278,14 +296,14 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
     bool found = false;
     for (std::size_t j = 0; j < bs.size() && !found; ++j) {
       if (used[j] || (!a_label.empty() && !b_labels[j].empty() && a_label != b_labels[j])) continue;
-      if (equivalent(as[i], bs[j], depth + 1).equal) used[j] = found = true;
+      if (equivalent(as[i], bs[j], depth + 1, decimal_tolerance).equal) used[j] = found = true;
     }
     if (!found) return {false, fmt::format("{}: '{}' has no match", what, as[i])};
   }
   return {true, fmt::format("{} of {} equal in some order", what, as.size())};
 }
 
-Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth) {
+Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, double decimal_tolerance) {
   if (a_in == b_in) return {true, fmt::format("same text '{}'", a_in)};
   const std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
   if (depth > 8) return {false, "nested too deeply (limit 8)"};
@@ -294,16 +312,16 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth) 
   // number with thousands separators. Against a list ("100,200" vs "200,100") it stays
   // a list.
   if (sa.shape == Shape::kList && sb.shape == Shape::kScalar && has_thousands_separators(a)) {
-    return scalars_equivalent(without_commas(a), b);
+    return scalars_equivalent(without_commas(a), b, decimal_tolerance);
   }
   if (sb.shape == Shape::kList && sa.shape == Shape::kScalar && has_thousands_separators(b)) {
-    return scalars_equivalent(a, without_commas(b));
+    return scalars_equivalent(a, without_commas(b), decimal_tolerance);
   }
   const bool a_unordered = sa.shape == Shape::kSet || sa.shape == Shape::kList;
   const bool b_unordered = sb.shape == Shape::kSet || sb.shape == Shape::kList;
-  if (a_unordered && b_unordered) return multiset_equivalent(sa.elements, sb.elements, depth, "set");
+  if (a_unordered && b_unordered) return multiset_equivalent(sa.elements, sb.elements, depth, "set", decimal_tolerance);
   if (sa.shape == Shape::kUnion && sb.shape == Shape::kUnion) {
-    return multiset_equivalent(sa.elements, sb.elements, depth, "union");
+    return multiset_equivalent(sa.elements, sb.elements, depth, "union", decimal_tolerance);
   }
   if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple) {
     if (sa.open != sb.open || sa.close != sb.close) {
@@ -313,7 +331,7 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth) 
       return {false, fmt::format("tuple: {} vs {} elements", sa.elements.size(), sb.elements.size())};
     }
     for (std::size_t i = 0; i < sa.elements.size(); ++i) {
-      if (!equivalent(sa.elements[i], sb.elements[i], depth + 1).equal) {
+      if (!equivalent(sa.elements[i], sb.elements[i], depth + 1, decimal_tolerance).equal) {
         return {false, fmt::format("tuple: element {} differs ('{}' vs '{}')", i + 1, sa.elements[i], sb.elements[i])};
       }
     }
@@ -322,14 +340,15 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth) 
   if (sa.shape != Shape::kScalar || sb.shape != Shape::kScalar) {
     return {false, fmt::format("shapes differ: '{}' vs '{}'", a, b)};
   }
-  return scalars_equivalent(a, b);
+  return scalars_equivalent(a, b, decimal_tolerance);
 }
 
 }  // namespace
 
-Equivalence answers_equivalent(std::string_view normalized_response, std::string_view normalized_reference) {
+Equivalence answers_equivalent(std::string_view normalized_response, std::string_view normalized_reference,
+                               const EquivalenceOptions& options) {
   if (normalized_response.empty()) return {false, "no answer"};
-  return equivalent(normalized_response, normalized_reference, 0);
+  return equivalent(normalized_response, normalized_reference, 0, options.decimal_relative_tolerance);
 }
 
 }  // namespace disa::llm::verify

@@ -16,6 +16,14 @@
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic
 // equality with high probability; no sympy); otherwise the texts must be equal.
 //
+// A reference written as a decimal with a nonzero fractional digit or in scientific
+// notation ("0.35", "7.5", "1.2e-3", "3.83\times10^{35}": a measured or rounded value,
+// as Minerva's) also accepts a number within EquivalenceOptions::decimal_relative_tolerance
+// of it (default 1e-4, Qwen2.5-Math's math_equal rel_tol), and so does a constant that
+// only the point evaluation reads (\arcsin(10/13) vs 0.87707). An integer reference
+// ("10000", AMC's "27.0"), a fraction or a surd stays exact: 10001 is not 10000, 0.50001
+// is not \frac{1}{2}. The order of the arguments matters only here: the response first.
+//
 // Percent: "50%" equals 50 (the harnesses drop the sign) and equals 0.5 (the value it
 // denotes); a bare 50 does not equal 0.5.
 #pragma once
@@ -30,6 +38,12 @@ struct Equivalence {
   std::string how;  // e.g. "same value 1/2", "texts differ", "tuple: element 2 differs"
 };
 
-Equivalence answers_equivalent(std::string_view normalized_response, std::string_view normalized_reference);
+struct EquivalenceOptions {
+  // Relative tolerance against a decimal reference (above); 0 compares exactly.
+  double decimal_relative_tolerance = 1e-4;  // kDecimalRelativeTolerance (numeric_value.h)
+};
+
+Equivalence answers_equivalent(std::string_view normalized_response, std::string_view normalized_reference,
+                               const EquivalenceOptions& options = {});
 
 }  // namespace disa::llm::verify

@@ -103,8 +103,13 @@ bool is_operator_command(std::string_view name) {
 }
 
 bool is_function(std::string_view name) {
-  return name == "sin" || name == "cos" || name == "tan" || name == "ln" || name == "log" || name == "exp" ||
-         name == "arcsin" || name == "arccos" || name == "arctan";
+  static constexpr std::string_view kFunctions[] = {
+      "sin",    "cos",    "tan",    "cot",    "sec",    "csc",  "arcsin", "arccos", "arctan",
+      "arccot", "arcsec", "arccsc", "sinh",   "cosh",   "tanh", "ln",     "log",    "exp"};
+  for (const std::string_view f : kFunctions) {
+    if (name == f) return true;
+  }
+  return false;
 }
 
 // \dot{x}, \hat{n}, \vec{v}: an accent and its argument name one variable.
@@ -112,15 +117,33 @@ bool is_accent(std::string_view name) {
   return name == "dot" || name == "ddot" || name == "hat" || name == "bar" || name == "vec" || name == "tilde";
 }
 
+// 1/x for the reciprocal functions; a zero (\cot 0, \csc 0) has no value.
+double reciprocal(double x) {
+  if (x == 0.0) throw ParseFailure{};
+  return 1.0 / x;
+}
+
 double apply_function(std::string_view name, double x) {
   if (name == "sin") return std::sin(x);
   if (name == "cos") return std::cos(x);
   if (name == "tan") return std::tan(x);
+  if (name == "cot") return reciprocal(std::tan(x));
+  if (name == "sec") return reciprocal(std::cos(x));
+  if (name == "csc") return reciprocal(std::sin(x));
+  if (name == "sinh") return std::sinh(x);
+  if (name == "cosh") return std::cosh(x);
+  if (name == "tanh") return std::tanh(x);
   if (name == "exp") return std::exp(x);
   if (name == "arctan") return std::atan(x);
+  // As sympy's acot (what latex2sympy reads \arccot as): atan(1/x), in (-pi/2, pi/2].
+  if (name == "arccot") return x == 0.0 ? std::numbers::pi / 2 : std::atan(1.0 / x);
   if (name == "arcsin" || name == "arccos") {
     if (x < -1 || x > 1) throw ParseFailure{};
     return name == "arcsin" ? std::asin(x) : std::acos(x);
+  }
+  if (name == "arcsec" || name == "arccsc") {  // acos(1/x), asin(1/x): defined for |x| >= 1
+    if (x > -1 && x < 1) throw ParseFailure{};
+    return name == "arcsec" ? std::acos(1.0 / x) : std::asin(1.0 / x);
   }
   if (x <= 0) throw ParseFailure{};
   return std::log(x);  // \log as the natural log: both sides are read the same way

@@ -7,7 +7,8 @@
 //
 // evaluate_at_point() also accepts variables (a letter or a command such as \omega,
 // with an optional subscript, accent or primes: x, C_1, \rho_{0}, \dot{x}, x'),
-// Euler's e, and \sin \cos \tan \arcsin \arccos \arctan \ln \log \exp (without
+// Euler's e, and \sin \cos \tan \cot \sec \csc, their \arc inverses (\arccot as sympy's
+// acot, atan(1/x)), \sinh \cosh \tanh, \ln \log \exp (without
 // parentheses a function takes the implicit product after it, up to an operator or
 // another function: \sin 2x is sin(2x), \sin x\cos x is sin(x)cos(x)). Each variable
 // gets a value from a hash of its name and `point` ([1.5, 3.5) at odd points,

@@ -42,6 +42,17 @@ bool command_at(const std::string& s, std::size_t at, std::string_view cmd) {
   return next >= s.size() || !std::isalpha(static_cast<unsigned char>(s[next]));
 }
 
+// The functions the evaluator knows (expression_evaluator.h), as \operatorname may name them.
+bool is_function_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 18> kFunctions = {
+      "sin",    "cos",    "tan",    "cot",    "sec",    "csc",  "arcsin", "arccos", "arctan",
+      "arccot", "arcsec", "arccsc", "sinh",   "cosh",   "tanh", "ln",     "log",    "exp"};
+  for (const std::string_view f : kFunctions) {
+    if (name == f) return true;
+  }
+  return false;
+}
+
 // \text{abc} -> abc for each listed command (nested braces kept balanced).
 void unwrap_commands(std::string& s) {
   static constexpr std::array<std::string_view, 10> kWrappers = {
@@ -57,7 +68,13 @@ void unwrap_commands(std::string& s) {
         if (open >= s.size() || s[open] != '{') continue;
         const std::size_t close = closing_brace(s, open + 1);
         if (close == std::string::npos) continue;
-        s.replace(at, close + 1 - at, s.substr(open + 1, close - open - 1));
+        std::string inside = s.substr(open + 1, close - open - 1);
+        // \operatorname{arccot} names the function \arccot (as letters it would be the
+        // product a r c c o t); other operator names stay text.
+        if (const std::string name = trim(inside); cmd == "\\operatorname" && is_function_name(name)) {
+          inside.assign(1, '\\').append(name).push_back(' ');
+        }
+        s.replace(at, close + 1 - at, inside);
         changed = true;
       }
     }
@@ -72,7 +89,7 @@ void unwrap_commands(std::string& s) {
 // matches only itself).
 void drop_trailing_unit(std::string& s) {
   static const Pcre2Regex unit(
-      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*\\(?:text|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
+      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*\\(?:text|textrm|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
   static const Pcre2Regex imaginary_or_euler(R"(^\s*[ie]\s*$)");
   static const Pcre2Regex number_word(R"(^\s*(?:hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
                                       /*caseless=*/true);
@@ -83,6 +100,35 @@ void drop_trailing_unit(std::string& s) {
     if (imaginary_or_euler.matches_whole(inside) || number_word.matches_whole(inside)) return;
     s = trim(m.front().groups[0]);
   }
+}
+
+// A bare unit after a number, separated from it by a space (or a spacing command, a
+// space by now): "30 m/s", "4.4677 \times 10^{14} Hz", "12 square units", "3\times10^8 m
+// s^{-1}". Only when all that comes before is one number (a decimal, scientific notation,
+// \frac of integers), and only units from the list below: those the Minerva solutions
+// write after their boxed answers (m, cm, eV, years, J, g, kcal, rad, nm, V, kJ, s, kg,
+// erg, km, Hz, m/s, pm, mL, mol, minutes, days, Gyr, amu, angstroms, arcsecs, bits/s, ...)
+// and their SI relatives. "5m" (no space), "5 x", "3 i", "5 million" stay as written.
+// Single letters that name common variables (t, h, k, M, T, C) are not in the list.
+void drop_bare_unit(std::string& s) {
+  static const std::string kUnits =
+      "(?:(?:square|sq\\.?|cubic)\\s+)?"
+      "(?:[kMGcmnpfμu]?m|[kmμ]?g|m?s|[kMG]?J|[kMGT]?eV|[kmM]?V|[kMG]?W|[kM]?N|[kmM]?A|K|m?L|ml"
+      "|[kMG]?Hz|[hkM]?Pa|atm|bar|mbar|Torr|mmHg|mol|mmol|rad|sr|dB|Å|AU|au|pc|kpc|Mpc|ly"
+      "|erg|ergs|k?cal|kWh|Wh|amu|lbs?|mph|kph|sec|secs|min|mins|hrs?|yrs?|[kMG]yr"
+      "|(?:milli|centi|kilo)?(?:meters?|metres?|grams?)|inch|inches|feet|foot|miles?|yards?|angstroms?"
+      "|seconds?|minutes?|hours?|days?|weeks?|months?|years?|joules?|watts?|newtons?|volts?|liters?|litres?"
+      "|arcsecs?|arcseconds?|arcmin|arcminutes?|degrees?|radians?|bits?|bytes?|tons?|tonnes?|pounds?"
+      "|units?|cents?|dollars?)";
+  static const std::string kPower = "(?:\\s*\\^\\s*(?:\\{\\s*-?\\d+\\s*\\}|-?\\d))?";
+  static const std::string kNumber =
+      "-?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?"
+      "(?:\\s*(?:\\\\times|\\\\cdot)\\s*10\\s*\\^\\s*(?:\\{\\s*-?\\d+\\s*\\}|-?\\d+))?"
+      "|-?\\\\frac\\s*\\{\\s*\\d+\\s*\\}\\s*\\{\\s*\\d+\\s*\\}";
+  static const Pcre2Regex bare_unit("^\\s*(" + kNumber + ")\\s+" + kUnits + "(?![A-Za-z])" + kPower +
+                                    "(?:\\s*+(?:(?:/|\\\\cdot)\\s*+)?" + kUnits + "(?![A-Za-z])" + kPower + ")*\\s*$");
+  const auto m = bare_unit.find_all(s);
+  if (!m.empty()) s = m.front().groups[0];
 }
 
 // \frac12 -> \frac{1}{2}, \frac1{x} -> \frac{1}{x}, \sqrt2 -> \sqrt{2}: one-character
@@ -173,6 +219,9 @@ std::string normalize_answer(std::string_view answer) {
   static const Pcre2Regex sizing(R"(\\(?:left|right|[Bb]igg?[lrm]?)(?![A-Za-z])\.?)");
   s = sizing.replace_all(s, "");
   replace_all(s, "\\displaystyle", "");
+  // The old-style "{\rm eV}" is "\mathrm{eV}" (a unit to drop_trailing_unit below).
+  static const Pcre2Regex old_roman(R"(\{\s*\\rm\s+([^{}\\]*)\})");
+  s = old_roman.replace_all(s, "\\mathrm{$1}");
   drop_thousands_spacing(s);
   // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
   // breaks are set aside while the spacing commands are replaced.
@@ -200,6 +249,7 @@ std::string normalize_answer(std::string_view answer) {
   }
   replace_all(s, "{,}", "");
   drop_trailing_unit(s);
+  drop_bare_unit(s);
   unwrap_commands(s);
   s = trim(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // a sentence's period

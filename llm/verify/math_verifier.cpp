@@ -9,7 +9,8 @@
 
 namespace disa::llm::verify {
 
-VerifyResult verify_math(std::string_view response, std::string_view reference_answer) {
+VerifyResult verify_math(std::string_view response, std::string_view reference_answer,
+                         const EquivalenceOptions& options) {
   VerifyResult r;
   const ExtractedAnswer found = extract_final_answer(response);
   r.extracted = found.text;
@@ -26,16 +27,16 @@ VerifyResult verify_math(std::string_view response, std::string_view reference_a
     return r;
   }
   r.normalised_response = normalize_answer(found.text);
-  const Equivalence eq = answers_equivalent(r.normalised_response, r.normalised_reference);
+  const Equivalence eq = answers_equivalent(r.normalised_response, r.normalised_reference, options);
   r.reward = eq.equal ? 1 : 0;
   r.reason = fmt::format("{} ({}): {}", eq.equal ? "equal" : "not equal", rule_name(found.rule), eq.how);
   return r;
 }
 
 VerifyResult verify_math_multi(std::string_view response, const std::vector<std::string>& answers,
-                               bool is_multiple) {
-  if (answers.empty()) return verify_math(response, "");
-  if (answers.size() == 1) return verify_math(response, answers.front());
+                               bool is_multiple, const EquivalenceOptions& options) {
+  if (answers.empty()) return verify_math(response, "", options);
+  if (answers.size() == 1) return verify_math(response, answers.front(), options);
   if (is_multiple) {
     // Several answers form one list; the equivalence matches lists as multisets.
     std::string joined;
@@ -43,12 +44,12 @@ VerifyResult verify_math_multi(std::string_view response, const std::vector<std:
       if (!joined.empty()) joined += ',';
       joined += normalize_answer(a);
     }
-    return verify_math(response, joined);
+    return verify_math(response, joined, options);
   }
   // Alternative spellings of one answer: any of them will do.
   VerifyResult first;
   for (std::size_t i = 0; i < answers.size(); ++i) {
-    VerifyResult r = verify_math(response, answers[i]);
+    VerifyResult r = verify_math(response, answers[i], options);
     if (r.reward == 1) {
       r.reason += fmt::format(" [alternative {} of {}]", i + 1, answers.size());
       return r;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llm/verify/answer_equivalence.h"
 #include "llm/verify/answer_extraction.h"
 
 namespace disa::llm::verify {
@@ -25,7 +26,10 @@ struct VerifyResult {
 // normaliser's worst case (quadratic in the answer) small for any response.
 inline constexpr std::size_t kMaxAnswerLength = 2000;
 
-VerifyResult verify_math(std::string_view response, std::string_view reference_answer);
+// `options`: how numbers compare (answer_equivalence.h); by default a reference written
+// as a decimal or in scientific notation accepts the relative 1e-4, anything else is exact.
+VerifyResult verify_math(std::string_view response, std::string_view reference_answer,
+                         const EquivalenceOptions& options = {});
 
 // Several reference answers. With is_multiple (OlympiadBench's final_answer list with
 // is_multiple_answer) they are all required: the response's answer must list the same
@@ -34,6 +38,6 @@ VerifyResult verify_math(std::string_view response, std::string_view reference_a
 // A single entry is an ordinary reference; one entry that itself lists answers
 // ("1, 3, 5") is a list to the equivalence either way.
 VerifyResult verify_math_multi(std::string_view response, const std::vector<std::string>& answers,
-                               bool is_multiple);
+                               bool is_multiple, const EquivalenceOptions& options = {});
 
 }  // namespace disa::llm::verify

@@ -21,10 +21,12 @@ std::string NumericValue::to_string() const {
   return fmt::format("{}", approx);
 }
 
-bool numerically_equal(const NumericValue& a, const NumericValue& b) {
-  if (a.exact && b.exact) return *a.exact == *b.exact;
+bool numerically_equal(const NumericValue& a, const NumericValue& b, double decimal_tolerance) {
+  if (a.exact && b.exact && *a.exact == *b.exact) return true;
   if (!std::isfinite(a.approx) || !std::isfinite(b.approx)) return false;
   const double scale = std::max(std::abs(a.approx), std::abs(b.approx));
+  if (decimal_tolerance > 0 && std::abs(a.approx - b.approx) <= decimal_tolerance * scale) return true;
+  if (a.exact && b.exact) return false;
   // Rounding in \sin(\pi) or \sqrt{2}^2-2 leaves ~1e-16 where 0 is meant: dust equals
   // a zero. Physical constants are tiny and nonzero (1.6e-19, 6.6e-34): two nonzero
   // values are never "both tiny, so equal", nor is \pi/10^{13} a zero.

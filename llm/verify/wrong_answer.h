@@ -6,9 +6,14 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace disa::llm::verify {
 
 std::string perturbed_answer(std::string_view answer);
+
+// One wrong answer per run of digits, each with that run increased by one, in order
+// ("(1,29)" -> "(2,29)", "(1,30)"); none for an answer without digits.
+std::vector<std::string> perturbed_answers_each_run(std::string_view answer);
 
 }  // namespace disa::llm::verify

@@ -26,9 +26,11 @@ TEST(AnswerEquivalence, FractionsDecimalsAndSlashAgree) {
   EXPECT_TRUE(same("\\frac{1}{2}", "0.5"));
   EXPECT_TRUE(same("1/2", "\\frac12"));
   EXPECT_TRUE(same("\\dfrac{1}{2}", "\\tfrac{2}{4}"));
-  // Rationals compare exactly: a rounded decimal is not the fraction, however close.
+  // An exact reference compares exactly: a rounded decimal is not the fraction, however
+  // close. A decimal reference is itself rounded: within the relative 1e-4 is equal.
   EXPECT_FALSE(same("\\frac{1}{3}", "0.333"));
-  EXPECT_FALSE(same("\\frac{1}{3}", "0.3333333333"));
+  EXPECT_FALSE(same("0.3333333333", "\\frac{1}{3}"));
+  EXPECT_TRUE(same("\\frac{1}{3}", "0.3333333333"));
   EXPECT_FALSE(same("\\frac{999999}{2}", "500000"));
 }
 
@@ -135,6 +137,18 @@ TEST(AnswerEquivalence, AFunctionWithoutParenthesesTakesTheProductAfterIt) {
   EXPECT_TRUE(same("\\sin x\\sqrt{2}", "\\sqrt{2}\\sin(x)"));
 }
 
+TEST(AnswerEquivalence, CotSecAndCscAreFunctions) {
+  EXPECT_TRUE(same("\\cot x", "\\frac{\\cos x}{\\sin x}"));
+  EXPECT_TRUE(same("\\sec x", "\\frac{1}{\\cos x}"));
+  EXPECT_TRUE(same("\\csc 2x", "\\frac{1}{\\sin(2x)}"));
+  EXPECT_TRUE(same("\\sec^2 x", "1+\\tan^2 x"));
+  EXPECT_TRUE(same("\\cot(\\pi/4)", "1"));
+  EXPECT_TRUE(same("\\operatorname{arccot}(1)", "\\frac{\\pi}{4}"));
+  EXPECT_TRUE(same("\\csc \\frac{\\pi}{6}", "2"));
+  EXPECT_FALSE(same("\\cot x", "\\tan x"));
+  EXPECT_FALSE(same("\\sec x", "\\csc x"));
+}
+
 TEST(AnswerEquivalence, TinyNonzeroValuesCompareRelatively) {
   // Physical constants are tiny, not zero (Minerva): only a zero absorbs rounding dust.
   EXPECT_FALSE(same("1.6 \\times 10^{-19} J", "8.224\\times10^{-19}"));
@@ -194,6 +208,66 @@ TEST(AnswerEquivalence, UnitsAndDegreesAreDropped) {
   EXPECT_TRUE(same("5", "5 \\text{cm}^2"));
   EXPECT_TRUE(same("90^\\circ", "90"));
   EXPECT_FALSE(same("6\\text{ cm}", "5"));
+  EXPECT_TRUE(same("5\\textrm{ cm}", "5"));
+  EXPECT_TRUE(same("5\\mathrm{cm}", "5"));
+  EXPECT_TRUE(same("5\\,\\text{m/s}", "5"));
+  EXPECT_TRUE(same("9.6 \\mathrm{eV}", "9.6"));
+  EXPECT_TRUE(same("5 cm", "5"));
+  EXPECT_TRUE(same("4.4677 \\times 10^{14} Hz", "4.4677 \\times 10^{14}"));  // Minerva 155
+  EXPECT_TRUE(same("6.4 \\times 10^{16} \\ \\mathrm{cm}^{-3}", "6.4 \\times 10^{16}"));
+  EXPECT_TRUE(same("30 m/s", "30"));
+  EXPECT_TRUE(same("2.5 \\, kg", "2.5"));
+  EXPECT_TRUE(same("12 years", "12"));
+  EXPECT_TRUE(same("45 degrees", "45"));
+  EXPECT_TRUE(same("15 \\mbox{ cm}^2", "15"));
+  EXPECT_FALSE(same("6 cm", "5"));
+  // The answer itself stays: choices, words, a variable after a number.
+  EXPECT_FALSE(same("\\text{(A)}", "\\text{(B)}"));
+  EXPECT_TRUE(same("\\text{Monday}", "\\text{monday}"));
+  EXPECT_FALSE(same("\\text{Monday}", "\\text{Tuesday}"));
+  EXPECT_FALSE(same("5 x", "5"));
+  EXPECT_FALSE(same("5 \\text{ million}", "5"));
+  EXPECT_FALSE(same("5 million", "5"));
+  EXPECT_FALSE(same("3 i", "3"));
+  EXPECT_TRUE(same("2 k", "2k"));
+}
+
+TEST(AnswerEquivalence, ADecimalReferenceAllowsTheRelativeOneInTenThousand) {
+  // Qwen2.5-Math's math_equal: math.isclose(rel_tol=1e-4); here only when the reference
+  // is written as a decimal or in scientific notation (Minerva's measured values).
+  EXPECT_TRUE(same("1.20001e-3", "1.2e-3"));
+  EXPECT_TRUE(same("0.350001", "0.35"));
+  EXPECT_TRUE(same("7.5003", "7.5"));
+  EXPECT_TRUE(same("3.8300 \\times 10^{35}", "3.83 \\times 10^{35}"));
+  EXPECT_TRUE(same("3.830001 \\times 10^{35}", "3.83 \\times 10^{35}"));
+  EXPECT_TRUE(same("6.63\\times10^{-34}", "6.6300001\\times10^{-34}"));
+  EXPECT_FALSE(same("4.467 \\times 10^{14}", "4.4677 \\times 10^{14}"));  // 1.6e-4 apart
+  EXPECT_FALSE(same("7.501", "7.5"));  // 1.3e-4 apart
+  EXPECT_FALSE(same("3.32 \\times 10^{-5}", "3.3e-5"));  // a 0.6% difference is no rounding of 1e-4
+  EXPECT_FALSE(same("-0.35", "0.35"));
+  EXPECT_FALSE(same("0", "0.35"));
+  // Percent against a decimal reference: its hundredth, within the same tolerance.
+  EXPECT_TRUE(same("12.50001\\%", "0.125"));
+  // An integer or exact reference stays exact (math.isclose calls 10000 and 10001 equal).
+  EXPECT_FALSE(same("10001", "10000"));
+  EXPECT_FALSE(same("10000.5", "10000"));
+  EXPECT_FALSE(same("0.50001", "\\frac{1}{2}"));
+  EXPECT_FALSE(same("1.7320", "\\sqrt{3}"));
+  EXPECT_FALSE(same("27.001", "27.0"));  // AMC writes integers as 27.0
+  // A constant against a decimal reference: by value, within the same tolerance.
+  EXPECT_TRUE(same("\\arcsin(10/13)", "0.8776"));  // 0.877636...
+  EXPECT_FALSE(same("\\arcsin(10/13)", "0.877"));
+}
+
+TEST(AnswerEquivalence, TheDecimalToleranceIsAnOption) {
+  EquivalenceOptions exact;
+  exact.decimal_relative_tolerance = 0;
+  EXPECT_FALSE(answers_equivalent(normalize_answer("0.350001"), normalize_answer("0.35"), exact).equal);
+  EXPECT_TRUE(answers_equivalent(normalize_answer("0.350"), normalize_answer("0.35"), exact).equal);
+  EquivalenceOptions loose;
+  loose.decimal_relative_tolerance = 1e-2;
+  EXPECT_TRUE(answers_equivalent(normalize_answer("3.32e-5"), normalize_answer("3.3e-5"), loose).equal);
+  EXPECT_FALSE(answers_equivalent(normalize_answer("101"), normalize_answer("100"), loose).equal);
 }
 
 TEST(AnswerEquivalence, TuplesAreOrderedAndKeepTheirBrackets) {

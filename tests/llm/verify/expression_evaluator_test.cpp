@@ -115,6 +115,25 @@ TEST(ExpressionEvaluator, DeepNestingIsRefusedNotACrash) {
   EXPECT_FALSE(evaluate_number(s).has_value());
 }
 
+TEST(ExpressionEvaluator, CotSecCscAndTheirInversesAreFunctions) {
+  const auto value = [](const std::string& s) {
+    const auto v = evaluate_at_point(s, 1);
+    EXPECT_TRUE(v && !v->has_variables) << s;  // a function, not the variables c, o, t
+    return v ? v->value : std::nan("");
+  };
+  EXPECT_NEAR(value("\\cot(1)"), 1 / std::tan(1.0), 1e-12);
+  EXPECT_NEAR(value("\\sec(1)"), 1 / std::cos(1.0), 1e-12);
+  EXPECT_NEAR(value("\\csc(1)"), 1 / std::sin(1.0), 1e-12);
+  EXPECT_NEAR(value("\\sec^2 1"), 1 / (std::cos(1.0) * std::cos(1.0)), 1e-12);
+  EXPECT_NEAR(value("\\arccot(2)"), std::atan(0.5), 1e-12);
+  EXPECT_NEAR(value("\\arccot(-1)"), -std::numbers::pi / 4, 1e-12);  // atan(1/x), as sympy's acot
+  EXPECT_NEAR(value("\\arcsec(2)"), std::numbers::pi / 3, 1e-12);
+  EXPECT_NEAR(value("\\arccsc(2)"), std::numbers::pi / 6, 1e-12);
+  EXPECT_NEAR(value("\\cosh(1)") - value("\\sinh(1)"), std::exp(-1.0), 1e-12);
+  EXPECT_FALSE(evaluate_at_point("\\arcsec(0.5)", 1).has_value());  // outside the domain
+  EXPECT_FALSE(evaluate_at_point("\\cot(0)", 1).has_value());
+}
+
 TEST(ExpressionEvaluator, VariablesTakeTheSameValueOnBothSides) {
   const auto a = evaluate_at_point("\\frac{x}{2}+\\sin(\\omega t)", 1);
   const auto b = evaluate_at_point("\\sin(t\\omega)+0.5x", 1);

@@ -57,6 +57,27 @@ TEST(LatexNormalizer, DropsUnitsAndDegrees) {
   EXPECT_NE(normalize_answer("3\\mathrm{i}"), "3");
   EXPECT_NE(normalize_answer("2\\mathrm{e}"), "2");
   EXPECT_NE(normalize_answer("5\\text{ million}"), "5");
+  // \textrm, \rm and a spacing command before the unit; bare units after a number.
+  EXPECT_EQ(normalize_answer("5\\textrm{ cm}"), "5");
+  EXPECT_EQ(normalize_answer("5\\,\\text{m/s}"), "5");
+  EXPECT_EQ(normalize_answer("9.6 {\\rm eV}"), "9.6");
+  EXPECT_EQ(normalize_answer("4.4677 \\times 10^{14} Hz"), "4.4677\\times10^{14}");
+  EXPECT_EQ(normalize_answer("30 m/s"), "30");
+  EXPECT_EQ(normalize_answer("3 \\times 10^8 m s^{-1}"), "3\\times10^8");
+  EXPECT_EQ(normalize_answer("6 \\text{ cm}^2"), "6");
+  EXPECT_EQ(normalize_answer("12 square units"), "12");
+  EXPECT_EQ(normalize_answer("0.5 kg m^2"), "0.5");
+  // Not after a number, not a unit, or no space: kept.
+  EXPECT_EQ(normalize_answer("5m"), "5m");
+  EXPECT_EQ(normalize_answer("x m"), "xm");
+  EXPECT_EQ(normalize_answer("5 x"), "5x");
+  EXPECT_EQ(normalize_answer("5 million"), "5million");
+  EXPECT_EQ(normalize_answer("\\text{Monday}"), "Monday");
+}
+
+TEST(LatexNormalizer, NamesAnOperatorFunctionAsItsCommand) {
+  EXPECT_EQ(normalize_answer("\\operatorname{arccot}(2)"), "\\arccot(2)");
+  EXPECT_EQ(normalize_answer("\\operatorname{sec} x"), "\\sec x");
 }
 
 TEST(LatexNormalizer, KeepsMatrixRowBreaksWithSpaces) {

@@ -28,6 +28,19 @@ TEST(MathVerifier, GivesZeroWithTheReason) {
   EXPECT_NE(r.reason.find("values differ: 26 vs 25"), std::string::npos) << r.reason;
 }
 
+TEST(MathVerifier, ADecimalReferenceHasATolerance) {
+  // Minerva: the reference is a rounded value; within the relative 1e-4 by default.
+  const auto r = verify_math("The energy is $\\boxed{9.6003 \\text{ eV}}$.", "9.6");
+  EXPECT_EQ(r.reward, 1) << r.reason;
+  EXPECT_NE(r.reason.find("within the relative 0.0001"), std::string::npos) << r.reason;
+  EquivalenceOptions exact;
+  exact.decimal_relative_tolerance = 0;
+  EXPECT_EQ(verify_math("$\\boxed{9.6003}$", "9.6", exact).reward, 0);
+  EXPECT_EQ(verify_math_multi("$\\boxed{9.6003}$", {"9.6", "9.60"}, false, exact).reward, 0);
+  EXPECT_EQ(verify_math_multi("$\\boxed{9.6003}$", {"9.6", "9.60"}, false).reward, 1);
+  EXPECT_EQ(verify_math("$\\boxed{10001}$", "10000").reward, 0);  // integers stay exact
+}
+
 TEST(MathVerifier, NoAnswerFound) {
   const auto r = verify_math("I do not know.", "3");
   EXPECT_EQ(r.reward, 0);

@@ -18,5 +18,13 @@ TEST(WrongAnswer, IncrementsTheLastDigitRun) {
 
 TEST(WrongAnswer, AppendsWhenThereIsNoDigit) { EXPECT_EQ(perturbed_answer("\\pi"), "\\pi+1"); }
 
+TEST(WrongAnswer, EachRunOnceInOrder) {
+  EXPECT_EQ(perturbed_answers_each_run("(1,29)"), (std::vector<std::string>{"(2,29)", "(1,30)"}));
+  EXPECT_EQ(perturbed_answers_each_run("4.4677\\times10^{14}"),
+            (std::vector<std::string>{"5.4677\\times10^{14}", "4.4678\\times10^{14}", "4.4677\\times11^{14}",
+                                      "4.4677\\times10^{15}"}));
+  EXPECT_TRUE(perturbed_answers_each_run("\\pi").empty());
+}
+
 }  // namespace
 }  // namespace disa::llm::verify
