@@ -70,7 +70,7 @@ __global__ void __launch_bounds__(kThreads, 4)
     const std::int64_t t = target[row];
     float l = r.lse(), h = r.entropy(), lp = NAN;
     if (target_in_range(t, V)) {
-      lp = to_float(x[t]) - l;
+      lp = r.log_prob(to_float(x[t]));
     } else {
       l = h = NAN;
     }

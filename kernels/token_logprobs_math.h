@@ -194,6 +194,17 @@ struct SoftmaxState {
     return m + hd_log(s);
   }
 
+  // log p of a logit x of this row as (x - m) - log s, not x - lse(): lse rounded to
+  // the accumulator costs ulp(lse)/2 (1.9e-6 in float at lse = 40, Qwen-sized logits;
+  // 3e-5 at 1000), as much as a confident token's whole log p (-1e-4), whereas x - m is
+  // exact near the max (Sterbenz) and log s (s in [1, V]) is off by a few ulp of log s.
+  // torch's log_softmax subtracts in this order too. Rows with NaN, +inf or only -inf
+  // keep lse()'s conventions (NaN; -inf for a finite x beside +inf).
+  DISA_HD Acc log_prob(Acc x) const {
+    if (flags != 0 || m == -INFINITY) return x - lse();
+    return (x - m) - hd_log(s);
+  }
+
   DISA_HD Acc entropy() const {
     if (flags != 0 || m == -INFINITY) return Acc(NAN);
     return hd_log(s) - u / s;

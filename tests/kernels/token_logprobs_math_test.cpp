@@ -172,6 +172,30 @@ TEST(SoftmaxStateMath, EdgeCasesFollowLogSumExpConventions) {
   EXPECT_EQ(st.u, before.u);
 }
 
+TEST(SoftmaxStateMath, LogProbOfAConfidentTokenDoesNotDependOnTheShift) {
+  // A confident token: log p = -log(1 + e^-9 + e^-10 + e^-11) = -1.8e-4 for any shift c of
+  // the row. In float, x_t - lse() carries lse's rounding, up to ulp(c)/2 (3e-5 at
+  // c = 1000); log_prob's error is the float sum s (3 additions near 1, 6e-8 each) and
+  // log s's few ulp of 1.8e-4, so 3e-7 bounds it at every shift (x_t - m is exact:
+  // Sterbenz). Few terms on purpose: a long row's tiny terms vanish in a float sum near 1,
+  // whatever the subtraction (the kernel sums per thread and per chunk first).
+  const long double exact = -std::log1p(std::exp(-9.0L) + std::exp(-10.0L) + std::exp(-11.0L));
+  for (const double shift : {0.0, 40.0, 1000.0, -1000.0, 3.0e5}) {
+    const std::vector<double> x = {shift, shift - 9, shift - 10, shift - 11};  // exact in float
+    for (const auto& st : {one_by_one<float>(x), chunked_and_merged<float>(x, 1, 2), chunked_and_merged<float>(x, 3, 2)}) {
+      EXPECT_NEAR(st.log_prob(float(x[0])), double(exact), 3e-7) << "shift " << shift;
+    }
+    EXPECT_NEAR(one_by_one<double>(x).log_prob(x[0]), double(exact), 1e-15) << "shift " << shift;
+  }
+  // Special rows: as x - lse().
+  EXPECT_TRUE(std::isnan(one_by_one<float>({-kInf, -kInf}).log_prob(-INFINITY)));  // no distribution
+  EXPECT_EQ(one_by_one<float>({1.0, kInf}).log_prob(1.0f), -INFINITY);               // all mass on the +inf
+  EXPECT_TRUE(std::isnan(one_by_one<float>({1.0, kInf}).log_prob(INFINITY)));
+  EXPECT_TRUE(std::isnan(one_by_one<float>({1.0, std::nan("")}).log_prob(1.0f)));
+  EXPECT_EQ(one_by_one<float>({1.0, -kInf}).log_prob(-INFINITY), -INFINITY);  // a masked target
+  EXPECT_EQ(one_by_one<float>({3.5}).log_prob(3.5f), 0.0f);
+}
+
 TEST(SoftmaxStateMath, LogitsMaskedAtTheFloatMinimumAddNothing) {
   // Masking with torch.finfo(float32).min instead of -inf: the masked terms underflow,
   // and the rescale from m = -3.4e38 must not form 0 * (s * d) = 0 * -inf = NaN.

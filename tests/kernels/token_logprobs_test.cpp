@@ -140,6 +140,40 @@ void check_shape(const Device& device, const Shape& s, std::uint64_t seed) {
   EXPECT_EQ(compare_values("dlogits (in place)", as_float(d_logits.host()), as_float(ref_grad), grad_tol), 0);
 }
 
+// Confident tokens at large logits: the target sits 20 above a row of N(0, 2) logits, so
+// log p = -log(1 + sum e^{x_v - x_t}) is about -5e-4 at V = 32000, and every row is shifted
+// by c. log-softmax is shift invariant, so the error may not grow with c: computed as
+// x_t - lse it carries lse's rounding, ulp(c)/2 (3e-5 at c = 1000, 1.9e-6 at 40); as
+// (x_t - m) - log s, a few ulp of log s (< 1e-7 here) plus s's summation (~1e-7 each of
+// a few hundred partial sums near 1): within 1e-6, whatever c.
+template <class Device>
+void check_confident_rows(const Device& device) {
+  SCOPED_TRACE(device.name());
+  const std::vector<float> offsets = {0.0f, 40.0f, 200.0f, 1000.0f, -1000.0f};
+  const std::int64_t V = 32000, N = static_cast<std::int64_t>(offsets.size());
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> base(V);
+  for (float& x : base) x = normal(rng);
+  base[123] = 20.0f;
+  std::vector<float> logits(N * V);
+  for (std::int64_t r = 0; r < N; ++r) {
+    for (std::int64_t v = 0; v < V; ++v) logits[r * V + v] = base[v] + offsets[r];
+  }
+  const std::vector<std::int64_t> target(N, 123);
+  std::vector<float> ref_logp(N), ref_lse(N), ref_ent(N);
+  disa::kernels::token_logprobs_ref(logits.data(), target.data(), N, V, ref_logp.data(), ref_lse.data(),
+                                    ref_ent.data());
+  for (const float lp : ref_logp) ASSERT_TRUE(lp < -1e-4f && lp > -1e-3f) << lp;  // the regime described above
+  using Floats = typename Device::template Array<float>;
+  typename Device::template Array<float> d_logits(logits, 0);
+  typename Device::template Array<std::int64_t> d_target(target);
+  Floats d_logp(N), d_lse(N), d_ent(N);
+  ASSERT_TRUE(d_logits.ok() && d_target.ok() && d_logp.ok() && d_lse.ok() && d_ent.ok());
+  forward(device, d_logits.get(), d_target.get(), N, V, d_logp.get(), d_lse.get(), d_ent.get());
+  EXPECT_EQ(compare_values("logp (confident, shifted rows)", d_logp.host(), ref_logp, Tolerance{1e-6, 1e-4}), 0);
+}
+
 const std::vector<Shape> kShapes = {
     {1, 1, 0}, {1, 7, 0}, {3, 8, 0}, {7, 9, 0}, {6, 1000, 1}, {8, 4099, 3}, {6, 32000, 0}, {2, 151936, 0},
     {2, 151937, 5},
@@ -149,6 +183,11 @@ TEST(TokenLogprobsGpu, Float32MatchesReference) {
   DISA_SKIP_WITHOUT_GPU();
   std::uint64_t seed = 1;
   for (const Shape& s : kShapes) check_shape<float>(GpuDevice{}, s, seed++);
+}
+
+TEST(TokenLogprobsGpu, ConfidentLogprobsStayExactAtLargeLogits) {
+  DISA_SKIP_WITHOUT_GPU();
+  check_confident_rows(GpuDevice{});
 }
 
 TEST(TokenLogprobsGpu, Bf16MatchesReference) {
@@ -169,6 +208,10 @@ TEST(TokenLogprobsCpuDevice, Bf16MatchesReference) {
     std::uint64_t seed = 100;
     for (const Shape& s : kShapes) check_shape<bf16>(device, s, seed++);
   }
+}
+
+TEST(TokenLogprobsCpuDevice, ConfidentLogprobsStayExactAtLargeLogits) {
+  for (const CpuDeviceRun& device : disa::kernels_test::cpu_device_orders()) check_confident_rows(device);
 }
 
 TEST(TokenLogprobsCpuDevice, RejectsBadShapesWithoutLaunching) {
