@@ -215,6 +215,13 @@ const Pcre2Regex& several_answers_sentence() {
   return re;
 }
 
+const Pcre2Regex& interactive_problem() {
+  // Codeforces' statements open with the sentence, or (record 275) only carry the tag in
+  // the "Tags:\n['constructive algorithms', 'interactive', 'strings']" line.
+  static const Pcre2Regex re(R"(\bthis\s+is\s+an\s+interactive\s+problem\b|\btags:\s*\[[^\]\n]*'interactive')", true);
+  return re;
+}
+
 std::optional<double> stated_error_bound(std::string_view statement) {
   const auto found = error_bound_sentence().find_all(statement);
   if (found.empty()) return std::nullopt;
@@ -246,7 +253,8 @@ OutputComparison comparison_from_statement(std::string_view statement) {
   OutputComparison how;
   how.case_insensitive = !any_case_sentence().find_all(statement).empty();
   how.tolerance = stated_error_bound(statement).value_or(kDefaultOutputTolerance);
-  how.several_answers = !several_answers_sentence().find_all(statement).empty();
+  how.interactive = !interactive_problem().find_all(statement).empty();
+  how.several_answers = how.interactive || !several_answers_sentence().find_all(statement).empty();
   return how;
 }
 
@@ -264,11 +272,20 @@ OutputComparison parse_output_comparison(const nlohmann::json& compare, const st
       base.tolerance = number_in(compare, "tolerance", where);
     } else if (it.key() == "several_answers") {
       base.several_answers = bool_in(compare, "several_answers", where);
+    } else if (it.key() == "interactive") {
+      base.interactive = bool_in(compare, "interactive", where);
     } else {
-      throw InputError(fmt::format("{}: field 'compare.{}': unknown (case_insensitive, tolerance, several_answers)",
-                                   where, it.key()));
+      throw InputError(fmt::format(
+          "{}: field 'compare.{}': unknown (case_insensitive, tolerance, several_answers, interactive)", where,
+          it.key()));
     }
   }
+  if (base.interactive && compare.contains("several_answers") && !base.several_answers) {
+    throw InputError(fmt::format("{}: field 'compare.several_answers': false, but the task is interactive (one "
+                                 "stored transcript: other right programs fail)",
+                                 where));
+  }
+  base.several_answers = base.several_answers || base.interactive;
   return base;
 }
 

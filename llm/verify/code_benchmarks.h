@@ -58,10 +58,14 @@ std::optional<std::string> starter_method_name(std::string_view starter_code);
 //                     matrix", "output any string", "any other positive number ... will
 //                     also be recognized" ("If there are multiple maxima, it can be any
 //                     one of them" describes the problem, not the output: not it)
+//   interactive       "This is an interactive problem", or 'interactive' in the
+//                     statement's "Tags: [...]" list (Codeforces 275 has the tag only);
+//                     sets several_answers too
 OutputComparison comparison_from_statement(std::string_view statement);
 
 // A record's or caller's "compare" object over `base`: {"case_insensitive": bool,
-// "tolerance": number in (0, 1), "several_answers": bool}, each optional. An InputError
+// "tolerance": number in (0, 1), "several_answers": bool, "interactive": bool (true sets
+// several_answers)}, each optional. An InputError
 // names `where`, the field and the value for anything else.
 OutputComparison parse_output_comparison(const nlohmann::json& compare, const std::string& where,
                                          OutputComparison base = {});

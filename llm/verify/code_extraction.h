@@ -32,6 +32,11 @@ struct OutputComparison {
   // answers, print any"). The datasets hold no checker, so the output is still compared
   // with the stored answer; the verdict says so (a right answer may get 0).
   bool several_answers = false;
+  // An interactive problem ("This is an interactive problem", or Codeforces' tag
+  // 'interactive'): its test is one stored transcript of queries and replies, and the
+  // datasets hold no interactor, so only a program asking exactly the stored queries
+  // passes. Implies several_answers (counted with them); the verdict names the cause.
+  bool interactive = false;
 };
 
 // Standard output against the expected output, token by token (runs of whitespace,

@@ -322,6 +322,7 @@ CodeVerifyResult check_function(const std::string& program, const CodeTask& task
 // Said after a verdict that compared outputs, so that a 0 for a task with several right
 // answers is never mistaken for a wrong program (the datasets hold no checker).
 std::string several_answers_note(const CodeTask& task) {
+  if (task.compare.interactive) return std::string(kInteractiveNote);
   return task.compare.several_answers ? std::string(kSeveralAnswersNote) : "";
 }
 

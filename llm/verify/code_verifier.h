@@ -80,6 +80,9 @@ struct CodeVerifyResult {
 
 // What a several-answers verdict's reason ends with.
 inline constexpr std::string_view kSeveralAnswersNote = " (task admits several answers; compared with the stored one)";
+// What an interactive task's verdict ends with instead.
+inline constexpr std::string_view kInteractiveNote =
+    " (interactive problem without its interactor; compared with the stored transcript)";
 
 // Throws SandboxError when the sandbox cannot run (never a reward of 0 for that) and
 // std::invalid_argument for a malformed task (names the field).

@@ -330,8 +330,22 @@ TEST(CodeBenchmarkRates, CodeforcesAnyCaseTaskAcceptsAnotherCase) {
   EXPECT_NE(exact.reason.find("expected 'YES' got 'yes'"), std::string::npos) << exact.reason;
 }
 
+TEST(CodeBenchmarkRates, AnInteractiveTaskSaysItsVerdictIsAgainstTheStoredTranscript) {
+  REQUIRE_SHARED_DATA_AND_SANDBOX(data);
+  const auto cf = load_code_benchmark(CodeBenchmark::kCodeforces, *data);
+  ASSERT_NE(cf[18].prompt.find("interactive"), std::string::npos);
+  ASSERT_TRUE(cf[18].task.compare.interactive);
+  const auto replayed = verify_code(stored_output_program(cf[18].task, false), cf[18].task);
+  EXPECT_EQ(replayed.reward, 1) << replayed.reason;  // only the stored queries pass
+  EXPECT_TRUE(replayed.several_answers);
+  EXPECT_TRUE(replayed.reason.ends_with(kInteractiveNote)) << replayed.reason;
+  const auto other = verify_code("print('? 1 1')\n", cf[18].task);
+  EXPECT_EQ(other.reward, 0);
+  EXPECT_TRUE(other.reason.ends_with(kInteractiveNote)) << other.reason;
+}
+
 struct PolicyCounts {
-  int case_insensitive = 0, tight_tolerance = 0, several_answers = 0;
+  int case_insensitive = 0, tight_tolerance = 0, several_answers = 0, interactive = 0;
 };
 
 PolicyCounts count_policies(const std::vector<CodeBenchmarkCase>& cases) {
@@ -340,6 +354,7 @@ PolicyCounts count_policies(const std::vector<CodeBenchmarkCase>& cases) {
     n.case_insensitive += c.task.compare.case_insensitive;
     n.tight_tolerance += c.task.compare.tolerance < kDefaultOutputTolerance;
     n.several_answers += c.task.compare.several_answers;
+    n.interactive += c.task.compare.interactive;
   }
   return n;
 }
@@ -353,14 +368,16 @@ TEST(CodeBenchmarkRates, StoredOutputsPassUnderTheStatementsComparison) {
   const auto lcb = load_code_benchmark(CodeBenchmark::kLiveCodeBench, *data);
   const PolicyCounts cf_n = count_policies(cf), lcb_n = count_policies(lcb);
   EXPECT_EQ(cf_n.case_insensitive, 53);
-  EXPECT_EQ(cf_n.several_answers, 42);
+  EXPECT_EQ(cf_n.several_answers, 42 + 17);  // 17 interactive problems (a stored transcript), none saying "any"
+  EXPECT_EQ(cf_n.interactive, 17);
+  EXPECT_EQ(lcb_n.interactive, 0);
   EXPECT_EQ(cf_n.tight_tolerance, 0);  // records 327 and 335 state 10^{-6}, the default
   EXPECT_EQ(lcb_n.case_insensitive, 0);
   EXPECT_EQ(lcb_n.several_answers, 5);
   EXPECT_EQ(lcb_n.tight_tolerance, 1);  // record 184: 10^{-9}
   EXPECT_DOUBLE_EQ(lcb[184].task.compare.tolerance, 1e-9);
-  std::printf("codeforces: %d case-insensitive, %d several answers, %d tighter tolerance of %zu\n",
-              cf_n.case_insensitive, cf_n.several_answers, cf_n.tight_tolerance, cf.size());
+  std::printf("codeforces: %d case-insensitive, %d several answers (%d interactive), %d tighter tolerance of %zu\n",
+              cf_n.case_insensitive, cf_n.several_answers, cf_n.interactive, cf_n.tight_tolerance, cf.size());
   std::printf("livecodebench: %d case-insensitive, %d several answers, %d tighter tolerance of %zu\n",
               lcb_n.case_insensitive, lcb_n.several_answers, lcb_n.tight_tolerance, lcb.size());
 

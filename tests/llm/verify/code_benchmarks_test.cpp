@@ -76,6 +76,20 @@ TEST(ComparisonFromStatement, SeveralAnswers) {
   }
 }
 
+TEST(ComparisonFromStatement, InteractiveProblemsAreSeveralAnswerTasks) {
+  // Their tests are one transcript of queries: another right strategy fails them.
+  for (const char* s : {"This is an interactive problem.\n\nCat can ask Fox at most 2n questions.",
+                        "Help Dimash find the password.\n\nTags:\n['constructive algorithms', 'interactive', 'strings']\n"}) {
+    const OutputComparison how = comparison_from_statement(s);
+    EXPECT_TRUE(how.interactive) << s;
+    EXPECT_TRUE(how.several_answers) << s;
+  }
+  for (const char* s : {"Tags:\n['implementation']\n\nThe interactive whiteboard shows n numbers.",
+                        "Tags:\n['games']\n'interactive' is a word in the next line"}) {
+    EXPECT_FALSE(comparison_from_statement(s).interactive) << s;
+  }
+}
+
 class RecordComparison : public ::testing::Test {
  protected:
   CodeBenchmarkIndex index{"/nonexistent"};
@@ -99,6 +113,10 @@ TEST_F(RecordComparison, ARecordsCompareFieldSetsTheTasksComparison) {
   const OutputComparison over = parse_output_comparison({{"tolerance", 1e-3}}, "here", base);
   EXPECT_TRUE(over.several_answers);
   EXPECT_DOUBLE_EQ(over.tolerance, 1e-3);
+  // interactive implies several answers.
+  const OutputComparison interactive = parse_output_comparison({{"interactive", true}}, "here");
+  EXPECT_TRUE(interactive.interactive);
+  EXPECT_TRUE(interactive.several_answers);
 }
 
 TEST_F(RecordComparison, BadCompareFieldsNameTheFieldAndValue) {
@@ -118,8 +136,11 @@ TEST_F(RecordComparison, BadCompareFieldsNameTheFieldAndValue) {
   EXPECT_EQ(message({{"case_insensitive", 1}}),
             "in.jsonl line 1: field 'compare.case_insensitive': expected true or false, got 1");
   EXPECT_EQ(message({{"ignore_case", true}}),
-            "in.jsonl line 1: field 'compare.ignore_case': unknown (case_insensitive, tolerance, several_answers)");
+            "in.jsonl line 1: field 'compare.ignore_case': unknown (case_insensitive, tolerance, several_answers, interactive)");
   EXPECT_NE(message(true).find("field 'compare': expected an object"), std::string::npos) << message(true);
+  EXPECT_EQ(message({{"interactive", true}, {"several_answers", false}}),
+            "in.jsonl line 1: field 'compare.several_answers': false, but the task is interactive (one stored "
+            "transcript: other right programs fail)");
   try {
     task({{"response", ""}, {"tests", "def check(candidate):\n    pass\n"}, {"entry_point", "f"},
           {"compare", {{"case_insensitive", true}}}});
