@@ -325,6 +325,10 @@ TEST(AnswerEquivalence, ADecimalReferenceAllowsTheRelativeOneInTenThousand) {
   EXPECT_FALSE(same("0.50001", "\\frac{1}{2}"));
   EXPECT_FALSE(same("1.7320", "\\sqrt{3}"));
   EXPECT_FALSE(same("27.001", "27.0"));  // AMC writes integers as 27.0
+  // Scientific notation is a measured or rounded quantity even when its value is an
+  // integer: the tolerance applies (README), unlike the integer written out.
+  EXPECT_TRUE(same("2000001", "2\\times10^{6}"));
+  EXPECT_FALSE(same("2000001", "2000000"));
   // A constant against a decimal reference: by value, within the same tolerance.
   EXPECT_TRUE(same("\\arcsin(10/13)", "0.8776"));  // 0.877636...
   EXPECT_FALSE(same("\\arcsin(10/13)", "0.877"));
