@@ -170,6 +170,126 @@ bool written_as_decimal(std::string_view reference) {
   return !decimal.find_all(reference).empty();
 }
 
+// A unit after a number, as the response writes it after normalisation ("30m/s",
+// "4.4677\times10^{14}Hz", "12squareunits", "3\times10^8ms^{-1}", "5meters"): only units
+// from this list, those the Minerva solutions write after their boxed answers (m, cm, eV,
+// years, J, g, kcal, rad, nm, V, kJ, s, kg, erg, km, Hz, m/s, pm, mL, mol, minutes, days,
+// Gyr, amu, angstroms, arcsecs, bits/s, ...) and their SI relatives, each optionally
+// squared or cubed (^2, ^{-3}, "square", "cubic") and divided or multiplied (/, \cdot).
+// Single letters that name common variables (t, h, k, M, T, C) are not in the list.
+// The normaliser has removed the spaces, so the units are found by trying every split
+// (memoised: linear in the length times the list).
+const std::vector<std::string_view>& unit_words() {
+  static const std::vector<std::string_view> kUnits = {
+      "m", "km", "Mm", "Gm", "cm", "mm", "nm", "pm", "fm", "μm", "um", "g", "kg", "mg", "μg", "s", "ms",
+      "J", "kJ", "MJ", "GJ", "eV", "keV", "MeV", "GeV", "TeV", "V", "kV", "mV", "MV", "W", "kW", "MW", "GW",
+      "N", "kN", "MN", "A", "kA", "mA", "MA", "K", "L", "mL", "ml", "Hz", "kHz", "MHz", "GHz", "Pa", "hPa",
+      "kPa", "MPa", "atm", "bar", "mbar", "Torr", "mmHg", "mol", "mmol", "rad", "sr", "dB", "Å", "AU", "au",
+      "pc", "kpc", "Mpc", "ly", "erg", "ergs", "cal", "kcal", "kWh", "Wh", "amu", "lb", "lbs", "mph", "kph",
+      "sec", "secs", "min", "mins", "hr", "hrs", "yr", "yrs", "kyr", "Myr", "Gyr", "inch", "inches", "feet",
+      "foot", "mile", "miles", "yard", "yards", "angstrom", "angstroms", "second", "seconds", "minute",
+      "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years", "joule",
+      "joules", "watt", "watts", "newton", "newtons", "volt", "volts", "liter", "liters", "litre", "litres",
+      "arcsec", "arcsecs", "arcsecond", "arcseconds", "arcmin", "arcminute", "arcminutes", "degree", "degrees",
+      "radian", "radians", "bit", "bits", "byte", "bytes", "ton", "tons", "tonne", "tonnes", "pound", "pounds",
+      "unit", "units", "cent", "cents", "dollar", "dollars"};
+  return kUnits;
+}
+
+// Whether s[at..] is a sequence of units (above): [/ or \cdot] [square|sq|sq.|cubic] unit [^power], ...
+bool units_from(std::string_view s, std::size_t at, bool first, std::vector<signed char>& memo) {
+  if (at == s.size()) return !first;
+  signed char& known = memo[at * 2 + (first ? 1 : 0)];
+  if (known >= 0) return known == 1;
+  known = 0;
+  static const std::vector<std::string> kSpelled = [] {
+    std::vector<std::string> out;
+    for (const std::string_view stem : {"meter", "metre", "gram"}) {
+      for (const std::string_view prefix : {"", "milli", "centi", "kilo"}) {
+        for (const std::string_view plural : {"", "s"}) {
+          out.push_back(std::string(prefix).append(stem).append(plural));
+        }
+      }
+    }
+    return out;
+  }();
+  std::vector<std::size_t> starts = {at};
+  if (!first) {
+    for (const std::string_view sep : {"/", "\\cdot"}) {
+      if (s.substr(at).starts_with(sep)) starts.push_back(at + sep.size());
+    }
+  }
+  const std::size_t n = starts.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const std::string_view shape : {"square", "sq.", "sq", "cubic"}) {
+      if (s.substr(starts[i]).starts_with(shape)) starts.push_back(starts[i] + shape.size());
+    }
+  }
+  static const Pcre2Regex power(R"(^\^(?:\{-?\d+\}|-?\d))");
+  for (const std::size_t start : starts) {
+    const auto try_unit = [&](std::string_view unit) {
+      if (!s.substr(start).starts_with(unit)) return false;
+      std::size_t end = start + unit.size();
+      if (units_from(s, end, false, memo)) return true;
+      if (end < s.size() && s[end] == '^') {
+        const auto m = power.find_all(s.substr(end, 8));
+        if (!m.empty() && units_from(s, end + (m.front().end - m.front().begin), false, memo)) return true;
+      }
+      return false;
+    };
+    for (const std::string_view unit : unit_words()) {
+      if (try_unit(unit)) return (known = 1) == 1;
+    }
+    for (const std::string& unit : kSpelled) {
+      if (try_unit(unit)) return (known = 1) == 1;
+    }
+  }
+  return false;
+}
+
+// "30m/s" -> {"30", "m/s"}, "2\sqrt{3}cm" -> {"2\sqrt{3}", "cm"}: a number (anything
+// evaluate_number reads, so no letters) followed by units only; nullopt otherwise ("5x",
+// "3i", "5million"). The shortest number that leaves only units wins.
+std::optional<std::pair<std::string, std::string>> number_and_units(std::string_view s) {
+  if (s.size() > 200) return std::nullopt;
+  std::vector<signed char> memo(s.size() * 2 + 2, -1);
+  for (std::size_t at = 1; at < s.size(); ++at) {
+    const std::size_t units_at = s[at] == ' ' ? at + 1 : at;  // "2\pi m" keeps its space
+    if (units_at >= s.size() || !units_from(s, units_at, true, memo)) continue;
+    const std::string number(s.substr(0, at));
+    if (evaluate_number(number)) return std::pair{number, std::string(s.substr(units_at))};
+  }
+  return std::nullopt;
+}
+
+// Units after a number, compared by the number alone: when the reference is a plain
+// number and the response that number followed by units ("30 m/s" for 30), or both carry
+// the same units ("4.4678\times10^{14}Hz" for "4.4677\times10^{14}Hz"). A reference's units
+// are never dropped against a bare number: "2mg" may be 2 m g, and "6m" is 6m.
+std::optional<Equivalence> compare_without_units(std::string_view a, std::string_view b,
+                                                 const std::optional<NumericValue>& va,
+                                                 const std::optional<NumericValue>& vb, double tolerance) {
+  if (va) return std::nullopt;
+  const auto a_split = number_and_units(a);
+  if (!a_split) return std::nullopt;
+  std::optional<NumericValue> reference = vb;
+  std::string units_note = "units '" + a_split->second + "' dropped";
+  if (!reference) {
+    const auto b_split = number_and_units(b);
+    if (!b_split || b_split->second != a_split->second) return std::nullopt;
+    reference = evaluate_number(b_split->first);
+    units_note = "the same units '" + a_split->second + "'";
+  }
+  const auto response = evaluate_number(a_split->first);  // read above, so set
+  if (!response || !reference) return std::nullopt;
+  if (numerically_equal(*response, *reference) ||
+      (tolerance > 0 && numerically_equal(*response, *reference, tolerance))) {
+    return Equivalence{true, fmt::format("same value {} ({})", response->to_string(), units_note)};
+  }
+  return Equivalence{false, fmt::format("values differ: {} vs {} ({})", response->to_string(),
+                                        reference->to_string(), units_note)};
+}
+
 constexpr std::size_t kMaxListElements = 100;
 constexpr unsigned kSymbolicPoints = 3;     // agreeing points needed
 constexpr unsigned kSymbolicAttempts = 12;  // points tried (some fall outside a domain)
@@ -236,6 +356,7 @@ Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in, dou
     return {false, fmt::format("values differ: {} vs {}", va->to_string(), vb->to_string())};
   }
   if (a == b) return {true, fmt::format("same text '{}'", a)};
+  if (auto units = compare_without_units(a, b, va, vb, tolerance)) return *units;
   // Equations: left sides and right sides alike ("y=2x+1" vs "y=1+2x").
   const auto a_sides = split_top_level(a, "="), b_sides = split_top_level(b, "=");
   if (a_sides.size() == 2 && b_sides.size() == 2) {

@@ -22,7 +22,17 @@
 // of it (default 1e-4, Qwen2.5-Math's math_equal rel_tol), and so does a constant that
 // only the point evaluation reads (\arcsin(10/13) vs 0.87707). An integer reference
 // ("10000", AMC's "27.0"), a fraction or a surd stays exact: 10001 is not 10000, 0.50001
-// is not \frac{1}{2}. The order of the arguments matters only here: the response first.
+// is not \frac{1}{2}. A reference in scientific notation gets the tolerance even when its
+// value is an integer (2000001 equals 2\times10^{6}): a mantissa times a power of ten is a
+// quantity given to the mantissa's figures, measured or rounded, not an exact count. The
+// order of the arguments matters here and for units: the response first.
+//
+// Units: a response that is a number followed by units from a list (bare, as the
+// normaliser keeps them: "30m/s", "4.4677\times10^{14}Hz", "5meters", "2\sqrt{3}cm")
+// equals a plain-number reference with that number; two answers with the same units
+// compare by their numbers. A reference's letters are never dropped against a bare
+// number ("2" is not "2mg"), and against a reference with variables they are variables
+// ("6m" vs "6m", "\frac{1}{2}m" vs "\frac{m}{2}").
 //
 // Percent: "50%" equals 50 (the harnesses drop the sign) and equals 0.5 (the value it
 // denotes); a bare 50 does not equal 0.5.

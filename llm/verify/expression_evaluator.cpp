@@ -123,6 +123,11 @@ double reciprocal(double x) {
   return 1.0 / x;
 }
 
+// The functions whose ^{-1} names their inverse (arcsin ..).
+bool is_trig(std::string_view name) {
+  return name == "sin" || name == "cos" || name == "tan" || name == "cot" || name == "sec" || name == "csc";
+}
+
 double apply_function(std::string_view name, double x) {
   if (name == "sin") return std::sin(x);
   if (name == "cos") return std::cos(x);
@@ -348,9 +353,24 @@ class Parser {
       pos_ += 1 + cmd.size();
       if (is_function(cmd)) {
         std::optional<NumericValue> power_of;
-        if (eat("^")) power_of = peek() == '{' ? group('{', '}') : primary_digit();
+        if (eat("^")) {
+          if (peek() == '{') {
+            power_of = group('{', '}');
+          } else if (eat("-")) {  // \sin^-1 x
+            power_of = multiply(NumericValue::of_exact(-1), primary_digit());
+          } else {
+            power_of = primary_digit();
+          }
+        }
+        // \sin^{-1} x is arcsin x, not 1/sin x (latex2sympy and sympy read it so; also
+        // \cos \tan \cot \sec \csc); any other power is of the value: \sin^2 x = (sin x)^2.
+        std::string name(cmd);
+        if (power_of && power_of->exact && *power_of->exact == -1 && is_trig(cmd)) {
+          name = "arc" + name;
+          power_of.reset();
+        }
         const NumericValue arg = peek() == '(' ? group('(', ')') : peek() == '{' ? group('{', '}') : bare_argument();
-        NumericValue v = NumericValue::of_approx(apply_function(cmd, arg.approx));
+        NumericValue v = NumericValue::of_approx(apply_function(name, arg.approx));
         return power_of ? power(v, *power_of) : v;
       }
       if (is_accent(cmd) && peek() == '{') {

@@ -74,6 +74,8 @@ void unwrap_commands(std::string& s) {
         if (const std::string name = trim(inside); cmd == "\\operatorname" && is_function_name(name)) {
           inside.assign(1, '\\').append(name).push_back(' ');
         }
+        // v_\mathrm{min} is v_{min}: the subscript (or exponent) is the whole group.
+        if (at > 0 && (s[at - 1] == '_' || s[at - 1] == '^')) inside = "{" + inside + "}";
         s.replace(at, close + 1 - at, inside);
         changed = true;
       }
@@ -88,47 +90,22 @@ void unwrap_commands(std::string& s) {
 // only: 5\text{ E} is a unit), and 5\text{ million} is not 5 (it stays as written, so it
 // matches only itself).
 void drop_trailing_unit(std::string& s) {
+  // The group may sit in braces of its own ({\rm eV} is {\mathrm{eV}} by now).
   static const Pcre2Regex unit(
-      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*\\(?:text|textrm|mbox|mathrm)\s*\{([^{}]*)\}(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
+      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*(?:\\(?:text|textrm|mbox|mathrm)\s*\{([^{}]*)\}|\{\s*\\(?:text|textrm|mbox|mathrm)\s*\{([^{}]*)\}\s*\})(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
   static const Pcre2Regex imaginary_or_euler(R"(^\s*[ie]\s*$)");
   static const Pcre2Regex number_word(R"(^\s*(?:hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
                                       /*caseless=*/true);
   for (int i = 0; i < 3; ++i) {
     const auto m = unit.find_all(s);
     if (m.empty() || m.front().groups[0].empty()) return;
-    const std::string& inside = m.front().groups[1];
+    // A subscript or superscript is part of the symbol: T_{\rm min}, v_\mathrm{max}, x^{\rm T}.
+    const char before = m.front().groups[0].back();
+    if (before == '_' || before == '^') return;
+    const std::string& inside = m.front().groups[1].empty() ? m.front().groups[2] : m.front().groups[1];
     if (imaginary_or_euler.matches_whole(inside) || number_word.matches_whole(inside)) return;
     s = trim(m.front().groups[0]);
   }
-}
-
-// A bare unit after a number, separated from it by a space (or a spacing command, a
-// space by now): "30 m/s", "4.4677 \times 10^{14} Hz", "12 square units", "3\times10^8 m
-// s^{-1}". Only when all that comes before is one number (a decimal, scientific notation,
-// \frac of integers), and only units from the list below: those the Minerva solutions
-// write after their boxed answers (m, cm, eV, years, J, g, kcal, rad, nm, V, kJ, s, kg,
-// erg, km, Hz, m/s, pm, mL, mol, minutes, days, Gyr, amu, angstroms, arcsecs, bits/s, ...)
-// and their SI relatives. "5m" (no space), "5 x", "3 i", "5 million" stay as written.
-// Single letters that name common variables (t, h, k, M, T, C) are not in the list.
-void drop_bare_unit(std::string& s) {
-  static const std::string kUnits =
-      "(?:(?:square|sq\\.?|cubic)\\s+)?"
-      "(?:[kMGcmnpfμu]?m|[kmμ]?g|m?s|[kMG]?J|[kMGT]?eV|[kmM]?V|[kMG]?W|[kM]?N|[kmM]?A|K|m?L|ml"
-      "|[kMG]?Hz|[hkM]?Pa|atm|bar|mbar|Torr|mmHg|mol|mmol|rad|sr|dB|Å|AU|au|pc|kpc|Mpc|ly"
-      "|erg|ergs|k?cal|kWh|Wh|amu|lbs?|mph|kph|sec|secs|min|mins|hrs?|yrs?|[kMG]yr"
-      "|(?:milli|centi|kilo)?(?:meters?|metres?|grams?)|inch|inches|feet|foot|miles?|yards?|angstroms?"
-      "|seconds?|minutes?|hours?|days?|weeks?|months?|years?|joules?|watts?|newtons?|volts?|liters?|litres?"
-      "|arcsecs?|arcseconds?|arcmin|arcminutes?|degrees?|radians?|bits?|bytes?|tons?|tonnes?|pounds?"
-      "|units?|cents?|dollars?)";
-  static const std::string kPower = "(?:\\s*\\^\\s*(?:\\{\\s*-?\\d+\\s*\\}|-?\\d))?";
-  static const std::string kNumber =
-      "-?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?"
-      "(?:\\s*(?:\\\\times|\\\\cdot)\\s*10\\s*\\^\\s*(?:\\{\\s*-?\\d+\\s*\\}|-?\\d+))?"
-      "|-?\\\\frac\\s*\\{\\s*\\d+\\s*\\}\\s*\\{\\s*\\d+\\s*\\}";
-  static const Pcre2Regex bare_unit("^\\s*(" + kNumber + ")\\s+" + kUnits + "(?![A-Za-z])" + kPower +
-                                    "(?:\\s*+(?:(?:/|\\\\cdot)\\s*+)?" + kUnits + "(?![A-Za-z])" + kPower + ")*\\s*$");
-  const auto m = bare_unit.find_all(s);
-  if (!m.empty()) s = m.front().groups[0];
 }
 
 // \frac12 -> \frac{1}{2}, \frac1{x} -> \frac{1}{x}, \sqrt2 -> \sqrt{2}: one-character
@@ -220,8 +197,9 @@ std::string normalize_answer(std::string_view answer) {
   s = sizing.replace_all(s, "");
   replace_all(s, "\\displaystyle", "");
   // The old-style "{\rm eV}" is "\mathrm{eV}" (a unit to drop_trailing_unit below).
+  // Its braces stay: in T_{\rm min} they hold the subscript, which is no unit.
   static const Pcre2Regex old_roman(R"(\{\s*\\rm\s+([^{}\\]*)\})");
-  s = old_roman.replace_all(s, "\\mathrm{$1}");
+  s = old_roman.replace_all(s, "{\\mathrm{$1}}");
   drop_thousands_spacing(s);
   // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
   // breaks are set aside while the spacing commands are replaced.
@@ -242,14 +220,13 @@ std::string normalize_answer(std::string_view answer) {
   replace_all(s, "\\dfrac", "\\frac");
   replace_all(s, "\\tfrac", "\\frac");
   // A temperature's scale goes with its degree mark: "1950^\\circ C" is 1950.
-  static const Pcre2Regex degree_scale(R"((?:\^\{?\\circ\}?|\\degree|°)\s*(?:\\mathrm\{[CFK]\}|\{[CFK]\}|[CFK])\s*$)");
+  static const Pcre2Regex degree_scale(R"((?:\^\{?\\circ\}?|\\degree|°)\s*(?:\\mathrm\{[CFK]\}|\{\\mathrm\{[CFK]\}\}|\{[CFK]\}|[CFK])\s*$)");
   s = degree_scale.replace_all(s, "");
   for (const std::string_view degree : {"^{\\circ}", "^\\circ", "{}^\\circ", "\\circ", "\\degree"}) {
     replace_all(s, degree, "");
   }
   replace_all(s, "{,}", "");
   drop_trailing_unit(s);
-  drop_bare_unit(s);
   unwrap_commands(s);
   s = trim(s);
   while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();  // a sentence's period

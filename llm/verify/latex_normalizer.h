@@ -6,7 +6,8 @@
 // math delimiters ($, \( \)), \left/\right, spacing commands and all whitespace (but
 // a space TeX shows between two digits, "3\quad 5", "1\ 2", stays: two numbers),
 // \displaystyle, degree marks (^\circ, °), a trailing period, a trailing unit in
-// \text{}/\mbox{}/\mathrm{} after a value ("5\text{ cm}" -> "5"), LaTeX thousands
+// \text{}/\mbox{}/\mathrm{}/{\rm } after a value ("5\text{ cm}" -> "5"; not after _ or ^:
+// "T_{\rm min}" -> "T_{min}"; bare units, "30 m/s", stay for answer_equivalence.h), LaTeX thousands
 // separators ("1{,}000", MATH's "10,\!080", SI's "1\,000" and "1\ 000" before a
 // group of three digits; plain "1,000" and "1,\,000" could be a list, so
 // answer_equivalence.h decides). It rewrites \dfrac/\tfrac to \frac, \frac12 to \frac{1}{2},

@@ -232,6 +232,77 @@ TEST(AnswerEquivalence, UnitsAndDegreesAreDropped) {
   EXPECT_TRUE(same("2 k", "2k"));
 }
 
+TEST(AnswerEquivalence, SingleLetterVariablesAfterANumberStay) {
+  // Bare units are not stripped by the normaliser: these letters are variables when the
+  // reference has them (OlympiadBench writes "$6m$").
+  EXPECT_TRUE(same("6 m", "6m"));
+  EXPECT_TRUE(same("6\\,m", "6m"));
+  EXPECT_TRUE(same("3 m^2", "3m^2"));
+  EXPECT_TRUE(same("2 m g", "2mg"));
+  EXPECT_TRUE(same("\\frac{1}{2} m", "\\frac{m}{2}"));
+  EXPECT_TRUE(same("4 N", "4N"));
+  EXPECT_TRUE(same("2 s", "2s"));
+  EXPECT_TRUE(same("5 A", "5A"));
+  EXPECT_FALSE(same("2", "2 m g"));  // a reference's letters are never dropped
+  EXPECT_FALSE(same("2", "2mg"));
+  EXPECT_FALSE(same("6", "6m"));
+  EXPECT_FALSE(same("7 m", "6m"));
+}
+
+TEST(AnswerEquivalence, UnitsAfterANumberAgainstANumericReference) {
+  EXPECT_TRUE(same("6 m", "6"));  // against a plain number the letters are units
+  EXPECT_TRUE(same("30 m/s", "30"));
+  EXPECT_TRUE(same("3 \\times 10^8 m s^{-1}", "3\\times10^{8}"));
+  EXPECT_TRUE(same("12 square units", "12"));
+  EXPECT_TRUE(same("0.5 kg m^2", "0.5"));
+  EXPECT_TRUE(same("4.4677 \\times 10^{14} Hz", "4.4677 \\times 10^{14}"));
+  EXPECT_TRUE(same("\\frac{1}{2} kg", "0.5"));
+  EXPECT_TRUE(same("5 m, 6 m", "5, 6"));
+  EXPECT_TRUE(same("2\\sqrt{3} cm", "2\\sqrt{3}"));  // any number, not only decimals
+  EXPECT_TRUE(same("\\frac{\\sqrt{3}}{2} m", "\\frac{\\sqrt{3}}{2}"));
+  EXPECT_TRUE(same("2\\pi rad", "2\\pi"));
+  EXPECT_FALSE(same("3\\sqrt{3} cm", "2\\sqrt{3}"));
+  EXPECT_FALSE(same("5" + std::string(150, 'm') + "x", "5"));  // no unit at the end: no split
+  EXPECT_TRUE(same("5 kg" + std::string(150, 'm'), "5"));      // memoised: linear
+  EXPECT_FALSE(same("31 m/s", "30"));
+  EXPECT_FALSE(same("5 mx", "5"));   // x is no unit
+  EXPECT_FALSE(same("5 \\pi", "5"));
+  // The same units on both sides: the numbers decide (a wrong digit stays wrong).
+  EXPECT_TRUE(same("4.4677 \\times 10^{14} Hz", "4.4677 \\times 10^{14} Hz"));
+  EXPECT_FALSE(same("4.5677 \\times 10^{14} Hz", "4.4677 \\times 10^{14} Hz"));
+  // A unit in text with its number: \text{5 meters}.
+  EXPECT_TRUE(same("\\text{5 meters}", "5"));
+  EXPECT_TRUE(same("\\text{5 cm}", "5"));
+  EXPECT_FALSE(same("\\text{6 meters}", "5"));
+  EXPECT_FALSE(same("\\text{5 apples}", "5"));
+}
+
+TEST(AnswerEquivalence, RomanSubscriptsAreNames) {
+  EXPECT_FALSE(same("T_{\\rm min}", "T_{\\rm max}"));
+  EXPECT_FALSE(same("\\frac{3}{2} k T_{\\rm min}", "\\frac{3}{2} k T_{\\rm eff}"));
+  EXPECT_FALSE(same("x^{\\rm T}", "x^{\\rm 2}"));
+  EXPECT_TRUE(same("2v_{\\rm max}", "2v_{max}"));
+  EXPECT_FALSE(same("v_\\mathrm{min}", "v_\\mathrm{max}"));
+  EXPECT_TRUE(same("v_\\mathrm{min}", "v_{\\rm min}"));
+  EXPECT_TRUE(same("9.6 {\\rm eV}", "9.6"));
+}
+
+TEST(AnswerEquivalence, MinusOnePowerOfATrigFunctionIsItsInverse) {
+  EXPECT_TRUE(same("\\tan^{-1}(1)", "\\frac{\\pi}{4}"));
+  EXPECT_TRUE(same("\\sin^{-1}x", "\\arcsin x"));
+  EXPECT_TRUE(same("\\cos^{-1}x", "\\arccos x"));
+  EXPECT_TRUE(same("\\cot^{-1}x", "\\arccot x"));
+  EXPECT_TRUE(same("\\sec^{-1}(2)", "\\frac{\\pi}{3}"));
+  EXPECT_TRUE(same("\\csc^{-1}(2)", "\\frac{\\pi}{6}"));
+  EXPECT_TRUE(same("\\sin^-1 x", "\\arcsin x"));
+  EXPECT_TRUE(same("\\tan^-1(1)", "\\frac{\\pi}{4}"));
+  EXPECT_FALSE(same("\\sin^{-1}x", "\\frac{1}{\\sin x}"));
+  // Other powers stay powers of the value.
+  EXPECT_TRUE(same("\\sin^2 x", "(\\sin x)^2"));
+  EXPECT_TRUE(same("\\sin^{-2} x", "\\frac{1}{(\\sin x)^2}"));
+  EXPECT_TRUE(same("\\ln^{-1} x", "\\frac{1}{\\ln x}"));
+}
+
 TEST(AnswerEquivalence, ADecimalReferenceAllowsTheRelativeOneInTenThousand) {
   // Qwen2.5-Math's math_equal: math.isclose(rel_tol=1e-4); here only when the reference
   // is written as a decimal or in scientific notation (Minerva's measured values).
@@ -254,6 +325,10 @@ TEST(AnswerEquivalence, ADecimalReferenceAllowsTheRelativeOneInTenThousand) {
   EXPECT_FALSE(same("0.50001", "\\frac{1}{2}"));
   EXPECT_FALSE(same("1.7320", "\\sqrt{3}"));
   EXPECT_FALSE(same("27.001", "27.0"));  // AMC writes integers as 27.0
+  // Scientific notation is a measured or rounded quantity even when its value is an
+  // integer: the tolerance applies (README), unlike the integer written out.
+  EXPECT_TRUE(same("2000001", "2\\times10^{6}"));
+  EXPECT_FALSE(same("2000001", "2000000"));
   // A constant against a decimal reference: by value, within the same tolerance.
   EXPECT_TRUE(same("\\arcsin(10/13)", "0.8776"));  // 0.877636...
   EXPECT_FALSE(same("\\arcsin(10/13)", "0.877"));

@@ -135,7 +135,8 @@ bool is_an_answer(const BenchmarkCase& c, const std::string& normalized) {
 
 TEST_P(MathBenchmarkRates, WrongAnswersGetRewardZero) {
   // The last answer's normalised form with its last digit run increased by one
-  // (wrong_answer.h); units are gone by then, so the change is to the value. Only a
+  // (wrong_answer.h); units in \text are gone by then and bare ones (Minerva's Hz) are on
+  // both sides, compared by the number, so the change is to the value. Only a
   // change within the decimal tolerance of a decimal reference may pass, as counted.
   REQUIRE_SHARED_DATA(dir);
   std::size_t tolerated = 0, total = 0;
