@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -190,6 +192,14 @@ const Pcre2Regex& any_case_sentence() {
   return re;
 }
 
+// A word the "in any case" sentence quotes: "YES", “YES”, 'YES' or $\texttt{YES}$ (the
+// datasets: "YES"/"NO" 8 statements, "Yes"/"No" 4, \texttt{YES}/\texttt{NO} 1,
+// \texttt{Yes}/\texttt{No} 3). Letters only: case is about letters.
+const Pcre2Regex& quoted_word() {
+  static const Pcre2Regex re(R"re("([A-Za-z]+)"|“([A-Za-z]+)”|'([A-Za-z]+)'|\\texttt\{([A-Za-z]+)\})re");
+  return re;
+}
+
 // "absolute or relative error ... 10^{-k}"; group 1 or 2 is k.
 const Pcre2Regex& error_bound_sentence() {
   static const Pcre2Regex re(
@@ -247,11 +257,48 @@ bool bool_in(const nlohmann::json& compare, const char* field, const std::string
   return v.get<bool>();
 }
 
+InputError case_insensitive_error(const std::string& where, const nlohmann::json& value) {
+  return InputError(fmt::format("{}: field 'compare.case_insensitive': expected true, false or a non-empty list of "
+                                "words such as [\"YES\", \"NO\"], got {}",
+                                where, value.dump().substr(0, 80)));
+}
+
+// "case_insensitive": ["YES", "NO"]: the words whose case is free (none empty or with
+// whitespace: a token never is).
+std::vector<std::string> case_free_words(const nlohmann::json& list, const std::string& where) {
+  std::vector<std::string> words;
+  for (const nlohmann::json& w : list) {
+    const bool word = w.is_string() && !w.get<std::string>().empty() &&
+                      std::none_of(w.get_ref<const std::string&>().begin(), w.get_ref<const std::string&>().end(),
+                                   [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+    if (!word) throw case_insensitive_error(where, list);
+    words.push_back(w.get<std::string>());
+  }
+  if (words.empty()) throw case_insensitive_error(where, list);
+  return words;
+}
+
 }  // namespace
 
 OutputComparison comparison_from_statement(std::string_view statement) {
   OutputComparison how;
-  how.case_insensitive = !any_case_sentence().find_all(statement).empty();
+  // Case-blind for the words the sentences quote, or for every word when one quotes none
+  // ("You can output the answer in any case").
+  bool every_word = false;
+  for (const RegexMatch& sentence : any_case_sentence().find_all(statement)) {
+    how.case_insensitive = true;
+    const auto quoted = quoted_word().find_all(statement.substr(sentence.begin, sentence.end - sentence.begin));
+    if (quoted.empty()) every_word = true;
+    for (const RegexMatch& q : quoted) {
+      for (const std::string& g : q.groups) {
+        if (!g.empty() && std::find(how.case_insensitive_words.begin(), how.case_insensitive_words.end(), g) ==
+                              how.case_insensitive_words.end()) {
+          how.case_insensitive_words.push_back(g);
+        }
+      }
+    }
+  }
+  if (every_word) how.case_insensitive_words.clear();
   how.tolerance = stated_error_bound(statement).value_or(kDefaultOutputTolerance);
   how.interactive = !interactive_problem().find_all(statement).empty();
   how.several_answers = how.interactive || !several_answers_sentence().find_all(statement).empty();
@@ -267,7 +314,15 @@ OutputComparison parse_output_comparison(const nlohmann::json& compare, const st
   }
   for (auto it = compare.begin(); it != compare.end(); ++it) {
     if (it.key() == "case_insensitive") {
-      base.case_insensitive = bool_in(compare, "case_insensitive", where);
+      const nlohmann::json& v = it.value();
+      if (v.is_array()) {  // the words whose case is free
+        base.case_insensitive_words = case_free_words(v, where);
+        base.case_insensitive = true;
+      } else {
+        if (!v.is_boolean()) throw case_insensitive_error(where, v);
+        base.case_insensitive = v.get<bool>();
+        base.case_insensitive_words.clear();  // true: every word
+      }
     } else if (it.key() == "tolerance") {
       base.tolerance = number_in(compare, "tolerance", where);
     } else if (it.key() == "several_answers") {

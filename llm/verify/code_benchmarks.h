@@ -49,7 +49,12 @@ std::optional<std::string> starter_method_name(std::string_view starter_code);
 // problem text) says, matching the phrasings the datasets use:
 //   case_insensitive  "You can output the answer in any case", "You may output "YES" and
 //                     "NO" in any case" (a can/may output|print sentence that ends the
-//                     clause with "in any case"; "not removed in any case" is not it)
+//                     clause with "in any case"; "not removed in any case" is not it).
+//                     The words that sentence quotes ("YES", 'NO', \texttt{Yes}) go to
+//                     case_insensitive_words, so that only they are case-blind (record 1
+//                     prints a string after its YES, which must match exactly); a sentence
+//                     quoting none ("the answer", "each letter") leaves the list empty:
+//                     every word
 //   tolerance         "absolute or relative error does not exceed 10^{-9}" (10^{-k},
 //                     10^{−k}, 10^-k or 1e-k after "absolute or relative error" in one
 //                     sentence), else kDefaultOutputTolerance
@@ -63,7 +68,8 @@ std::optional<std::string> starter_method_name(std::string_view starter_code);
 //                     sets several_answers too
 OutputComparison comparison_from_statement(std::string_view statement);
 
-// A record's or caller's "compare" object over `base`: {"case_insensitive": bool,
+// A record's or caller's "compare" object over `base`: {"case_insensitive": bool (true:
+// every word) or a non-empty list of words (only those, e.g. ["YES", "NO"]),
 // "tolerance": number in (0, 1), "several_answers": bool, "interactive": bool (true sets
 // several_answers)}, each optional. An InputError
 // names `where`, the field and the value for anything else.

@@ -49,23 +49,36 @@ void finish_body(Fence& fence) {
   fence.lines.clear();
 }
 
-// A fence line as CommonMark reads it: a run of 3 or more backticks, then the info
-// string, which may not hold a backtick (so "```x```" inline is no fence).
+// A fence line as CommonMark reads it: a run of 3 or more backticks or 3 or more tildes,
+// then the info string, which after backticks may not hold a backtick (so "```x```"
+// inline is no fence); after tildes it may hold anything.
 struct FenceLine {
-  std::size_t length = 0;  // backticks
+  char mark = '`';         // '`' or '~'
+  std::size_t length = 0;  // of the run
   std::string_view info;   // trimmed
 };
 
 std::optional<FenceLine> fence_line(std::string_view stripped) {
   FenceLine f;
-  while (f.length < stripped.size() && stripped[f.length] == '`') ++f.length;
+  if (stripped.empty() || (stripped[0] != '`' && stripped[0] != '~')) return std::nullopt;
+  f.mark = stripped[0];
+  while (f.length < stripped.size() && stripped[f.length] == f.mark) ++f.length;
   if (f.length < 3) return std::nullopt;
   std::string_view info = stripped.substr(f.length);
-  if (info.find('`') != std::string_view::npos) return std::nullopt;
+  if (f.mark == '`' && info.find('`') != std::string_view::npos) return std::nullopt;
   while (!info.empty() && std::isspace(static_cast<unsigned char>(info.back()))) info.remove_suffix(1);
   while (!info.empty() && std::isspace(static_cast<unsigned char>(info.front()))) info.remove_prefix(1);
   f.info = info;
   return f;
+}
+
+// A line that starts (after its indentation) with `length` or more of `mark`, whatever
+// follows: "``` end", "```<|im_end|>", "```python", "```x```". The fallback close of a
+// block that no proper closing fence ends.
+bool starts_with_fence(std::string_view stripped, char mark, std::size_t length) {
+  std::size_t n = 0;
+  while (n < stripped.size() && stripped[n] == mark) ++n;
+  return n >= length;
 }
 
 // The language of an info string: its first word, lower-cased ("python" for
@@ -79,41 +92,62 @@ std::string fence_language(std::string_view info) {
   return language;
 }
 
-// Fenced blocks: a fence line opens one, and the next fence line of at least the
-// opening's length and with no info string closes it (CommonMark: a ```` block may
-// show ``` lines, and "```python" inside a block is content, not its end).
-std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
-  std::vector<Fence> blocks;
-  any_fence = false;
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
   std::size_t pos = 0;
-  bool inside = false;
-  std::size_t open_length = 0;
-  Fence current;
   while (pos <= text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    const std::size_t indent = leading_blanks(line);
-    const std::optional<FenceLine> fence = fence_line(line.substr(indent));
-    if (fence && inside && fence->length >= open_length && fence->info.empty()) {
-      finish_body(current);
-      blocks.push_back(current);
-      inside = false;
-    } else if (fence && !inside) {
-      any_fence = true;
-      inside = true;
-      open_length = fence->length;
-      current = Fence{};
-      current.indent = indent;
-      current.language = fence_language(fence->info);
-    } else if (inside) {
-      current.lines.push_back(line);
-    }
+    lines.push_back(text.substr(pos, end - pos));
     pos = end + 1;
   }
-  if (inside) {  // cut off before its closing fence
+  return lines;
+}
+
+// Fenced blocks: a fence line opens one, and the next fence line of the same character,
+// at least the opening's length and with no info string closes it (CommonMark: a ````
+// block may show ``` lines, a ~~~ block ``` lines, and "```python" inside a block is
+// content, not its end). When no such line follows, the first later line starting with
+// the opening's character at least as many times closes it, whatever follows on that
+// line (extract_program's comment says why); when none does either, the block runs to
+// the end of the text.
+std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
+  std::vector<Fence> blocks;
+  any_fence = false;
+  const std::vector<std::string_view> lines = split_lines(text);
+  std::size_t i = 0;
+  while (i < lines.size()) {
+    const std::size_t indent = leading_blanks(lines[i]);
+    const std::optional<FenceLine> open = fence_line(lines[i].substr(indent));
+    if (!open) {
+      ++i;
+      continue;
+    }
+    any_fence = true;
+    Fence current;
+    current.indent = indent;
+    current.language = fence_language(open->info);
+    std::size_t close = lines.size();  // none: to the end
+    for (std::size_t j = i + 1; j < lines.size(); ++j) {
+      const std::string_view stripped = lines[j].substr(leading_blanks(lines[j]));
+      const std::optional<FenceLine> f = fence_line(stripped);
+      if (f && f->mark == open->mark && f->length >= open->length && f->info.empty()) {
+        close = j;
+        break;
+      }
+    }
+    if (close == lines.size()) {
+      for (std::size_t j = i + 1; j < lines.size(); ++j) {
+        if (starts_with_fence(lines[j].substr(leading_blanks(lines[j])), open->mark, open->length)) {
+          close = j;
+          break;
+        }
+      }
+    }
+    for (std::size_t j = i + 1; j < close; ++j) current.lines.push_back(lines[j]);
     finish_body(current);
-    blocks.push_back(current);
+    blocks.push_back(std::move(current));
+    i = close + 1;
   }
   return blocks;
 }
@@ -206,9 +240,19 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
 // "3.0" for 3, never "2.9999999" or "1e18" for 1000000000000000001), as Python's
 // int == float and LiveCodeBench's Decimal comparison do. An expected float is matched
 // within the task's tolerance, absolute or relative.
+// With `how.case_insensitive_words`, only the tokens that are one of those words
+// (ignoring case) are matched ignoring case: "yEs" for a stated "YES", never "FORCODESEC"
+// for the string "forcodesec" printed after it.
+bool case_free(std::string_view expected, const OutputComparison& how) {
+  if (!how.case_insensitive) return false;
+  if (how.case_insensitive_words.empty()) return true;
+  return std::any_of(how.case_insensitive_words.begin(), how.case_insensitive_words.end(),
+                     [&](const std::string& w) { return equal_ignoring_case(w, expected); });
+}
+
 bool tokens_match(std::string_view expected, std::string_view got, const OutputComparison& how) {
   if (expected == got) return true;
-  if (how.case_insensitive && equal_ignoring_case(expected, got)) return true;
+  if (equal_ignoring_case(expected, got) && case_free(expected, how)) return true;
   if (!written_as_float(expected) && !written_as_float(got)) return false;
   if (!written_as_float(expected)) {
     const auto e = exact_decimal(expected);

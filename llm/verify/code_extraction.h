@@ -5,16 +5,23 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace disa::llm::verify {
 
 // The program in a response: the last ```python (or ```py / ```python3) fenced block;
 // else the last fenced block without a language; else, when the response has no fence
-// at all, the whole response. As in CommonMark, a fence is 3 or more backticks, the
-// language is the first word of the info string (```python title="a.py" is python), and
-// only a fence of at least the opening's length closes a block (so a ```` block may
-// hold ``` lines). A block whose closing fence is missing (a response cut at the length
-// limit) runs to the end. nullopt when that text is blank (reason "no code found").
+// at all, the whole response. As in CommonMark, a fence is 3 or more backticks or 3 or
+// more tildes (~~~python), the language is the first word of the info string
+// (```python title="a.py" is python), and only a fence of the same character, at least
+// the opening's length and with nothing after it closes a block (so a ```` block may
+// hold ``` lines, and a ``` block ~~~ lines). A block that no such fence closes gets,
+// rather than running to the end, the first later line that starts with a fence of its
+// character and at least its length, whatever follows ("``` end", "```<|im_end|>", a
+// next "```python"), as its close: models and decoders write such lines where they
+// mean the end of the block. One with no such line either (a response cut at the
+// length limit) runs to the end. nullopt when that text is blank (reason "no code
+// found").
 std::optional<std::string> extract_program(std::string_view response);
 
 // The float tolerance when a task states none (absolute or relative).
@@ -23,9 +30,15 @@ inline constexpr double kDefaultOutputTolerance = 1e-6;
 // How a task's output is judged against the stored one; read from the problem statement
 // (code_benchmarks.h: comparison_from_statement) or a record's "compare" field.
 struct OutputComparison {
-  // Words match whatever their ASCII letter case: the statement says YES/NO "may be
-  // printed in any case", so "yEs" is a right "YES".
+  // Words match whatever their ASCII letter case: the statement says "You can output the
+  // answer in any case", so "yEs" is a right "YES".
   bool case_insensitive = false;
+  // With case_insensitive: the only words whose case is free, when the statement's "in any
+  // case" sentence quotes them ("You can output "YES" and "NO" in any case": a token
+  // equal to YES or NO ignoring case may be "yEs", any other word, such as the string
+  // printed after it, must match exactly). Empty: every word (the sentence quotes none:
+  // "the answer", "each letter").
+  std::vector<std::string> case_insensitive_words;
   // Absolute or relative bound for an expected float (the statement's "10^{-9}").
   double tolerance = kDefaultOutputTolerance;
   // The statement accepts other outputs than the stored one ("if there are multiple
@@ -41,7 +54,8 @@ struct OutputComparison {
 
 // Standard output against the expected output, token by token (runs of whitespace,
 // line breaks included, are one separator; leading/trailing whitespace is ignored).
-// Two tokens match when equal (ignoring letter case with `how.case_insensitive`), or
+// Two tokens match when equal (ignoring letter case with `how.case_insensitive`, for the
+// tokens equal to one of `how.case_insensitive_words` ignoring case when it lists any), or
 // when both are decimal numbers and either the expected one is written with a '.' or an
 // exponent and the output is within `how.tolerance` absolute or relative of it
 // (LiveCodeBench's float answers), or the expected one is an integer and the output,

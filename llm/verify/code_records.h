@@ -9,7 +9,7 @@
 //     only with a benchmark task name: the tests of that task in the benchmark file
 //     (HumanEval's task_id; LiveCodeBench and Codeforces by 0-based record index)
 //   optional "compare": {"case_insensitive": true, "tolerance": 1e-9, "several_answers": true}
-//     (each optional) for stdin/stdout and functional tests: over a benchmark task's own
+//     (each optional; "case_insensitive": ["YES", "NO"] frees only those words' case) for stdin/stdout and functional tests: over a benchmark task's own
 //     comparison (read from its statement), else over the defaults (exact words, 1e-6)
 // Bad records are InputErrors naming the line and field.
 #pragma once

@@ -330,6 +330,27 @@ TEST(CodeBenchmarkRates, CodeforcesAnyCaseTaskAcceptsAnotherCase) {
   EXPECT_NE(exact.reason.find("expected 'YES' got 'yes'"), std::string::npos) << exact.reason;
 }
 
+// Record 1 says `You can output "YES" and "NO" in any case` and then prints a string r:
+// only YES and NO are case-blind, so the stored output upper-cased (FORCODESEC for
+// forcodesec) fails (was: passed, every word being case-blind), while YES/NO flipped
+// alone passes (CodeforcesAnyCaseTaskAcceptsAnotherCase). Record 9 says "the answer in
+// any case", quoting no word: there every word stays case-blind.
+TEST(CodeBenchmarkRates, CodeforcesAnyCaseCoversOnlyTheQuotedWords) {
+  REQUIRE_SHARED_DATA_AND_SANDBOX(data);
+  const auto cf = load_code_benchmark(CodeBenchmark::kCodeforces, *data);
+  ASSERT_NE(cf[1].prompt.find("You can output \"YES\" and \"NO\" in any case"), std::string::npos);
+  EXPECT_EQ(cf[1].task.compare.case_insensitive_words, (std::vector<std::string>{"YES", "NO"}));
+  const std::string upper = stored_output_program(cf[1].task, false);
+  const auto upper_cased = verify_code(
+      upper.substr(0, upper.rfind("sys.stdout.write")) + "sys.stdout.write(out.upper())\n```", cf[1].task);
+  EXPECT_EQ(upper_cased.reward, 0) << upper_cased.reason;
+  EXPECT_NE(upper_cased.reason.find("expected 'forcodesec' got 'FORCODESEC' (token 2)"), std::string::npos)
+      << upper_cased.reason;
+  ASSERT_NE(cf[9].prompt.find("can output the answer in any case"), std::string::npos);
+  EXPECT_TRUE(cf[9].task.compare.case_insensitive);
+  EXPECT_TRUE(cf[9].task.compare.case_insensitive_words.empty());
+}
+
 TEST(CodeBenchmarkRates, AnInteractiveTaskSaysItsVerdictIsAgainstTheStoredTranscript) {
   REQUIRE_SHARED_DATA_AND_SANDBOX(data);
   const auto cf = load_code_benchmark(CodeBenchmark::kCodeforces, *data);
@@ -346,12 +367,21 @@ TEST(CodeBenchmarkRates, AnInteractiveTaskSaysItsVerdictIsAgainstTheStoredTransc
 
 struct PolicyCounts {
   int case_insensitive = 0, tight_tolerance = 0, several_answers = 0, interactive = 0;
+  int yes_no_words = 0, title_yes_no_words = 0, other_words = 0;  // case-blind for those words only
 };
 
 PolicyCounts count_policies(const std::vector<CodeBenchmarkCase>& cases) {
   PolicyCounts n;
   for (const auto& c : cases) {
     n.case_insensitive += c.task.compare.case_insensitive;
+    const auto& words = c.task.compare.case_insensitive_words;
+    if (words == std::vector<std::string>{"YES", "NO"}) {
+      ++n.yes_no_words;
+    } else if (words == std::vector<std::string>{"Yes", "No"}) {
+      ++n.title_yes_no_words;
+    } else if (!words.empty()) {
+      ++n.other_words;
+    }
     n.tight_tolerance += c.task.compare.tolerance < kDefaultOutputTolerance;
     n.several_answers += c.task.compare.several_answers;
     n.interactive += c.task.compare.interactive;
@@ -368,6 +398,11 @@ TEST(CodeBenchmarkRates, StoredOutputsPassUnderTheStatementsComparison) {
   const auto lcb = load_code_benchmark(CodeBenchmark::kLiveCodeBench, *data);
   const PolicyCounts cf_n = count_policies(cf), lcb_n = count_policies(lcb);
   EXPECT_EQ(cf_n.case_insensitive, 53);
+  // Of them, quoting "YES"/"NO" (8, and 1 as \texttt), "Yes"/"No" (4, and 3 as \texttt);
+  // the other 37 quote no word ("the answer", "each letter", "this answer").
+  EXPECT_EQ(cf_n.yes_no_words, 9);
+  EXPECT_EQ(cf_n.title_yes_no_words, 7);
+  EXPECT_EQ(cf_n.other_words, 0);
   EXPECT_EQ(cf_n.several_answers, 42 + 17);  // 17 interactive problems (a stored transcript), none saying "any"
   EXPECT_EQ(cf_n.interactive, 17);
   EXPECT_EQ(lcb_n.interactive, 0);

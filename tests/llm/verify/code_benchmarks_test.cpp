@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "llm/verify/code_benchmarks.h"
 #include "llm/verify/code_records.h"
@@ -30,6 +32,29 @@ TEST(ComparisonFromStatement, AnyCaseAsTheDatasetsSayIt) {
            "The first line contains t, the number of test cases. In any case, print YES or NO.",
            "consisting of lowercase English letters. Print Yes if it is, No otherwise."}) {
     EXPECT_FALSE(comparison_from_statement(s).case_insensitive) << s;
+  }
+}
+
+TEST(ComparisonFromStatement, AnyCaseForTheQuotedWordsOnly) {
+  // The words the "in any case" sentence quotes are the only case-blind ones (Codeforces
+  // record 1 prints a string after its YES); a sentence quoting none frees every word.
+  using Words = std::vector<std::string>;
+  EXPECT_EQ(comparison_from_statement("Otherwise, output \"YES\". Then, output the string r.\n\nYou can output \"YES\" "
+                                      "and \"NO\" in any case (for example, strings \"yEs\", \"yes\").")
+                .case_insensitive_words,
+            (Words{"YES", "NO"}));
+  EXPECT_EQ(comparison_from_statement("You can output $\\texttt{Yes}$ and $\\texttt{No}$ in any case (for example)")
+                .case_insensitive_words,
+            (Words{"Yes", "No"}));
+  EXPECT_EQ(comparison_from_statement("You may print “ALICE” or 'BOB' in any case.").case_insensitive_words,
+            (Words{"ALICE", "BOB"}));
+  for (const char* s : {"You can output the answer in any case (upper or lower). For example, the strings \"yEs\", "
+                        "\"yes\" will be recognized as a positive response.",
+                        "You may output each letter in any case (lowercase or uppercase).",
+                        "You can output \"YES\" and \"NO\" in any case. You can output the answer in any case."}) {
+    const OutputComparison how = comparison_from_statement(s);
+    EXPECT_TRUE(how.case_insensitive) << s;
+    EXPECT_TRUE(how.case_insensitive_words.empty()) << s;
   }
 }
 
@@ -107,6 +132,18 @@ TEST_F(RecordComparison, ARecordsCompareFieldSetsTheTasksComparison) {
   EXPECT_TRUE(set.compare.case_insensitive);
   EXPECT_DOUBLE_EQ(set.compare.tolerance, 1e-9);
   EXPECT_TRUE(set.compare.several_answers);
+  EXPECT_TRUE(set.compare.case_insensitive_words.empty());  // true: every word
+  // A list frees only those words' case; true or false over a list clears it.
+  const CodeTask words = task(
+      {{"response", ""}, {"tests", tests}, {"compare", {{"case_insensitive", nlohmann::json::array({"YES", "NO"})}}}});
+  EXPECT_TRUE(words.compare.case_insensitive);
+  EXPECT_EQ(words.compare.case_insensitive_words, (std::vector<std::string>{"YES", "NO"}));
+  const OutputComparison every = parse_output_comparison({{"case_insensitive", true}}, "here", words.compare);
+  EXPECT_TRUE(every.case_insensitive);
+  EXPECT_TRUE(every.case_insensitive_words.empty());
+  const OutputComparison none = parse_output_comparison({{"case_insensitive", false}}, "here", words.compare);
+  EXPECT_FALSE(none.case_insensitive);
+  EXPECT_TRUE(none.case_insensitive_words.empty());
   // Fields left out keep the task's own.
   OutputComparison base;
   base.several_answers = true;
@@ -134,7 +171,17 @@ TEST_F(RecordComparison, BadCompareFieldsNameTheFieldAndValue) {
   EXPECT_EQ(message({{"tolerance", "1e-9"}}),
             "in.jsonl line 1: field 'compare.tolerance': expected a number in (0, 1), got \"1e-9\"");
   EXPECT_EQ(message({{"case_insensitive", 1}}),
-            "in.jsonl line 1: field 'compare.case_insensitive': expected true or false, got 1");
+            "in.jsonl line 1: field 'compare.case_insensitive': expected true, false or a non-empty list of words "
+            "such as [\"YES\", \"NO\"], got 1");
+  EXPECT_EQ(message({{"case_insensitive", nlohmann::json::array()}}),
+            "in.jsonl line 1: field 'compare.case_insensitive': expected true, false or a non-empty list of words "
+            "such as [\"YES\", \"NO\"], got []");
+  EXPECT_EQ(message({{"case_insensitive", nlohmann::json::array({"YES", 1})}}),
+            "in.jsonl line 1: field 'compare.case_insensitive': expected true, false or a non-empty list of words "
+            "such as [\"YES\", \"NO\"], got [\"YES\",1]");
+  EXPECT_EQ(message({{"case_insensitive", nlohmann::json::array({"YES", "NO WAY"})}}),
+            "in.jsonl line 1: field 'compare.case_insensitive': expected true, false or a non-empty list of words "
+            "such as [\"YES\", \"NO\"], got [\"YES\",\"NO WAY\"]");
   EXPECT_EQ(message({{"ignore_case", true}}),
             "in.jsonl line 1: field 'compare.ignore_case': unknown (case_insensitive, tolerance, several_answers, interactive)");
   EXPECT_NE(message(true).find("field 'compare': expected an object"), std::string::npos) << message(true);

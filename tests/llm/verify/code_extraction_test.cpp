@@ -67,10 +67,46 @@ TEST(ExtractProgram, LongerFencesCloseOnlyOnAtLeastTheirLength) {
   const std::string response = "````python\ns = '''\n```\n'''\nprint(s)\n````\nDone.";
   EXPECT_EQ(extract_program(response), "s = '''\n```\n'''\nprint(s)\n");
   EXPECT_EQ(extract_program("````\nprint(2)\n`````\n"), "print(2)\n");
-  // A fence line with more than backticks after it opens, never closes (CommonMark).
-  EXPECT_EQ(extract_program("```python\nprint(3)\n```python"), "print(3)\n```python\n");
+  // A fence line with more than backticks after it closes only a block that no proper
+  // fence closes (below); where a bare fence follows, it is content (CommonMark).
+  EXPECT_EQ(extract_program("```python\ns = 1\n```python\nprint(s)\n```\n"), "s = 1\n```python\nprint(s)\n");
   // Two backticks are no fence.
   EXPECT_EQ(extract_program("``python\nx``"), "``python\nx``");
+}
+
+TEST(ExtractProgram, TildeFences) {
+  // CommonMark's other fence (was: no fence at all, so the whole response, prose
+  // included, ran as the program).
+  EXPECT_EQ(extract_program("Here:\n~~~python\nprint(1)\n~~~\nDone."), "print(1)\n");
+  EXPECT_EQ(extract_program("~~~\nprint(2)\n~~~~\n"), "print(2)\n");
+  // Only tildes close a tilde block, and only as many or more: a ~~~ block may hold ```
+  // lines, a ~~~~ block ~~~ lines, a ``` block ~~~ lines.
+  EXPECT_EQ(extract_program("~~~python\ns = '''\n```\n'''\nprint(s)\n~~~\n"), "s = '''\n```\n'''\nprint(s)\n");
+  EXPECT_EQ(extract_program("~~~~py\na = 1\n~~~\n~~~~\n"), "a = 1\n~~~\n");
+  EXPECT_EQ(extract_program("```python\nb = 2\n~~~\n```\n"), "b = 2\n~~~\n");
+  // After tildes the info string may hold backticks; the language is still its first word.
+  EXPECT_EQ(extract_program("~~~python `main.py`\nc = 3\n~~~\n~~~\nd = 4\n~~~\n"), "c = 3\n");
+  EXPECT_EQ(extract_program("~~~cpp\nint main() {}\n~~~"), std::nullopt);
+  EXPECT_EQ(extract_program("~~python\nx~~"), "~~python\nx~~");  // two tildes are no fence
+}
+
+TEST(ExtractProgram, AFenceLineWithTextClosesABlockNothingElseCloses) {
+  // "``` end", a decoder's "```<|im_end|>", or the next "```python": a model's close,
+  // which CommonMark would not take (was: the block ran on and that line became part of
+  // the program, a SyntaxError).
+  EXPECT_EQ(extract_program("```python\nprint(1)\n``` end\nThat is all."), "print(1)\n");
+  EXPECT_EQ(extract_program("```python\nprint(2)\n```<|im_end|>"), "print(2)\n");
+  EXPECT_EQ(extract_program("```python\nprint(3)\n```python"), "print(3)\n");
+  EXPECT_EQ(extract_program("```python\nprint(4)\n```python\nprint(5)\n"), "print(4)\n");
+  EXPECT_EQ(extract_program("  ```python\n  x = 1\n  ```x```\n"), "x = 1\n");
+  EXPECT_EQ(extract_program("~~~python\nprint(6)\n~~~ end\n"), "print(6)\n");
+  // Of the opening's character and at least its length: a ```` block runs past "``` end".
+  EXPECT_EQ(extract_program("````python\nprint(7)\n``` end\n````` end\n"), "print(7)\n``` end\n");
+  EXPECT_EQ(extract_program("~~~python\nprint(8)\n``` end"), "print(8)\n``` end\n");
+  // A proper close later on wins (CommonMark), and the blocks after the fallback close
+  // count as usual.
+  EXPECT_EQ(extract_program("```python\nprint(9)\n``` end\n```\n"), "print(9)\n``` end\n");
+  EXPECT_EQ(extract_program("```\nprint(10)\n``` end\n~~~python\nprint(11)\n~~~\n"), "print(11)\n");
 }
 
 TEST(ExtractProgram, BlankMeansNoCode) {
@@ -135,6 +171,27 @@ TEST(CompareOutputs, CaseInsensitiveWhenTheTaskSaysAnyCase) {
   EXPECT_NE(compare_outputs("YES", "YESS", any_case), std::nullopt);
   // Without it, words stay exact.
   EXPECT_EQ(compare_outputs("YES", "yes"), "expected 'YES' got 'yes' (token 1)");
+}
+
+TEST(CompareOutputs, OnlyTheQuotedWordsWhenTheStatementNamesThem) {
+  // "You can output "YES" and "NO" in any case ... Then, output the string r" (Codeforces
+  // record 1): the string keeps its case (was: FORCODESEC passed for forcodesec).
+  OutputComparison yes_no;
+  yes_no.case_insensitive = true;
+  yes_no.case_insensitive_words = {"YES", "NO"};
+  EXPECT_EQ(compare_outputs("YES\nforcodesec\nNO\n", "yes\nforcodesec\nnO\n", yes_no), std::nullopt);
+  EXPECT_EQ(compare_outputs("YES\nforcodesec\nNO\n", "YES\nFORCODESEC\nNO\n", yes_no),
+            "expected 'forcodesec' got 'FORCODESEC' (token 2)");
+  OutputComparison title_case;  // "Yes" and "No": the same words
+  title_case.case_insensitive = true;
+  title_case.case_insensitive_words = {"Yes", "No"};
+  EXPECT_EQ(compare_outputs("Yes No", "YES no", title_case), std::nullopt);
+  EXPECT_EQ(compare_outputs("Alice", "alice", title_case), "expected 'Alice' got 'alice' (token 1)");
+  EXPECT_EQ(compare_outputs("YES", "NO", title_case), "expected 'YES' got 'NO' (token 1)");
+  // No list: every word.
+  OutputComparison every;
+  every.case_insensitive = true;
+  EXPECT_EQ(compare_outputs("forcodesec", "FORCODESEC", every), std::nullopt);
 }
 
 TEST(CompareOutputs, TheTasksOwnTolerance) {
