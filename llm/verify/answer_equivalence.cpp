@@ -176,7 +176,8 @@ bool written_as_decimal(std::string_view reference) {
 // years, J, g, kcal, rad, nm, V, kJ, s, kg, erg, km, Hz, m/s, pm, mL, mol, minutes, days,
 // Gyr, amu, angstroms, arcsecs, bits/s, ...) and their SI relatives, each optionally
 // squared or cubed (^2, ^{-3}, "square", "cubic") and divided or multiplied (/, \cdot).
-// Single letters that name common variables (t, h, k, M, T, C) are not in the list.
+// Single letters that name common variables (t, h, k, M, T, C) are not in the list (h
+// only after "/": "30km/h").
 // The normaliser has removed the spaces, so the units are found by trying every split
 // (memoised: linear in the length times the list).
 const std::vector<std::string_view>& unit_words() {
@@ -214,9 +215,15 @@ bool units_from(std::string_view s, std::size_t at, bool first, std::vector<sign
     return out;
   }();
   std::vector<std::size_t> starts = {at};
+  bool after_slash = false;
   if (!first) {
+    // The normaliser keeps a space after \cdot ("5N\cdot m"): skipped, as after "/".
     for (const std::string_view sep : {"/", "\\cdot"}) {
-      if (s.substr(at).starts_with(sep)) starts.push_back(at + sep.size());
+      if (!s.substr(at).starts_with(sep)) continue;
+      std::size_t next = at + sep.size();
+      while (next < s.size() && s[next] == ' ') ++next;
+      starts.push_back(next);
+      after_slash = sep == "/";
     }
   }
   const std::size_t n = starts.size();
@@ -243,6 +250,8 @@ bool units_from(std::string_view s, std::size_t at, bool first, std::vector<sign
     for (const std::string& unit : kSpelled) {
       if (try_unit(unit)) return (known = 1) == 1;
     }
+    // h names a variable, but after "/" it is the hour: "30km/h".
+    if (after_slash && start != at && try_unit("h")) return (known = 1) == 1;
   }
   return false;
 }

@@ -123,9 +123,11 @@ double reciprocal(double x) {
   return 1.0 / x;
 }
 
-// The functions whose ^{-1} names their inverse (arcsin ..).
+// The functions whose ^{-1} names their inverse (arcsin .., and arcsinh .. for the
+// hyperbolic ones, as latex2sympy reads \sinh^{-1} as asinh).
 bool is_trig(std::string_view name) {
-  return name == "sin" || name == "cos" || name == "tan" || name == "cot" || name == "sec" || name == "csc";
+  return name == "sin" || name == "cos" || name == "tan" || name == "cot" || name == "sec" || name == "csc" ||
+         name == "sinh" || name == "cosh" || name == "tanh";
 }
 
 double apply_function(std::string_view name, double x) {
@@ -139,6 +141,15 @@ double apply_function(std::string_view name, double x) {
   if (name == "cosh") return std::cosh(x);
   if (name == "tanh") return std::tanh(x);
   if (name == "exp") return std::exp(x);
+  if (name == "arcsinh") return std::asinh(x);
+  if (name == "arccosh") {
+    if (x < 1) throw ParseFailure{};
+    return std::acosh(x);
+  }
+  if (name == "arctanh") {
+    if (x <= -1 || x >= 1) throw ParseFailure{};
+    return std::atanh(x);
+  }
   if (name == "arctan") return std::atan(x);
   // As sympy's acot (what latex2sympy reads \arccot as): atan(1/x), in (-pi/2, pi/2].
   if (name == "arccot") return x == 0.0 ? std::numbers::pi / 2 : std::atan(1.0 / x);
@@ -363,7 +374,8 @@ class Parser {
           }
         }
         // \sin^{-1} x is arcsin x, not 1/sin x (latex2sympy and sympy read it so; also
-        // \cos \tan \cot \sec \csc); any other power is of the value: \sin^2 x = (sin x)^2.
+        // \cos \tan \cot \sec \csc, and \sinh^{-1} is arcsinh); any other power is of the
+        // value: \sin^2 x = (sin x)^2.
         std::string name(cmd);
         if (power_of && power_of->exact && *power_of->exact == -1 && is_trig(cmd)) {
           name = "arc" + name;

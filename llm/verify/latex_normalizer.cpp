@@ -92,7 +92,7 @@ void unwrap_commands(std::string& s) {
 void drop_trailing_unit(std::string& s) {
   // The group may sit in braces of its own ({\rm eV} is {\mathrm{eV}} by now).
   static const Pcre2Regex unit(
-      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*(?:\\(?:text|textrm|mbox|mathrm)\s*\{([^{}]*)\}|\{\s*\\(?:text|textrm|mbox|mathrm)\s*\{([^{}]*)\}\s*\})(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
+      R"(^(.*?[^\s{])\s*(?:/|\\cdot)?\s*(?:\\(?:text|textrm|mbox|mathrm)\s*\{((?:[^{}]|\{[^{}]*\})*)\}|\{\s*\\(?:text|textrm|mbox|mathrm)\s*\{((?:[^{}]|\{[^{}]*\})*)\}\s*\})(?:\s*\^\s*(?:\{-?\d+\}|\d))?\s*$)");
   static const Pcre2Regex imaginary_or_euler(R"(^\s*[ie]\s*$)");
   static const Pcre2Regex number_word(R"(^\s*(?:hundreds?|thousands?|millions?|billions?|trillions?)\s*$)",
                                       /*caseless=*/true);
@@ -102,6 +102,10 @@ void drop_trailing_unit(std::string& s) {
     // A subscript or superscript is part of the symbol: T_{\rm min}, v_\mathrm{max}, x^{\rm T}.
     const char before = m.front().groups[0].back();
     if (before == '_' || before == '^') return;
+    // A unit follows a value: right after "=" or an operator the text is the value
+    // itself (f(x)=\text{odd}, x\le\text{max}).
+    static const Pcre2Regex after_operator(R"((?:[=+\-*<>,(\[:;|&]|\\(?:leq?|geq?|neq?|approx|times|to|pm|mp|Rightarrow|implies|iff))$)");
+    if (!after_operator.find_all(m.front().groups[0]).empty()) return;
     const std::string& inside = m.front().groups[1].empty() ? m.front().groups[2] : m.front().groups[1];
     if (imaginary_or_euler.matches_whole(inside) || number_word.matches_whole(inside)) return;
     s = trim(m.front().groups[0]);
@@ -197,9 +201,13 @@ std::string normalize_answer(std::string_view answer) {
   s = sizing.replace_all(s, "");
   replace_all(s, "\\displaystyle", "");
   // The old-style "{\rm eV}" is "\mathrm{eV}" (a unit to drop_trailing_unit below).
-  // Its braces stay: in T_{\rm min} they hold the subscript, which is no unit.
-  static const Pcre2Regex old_roman(R"(\{\s*\\rm\s+([^{}\\]*)\})");
-  s = old_roman.replace_all(s, "{\\mathrm{$1}}");
+  // After _ or ^ its braces stay: in T_{\rm min} they hold the subscript, which is no
+  // unit. Elsewhere they go, so that {\rm e} is e and {\rm A},{\rm B} is A,B.
+  // The group may hold spacing and one level of braces: {\rm~cm}, {\rm m\,s^{-1}}.
+  static const Pcre2Regex scripted_roman(R"(([_^]\s*)\{\s*\\rm(?![A-Za-z])(?:\s|~)*((?:[^{}]|\{[^{}]*\})*)\})");
+  s = scripted_roman.replace_all(s, "$1{\\mathrm{$2}}");
+  static const Pcre2Regex old_roman(R"(\{\s*\\rm(?![A-Za-z])(?:\s|~)*((?:[^{}]|\{[^{}]*\})*)\})");
+  s = old_roman.replace_all(s, "\\mathrm{$1}");
   drop_thousands_spacing(s);
   // A row break "\\\\ " must not lose its second backslash to the "\\ " space below: the
   // breaks are set aside while the spacing commands are replaced.

@@ -287,6 +287,50 @@ TEST(AnswerEquivalence, RomanSubscriptsAreNames) {
   EXPECT_TRUE(same("9.6 {\\rm eV}", "9.6"));
 }
 
+TEST(AnswerEquivalence, OldRomanOutsideAScriptIsItsText) {
+  // {\rm X} outside _ and ^ loses its braces: {\rm e} is e, not the group {e}.
+  EXPECT_TRUE(same("{\\rm e}", "e"));
+  EXPECT_TRUE(same("{\\rm i}", "i"));
+  EXPECT_TRUE(same("(1,{\\rm i})", "(1,i)"));
+  EXPECT_TRUE(same("{\\rm A}", "A"));
+  EXPECT_TRUE(same("{\\rm (A)}", "A"));
+  EXPECT_TRUE(same("{\\rm Yes}", "Yes"));
+  EXPECT_TRUE(same("{\\rm Monday}", "\\text{Monday}"));
+  EXPECT_TRUE(same("{\\rm A},{\\rm B}", "A,B"));
+  EXPECT_TRUE(same("{\\rm d}x", "dx"));
+  EXPECT_FALSE(same("{\\rm B}", "A"));
+  // Inside a script it is still part of the symbol.
+  EXPECT_FALSE(same("T_{\\rm min}", "T_{\\rm max}"));
+  EXPECT_FALSE(same("x^{\\rm T}", "x^{\\rm 2}"));
+  // A group with spacing or braces of its own is a unit after a number too.
+  EXPECT_TRUE(same("5\\,{\\rm m\\,s^{-1}}", "5"));
+  EXPECT_TRUE(same("5{\\rm~cm}", "5"));
+  EXPECT_FALSE(same("6{\\rm~cm}", "5"));
+}
+
+TEST(AnswerEquivalence, UnitsJoinedByCdotOrPerHour) {
+  EXPECT_TRUE(same("6.6 J\\cdot s", "6.6"));
+  EXPECT_TRUE(same("2 kg\\cdot m/s", "2"));
+  EXPECT_TRUE(same("5 N \\cdot m", "5"));
+  EXPECT_TRUE(same("3\\times10^8 m \\cdot s^{-1}", "3\\times10^8"));
+  EXPECT_TRUE(same("2 kg / m", "2"));
+  EXPECT_FALSE(same("5 N \\cdot x", "5"));
+  EXPECT_FALSE(same("6 N \\cdot m", "5"));
+  // h is the hour after "/" only; alone it stays a variable.
+  EXPECT_TRUE(same("30 km/h", "30"));
+  EXPECT_FALSE(same("30 h", "30"));
+  EXPECT_FALSE(same("31 km/h", "30"));
+}
+
+TEST(AnswerEquivalence, TextAfterAnEqualsSignIsTheValue) {
+  EXPECT_FALSE(same("f(x)=\\text{odd}", "f(x)=\\text{even}"));
+  EXPECT_FALSE(same("x=\\text{odd}", "x=\\text{even}"));
+  EXPECT_TRUE(same("x=\\text{even}", "even"));  // as x=5 against 5
+  EXPECT_TRUE(same("x=5", "5"));
+  EXPECT_TRUE(same("f(x)=\\text{odd}", "f(x)=\\text{odd}"));
+  EXPECT_TRUE(same("x = 5\\text{ cm}", "5"));  // a unit after the value still goes
+}
+
 TEST(AnswerEquivalence, MinusOnePowerOfATrigFunctionIsItsInverse) {
   EXPECT_TRUE(same("\\tan^{-1}(1)", "\\frac{\\pi}{4}"));
   EXPECT_TRUE(same("\\sin^{-1}x", "\\arcsin x"));
@@ -301,6 +345,12 @@ TEST(AnswerEquivalence, MinusOnePowerOfATrigFunctionIsItsInverse) {
   EXPECT_TRUE(same("\\sin^2 x", "(\\sin x)^2"));
   EXPECT_TRUE(same("\\sin^{-2} x", "\\frac{1}{(\\sin x)^2}"));
   EXPECT_TRUE(same("\\ln^{-1} x", "\\frac{1}{\\ln x}"));
+  // The hyperbolic functions too (latex2sympy: asinh, acosh, atanh).
+  EXPECT_TRUE(same("\\sinh^{-1}(1)", "0.881373587"));
+  EXPECT_FALSE(same("\\sinh^{-1}(1)", "\\frac{1}{\\sinh 1}"));
+  EXPECT_TRUE(same("\\cosh^{-1}(2)", "1.316957897"));
+  EXPECT_TRUE(same("\\tanh^{-1}(0.5)", "0.549306144"));
+  EXPECT_TRUE(same("\\sinh^2 x", "(\\sinh x)^2"));
 }
 
 TEST(AnswerEquivalence, ADecimalReferenceAllowsTheRelativeOneInTenThousand) {

@@ -78,7 +78,7 @@ TEST(LatexNormalizer, DropsUnitsAndDegrees) {
 }
 
 TEST(LatexNormalizer, RomanSubscriptsAndSuperscriptsAreNoUnits) {
-  // {\rm X} keeps its braces, and a \mathrm/\text group after _ or ^ is part of the symbol.
+  // After _ or ^, {\rm X} keeps its braces and a \mathrm/\text group is part of the symbol.
   EXPECT_EQ(normalize_answer("T_{\\rm min}"), "T_{min}");
   EXPECT_EQ(normalize_answer("\\frac{3}{2} k T_{\\rm min}"), "\\frac{3}{2}kT_{min}");
   EXPECT_EQ(normalize_answer("x^{\\rm T}"), "x^T");
@@ -88,6 +88,19 @@ TEST(LatexNormalizer, RomanSubscriptsAndSuperscriptsAreNoUnits) {
   // Units in a group of their own still go: {\rm eV} after a number, {\rm C} after a degree.
   EXPECT_EQ(normalize_answer("10^{19} {\\rm cm}^{-3}"), "10^{19}");
   EXPECT_EQ(normalize_answer("1950^\\circ {\\rm C}"), "1950");
+  // Elsewhere {\rm X} is \mathrm{X}: no braces are left around its text.
+  EXPECT_EQ(normalize_answer("{\\rm e}"), "e");
+  EXPECT_EQ(normalize_answer("{\\rm A},{\\rm B}"), "A,B");
+  EXPECT_EQ(normalize_answer("{\\rm d}x"), "dx");
+  EXPECT_EQ(normalize_answer("5{\\rm~cm}"), "5");
+  EXPECT_EQ(normalize_answer("5\\,{\\rm m\\,s^{-1}}"), "5");
+}
+
+TEST(LatexNormalizer, KeepsTextAfterAnEqualsSignOrOperator) {
+  EXPECT_EQ(normalize_answer("f(x)=\\text{odd}"), "f(x)=odd");
+  EXPECT_EQ(normalize_answer("x=\\text{even}"), "x=even");
+  EXPECT_EQ(normalize_answer("x\\ge \\text{max}"), "x\\ge max");
+  EXPECT_EQ(normalize_answer("x = 5\\text{ cm}"), "x=5");
 }
 
 TEST(LatexNormalizer, NamesAnOperatorFunctionAsItsCommand) {
