@@ -301,7 +301,8 @@ OutputComparison comparison_from_statement(std::string_view statement) {
   if (every_word) how.case_insensitive_words.clear();
   how.tolerance = stated_error_bound(statement).value_or(kDefaultOutputTolerance);
   how.interactive = !interactive_problem().find_all(statement).empty();
-  how.several_answers = how.interactive || !several_answers_sentence().find_all(statement).empty();
+  how.several_answers_stated = !several_answers_sentence().find_all(statement).empty();
+  how.several_answers = how.interactive || how.several_answers_stated;
   return how;
 }
 
@@ -312,6 +313,7 @@ OutputComparison parse_output_comparison(const nlohmann::json& compare, const st
                                  "\"tolerance\": 1e-9, \"several_answers\": false}}, got {}",
                                  where, compare.dump().substr(0, 80)));
   }
+  const bool was_interactive = base.interactive;
   for (auto it = compare.begin(); it != compare.end(); ++it) {
     if (it.key() == "case_insensitive") {
       const nlohmann::json& v = it.value();
@@ -327,6 +329,7 @@ OutputComparison parse_output_comparison(const nlohmann::json& compare, const st
       base.tolerance = number_in(compare, "tolerance", where);
     } else if (it.key() == "several_answers") {
       base.several_answers = bool_in(compare, "several_answers", where);
+      base.several_answers_stated = base.several_answers;
     } else if (it.key() == "interactive") {
       base.interactive = bool_in(compare, "interactive", where);
     } else {
@@ -339,6 +342,11 @@ OutputComparison parse_output_comparison(const nlohmann::json& compare, const st
     throw InputError(fmt::format("{}: field 'compare.several_answers': false, but the task is interactive (one "
                                  "stored transcript: other right programs fail)",
                                  where));
+  }
+  // "interactive": false drops the several answers only interactive implied (was: kept,
+  // and with them the note, on a task the record made a plain one).
+  if (was_interactive && !base.interactive && !compare.contains("several_answers")) {
+    base.several_answers = base.several_answers_stated;
   }
   base.several_answers = base.several_answers || base.interactive;
   return base;

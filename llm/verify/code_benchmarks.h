@@ -71,7 +71,8 @@ OutputComparison comparison_from_statement(std::string_view statement);
 // A record's or caller's "compare" object over `base`: {"case_insensitive": bool (true:
 // every word) or a non-empty list of words (only those, e.g. ["YES", "NO"]),
 // "tolerance": number in (0, 1), "several_answers": bool, "interactive": bool (true sets
-// several_answers)}, each optional. An InputError
+// several_answers; false on an interactive base clears the several_answers that only
+// interactive implied, keeping the statement's own)}, each optional. An InputError
 // names `where`, the field and the value for anything else.
 OutputComparison parse_output_comparison(const nlohmann::json& compare, const std::string& where,
                                          OutputComparison base = {});

@@ -104,13 +104,56 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+bool is_python_tag(const std::string& language) {
+  return language == "python" || language == "py" || language == "python3";
+}
+
+// Python's string literals, as far as a line's end goes: whether a ''' or """ string is
+// still open after `line`, given `open_quote` ('\'' or '"' when one was open before it,
+// 0 when none). One-line strings ("'''", '\'') and comments ("# don't") open none.
+char triple_quote_after(std::string_view line, char open_quote) {
+  std::size_t k = 0;
+  while (k < line.size()) {
+    const char c = line[k];
+    if (open_quote != 0) {
+      if (c == '\\') {
+        k += 2;
+      } else if (line.substr(k, 3) == std::string(3, open_quote)) {
+        open_quote = 0;
+        k += 3;
+      } else {
+        ++k;
+      }
+      continue;
+    }
+    if (c == '#') break;
+    if (c != '\'' && c != '"') {
+      ++k;
+      continue;
+    }
+    if (line.substr(k, 3) == std::string(3, c)) {
+      open_quote = c;
+      k += 3;
+      continue;
+    }
+    // A one-line string: to its closing quote, or the line's end.
+    for (++k; k < line.size() && line[k] != c; ++k) {
+      if (line[k] == '\\') ++k;
+    }
+    ++k;
+  }
+  return open_quote;
+}
+
 // Fenced blocks: a fence line opens one, and the next fence line of the same character,
 // at least the opening's length and with no info string closes it (CommonMark: a ````
 // block may show ``` lines, a ~~~ block ``` lines, and "```python" inside a block is
 // content, not its end). When no such line follows, the first later line starting with
 // the opening's character at least as many times closes it, whatever follows on that
-// line (extract_program's comment says why); when none does either, the block runs to
-// the end of the text.
+// line (extract_program's comment says why), unless the line lies inside a ''' or """
+// string opened on an earlier line of the block (a program showing a fence); when that
+// line opens a python block ("```python", "```py title=..."), it opens the next block
+// too. When no line closes it, the block runs to the end of the text.
 std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
   std::vector<Fence> blocks;
   any_fence = false;
@@ -136,24 +179,26 @@ std::vector<Fence> fenced_blocks(std::string_view text, bool& any_fence) {
         break;
       }
     }
+    std::size_t next = close + 1;
     if (close == lines.size()) {
+      char open_quote = 0;
       for (std::size_t j = i + 1; j < lines.size(); ++j) {
-        if (starts_with_fence(lines[j].substr(leading_blanks(lines[j])), open->mark, open->length)) {
+        const std::string_view stripped = lines[j].substr(leading_blanks(lines[j]));
+        if (open_quote == 0 && starts_with_fence(stripped, open->mark, open->length)) {
           close = j;
+          const std::optional<FenceLine> f = fence_line(stripped);
+          next = f && is_python_tag(fence_language(f->info)) ? j : j + 1;
           break;
         }
+        open_quote = triple_quote_after(lines[j], open_quote);
       }
     }
     for (std::size_t j = i + 1; j < close; ++j) current.lines.push_back(lines[j]);
     finish_body(current);
     blocks.push_back(std::move(current));
-    i = close + 1;
+    i = next;
   }
   return blocks;
-}
-
-bool is_python_tag(const std::string& language) {
-  return language == "python" || language == "py" || language == "python3";
 }
 
 std::vector<std::string_view> tokens(std::string_view s) {
@@ -273,6 +318,7 @@ std::optional<std::string> extract_program(std::string_view response) {
   const Fence* python = nullptr;
   const Fence* untagged = nullptr;
   for (const Fence& b : blocks) {
+    if (is_blank(b.body)) continue;  // "```python" left at the end: no candidate
     if (is_python_tag(b.language)) python = &b;
     if (b.language.empty()) untagged = &b;
   }

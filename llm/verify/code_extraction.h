@@ -9,8 +9,8 @@
 
 namespace disa::llm::verify {
 
-// The program in a response: the last ```python (or ```py / ```python3) fenced block;
-// else the last fenced block without a language; else, when the response has no fence
+// The program in a response: the last non-blank ```python (or ```py / ```python3) fenced
+// block; else the last non-blank fenced block without a language; else, when the response has no fence
 // at all, the whole response. As in CommonMark, a fence is 3 or more backticks or 3 or
 // more tildes (~~~python), the language is the first word of the info string
 // (```python title="a.py" is python), and only a fence of the same character, at least
@@ -19,8 +19,10 @@ namespace disa::llm::verify {
 // rather than running to the end, the first later line that starts with a fence of its
 // character and at least its length, whatever follows ("``` end", "```<|im_end|>", a
 // next "```python"), as its close: models and decoders write such lines where they
-// mean the end of the block. One with no such line either (a response cut at the
-// length limit) runs to the end. nullopt when that text is blank (reason "no code
+// mean the end of the block; such a line that opens a python block opens the next block
+// too (so the last python block wins). A line inside a triple-quoted string that an
+// earlier line of the block opened is no such close. One with no such line either (a
+// response cut at the length limit) runs to the end. nullopt when that text is blank (reason "no code
 // found").
 std::optional<std::string> extract_program(std::string_view response);
 
@@ -50,6 +52,10 @@ struct OutputComparison {
   // datasets hold no interactor, so only a program asking exactly the stored queries
   // passes. Implies several_answers (counted with them); the verdict names the cause.
   bool interactive = false;
+  // several_answers for its own sake (the statement's sentence, or a record's
+  // "several_answers"), not only as interactive's: what is left when a record's
+  // "interactive": false clears the flag.
+  bool several_answers_stated = false;
 };
 
 // Standard output against the expected output, token by token (runs of whitespace,

@@ -416,6 +416,7 @@ CodeVerifyResult verify_code(std::string_view response, const CodeTask& task, co
     CodeVerifyResult r;
     r.reason = "no code found";
     r.several_answers = task.compare.several_answers;
+    r.interactive = task.compare.interactive;
     r.tests_total = task.kind == CodeTestKind::kCheckFunction ? 1 : static_cast<int>(task.tests.size());
     return r;
   }
@@ -423,6 +424,7 @@ CodeVerifyResult verify_code(std::string_view response, const CodeTask& task, co
                                                                  : per_test(*program, task, options);
   r.program = *program;
   r.several_answers = task.compare.several_answers;
+  r.interactive = task.compare.interactive;
   return r;
 }
 

@@ -76,6 +76,9 @@ struct CodeVerifyResult {
   // checker): a reward of 0 may be a right answer. Set whatever the verdict, so that a
   // summary can count such tasks; the reason of a compared verdict says it too.
   bool several_answers = false;
+  // The task is interactive (compared with a stored transcript, no interactor): set
+  // whatever the verdict, as several_answers (which it implies).
+  bool interactive = false;
 };
 
 // What a several-answers verdict's reason ends with.

@@ -104,6 +104,7 @@ std::string code_result_line(const llm::verify::CodeVerifyResult& r, std::size_t
                         {"limit", std::string(llm::verify::limit_name(r.limit))},
                         {"wall_seconds", r.wall_seconds},
                         {"several_answers", r.several_answers},
+                        {"interactive", r.interactive},
                         {"reason", r.reason}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -229,7 +230,7 @@ void add_llm_verify_command(CLI::App& llm) {
   cmd->add_option("--input", args->input, "JSONL file of records; - for stdin")->required();
   cmd->add_flag("--json", args->json,
                 "Print a JSON object per record (math: rule, extracted, normalised forms; code: tests passed, "
-                "limit hit, wall seconds, several_answers; both: reward, reason)");
+                "limit hit, wall seconds, several_answers, interactive; both: reward, reason)");
   cmd->add_option("--data-dir", args->data_dir,
                   "Code: where the benchmark files are, for records that name a task by task_id/id")
       ->capture_default_str();

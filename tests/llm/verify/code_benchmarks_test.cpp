@@ -154,6 +154,23 @@ TEST_F(RecordComparison, ARecordsCompareFieldSetsTheTasksComparison) {
   const OutputComparison interactive = parse_output_comparison({{"interactive", true}}, "here");
   EXPECT_TRUE(interactive.interactive);
   EXPECT_TRUE(interactive.several_answers);
+  // "interactive": false on an interactive statement also drops the several answers that
+  // only the interactive flag implied (was: still several_answers, and the note), but not
+  // those the statement says, nor an explicit "several_answers": true.
+  const OutputComparison stated = comparison_from_statement("This is an interactive problem.\nPrint 1.");
+  ASSERT_TRUE(stated.several_answers);
+  const OutputComparison off = parse_output_comparison({{"interactive", false}}, "here", stated);
+  EXPECT_FALSE(off.interactive);
+  EXPECT_FALSE(off.several_answers);
+  const OutputComparison both = comparison_from_statement(
+      "This is an interactive problem.\nIf there are multiple answers, print any of them.");
+  EXPECT_TRUE(parse_output_comparison({{"interactive", false}}, "here", both).several_answers);
+  EXPECT_TRUE(
+      parse_output_comparison({{"interactive", false}, {"several_answers", true}}, "here", stated).several_answers);
+  // Set again later, interactive implies them again.
+  const OutputComparison again = parse_output_comparison({{"interactive", true}}, "here", off);
+  EXPECT_TRUE(again.several_answers);
+  EXPECT_FALSE(parse_output_comparison({{"interactive", false}}, "here", again).several_answers);
 }
 
 TEST_F(RecordComparison, BadCompareFieldsNameTheFieldAndValue) {

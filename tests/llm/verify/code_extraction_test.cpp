@@ -97,7 +97,12 @@ TEST(ExtractProgram, AFenceLineWithTextClosesABlockNothingElseCloses) {
   EXPECT_EQ(extract_program("```python\nprint(1)\n``` end\nThat is all."), "print(1)\n");
   EXPECT_EQ(extract_program("```python\nprint(2)\n```<|im_end|>"), "print(2)\n");
   EXPECT_EQ(extract_program("```python\nprint(3)\n```python"), "print(3)\n");
-  EXPECT_EQ(extract_program("```python\nprint(4)\n```python\nprint(5)\n"), "print(4)\n");
+  // A fallback line that opens a python block ends the current block and opens that one
+  // (was: it was swallowed, so print(4) ran, not the last python block); unclosed, it
+  // runs to the end, the empty line after the last newline included.
+  EXPECT_EQ(extract_program("```python\nprint(4)\n```python\nprint(5)\n"), "print(5)\n\n");
+  EXPECT_EQ(extract_program("```python\nprint(2)\n```python\nprint(1)\n"), "print(1)\n\n");
+  EXPECT_EQ(extract_program("```\na = 1\n```py title=\"b.py\"\nb = 2\n```python\nc = 3\n"), "c = 3\n\n");
   EXPECT_EQ(extract_program("  ```python\n  x = 1\n  ```x```\n"), "x = 1\n");
   EXPECT_EQ(extract_program("~~~python\nprint(6)\n~~~ end\n"), "print(6)\n");
   // Of the opening's character and at least its length: a ```` block runs past "``` end".
@@ -107,12 +112,29 @@ TEST(ExtractProgram, AFenceLineWithTextClosesABlockNothingElseCloses) {
   // count as usual.
   EXPECT_EQ(extract_program("```python\nprint(9)\n``` end\n```\n"), "print(9)\n``` end\n");
   EXPECT_EQ(extract_program("```\nprint(10)\n``` end\n~~~python\nprint(11)\n~~~\n"), "print(11)\n");
+  EXPECT_EQ(extract_program("```python\nprint(12)\n```<|im_end|>\n~~~python\nprint(13)\n~~~\n"), "print(13)\n");
+}
+
+TEST(ExtractProgram, AFenceLineInsideATripleQuotedStringIsNoFallbackClose) {
+  // An unclosed block whose fence-like line sits in a ''' or """ string runs to the end
+  // (was: cut at that line, a SyntaxError).
+  EXPECT_EQ(extract_program("```python\ns = '''\n```python\nx\n'''\nprint(1)\n"),
+            "s = '''\n```python\nx\n'''\nprint(1)\n\n");
+  EXPECT_EQ(extract_program("```python\ns = \"\"\"a\n``` end\n\"\"\"\nprint(s)\n``` end\nDone."),
+            "s = \"\"\"a\n``` end\n\"\"\"\nprint(s)\n");
+  // Quotes in comments, in one-line strings and escaped ones open no string.
+  EXPECT_EQ(extract_program("```python\n# don't '''\nt = \"'''\" + '\\''\nprint(t)\n``` end\n"),
+            "# don't '''\nt = \"'''\" + '\\''\nprint(t)\n");
+  // A string closed before the line: the line closes the block.
+  EXPECT_EQ(extract_program("```python\ns = '''\nx\n'''\n```python\nprint(s)\n"), "print(s)\n\n");
 }
 
 TEST(ExtractProgram, BlankMeansNoCode) {
   EXPECT_EQ(extract_program(""), std::nullopt);
   EXPECT_EQ(extract_program("  \n\t\n"), std::nullopt);
   EXPECT_EQ(extract_program("```python\n\n```"), std::nullopt);
+  // A blank block is no candidate: the last python block with code wins.
+  EXPECT_EQ(extract_program("```python\nx = 1\n```\n```python\n\n```\n"), "x = 1\n");
 }
 
 TEST(CompareOutputs, WhitespaceIsOneSeparator) {

@@ -271,6 +271,14 @@ TEST(CodeVerifier, SeveralAnswersAreComparedWithTheStoredOneAndSaySo) {
   EXPECT_TRUE(verify_code("```cpp\nint main() {}\n```", t).several_answers);  // counted whatever the verdict
   t.compare.several_answers = false;
   EXPECT_FALSE(verify_code("```python\ninput()\nprint(1, 2, 3)\n```", t).several_answers);
+  EXPECT_FALSE(verify_code("```python\ninput()\nprint(1, 2, 3)\n```", t).interactive);
+  // interactive is reported the same way, whatever the verdict.
+  t.compare.interactive = true;
+  t.compare.several_answers = true;
+  const auto transcript = verify_code("```python\ninput()\nprint(1, 2, 3)\n```", t);
+  EXPECT_TRUE(transcript.interactive);
+  EXPECT_TRUE(transcript.reason.ends_with(kInteractiveNote)) << transcript.reason;
+  EXPECT_TRUE(verify_code("```cpp\nint main() {}\n```", t).interactive);
 }
 
 TEST(JsonResultsEqual, TheTasksTolerance) {

@@ -182,6 +182,7 @@ TEST_F(CodeVerifyCommand, RecordsCompareFieldAndSeveralAnswers) {
   ASSERT_EQ(json_lines.size(), 4u) << j.output;
   EXPECT_FALSE(nlohmann::json::parse(json_lines[0])["several_answers"].get<bool>());
   EXPECT_TRUE(nlohmann::json::parse(json_lines[3])["several_answers"].get<bool>());
+  EXPECT_FALSE(nlohmann::json::parse(json_lines[3])["interactive"].get<bool>());
   expect_rejected(run_disa("llm verify --task code --input " +
                            write("bad.jsonl", {{{"response", yes}, {"tests", tests}, {"compare", {{"tolerance", -1}}}}})),
                   "line 1: field 'compare.tolerance': expected a number in (0, 1), got -1");
@@ -206,6 +207,31 @@ TEST_F(CodeVerifyCommand, CodeforcesStatementsComparisonAndItsOverride) {
   ASSERT_EQ(lines.size(), 2u) << r.output;
   EXPECT_TRUE(lines[0].starts_with("1\tpassed ")) << lines[0];
   EXPECT_TRUE(lines[1].starts_with("0\tfailed test 1: expected '")) << lines[1];
+}
+
+// Codeforces record 18 is interactive: --json says so, and "interactive": false makes it a
+// plain task, several_answers and the note gone (was: both kept, from the statement's
+// interactive flag).
+TEST_F(CodeVerifyCommand, AnInteractiveTaskAndItsOverride) {
+  REQUIRE_SANDBOX();
+  const std::optional<std::filesystem::path> found = disa::test::shared_data_dir("codeforces");
+  if (!found) GTEST_SKIP() << "no ../shared/data/codeforces (or $DISA_SHARED_DIR/data); a user's clone has none";
+  const std::string none = "```python\nprint('? 1 1')\n```";
+  const std::string in = write("in.jsonl", {{{"response", none}, {"id", 18}},
+                                            {{"response", none}, {"id", 18}, {"compare", {{"interactive", false}}}}});
+  const auto r = run_disa("llm verify --task codeforces --json --input " + in + " --data-dir " + found->string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = lines_of(r.output);
+  ASSERT_EQ(lines.size(), 2u) << r.output;
+  const auto first = nlohmann::json::parse(lines[0]);
+  const auto second = nlohmann::json::parse(lines[1]);
+  EXPECT_TRUE(first["interactive"].get<bool>()) << lines[0];
+  EXPECT_TRUE(first["several_answers"].get<bool>()) << lines[0];
+  EXPECT_TRUE(first["reason"].get<std::string>().ends_with(llm::verify::kInteractiveNote)) << lines[0];
+  EXPECT_FALSE(second["interactive"].get<bool>()) << lines[1];
+  EXPECT_FALSE(second["several_answers"].get<bool>()) << lines[1];
+  EXPECT_EQ(second["reason"].get<std::string>().find("(task admits several answers"), std::string::npos) << lines[1];
+  EXPECT_EQ(second["reason"].get<std::string>().find("(interactive problem"), std::string::npos) << lines[1];
 }
 
 TEST_F(CodeVerifyCommand, NamesTheBadLineAndField) {
