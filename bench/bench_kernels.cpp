@@ -98,11 +98,12 @@ double bench_token_logprobs(const KernelBenchOptions& o, const Bandwidths& bw, c
     Elem* out = nullptr;
     cuda_check(cudaMalloc(&out, slice.size() * sizeof(Elem)), "cudaMalloc");
     poison(out, slice.size() * sizeof(Elem));
-    cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, vn, V, out), "backward");
+    cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, logp, g, vn, V, out), "backward");
     std::vector<Elem> got(slice.size()), want(slice.size());
     cuda_check(cudaMemcpy(got.data(), out, got.size() * sizeof(Elem), cudaMemcpyDeviceToHost), "copy");
     cudaFree(out);
-    disa::kernels::token_logprobs_backward_ref(slice.data(), t.data(), gls.data(), gh.data(), vn, V, want.data());
+    disa::kernels::token_logprobs_backward_ref(slice.data(), t.data(), gls.data(), glp.data(), gh.data(), vn, V,
+                                               want.data());
     const double rel = sizeof(Elem) == 2 ? 0x1p-7 : 1e-5;
     for (std::size_t k = 0; k < got.size(); ++k) {
       const double a = disa::kernels::to_float(got[k]), b = disa::kernels::to_float(want[k]);
@@ -125,11 +126,11 @@ double bench_token_logprobs(const KernelBenchOptions& o, const Bandwidths& bw, c
       time_ms([&] { cuda_check(disa::kernels::token_logprobs_cuda(logits, target, N, V, logp, lse, ent), "fwd"); },
               o.reps);
   report(std::string("token_logprobs fwd+entropy ") + dtype, fwd_ent_ms, fwd_bytes + N * 4.0, bw);
-  // backward in place: read and write N V logits, read N targets, lse and g (8 + 4 + 4 B)
-  const double bwd_bytes = 2.0 * N * V * s + N * 16.0;
+  // backward in place: read and write N V logits, read N targets, lse, logp and g (8 + 4 + 4 + 4 B)
+  const double bwd_bytes = 2.0 * N * V * s + N * 20.0;
   const double bwd_ms = time_ms(
       [&] {
-        cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, N, V, logits), "bwd");
+        cuda_check(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, logp, g, N, V, logits), "bwd");
       },
       o.reps);
   report(std::string("token_logprobs bwd (in place) ") + dtype, bwd_ms, bwd_bytes, bw);

@@ -27,13 +27,13 @@ cudaError_t token_logprobs_cuda(const Elem* logits, const std::int64_t* target, 
 
 template <class Elem>
 cudaError_t token_logprobs_backward_cuda(const Elem* logits, const std::int64_t* target, const float* lse,
-                                         const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
-                                         cudaStream_t stream) {
+                                         const float* logp, const float* grad_logp, std::int64_t N, std::int64_t V,
+                                         Elem* dlogits, cudaStream_t stream) {
   if (const cudaError_t e = check_shape(N, V); e != cudaSuccess) return e;
   if (N == 0) return cudaSuccess;
   const bool vector_out = same_vector_alignment(logits, dlogits);
   token_logprobs_backward_kernel<Elem>
-      <<<static_cast<unsigned>(N), kThreads, 0, stream>>>(logits, target, lse, grad_logp, V, dlogits, vector_out);
+      <<<static_cast<unsigned>(N), kThreads, 0, stream>>>(logits, target, lse, logp, grad_logp, V, dlogits, vector_out);
   return cudaGetLastError();
 }
 
@@ -42,8 +42,9 @@ template cudaError_t token_logprobs_cuda<float>(const float*, const std::int64_t
 template cudaError_t token_logprobs_cuda<bf16>(const bf16*, const std::int64_t*, std::int64_t, std::int64_t, float*,
                                                float*, float*, cudaStream_t);
 template cudaError_t token_logprobs_backward_cuda<float>(const float*, const std::int64_t*, const float*, const float*,
-                                                         std::int64_t, std::int64_t, float*, cudaStream_t);
+                                                         const float*, std::int64_t, std::int64_t, float*,
+                                                         cudaStream_t);
 template cudaError_t token_logprobs_backward_cuda<bf16>(const bf16*, const std::int64_t*, const float*, const float*,
-                                                        std::int64_t, std::int64_t, bf16*, cudaStream_t);
+                                                        const float*, std::int64_t, std::int64_t, bf16*, cudaStream_t);
 
 }  // namespace disa::kernels

@@ -2,9 +2,12 @@
 //
 //   forward:   lse[r] = log sum_v exp(logits[r, v]),  logp[r] = logits[r, target[r]] - lse[r],
 //              entropy[r] = -sum_v p log p (optional)                           [N] fp32
-//   backward:  dlogits[r, v] = g[r] * (exp(logits[r, v] - lse[r]) - [v == target[r]])
-//              in the logits' dtype, in place (dlogits == logits) or to another buffer;
-//              the softmax is recomputed from the saved lse, never stored. This is the
+//   backward:  dlogits[r, v] = g[r] * exp(logits[r, v] - lse[r])      for v != target[r]
+//              dlogits[r, t] = g[r] * expm1(logp[r])                   at t = target[r]
+//              i.e. g * (softmax - onehot), in the logits' dtype, in place (dlogits ==
+//              logits) or to another buffer; the softmax is recomputed from the saved lse
+//              and logp (the target's p - 1 from logp: token_logprobs_math.h's
+//              target_softmax_minus_one says why), never stored. This is the
 //              gradient of sum_r g[r] * (-logp[r]) (cross entropy's sign): for the
 //              gradient of sum_r w[r] * logp[r] pass g = -w (token_logprobs_autograd does).
 //
@@ -37,7 +40,7 @@ template <class Elem>
 void token_logprobs_ref(const Elem* logits, const std::int64_t* target, std::int64_t N, std::int64_t V, float* logp,
                         float* lse, float* entropy /* may be null */);
 template <class Elem>
-void token_logprobs_backward_ref(const Elem* logits, const std::int64_t* target, const float* lse,
+void token_logprobs_backward_ref(const Elem* logits, const std::int64_t* target, const float* lse, const float* logp,
                                  const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits);
 
 // ---- CUDA launchers: device pointers, asynchronous on `stream`; return the launch error ----
@@ -48,8 +51,8 @@ cudaError_t token_logprobs_cuda(const Elem* logits, const std::int64_t* target, 
 // dlogits may equal logits (in place); any other dlogits must not overlap logits.
 template <class Elem>
 cudaError_t token_logprobs_backward_cuda(const Elem* logits, const std::int64_t* target, const float* lse,
-                                         const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
-                                         cudaStream_t stream = 0);
+                                         const float* logp, const float* grad_logp, std::int64_t N, std::int64_t V,
+                                         Elem* dlogits, cudaStream_t stream = 0);
 
 // ---- The same kernels on the CPU device: host pointers; throws std::invalid_argument
 // where the CUDA launcher returns cudaErrorInvalidValue, cpu_device::CpuDeviceError
@@ -60,7 +63,7 @@ void token_logprobs_cpu_device(const Elem* logits, const std::int64_t* target, s
                                const cpu_device::LaunchOptions& options = {});
 template <class Elem>
 void token_logprobs_backward_cpu_device(const Elem* logits, const std::int64_t* target, const float* lse,
-                                        const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
-                                        const cpu_device::LaunchOptions& options = {});
+                                        const float* logp, const float* grad_logp, std::int64_t N, std::int64_t V,
+                                        Elem* dlogits, const cpu_device::LaunchOptions& options = {});
 
 }  // namespace disa::kernels

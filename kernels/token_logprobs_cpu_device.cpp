@@ -30,12 +30,12 @@ void token_logprobs_cpu_device(const Elem* logits, const std::int64_t* target, s
 
 template <class Elem>
 void token_logprobs_backward_cpu_device(const Elem* logits, const std::int64_t* target, const float* lse,
-                                        const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits,
-                                        const cpu_device::LaunchOptions& options) {
+                                        const float* logp, const float* grad_logp, std::int64_t N, std::int64_t V,
+                                        Elem* dlogits, const cpu_device::LaunchOptions& options) {
   check_shape("token_logprobs_backward_cpu_device", N, V);
   const bool vector_out = same_vector_alignment(logits, dlogits);
   cpu_device::launch(&token_logprobs_backward_kernel<Elem>, {static_cast<unsigned>(N)}, {kThreads}, options, logits,
-                     target, lse, grad_logp, V, dlogits, vector_out);
+                     target, lse, logp, grad_logp, V, dlogits, vector_out);
 }
 
 template void token_logprobs_cpu_device<float>(const float*, const std::int64_t*, std::int64_t, std::int64_t, float*,
@@ -43,10 +43,10 @@ template void token_logprobs_cpu_device<float>(const float*, const std::int64_t*
 template void token_logprobs_cpu_device<bf16>(const bf16*, const std::int64_t*, std::int64_t, std::int64_t, float*,
                                               float*, float*, const cpu_device::LaunchOptions&);
 template void token_logprobs_backward_cpu_device<float>(const float*, const std::int64_t*, const float*, const float*,
-                                                        std::int64_t, std::int64_t, float*,
+                                                        const float*, std::int64_t, std::int64_t, float*,
                                                         const cpu_device::LaunchOptions&);
 template void token_logprobs_backward_cpu_device<bf16>(const bf16*, const std::int64_t*, const float*, const float*,
-                                                       std::int64_t, std::int64_t, bf16*,
+                                                       const float*, std::int64_t, std::int64_t, bf16*,
                                                        const cpu_device::LaunchOptions&);
 
 }  // namespace disa::kernels

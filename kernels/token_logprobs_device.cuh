@@ -85,8 +85,9 @@ __global__ void __launch_bounds__(kThreads, 4)
 template <class Elem>
 __global__ void __launch_bounds__(kThreads, 4)
     token_logprobs_backward_kernel(const Elem* logits, const std::int64_t* __restrict__ target,
-                                   const float* __restrict__ lse, const float* __restrict__ grad_logp, std::int64_t V,
-                                   Elem* dlogits, bool vector_out) {
+                                   const float* __restrict__ lse, const float* __restrict__ logp,
+                                   const float* __restrict__ grad_logp, std::int64_t V, Elem* dlogits,
+                                   bool vector_out) {
   // No __restrict__ on logits/dlogits: they may be the same buffer (each element is read
   // and then written by the same thread, so in place is safe).
   constexpr int kV = kVec<Elem>;
@@ -94,13 +95,15 @@ __global__ void __launch_bounds__(kThreads, 4)
   const Elem* x = logits + row * V;
   Elem* out = dlogits + row * V;
   const std::int64_t t = target[row];
-  const float l = target_in_range(t, V) ? lse[row] : NAN;
+  const bool in_range = target_in_range(t, V);
+  const float l = in_range ? lse[row] : NAN;
   const float g = grad_logp[row];
+  const float tg = in_range ? target_softmax_minus_one(logp[row]) : NAN;
   const RowSegments seg = row_segments(reinterpret_cast<std::uintptr_t>(x), V, int(sizeof(Elem)));
   const std::int64_t head = seg.head, vectors = seg.vectors, tail_begin = seg.tail_begin;
 
   for (std::int64_t i = threadIdx.x; i < head; i += kThreads)
-    out[i] = from_float<Elem>(softmax_grad(to_float(x[i]), l, g, i == t));
+    out[i] = from_float<Elem>(softmax_grad(to_float(x[i]), l, g, i == t, tg));
   const uint4* xv = reinterpret_cast<const uint4*>(x + head);
   // Two vectors per iteration as in the forward (both loaded before either is stored).
   for (std::int64_t j0 = threadIdx.x; j0 < vectors; j0 += 2 * kThreads) {
@@ -115,7 +118,7 @@ __global__ void __launch_bounds__(kThreads, 4)
       const std::int64_t base = head + j * kV;
 #pragma unroll
       for (int k = 0; k < kV; ++k)
-        v[h].e[k] = from_float<Elem>(softmax_grad(to_float(v[h].e[k]), l, g, base + k == t));
+        v[h].e[k] = from_float<Elem>(softmax_grad(to_float(v[h].e[k]), l, g, base + k == t, tg));
       if (vector_out) {
         reinterpret_cast<uint4*>(out + head)[j] = v[h].raw;
       } else {
@@ -125,7 +128,7 @@ __global__ void __launch_bounds__(kThreads, 4)
     }
   }
   for (std::int64_t i = tail_begin + threadIdx.x; i < V; i += kThreads)
-    out[i] = from_float<Elem>(softmax_grad(to_float(x[i]), l, g, i == t));
+    out[i] = from_float<Elem>(softmax_grad(to_float(x[i]), l, g, i == t, tg));
 }
 
 // The backward's store width: 16-byte stores when dlogits has the logits' offset from

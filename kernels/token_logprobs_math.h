@@ -230,11 +230,21 @@ DISA_HD inline RowSegments row_segments(std::uint64_t addr, std::int64_t V, int 
 // throw; the torch glue checks targets on the host first).
 DISA_HD inline bool target_in_range(std::int64_t target, std::int64_t V) { return target >= 0 && target < V; }
 
-// One element of the backward: g * (softmax_v - [v == target]), softmax_v = e^{x - lse},
-// computed as 2^((x - lse) log2 e) (the GPU's ex2, as add_chunk's fast path; x = -inf
-// gives 0, a NaN stays NaN).
-DISA_HD inline float softmax_grad(float x, float lse, float g, bool is_target) {
-  return g * (exp2f((x - lse) * SoftmaxState<float>::kLog2e) - (is_target ? 1.0f : 0.0f));
+// The backward's target element is g (p_t - 1), with p_t - 1 = expm1(log p_t) from the
+// forward's log p, not e^{x_t - lse} - 1: the float lse's rounding (ulp(lse)/2, 1.9e-6 at
+// lse = 40) lands in full on p_t, and for a confident token 1 - p_t is that small
+// (5e-4 at p_t = 0.9995: 0.4% error; 6% at lse = 1000), while log p is exact to a few
+// ulp of itself (SoftmaxState::log_prob) and expm1 keeps that relative accuracy. A NaN
+// log p (a row of only -inf or with NaN) gives NaN; -inf (beside a +inf) gives -1.
+DISA_HD inline float target_softmax_minus_one(float logp) { return expm1f(logp); }
+
+// One element of the backward, g (softmax_v - [v == target]): off the target softmax_v =
+// e^{x - lse}, computed as 2^((x - lse) log2 e) (the GPU's ex2, as add_chunk's fast path;
+// x = -inf gives 0, a NaN stays NaN); on it the row's target_softmax_minus_one. A select,
+// not a branch: the vector loop stays straight-line (tests/kernels/kernel_resources_test.cpp).
+DISA_HD inline float softmax_grad(float x, float lse, float g, bool is_target, float target_p_minus_one) {
+  const float e = exp2f((x - lse) * SoftmaxState<float>::kLog2e);
+  return g * (is_target ? target_p_minus_one : e);
 }
 
 }  // namespace disa::kernels

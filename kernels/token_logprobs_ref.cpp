@@ -40,14 +40,17 @@ void token_logprobs_ref(const Elem* logits, const std::int64_t* target, std::int
 }
 
 template <class Elem>
-void token_logprobs_backward_ref(const Elem* logits, const std::int64_t* target, const float* lse,
+void token_logprobs_backward_ref(const Elem* logits, const std::int64_t* target, const float* lse, const float* logp,
                                  const float* grad_logp, std::int64_t N, std::int64_t V, Elem* dlogits) {
   for (std::int64_t r = 0; r < N; ++r) {
     const bool ok = target_in_range(target[r], V);
-    const double l = ok ? double(lse[r]) : std::numeric_limits<double>::quiet_NaN();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double l = ok ? double(lse[r]) : nan;
+    // p_t - 1 from logp, as the kernel (target_softmax_minus_one says why).
+    const double target_grad = ok ? double(grad_logp[r]) * std::expm1(double(logp[r])) : nan;
     for (std::int64_t v = 0; v < V; ++v) {
       const double x = to_float(logits[r * V + v]);
-      const double g = double(grad_logp[r]) * (std::exp(x - l) - (v == target[r] ? 1.0 : 0.0));
+      const double g = v == target[r] ? target_grad : double(grad_logp[r]) * std::exp(x - l);
       dlogits[r * V + v] = from_float<Elem>(float(g));
     }
   }
@@ -58,8 +61,8 @@ template void token_logprobs_ref<float>(const float*, const std::int64_t*, std::
 template void token_logprobs_ref<bf16>(const bf16*, const std::int64_t*, std::int64_t, std::int64_t, float*, float*,
                                        float*);
 template void token_logprobs_backward_ref<float>(const float*, const std::int64_t*, const float*, const float*,
-                                                 std::int64_t, std::int64_t, float*);
+                                                 const float*, std::int64_t, std::int64_t, float*);
 template void token_logprobs_backward_ref<bf16>(const bf16*, const std::int64_t*, const float*, const float*,
-                                                std::int64_t, std::int64_t, bf16*);
+                                                const float*, std::int64_t, std::int64_t, bf16*);
 
 }  // namespace disa::kernels

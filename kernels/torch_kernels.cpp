@@ -145,18 +145,19 @@ void launch_forward(const Rows& r, float* logp, float* lse, float* entropy) {
 }
 
 template <class Elem>
-void launch_backward(const Rows& r, const Tensor& lse, const Tensor& grad_logp, const Tensor& dst) {
+void launch_backward(const Rows& r, const Tensor& lse, const Tensor& logp, const Tensor& grad_logp, const Tensor& dst) {
   const Elem* x = elements<Elem>(r.logits);
   const std::int64_t* t = r.target.data_ptr<std::int64_t>();
   const float* l = lse.data_ptr<float>();
+  const float* lp = logp.data_ptr<float>();
   const float* g = grad_logp.data_ptr<float>();
   if (r.logits.is_cuda()) {
     const LaunchDevice on(r.logits);
-    check_launch(token_logprobs_backward_cuda(x, t, l, g, r.N, r.V, elements<Elem>(dst),
-                                              current_stream(r.logits.device())),
-                 "token_logprobs_backward");
+    check_launch(
+        token_logprobs_backward_cuda(x, t, l, lp, g, r.N, r.V, elements<Elem>(dst), current_stream(r.logits.device())),
+        "token_logprobs_backward");
   } else {
-    token_logprobs_backward_cpu_device(x, t, l, g, r.N, r.V, elements<Elem>(dst), *cpu_device_options);
+    token_logprobs_backward_cpu_device(x, t, l, lp, g, r.N, r.V, elements<Elem>(dst), *cpu_device_options);
   }
 }
 
@@ -189,17 +190,23 @@ TokenLogprobsResult token_logprobs(const Tensor& logits, const Tensor& target, b
 
 namespace {
 
-Tensor backward_checked(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& grad_logp,
-                        Tensor out, bool check_ids) {
+Tensor backward_checked(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& logp,
+                        const Tensor& grad_logp, Tensor out, bool check_ids) {
   const bool in_place = out.defined() && out.is_same(logits);
   if (in_place && !logits.is_contiguous())
     throw InputError("disa::kernels::token_logprobs_backward: in place needs contiguous logits");
   const Rows r = rows_of("token_logprobs_backward", logits, target, check_ids);
   require_same_device("token_logprobs_backward", lse, logits);
+  require_same_device("token_logprobs_backward", logp, logits);
   require_same_device("token_logprobs_backward", grad_logp, logits);
-  if (lse.numel() != r.N || grad_logp.numel() != r.N)
-    throw InputError("disa::kernels::token_logprobs_backward: lse and grad_logp must have target's number of entries");
+  for (const auto& [name, t] :
+       {std::pair<const char*, const Tensor*>{"lse", &lse}, {"logp", &logp}, {"grad_logp", &grad_logp}}) {
+    if (t->numel() != r.N)
+      throw InputError(std::string("disa::kernels::token_logprobs_backward: ") + name + " has " +
+                       std::to_string(t->numel()) + " entries, target has " + std::to_string(r.N));
+  }
   const Tensor l = lse.to(torch::kFloat32).contiguous();
+  const Tensor lp = logp.to(torch::kFloat32).contiguous();
   const Tensor g = grad_logp.to(torch::kFloat32).contiguous();
   Tensor dst;
   if (!out.defined()) {
@@ -213,18 +220,18 @@ Tensor backward_checked(const Tensor& logits, const Tensor& target, const Tensor
     dst = out.view({r.N, r.V});
   }
   if (r.logits.scalar_type() == torch::kBFloat16) {
-    launch_backward<bf16>(r, l, g, dst);
+    launch_backward<bf16>(r, l, lp, g, dst);
   } else {
-    launch_backward<float>(r, l, g, dst);
+    launch_backward<float>(r, l, lp, g, dst);
   }
   return dst.view(logits.sizes());
 }
 
 }  // namespace
 
-Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& grad_logp,
-                               Tensor out) {
-  return backward_checked(logits, target, lse, grad_logp, std::move(out), /*check_ids=*/true);
+Tensor token_logprobs_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& logp,
+                               const Tensor& grad_logp, Tensor out) {
+  return backward_checked(logits, target, lse, logp, grad_logp, std::move(out), /*check_ids=*/true);
 }
 
 namespace {
@@ -232,7 +239,7 @@ namespace {
 struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> {
   static Tensor forward(torch::autograd::AutogradContext* ctx, const Tensor& logits, const Tensor& target) {
     TokenLogprobsResult r = token_logprobs(logits, target);
-    ctx->save_for_backward({logits, target, r.lse});
+    ctx->save_for_backward({logits, target, r.lse, r.logp});
     return r.logp;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -240,7 +247,8 @@ struct TokenLogprobsFunction : torch::autograd::Function<TokenLogprobsFunction> 
     const auto saved = ctx->get_saved_variables();
     // d log p_t / d x_v = [v == t] - softmax_v: the kernel's g * (softmax - onehot) with
     // g = -(dL/d log p). (Found by the CPU-device test: the sign was missing.)
-    return {backward_checked(saved[0], saved[1], saved[2], -grad[0], Tensor(), /*check_ids=*/false), Tensor()};
+    return {backward_checked(saved[0], saved[1], saved[2], saved[3], -grad[0], Tensor(), /*check_ids=*/false),
+            Tensor()};
   }
 };
 

@@ -50,13 +50,13 @@ TokenLogprobsResult token_logprobs(const torch::Tensor& logits, const torch::Ten
                                    bool with_entropy = false);
 
 // dlogits = grad_logp * (softmax - onehot(target)) in logits' dtype, from the forward's
-// lse: the gradient of sum grad_logp * (-log p), the cross-entropy convention of the
-// kernel (for the gradient of sum w * log p pass grad_logp = -w, as
+// lse and logp (the target's p - 1 as expm1(logp), exact for confident tokens): the gradient of sum grad_logp * (-log
+// p), the cross-entropy convention of the kernel (for the gradient of sum w * log p pass grad_logp = -w, as
 // token_logprobs_autograd does). `out`: undefined -> a new tensor; the logits tensor itself -> in place (logits
 // must be contiguous then); another tensor of logits' shape and dtype -> written there.
 torch::Tensor token_logprobs_backward(const torch::Tensor& logits, const torch::Tensor& target,
-                                      const torch::Tensor& lse, const torch::Tensor& grad_logp,
-                                      torch::Tensor out = {});
+                                      const torch::Tensor& lse, const torch::Tensor& logp,
+                                      const torch::Tensor& grad_logp, torch::Tensor out = {});
 
 // Kernel 1 as an autograd function: logp (float32, target's shape) differentiable
 // w.r.t. logits (the backward writes a new dlogits tensor, no softmax buffer).

@@ -196,6 +196,37 @@ TEST(SoftmaxStateMath, LogProbOfAConfidentTokenDoesNotDependOnTheShift) {
   EXPECT_EQ(one_by_one<float>({3.5}).log_prob(3.5f), 0.0f);
 }
 
+TEST(SoftmaxStateMath, TargetGradientOfAConfidentTokenDoesNotDependOnTheShift) {
+  // The backward's target element g (p_t - 1) = g expm1(log p_t) for the row above. expm1's
+  // slope is p_t <= 1, so log_prob's 3e-7 bound carries over (plus expm1's own ulp of
+  // 1.8e-4, 1e-11): 3e-7 at every shift. From lse instead, e^{x_t - lse} - 1 takes lse's
+  // rounding in full: at c = 3e5 lse rounds to c itself (ulp 0.03) and p_t - 1 comes out 0,
+  // the whole 1.8e-4 off.
+  const long double exact = std::expm1(-std::log1p(std::exp(-9.0L) + std::exp(-10.0L) + std::exp(-11.0L)));
+  for (const double shift : {0.0, 40.0, 1000.0, -1000.0, 3.0e5}) {
+    const std::vector<double> x = {shift, shift - 9, shift - 10, shift - 11};
+    for (const float g : {1.0f, -2.5f}) {
+      const auto st = chunked_and_merged<float>(x, 3, 2);
+      const float pm1 = disa::kernels::target_softmax_minus_one(st.log_prob(float(x[0])));
+      EXPECT_NEAR(pm1, double(exact), 3e-7) << "shift " << shift;
+      const float tg = disa::kernels::softmax_grad(float(x[0]), st.lse(), g, true, pm1);
+      EXPECT_EQ(tg, g * pm1);
+      // the per-element function puts it on the target and g e^{x - lse} elsewhere, whose
+      // relative error is lse's rounding, ulp(lse)/2, plus ex2's few ulp (1e-6)
+      const float off = disa::kernels::softmax_grad(float(x[1]), st.lse(), g, false, pm1);
+      const double half_ulp = 0.5 * (std::nextafter(st.lse(), INFINITY) - st.lse());
+      const double p1 = std::exp(-9.0L - std::log1p(std::exp(-9.0L) + std::exp(-10.0L) + std::exp(-11.0L)));
+      EXPECT_NEAR(off, g * p1, std::fabs(g) * p1 * (half_ulp + 1e-6)) << "shift " << shift;
+    }
+  }
+  const auto far = one_by_one<float>({3.0e5, 3.0e5 - 9, 3.0e5 - 10, 3.0e5 - 11});
+  EXPECT_EQ(std::exp2((3.0e5f - far.lse()) * SoftmaxState<float>::kLog2e) - 1.0f, 0.0f);  // the failure above
+  // Special rows: NaN log p gives NaN; log p = -inf (all mass on a +inf elsewhere) gives -1.
+  EXPECT_TRUE(std::isnan(disa::kernels::target_softmax_minus_one(NAN)));
+  EXPECT_EQ(disa::kernels::target_softmax_minus_one(-INFINITY), -1.0f);
+  EXPECT_EQ(disa::kernels::target_softmax_minus_one(0.0f), 0.0f);  // p_t = 1: no gradient
+}
+
 TEST(SoftmaxStateMath, LogitsMaskedAtTheFloatMinimumAddNothing) {
   // Masking with torch.finfo(float32).min instead of -inf: the masked terms underflow,
   // and the rescale from m = -3.4e38 must not form 0 * (s * d) = 0 * -inf = NaN.
@@ -290,12 +321,14 @@ void check_reference(double tol, double elem_rel) {  // elem_rel: rounding of on
   // Backward: g (softmax - onehot); rows sum to 0 (up to rounding to Elem).
   const std::vector<float> g = {1.0f, -0.5f, 2.0f, 1.0f, 1.0f};
   std::vector<Elem> d(N * V);
-  disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), g.data(), N, V, d.data());
+  disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), logp.data(), g.data(), N, V,
+                                             d.data());
   for (std::int64_t r : {0, 1, 2}) {
     double sum = 0;
     for (std::int64_t v = 0; v < V; ++v) {
       const double xv = disa::kernels::to_float(logits[r * V + v]);
-      const double want = g[r] * (std::exp(xv - double(lse[r])) - (v == target[r]));
+      // the target's p - 1 from logp (target_softmax_minus_one), the rest from lse
+      const double want = v == target[r] ? g[r] * std::expm1(double(logp[r])) : g[r] * std::exp(xv - double(lse[r]));
       const double got = disa::kernels::to_float(d[r * V + v]);
       ASSERT_NEAR(got, want, 1e-7 + elem_rel * std::fabs(want)) << "row " << r << " v " << v;
       sum += got;

@@ -44,15 +44,15 @@ void forward(const CpuDeviceRun& d, const Elem* logits, const std::int64_t* targ
   disa::kernels::token_logprobs_cpu_device(logits, target, N, V, logp, lse, entropy, d.options);
 }
 template <class Elem>
-void backward(const GpuDevice&, const Elem* logits, const std::int64_t* target, const float* lse, const float* g,
-              std::int64_t N, std::int64_t V, Elem* dlogits) {
-  ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, g, N, V, dlogits), cudaSuccess);
+void backward(const GpuDevice&, const Elem* logits, const std::int64_t* target, const float* lse, const float* logp,
+              const float* g, std::int64_t N, std::int64_t V, Elem* dlogits) {
+  ASSERT_EQ(disa::kernels::token_logprobs_backward_cuda(logits, target, lse, logp, g, N, V, dlogits), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 }
 template <class Elem>
-void backward(const CpuDeviceRun& d, const Elem* logits, const std::int64_t* target, const float* lse, const float* g,
-              std::int64_t N, std::int64_t V, Elem* dlogits) {
-  disa::kernels::token_logprobs_backward_cpu_device(logits, target, lse, g, N, V, dlogits, d.options);
+void backward(const CpuDeviceRun& d, const Elem* logits, const std::int64_t* target, const float* lse,
+              const float* logp, const float* g, std::int64_t N, std::int64_t V, Elem* dlogits) {
+  disa::kernels::token_logprobs_backward_cpu_device(logits, target, lse, logp, g, N, V, dlogits, d.options);
 }
 
 template <class Elem>
@@ -115,28 +115,28 @@ void check_shape(const Device& device, const Shape& s, std::uint64_t seed) {
   Floats d_logp(N), d_lse(N), d_ent(N), d_g(g);
   ASSERT_TRUE(d_logits.ok() && d_target.ok() && d_logp.ok() && d_lse.ok() && d_ent.ok() && d_g.ok());
   forward(device, d_logits.get(), d_target.get(), N, V, d_logp.get(), d_lse.get(), d_ent.get());
-  const std::vector<float> lse = d_lse.host();
-  EXPECT_EQ(compare_values("logp", d_logp.host(), ref_logp, Tolerance{1e-4, 1e-5}), 0);
+  const std::vector<float> lse = d_lse.host(), logp = d_logp.host();
+  EXPECT_EQ(compare_values("logp", logp, ref_logp, Tolerance{1e-4, 1e-5}), 0);
   EXPECT_EQ(compare_values("lse", lse, ref_lse, Tolerance{1e-4, 1e-5}), 0);
   EXPECT_EQ(compare_values("entropy", d_ent.host(), ref_ent, Tolerance{2e-3, 1e-4}), 0);
 
-  // Backward against the reference fed the device's own lse (so only the per-element math differs).
+  // Backward against the reference fed the device's own lse and logp (so only the per-element math differs).
   std::vector<Elem> ref_grad(N * V);
-  disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), g.data(), N, V,
+  disa::kernels::token_logprobs_backward_ref(logits.data(), target.data(), lse.data(), logp.data(), g.data(), N, V,
                                              ref_grad.data());
   const Tolerance grad_tol = std::is_same_v<Elem, bf16> ? Tolerance{1e-6, 0x1p-7} : Tolerance{1e-6, 1e-5};
   {  // out of place, same alignment offset as the logits (vector stores)
     Logits d_out(N * V, s.pad);
-    backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V, d_out.get());
+    backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_logp.get(), d_g.get(), N, V, d_out.get());
     EXPECT_EQ(compare_values("dlogits (out of place)", as_float(d_out.host()), as_float(ref_grad), grad_tol), 0);
   }
   {  // out of place, misaligned relative to the logits (scalar stores)
     Logits d_out(N * V, s.pad + 1);
-    backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V, d_out.get());
+    backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_logp.get(), d_g.get(), N, V, d_out.get());
     EXPECT_EQ(compare_values("dlogits (misaligned)", as_float(d_out.host()), as_float(ref_grad), grad_tol), 0);
   }
   // In place (last: it overwrites the logits).
-  backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_g.get(), N, V, d_logits.get());
+  backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_logp.get(), d_g.get(), N, V, d_logits.get());
   EXPECT_EQ(compare_values("dlogits (in place)", as_float(d_logits.host()), as_float(ref_grad), grad_tol), 0);
 }
 
@@ -145,7 +145,11 @@ void check_shape(const Device& device, const Shape& s, std::uint64_t seed) {
 // by c. log-softmax is shift invariant, so the error may not grow with c: computed as
 // x_t - lse it carries lse's rounding, ulp(c)/2 (3e-5 at c = 1000, 1.9e-6 at 40); as
 // (x_t - m) - log s, a few ulp of log s (< 1e-7 here) plus s's summation (~1e-7 each of
-// a few hundred partial sums near 1): within 1e-6, whatever c.
+// a few hundred partial sums near 1): within 1e-6, whatever c. The backward's target
+// element g (p_t - 1) = g expm1(log p) inherits that 1e-6 (expm1's slope is p_t <= 1);
+// from lse it would carry lse's rounding (up to 3e-5 at c = 1000, 6% of 1 - p_t). The
+// other elements, g e^{x_v - lse}, carry lse's rounding as a relative error (<= 3e-5)
+// plus ex2's few ulp: 1e-4 relative.
 template <class Device>
 void check_confident_rows(const Device& device) {
   SCOPED_TRACE(device.name());
@@ -172,6 +176,31 @@ void check_confident_rows(const Device& device) {
   ASSERT_TRUE(d_logits.ok() && d_target.ok() && d_logp.ok() && d_lse.ok() && d_ent.ok());
   forward(device, d_logits.get(), d_target.get(), N, V, d_logp.get(), d_lse.get(), d_ent.get());
   EXPECT_EQ(compare_values("logp (confident, shifted rows)", d_logp.host(), ref_logp, Tolerance{1e-6, 1e-4}), 0);
+
+  // Backward with g = 1 against the exact gradient in double (not the reference fed the
+  // device's lse: that would share its rounding).
+  std::vector<float> g(N, 1.0f);
+  Floats d_g(g), d_grad(N * V);
+  ASSERT_TRUE(d_g.ok() && d_grad.ok());
+  backward(device, d_logits.get(), d_target.get(), d_lse.get(), d_logp.get(), d_g.get(), N, V, d_grad.get());
+  const std::vector<float> grad = d_grad.host();
+  // softmax is shift invariant: exact values from the unshifted row, relative to its max 20
+  double s = 0;
+  for (const float x : base) s += std::exp(double(x) - 20.0);
+  std::vector<float> got_target(N), want_target(N, float(std::expm1(-std::log(s)))), got_rest, want_rest;
+  for (std::int64_t r = 0; r < N; ++r) {
+    got_target[r] = grad[r * V + 123];
+    for (std::int64_t v = 0; v < V; v += 97) {  // a sample of the other columns
+      if (v == 123) continue;
+      got_rest.push_back(grad[r * V + v]);
+      want_rest.push_back(float(std::exp(double(base[v]) - 20.0) / s));
+    }
+  }
+  EXPECT_EQ(
+      compare_values("dlogits at the target (confident, shifted rows)", got_target, want_target, Tolerance{1e-6, 0.0}),
+      0);
+  EXPECT_EQ(
+      compare_values("dlogits off the target (confident, shifted rows)", got_rest, want_rest, Tolerance{0.0, 1e-4}), 0);
 }
 
 const std::vector<Shape> kShapes = {

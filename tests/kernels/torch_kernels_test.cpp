@@ -50,13 +50,19 @@ void token_logprobs_match_eager(torch::Device device) {
     const torch::Tensor p = torch::softmax(x.to(torch::kFloat32), -1);
     const torch::Tensor h_want = -(p * torch::log_softmax(x.to(torch::kFloat32), -1)).sum(-1);
     EXPECT_TRUE(torch::allclose(r.entropy, h_want, 1e-4, 1e-3)) << (r.entropy - h_want).abs().max().item<float>();
-    const torch::Tensor fresh = disa::kernels::token_logprobs_backward(x, target, r.lse, w);
+    const torch::Tensor fresh = disa::kernels::token_logprobs_backward(x, target, r.lse, r.logp, w);
     torch::Tensor buffer = torch::empty_like(x);
-    disa::kernels::token_logprobs_backward(x, target, r.lse, w, buffer);
+    disa::kernels::token_logprobs_backward(x, target, r.lse, r.logp, w, buffer);
     EXPECT_TRUE(torch::equal(buffer, fresh));
     torch::Tensor in_place = x.clone();
-    disa::kernels::token_logprobs_backward(in_place, target, r.lse, w, in_place);
+    disa::kernels::token_logprobs_backward(in_place, target, r.lse, r.logp, w, in_place);
     EXPECT_TRUE(torch::equal(in_place, fresh));
+    try {
+      disa::kernels::token_logprobs_backward(x, target, r.lse, r.logp.flatten().slice(0, 0, 3), w);
+      ADD_FAILURE() << "a logp of the wrong size was accepted";
+    } catch (const disa::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("logp has 3 entries, target has 10"), std::string::npos) << e.what();
+    }
   }
   const torch::Tensor logits = torch::randn({2, 7}, device);
   const torch::Tensor bad = torch::tensor({1, 7}, torch::TensorOptions().dtype(torch::kInt64).device(device));
