@@ -200,11 +200,13 @@ const Pcre2Regex& quoted_word() {
   return re;
 }
 
-// "absolute or relative error ... 10^{-k}"; group 1 or 2 is k.
+// "absolute or relative error ... 10^{-k}", with an optional mantissa ("2 \cdot 10^{-6}",
+// "2.5·10^{-6}", "2e-6"): groups 1-2 are (mantissa, k) of the 10^ form, 3-4 of the e form.
 const Pcre2Regex& error_bound_sentence() {
   static const Pcre2Regex re(
       R"(\b(?:absolute|relative)\s+(?:or|and)\s+(?:absolute|relative)\s+error\b[^.\n]{0,80}?)"
-      R"((?:10\s*\^\s*[{(]?\s*[-−]\s*(\d{1,2})\b|\b1e-(\d{1,2})\b))",
+      R"((?:(?:\b(\d{1,3}(?:\.\d{1,6})?)\s*(?:\\cdot|\\times|·|×|\*)\s*)?10\s*\^\s*[{(]?\s*[-−]\s*(\d{1,2})\b)"
+      R"(|\b(\d{1,3}(?:\.\d{1,6})?)e-(\d{1,2})\b))",
       true);
   return re;
 }
@@ -235,8 +237,15 @@ const Pcre2Regex& interactive_problem() {
 std::optional<double> stated_error_bound(std::string_view statement) {
   const auto found = error_bound_sentence().find_all(statement);
   if (found.empty()) return std::nullopt;
-  const std::string& k = found.front().groups[0].empty() ? found.front().groups[1] : found.front().groups[0];
-  return std::pow(10.0, -std::stoi(k));
+  const auto& g = found.front().groups;
+  const bool power_form = !g[1].empty();
+  const std::string& mantissa = power_form ? g[0] : g[2];
+  const std::string& k = power_form ? g[1] : g[3];
+  const double bound = (mantissa.empty() ? 1.0 : std::stod(mantissa)) * std::pow(10.0, -std::stoi(k));
+  // A bound of 1 or more ("5 \cdot 10^{-1}" is fine, "50 \cdot 10^{-1}" is not) is no
+  // tolerance a float answer is judged by: read as no stated bound.
+  if (!(bound > 0 && bound < 1)) return std::nullopt;
+  return bound;
 }
 
 double number_in(const nlohmann::json& compare, const char* field, const std::string& where) {

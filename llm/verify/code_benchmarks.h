@@ -57,7 +57,9 @@ std::optional<std::string> starter_method_name(std::string_view starter_code);
 //                     every word
 //   tolerance         "absolute or relative error does not exceed 10^{-9}" (10^{-k},
 //                     10^{−k}, 10^-k or 1e-k after "absolute or relative error" in one
-//                     sentence), else kDefaultOutputTolerance
+//                     sentence, times a mantissa when written: 2 \cdot 10^{-6}, 2.5·10^{-6},
+//                     5 \times 10^{-7}, 2e-6), else kDefaultOutputTolerance (also for a
+//                     stated value of 1 or more)
 //   several_answers   "If there are multiple answers, print any of them", "If multiple
 //                     solutions exist, any of them will be accepted", "output any suitable
 //                     matrix", "output any string", "any other positive number ... will

@@ -70,6 +70,18 @@ TEST(ComparisonFromStatement, TheStatedErrorBound) {
   EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 10^{−7}").tolerance, 1e-7);
   EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 10^-8").tolerance, 1e-8);
   EXPECT_DOUBLE_EQ(comparison_from_statement("if its absolute or relative error is at most 1e-5.").tolerance, 1e-5);
+  // A mantissa is part of the bound (it was read as 10^{-6} alone: 2x too strict).
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error does not exceed $2 \\cdot 10^{-6}$.").tolerance,
+                   2e-6);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 2.5·10^{-4}").tolerance, 2.5e-4);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 5 \\times 10^{-7}").tolerance, 5e-7);
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 3e-5").tolerance, 3e-5);
+  // "N \leq 2 \times 10^5 ... error 10^{-6}": the 2 belongs to another number.
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 10^{-6}, where 2 \\times 10^5").tolerance,
+                   1e-6);
+  // A "bound" of 1 or more is no tolerance: the default.
+  EXPECT_DOUBLE_EQ(comparison_from_statement("absolute or relative error at most 50 \\cdot 10^{-1}").tolerance,
+                   kDefaultOutputTolerance);
   // No stated bound (or a 10^{-k} of another sentence): the default.
   EXPECT_DOUBLE_EQ(comparison_from_statement("Print the answer modulo 10^9+7.").tolerance, kDefaultOutputTolerance);
   EXPECT_DOUBLE_EQ(comparison_from_statement("Mind the absolute or relative error. Print x with |x| <= 10^{-3}.")
