@@ -22,8 +22,12 @@
 // Edge cases (documented in token_logprobs_math.h): a row of only -inf gives lse = -inf,
 // logp = NaN, entropy = NaN, and a NaN gradient row; any +inf gives lse = +inf; any NaN
 // gives NaN. A target outside [0, V) gives logp = lse = entropy = NaN, and the backward
-// writes NaN over that row: the kernel cannot throw, so the torch glue
-// (kernels/torch_kernels.h) checks targets on the host and throws InputError first.
+// writes NaN over that row. Off the target the softmax is e^{x - lse} from the float lse,
+// so it carries ulp(lse)/2 as a relative error (2e-6 at lse = 40, 4e-3 at 1e5), and a
+// row whose every logit is the float minimum (lse rounds to it) gets g, not g / V, off
+// the target (torch: g / V; such a row is padding, where g = 0). The kernel cannot
+// throw, so the torch glue (kernels/torch_kernels.h) checks targets on the host and
+// throws InputError first.
 #pragma once
 
 #include <cuda_runtime_api.h>

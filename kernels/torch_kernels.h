@@ -50,16 +50,19 @@ TokenLogprobsResult token_logprobs(const torch::Tensor& logits, const torch::Ten
                                    bool with_entropy = false);
 
 // dlogits = grad_logp * (softmax - onehot(target)) in logits' dtype, from the forward's
-// lse and logp (the target's p - 1 as expm1(logp), exact for confident tokens): the gradient of sum grad_logp * (-log
-// p), the cross-entropy convention of the kernel (for the gradient of sum w * log p pass grad_logp = -w, as
-// token_logprobs_autograd does). `out`: undefined -> a new tensor; the logits tensor itself -> in place (logits
-// must be contiguous then); another tensor of logits' shape and dtype -> written there.
+// lse and logp (the target's p - 1 as expm1(logp), accurate for confident tokens at any logit scale): the
+// gradient of sum grad_logp * (-log p), the cross-entropy convention of the kernel (for the gradient of
+// sum w * log p pass grad_logp = -w, as token_logprobs_autograd does). `out`: undefined -> a new tensor; the logits
+// tensor itself -> in place (logits must be contiguous then); another tensor of logits' shape and dtype -> written
+// there.
 torch::Tensor token_logprobs_backward(const torch::Tensor& logits, const torch::Tensor& target,
                                       const torch::Tensor& lse, const torch::Tensor& logp,
                                       const torch::Tensor& grad_logp, torch::Tensor out = {});
 
 // Kernel 1 as an autograd function: logp (float32, target's shape) differentiable
-// w.r.t. logits (the backward writes a new dlogits tensor, no softmax buffer).
+// w.r.t. logits (the backward writes a new dlogits tensor, no softmax buffer). The
+// backward reads the returned logp itself (saved): in-place changes to it are refused
+// by autograd, but a write through .data() would change the gradient.
 torch::Tensor token_logprobs_autograd(const torch::Tensor& logits, const torch::Tensor& target);
 
 // Kernel 3. log_w float64 (converted), offset int64 [S + 1] (converted; on any device).
