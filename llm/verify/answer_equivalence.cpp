@@ -338,10 +338,137 @@ std::optional<Equivalence> same_function(std::string_view a, std::string_view b,
   return Equivalence{true, fmt::format("same expression at {} points", kSymbolicPoints)};
 }
 
+Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in, double decimal_relative_tolerance);
+
+// The relations as the normaliser spells them (latex_normalizer.h), and "=" beside them.
+enum class Relation { kLess, kGreater, kLessEqual, kGreaterEqual, kNotEqual, kEqual };
+
+std::string_view relation_name(Relation r) {
+  switch (r) {
+    case Relation::kLess: return "<";
+    case Relation::kGreater: return ">";
+    case Relation::kLessEqual: return "\\le";
+    case Relation::kGreaterEqual: return "\\ge";
+    case Relation::kNotEqual: return "\\ne";
+    case Relation::kEqual: return "=";
+  }
+  return "?";
+}
+
+// b REL' a says what a REL b says.
+Relation mirrored(Relation r) {
+  switch (r) {
+    case Relation::kLess: return Relation::kGreater;
+    case Relation::kGreater: return Relation::kLess;
+    case Relation::kLessEqual: return Relation::kGreaterEqual;
+    case Relation::kGreaterEqual: return Relation::kLessEqual;
+    default: return r;  // = and \ne are symmetric
+  }
+}
+
+struct RelationChain {
+  std::vector<std::string> sides;    // one more than relations
+  std::vector<Relation> relations;
+};
+
+// "1<x\le3" -> sides 1, x, 3 with <, \le: split at the relations outside brackets
+// (whole control words only: \leftarrow and \neg are no relation).
+RelationChain split_relations(std::string_view s) {
+  RelationChain chain;
+  int depth = 0;
+  std::size_t start = 0;
+  const auto cut = [&](std::size_t at, std::size_t next, Relation r) {
+    chain.sides.emplace_back(trim(s.substr(start, at - start)));
+    chain.relations.push_back(r);
+    start = next;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      std::size_t end = i + 1;
+      while (end < s.size() && std::isalpha(static_cast<unsigned char>(s[end]))) ++end;
+      const std::string_view name = s.substr(i + 1, end - i - 1);
+      if (name.empty()) {  // a control symbol: \{ and \} are brackets, \\ a row break
+        if (i + 1 < s.size() && (s[i + 1] == '{' || s[i + 1] == '}')) depth += s[i + 1] == '{' ? 1 : -1;
+        ++i;
+        continue;
+      }
+      if (depth == 0) {
+        if (name == "le") cut(i, end, Relation::kLessEqual);
+        if (name == "ge") cut(i, end, Relation::kGreaterEqual);
+        if (name == "ne") cut(i, end, Relation::kNotEqual);
+      }
+      i = end - 1;
+      continue;
+    }
+    if (is_open(s[i])) ++depth;
+    if (is_close(s[i])) --depth;
+    if (depth != 0) continue;
+    if (s[i] == '<') cut(i, i + 1, Relation::kLess);
+    if (s[i] == '>') cut(i, i + 1, Relation::kGreater);
+    if (s[i] == '=') cut(i, i + 1, Relation::kEqual);
+  }
+  chain.sides.emplace_back(trim(s.substr(start)));
+  return chain;
+}
+
+// Inequalities (<, >, \le, \ge, \ne, possibly chained with =) compare as relations: the
+// same relations in order with equivalent sides, or for a single relation the mirrored
+// one with the sides swapped (3\ge x is x\le 3). Never as a value: with a relation on
+// either side the answer is decided here. nullopt when neither side has an inequality
+// (plain values and equations go on as before).
+std::optional<Equivalence> relations_equivalent(std::string_view a, std::string_view b, double tolerance) {
+  const RelationChain ra = split_relations(a), rb = split_relations(b);
+  const auto inequality = [](const RelationChain& c) {
+    return std::any_of(c.relations.begin(), c.relations.end(), [](Relation r) { return r != Relation::kEqual; });
+  };
+  if (!inequality(ra) && !inequality(rb)) return std::nullopt;
+  const auto describe = [](const RelationChain& c) {
+    std::string out;
+    for (const Relation r : c.relations) {
+      if (!out.empty()) out += ' ';
+      out += relation_name(r);
+    }
+    return out.empty() ? std::string("none") : out;
+  };
+  const auto has_empty_side = [](const RelationChain& c) {
+    return std::any_of(c.sides.begin(), c.sides.end(), [](const std::string& side) { return side.empty(); });
+  };
+  if (has_empty_side(ra) || has_empty_side(rb)) {
+    return Equivalence{false, fmt::format("relation with an empty side: '{}' vs '{}'", a, b)};
+  }
+  if (ra.relations.size() != rb.relations.size()) {
+    return Equivalence{false, fmt::format("relations differ: {} vs {}", describe(ra), describe(rb))};
+  }
+  const auto sides_equal = [&](const std::vector<std::string>& as, const std::vector<std::string>& bs) {
+    for (std::size_t i = 0; i < as.size(); ++i) {
+      if (!scalars_equivalent(as[i], bs[i], tolerance).equal) return false;
+    }
+    return true;
+  };
+  if (ra.relations == rb.relations && sides_equal(ra.sides, rb.sides)) {
+    return Equivalence{true, fmt::format("same relation {} with equal sides", describe(ra))};
+  }
+  if (ra.relations.size() == 1 && mirrored(ra.relations.front()) == rb.relations.front()) {
+    const std::vector<std::string> swapped(ra.sides.rbegin(), ra.sides.rend());
+    if (sides_equal(swapped, rb.sides)) {
+      return Equivalence{true, fmt::format("same relation {} with its sides swapped", describe(rb))};
+    }
+  }
+  if (ra.relations == rb.relations) {
+    return Equivalence{false, fmt::format("relation {}: sides differ ('{}' vs '{}')", describe(ra), a, b)};
+  }
+  if (ra.relations.size() == 1 && mirrored(ra.relations.front()) == rb.relations.front()) {
+    return Equivalence{false, fmt::format("relations {} vs {}: swapped sides differ ('{}' vs '{}')", describe(ra),
+                                          describe(rb), a, b)};
+  }
+  return Equivalence{false, fmt::format("relations differ: {} vs {}", describe(ra), describe(rb))};
+}
+
 // `a` is the response's, `b` the reference's (only the decimal tolerance tells them apart).
 Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in, double decimal_relative_tolerance) {
   const std::string a0 = strip_variable_prefix(a_in), b0 = strip_variable_prefix(b_in);
   if (a0 == b0) return {true, fmt::format("same text '{}'", a0)};
+  if (auto relation = relations_equivalent(a0, b0, decimal_relative_tolerance)) return *relation;
   const auto [a, a_percent] = split_percent(a0);
   const auto [b, b_percent] = split_percent(b0);
   const double tolerance = written_as_decimal(b) ? decimal_relative_tolerance : 0;

@@ -11,7 +11,10 @@
 // differ); a set "\{a,b\}", a bare list "a, b" (several answers) and a union of
 // intervals "A\cup B" match as multisets, in any order (elements labelled on both
 // sides only under the same label: "a=3, b=2" is not "a=2, b=3"). Then each scalar:
-// "x=3" is "3"; if both sides evaluate to numbers (expression_evaluator.h) they are compared
+// "x=3" is "3"; an inequality (<, >, \le, \ge, \ne, possibly chained, also with =) is
+// compared as a relation, never as a value: the same relations with equivalent sides, or
+// for a single relation the mirrored one with its sides swapped ("3\ge x" is "x\le 3");
+// if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic
 // equality with high probability; no sympy); otherwise the texts must be equal.

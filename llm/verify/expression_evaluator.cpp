@@ -95,10 +95,21 @@ NumericValue power(const NumericValue& base, const NumericValue& exponent) {
   return NumericValue::of_approx(approx);
 }
 
+// A relation in any of its spellings (the normaliser leaves \le \ge \ne): never a variable,
+// or x\leq 3 and 3x\leq would be one product.
+bool is_relation_command(std::string_view name) {
+  static constexpr std::string_view kRelations[] = {"le",   "leq",  "leqslant", "leqq", "ge",  "geq", "geqslant",
+                                                    "geqq", "ne",   "neq",      "lt",   "gt",  "not"};
+  for (const std::string_view r : kRelations) {
+    if (name == r) return true;
+  }
+  return false;
+}
+
 // Commands that are neither functions, numbers nor variables: the parser stops there.
 bool is_operator_command(std::string_view name) {
   return name == "cdot" || name == "times" || name == "div" || name == "frac" || name == "sqrt" || name == "pi" ||
-         name == "infty" || name == "le" || name == "ge" || name == "cup" || name == "cap" || name == "in" ||
+         name == "infty" || is_relation_command(name) || name == "cup" || name == "cap" || name == "in" ||
          name == "lfloor" || name == "rfloor" || name == "lceil" || name == "rceil" || name == "binom";
 }
 

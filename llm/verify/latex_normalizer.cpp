@@ -53,6 +53,40 @@ bool is_function_name(std::string_view name) {
   return false;
 }
 
+// Whether s[0..end) ends with a control word: a backslash and one letter or more.
+bool ends_with_control_word(const std::string& s, std::size_t end) {
+  std::size_t k = end;
+  while (k > 0 && std::isalpha(static_cast<unsigned char>(s[k - 1]))) --k;
+  return k < end && k > 0 && s[k - 1] == '\\';
+}
+
+// The spellings of a relation become one: \le (\leq \leqslant \leqq <=), \ge (\geq
+// \geqslant \geqq >=), \ne (\neq \not= !=), < (\lt) and > (\gt); Unicode ≤ ≥ ≠ ⩽ ⩾
+// are mapped before. Whole control words only: \neg, \newline, \lesssim, \leftarrow,
+// \ltimes stay. "<=>" is an arrow, and "!=" right after a digit, letter, closing bracket
+// or "!" is a factorial and an equals sign ("5!=120"). Row breaks are set aside by the
+// caller, so every backslash here starts a command.
+void canonical_relations(std::string& s) {
+  static const Pcre2Regex less_equal(R"(\\(?:leqslant|leqq|leq)(?![A-Za-z]))");
+  static const Pcre2Regex greater_equal(R"(\\(?:geqslant|geqq|geq)(?![A-Za-z]))");
+  static const Pcre2Regex not_equal(R"(\\neq(?![A-Za-z])|\\not\s*=)");
+  static const Pcre2Regex less(R"(\\lt(?![A-Za-z]))");
+  static const Pcre2Regex greater(R"(\\gt(?![A-Za-z]))");
+  static const Pcre2Regex ascii_less_equal(R"(<=(?!>))");
+  static const Pcre2Regex ascii_greater_equal(R"(>=)");
+  static const Pcre2Regex ascii_not_equal(R"((?<![A-Za-z0-9)\]}!])!=)");
+  // The replacement ends in a space where a letter may follow ("x<=y" is x\le y, not
+  // x\ley); the compaction in normalize_answer drops it elsewhere.
+  s = less_equal.replace_all(s, "\\le");
+  s = greater_equal.replace_all(s, "\\ge");
+  s = not_equal.replace_all(s, "\\ne ");
+  s = less.replace_all(s, "<");
+  s = greater.replace_all(s, ">");
+  s = ascii_less_equal.replace_all(s, "\\le ");
+  s = ascii_greater_equal.replace_all(s, "\\ge ");
+  s = ascii_not_equal.replace_all(s, "\\ne ");
+}
+
 // \text{abc} -> abc for each listed command (nested braces kept balanced).
 void unwrap_commands(std::string& s) {
   static constexpr std::array<std::string_view, 10> kWrappers = {
@@ -76,6 +110,12 @@ void unwrap_commands(std::string& s) {
         }
         // v_\mathrm{min} is v_{min}: the subscript (or exponent) is the whole group.
         if (at > 0 && (s[at - 1] == '_' || s[at - 1] == '^')) inside = "{" + inside + "}";
+        // x\le\text{max} is x\le max: text that starts with a letter must not extend a
+        // control word right before it into another command (\lemax).
+        if (!inside.empty() && std::isalpha(static_cast<unsigned char>(inside.front())) &&
+            ends_with_control_word(s, at)) {
+          inside.insert(0, 1, ' ');
+        }
         s.replace(at, close + 1 - at, inside);
         changed = true;
       }
@@ -178,9 +218,10 @@ std::string normalize_answer(std::string_view answer) {
       if (close != std::string::npos) s = s.substr(at + 7, close - at - 7);
     }
   }
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kUnicode = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kUnicode = {{
       {"π", "\\pi "}, {"√", "\\sqrt"}, {"−", "-"}, {"×", "\\times "}, {"·", "\\cdot "},
-      {"°", "^\\circ"}, {"∞", "\\infty "}, {"≤", "\\le "}, {"≥", "\\ge "}}};
+      {"°", "^\\circ"}, {"∞", "\\infty "}, {"≤", "\\le "}, {"≥", "\\ge "}, {"⩽", "\\le "},
+      {"⩾", "\\ge "}, {"≠", "\\ne "}}};
   for (const auto& [from, to] : kUnicode) replace_all(s, from, to);
   for (char& c : s) {
     if (c == '\n' || c == '\t' || c == '\r') c = ' ';
@@ -213,6 +254,7 @@ std::string normalize_answer(std::string_view answer) {
   // breaks are set aside while the spacing commands are replaced.
   constexpr std::string_view kRowBreak = "\x01";
   replace_all(s, "\\\\", kRowBreak);
+  canonical_relations(s);
   // Spacing that TeX shows between two digits keeps them apart: "3\quad 5" and "1\ 2"
   // are two numbers, not 35 and 12 (the thousands forms, "1\,000", are gone by now); the
   // space survives the compaction below and the evaluator reads no number across it.

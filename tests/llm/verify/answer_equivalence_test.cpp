@@ -331,6 +331,56 @@ TEST(AnswerEquivalence, TextAfterAnEqualsSignIsTheValue) {
   EXPECT_TRUE(same("x = 5\\text{ cm}", "5"));  // a unit after the value still goes
 }
 
+TEST(AnswerEquivalence, RelationsCompareAsRelations) {
+  EXPECT_TRUE(same("x\\le 3", "x \\leq 3"));
+  EXPECT_TRUE(same("x<=3", "x \\leq 3"));
+  EXPECT_TRUE(same("x\\leqslant 3", "x\\leq 3"));
+  EXPECT_TRUE(same("x\\ne 3", "x\\neq 3"));
+  EXPECT_TRUE(same("x ≥ 3", "x\\geqq 3"));
+  EXPECT_TRUE(same("x\\lt 3", "x<3"));
+  EXPECT_TRUE(same("k \\ge 2", "k \\geqslant 2"));  // OlympiadBench
+  // The sides compare as values or expressions.
+  EXPECT_TRUE(same("x\\le\\frac{1}{2}", "x \\leq 0.5"));
+  EXPECT_TRUE(same("2x+1>0", "1+2x > 0"));
+  // Same relation with a different side, a different relation, or no relation: 0.
+  EXPECT_FALSE(same("x\\le 4", "x\\le 3"));
+  EXPECT_FALSE(same("x\\leqslant 4", "x\\leq 3"));
+  EXPECT_FALSE(same("y\\le 3", "x\\le 3"));
+  EXPECT_FALSE(same("x\\le 3", "x\\ge 3"));
+  EXPECT_FALSE(same("x\\le 3", "x<3"));
+  EXPECT_FALSE(same("x\\ne 3", "x=3"));
+  EXPECT_FALSE(same("x\\le 3", "x=3"));
+  EXPECT_FALSE(same("x\\le 3", "3"));
+  EXPECT_FALSE(same("3", "x\\ge 3"));
+  // A relation is never a product of variables named \leq or \ne.
+  EXPECT_FALSE(same("x\\leq 3", "3x\\leq"));
+  EXPECT_FALSE(same("x\\ne 3", "3x\\neq"));
+  EXPECT_FALSE(same("x\\le 3", "3\\le x\\le"));
+}
+
+TEST(AnswerEquivalence, AFlippedRelationIsTheSameStatement) {
+  EXPECT_TRUE(same("3 \\ge x", "x \\le 3"));
+  EXPECT_TRUE(same("3 > x", "x < 3"));
+  EXPECT_TRUE(same("3\\geqslant x", "x<=3"));
+  EXPECT_TRUE(same("3 \\ne x", "x \\neq 3"));
+  EXPECT_FALSE(same("3 \\le x", "x \\le 3"));
+  EXPECT_FALSE(same("3 < x", "x < 3"));
+  EXPECT_FALSE(same("4 \\ge x", "x \\le 3"));
+  EXPECT_FALSE(same("3 > x", "x \\le 3"));
+  // Chains compare in the order written.
+  EXPECT_TRUE(same("1<x<3", "1 < x < 3"));
+  EXPECT_TRUE(same("0\\leq x<\\frac{1}{2}", "0 \\le x < 0.5"));
+  EXPECT_FALSE(same("1<x<4", "1 < x < 3"));
+  EXPECT_FALSE(same("1\\le x<3", "1<x\\le 3"));
+}
+
+TEST(AnswerEquivalence, TextAfterARelationKeepsTheRelation) {
+  EXPECT_TRUE(same("x\\le\\text{max}", "x \\le \\text{max}"));
+  EXPECT_FALSE(same("x\\le\\text{max}", "x \\le \\text{min}"));
+  EXPECT_TRUE(same("a\\ge\\text{b}", "a \\geq b"));
+  EXPECT_FALSE(same("a\\ge\\text{b}", "a \\geq c"));
+}
+
 TEST(AnswerEquivalence, MinusOnePowerOfATrigFunctionIsItsInverse) {
   EXPECT_TRUE(same("\\tan^{-1}(1)", "\\frac{\\pi}{4}"));
   EXPECT_TRUE(same("\\sin^{-1}x", "\\arcsin x"));

@@ -86,6 +86,15 @@ TEST(ExpressionEvaluator, AnExponentWithoutBracesIsTheWholeNumber) {
   EXPECT_EQ(exact("2^3 5"), Rational(40));  // the normaliser keeps this space: 2^3 then 5
 }
 
+TEST(ExpressionEvaluator, ARelationIsNoExpression) {
+  // Every spelling of a relation stops the parser: \leq is no variable to multiply by.
+  for (const char* s : {"x\\le3", "x\\leq3", "x\\leqslant3", "x\\ne3", "x\\neq3", "x\\ge3", "x\\geq3", "x<3",
+                        "x>3", "x\\lt3", "x\\gt3", "3x\\leq"}) {
+    EXPECT_FALSE(evaluate_number(s).has_value()) << s;
+    EXPECT_FALSE(evaluate_at_point(s, 1).has_value()) << s;
+  }
+}
+
 TEST(ExpressionEvaluator, TwoNumbersWithASpaceBetweenAreNoNumber) {
   // The normaliser keeps the space of "3\\quad 5": it is neither 35 (read before) nor 15.
   for (const std::string s : {"3 5", "1 2", "2+3 4", "1 .5"}) {

@@ -103,6 +103,55 @@ TEST(LatexNormalizer, KeepsTextAfterAnEqualsSignOrOperator) {
   EXPECT_EQ(normalize_answer("x = 5\\text{ cm}"), "x=5");
 }
 
+TEST(LatexNormalizer, RelationsHaveOneSpelling) {
+  // \le \leq \leqslant \leqq ≤ ⩽ <= are one relation, and so on; the canonical forms
+  // are \le, \ge, \ne, < and >.
+  for (const char* s : {"x\\le 3", "x \\leq 3", "x\\leqslant 3", "x\\leqq 3", "x ≤ 3", "x ⩽ 3", "x<=3", "x <= 3"}) {
+    EXPECT_EQ(normalize_answer(s), "x\\le3") << s;
+  }
+  for (const char* s : {"x\\ge 3", "x \\geq 3", "x\\geqslant 3", "x\\geqq 3", "x ≥ 3", "x ⩾ 3", "x>=3"}) {
+    EXPECT_EQ(normalize_answer(s), "x\\ge3") << s;
+  }
+  for (const char* s : {"x\\ne 3", "x \\neq 3", "x ≠ 3", "x != 3", "x\\not= 3", "x \\not = 3"}) {
+    EXPECT_EQ(normalize_answer(s), "x\\ne3") << s;
+  }
+  EXPECT_EQ(normalize_answer("x\\lt 3"), "x<3");
+  EXPECT_EQ(normalize_answer("x \\gt 3"), "x>3");
+  EXPECT_EQ(normalize_answer("$k \\geqslant 2$"), "k\\ge2");  // OlympiadBench
+  // A letter after the relation keeps its separator: x\le y, not the command \ley.
+  EXPECT_EQ(normalize_answer("x\\leq y"), "x\\le y");
+  EXPECT_EQ(normalize_answer("x<=y"), "x\\le y");
+  EXPECT_EQ(normalize_answer("x\\geqslant\\alpha"), "x\\ge\\alpha");
+}
+
+TEST(LatexNormalizer, RelationSpellingsAreWholeCommandNames) {
+  EXPECT_EQ(normalize_answer("\\neg p"), "\\neg p");
+  EXPECT_EQ(normalize_answer("a\\newline b"), "a\\newline b");
+  EXPECT_EQ(normalize_answer("x\\lesssim 3"), "x\\lesssim3");
+  EXPECT_EQ(normalize_answer("x\\gtrsim 3"), "x\\gtrsim3");
+  EXPECT_EQ(normalize_answer("x\\nearrow 3"), "x\\nearrow3");
+  EXPECT_EQ(normalize_answer("A\\ltimes B"), "A\\ltimes B");
+  EXPECT_EQ(normalize_answer("\\leftarrow"), "\\leftarrow");
+  EXPECT_EQ(normalize_answer("\\geqslantx"), "\\geqslantx");  // an unknown command stays as written
+  EXPECT_EQ(normalize_answer("p<=>q"), "p<=>q");              // an equivalence arrow, no relation
+  // A row break before letters is no command: TeX's \\geq is a break and the text geq.
+  EXPECT_EQ(normalize_answer("1 \\\\geq"), "1\\\\geq");
+  EXPECT_EQ(normalize_answer("1 \\\\ \\geq 2"), "1\\\\\\ge2");
+  // "!=" after a number, letter or bracket is a factorial and an equals sign.
+  EXPECT_EQ(normalize_answer("5!=120"), "5!=120");
+  EXPECT_EQ(normalize_answer("n! = 120"), "n!=120");
+}
+
+TEST(LatexNormalizer, UnwrappedTextKeepsAPrecedingCommandWhole) {
+  // \text{max} after \le is the word max, not the tail of a command \lemax.
+  EXPECT_EQ(normalize_answer("x\\le\\text{max}"), "x\\le max");
+  EXPECT_EQ(normalize_answer("x\\le\\mathrm{max}"), "x\\le max");
+  EXPECT_EQ(normalize_answer("a\\ge\\text{b}"), "a\\ge b");
+  EXPECT_EQ(normalize_answer("a\\geq\\text{b}"), "a\\ge b");
+  EXPECT_EQ(normalize_answer("x\\le\\text{5}"), "x\\le5");  // a digit ends a command anyway
+  EXPECT_EQ(normalize_answer("x=\\text{max}"), "x=max");
+}
+
 TEST(LatexNormalizer, NamesAnOperatorFunctionAsItsCommand) {
   EXPECT_EQ(normalize_answer("\\operatorname{arccot}(2)"), "\\arccot(2)");
   EXPECT_EQ(normalize_answer("\\operatorname{sec} x"), "\\sec x");

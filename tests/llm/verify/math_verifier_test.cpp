@@ -41,6 +41,15 @@ TEST(MathVerifier, ADecimalReferenceHasATolerance) {
   EXPECT_EQ(verify_math("$\\boxed{10001}$", "10000").reward, 0);  // integers stay exact
 }
 
+TEST(MathVerifier, RelationsEndToEnd) {
+  EXPECT_EQ(verify_math("So $\\boxed{x\\le 3}$.", "x \\leq 3").reward, 1);
+  EXPECT_EQ(verify_math("So $\\boxed{3 \\ge x}$.", "x \\le 3").reward, 1);
+  EXPECT_EQ(verify_math("So $\\boxed{x\\le\\text{max}}$.", "x \\le \\text{max}").reward, 1);
+  const auto r = verify_math("So $\\boxed{x\\le 4}$.", "x \\le 3");
+  EXPECT_EQ(r.reward, 0);
+  EXPECT_NE(r.reason.find("relation"), std::string::npos) << r.reason;
+}
+
 TEST(MathVerifier, NoAnswerFound) {
   const auto r = verify_math("I do not know.", "3");
   EXPECT_EQ(r.reward, 0);
