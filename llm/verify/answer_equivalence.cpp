@@ -412,8 +412,8 @@ RelationChain split_relations(std::string_view s) {
 }
 
 // Inequalities (<, >, \le, \ge, \ne, possibly chained with =) compare as relations: the
-// same relations in order with equivalent sides, or for a single relation the mirrored
-// one with the sides swapped (3\ge x is x\le 3). Never as a value: with a relation on
+// same relations in order with equivalent sides, or the chain read from the other side
+// (3\ge x is x\le 3; 3\ge x>1 is 1<x\le 3). Never as a value: with a relation on
 // either side the answer is decided here. nullopt when neither side has an inequality
 // (plain values and equations go on as before).
 std::optional<Equivalence> relations_equivalent(std::string_view a, std::string_view b, double tolerance) {
@@ -448,18 +448,20 @@ std::optional<Equivalence> relations_equivalent(std::string_view a, std::string_
   if (ra.relations == rb.relations && sides_equal(ra.sides, rb.sides)) {
     return Equivalence{true, fmt::format("same relation {} with equal sides", describe(ra))};
   }
-  if (ra.relations.size() == 1 && mirrored(ra.relations.front()) == rb.relations.front()) {
-    const std::vector<std::string> swapped(ra.sides.rbegin(), ra.sides.rend());
-    if (sides_equal(swapped, rb.sides)) {
-      return Equivalence{true, fmt::format("same relation {} with its sides swapped", describe(rb))};
-    }
+  // The chain read from right to left: sides and relations reversed, each relation
+  // mirrored (3\ge x\ge 1 is 1\le x\le 3).
+  RelationChain reversed{{ra.sides.rbegin(), ra.sides.rend()}, {}};
+  for (auto r = ra.relations.rbegin(); r != ra.relations.rend(); ++r) reversed.relations.push_back(mirrored(*r));
+  const bool mirror_matches = reversed.relations == rb.relations;
+  if (mirror_matches && sides_equal(reversed.sides, rb.sides)) {
+    return Equivalence{true, fmt::format("same relation {} read from the other side", describe(rb))};
   }
   if (ra.relations == rb.relations) {
     return Equivalence{false, fmt::format("relation {}: sides differ ('{}' vs '{}')", describe(ra), a, b)};
   }
-  if (ra.relations.size() == 1 && mirrored(ra.relations.front()) == rb.relations.front()) {
-    return Equivalence{false, fmt::format("relations {} vs {}: swapped sides differ ('{}' vs '{}')", describe(ra),
-                                          describe(rb), a, b)};
+  if (mirror_matches) {
+    return Equivalence{false, fmt::format("relations {} vs {}: sides read from the other side differ ('{}' vs '{}')",
+                                          describe(ra), describe(rb), a, b)};
   }
   return Equivalence{false, fmt::format("relations differ: {} vs {}", describe(ra), describe(rb))};
 }

@@ -98,8 +98,18 @@ NumericValue power(const NumericValue& base, const NumericValue& exponent) {
 // A relation in any of its spellings (the normaliser leaves \le \ge \ne): never a variable,
 // or x\leq 3 and 3x\leq would be one product.
 bool is_relation_command(std::string_view name) {
-  static constexpr std::string_view kRelations[] = {"le",   "leq",  "leqslant", "leqq", "ge",  "geq", "geqslant",
-                                                    "geqq", "ne",   "neq",      "lt",   "gt",  "not"};
+  // Order and equality, their negations, and the other relations and arrows an answer
+  // may hold (A\subset B, a\mid b, A\to B were products of variables, so B\subset A
+  // "equalled" it).
+  // clang-format off
+  static constexpr std::string_view kRelations[] = {
+      "le", "leq", "leqslant", "leqq", "ge", "geq", "geqslant", "geqq", "ne", "neq", "lt", "gt", "not", "nless",
+      "ngtr", "nleq", "ngeq", "nleqslant", "ngeqslant", "lneq", "gneq", "lneqq", "gneqq", "lesssim", "gtrsim", "ll",
+      "gg", "approx", "sim", "simeq", "cong", "equiv", "propto", "subset", "subseteq", "subsetneq", "supset",
+      "supseteq", "supsetneq", "nsubseteq", "nsupseteq", "notin", "ni", "mid", "nmid", "parallel", "perp", "prec",
+      "preceq", "succ", "succeq", "to", "gets", "mapsto", "rightarrow", "leftarrow", "Rightarrow", "Leftarrow",
+      "leftrightarrow", "Leftrightarrow", "iff", "implies", "impliedby", "longrightarrow", "Longrightarrow"};
+  // clang-format on
   for (const std::string_view r : kRelations) {
     if (name == r) return true;
   }

@@ -64,17 +64,19 @@ bool ends_with_control_word(const std::string& s, std::size_t end) {
 // \geqslant \geqq >=), \ne (\neq \not= !=), < (\lt) and > (\gt); Unicode ≤ ≥ ≠ ⩽ ⩾
 // are mapped before. Whole control words only: \neg, \newline, \lesssim, \leftarrow,
 // \ltimes stay. "<=>" is an arrow, and "!=" right after a digit, letter, closing bracket
-// or "!" is a factorial and an equals sign ("5!=120"). Row breaks are set aside by the
-// caller, so every backslash here starts a command.
+// or "!" is a factorial and an equals sign ("5!=120"), after a backslash a negative thin
+// space ("x\!=\!5"). "< =" and "> =" read as "<=" and ">=" whatever the spacing, so that
+// "\right> = 0" and "\right>=0" (an angle bracket) stay one text. Row breaks are set
+// aside by the caller, so every backslash here starts a command.
 void canonical_relations(std::string& s) {
   static const Pcre2Regex less_equal(R"(\\(?:leqslant|leqq|leq)(?![A-Za-z]))");
   static const Pcre2Regex greater_equal(R"(\\(?:geqslant|geqq|geq)(?![A-Za-z]))");
   static const Pcre2Regex not_equal(R"(\\neq(?![A-Za-z])|\\not\s*=)");
   static const Pcre2Regex less(R"(\\lt(?![A-Za-z]))");
   static const Pcre2Regex greater(R"(\\gt(?![A-Za-z]))");
-  static const Pcre2Regex ascii_less_equal(R"(<=(?!>))");
-  static const Pcre2Regex ascii_greater_equal(R"(>=)");
-  static const Pcre2Regex ascii_not_equal(R"((?<![A-Za-z0-9)\]}!])!=)");
+  static const Pcre2Regex ascii_less_equal(R"(<\s*=(?!>))");
+  static const Pcre2Regex ascii_greater_equal(R"(>\s*=)");
+  static const Pcre2Regex ascii_not_equal(R"((?<![A-Za-z0-9)\]}!\\])!=)");
   // The replacement ends in a space where a letter may follow ("x<=y" is x\le y, not
   // x\ley); the compaction in normalize_answer drops it elsewhere.
   s = less_equal.replace_all(s, "\\le");
@@ -337,8 +339,10 @@ std::string strip_variable_prefix(std::string_view normalized) {
   const auto m = prefix.find_all(normalized);
   if (m.empty()) return std::string(normalized);
   const std::string rest = m.front().groups[0];
-  // "x=y=3" or "y=2x+1=0" are relations, not an assignment of a value.
-  if (rest.find('=') != std::string::npos) return std::string(normalized);
+  // "x=y=3" or "y=2x+1=0" are relations, not an assignment of a value; nor is "x=y<3"
+  // (it says x = y as well as y < 3).
+  static const Pcre2Regex inequality(R"([<>]|\\(?:le|ge|ne)(?![A-Za-z]))");
+  if (rest.find('=') != std::string::npos || !inequality.find_all(rest).empty()) return std::string(normalized);
   return rest;
 }
 

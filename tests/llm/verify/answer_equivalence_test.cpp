@@ -367,11 +367,26 @@ TEST(AnswerEquivalence, AFlippedRelationIsTheSameStatement) {
   EXPECT_FALSE(same("3 < x", "x < 3"));
   EXPECT_FALSE(same("4 \\ge x", "x \\le 3"));
   EXPECT_FALSE(same("3 > x", "x \\le 3"));
-  // Chains compare in the order written.
+  // Chains compare in the order written or read from the other side, each relation
+  // mirrored (a review found 1\le x\le 3 vs 3\ge x\ge 1 scored 0).
   EXPECT_TRUE(same("1<x<3", "1 < x < 3"));
   EXPECT_TRUE(same("0\\leq x<\\frac{1}{2}", "0 \\le x < 0.5"));
   EXPECT_FALSE(same("1<x<4", "1 < x < 3"));
   EXPECT_FALSE(same("1\\le x<3", "1<x\\le 3"));
+  EXPECT_TRUE(same("1\\le x\\le 3", "3\\ge x\\ge 1"));
+  EXPECT_TRUE(same("3\\ge x>1", "1<x\\le 3"));
+  EXPECT_TRUE(same("C>A>B", "B<A<C"));
+  EXPECT_FALSE(same("3>x\\ge 1", "1<x\\le 3"));  // mirrored relations differ: \le<- vs <\le
+  EXPECT_FALSE(same("3\\ge x\\ge 1", "1\\le x\\le 4"));
+  EXPECT_FALSE(same("1\\le x\\le 3", "1\\ge x\\ge 3"));  // reversed sides, same relations
+}
+
+TEST(AnswerEquivalence, AnAssignmentBeforeARelationIsPartOfTheAnswer) {
+  // "x=y<3" also says x = y: the x= is no variable name to strip (it scored 1 vs y<3).
+  EXPECT_FALSE(same("x=y<3", "y<3"));
+  EXPECT_FALSE(same("a=1<2", "1<2"));
+  EXPECT_TRUE(same("x=y<3", "x=y<3"));
+  EXPECT_TRUE(same("x=3", "3"));  // a plain assignment still is one
 }
 
 TEST(AnswerEquivalence, TextAfterARelationKeepsTheRelation) {

@@ -89,7 +89,8 @@ TEST(ExpressionEvaluator, AnExponentWithoutBracesIsTheWholeNumber) {
 TEST(ExpressionEvaluator, ARelationIsNoExpression) {
   // Every spelling of a relation stops the parser: \leq is no variable to multiply by.
   for (const char* s : {"x\\le3", "x\\leq3", "x\\leqslant3", "x\\ne3", "x\\neq3", "x\\ge3", "x\\geq3", "x<3",
-                        "x>3", "x\\lt3", "x\\gt3", "3x\\leq"}) {
+                        "x>3", "x\\lt3", "x\\gt3", "3x\\leq", "A\\subset B", "a\\mid b", "A\\to B", "x\\nleq3",
+                        "3x\\nleq", "a\\equiv b", "x\\approx2", "A\\Rightarrow B", "x\\sim y"}) {
     EXPECT_FALSE(evaluate_number(s).has_value()) << s;
     EXPECT_FALSE(evaluate_at_point(s, 1).has_value()) << s;
   }

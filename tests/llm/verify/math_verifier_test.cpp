@@ -45,6 +45,16 @@ TEST(MathVerifier, RelationsEndToEnd) {
   EXPECT_EQ(verify_math("So $\\boxed{x\\le 3}$.", "x \\leq 3").reward, 1);
   EXPECT_EQ(verify_math("So $\\boxed{3 \\ge x}$.", "x \\le 3").reward, 1);
   EXPECT_EQ(verify_math("So $\\boxed{x\\le\\text{max}}$.", "x \\le \\text{max}").reward, 1);
+  // A negative thin space before "=" is no "!=" (it was read as a row break and "ne").
+  EXPECT_EQ(verify_math("So $\\boxed{x\\!=\\!5}$.", "5").reward, 1);
+  EXPECT_EQ(verify_math("$\\boxed{y \\!=\\! 2x+1}$", "y=2x+1").reward, 1);
+  // An angle bracket before "=", spaced or not, is one text (">=" was \ge only unspaced).
+  EXPECT_EQ(verify_math("$\\boxed{\\left< u,v \\right> = 0}$", "\\left< u,v \\right>=0").reward, 1);
+  EXPECT_EQ(verify_math("$\\boxed{x < = 3}$", "x\\le 3").reward, 1);
+  // Other relations are not products of variables: reversed, they differ.
+  EXPECT_EQ(verify_math("$\\boxed{A\\subset B}$", "B\\subset A").reward, 0);
+  EXPECT_EQ(verify_math("$\\boxed{a\\mid b}$", "b\\mid a").reward, 0);
+  EXPECT_EQ(verify_math("$\\boxed{A\\subset B}$", "A\\subset B").reward, 1);
   const auto r = verify_math("So $\\boxed{x\\le 4}$.", "x \\le 3");
   EXPECT_EQ(r.reward, 0);
   EXPECT_NE(r.reason.find("relation"), std::string::npos) << r.reason;
