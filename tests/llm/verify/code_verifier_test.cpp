@@ -95,6 +95,160 @@ TEST(CodeVerifier, DifferentialAgainstTheReference) {
   EXPECT_EQ(bad.reason, "failed test 2: input [10, 20] expected 30 got 0");
 }
 
+// The "always-equal" reward hack: an object whose __eq__ is always true passed every
+// assert of check() and every input against the reference. What the candidate returns
+// must now be plain built-in data, checked before the tests see it.
+constexpr const char* kAlwaysEqual =
+    "class AlwaysEqual:\n    def __eq__(self, other):\n        return True\n"
+    "    def __ne__(self, other):\n        return False\n    __hash__ = object.__hash__\n";
+
+constexpr const char* kNotPlainData =
+    " (only built-in data is compared: a class of the program's own could make == always true)";
+
+std::string with_always_equal(const std::string& body) {
+  return std::string("```python\n") + kAlwaysEqual + body + "```";
+}
+
+CodeTask task_with(const std::string& entry_point, const std::string& test_code) {
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = entry_point;
+  t.test_code = test_code;
+  return t;
+}
+
+TEST(CodeVerifier, AnObjectThatEqualsEverythingFailsCheck) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code(with_always_equal("def add(a, b):\n    return AlwaysEqual()\n"), check_task());
+  EXPECT_EQ(r.reward, 0) << r.reason;  // was: passed 1/1 tests (check)
+  EXPECT_EQ(r.reason, std::string("failed test: add returned an object of type AlwaysEqual") + kNotPlainData);
+}
+
+TEST(CodeVerifier, AnObjectThatEqualsEverythingFailsAgainstTheReference) {
+  REQUIRE_SANDBOX();
+  CodeTask t = check_task();
+  t.reference = "def add(a, b):\n    return a + b\n";
+  t.inputs_json = "[[1, 2], [10, 20], [0.1, 0.2]]";
+  const auto always = verify_code(with_always_equal("def add(a, b):\n    return AlwaysEqual()\n"), t);
+  EXPECT_EQ(always.reward, 0) << always.reason;
+  EXPECT_EQ(always.reason, std::string("failed test: add returned an object of type AlwaysEqual") + kNotPlainData);
+  // Right on check()'s two asserts, the hack beyond them: caught in the loop over the
+  // reference's inputs (was: passed check() and 3 inputs against the reference).
+  const auto beyond = verify_code(
+      with_always_equal("def add(a, b):\n    return a + b if a in (1, -1) else AlwaysEqual()\n"), t);
+  EXPECT_EQ(beyond.reward, 0) << beyond.reason;
+  EXPECT_EQ(beyond.reason,
+            std::string("failed test 2: add returned an object of type AlwaysEqual on input [10, 20]") + kNotPlainData);
+}
+
+// A subclass of a built-in type can override __eq__ too: only the exact types pass.
+TEST(CodeVerifier, ASubclassOfIntThatEqualsEverythingFails) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code(
+      "```python\nclass Int(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
+      "def add(a, b):\n    return Int(0)\n```",
+      check_task());
+  EXPECT_EQ(r.reward, 0) << r.reason;
+  EXPECT_EQ(r.reason, std::string("failed test: add returned an object of type Int") + kNotPlainData);
+}
+
+TEST(CodeVerifier, ContainersHoldingAnObjectThatEqualsEverythingFail) {
+  REQUIRE_SANDBOX();
+  const CodeTask pair = task_with("pair", "def check(candidate):\n    assert candidate(1, 2) == [1, 2]\n");
+  const auto list = verify_code(with_always_equal("def pair(a, b):\n    return [AlwaysEqual(), AlwaysEqual()]\n"), pair);
+  EXPECT_EQ(list.reward, 0) << list.reason;
+  EXPECT_EQ(list.reason, std::string("failed test: pair returned a list holding an object of type AlwaysEqual") +
+                             kNotPlainData);
+  const CodeTask tally = task_with("tally", "def check(candidate):\n    assert candidate('aab') == {'a': 2, 'b': 1}\n");
+  const auto dict = verify_code(
+      with_always_equal("def tally(s):\n    return {'a': AlwaysEqual(), 'b': 1}\n"), tally);
+  EXPECT_EQ(dict.reward, 0) << dict.reason;
+  EXPECT_EQ(dict.reason, std::string("failed test: tally returned a dict holding an object of type AlwaysEqual") +
+                             kNotPlainData);
+  // Deep inside (in a tuple in a frozenset in a dict key's tuple in a list) it is found too.
+  const auto deep = verify_code(
+      with_always_equal("def pair(a, b):\n    return [1, {(2, frozenset({(3, AlwaysEqual())})): [4]}]\n"), pair);
+  EXPECT_EQ(deep.reason, std::string("failed test: pair returned a list holding an object of type AlwaysEqual") +
+                             kNotPlainData);
+}
+
+// The types are compared by identity: `type(x) in {int, ...}` hashes type(x) and calls
+// its ==, which a metaclass of the program's can define (hash(int), always equal); that
+// passed as an int, alone or in a list.
+TEST(CodeVerifier, AMetaclassCannotMakeAClassLookBuiltIn) {
+  REQUIRE_SANDBOX();
+  const std::string meta =
+      "class Meta(type):\n    def __hash__(cls):\n        return hash(int)\n    def __eq__(cls, other):\n"
+      "        return True\n"
+      "class AlwaysEqual(metaclass=Meta):\n    def __eq__(self, other):\n        return True\n"
+      "    __hash__ = object.__hash__\n";
+  const auto alone = verify_code("```python\n" + meta + "def add(a, b):\n    return AlwaysEqual()\n```", check_task());
+  EXPECT_EQ(alone.reward, 0) << alone.reason;
+  EXPECT_EQ(alone.reason, std::string("failed test: add returned an object of type AlwaysEqual") + kNotPlainData);
+  const CodeTask pair = task_with("pair", "def check(candidate):\n    assert candidate(1, 2) == [1, 2]\n");
+  const auto listed =
+      verify_code("```python\n" + meta + "def pair(a, b):\n    return [1, AlwaysEqual()]\n```", pair);
+  EXPECT_EQ(listed.reward, 0) << listed.reason;
+  EXPECT_EQ(listed.reason, std::string("failed test: pair returned a list holding an object of type AlwaysEqual") +
+                               kNotPlainData);
+}
+
+// Every built-in data type a right answer may be made of still passes.
+TEST(CodeVerifier, PlainDataOfEveryBuiltInTypePasses) {
+  REQUIRE_SANDBOX();
+  const std::string value =
+      "[1, 2.5, 3j, True, 'a', b'b', None, (1, (2,)), {'k': [1, {2: 3}]}, {4, (5, 6)}, frozenset({7})]";
+  const CodeTask t = task_with("data", "def check(candidate):\n    assert candidate() == " + value + "\n");
+  const auto r = verify_code("```python\ndef data():\n    return " + value + "\n```", t);
+  EXPECT_EQ(r.reward, 1) << r.reason;
+  EXPECT_EQ(r.reason, "passed 1/1 tests (check)");
+  // Shared objects are fine: the same list twice is seen once.
+  const CodeTask twice = task_with("twice", "def check(candidate):\n    assert candidate(3) == [[3], [3]]\n");
+  const auto shared = verify_code("```python\ndef twice(n):\n    x = [n]\n    return [x, x]\n```", twice);
+  EXPECT_EQ(shared.reward, 1) << shared.reason;
+}
+
+// The traversal is iterative and remembers the containers it has seen: a list that
+// holds itself ends, and 10000 levels of nesting do not hit the recursion limit.
+TEST(CodeVerifier, SelfReferencingAndDeeplyNestedResultsAreChecked) {
+  REQUIRE_SANDBOX();
+  SandboxOptions o;
+  o.limits.wall_seconds = 3;
+  const auto cyclic = verify_code("```python\ndef add(a, b):\n    x = [a + b]\n    x.append(x)\n    return x\n```",
+                                  check_task(), o);
+  EXPECT_EQ(cyclic.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+  const auto cyclic_hack = verify_code(
+      with_always_equal("def add(a, b):\n    x = [1, {}]\n    x[1]['self'] = x\n    x.append(AlwaysEqual())\n"
+                        "    return x\n"),
+      check_task(), o);
+  EXPECT_EQ(cyclic_hack.reason,
+            std::string("failed test: add returned a list holding an object of type AlwaysEqual") + kNotPlainData);
+  const auto deep = verify_code(
+      "```python\ndef add(a, b):\n    x = [a + b]\n    for _ in range(10000):\n        x = [x]\n    return x\n```",
+      check_task(), o);
+  EXPECT_EQ(deep.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+  const auto deep_hack = verify_code(
+      with_always_equal("def add(a, b):\n    x = [AlwaysEqual()]\n    for _ in range(10000):\n        x = [x]\n"
+                        "    return x\n"),
+      check_task(), o);
+  EXPECT_EQ(deep_hack.reason,
+            std::string("failed test: add returned a list holding an object of type AlwaysEqual") + kNotPlainData);
+}
+
+// The verdict goes straight to file descriptor 2 and the process ends at once, with
+// what the driver bound before the program ran: a program that replaced sys.stderr,
+// os._exit, sys.exit and builtins.type still gets it.
+TEST(CodeVerifier, TheProgramCannotInterceptTheRejection) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code(
+      with_always_equal("import os, sys, builtins\nsys.stderr = open(os.devnull, 'w')\nos._exit = lambda code: None\n"
+                        "sys.exit = lambda *a: None\nbuiltins.type = lambda x: int\n"
+                        "def add(a, b):\n    return AlwaysEqual()\n"),
+      check_task());
+  EXPECT_EQ(r.reward, 0) << r.reason;
+  EXPECT_EQ(r.reason, std::string("failed test: add returned an object of type AlwaysEqual") + kNotPlainData);
+}
+
 // The candidate's run holds neither the reference nor the harness files: `from
 // reference import *` passed every input (the reference sat in its directory, on
 // sys.path), and a program could read what the tests expect.
