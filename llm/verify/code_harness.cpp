@@ -149,42 +149,26 @@ while data:
 )PY";
 
 constexpr const char* kCheckDriver = R"PY(
-# Every harness input is read, and its file removed, before the program runs: it has
-# this directory and this uid, and could otherwise rewrite tests.py before the tests
-# load, or read what they expect.
-def take(path, mode="r"):
-    with open(path, mode) as f:
-        data = f.read()
-    os.unlink(path)
-    return data
+# The program runs in a process of its own, forked here before anything is read: it
+# never holds the tests, the reference's outputs or the verdict's way out. This
+# process (the parent) runs no code of the program's: it loads the prompt (the
+# dataset's own helpers) and the tests in a namespace of its own, gives check() a
+# function that calls the candidate in the child and waits for its answer, compares
+# the answers, and prints the verdict after it has killed the child. The child's fds
+# 1 and 2 are /dev/null (only the verdict counts for a check task), and it keeps no
+# other descriptor than its two pipes. Before, the program shared this process: it
+# could print the marker and a pass itself (import __main__; __main__.MARK), replace
+# guarded() or plain_results(), or shadow a name the tests use (abs = lambda x: 0).
+import marshal, signal
+ENTRY = @ENTRY_REPR@
+_to_child_r, _to_child_w = os.pipe()
+_to_parent_r, _to_parent_w = os.pipe()
+_child = os.fork()
 
-tests_source = take("tests.py")
-# The failing assert's line comes from linecache, which would look for the file.
-import linecache
-linecache.cache["tests.py"] = (len(tests_source), None, tests_source.splitlines(True), "tests.py")
-if @DIFFERENTIAL@:
-    inputs = json.loads(take("inputs.json"))
-    expected = pickle.loads(take("expected.pkl", "rb"))
-    if len(inputs) != len(expected):
-        raise SystemExit("expected.pkl has {} records for {} inputs".format(len(expected), len(inputs)))
-os.unlink(sys.argv[0])  # this driver (its marker is in memory still: no secret from the program)
-
-# What the candidate returns must be plain data before the tests compare it: an object
-# of the program's own class can define __eq__ to be always true and pass every assert
-# and every input (the "always-equal" hack). Plain data is built only from the exact
-# built-in types below (type(x) is one of them: a subclass of int can override __eq__
-# too, and a class can claim any __module__ or __name__), whose == the program cannot
-# change (C types: their slots cannot be assigned). The canonical solutions of HumanEval
-# and HumanEval+ return nothing else (int, float, bool, str, None, list, tuple, dict).
-# Python-level stdlib classes (collections.Counter, fractions.Fraction) are refused:
-# the program can patch them (Counter.__eq__ = lambda *a: True).
-# Types are compared by id: `type(x) in {int, ...}` would hash type(x) and call its ==,
-# which a metaclass of the program's defines at will (hash(int), always equal).
-# The traversal is iterative (10000 nested lists are no RecursionError), sees each
-# container once (a list holding itself ends), runs none of the program's code (exact
-# built-in containers iterate in C; ids are ints) and takes the types of a whole list
-# at C speed (HumanEval+ 15 and 130 return 147 and 90 MB). The builtins it uses, and what
-# ends the run, are bound here, before the program runs and can replace them.
+# Plain data is built only from the exact built-in types below (type(x) is one of
+# them: a subclass of int can override __eq__ too, and a class can claim any
+# __module__ or __name__). Types are compared by id (a metaclass can define hash and ==
+# at will); the traversal is iterative and sees each container once.
 PLAIN_SCALARS = (int, float, complex, bool, str, bytes, type(None))
 PLAIN_CONTAINERS = (list, tuple, dict, set, frozenset)
 
@@ -220,48 +204,268 @@ def foreign_type(x, type=type, id=id, set=set, map=map, scalars=frozenset(map(id
             stack.extend(part)
     return None
 
-# The verdict, written as report() writes it (the verifier reads the last stderr line)
-# but to the file descriptor, and the process ended at once: not report()'s SystemExit,
-# which guarded() would turn into a second verdict ("the program called exit(1)"), nor
-# anything the program may have replaced since (sys.stderr, os._exit, sys.exit).
-def reject(reason, mark=MARK, write=os.write, exit=os._exit, out=sys.stdout, err=sys.stderr, str=str):
-    for f in (out, err):
+def write_all(fd, data, write=os.write):
+    data = memoryview(data)
+    while data:
+        data = data[write(fd, data):]
+
+def read_exact(fd, n, read=os.read):
+    parts = []
+    while n > 0:
+        chunk = read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+def send(fd, data):
+    write_all(fd, len(data).to_bytes(8, "little") + data)
+
+def receive(fd):
+    header = read_exact(fd, 8)
+    if header is None:
+        return None
+    return read_exact(fd, int.from_bytes(header, "little"))
+)PY";
+
+// The child: waits for the parent's go (sent once every harness file is read and
+// removed), loads the program and serves calls. Arguments come pickled (from the
+// parent, trusted); answers go back marshalled: marshal writes only exact built-in
+// types (a subclass of int or str, or an object with an __eq__ of its own, is
+// "unmarshallable"), and whatever the child sends, the parent checks again.
+constexpr const char* kCheckChild = R"PY(
+if _child == 0:
+    os.close(_to_child_w)
+    os.close(_to_parent_r)
+    _null = os.open(os.devnull, os.O_RDWR)
+    for _fd in (0, 1, 2):
+        os.dup2(_null, _fd)
+    _keep = sorted((_to_child_r, _to_parent_w))
+    os.closerange(3, _keep[0])
+    os.closerange(_keep[0] + 1, _keep[1])
+    os.closerange(_keep[1] + 1, 65536)
+    _dumps, _exit, _loads = marshal.dumps, os._exit, pickle.loads
+    _type, _name_of, _str = type, type.__dict__["__name__"].__get__, str  # the program may replace builtins.type
+
+    def type_name(t):
+        name = _name_of(t)
+        return name if _type(name) is _str else "<a class named by a str subclass>"
+
+    def answer(reply, send=send, dumps=_dumps, fd=_to_parent_w, exit=_exit):
         try:
-            f.flush()
+            send(fd, dumps(reply))
         except BaseException:
-            pass
+            exit(3)
+
+    def failure(e, error_line=error_line):
+        # (kind, text): "exit" the exit code, "fatal" a reason, "raise" an exception
+        # the tests may catch, "assert" an AssertionError.
+        if isinstance(e, SystemExit):
+            return ("exit", str(e.code))
+        if isinstance(e, MemoryError):
+            return ("fatal", "runtime error: MemoryError")
+        if isinstance(e, AssertionError):
+            return ("assert", error_line(e))
+        if isinstance(e, Exception):
+            return ("raise", "runtime error: " + error_line(e))
+        return ("fatal", "runtime error: " + error_line(e))
+
+    if receive(_to_child_r) is None:
+        _exit(0)
+    ns = {"__name__": "solution"}
     try:
-        write(2, ("\n" + mark + " " + " ".join(str(reason).split())[:300] + "\n").encode())
-    finally:
-        exit(1)
+        run_file("solution.py", ns)
+        fn = ns[ENTRY] if ENTRY in ns else None
+    except BaseException as e:
+        answer(failure(e))
+        _exit(0)
+    answer(("ready",) if fn is not None else ("missing",))
+    while True:
+        request = receive(_to_child_r)
+        if request is None:
+            _exit(0)
+        try:
+            args, kwargs = _loads(request)
+            result = fn(*args, **kwargs)
+            bad = foreign_type(result)
+            if bad is not None:
+                answer(("foreign", type_name(bad),
+                        "an object" if _type(result) is bad else "a " + type_name(_type(result)) + " holding an object"))
+                continue
+            try:
+                data = _dumps(("ok", result))
+            except ValueError as e:
+                answer(("fatal", "runtime error: the result cannot be sent: " + str(e)))
+                continue
+        except BaseException as e:
+            answer(failure(e))
+            continue
+        try:
+            send(_to_parent_w, data)
+        except BaseException:
+            _exit(3)
+)PY";
 
-# x as returned by the function `name`; in the loop over the reference's inputs, on
-# input `number` (1-based), `args`.
-def plain_result(name, x, number=None, args=None, foreign=foreign_type, reject=reject, short=short, type=type,
-                 type_name=type.__dict__["__name__"].__get__):
-    bad = foreign(x)
-    if bad is None:
-        return x
-    bad_name = type_name(bad)  # a class's __name__ may be a str subclass, with a __format__ of its own
-    if type(bad_name) is not str:
-        bad_name = "<a class named by a str subclass>"
-    what = "an object" if type(x) is bad else "a " + type_name(type(x)) + " holding an object"
+constexpr const char* kCheckParent = R"PY(
+os.close(_to_child_r)
+os.close(_to_parent_w)
+# Same uid, other process: without this the child could open /proc/<parent>/fd/1 and
+# write a verdict, or ptrace this process.
+try:
+    import ctypes
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+except Exception:
+    pass
+
+def stop_child():
+    global _child
+    if _child:
+        try:
+            os.kill(_child, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(_child, 0)
+        except OSError:
+            pass
+        _child = 0
+
+# The verdict, written as report() writes it but with the child killed first, and the
+# process ended at once (report()'s SystemExit inside guarded() would give a second
+# verdict, "the program called exit(1)").
+def report(reason):
+    stop_child()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.write(2, ("\n" + MARK + " " + " ".join(str(reason).split())[:300] + "\n").encode())
+    os._exit(1)
+
+def child_ended():
+    # The child's pipe closed: say how it ended (a signal is passed on, so that the
+    # sandbox sees SIGXCPU or SIGKILL after the cpu limit as it would have).
+    global _child
+    try:
+        _, status = os.waitpid(_child, 0)
+    except OSError:
+        report("runtime error: the program's process is gone")
+    _child = 0
+    if os.WIFSIGNALED(status):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.kill(os.getpid(), os.WTERMSIG(status))
+        report("runtime error: killed by signal {}".format(os.WTERMSIG(status)))
+    code = os.WEXITSTATUS(status)
+    report("the program ended before the tests finished" if code == 0 else "runtime error: exit code {}".format(code))
+
+def exchange(request):
+    try:
+        if request is not None:
+            send(_to_child_w, request)
+        data = receive(_to_parent_r)
+    except BrokenPipeError:
+        data = None
+    if data is None:
+        child_ended()
+    try:
+        return marshal.loads(data)
+    except Exception:
+        report("runtime error: the program's process sent malformed data")
+
+def take(path, mode="r"):
+    with open(path, mode) as f:
+        data = f.read()
+    os.unlink(path)
+    return data
+
+# Every harness input is read, and its file removed, before the program runs: it has
+# this directory and this uid, and could otherwise rewrite tests.py before the tests
+# load, or read what they expect.
+tests_source = take("tests.py")
+prompt_source = take("prompt.py")
+# The failing assert's line comes from linecache, which would look for the file.
+import linecache
+linecache.cache["tests.py"] = (len(tests_source), None, tests_source.splitlines(True), "tests.py")
+if @DIFFERENTIAL@:
+    inputs = json.loads(take("inputs.json"))
+    expected = pickle.loads(take("expected.pkl", "rb"))
+    if len(inputs) != len(expected):
+        raise SystemExit("expected.pkl has {} records for {} inputs".format(len(expected), len(inputs)))
+os.unlink(sys.argv[0])  # this driver
+
+def describe(reply, what):
+    kind = reply[0] if type(reply) is tuple and reply else None
+    if kind == "exit":
+        return "runtime error: the program called exit({}) {}".format(reply[1], what)
+    if kind in ("fatal", "raise"):
+        return str(reply[1])
+    if kind == "assert":
+        return "failed test: " + str(reply[1])
+    return "runtime error: the program's process sent {}".format(short(reply))
+
+loaded = exchange(pickle.dumps("load"))
+if loaded == ("missing",):
+    report("runtime error: the program defines no function @ENTRY@")
+if loaded != ("ready",):
+    report(describe(loaded, "while loading"))
+
+class ProgramError(Exception):
+    pass
+
+def guarded(what, fn):
+    try:
+        return fn()
+    except ProgramError as e:
+        report(str(e))
+    except SystemExit as e:
+        report("runtime error: the tests called exit({}) {}".format(e.code, what))
+    except MemoryError:
+        report("runtime error: MemoryError")
+    except RecursionError as e:
+        report("runtime error: " + error_line(e))
+    except AssertionError as e:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "tests.py"]
+        where = "failed test at tests.py:{}: {}".format(frames[-1].lineno, frames[-1].line) if frames else "failed test: " + error_line(e)
+        report(where)
+    except BaseException as e:
+        report("runtime error: " + error_line(e))
+
+# What the candidate returns must be plain data before the tests compare it: an object
+# of the program's own class can define __eq__ to be always true and pass every assert
+# and every input (the "always-equal" hack). It comes here marshalled, which writes
+# only built-in types, and is checked again here: marshal also reads code objects and
+# Ellipsis, and the child may send any bytes.
+def call(name, args, kwargs, number=None, shown=None):
+    try:
+        request = pickle.dumps((args, kwargs), 4)
+    except Exception as e:
+        report("harness error: the arguments cannot be sent to the program: " + error_line(e))
+    reply = exchange(request)
     where = "failed test" if number is None else "failed test {}".format(number)
-    on = "" if number is None else " on input " + short(args)
-    reject("{}: {} returned {} of type {}{} (only built-in data is compared: a class of the program's own "
-           "could make == always true)".format(where, name, what, bad_name, on))
+    on = "" if number is None else " on input " + short(shown)
+    if type(reply) is tuple and len(reply) == 2 and reply[0] == "ok":
+        bad = foreign_type(reply[1])
+        if bad is None:
+            return reply[1]
+        reply = ("foreign", bad.__name__, "an object" if type(reply[1]) is bad else "a " + type(reply[1]).__name__ + " holding an object")
+    if type(reply) is tuple and len(reply) == 3 and reply[0] == "foreign":
+        report("{}: {} returned {} of type {}{} (only built-in data is compared: a class of the program's own "
+               "could make == always true)".format(where, name, reply[2], reply[1], on))
+    if type(reply) is tuple and len(reply) == 2 and reply[0] == "raise":
+        raise ProgramError(reply[1])
+    if type(reply) is tuple and len(reply) == 2 and reply[0] == "assert":
+        raise AssertionError(reply[1])
+    report(describe(reply, "during check()" if number is None else "on input {}".format(number)))
 
-def plain_results(fn, name, check=plain_result):
-    def candidate(*args, **kwargs):
-        return check(name, fn(*args, **kwargs))
-    return candidate
+def candidate(*args, **kwargs):
+    return call(ENTRY, args, kwargs)
+candidate.__name__ = candidate.__qualname__ = ENTRY
 
 ns = {"__name__": "solution"}
-guarded("while loading", lambda: run_file("solution.py", ns))
-if @ENTRY_REPR@ not in ns:
-    report("runtime error: the program defines no function @ENTRY@")
+guarded("while loading the prompt", lambda: exec(compile(prompt_source, "prompt.py", "exec"), ns))
+ns[ENTRY] = candidate  # tests may call the function by its name (HumanEval/33's sort_third)
 guarded("while loading the tests", lambda: exec(compile(tests_source, "tests.py", "exec"), ns))
-guarded("during check()", lambda: ns["check"](plain_results(ns[@ENTRY_REPR@], @ENTRY_REPR@)))
+guarded("during check()", lambda: ns["check"](candidate))
 count = 1
 if @DIFFERENTIAL@:
     atol = @ATOL@
@@ -291,8 +495,7 @@ if @DIFFERENTIAL@:
     for i, (args, record) in enumerate(zip(inputs, expected), 1):
         if record is None:
             continue  # an input the reference itself rejects tests nothing
-        got = guarded("on input {}".format(i), lambda: ns[@ENTRY_REPR@](*copy.deepcopy(args)))
-        plain_result(@ENTRY_REPR@, got, i, args)
+        got = guarded("on input {}".format(i), lambda: call(ENTRY, args, {}, i, args))
         count += 1
         if @ENTRY_REPR@ == "find_zero":
             try:
@@ -314,9 +517,11 @@ if @DIFFERENTIAL@:
         if tol != 0 and close(got, want, tol):
             continue
         report("failed test {}: input {} expected {} got {}".format(i, short(args), short(want), short(got)))
+stop_child()
 sys.stdout.flush()
 print("\n" + MARK + " passed " + str(count))
 )PY";
+
 
 constexpr const char* kFunctionalDriver = R"PY(
 ns = {"__name__": "solution"}
@@ -356,7 +561,7 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 // Identifiers and the hex marker need no escaping inside Python quotes.
 std::string check_function_driver(const std::string& entry_point, bool differential, double atol,
                                   const std::string& marker) {
-  std::string text = std::string(kDriverCommon) + kValueHelpers + kCheckDriver;
+  std::string text = std::string(kDriverCommon) + kValueHelpers + kCheckDriver + kCheckChild + kCheckParent;
   replace_all(text, "@MARKER@", "'" + marker + "'");
   replace_all(text, "@ENTRY_REPR@", "'" + entry_point + "'");
   replace_all(text, "@ENTRY@", entry_point);

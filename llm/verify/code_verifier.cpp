@@ -287,7 +287,8 @@ CodeVerifyResult check_function(const std::string& program, const CodeTask& task
   std::vector<SandboxFile> files = {
       {"main.py", check_function_driver(task.entry_point, differential, task.atol, marker)},
       {"solution.py", with_prompt(task, program)},
-      {"tests.py", task.test_code}};
+      {"tests.py", task.test_code},
+      {"prompt.py", task.prompt}};  // the tests' helpers (HumanEval/38's encode_cyclic), run by the driver itself
   if (differential) {
     const ReferenceOutputs expected = reference_outputs(task, run_options);
     r.wall_seconds = expected.wall_seconds;

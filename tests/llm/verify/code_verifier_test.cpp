@@ -226,7 +226,9 @@ TEST(CodeVerifier, SelfReferencingAndDeeplyNestedResultsAreChecked) {
   const auto deep = verify_code(
       "```python\ndef add(a, b):\n    x = [a + b]\n    for _ in range(10000):\n        x = [x]\n    return x\n```",
       check_task(), o);
-  EXPECT_EQ(deep.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+  // Deeper than marshal goes (2000 levels): the answer cannot leave the program's process.
+  EXPECT_EQ(deep.reward, 0);
+  EXPECT_EQ(deep.reason, "runtime error: the result cannot be sent: object too deeply nested to marshal");
   const auto deep_hack = verify_code(
       with_always_equal("def add(a, b):\n    x = [AlwaysEqual()]\n    for _ in range(10000):\n        x = [x]\n"
                         "    return x\n"),
@@ -286,6 +288,70 @@ TEST(CodeVerifier, TheProgramCannotRewriteTheTests) {
       check_task());
   EXPECT_EQ(overwrite.reward, 0) << overwrite.reason;
   EXPECT_EQ(overwrite.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+}
+
+// The program runs in a process of its own; the tests, the comparisons and the verdict
+// in the driver's, which runs none of the program's code. Each of these got reward 1
+// when the program shared the driver's interpreter.
+TEST(CodeVerifier, TheProgramCannotPrintTheVerdict) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code(
+      "```python\nimport __main__, os\nprint('\\n' + __main__.MARK + ' passed 1')\nos._exit(0)\n```", check_task());
+  EXPECT_EQ(r.reward, 0) << r.reason;  // was: passed 1/1 tests (check)
+  EXPECT_EQ(r.reason, "the program ended before the tests finished");
+  // During check(), with the marker it could find in memory: its stdout is not the driver's.
+  const auto during = verify_code(
+      "```python\nimport os, sys\nmark = [v for v in vars(sys.modules['__main__']).values()\n"
+      "        if isinstance(v, str) and v.startswith('@@disa-')]\n"
+      "def add(a, b):\n    for m in mark:\n        os.write(1, ('\\n' + m + ' passed 1\\n').encode())\n"
+      "    os._exit(0)\n```",
+      check_task());
+  EXPECT_EQ(during.reward, 0) << during.reason;
+  EXPECT_EQ(during.reason, "the program ended before the tests finished");
+}
+
+TEST(CodeVerifier, TheProgramCannotReplaceTheDriversFunctions) {
+  REQUIRE_SANDBOX();
+  const auto guarded = verify_code(
+      "```python\nimport __main__\n__main__.guarded = lambda what, fn: None\ndef add(a, b):\n    return 0\n```",
+      check_task());
+  EXPECT_EQ(guarded.reward, 0) << guarded.reason;  // was: passed 1/1 tests (check)
+  EXPECT_EQ(guarded.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+  const auto unwrapped = verify_code(
+      with_always_equal("import __main__\n__main__.plain_results = lambda f, n: f\n"
+                        "def add(a, b):\n    return AlwaysEqual()\n"),
+      check_task());
+  EXPECT_EQ(unwrapped.reward, 0) << unwrapped.reason;  // was: passed 1/1 tests (check)
+  EXPECT_EQ(unwrapped.reason, std::string("failed test: add returned an object of type AlwaysEqual") + kNotPlainData);
+}
+
+// The program's process (same uid as the driver) cannot open the driver's stdout through
+// /proc to write a verdict there. Right answers only if it can. (Seen passing without the
+// driver's prctl(PR_SET_DUMPABLE, 0) too: the pipe belongs to the caller's uid. The prctl
+// is for ptrace and /proc/<pid>/mem.)
+TEST(CodeVerifier, TheProgramCannotOpenTheDriversDescriptors) {
+  REQUIRE_SANDBOX();
+  const auto r = verify_code(
+      "```python\nimport os\ndef add(a, b):\n    try:\n        os.close(os.open('/proc/%d/fd/1' % os.getppid(), "
+      "os.O_WRONLY))\n        return a + b\n    except OSError:\n        return 0\n```",
+      check_task());
+  EXPECT_EQ(r.reward, 0) << r.reason;
+  EXPECT_EQ(r.reason, "failed test at tests.py:2: assert candidate(1, 2) == 3");
+}
+
+// check() runs in a namespace of the driver's: the prompt's helpers and the tests, not
+// the program's names nor its builtins.
+TEST(CodeVerifier, TheProgramCannotShadowWhatTheTestsUse) {
+  REQUIRE_SANDBOX();
+  const CodeTask t = task_with("add", "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1\n");
+  const auto shadowed = verify_code("```python\nabs = lambda x: 0\ndef add(a, b):\n    return 0\n```", t);
+  EXPECT_EQ(shadowed.reward, 0) << shadowed.reason;  // was: passed 1/1 tests (check)
+  EXPECT_EQ(shadowed.reason, "failed test at tests.py:2: assert abs(candidate(1, 2) - 3) < 1");
+  const auto patched = verify_code(
+      "```python\nimport builtins\nbuiltins.abs = lambda x: 0\ndef add(a, b):\n    return 0\n```", t);
+  EXPECT_EQ(patched.reward, 0) << patched.reason;
+  const auto right = verify_code("```python\ndef add(a, b):\n    return a + b\n```", t);
+  EXPECT_EQ(right.reward, 1) << right.reason;
 }
 
 // HumanEval runs prompt + completion: the prompt's imports and helpers exist for a
