@@ -375,6 +375,12 @@ TEST(CodeVerifier, ThePromptComesBeforeTheProgram) {
   EXPECT_EQ(fenced_body.reward, 1) << fenced_body.reason;
   const auto wrong = verify_code("    return xs\n", t);
   EXPECT_EQ(wrong.reason, "failed test at tests.py:2: assert candidate([1, 2]) == [2, 4]");
+  // A prompt that is no program by itself (a header the response gives the body of): the
+  // driver, which runs the prompt apart from the program, skips it; the program still has it.
+  t.prompt = "def doubled(xs):\n";
+  t.test_code = "def check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n";
+  const auto headless = verify_code("    return [2 * x for x in xs]\n", t);
+  EXPECT_EQ(headless.reward, 1) << headless.reason;
 }
 
 // evalplus's special oracle for find_zero (HumanEval/32): any zero of the polynomial
