@@ -170,6 +170,12 @@ constexpr const char* kCheckDriver = R"PY(
 # guarded() or plain_results(), or shadow a name the tests use (abs = lambda x: 0).
 import marshal, signal
 ENTRY = @ENTRY_REPR@
+# The run directory (the script's, sys.path[0]) is the child's to write: the parent
+# imports nothing from it, or a "typing.py" the program wrote would run here when the
+# prompt's "from typing import List" is loaded (a review printed a pass that way).
+_run_dir = os.path.realpath(os.getcwd())
+sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != _run_dir]
+sys.path_importer_cache.clear()
 _to_child_r, _to_child_w = os.pipe()
 _to_parent_r, _to_parent_w = os.pipe()
 _child = os.fork()

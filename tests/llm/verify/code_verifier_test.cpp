@@ -356,6 +356,28 @@ TEST(CodeVerifier, TheProgramCannotShadowWhatTheTestsUse) {
 
 // HumanEval runs prompt + completion: the prompt's imports and helpers exist for a
 // whole function, and a body alone completes the prompt's def.
+TEST(CodeVerifier, TheProgramCannotPlantAModuleTheDriverImports) {
+  // The program's run directory was on the driver's sys.path: a "typing.py" it wrote ran
+  // in the parent when the prompt's "from typing import List" loaded after the program
+  // (a review's reproducer: reward 1 for a wrong function, on HumanEval and HumanEval+).
+  REQUIRE_SANDBOX();
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = "doubled";
+  t.prompt = "from typing import List\n\n\ndef doubled(xs: List[int]) -> List[int]:\n    \"\"\" Each twice. \"\"\"\n";
+  t.test_code = "import random\n\ndef check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n";
+  const std::string plant =
+      "for name in ('typing', 'random', 'string'):\n"
+      "    open(name + '.py', 'w').write('import __main__, os\\n'\n"
+      "        'os.write(1, (chr(10) + __main__.MARK + \" passed 1\" + chr(10)).encode())\\n'\n"
+      "        'os._exit(0)\\n')\n";
+  const auto r = verify_code("```python\n" + plant + "def doubled(xs):\n    return xs\n```", t);
+  EXPECT_EQ(r.reward, 0) << r.reason;
+  EXPECT_EQ(r.reason, "failed test at tests.py:4: assert candidate([1, 2]) == [2, 4]");
+  const auto right = verify_code("```python\n" + plant + "def doubled(xs):\n    return [2 * x for x in xs]\n```", t);
+  EXPECT_EQ(right.reward, 1) << right.reason;
+}
+
 TEST(CodeVerifier, ThePromptComesBeforeTheProgram) {
   REQUIRE_SANDBOX();
   CodeTask t;
