@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "llm/verify/code_verifier.h"
 
@@ -354,18 +356,24 @@ TEST(CodeVerifier, TheProgramCannotShadowWhatTheTestsUse) {
   EXPECT_EQ(right.reward, 1) << right.reason;
 }
 
-// HumanEval runs prompt + completion: the prompt's imports and helpers exist for a
-// whole function, and a body alone completes the prompt's def.
+// A HumanEval-style task whose function is `doubled`.
+CodeTask doubled_task(std::string prompt, std::string test_code) {
+  CodeTask t;
+  t.kind = CodeTestKind::kCheckFunction;
+  t.entry_point = "doubled";
+  t.prompt = std::move(prompt);
+  t.test_code = std::move(test_code);
+  return t;
+}
+
 TEST(CodeVerifier, TheProgramCannotPlantAModuleTheDriverImports) {
   // The program's run directory was on the driver's sys.path: a "typing.py" it wrote ran
   // in the parent when the prompt's "from typing import List" loaded after the program
   // (a review's reproducer: reward 1 for a wrong function, on HumanEval and HumanEval+).
   REQUIRE_SANDBOX();
-  CodeTask t;
-  t.kind = CodeTestKind::kCheckFunction;
-  t.entry_point = "doubled";
-  t.prompt = "from typing import List\n\n\ndef doubled(xs: List[int]) -> List[int]:\n    \"\"\" Each twice. \"\"\"\n";
-  t.test_code = "import random\n\ndef check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n";
+  const CodeTask t = doubled_task(
+      "from typing import List\n\n\ndef doubled(xs: List[int]) -> List[int]:\n    \"\"\" Each twice. \"\"\"\n",
+      "import random\n\ndef check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n");
   const std::string plant =
       "for name in ('typing', 'random', 'string'):\n"
       "    open(name + '.py', 'w').write('import __main__, os\\n'\n"
@@ -378,15 +386,15 @@ TEST(CodeVerifier, TheProgramCannotPlantAModuleTheDriverImports) {
   EXPECT_EQ(right.reward, 1) << right.reason;
 }
 
+// HumanEval runs prompt + completion: the prompt's imports and helpers exist for a
+// whole function, and a body alone completes the prompt's def.
 TEST(CodeVerifier, ThePromptComesBeforeTheProgram) {
   REQUIRE_SANDBOX();
-  CodeTask t;
-  t.kind = CodeTestKind::kCheckFunction;
-  t.entry_point = "doubled";
-  t.prompt = "from typing import List\n\n\ndef twice(x):\n    return 2 * x\n\n\n"
-             "def doubled(xs: List[int]) -> List[int]:\n    \"\"\" Each element twice.\n    >>> doubled([1])\n    [2]\n"
-             "    \"\"\"\n";
-  t.test_code = "def check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n    assert twice(3) == 6\n";
+  CodeTask t = doubled_task(
+      "from typing import List\n\n\ndef twice(x):\n    return 2 * x\n\n\n"
+      "def doubled(xs: List[int]) -> List[int]:\n    \"\"\" Each element twice.\n    >>> doubled([1])\n    [2]\n"
+      "    \"\"\"\n",
+      "def check(candidate):\n    assert candidate([1, 2]) == [2, 4]\n    assert twice(3) == 6\n");
   const auto whole = verify_code(
       "```python\ndef doubled(xs: List[int]) -> List[int]:\n    return [twice(x) for x in xs]\n```", t);
   EXPECT_EQ(whole.reward, 1) << whole.reason;  // was: NameError: name 'List' is not defined
