@@ -270,6 +270,22 @@ CounterRng offline_draw_rng(std::uint64_t seed, std::int64_t step, std::int64_t 
                     (static_cast<std::uint64_t>(step) << 24) + static_cast<std::uint64_t>(prompt_index));
 }
 
+CounterRng prompt_selection_rng(std::uint64_t seed, std::int64_t step) {
+  // Was CounterRng(seed, 0x5e1ec7000000 + step): propose's key, on a stream only far from
+  // its rows (prompt x N + sample) by convention.
+  constexpr std::uint64_t kPromptSelectionTag = 0x5e1ec7ed9a0e5ull;  // "selected prompts"
+  return CounterRng(splitmix64(seed ^ kPromptSelectionTag), static_cast<std::uint64_t>(step));
+}
+
+std::uint64_t on_policy_sampling_seed(std::uint64_t seed, std::int64_t step) {
+  // Was seed * 1000003 + step + 1, which (seed, step + 1000003) and (seed + 1, step) shared,
+  // and which at seed 0 was propose's key for seed step + 1. Hashing the step into a
+  // tagged key leaves any two (seed, step) pairs on keys that meet only by a 64-bit
+  // collision.
+  constexpr std::uint64_t kOnPolicyTag = 0x0a9011c75a3ull;  // "on-policy samples"
+  return splitmix64(splitmix64(seed ^ kOnPolicyTag) + static_cast<std::uint64_t>(step));
+}
+
 TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   if (o.out.empty()) throw InputError("train: --out is required");
   const auto start = std::chrono::steady_clock::now();
@@ -502,8 +518,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   while (step < o.steps) {
     const auto step_start = std::chrono::steady_clock::now();
     std::size_t rollouts_here = 0;  // on-policy rollouts this rank sampled
-    const std::vector<std::size_t> chosen =
-        draw_distinct(prompts.size(), per_step, CounterRng(o.seed, 0x5e1ec7000000ull + static_cast<std::uint64_t>(step)));
+    const std::vector<std::size_t> chosen = draw_distinct(prompts.size(), per_step, prompt_selection_rng(o.seed, step));
 
     // Rows of this step, grouped by prompt (in `chosen` order).
     std::vector<Row> rows;
@@ -535,8 +550,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       }
       failure.run([&] {
         torch::NoGradGuard no_grad;
-        SamplingOptions sampling{.temperature = 1.0, .max_new_tokens = o.max_new_tokens,
-                                 .seed = o.seed * 1000003ull + static_cast<std::uint64_t>(step) + 1};
+        SamplingOptions sampling{
+            .temperature = 1.0, .max_new_tokens = o.max_new_tokens, .seed = on_policy_sampling_seed(o.seed, step)};
         const std::vector<Rollout> rollouts =
             batch.empty() ? std::vector<Rollout>{}
                           : roll_out(*policy.model, *policy.tokenizer, policy.stop_ids, *task, batch, o.group_size, sampling,

@@ -88,6 +88,12 @@ bool is_offline_method(const std::string& method);
 // splitmix64(seed ^ tag), apart from the sampler's CounterRng(seed, row) streams that
 // propose drew the trajectories themselves from (llm/model/sampler.h).
 CounterRng offline_draw_rng(std::uint64_t seed, std::int64_t step, std::int64_t prompt_index);
+// The prompts of step `step` are drawn from a tagged stream of their own.
+CounterRng prompt_selection_rng(std::uint64_t seed, std::int64_t step);
+// The sampler seed of an on-policy method's rollouts at `step` (rows read
+// CounterRng(that seed, row)): a hash of (seed, step) under a tag of its own, so no two
+// steps or seeds, and no propose run, share a row's tokens.
+std::uint64_t on_policy_sampling_seed(std::uint64_t seed, std::int64_t step);
 
 struct StepLog {
   std::int64_t step = 0;

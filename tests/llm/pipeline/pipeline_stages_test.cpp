@@ -325,6 +325,36 @@ TEST(OfflineDraws, ReadAStreamApartFromTheSamplersRows) {
   }
 }
 
+TEST(OnPolicySamplingSeeds, NoTwoStepsSeedsOrProposeRunsShareAKey) {
+  // The sampler reads row r of a rollout batch from CounterRng(seed, r); on-policy steps
+  // used seed * 1000003 + step + 1, on which (seed 0, step 1000003) met (seed 1, step 0)
+  // and (seed 0, step s - 1) met a propose run at seed s.
+  EXPECT_NE(on_policy_sampling_seed(0, 1000003), on_policy_sampling_seed(1, 0));
+  std::set<std::uint64_t> keys;
+  for (std::uint64_t seed = 0; seed < 64; ++seed) keys.insert(seed);  // propose's keys
+  for (std::uint64_t seed = 0; seed < 64; ++seed) {
+    for (std::int64_t step = 0; step < 1024; ++step) {
+      EXPECT_TRUE(keys.insert(on_policy_sampling_seed(seed, step)).second) << seed << " " << step;
+    }
+  }
+}
+
+TEST(PromptSelection, ReadsAStreamApartFromTheSamplersRows) {
+  // The prompts of a step were drawn from CounterRng(seed, 0x5e1ec7000000 + step), propose's
+  // key: row 0x5e1ec7000000 + step of a propose run at that seed read the same numbers.
+  for (const std::uint64_t seed : {1ull, 2ull, 12345ull}) {
+    for (std::int64_t step = 0; step < 64; ++step) {
+      const CounterRng selection = prompt_selection_rng(seed, step);
+      const CounterRng row(seed, 0x5e1ec7000000ull + static_cast<std::uint64_t>(step));
+      const CounterRng first_rows(seed, static_cast<std::uint64_t>(step));
+      for (std::uint64_t k = 0; k < 4; ++k) {
+        EXPECT_NE(selection.uniform(k), row.uniform(k)) << seed << " " << step;
+        EXPECT_NE(selection.uniform(k), first_rows.uniform(k)) << seed << " " << step;
+      }
+    }
+  }
+}
+
 TEST(ProposeOptionsTest, TheShardKeyIsCheckedByName) {
   const auto options = [](std::vector<std::string> sets) {
     sets.push_back("reference=base");
