@@ -72,6 +72,10 @@ CheckResult check_04_ess(const CheckOptions& options) {
       // With the exact law its variance gives the se (the sample one misses rare draws);
       // at N = 1 ESS/N is 1 in every replicate and the row is judged by its tolerance.
       r.se = law && n > 1 ? std::sqrt(law->var_ess_fraction / static_cast<double>(reps.ess_fraction.size())) : ess.se;
+      if (law && n > 1) {
+        r.law_z = saddlepoint_z(law->ess_fraction_law, ess.value, static_cast<std::int64_t>(reps.ess_fraction.size()));
+        r.note = "z from the exact law's saddlepoint";
+      }
       r.tolerance = 1e-12;  // N = 1: ESS = 1 in every replicate, no spread
       r.sanity = n == 1;    // ... for any weights: not a test of the estimator's theory
       r.approximation = "LARGE-N ESS";

@@ -83,9 +83,13 @@ void judge(Row& r) {
         const char* spread = r.replicates > 0 ? " (zero spread)" : "";
         exact_part = r.pass ? fmt::format("PASS{}", spread) : fmt::format("FAIL{}: value differs", spread);
       } else {
-        r.z = r.kind == RowKind::kExact && r.variance_dof > 0 && r.exact > 0
-                  ? wilson_hilferty_z(r.measured, r.exact, r.variance_dof)
-                  : (r.measured - r.exact) / r.se;
+        if (r.kind == RowKind::kExact && !std::isnan(r.law_z)) {
+          r.z = r.law_z;
+        } else if (r.kind == RowKind::kExact && r.variance_dof > 0 && r.exact > 0) {
+          r.z = wilson_hilferty_z(r.measured, r.exact, r.variance_dof);
+        } else {
+          r.z = (r.measured - r.exact) / r.se;
+        }
         r.pass = r.kind == RowKind::kExact ? std::fabs(r.z) <= kZFail : r.z <= kZFail;
         exact_part = r.pass ? "PASS" : fmt::format("FAIL (z = {:.2f})", r.z);
       }

@@ -18,6 +18,11 @@
 // with nu = 2 exact^2 / se^2 (Satterthwaite: the chi-square whose variance is the exact
 // Var(s^2)), z = ((s^2/exact)^(1/3) - (1 - 2/(9 nu))) / sqrt(2/(9 nu)).
 //
+// A kExact row whose measured value is the mean of replicates with a known one-replicate
+// law sets law_z: the saddlepoint's normal-scale z of that mean (saddlepoint.h), used in
+// place of (measured - exact) / se. A skewed law's mean is not normal at M = 512: the
+// normal z of check_03's beta-8 bias row falls below -4 26x as often as 3.2e-5.
+//
 // First-order predictions (the delta method of item 3, the large-N ESS of item 4)
 // never fail the exit code; a miss is a finding, printed with its numbers:
 //   with the exact value known (noise-free): ratio = exact / predicted, accurate iff |ratio - 1| <= 10%;
@@ -68,6 +73,7 @@ struct Row {
   double se = kNaN;           // Monte Carlo standard error of `measured` (0 for identities)
   double tolerance = 0.0;     // kIdentity: allowed |measured - exact|
   double variance_dof = 0.0;  // measured a sample variance: nu (see above; kExact or kPrediction); 0: plain z
+  double law_z = kNaN;        // kExact: the saddlepoint z of a mean under its exact law (see above); NaN: plain z
   std::string approximation;  // name used in a finding, e.g. "DELTA-METHOD"
   std::string note;           // anything a reader needs to quote the row
   // Filled by judge().

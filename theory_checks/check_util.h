@@ -97,6 +97,13 @@ inline LogSpaceRows log_space_rows(const Case& c, std::int64_t n, std::int64_t m
   out.bias.se = bias.se;
   out.bias.approximation = "DELTA-METHOD";
   out.bias.note = "control variate Zhat/Z - 1";
+  if (law) {
+    // The law is that of log(Zhat/Z) - (Zhat/Z - 1), whose mean is the bias plus the hole
+    // mass: `controlled` is it minus the hole mass.
+    out.bias.law_z =
+        saddlepoint_z(law->controlled_law, bias.value + c.hole_mass, static_cast<std::int64_t>(controlled.size()));
+    out.bias.note += "; z from the exact law's saddlepoint";
+  }
   out.variance.kind = kind;
   out.variance.exact = law ? law->var_log : kNaN;
   out.variance.predicted = c.chi2.value / nd;

@@ -147,7 +147,14 @@ ExactLaw law_from_points(ForEachPoint&& for_each_point) {
     ess += p * ess_fraction;
   });
   double mu2 = 0.0, mu4 = 0.0, var_controlled = 0.0, var_ess = 0.0;
+  DiscreteLaw controlled_law, ess_fraction_law;
   for_each_point([&](double p, double log_ratio, double ess_fraction) {
+    if (p > 0.0) {
+      controlled_law.value.push_back(controlled(log_ratio));
+      controlled_law.probability.push_back(p);
+      ess_fraction_law.value.push_back(ess_fraction);
+      ess_fraction_law.probability.push_back(p);
+    }
     const double d2 = (log_ratio - mean) * (log_ratio - mean);
     const double dc = controlled(log_ratio) - mean_controlled;
     mu2 += p * d2;
@@ -155,7 +162,7 @@ ExactLaw law_from_points(ForEachPoint&& for_each_point) {
     var_controlled += p * dc * dc;
     var_ess += p * (ess_fraction - ess) * (ess_fraction - ess);
   });
-  return ExactLaw{mean, mu2, ess, mu4, var_controlled, var_ess};
+  return ExactLaw{mean, mu2, ess, mu4, var_controlled, var_ess, std::move(controlled_law), std::move(ess_fraction_law)};
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "theory_checks/saddlepoint.h"
 #include "toy_envs/divergences.h"
 #include "toy_envs/sampler.h"
 #include "toy_envs/tree.h"
@@ -107,6 +108,11 @@ struct ExactLaw {
   double mu4_log;         // E[(log Zhat_N - E log Zhat_N)^4]
   double var_controlled;  // Var[log(Zhat/Z) - (Zhat/Z - 1)], the bias row's control variate
   double var_ess_fraction;  // Var[ESS_N / N]
+  // One replicate's law of the bias row's control variate log(Zhat/Z) - (Zhat/Z - 1) and
+  // of ESS_N / N (points of probability 0 in double left out): the rows judge the mean of
+  // M replicates by its saddlepoint tail (saddlepoint.h), not as a normal.
+  DiscreteLaw controlled_law;
+  DiscreteLaw ess_fraction_law;
 };
 std::optional<ExactLaw> exact_law(const Case& c, std::int64_t n);
 

@@ -7,6 +7,7 @@
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <cmath>
+#include <limits>
 
 #include "theory_checks/check_table.h"
 
@@ -51,6 +52,25 @@ TEST(CheckTable, JudgeUsesTheCubeRootScaleForVarianceRows) {
   r.measured = 1.0 - 3.9 * r.se;  // raw z -3.9 passes there, but is beyond the lower quantile
   judge(r);
   EXPECT_FALSE(r.pass) << r.z;
+}
+
+TEST(CheckTable, JudgeUsesTheLawsSaddlepointZForAMeanRow) {
+  // check_03's beta-8 bias row at seed 123 (--quick): a normal z of -4.64, a FAIL, from a
+  // law whose lower tail is long; under that law the same mean is at z = -3.49.
+  Row r;
+  r.kind = RowKind::kExact;
+  r.exact = 0.0;
+  r.se = 1.0;
+  r.measured = -4.64;
+  judge(r);
+  EXPECT_FALSE(r.pass);
+  r.law_z = -3.49;
+  judge(r);
+  EXPECT_TRUE(r.pass);
+  EXPECT_EQ(r.z, -3.49);
+  r.law_z = -std::numeric_limits<double>::infinity();  // a mean the law cannot produce
+  judge(r);
+  EXPECT_FALSE(r.pass);
 }
 
 // A first-order variance row tested under the null (se from the prediction, nu = R - 1):

@@ -160,7 +160,12 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
     while (std::getline(a_log, a_line) && std::getline(b_log, b_line)) {
       ++lines;
       const auto a_step = nlohmann::json::parse(a_line), b_step = nlohmann::json::parse(b_line);
-      EXPECT_EQ(a_step["loss"], b_step["loss"]) << method << " step " << lines;
+      // The loss to float rounding: pi_ref scores a rank's 6 rows in another batch shape than
+      // the process's 12 (scorer.h: the same to the last bits), which moves grpo's k1 KL
+      // value (7e-8 relative at step 2) but not its gradient, 1 per token.
+      EXPECT_NEAR(a_step["loss"].get<double>(), b_step["loss"].get<double>(),
+                  1e-6 * std::abs(a_step["loss"].get<double>()))
+          << method << " step " << lines;
       if (method != "disa") {
         // Each rank samples only its own micro-batch (2 prompts x 3), yet trains the
         // policy of the process that sampled all 4 x 3.

@@ -741,32 +741,47 @@ void PipelineStages::check_micro_batches_give_one_batch(const std::string& metho
   const fs::path dir = prepared("a");
   TrainOptions one = train_defaults(dir, method, root_ / ("micro_one_" + method));
   one.grad_clip = 0;  // compare the raw updates
+  // One step: AdamW's first is about lr sign(g), so a weight whose gradient is at rounding
+  // level may step the other way in one run (sft's largest weight difference was 3.5e-4 of
+  // 2e-2 at seed 7), and from step 2 on the runs sample and score slightly different
+  // policies (grad norms 3.7e-5 apart at seed 7): only the first step is one computation.
+  one.steps = 1;
   run_train(one);
   TrainOptions split = one;
   split.out = root_ / ("micro_split_" + method);
   split.micro_batch_prompts = 1;
   run_train(split);
-  Transformer a = load_pretrained(one.out / "policy"), b = load_pretrained(split.out / "policy"),
-              ref = load_pretrained(root_ / "base");
-  double diff = 0, moved = 0;
-  for (std::size_t i = 0; i < a->parameters().size(); ++i) {
-    diff = std::max(diff, (a->parameters()[i] - b->parameters()[i]).abs().max().item<double>());
-    moved = std::max(moved, (a->parameters()[i] - ref->parameters()[i]).abs().max().item<double>());
-  }
-  std::printf("micro-batches (%s): max |one - split| = %.3g, max |one - reference| = %.3g\n", method.c_str(), diff,
-              moved);
-  EXPECT_GT(moved, 1e-4);
-  // The gradients agree to float rounding (the order of accumulation differs); AdamW's
-  // normalised step g / (sqrt(v) + eps) turns that into visible differences only on the
-  // few weights whose gradient is itself near rounding level.
-  EXPECT_LT(diff, 1e-2 * moved);
   const auto a_log = read_lines(one.out / "steps.jsonl"), b_log = read_lines(split.out / "steps.jsonl");
   ASSERT_EQ(a_log.size(), b_log.size());
-  EXPECT_GT(std::abs(a_log[0]["loss"].get<double>()), 1e-4) << "a zero loss would agree vacuously";
+  // The step's gradient is the statement: its norm agrees to float rounding (the order of
+  // accumulation differs). A micro-batch weighted by its share of rows, not of the loss's
+  // denominator, changes it.
+  EXPECT_GT(a_log[0]["grad_norm"].get<double>(), 1e-4) << "a zero gradient would agree vacuously";
+  for (std::size_t i = 0; i < a_log.size(); ++i) {
+    const double norm = a_log[i]["grad_norm"].get<double>();
+    EXPECT_NEAR(norm, b_log[i]["grad_norm"].get<double>(), 1e-5 * norm) << "step " << i + 1;
+    // grpo's token-mean loss is sum_i A_i L_i / sum L at ratio 1: it cancels to float
+    // rounding of O(1) terms (advantages of unit spread) when a group's lengths agree,
+    // hence the absolute 1e-6.
+    EXPECT_NEAR(a_log[i]["loss"].get<double>(), b_log[i]["loss"].get<double>(),
+                1e-6 + 1e-5 * std::abs(a_log[i]["loss"].get<double>()))
+        << "step " << i + 1;
+  }
+  // The weights after that step: on average over the weights the two runs agree (see above).
+  Transformer a = load_pretrained(one.out / "policy"), b = load_pretrained(split.out / "policy"),
+              ref = load_pretrained(root_ / "base");
+  double diff = 0, moved = 0, largest_diff = 0;
+  for (std::size_t i = 0; i < a->parameters().size(); ++i) {
+    diff += (a->parameters()[i] - b->parameters()[i]).abs().sum().item<double>();
+    moved += (a->parameters()[i] - ref->parameters()[i]).abs().sum().item<double>();
+    largest_diff = std::max(largest_diff, (a->parameters()[i] - b->parameters()[i]).abs().max().item<double>());
+  }
+  std::printf("micro-batches (%s): sum |one - split| = %.3g, sum |one - reference| = %.3g, max |one - split| = %.3g\n",
+              method.c_str(), diff, moved, largest_diff);
+  EXPECT_GT(moved, 1e-4);
+  EXPECT_LT(diff, 1e-3 * moved);
   std::size_t diagnostics = 0;
   for (std::size_t i = 0; i < a_log.size(); ++i) {
-    EXPECT_NEAR(a_log[i]["loss"].get<double>(), b_log[i]["loss"].get<double>(), 1e-5 * std::abs(a_log[i]["loss"].get<double>()))
-        << "step " << i + 1;
     // The heads' diagnostics merged over micro-batches (loss::DiagnosticsMerge) are the
     // one batch's: counts exactly, the rest to the float32 rounding of the model's
     // log-probs in other batch shapes (1e-6 absolute: ppo_kl is ~0 on-policy).
