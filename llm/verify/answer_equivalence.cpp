@@ -466,6 +466,59 @@ std::optional<Equivalence> relations_equivalent(std::string_view a, std::string_
   return Equivalence{false, fmt::format("relations differ: {} vs {}", describe(ra), describe(rb))};
 }
 
+bool is_infinity(std::string_view side) { return side == "\\infty" || side == "+\\infty" || side == "-\\infty"; }
+
+// A side an interval can end at: a number, or infinity (its sign is the tuple's business).
+bool is_bound(std::string_view side) { return is_infinity(side) || evaluate_number(side).has_value(); }
+
+// The one variable of an interval's inequality: a letter or a Greek letter, maybe with a
+// subscript; not a constant such as \pi or e.
+bool is_interval_variable(std::string_view side) {
+  static const Pcre2Regex variable(R"(^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$)");
+  return variable.matches_whole(side) && !is_bound(side);
+}
+
+bool is_interval(const Structured& st) {
+  return st.shape == Shape::kTuple && st.elements.size() == 2 && (st.open == '(' || st.open == '[') &&
+         (st.close == ')' || st.close == ']');
+}
+
+// The interval an inequality in one variable describes, written as an interval answer
+// is: "-2\le x<7" is [-2,7), "x<3" (or "3>x") is (-\infty,3), "x\ge 1" is [1,\infty).
+// nullopt for anything else: \ne and = (no one interval), a chain that turns (1<x>0),
+// bounds that are not numbers (x<y) or no variable (1<3).
+std::optional<Structured> interval_of_inequality(std::string_view s) {
+  RelationChain chain = split_relations(s);
+  const auto increasing = [](Relation r) { return r == Relation::kLess || r == Relation::kLessEqual; };
+  const auto decreasing = [](Relation r) { return r == Relation::kGreater || r == Relation::kGreaterEqual; };
+  if (chain.relations.empty() || chain.relations.size() > 2) return std::nullopt;
+  if (std::all_of(chain.relations.begin(), chain.relations.end(), decreasing)) {
+    std::reverse(chain.sides.begin(), chain.sides.end());
+    std::reverse(chain.relations.begin(), chain.relations.end());
+    for (Relation& r : chain.relations) r = mirrored(r);
+  }
+  if (!std::all_of(chain.relations.begin(), chain.relations.end(), increasing)) return std::nullopt;
+  // Now lower < x < upper, lower < x or x < upper.
+  const auto open_if = [](Relation r) { return r == Relation::kLess; };
+  Structured interval{Shape::kTuple, '(', ')', {"-\\infty", "\\infty"}};
+  if (chain.relations.size() == 2) {
+    if (!is_interval_variable(chain.sides[1])) return std::nullopt;
+    interval.elements = {chain.sides[0], chain.sides[2]};
+    interval.open = open_if(chain.relations[0]) ? '(' : '[';
+    interval.close = open_if(chain.relations[1]) ? ')' : ']';
+  } else if (is_interval_variable(chain.sides[0])) {
+    interval.elements[1] = chain.sides[1];
+    interval.close = open_if(chain.relations[0]) ? ')' : ']';
+  } else if (is_interval_variable(chain.sides[1])) {
+    interval.elements[0] = chain.sides[0];
+    interval.open = open_if(chain.relations[0]) ? '(' : '[';
+  } else {
+    return std::nullopt;
+  }
+  if (!is_bound(interval.elements[0]) || !is_bound(interval.elements[1])) return std::nullopt;
+  return interval;
+}
+
 // `a` is the response's, `b` the reference's (only the decimal tolerance tells them apart).
 Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in, double decimal_relative_tolerance) {
   const std::string a0 = strip_variable_prefix(a_in), b0 = strip_variable_prefix(b_in);
@@ -562,6 +615,67 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
   return {true, fmt::format("{} of {} equal in some order", what, as.size())};
 }
 
+// Ordered, with the same brackets: "(1,2)" is not "[1,2]", which as intervals differ.
+Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int depth, double decimal_tolerance) {
+  if (sa.open != sb.open || sa.close != sb.close) {
+    return {false, fmt::format("brackets differ: {}..{} vs {}..{}", sa.open, sa.close, sb.open, sb.close)};
+  }
+  if (sa.elements.size() != sb.elements.size()) {
+    return {false, fmt::format("tuple: {} vs {} elements", sa.elements.size(), sb.elements.size())};
+  }
+  for (std::size_t i = 0; i < sa.elements.size(); ++i) {
+    if (!equivalent(sa.elements[i], sb.elements[i], depth + 1, decimal_tolerance).equal) {
+      return {false, fmt::format("tuple: element {} differs ('{}' vs '{}')", i + 1, sa.elements[i], sb.elements[i])};
+    }
+  }
+  return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
+}
+
+// An interval against an inequality in one variable (-2\le x\le 7 vs [-2,7], x<3 vs
+// (-\infty,3)): compared as intervals, ends and brackets exactly. A reference "(a,b)" with
+// finite ends may be the point (a,b), so an inequality does not equal it unless the
+// reference says it is a set (x\in(a,b)); an interval answer against an inequality
+// reference is one. nullopt when the pair is not an interval and an inequality.
+std::optional<Equivalence> interval_against_inequality(const Structured& sa, const Structured& sb, bool b_is_membership,
+                                                       int depth, double decimal_tolerance) {
+  const auto inequality = [](const Structured& st) {
+    return st.shape == Shape::kScalar ? interval_of_inequality(st.elements.front()) : std::nullopt;
+  };
+  // +\infty is \infty: an interval's written ends, not values to evaluate.
+  const auto plain_infinity = [](Structured st) {
+    for (std::string& e : st.elements) {
+      if (e == "+\\infty") e = "\\infty";
+    }
+    return st;
+  };
+  const auto compared = [&](const Structured& x, const Structured& y) {
+    Equivalence e = tuples_equivalent(plain_infinity(x), plain_infinity(y), depth, decimal_tolerance);
+    e.how = fmt::format("interval {}{},{}{} vs {}{},{}{}: {}", x.open, x.elements[0], x.elements[1], x.close, y.open,
+                        y.elements[0], y.elements[1], y.close, e.how);
+    return e;
+  };
+  if (is_interval(sa)) {
+    if (const auto ib = inequality(sb)) return compared(sa, *ib);
+    return std::nullopt;
+  }
+  if (!is_interval(sb)) return std::nullopt;
+  const auto ia = inequality(sa);
+  if (!ia) return std::nullopt;
+  const bool may_be_a_point = sb.open == '(' && sb.close == ')' && !b_is_membership && !is_infinity(sb.elements[0]) &&
+                              !is_infinity(sb.elements[1]);
+  if (may_be_a_point) {
+    return Equivalence{false,
+                       fmt::format("an inequality vs '({},{})', which may be a point", sb.elements[0], sb.elements[1])};
+  }
+  return compared(*ia, sb);
+}
+
+// "x\in(1,3)": the brackets then hold a set, not the coordinates of a point.
+bool written_as_membership(std::string_view s) {
+  const std::string value = strip_variable_prefix(s);
+  return value.size() < s.size() && s.substr(0, s.size() - value.size()).ends_with("\\in");
+}
+
 Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, double decimal_tolerance) {
   if (a_in == b_in) return {true, fmt::format("same text '{}'", a_in)};
   const std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
@@ -582,19 +696,10 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   if (sa.shape == Shape::kUnion && sb.shape == Shape::kUnion) {
     return multiset_equivalent(sa.elements, sb.elements, depth, "union", decimal_tolerance);
   }
-  if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple) {
-    if (sa.open != sb.open || sa.close != sb.close) {
-      return {false, fmt::format("brackets differ: {}..{} vs {}..{}", sa.open, sa.close, sb.open, sb.close)};
-    }
-    if (sa.elements.size() != sb.elements.size()) {
-      return {false, fmt::format("tuple: {} vs {} elements", sa.elements.size(), sb.elements.size())};
-    }
-    for (std::size_t i = 0; i < sa.elements.size(); ++i) {
-      if (!equivalent(sa.elements[i], sb.elements[i], depth + 1, decimal_tolerance).equal) {
-        return {false, fmt::format("tuple: element {} differs ('{}' vs '{}')", i + 1, sa.elements[i], sb.elements[i])};
-      }
-    }
-    return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
+  if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple)
+    return tuples_equivalent(sa, sb, depth, decimal_tolerance);
+  if (auto interval = interval_against_inequality(sa, sb, written_as_membership(b_in), depth, decimal_tolerance)) {
+    return *interval;
   }
   if (sa.shape != Shape::kScalar || sb.shape != Shape::kScalar) {
     return {false, fmt::format("shapes differ: '{}' vs '{}'", a, b)};

@@ -14,6 +14,9 @@
 // "x=3" is "3"; an inequality (<, >, \le, \ge, \ne, possibly chained, also with =) is
 // compared as a relation, never as a value: the same relations with equivalent sides, or
 // for a single relation the mirrored one with its sides swapped ("3\ge x" is "x\le 3");
+// an inequality in one variable with numeric bounds against an interval is the interval it
+// describes ("-2\le x<7" is "[-2,7)", "x<3" is "(-\infty,3)"), brackets compared exactly, but
+// not against a reference "(a,b)" with finite ends, which may be a point ("x\in(a,b)" is a set);
 // if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic

@@ -381,6 +381,52 @@ TEST(AnswerEquivalence, AFlippedRelationIsTheSameStatement) {
   EXPECT_FALSE(same("1\\le x\\le 3", "1\\ge x\\ge 3"));  // reversed sides, same relations
 }
 
+TEST(AnswerEquivalence, AnIntervalIsTheInequalityInOneVariable) {
+  // Each end as the relation says it: \le and \ge close it, < and > leave it open, a
+  // missing side is infinite; either side may be the response.
+  EXPECT_TRUE(same("-2\\le x\\le 7", "[-2,7]"));
+  EXPECT_TRUE(same("[-2,7]", "-2\\le x\\le 7"));
+  EXPECT_TRUE(same("-2\\le x\\le 7", "x \\in [-2,7]"));  // MATH-500's reference
+  EXPECT_TRUE(same("7\\ge x\\ge -2", "[-2,7]"));
+  EXPECT_TRUE(same("x<3", "(-\\infty,3)"));
+  EXPECT_TRUE(same("(-\\infty,3)", "x<3"));
+  EXPECT_TRUE(same("3>x", "(-\\infty,3)"));
+  EXPECT_TRUE(same("x\\ge 1", "[1,\\infty)"));
+  EXPECT_TRUE(same("1\\le x", "[1,\\infty)"));
+  EXPECT_TRUE(same("x\\le 0", "(-\\infty, 0]"));
+  EXPECT_TRUE(same("x>2", "(2,\\infty)"));
+  EXPECT_TRUE(same("x > 2", "(2,+\\infty)"));
+  EXPECT_TRUE(same("-\\infty<x<3", "(-\\infty,3)"));
+  EXPECT_TRUE(same("x\\in[1,3)", "1\\le x<3"));
+  EXPECT_TRUE(same("1\\le x<3", "x\\in[1,3)"));
+  EXPECT_TRUE(same("x\\in[1,3)", "[1,3)"));
+  EXPECT_TRUE(same("0.6<x\\le\\frac{8}{3}", "\\left(\\frac{3}{5},\\frac{8}{3}\\right]"));
+  // An interval answer against an inequality reference, finite and open at both ends.
+  EXPECT_TRUE(same("(1,3)", "1<x<3"));
+  EXPECT_TRUE(same("1<x<3", "x\\in(1,3)"));
+}
+
+TEST(AnswerEquivalence, AnIntervalKeepsItsEndsAndItsBounds) {
+  EXPECT_FALSE(same("[1,3)", "1\\le x\\le 3"));
+  EXPECT_FALSE(same("1\\le x\\le 3", "[1,3)"));
+  EXPECT_FALSE(same("x<3", "(-\\infty,3]"));
+  EXPECT_FALSE(same("x\\le 3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x>3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x<3", "(3,\\infty)"));
+  EXPECT_FALSE(same("x\\ge 1", "(1,\\infty)"));
+  EXPECT_FALSE(same("-2\\le x\\le 8", "[-2,7]"));
+  EXPECT_FALSE(same("x\\le -2", "[-2,\\infty)"));
+  EXPECT_FALSE(same("x<3", "(-\\infty,3)\\cup(4,5)"));
+  // Not an interval: a chain that turns, a relation of two variables or of none, \ne, =.
+  EXPECT_FALSE(same("1<x>0", "(1,\\infty)"));
+  EXPECT_FALSE(same("x<y", "(-\\infty,y)"));
+  EXPECT_FALSE(same("1<3", "(1,3)"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x=3", "[3,3]"));
+  // "(1,3)" as a reference may be the point (1,3): an inequality does not equal it.
+  EXPECT_FALSE(same("1<x<3", "(1,3)"));
+}
+
 TEST(AnswerEquivalence, AnAssignmentBeforeARelationIsPartOfTheAnswer) {
   // "x=y<3" also says x = y: the x= is no variable name to strip (it scored 1 vs y<3).
   EXPECT_FALSE(same("x=y<3", "y<3"));
