@@ -381,6 +381,18 @@ TEST(AnswerEquivalence, AFlippedRelationIsTheSameStatement) {
   EXPECT_FALSE(same("1\\le x\\le 3", "1\\ge x\\ge 3"));  // reversed sides, same relations
 }
 
+TEST(AnswerEquivalence, ANegatedOrderIsTheOppositeOrder) {
+  EXPECT_TRUE(same("x\\not<3", "x\\ge 3"));
+  EXPECT_TRUE(same("x\\nleq 3", "x>3"));
+  EXPECT_TRUE(same("x\\ngeq 3", "3>x"));
+  EXPECT_TRUE(same("x\\ngtr 3", "(-\\infty,3]"));
+  EXPECT_FALSE(same("x\\not<3", "x<3"));
+  EXPECT_FALSE(same("x\\not<3", "x>3"));
+  EXPECT_FALSE(same("x\\nleq 3", "x\\le 3"));
+  EXPECT_FALSE(same("x\\nleq 3", "x\\ge 3"));
+  EXPECT_FALSE(same("x\\lneq 3", "x<3"));  // no rewriting of what has no real-ordered reading
+}
+
 TEST(AnswerEquivalence, AnIntervalIsTheInequalityInOneVariable) {
   // Each end as the relation says it: \le and \ge close it, < and > leave it open, a
   // missing side is infinite; either side may be the response.
