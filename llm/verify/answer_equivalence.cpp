@@ -615,6 +615,24 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
   return {true, fmt::format("{} of {} equal in some order", what, as.size())};
 }
 
+// "x>1,000" splits as the list "x>1", "000"; it is one relation with the number 1000
+// where the rule for a bare number would read 1000: each comma inside a side written
+// with thousands separators (any other comma, "x=1,2", "x>1,00", keeps the list), and
+// only against one answer, a scalar or a tuple (against a list it stays a list). A comma
+// with a space ("x>1, 000") is always a list: the normaliser keeps that space.
+bool thousands_relation_against_one_answer(const Structured& st, std::string_view s, const Structured& other) {
+  if (st.shape != Shape::kList || (other.shape != Shape::kScalar && other.shape != Shape::kTuple)) return false;
+  const RelationChain chain = split_relations(s);
+  if (chain.relations.empty()) return false;
+  bool thousands = false;
+  for (const std::string& side : chain.sides) {
+    if (side.find(',') == std::string::npos) continue;
+    if (!has_thousands_separators(side)) return false;
+    thousands = true;
+  }
+  return thousands;
+}
+
 // Ordered, with the same brackets: "(1,2)" is not "[1,2]", which as intervals differ.
 Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int depth, double decimal_tolerance) {
   if (sa.open != sb.open || sa.close != sb.close) {
@@ -678,9 +696,11 @@ bool written_as_membership(std::string_view s) {
 
 Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, double decimal_tolerance) {
   if (a_in == b_in) return {true, fmt::format("same text '{}'", a_in)};
-  const std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
+  std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
   if (depth > 8) return {false, "nested too deeply (limit 8)"};
-  const Structured sa = structure_of(a), sb = structure_of(b);
+  Structured sa = structure_of(a), sb = structure_of(b);
+  if (thousands_relation_against_one_answer(sa, a, sb)) sa = structure_of(a = without_commas(a));
+  if (thousands_relation_against_one_answer(sb, b, sa)) sb = structure_of(b = without_commas(b));
   // "1,000" is a list to the eye of structure_of; against a single number it is a
   // number with thousands separators. Against a list ("100,200" vs "200,100") it stays
   // a list.

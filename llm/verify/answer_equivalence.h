@@ -4,7 +4,9 @@
 // is the list 1, 000 (so "100,200" and "200,100" are the same two answers). A comma
 // followed by a space ("100, 200", kept so by normalize_answer) is always a list. The
 // LaTeX separators "10,\!080" (MATH's), "1\,000" and "1{,}000" reach here as 10080 and
-// 1000: one number, never a list.
+// 1000: one number, never a list. A relation reads its sides alike: "x>1,000" against one
+// answer (a scalar or an interval) is "x>1000", if every comma sits in a side written with
+// thousands separators ("x=1,2" and "x>1,00" stay lists).
 //
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals

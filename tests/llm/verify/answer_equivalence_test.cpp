@@ -439,6 +439,22 @@ TEST(AnswerEquivalence, AnIntervalKeepsItsEndsAndItsBounds) {
   EXPECT_FALSE(same("1<x<3", "(1,3)"));
 }
 
+TEST(AnswerEquivalence, ThousandsInsideARelationAgainstOneAnswer) {
+  // As for a bare number: against one answer (not a list) a side written as thousands is
+  // that number; a comma with a space, or a side that is no thousands, stays a list.
+  EXPECT_TRUE(same("x>1,000", "x>1000"));
+  EXPECT_TRUE(same("x>1000", "x>1,000"));
+  EXPECT_TRUE(same("1,000<x\\le 2,500", "1000<x\\le2500"));
+  EXPECT_TRUE(same("x>1,000", "(1000,\\infty)"));
+  EXPECT_TRUE(same("n\\ge 10,000", "n\\ge 10^4"));
+  EXPECT_FALSE(same("x>1,000", "x>100"));
+  EXPECT_FALSE(same("x>1,000", "x>1001"));
+  EXPECT_FALSE(same("x>1, 000", "x>1000"));  // a comma and a space: two answers
+  EXPECT_FALSE(same("x>1,00", "x>100"));     // no group of three
+  EXPECT_FALSE(same("x=1,2", "x=12"));
+  EXPECT_TRUE(same("x=1,2", "2,1"));  // a list against a list, as before
+}
+
 TEST(AnswerEquivalence, AnAssignmentBeforeARelationIsPartOfTheAnswer) {
   // "x=y<3" also says x = y: the x= is no variable name to strip (it scored 1 vs y<3).
   EXPECT_FALSE(same("x=y<3", "y<3"));
