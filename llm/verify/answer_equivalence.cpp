@@ -487,7 +487,12 @@ bool is_interval(const Structured& st) {
 // is: "-2\le x<7" is [-2,7), "x<3" (or "3>x") is (-\infty,3), "x\ge 1" is [1,\infty).
 // nullopt for anything else: \ne and = (no one interval), a chain that turns (1<x>0),
 // bounds that are not numbers (x<y) or no variable (1<3).
-std::optional<Structured> interval_of_inequality(std::string_view s) {
+struct InequalityInterval {
+  Structured interval;
+  std::string variable;
+};
+
+std::optional<InequalityInterval> interval_of_inequality(std::string_view s) {
   RelationChain chain = split_relations(s);
   const auto increasing = [](Relation r) { return r == Relation::kLess || r == Relation::kLessEqual; };
   const auto decreasing = [](Relation r) { return r == Relation::kGreater || r == Relation::kGreaterEqual; };
@@ -501,22 +506,25 @@ std::optional<Structured> interval_of_inequality(std::string_view s) {
   // Now lower < x < upper, lower < x or x < upper.
   const auto open_if = [](Relation r) { return r == Relation::kLess; };
   Structured interval{Shape::kTuple, '(', ')', {"-\\infty", "\\infty"}};
+  std::string variable;
   if (chain.relations.size() == 2) {
-    if (!is_interval_variable(chain.sides[1])) return std::nullopt;
+    variable = chain.sides[1];
     interval.elements = {chain.sides[0], chain.sides[2]};
     interval.open = open_if(chain.relations[0]) ? '(' : '[';
     interval.close = open_if(chain.relations[1]) ? ')' : ']';
   } else if (is_interval_variable(chain.sides[0])) {
+    variable = chain.sides[0];
     interval.elements[1] = chain.sides[1];
     interval.close = open_if(chain.relations[0]) ? ')' : ']';
-  } else if (is_interval_variable(chain.sides[1])) {
+  } else {
+    variable = chain.sides[1];
     interval.elements[0] = chain.sides[0];
     interval.open = open_if(chain.relations[0]) ? '(' : '[';
-  } else {
+  }
+  if (!is_interval_variable(variable) || !is_bound(interval.elements[0]) || !is_bound(interval.elements[1])) {
     return std::nullopt;
   }
-  if (!is_bound(interval.elements[0]) || !is_bound(interval.elements[1])) return std::nullopt;
-  return interval;
+  return InequalityInterval{std::move(interval), std::move(variable)};
 }
 
 // `a` is the response's, `b` the reference's (only the decimal tolerance tells them apart).
@@ -649,6 +657,27 @@ Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int de
   return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
 }
 
+// +\infty is \infty: an interval's written ends, not values to evaluate.
+Structured with_plain_infinity(Structured st) {
+  for (std::string& e : st.elements) {
+    if (e == "+\\infty") e = "\\infty";
+  }
+  return st;
+}
+
+Equivalence intervals_equivalent(const Structured& x, const Structured& y, int depth, double decimal_tolerance) {
+  Equivalence e = tuples_equivalent(with_plain_infinity(x), with_plain_infinity(y), depth, decimal_tolerance);
+  e.how = fmt::format("interval {}{},{}{} vs {}{},{}{}: {}", x.open, x.elements[0], x.elements[1], x.close, y.open,
+                      y.elements[0], y.elements[1], y.close, e.how);
+  return e;
+}
+
+std::optional<Structured> interval_of_scalar(const Structured& st) {
+  if (st.shape != Shape::kScalar) return std::nullopt;
+  if (auto found = interval_of_inequality(st.elements.front())) return std::move(found->interval);
+  return std::nullopt;
+}
+
 // An interval against an inequality in one variable (-2\le x\le 7 vs [-2,7], x<3 vs
 // (-\infty,3)): compared as intervals, ends and brackets exactly. A reference "(a,b)" with
 // finite ends may be the point (a,b), so an inequality does not equal it unless the
@@ -656,28 +685,12 @@ Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int de
 // reference is one. nullopt when the pair is not an interval and an inequality.
 std::optional<Equivalence> interval_against_inequality(const Structured& sa, const Structured& sb, bool b_is_membership,
                                                        int depth, double decimal_tolerance) {
-  const auto inequality = [](const Structured& st) {
-    return st.shape == Shape::kScalar ? interval_of_inequality(st.elements.front()) : std::nullopt;
-  };
-  // +\infty is \infty: an interval's written ends, not values to evaluate.
-  const auto plain_infinity = [](Structured st) {
-    for (std::string& e : st.elements) {
-      if (e == "+\\infty") e = "\\infty";
-    }
-    return st;
-  };
-  const auto compared = [&](const Structured& x, const Structured& y) {
-    Equivalence e = tuples_equivalent(plain_infinity(x), plain_infinity(y), depth, decimal_tolerance);
-    e.how = fmt::format("interval {}{},{}{} vs {}{},{}{}: {}", x.open, x.elements[0], x.elements[1], x.close, y.open,
-                        y.elements[0], y.elements[1], y.close, e.how);
-    return e;
-  };
   if (is_interval(sa)) {
-    if (const auto ib = inequality(sb)) return compared(sa, *ib);
+    if (const auto ib = interval_of_scalar(sb)) return intervals_equivalent(sa, *ib, depth, decimal_tolerance);
     return std::nullopt;
   }
   if (!is_interval(sb)) return std::nullopt;
-  const auto ia = inequality(sa);
+  const auto ia = interval_of_scalar(sa);
   if (!ia) return std::nullopt;
   const bool may_be_a_point = sb.open == '(' && sb.close == ')' && !b_is_membership && !is_infinity(sb.elements[0]) &&
                               !is_infinity(sb.elements[1]);
@@ -685,7 +698,83 @@ std::optional<Equivalence> interval_against_inequality(const Structured& sa, con
     return Equivalence{false,
                        fmt::format("an inequality vs '({},{})', which may be a point", sb.elements[0], sb.elements[1])};
   }
-  return compared(*ia, sb);
+  return intervals_equivalent(*ia, sb, depth, decimal_tolerance);
+}
+
+// "x<1orx>2", as "x<1 \text{ or } x>2" normalises, at each "or" outside brackets that follows
+// no letter (so the letters of \lfloor or \lor are no "or").
+std::vector<std::string> split_at_or(std::string_view s) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    if (is_open(s[i])) ++depth;
+    if (is_close(s[i])) --depth;
+    if (depth == 0 && i > 0 && s.substr(i, 2) == "or" && !std::isalpha(static_cast<unsigned char>(s[i - 1]))) {
+      parts.emplace_back(trim(s.substr(start, i - start)));
+      start = i + 2;
+      ++i;
+    }
+  }
+  parts.emplace_back(trim(s.substr(start)));
+  return parts;
+}
+
+// The intervals of inequalities in one variable joined by "or" ("x<1orx>2" is (-\infty,1)
+// and (2,\infty)); nullopt unless every part is one, all in the same variable.
+std::optional<std::vector<Structured>> intervals_of_alternatives(std::string_view s) {
+  const std::vector<std::string> parts = split_at_or(s);
+  if (parts.size() < 2) return std::nullopt;
+  std::vector<Structured> intervals;
+  std::string variable;
+  for (const std::string& part : parts) {
+    auto found = interval_of_inequality(part);
+    if (!found || (!variable.empty() && found->variable != variable)) return std::nullopt;
+    variable = found->variable;
+    intervals.push_back(std::move(found->interval));
+  }
+  return intervals;
+}
+
+std::optional<std::vector<Structured>> intervals_of_union(const Structured& st) {
+  if (st.shape != Shape::kUnion) return std::nullopt;
+  std::vector<Structured> intervals;
+  for (const std::string& element : st.elements) {
+    intervals.push_back(structure_of(element));
+    if (!is_interval(intervals.back())) return std::nullopt;
+  }
+  return intervals;
+}
+
+// A union of intervals against inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs
+// x<1 \text{ or } x>2): the intervals in any order, each with its ends exactly. nullopt
+// unless one side is a union of intervals and the other such alternatives.
+std::optional<Equivalence> union_against_alternatives(const Structured& sa, const Structured& sb, int depth,
+                                                      double decimal_tolerance) {
+  const auto intervals_of_or = [](const Structured& st) {
+    return st.shape == Shape::kScalar ? intervals_of_alternatives(st.elements.front()) : std::nullopt;
+  };
+  auto as = intervals_of_union(sa), bs = intervals_of_or(sb);
+  if (!as || !bs) {
+    as = intervals_of_or(sa);
+    bs = intervals_of_union(sb);
+  }
+  if (!as || !bs) return std::nullopt;
+  if (as->size() != bs->size()) {
+    return Equivalence{false, fmt::format("union of {} vs {} intervals", as->size(), bs->size())};
+  }
+  std::vector<bool> used(bs->size(), false);
+  for (const Structured& a : *as) {
+    bool found = false;
+    for (std::size_t j = 0; j < bs->size() && !found; ++j) {
+      if (!used[j] && intervals_equivalent(a, (*bs)[j], depth, decimal_tolerance).equal) used[j] = found = true;
+    }
+    if (!found) {
+      return Equivalence{false, fmt::format("union: the interval {}{},{}{} has no match", a.open, a.elements[0],
+                                            a.elements[1], a.close)};
+    }
+  }
+  return Equivalence{true, fmt::format("union of {} intervals equal in some order", as->size())};
 }
 
 // "x\in(1,3)": the brackets then hold a set, not the coordinates of a point.
@@ -721,6 +810,7 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   if (auto interval = interval_against_inequality(sa, sb, written_as_membership(b_in), depth, decimal_tolerance)) {
     return *interval;
   }
+  if (auto union_ = union_against_alternatives(sa, sb, depth, decimal_tolerance)) return *union_;
   if (sa.shape != Shape::kScalar || sb.shape != Shape::kScalar) {
     return {false, fmt::format("shapes differ: '{}' vs '{}'", a, b)};
   }

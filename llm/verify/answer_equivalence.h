@@ -19,6 +19,8 @@
 // an inequality in one variable with numeric bounds against an interval is the interval it
 // describes ("-2\le x<7" is "[-2,7)", "x<3" is "(-\infty,3)"), brackets compared exactly, but
 // not against a reference "(a,b)" with finite ends, which may be a point ("x\in(a,b)" is a set);
+// a union of intervals against such inequalities joined by "or" ("x<1 \text{ or } x>2" is
+// "(-\infty,1)\cup(2,\infty)") compares the intervals in any order;
 // if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic

@@ -439,6 +439,22 @@ TEST(AnswerEquivalence, AnIntervalKeepsItsEndsAndItsBounds) {
   EXPECT_FALSE(same("1<x<3", "(1,3)"));
 }
 
+TEST(AnswerEquivalence, AUnionOfIntervalsIsInequalitiesJoinedByOr) {
+  EXPECT_TRUE(same("x<1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,1)\\cup(2,\\infty)", "x<1 \\text{ or } x>2"));
+  EXPECT_TRUE(same("x>2\\text{ or }x<1", "(-\\infty,1)\\cup(2,\\infty)"));  // in any order
+  EXPECT_TRUE(same("x \\le -2 \\text{ or } 1 < x \\le 3", "(-\\infty,-2]\\cup(1,3]"));
+  EXPECT_TRUE(same("x<\\pi\\text{ or }x>4", "(-\\infty,\\pi)\\cup(4,\\infty)"));
+  EXPECT_TRUE(same("2<x<12 \\text{ or } 12<x<102", "(2,12) \\cup (12,102)"));  // MATH-500's reference
+  EXPECT_FALSE(same("x\\le 1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1 \\text{ or } x>3", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1 \\text{ or } y>2", "(-\\infty,1)\\cup(2,\\infty)"));  // two variables
+  EXPECT_FALSE(same("x<1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)\\cup(5,6)"));
+  EXPECT_FALSE(same("x<1 \\text{ and } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1 \\text{ or } x>2", "(-\\infty, 0) \\cup\\{1\\}"));
+}
+
 TEST(AnswerEquivalence, ThousandsInsideARelationAgainstOneAnswer) {
   // As for a bare number: against one answer (not a list) a side written as thousands is
   // that number; a comma with a space, or a side that is no thousands, stays a list.
