@@ -466,6 +466,67 @@ std::optional<Equivalence> relations_equivalent(std::string_view a, std::string_
   return Equivalence{false, fmt::format("relations differ: {} vs {}", describe(ra), describe(rb))};
 }
 
+bool is_infinity(std::string_view side) { return side == "\\infty" || side == "+\\infty" || side == "-\\infty"; }
+
+// A side an interval can end at: a number, or infinity (its sign is the tuple's business).
+bool is_bound(std::string_view side) { return is_infinity(side) || evaluate_number(side).has_value(); }
+
+// The one variable of an interval's inequality: a letter or a Greek letter, maybe with a
+// subscript; not a constant such as \pi or e.
+bool is_interval_variable(std::string_view side) {
+  static const Pcre2Regex variable(R"(^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$)");
+  return variable.matches_whole(side) && !is_bound(side);
+}
+
+bool is_interval(const Structured& st) {
+  return st.shape == Shape::kTuple && st.elements.size() == 2 && (st.open == '(' || st.open == '[') &&
+         (st.close == ')' || st.close == ']');
+}
+
+// The interval an inequality in one variable describes, written as an interval answer
+// is: "-2\le x<7" is [-2,7), "x<3" (or "3>x") is (-\infty,3), "x\ge 1" is [1,\infty).
+// nullopt for anything else: \ne and = (no one interval), a chain that turns (1<x>0),
+// bounds that are not numbers (x<y) or no variable (1<3).
+struct InequalityInterval {
+  Structured interval;
+  std::string variable;
+};
+
+std::optional<InequalityInterval> interval_of_inequality(std::string_view s) {
+  RelationChain chain = split_relations(s);
+  const auto increasing = [](Relation r) { return r == Relation::kLess || r == Relation::kLessEqual; };
+  const auto decreasing = [](Relation r) { return r == Relation::kGreater || r == Relation::kGreaterEqual; };
+  if (chain.relations.empty() || chain.relations.size() > 2) return std::nullopt;
+  if (std::all_of(chain.relations.begin(), chain.relations.end(), decreasing)) {
+    std::reverse(chain.sides.begin(), chain.sides.end());
+    std::reverse(chain.relations.begin(), chain.relations.end());
+    for (Relation& r : chain.relations) r = mirrored(r);
+  }
+  if (!std::all_of(chain.relations.begin(), chain.relations.end(), increasing)) return std::nullopt;
+  // Now lower < x < upper, lower < x or x < upper.
+  const auto open_if = [](Relation r) { return r == Relation::kLess; };
+  Structured interval{Shape::kTuple, '(', ')', {"-\\infty", "\\infty"}};
+  std::string variable;
+  if (chain.relations.size() == 2) {
+    variable = chain.sides[1];
+    interval.elements = {chain.sides[0], chain.sides[2]};
+    interval.open = open_if(chain.relations[0]) ? '(' : '[';
+    interval.close = open_if(chain.relations[1]) ? ')' : ']';
+  } else if (is_interval_variable(chain.sides[0])) {
+    variable = chain.sides[0];
+    interval.elements[1] = chain.sides[1];
+    interval.close = open_if(chain.relations[0]) ? ')' : ']';
+  } else {
+    variable = chain.sides[1];
+    interval.elements[0] = chain.sides[0];
+    interval.open = open_if(chain.relations[0]) ? '(' : '[';
+  }
+  if (!is_interval_variable(variable) || !is_bound(interval.elements[0]) || !is_bound(interval.elements[1])) {
+    return std::nullopt;
+  }
+  return InequalityInterval{std::move(interval), std::move(variable)};
+}
+
 // `a` is the response's, `b` the reference's (only the decimal tolerance tells them apart).
 Equivalence scalars_equivalent(std::string_view a_in, std::string_view b_in, double decimal_relative_tolerance) {
   const std::string a0 = strip_variable_prefix(a_in), b0 = strip_variable_prefix(b_in);
@@ -562,11 +623,173 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
   return {true, fmt::format("{} of {} equal in some order", what, as.size())};
 }
 
+// "x>1,000" splits as the list "x>1", "000"; it is one relation with the number 1000
+// where the rule for a bare number would read 1000: each comma inside a side written
+// with thousands separators (any other comma, "x=1,2", "x>1,00", keeps the list), and
+// only against one answer, a scalar or a tuple (against a list it stays a list). A comma
+// with a space ("x>1, 000") is always a list: the normaliser keeps that space.
+bool thousands_relation_against_one_answer(const Structured& st, std::string_view s, const Structured& other) {
+  if (st.shape != Shape::kList || (other.shape != Shape::kScalar && other.shape != Shape::kTuple)) return false;
+  const RelationChain chain = split_relations(s);
+  if (chain.relations.empty()) return false;
+  bool thousands = false;
+  for (const std::string& side : chain.sides) {
+    if (side.find(',') == std::string::npos) continue;
+    if (!has_thousands_separators(side)) return false;
+    thousands = true;
+  }
+  return thousands;
+}
+
+// Ordered, with the same brackets: "(1,2)" is not "[1,2]", which as intervals differ.
+Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int depth, double decimal_tolerance) {
+  if (sa.open != sb.open || sa.close != sb.close) {
+    return {false, fmt::format("brackets differ: {}..{} vs {}..{}", sa.open, sa.close, sb.open, sb.close)};
+  }
+  if (sa.elements.size() != sb.elements.size()) {
+    return {false, fmt::format("tuple: {} vs {} elements", sa.elements.size(), sb.elements.size())};
+  }
+  for (std::size_t i = 0; i < sa.elements.size(); ++i) {
+    if (!equivalent(sa.elements[i], sb.elements[i], depth + 1, decimal_tolerance).equal) {
+      return {false, fmt::format("tuple: element {} differs ('{}' vs '{}')", i + 1, sa.elements[i], sb.elements[i])};
+    }
+  }
+  return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
+}
+
+// +\infty is \infty: an interval's written ends, not values to evaluate.
+Structured with_plain_infinity(Structured st) {
+  for (std::string& e : st.elements) {
+    if (e == "+\\infty") e = "\\infty";
+  }
+  return st;
+}
+
+Equivalence intervals_equivalent(const Structured& x, const Structured& y, int depth, double decimal_tolerance) {
+  Equivalence e = tuples_equivalent(with_plain_infinity(x), with_plain_infinity(y), depth, decimal_tolerance);
+  e.how = fmt::format("interval {}{},{}{} vs {}{},{}{}: {}", x.open, x.elements[0], x.elements[1], x.close, y.open,
+                      y.elements[0], y.elements[1], y.close, e.how);
+  return e;
+}
+
+std::optional<Structured> interval_of_scalar(const Structured& st) {
+  if (st.shape != Shape::kScalar) return std::nullopt;
+  if (auto found = interval_of_inequality(st.elements.front())) return std::move(found->interval);
+  return std::nullopt;
+}
+
+// An interval against an inequality in one variable (-2\le x\le 7 vs [-2,7], x<3 vs
+// (-\infty,3)): compared as intervals, ends and brackets exactly. A reference "(a,b)" with
+// finite ends may be the point (a,b), so an inequality does not equal it unless the
+// reference says it is a set (x\in(a,b)); an interval answer against an inequality
+// reference is one. nullopt when the pair is not an interval and an inequality.
+std::optional<Equivalence> interval_against_inequality(const Structured& sa, const Structured& sb, bool b_is_membership,
+                                                       int depth, double decimal_tolerance) {
+  if (is_interval(sa)) {
+    if (const auto ib = interval_of_scalar(sb)) return intervals_equivalent(sa, *ib, depth, decimal_tolerance);
+    return std::nullopt;
+  }
+  if (!is_interval(sb)) return std::nullopt;
+  const auto ia = interval_of_scalar(sa);
+  if (!ia) return std::nullopt;
+  const bool may_be_a_point = sb.open == '(' && sb.close == ')' && !b_is_membership && !is_infinity(sb.elements[0]) &&
+                              !is_infinity(sb.elements[1]);
+  if (may_be_a_point) {
+    return Equivalence{false,
+                       fmt::format("an inequality vs '({},{})', which may be a point", sb.elements[0], sb.elements[1])};
+  }
+  return intervals_equivalent(*ia, sb, depth, decimal_tolerance);
+}
+
+// "x<1orx>2", as "x<1 \text{ or } x>2" normalises, at each "or" outside brackets that follows
+// no letter (so the letters of \lfloor or \lor are no "or").
+std::vector<std::string> split_at_or(std::string_view s) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    if (is_open(s[i])) ++depth;
+    if (is_close(s[i])) --depth;
+    if (depth == 0 && i > 0 && s.substr(i, 2) == "or" && !std::isalpha(static_cast<unsigned char>(s[i - 1]))) {
+      parts.emplace_back(trim(s.substr(start, i - start)));
+      start = i + 2;
+      ++i;
+    }
+  }
+  parts.emplace_back(trim(s.substr(start)));
+  return parts;
+}
+
+// The intervals of inequalities in one variable joined by "or" ("x<1orx>2" is (-\infty,1)
+// and (2,\infty)); nullopt unless every part is one, all in the same variable.
+std::optional<std::vector<Structured>> intervals_of_alternatives(std::string_view s) {
+  const std::vector<std::string> parts = split_at_or(s);
+  if (parts.size() < 2) return std::nullopt;
+  std::vector<Structured> intervals;
+  std::string variable;
+  for (const std::string& part : parts) {
+    auto found = interval_of_inequality(part);
+    if (!found || (!variable.empty() && found->variable != variable)) return std::nullopt;
+    variable = found->variable;
+    intervals.push_back(std::move(found->interval));
+  }
+  return intervals;
+}
+
+std::optional<std::vector<Structured>> intervals_of_union(const Structured& st) {
+  if (st.shape != Shape::kUnion) return std::nullopt;
+  std::vector<Structured> intervals;
+  for (const std::string& element : st.elements) {
+    intervals.push_back(structure_of(element));
+    if (!is_interval(intervals.back())) return std::nullopt;
+  }
+  return intervals;
+}
+
+// A union of intervals against inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs
+// x<1 \text{ or } x>2): the intervals in any order, each with its ends exactly. nullopt
+// unless one side is a union of intervals and the other such alternatives.
+std::optional<Equivalence> union_against_alternatives(const Structured& sa, const Structured& sb, int depth,
+                                                      double decimal_tolerance) {
+  const auto intervals_of_or = [](const Structured& st) {
+    return st.shape == Shape::kScalar ? intervals_of_alternatives(st.elements.front()) : std::nullopt;
+  };
+  auto as = intervals_of_union(sa), bs = intervals_of_or(sb);
+  if (!as || !bs) {
+    as = intervals_of_or(sa);
+    bs = intervals_of_union(sb);
+  }
+  if (!as || !bs) return std::nullopt;
+  if (as->size() != bs->size()) {
+    return Equivalence{false, fmt::format("union of {} vs {} intervals", as->size(), bs->size())};
+  }
+  std::vector<bool> used(bs->size(), false);
+  for (const Structured& a : *as) {
+    bool found = false;
+    for (std::size_t j = 0; j < bs->size() && !found; ++j) {
+      if (!used[j] && intervals_equivalent(a, (*bs)[j], depth, decimal_tolerance).equal) used[j] = found = true;
+    }
+    if (!found) {
+      return Equivalence{false, fmt::format("union: the interval {}{},{}{} has no match", a.open, a.elements[0],
+                                            a.elements[1], a.close)};
+    }
+  }
+  return Equivalence{true, fmt::format("union of {} intervals equal in some order", as->size())};
+}
+
+// "x\in(1,3)": the brackets then hold a set, not the coordinates of a point.
+bool written_as_membership(std::string_view s) {
+  const std::string value = strip_variable_prefix(s);
+  return value.size() < s.size() && s.substr(0, s.size() - value.size()).ends_with("\\in");
+}
+
 Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, double decimal_tolerance) {
   if (a_in == b_in) return {true, fmt::format("same text '{}'", a_in)};
-  const std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
+  std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
   if (depth > 8) return {false, "nested too deeply (limit 8)"};
-  const Structured sa = structure_of(a), sb = structure_of(b);
+  Structured sa = structure_of(a), sb = structure_of(b);
+  if (thousands_relation_against_one_answer(sa, a, sb)) sa = structure_of(a = without_commas(a));
+  if (thousands_relation_against_one_answer(sb, b, sa)) sb = structure_of(b = without_commas(b));
   // "1,000" is a list to the eye of structure_of; against a single number it is a
   // number with thousands separators. Against a list ("100,200" vs "200,100") it stays
   // a list.
@@ -582,20 +805,12 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   if (sa.shape == Shape::kUnion && sb.shape == Shape::kUnion) {
     return multiset_equivalent(sa.elements, sb.elements, depth, "union", decimal_tolerance);
   }
-  if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple) {
-    if (sa.open != sb.open || sa.close != sb.close) {
-      return {false, fmt::format("brackets differ: {}..{} vs {}..{}", sa.open, sa.close, sb.open, sb.close)};
-    }
-    if (sa.elements.size() != sb.elements.size()) {
-      return {false, fmt::format("tuple: {} vs {} elements", sa.elements.size(), sb.elements.size())};
-    }
-    for (std::size_t i = 0; i < sa.elements.size(); ++i) {
-      if (!equivalent(sa.elements[i], sb.elements[i], depth + 1, decimal_tolerance).equal) {
-        return {false, fmt::format("tuple: element {} differs ('{}' vs '{}')", i + 1, sa.elements[i], sb.elements[i])};
-      }
-    }
-    return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
+  if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple)
+    return tuples_equivalent(sa, sb, depth, decimal_tolerance);
+  if (auto interval = interval_against_inequality(sa, sb, written_as_membership(b_in), depth, decimal_tolerance)) {
+    return *interval;
   }
+  if (auto union_ = union_against_alternatives(sa, sb, depth, decimal_tolerance)) return *union_;
   if (sa.shape != Shape::kScalar || sb.shape != Shape::kScalar) {
     return {false, fmt::format("shapes differ: '{}' vs '{}'", a, b)};
   }

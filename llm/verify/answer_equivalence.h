@@ -4,7 +4,9 @@
 // is the list 1, 000 (so "100,200" and "200,100" are the same two answers). A comma
 // followed by a space ("100, 200", kept so by normalize_answer) is always a list. The
 // LaTeX separators "10,\!080" (MATH's), "1\,000" and "1{,}000" reach here as 10080 and
-// 1000: one number, never a list.
+// 1000: one number, never a list. A relation reads its sides alike: "x>1,000" against one
+// answer (a scalar or an interval) is "x>1000", if every comma sits in a side written with
+// thousands separators ("x=1,2" and "x>1,00" stay lists).
 //
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals
@@ -14,6 +16,11 @@
 // "x=3" is "3"; an inequality (<, >, \le, \ge, \ne, possibly chained, also with =) is
 // compared as a relation, never as a value: the same relations with equivalent sides, or
 // for a single relation the mirrored one with its sides swapped ("3\ge x" is "x\le 3");
+// an inequality in one variable with numeric bounds against an interval is the interval it
+// describes ("-2\le x<7" is "[-2,7)", "x<3" is "(-\infty,3)"), brackets compared exactly, but
+// not against a reference "(a,b)" with finite ends, which may be a point ("x\in(a,b)" is a set);
+// a union of intervals against such inequalities joined by "or" ("x<1 \text{ or } x>2" is
+// "(-\infty,1)\cup(2,\infty)") compares the intervals in any order;
 // if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic

@@ -60,6 +60,22 @@ bool ends_with_control_word(const std::string& s, std::size_t end) {
   return k < end && k > 0 && s[k - 1] == '\\';
 }
 
+// A negated order reads as the opposite order, as it does for real numbers (which the
+// answers compare): \not< and \nless are \ge, \not> and \ngtr \le, \not\le and \nleq (and
+// its slanted forms) >, \not\ge and \ngeq <. Runs on the canonical spellings, so \not\leq
+// and \not\lt are covered. Negations without a real-ordered reading (\lneq, \nsubseteq,
+// \not\equiv, \nlessgtr) stay as written, and the evaluator stops at them.
+void negated_orders(std::string& s) {
+  static const Pcre2Regex not_less(R"(\\not\s*<|\\nless(?![A-Za-z]))");
+  static const Pcre2Regex not_greater(R"(\\not\s*>|\\ngtr(?![A-Za-z]))");
+  static const Pcre2Regex not_less_equal(R"(\\not\s*\\le(?![A-Za-z])|\\nleq(?:slant|q)?(?![A-Za-z]))");
+  static const Pcre2Regex not_greater_equal(R"(\\not\s*\\ge(?![A-Za-z])|\\ngeq(?:slant|q)?(?![A-Za-z]))");
+  s = not_less.replace_all(s, "\\ge ");
+  s = not_greater.replace_all(s, "\\le ");
+  s = not_less_equal.replace_all(s, ">");
+  s = not_greater_equal.replace_all(s, "<");
+}
+
 // The spellings of a relation become one: \le (\leq \leqslant \leqq <=), \ge (\geq
 // \geqslant \geqq >=), \ne (\neq \not= !=), < (\lt) and > (\gt); Unicode ≤ ≥ ≠ ⩽ ⩾
 // are mapped before. Whole control words only: \neg, \newline, \lesssim, \leftarrow,
@@ -87,6 +103,7 @@ void canonical_relations(std::string& s) {
   s = ascii_less_equal.replace_all(s, "\\le ");
   s = ascii_greater_equal.replace_all(s, "\\ge ");
   s = ascii_not_equal.replace_all(s, "\\ne ");
+  negated_orders(s);
 }
 
 // \text{abc} -> abc for each listed command (nested braces kept balanced).
@@ -220,10 +237,13 @@ std::string normalize_answer(std::string_view answer) {
       if (close != std::string::npos) s = s.substr(at + 7, close - at - 7);
     }
   }
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kUnicode = {{
+  // clang-format off
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 16> kUnicode = {{
       {"π", "\\pi "}, {"√", "\\sqrt"}, {"−", "-"}, {"×", "\\times "}, {"·", "\\cdot "},
       {"°", "^\\circ"}, {"∞", "\\infty "}, {"≤", "\\le "}, {"≥", "\\ge "}, {"⩽", "\\le "},
-      {"⩾", "\\ge "}, {"≠", "\\ne "}}};
+      {"⩾", "\\ge "}, {"≠", "\\ne "}, {"≮", "\\nless "}, {"≯", "\\ngtr "}, {"≰", "\\nleq "},
+      {"≱", "\\ngeq "}}};
+  // clang-format on
   for (const auto& [from, to] : kUnicode) replace_all(s, from, to);
   for (char& c : s) {
     if (c == '\n' || c == '\t' || c == '\r') c = ' ';

@@ -15,7 +15,10 @@
 // x\le\text{max} is "x\le max", not the command \lemax), and maps Unicode π, √, −, ×.
 // Relations get one spelling each: \le (\leq, \leqslant, \leqq, ≤, ⩽, <=), \ge (\geq,
 // \geqslant, \geqq, ≥, ⩾, >=), \ne (\neq, \not=, ≠, != but not the factorial 5!=120),
-// < (\lt) and > (\gt); whole control words only (\neg, \lesssim, \leftarrow stay).
+// < (\lt) and > (\gt); whole control words only (\neg, \lesssim, \leftarrow stay). A negated
+// order is the opposite order, as over the reals: \not< and \nless are \ge, \not> and \ngtr
+// \le, \not\le and \nleq (\nleqslant, \nleqq, ≰) are >, \not\ge and \ngeq are <; \lneq,
+// \nsubseteq, \not\equiv have no such reading and stay.
 // "\%" becomes "%" and stays: the equivalence check decides what a percent means.
 #pragma once
 

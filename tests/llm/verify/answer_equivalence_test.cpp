@@ -381,6 +381,96 @@ TEST(AnswerEquivalence, AFlippedRelationIsTheSameStatement) {
   EXPECT_FALSE(same("1\\le x\\le 3", "1\\ge x\\ge 3"));  // reversed sides, same relations
 }
 
+TEST(AnswerEquivalence, ANegatedOrderIsTheOppositeOrder) {
+  EXPECT_TRUE(same("x\\not<3", "x\\ge 3"));
+  EXPECT_TRUE(same("x\\nleq 3", "x>3"));
+  EXPECT_TRUE(same("x\\ngeq 3", "3>x"));
+  EXPECT_TRUE(same("x\\ngtr 3", "(-\\infty,3]"));
+  EXPECT_FALSE(same("x\\not<3", "x<3"));
+  EXPECT_FALSE(same("x\\not<3", "x>3"));
+  EXPECT_FALSE(same("x\\nleq 3", "x\\le 3"));
+  EXPECT_FALSE(same("x\\nleq 3", "x\\ge 3"));
+  EXPECT_FALSE(same("x\\lneq 3", "x<3"));  // no rewriting of what has no real-ordered reading
+}
+
+TEST(AnswerEquivalence, AnIntervalIsTheInequalityInOneVariable) {
+  // Each end as the relation says it: \le and \ge close it, < and > leave it open, a
+  // missing side is infinite; either side may be the response.
+  EXPECT_TRUE(same("-2\\le x\\le 7", "[-2,7]"));
+  EXPECT_TRUE(same("[-2,7]", "-2\\le x\\le 7"));
+  EXPECT_TRUE(same("-2\\le x\\le 7", "x \\in [-2,7]"));  // MATH-500's reference
+  EXPECT_TRUE(same("7\\ge x\\ge -2", "[-2,7]"));
+  EXPECT_TRUE(same("x<3", "(-\\infty,3)"));
+  EXPECT_TRUE(same("(-\\infty,3)", "x<3"));
+  EXPECT_TRUE(same("3>x", "(-\\infty,3)"));
+  EXPECT_TRUE(same("x\\ge 1", "[1,\\infty)"));
+  EXPECT_TRUE(same("1\\le x", "[1,\\infty)"));
+  EXPECT_TRUE(same("x\\le 0", "(-\\infty, 0]"));
+  EXPECT_TRUE(same("x>2", "(2,\\infty)"));
+  EXPECT_TRUE(same("x > 2", "(2,+\\infty)"));
+  EXPECT_TRUE(same("-\\infty<x<3", "(-\\infty,3)"));
+  EXPECT_TRUE(same("x\\in[1,3)", "1\\le x<3"));
+  EXPECT_TRUE(same("1\\le x<3", "x\\in[1,3)"));
+  EXPECT_TRUE(same("x\\in[1,3)", "[1,3)"));
+  EXPECT_TRUE(same("0.6<x\\le\\frac{8}{3}", "\\left(\\frac{3}{5},\\frac{8}{3}\\right]"));
+  // An interval answer against an inequality reference, finite and open at both ends.
+  EXPECT_TRUE(same("(1,3)", "1<x<3"));
+  EXPECT_TRUE(same("1<x<3", "x\\in(1,3)"));
+}
+
+TEST(AnswerEquivalence, AnIntervalKeepsItsEndsAndItsBounds) {
+  EXPECT_FALSE(same("[1,3)", "1\\le x\\le 3"));
+  EXPECT_FALSE(same("1\\le x\\le 3", "[1,3)"));
+  EXPECT_FALSE(same("x<3", "(-\\infty,3]"));
+  EXPECT_FALSE(same("x\\le 3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x>3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x<3", "(3,\\infty)"));
+  EXPECT_FALSE(same("x\\ge 1", "(1,\\infty)"));
+  EXPECT_FALSE(same("-2\\le x\\le 8", "[-2,7]"));
+  EXPECT_FALSE(same("x\\le -2", "[-2,\\infty)"));
+  EXPECT_FALSE(same("x<3", "(-\\infty,3)\\cup(4,5)"));
+  // Not an interval: a chain that turns, a relation of two variables or of none, \ne, =.
+  EXPECT_FALSE(same("1<x>0", "(1,\\infty)"));
+  EXPECT_FALSE(same("x<y", "(-\\infty,y)"));
+  EXPECT_FALSE(same("1<3", "(1,3)"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x=3", "[3,3]"));
+  // "(1,3)" as a reference may be the point (1,3): an inequality does not equal it.
+  EXPECT_FALSE(same("1<x<3", "(1,3)"));
+}
+
+TEST(AnswerEquivalence, AUnionOfIntervalsIsInequalitiesJoinedByOr) {
+  EXPECT_TRUE(same("x<1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,1)\\cup(2,\\infty)", "x<1 \\text{ or } x>2"));
+  EXPECT_TRUE(same("x>2\\text{ or }x<1", "(-\\infty,1)\\cup(2,\\infty)"));  // in any order
+  EXPECT_TRUE(same("x \\le -2 \\text{ or } 1 < x \\le 3", "(-\\infty,-2]\\cup(1,3]"));
+  EXPECT_TRUE(same("x<\\pi\\text{ or }x>4", "(-\\infty,\\pi)\\cup(4,\\infty)"));
+  EXPECT_TRUE(same("2<x<12 \\text{ or } 12<x<102", "(2,12) \\cup (12,102)"));  // MATH-500's reference
+  EXPECT_FALSE(same("x\\le 1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1 \\text{ or } x>3", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1 \\text{ or } y>2", "(-\\infty,1)\\cup(2,\\infty)"));  // two variables
+  EXPECT_FALSE(same("x<1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)\\cup(5,6)"));
+  EXPECT_FALSE(same("x<1 \\text{ and } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("x<1 \\text{ or } x>2", "(-\\infty, 0) \\cup\\{1\\}"));
+}
+
+TEST(AnswerEquivalence, ThousandsInsideARelationAgainstOneAnswer) {
+  // As for a bare number: against one answer (not a list) a side written as thousands is
+  // that number; a comma with a space, or a side that is no thousands, stays a list.
+  EXPECT_TRUE(same("x>1,000", "x>1000"));
+  EXPECT_TRUE(same("x>1000", "x>1,000"));
+  EXPECT_TRUE(same("1,000<x\\le 2,500", "1000<x\\le2500"));
+  EXPECT_TRUE(same("x>1,000", "(1000,\\infty)"));
+  EXPECT_TRUE(same("n\\ge 10,000", "n\\ge 10^4"));
+  EXPECT_FALSE(same("x>1,000", "x>100"));
+  EXPECT_FALSE(same("x>1,000", "x>1001"));
+  EXPECT_FALSE(same("x>1, 000", "x>1000"));  // a comma and a space: two answers
+  EXPECT_FALSE(same("x>1,00", "x>100"));     // no group of three
+  EXPECT_FALSE(same("x=1,2", "x=12"));
+  EXPECT_TRUE(same("x=1,2", "2,1"));  // a list against a list, as before
+}
+
 TEST(AnswerEquivalence, AnAssignmentBeforeARelationIsPartOfTheAnswer) {
   // "x=y<3" also says x = y: the x= is no variable name to strip (it scored 1 vs y<3).
   EXPECT_FALSE(same("x=y<3", "y<3"));

@@ -124,6 +124,33 @@ TEST(LatexNormalizer, RelationsHaveOneSpelling) {
   EXPECT_EQ(normalize_answer("x\\geqslant\\alpha"), "x\\ge\\alpha");
 }
 
+TEST(LatexNormalizer, ANegatedOrderIsTheOppositeOrder) {
+  // Over the reals "not less than" is "at least", and so on.
+  for (const char* s : {"x\\not<3", "x \\not < 3", "x\\not\\lt 3", "x\\nless 3"}) {
+    EXPECT_EQ(normalize_answer(s), "x\\ge3") << s;
+  }
+  for (const char* s : {"x\\not>3", "x\\not\\gt 3", "x\\ngtr 3"}) {
+    EXPECT_EQ(normalize_answer(s), "x\\le3") << s;
+  }
+  for (const char* s : {"x\\not\\le 3", "x\\not\\leq 3", "x\\nleq 3", "x\\nleqslant 3", "x\\nleqq 3", "x\\not<=3"}) {
+    EXPECT_EQ(normalize_answer(s), "x>3") << s;
+  }
+  for (const char* s : {"x\\not\\ge 3", "x\\not\\geqslant 3", "x\\ngeq 3", "x\\ngeqslant 3", "x\\ngeqq 3"}) {
+    EXPECT_EQ(normalize_answer(s), "x<3") << s;
+  }
+  EXPECT_EQ(normalize_answer("x ≮ 3"), "x\\ge3");
+  EXPECT_EQ(normalize_answer("x ≯ 3"), "x\\le3");
+  EXPECT_EQ(normalize_answer("x ≰ 3"), "x>3");
+  EXPECT_EQ(normalize_answer("x ≱ 3"), "x<3");
+  EXPECT_EQ(normalize_answer("x\\nleq y"), "x>y");
+  EXPECT_EQ(normalize_answer("x\\nless y"), "x\\ge y");
+  // Negations without an order of the reals stay as written.
+  EXPECT_EQ(normalize_answer("x\\lneq 3"), "x\\lneq3");
+  EXPECT_EQ(normalize_answer("A\\nsubseteq B"), "A\\nsubseteq B");
+  EXPECT_EQ(normalize_answer("x\\not\\equiv 3"), "x\\not\\equiv3");
+  EXPECT_EQ(normalize_answer("x\\nlessgtr 3"), "x\\nlessgtr3");
+}
+
 TEST(LatexNormalizer, RelationSpellingsAreWholeCommandNames) {
   EXPECT_EQ(normalize_answer("\\neg p"), "\\neg p");
   EXPECT_EQ(normalize_answer("a\\newline b"), "a\\newline b");
