@@ -326,12 +326,13 @@ constexpr const char* kCheckParent = R"PY(
 os.close(_to_child_r)
 os.close(_to_parent_w)
 # Same uid, other process: without this the child could open /proc/<parent>/fd/1 and
-# write a verdict, or ptrace this process.
+# write a verdict, or ptrace this process. Where it cannot be done the check ends with
+# no pass (below, once report() exists), rather than run unguarded.
 try:
     import ctypes
-    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    _undumpable = ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE 0
 except Exception:
-    pass
+    _undumpable = False
 
 def stop_child():
     global _child
@@ -355,6 +356,9 @@ def report(reason):
     sys.stderr.flush()
     os.write(2, ("\n" + MARK + " " + " ".join(str(reason).split())[:300] + "\n").encode())
     os._exit(1)
+
+if not _undumpable:
+    report("harness error: prctl(PR_SET_DUMPABLE, 0) failed, so the program could read or trace the checker")
 
 def child_ended():
     # The child's pipe closed: say how it ended (a signal is passed on, so that the
