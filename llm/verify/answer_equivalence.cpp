@@ -140,7 +140,8 @@ Structured structure_of_written(std::string_view s) {
 }
 
 bool has_thousands_separators(std::string_view s) {
-  static const Pcre2Regex thousands(R"(-?\d{1,3}(,\d{3})+(\.\d+)?%?)");
+  // The first group starts with 1-9: "0,125" is a decimal comma (0.125), not 125.
+  static const Pcre2Regex thousands(R"(-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?%?)");
   return thousands.matches_whole(s);
 }
 
@@ -468,13 +469,20 @@ std::optional<Equivalence> relations_equivalent(std::string_view a, std::string_
 
 bool is_infinity(std::string_view side) { return side == "\\infty" || side == "+\\infty" || side == "-\\infty"; }
 
-// A side an interval can end at: a number, or infinity (its sign is the tuple's business).
-bool is_bound(std::string_view side) { return is_infinity(side) || evaluate_number(side).has_value(); }
+// A side an interval can end at: infinity (its sign is the tuple's business), a number, or
+// a constant the point evaluator reads without variables (e, \ln 2, e^2, \sin 1).
+bool is_bound(std::string_view side) {
+  if (is_infinity(side) || evaluate_number(side).has_value()) return true;
+  const auto at_point = evaluate_at_point(side, 1);
+  return at_point && !at_point->has_variables;
+}
 
 // The one variable of an interval's inequality: a letter or a Greek letter, maybe with a
-// subscript; not a constant such as \pi or e.
+// subscript; not a constant such as \pi or e (e<3 is no interval of e), nor another
+// command (\emptyset<3).
 bool is_interval_variable(std::string_view side) {
-  static const Pcre2Regex variable(R"(^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$)");
+  static const Pcre2Regex variable("^(?:[A-Za-z]|" + std::string(kGreekLetterPattern) +
+                                   R"()(?:_\{?[A-Za-z0-9]+\}?)?$)");
   return variable.matches_whole(side) && !is_bound(side);
 }
 
@@ -642,7 +650,10 @@ bool thousands_relation_against_one_answer(const Structured& st, std::string_vie
 }
 
 // Ordered, with the same brackets: "(1,2)" is not "[1,2]", which as intervals differ.
-Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int depth, double decimal_tolerance) {
+Structured with_plain_infinity(Structured st);
+
+Equivalence tuples_equivalent(const Structured& sa_in, const Structured& sb_in, int depth, double decimal_tolerance) {
+  const Structured sa = with_plain_infinity(sa_in), sb = with_plain_infinity(sb_in);
   if (sa.open != sb.open || sa.close != sb.close) {
     return {false, fmt::format("brackets differ: {}..{} vs {}..{}", sa.open, sa.close, sb.open, sb.close)};
   }
@@ -657,7 +668,8 @@ Equivalence tuples_equivalent(const Structured& sa, const Structured& sb, int de
   return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
 }
 
-// +\infty is \infty: an interval's written ends, not values to evaluate.
+// +\infty is \infty: a tuple's (an interval's) written ends, not values to evaluate:
+// (5,+\infty) is (5,\infty).
 Structured with_plain_infinity(Structured st) {
   for (std::string& e : st.elements) {
     if (e == "+\\infty") e = "\\infty";
@@ -666,7 +678,7 @@ Structured with_plain_infinity(Structured st) {
 }
 
 Equivalence intervals_equivalent(const Structured& x, const Structured& y, int depth, double decimal_tolerance) {
-  Equivalence e = tuples_equivalent(with_plain_infinity(x), with_plain_infinity(y), depth, decimal_tolerance);
+  Equivalence e = tuples_equivalent(x, y, depth, decimal_tolerance);
   e.how = fmt::format("interval {}{},{}{} vs {}{},{}{}: {}", x.open, x.elements[0], x.elements[1], x.close, y.open,
                       y.elements[0], y.elements[1], y.close, e.how);
   return e;

@@ -354,8 +354,9 @@ std::string normalize_answer(std::string_view answer) {
 std::string strip_variable_prefix(std::string_view normalized) {
   // A variable: one letter or a Greek-letter command, optionally subscripted; or a
   // tuple of letters naming a tuple answer, "(x,y)=(1,2)".
-  static const Pcre2Regex prefix(
-      R"(^(?:[A-Za-z]|\\[A-Za-z]+|\([A-Za-z](?:,[A-Za-z])+\))(?:_\{?[A-Za-z0-9]+\}?)?(?:=|\\in)(?!=)(.+)$)");
+  // Other commands are no variable: "\not\in(1,3)" or "\to\in(1,3)" would be (1,3).
+  static const Pcre2Regex prefix("^(?:[A-Za-z]|" + std::string(kGreekLetterPattern) +
+                                 R"(|\([A-Za-z](?:,[A-Za-z])+\))(?:_\{?[A-Za-z0-9]+\}?)?(?:=|\\in)(?!=)(.+)$)");
   const auto m = prefix.find_all(normalized);
   if (m.empty()) return std::string(normalized);
   const std::string rest = m.front().groups[0];

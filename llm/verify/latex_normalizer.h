@@ -33,4 +33,11 @@ std::string normalize_answer(std::string_view answer);
 // "=" or "\in" is dropped. Applied per element of a tuple or list, after normalising.
 std::string strip_variable_prefix(std::string_view normalized);
 
+// A Greek letter as a LaTeX command (\alpha ... \Omega, with the \var forms), a PCRE2
+// group: what a variable named by a command may be.
+inline constexpr std::string_view kGreekLetterPattern =
+    R"(\\(?:alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|lambda|mu|nu|xi|)"
+    R"(omicron|pi|varpi|rho|varrho|sigma|varsigma|tau|upsilon|phi|varphi|chi|psi|omega|Gamma|Delta|Theta|)"
+    R"(Lambda|Xi|Pi|Sigma|Upsilon|Phi|Psi|Omega)(?![A-Za-z]))";
+
 }  // namespace disa::llm::verify

@@ -439,6 +439,52 @@ TEST(AnswerEquivalence, AnIntervalKeepsItsEndsAndItsBounds) {
   EXPECT_FALSE(same("1<x<3", "(1,3)"));
 }
 
+TEST(AnswerEquivalence, ConstantsAreBoundsNotAnIntervalsVariable) {
+  // A review's cases: e and \emptyset were read as the variable (e<3 equalled (-\infty,3)).
+  EXPECT_FALSE(same("e<3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("e>2", "(2,\\infty)"));
+  EXPECT_FALSE(same("\\emptyset<3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("e<1 \\text{ or } e>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  // A constant bound is a bound (these scored 0: only plain numbers were).
+  EXPECT_TRUE(same("x>e", "(e,\\infty)"));
+  EXPECT_TRUE(same("(e,\\infty)", "x>e"));
+  EXPECT_TRUE(same("x>\\ln 2", "(\\ln 2,\\infty)"));
+  EXPECT_TRUE(same("x>e^2", "(e^2,\\infty)"));
+  EXPECT_TRUE(same("\\theta<\\frac{\\pi}{2}", "(-\\infty,\\frac{\\pi}{2})"));
+  EXPECT_FALSE(same("x>e", "(e^2,\\infty)"));
+  EXPECT_FALSE(same("x>\\ln 2", "[\\ln 2,\\infty)"));
+}
+
+TEST(AnswerEquivalence, ADecimalCommaIsNoThousandsSeparator) {
+  // "0,125" is 0.125 written with a decimal comma: it equalled 125, bare and in a relation.
+  EXPECT_FALSE(same("0,125", "125"));
+  EXPECT_FALSE(same("x>0,125", "x>125"));
+  EXPECT_FALSE(same("x>0,125", "(125,\\infty)"));
+  EXPECT_FALSE(same("x<-0,500", "x<-500"));
+  EXPECT_FALSE(same("00,125", "125"));
+  EXPECT_TRUE(same("1,000", "1000"));
+  EXPECT_TRUE(same("x>1,000", "x>1000"));
+  EXPECT_TRUE(same("-12,500", "-12500"));
+}
+
+TEST(AnswerEquivalence, PlusInfinityIsInfinityInEveryInterval) {
+  // It was only on the inequality path: x>5 equalled (5,+\infty), (5,+\infty) not (5,\infty).
+  EXPECT_TRUE(same("(5,+\\infty)", "(5,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,1)\\cup(2,+\\infty)", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("(5,+\\infty)", "(5,-\\infty)"));
+  EXPECT_FALSE(same("(5,+\\infty)", "[5,\\infty)"));
+}
+
+TEST(AnswerEquivalence, OnlyALetterOrAGreekLetterNamesAVariable) {
+  // Any command was taken for the variable before "=" or "\in": \not\in(1,3) was (1,3).
+  EXPECT_FALSE(same("\\not\\in(1,3)", "(1,3)"));
+  EXPECT_FALSE(same("\\to\\in(1,3)", "(1,3)"));
+  EXPECT_FALSE(same("\\emptyset=5", "5"));
+  EXPECT_TRUE(same("\\nu\\in(1,3)", "(1,3)"));
+  EXPECT_TRUE(same("\\theta=\\frac{\\pi}{3}", "\\frac{\\pi}{3}"));
+  EXPECT_TRUE(same("\\Omega_1=4", "4"));
+}
+
 TEST(AnswerEquivalence, AUnionOfIntervalsIsInequalitiesJoinedByOr) {
   EXPECT_TRUE(same("x<1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
   EXPECT_TRUE(same("(-\\infty,1)\\cup(2,\\infty)", "x<1 \\text{ or } x>2"));
