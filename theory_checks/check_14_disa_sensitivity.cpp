@@ -226,9 +226,10 @@ CheckResult check_14_disa_sensitivity(const CheckOptions& options) {
       const std::uint64_t seed = row_seed(options.seed, kCheck, static_cast<std::uint64_t>(&cell - cells.data()));
       LogSpaceRows rows = log_space_rows(exact_case, cell.n, m, seed, run_replicates(exact_case, cell.n, m, seed), law);
       rows.bias.quantity = "E[c] = E[log Zhat_N] - log Z";
-      rows.bias.note = fmt::format("exact binomial law; {} replicates of the anchor's estimator (control variate "
-                                   "Zhat/Z - 1)",
-                                   m);
+      rows.bias.note = fmt::format(
+          "exact binomial law; {} replicates of the anchor's estimator (control variate "
+          "Zhat/Z - 1); z from the exact law's saddlepoint",
+          m);
       rows.variance.quantity = "Var[c] = Var[log Zhat_N]";
       rows.variance.note = fmt::format("exact binomial law, exact se from its 4th moment ({:.0f} dof)",
                                        rows.variance.variance_dof);

@@ -19,14 +19,16 @@ struct Cumulants {
   double k2;  // K''(s)
 };
 
-// K and its first two derivatives at s for the centred support x (shifted by the largest
-// exponent, so that no term overflows at the large s of a far tail).
-Cumulants cumulants(const std::vector<double>& x, const std::vector<double>& p, double s) {
+// K and its first two derivatives at s for the centred support x, each term
+// p_i e^{s x_i} taken relative to the largest (log p_i + s x_i): shifted by s x_i alone, a
+// far point of probability 5e-324 set the scale at a lower-tail s and every point with
+// mass underflowed (K' came out 0, the bracket widened to -inf, z was NaN; a review).
+Cumulants cumulants(const std::vector<double>& x, const std::vector<double>& log_p, double s) {
   double top = -kInf;
-  for (std::size_t i = 0; i < x.size(); ++i) top = std::max(top, s * x[i]);
+  for (std::size_t i = 0; i < x.size(); ++i) top = std::max(top, log_p[i] + s * x[i]);
   double sum = 0.0, sum_x = 0.0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const double w = p[i] * std::exp(s * x[i] - top);
+    const double w = std::exp(log_p[i] + s * x[i] - top);
     sum += w;
     sum_x += w * x[i];
   }
@@ -34,7 +36,7 @@ Cumulants cumulants(const std::vector<double>& x, const std::vector<double>& p, 
   double sum_d2 = 0.0;
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double d = x[i] - k1;
-    sum_d2 += p[i] * std::exp(s * x[i] - top) * d * d;
+    sum_d2 += std::exp(log_p[i] + s * x[i] - top) * d * d;
   }
   return {top + std::log(sum), k1, sum_d2 / sum};
 }
@@ -88,13 +90,14 @@ double saddlepoint_z(const DiscreteLaw& law, double observed_mean, std::int64_t 
     high = std::max(high, x[i]);
   }
   if (!(variance > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-  const double md = static_cast<double>(m);
+  const double md = static_cast<double>(m), se = std::sqrt(variance / md);
   double b = observed_mean - mean;
-  const double normal_z = b / std::sqrt(variance / md);
-  if (std::fabs(normal_z) < 0.5) return normal_z;
+  if (std::fabs(b / se) < 0.5) return b / se;
 
-  // The edges: P(mean = edge) = p_edge^m; beyond them, impossible.
-  const double tolerance = 1e-12 * (high - low);
+  // The edges: P(mean = edge) = p_edge^m (on the normal scale, on the edge's side of 0);
+  // beyond them, impossible. Replicates carry their atom's value to 1e-9
+  // (replicates.h: kWeightAtomWidth), so the edges are that wide.
+  const double tolerance = 1e-9 * std::max({high - low, std::fabs(low), std::fabs(high)});
   const auto edge_mass = [&](double edge) {
     double mass = 0.0;
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -104,27 +107,32 @@ double saddlepoint_z(const DiscreteLaw& law, double observed_mean, std::int64_t 
   };
   if (b < low - tolerance) return -kInf;
   if (b > high + tolerance) return kInf;
-  if (b <= low + tolerance) return normal_quantile_of_log(md * std::log(edge_mass(low)));
-  if (b >= high - tolerance) return -normal_quantile_of_log(md * std::log(edge_mass(high)));
+  if (b <= low + tolerance) return std::min(0.0, normal_quantile_of_log(md * std::log(edge_mass(low))));
+  if (b >= high - tolerance) return std::max(0.0, -normal_quantile_of_log(md * std::log(edge_mass(high))));
 
   const double span = lattice_span(x);
   if (span > 0.0) {
+    // Half a step toward the mean; near it r* is 0/0 (w ~ 0), so the normal z of the
+    // corrected mean stands in there, as above.
     const double step = span / (2.0 * md);
     if (std::fabs(b) <= step) return 0.0;
     b -= std::copysign(step, b);
+    if (std::fabs(b / se) < 0.5) return b / se;
   }
+  std::vector<double> log_p(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) log_p[i] = std::log(p[i]);
 
   // Solve K'(s) = b: K' increases from `low` to `high`, so Newton inside a bisection bracket.
   double s_low = 0.0, s_high = 0.0, s = 0.0;
   if (b > 0) {
     s_high = 1.0 / std::sqrt(variance);
-    while (cumulants(x, p, s_high).k1 < b) s_high *= 2.0;
+    while (cumulants(x, log_p, s_high).k1 < b) s_high *= 2.0;
   } else {
     s_low = -1.0 / std::sqrt(variance);
-    while (cumulants(x, p, s_low).k1 > b) s_low *= 2.0;
+    while (cumulants(x, log_p, s_low).k1 > b) s_low *= 2.0;
   }
   s = 0.5 * (s_low + s_high);
-  Cumulants k = cumulants(x, p, s);
+  Cumulants k = cumulants(x, log_p, s);
   for (int iteration = 0; iteration < 200; ++iteration) {
     if (k.k1 < b)
       s_low = s;
@@ -134,7 +142,7 @@ double saddlepoint_z(const DiscreteLaw& law, double observed_mean, std::int64_t 
     if (!(next > s_low && next < s_high)) next = 0.5 * (s_low + s_high);
     const bool converged = std::fabs(next - s) <= 1e-14 * std::max(1.0, std::fabs(s));
     s = next;
-    k = cumulants(x, p, s);
+    k = cumulants(x, log_p, s);
     if (converged) break;
   }
   const double w = std::copysign(std::sqrt(std::max(0.0, 2.0 * md * (s * b - k.k0))), s);
@@ -143,7 +151,14 @@ double saddlepoint_z(const DiscreteLaw& law, double observed_mean, std::int64_t 
   // tail at 1e-4..1e-9).
   const double tilt = span > 0.0 ? 2.0 / span * std::sinh(0.5 * s * span) : s;
   const double v = tilt * std::sqrt(md * k.k2);
-  return w + std::log(v / w) / w;
+  const double z = w + std::log(v / w) / w;
+  if (std::isnan(z)) {
+    throw std::logic_error(
+        fmt::format("saddlepoint_z: NaN for the mean {} of m = {} draws from a law of {} points "
+                    "(mean {}, variance {}; saddlepoint s = {}, w = {}, v = {})",
+                    observed_mean, m, x.size(), mean, variance, s, w, v));
+  }
+  return z;
 }
 
 }  // namespace disa::theory

@@ -35,9 +35,10 @@ struct DiscreteLaw {
 // `observed_mean`: r* above, so that Phi(z) = P(mean <= observed) on the lower side and
 // 1 - Phi(z) = P(mean >= observed) on the upper one. Outside the support's range it is
 // -inf / +inf (impossible under the law); at its edge, Phi^-1 of the edge's probability
-// p_edge^m. Within half a standard error of the law's mean it returns the normal z: there
-// the two differ by about skewness / (6 sqrt m) and no verdict turns on it. NaN when the
-// law has no spread.
+// p_edge^m, kept on that edge's side of 0. Within half a standard error of the law's mean
+// (after the continuity correction, on a lattice) it returns the normal z: there the two
+// differ by about skewness / (6 sqrt m), r* is 0/0, and no verdict turns on it. NaN when
+// the law has no spread; std::logic_error rather than a NaN z otherwise.
 double saddlepoint_z(const DiscreteLaw& law, double observed_mean, std::int64_t m);
 
 }  // namespace disa::theory

@@ -90,6 +90,32 @@ TEST(SaddlepointZ, EdgesOfTheSupportAndNoSpread) {
   EXPECT_THROW(saddlepoint_z(law, 0.5, 0), std::invalid_argument);
 }
 
+TEST(SaddlepointZ, FarPointsOfTinyProbabilityKeepTheTail) {
+  // exact_law keeps points down to 5e-324: the cumulants were shifted by the largest s x
+  // alone, so at a lower-tail s such a point set the scale, every point with mass
+  // underflowed, and z was NaN (a review's reproducer; check_03's row 58 at N = 4096 and
+  // check_14's N = 1024 rows fell back to the normal z that way). The far point's mass is
+  // nil: z is that of the symmetric two-point law, -1 at -1 standard error.
+  const DiscreteLaw law{{-0.18, -1e-4, 1e-4}, {4.94e-324, 0.5, 0.5}};
+  const double se = 1e-4 / std::sqrt(256.0);
+  for (const double sd : {-1.0, -3.0, -4.5, 1.0, 3.0}) {
+    const double z = saddlepoint_z(law, sd * se, 256);
+    EXPECT_NEAR(z, sd, 0.01 * std::fabs(sd)) << sd;
+  }
+}
+
+TEST(SaddlepointZ, NearTheMeanAfterTheContinuityCorrectionItIsTheNormalZ) {
+  // A lattice whose half step puts the corrected mean at 1e-9 of the law's: w was rounding
+  // noise there and r* came out 69662 (exact: 0.27, from P(S >= 1) = 0.394).
+  const double p = 0.5 / 512 * (1 - 1e-6);
+  const double z = saddlepoint_z(DiscreteLaw{{0.0, 1.0}, {1 - p, p}}, 1.0 / 512, 512);
+  EXPECT_LT(std::fabs(z), 0.5);
+  // An edge of probability above 1/2 stays on its side of 0: all 512 draws at 0, below the
+  // mean, gave +0.25.
+  EXPECT_LE(saddlepoint_z(DiscreteLaw{{0.0, 1.0}, {0.999, 0.001}}, 0.0, 512), 0.0);
+  EXPECT_GE(saddlepoint_z(DiscreteLaw{{0.0, 1.0}, {0.001, 0.999}}, 1.0, 512), 0.0);
+}
+
 // Draws the mean of m replicates from `law` by inverting its CDF with `rng`'s stream.
 double sampled_mean(const DiscreteLaw& law, const std::vector<double>& cdf, const CounterRng& rng, std::int64_t m) {
   double sum = 0.0;
