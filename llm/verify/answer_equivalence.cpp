@@ -759,8 +759,9 @@ std::optional<std::vector<Structured>> intervals_of_union(const Structured& st) 
 }
 
 // A union of intervals against inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs
-// x<1 \text{ or } x>2): the intervals in any order, each with its ends exactly. nullopt
-// unless one side is a union of intervals and the other such alternatives.
+// x<1 \text{ or } x>2), or such alternatives on both sides (x>2 \text{ or } x<1): the
+// intervals in any order, each with its ends exactly. nullopt unless one side is a union
+// of intervals or such alternatives and the other such alternatives.
 std::optional<Equivalence> union_against_alternatives(const Structured& sa, const Structured& sb, int depth,
                                                       double decimal_tolerance) {
   const auto intervals_of_or = [](const Structured& st) {
@@ -770,6 +771,10 @@ std::optional<Equivalence> union_against_alternatives(const Structured& sa, cons
   if (!as || !bs) {
     as = intervals_of_or(sa);
     bs = intervals_of_union(sb);
+  }
+  if (!as || !bs) {  // "or" on both sides: the same intervals in any order
+    as = intervals_of_or(sa);
+    bs = intervals_of_or(sb);
   }
   if (!as || !bs) return std::nullopt;
   if (as->size() != bs->size()) {

@@ -495,6 +495,10 @@ TEST(AnswerEquivalence, AUnionOfIntervalsIsInequalitiesJoinedByOr) {
   EXPECT_FALSE(same("x\\le 1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
   EXPECT_FALSE(same("x<1 \\text{ or } x>3", "(-\\infty,1)\\cup(2,\\infty)"));
   EXPECT_FALSE(same("x<1 \\text{ or } y>2", "(-\\infty,1)\\cup(2,\\infty)"));  // two variables
+  // "or" on both sides, in another order (scored 0: compared as one relation chain).
+  EXPECT_TRUE(same("x>2 \\text{ or } x<1", "x<1 \\text{ or } x>2"));
+  EXPECT_FALSE(same("x>2 \\text{ or } x<1", "x<1 \\text{ or } x>3"));
+  EXPECT_FALSE(same("x\\le 1 \\text{ or } x>2", "x<1 \\text{ or } x>2"));
   EXPECT_FALSE(same("x<1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)\\cup(5,6)"));
   EXPECT_FALSE(same("x<1 \\text{ and } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
   EXPECT_FALSE(same("x<1", "(-\\infty,1)\\cup(2,\\infty)"));
