@@ -57,6 +57,30 @@ double lattice_span(std::vector<double> x) {
   return span;
 }
 
+// The s with K'(s) = b, for low < b < high: K' increases from `low` to `high`, so Newton
+// inside a bisection bracket grown from 1 / sd.
+double saddlepoint(const std::vector<double>& x, const std::vector<double>& log_p, double b, double sd) {
+  double s_low = 0.0, s_high = 0.0;
+  if (b > 0) {
+    s_high = 1.0 / sd;
+    while (cumulants(x, log_p, s_high).k1 < b) s_high *= 2.0;
+  } else {
+    s_low = -1.0 / sd;
+    while (cumulants(x, log_p, s_low).k1 > b) s_low *= 2.0;
+  }
+  double s = 0.5 * (s_low + s_high);
+  for (int iteration = 0; iteration < 200; ++iteration) {
+    const Cumulants k = cumulants(x, log_p, s);
+    (k.k1 < b ? s_low : s_high) = s;
+    double next = s - (k.k1 - b) / k.k2;
+    if (!(next > s_low && next < s_high)) next = 0.5 * (s_low + s_high);
+    const bool converged = std::fabs(next - s) <= 1e-14 * std::max(1.0, std::fabs(s));
+    s = next;
+    if (converged) break;
+  }
+  return s;
+}
+
 double normal_quantile_of_log(double log_p) {
   if (log_p < std::log(std::numeric_limits<double>::min())) return -kInf;
   return boost::math::quantile(boost::math::normal(), std::exp(log_p));
@@ -122,29 +146,8 @@ double saddlepoint_z(const DiscreteLaw& law, double observed_mean, std::int64_t 
   std::vector<double> log_p(p.size());
   for (std::size_t i = 0; i < p.size(); ++i) log_p[i] = std::log(p[i]);
 
-  // Solve K'(s) = b: K' increases from `low` to `high`, so Newton inside a bisection bracket.
-  double s_low = 0.0, s_high = 0.0, s = 0.0;
-  if (b > 0) {
-    s_high = 1.0 / std::sqrt(variance);
-    while (cumulants(x, log_p, s_high).k1 < b) s_high *= 2.0;
-  } else {
-    s_low = -1.0 / std::sqrt(variance);
-    while (cumulants(x, log_p, s_low).k1 > b) s_low *= 2.0;
-  }
-  s = 0.5 * (s_low + s_high);
-  Cumulants k = cumulants(x, log_p, s);
-  for (int iteration = 0; iteration < 200; ++iteration) {
-    if (k.k1 < b)
-      s_low = s;
-    else
-      s_high = s;
-    double next = s - (k.k1 - b) / k.k2;
-    if (!(next > s_low && next < s_high)) next = 0.5 * (s_low + s_high);
-    const bool converged = std::fabs(next - s) <= 1e-14 * std::max(1.0, std::fabs(s));
-    s = next;
-    k = cumulants(x, log_p, s);
-    if (converged) break;
-  }
+  const double s = saddlepoint(x, log_p, b, std::sqrt(variance));
+  const Cumulants k = cumulants(x, log_p, s);
   const double w = std::copysign(std::sqrt(std::max(0.0, 2.0 * md * (s * b - k.k0))), s);
   // On a lattice of span delta, s becomes (2 / delta) sinh(s delta / 2) (Daniels' second
   // continuity correction; the first, the shift alone, was 2-3% off a Binomial(400, 0.1)
