@@ -748,14 +748,30 @@ std::optional<std::vector<Structured>> intervals_of_alternatives(std::string_vie
   return intervals;
 }
 
+// The intervals of a union whose elements are intervals or inequalities in one variable
+// ("(-\infty,1)\cup(2,\infty)", "x<1\cup x>2"); nullopt when an element is neither or the
+// inequalities name two variables.
 std::optional<std::vector<Structured>> intervals_of_union(const Structured& st) {
   if (st.shape != Shape::kUnion) return std::nullopt;
   std::vector<Structured> intervals;
+  std::string variable;
   for (const std::string& element : st.elements) {
-    intervals.push_back(structure_of(element));
-    if (!is_interval(intervals.back())) return std::nullopt;
+    Structured e = structure_of(element);
+    if (!is_interval(e)) {
+      auto found = e.shape == Shape::kScalar ? interval_of_inequality(e.elements.front()) : std::nullopt;
+      if (!found || (!variable.empty() && found->variable != variable)) return std::nullopt;
+      variable = found->variable;
+      e = std::move(found->interval);
+    }
+    intervals.push_back(std::move(e));
   }
   return intervals;
+}
+
+bool union_holds_a_relation(const Structured& st) {
+  return st.shape == Shape::kUnion && std::any_of(st.elements.begin(), st.elements.end(), [](const std::string& e) {
+           return !split_relations(e).relations.empty();
+         });
 }
 
 // A union of intervals against inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs
@@ -775,6 +791,10 @@ std::optional<Equivalence> union_against_alternatives(const Structured& sa, cons
   if (!as || !bs) {  // "or" on both sides: the same intervals in any order
     as = intervals_of_or(sa);
     bs = intervals_of_or(sb);
+  }
+  if (!as || !bs) {  // unions on both sides (of inequalities, see equivalent())
+    as = intervals_of_union(sa);
+    bs = intervals_of_union(sb);
   }
   if (!as || !bs) return std::nullopt;
   if (as->size() != bs->size()) {
@@ -820,6 +840,13 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   const bool b_unordered = sb.shape == Shape::kSet || sb.shape == Shape::kList;
   if (a_unordered && b_unordered) return multiset_equivalent(sa.elements, sb.elements, depth, "set", decimal_tolerance);
   if (sa.shape == Shape::kUnion && sb.shape == Shape::kUnion) {
+    // With an inequality among the elements, a union is a set of reals: one variable, and
+    // each (a,b) an interval, not a point ("x<1\cup y>2" is no union of intervals).
+    if (union_holds_a_relation(sa) || union_holds_a_relation(sb)) {
+      if (auto union_ = union_against_alternatives(sa, sb, depth, decimal_tolerance)) return *union_;
+      return {false,
+              fmt::format("a union of inequalities that is no union of intervals in one variable: '{}' vs '{}'", a, b)};
+    }
     return multiset_equivalent(sa.elements, sb.elements, depth, "union", decimal_tolerance);
   }
   if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple)

@@ -495,6 +495,14 @@ TEST(AnswerEquivalence, AUnionOfIntervalsIsInequalitiesJoinedByOr) {
   EXPECT_FALSE(same("x\\le 1 \\text{ or } x>2", "(-\\infty,1)\\cup(2,\\infty)"));
   EXPECT_FALSE(same("x<1 \\text{ or } x>3", "(-\\infty,1)\\cup(2,\\infty)"));
   EXPECT_FALSE(same("x<1 \\text{ or } y>2", "(-\\infty,1)\\cup(2,\\infty)"));  // two variables
+  // Unions of inequalities: one variable (x<1\cup y>2 scored 1), and a union's (a,b) is a
+  // set (0<x<9\cup 9<x<36 scored 0 against (0,9)\cup(9,36), as if the ends were a point).
+  EXPECT_FALSE(same("x<1 \\cup y>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("x<1 \\cup x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("0<x<9 \\cup 9<x<36", "(0,9)\\cup(9,36)"));
+  EXPECT_FALSE(same("0<x<9 \\cup 9<x<36", "(0,9)\\cup(9,37)"));
+  EXPECT_TRUE(same("(2,\\infty)\\cup x<1", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("(1,2)\\cup(3,4)", "(3,4)\\cup(1,2)"));  // no inequality: as before
   // "or" on both sides, in another order (scored 0: compared as one relation chain).
   EXPECT_TRUE(same("x>2 \\text{ or } x<1", "x<1 \\text{ or } x>2"));
   EXPECT_FALSE(same("x>2 \\text{ or } x<1", "x<1 \\text{ or } x>3"));
