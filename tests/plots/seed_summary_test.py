@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """plots/seed_summary.py: mean and half range over runs, rows every run shares, pass@k at
-the runs' largest k, a missing run named. Run by ctest (tests/plots/CMakeLists.txt)."""
+the runs' largest k, a missing run named, a PNG drawn. Run by ctest (tests/plots/CMakeLists.txt)."""
 import csv
 import os
 import subprocess
@@ -25,9 +25,11 @@ def main():
         a = write_run(root, "a", ["disa,countdown,32,4,0.2,0.2,0.3,0.6,1.5,1.4,0.5,0.4\n",
                                   "grpo,countdown,32,4,0.3,0.3,0.4,0.5,1.0,1.0,nan,0.3\n"])
         b = write_run(root, "b", ["disa,countdown,32,4,0.4,0.4,0.5,0.8,1.7,1.6,0.3,0.5\n"])
-        out = os.path.join(root, "summary.csv")
-        text = subprocess.run([sys.executable, SCRIPT, a, b, "--out", out], check=True, capture_output=True,
-                              text=True).stdout
+        out, png = os.path.join(root, "summary.csv"), os.path.join(root, "summary.png")
+        text = subprocess.run([sys.executable, SCRIPT, a, b, "--out", out, "--plot", png], check=True,
+                              capture_output=True, text=True).stdout
+        with open(png, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", "--plot wrote no PNG"
         assert "| disa | held-out | 0.300 ± 0.100 | 0.700 ± 0.100 | 1.600 ± 0.100 | 1.500 ± 0.100 | 0.400 ± 0.100 |" \
             in text, text
         assert "grpo" not in text, "a row only one run has is no summary: " + text
