@@ -649,9 +649,16 @@ bool thousands_relation_against_one_answer(const Structured& st, std::string_vie
   return thousands;
 }
 
-// Ordered, with the same brackets: "(1,2)" is not "[1,2]", which as intervals differ.
-Structured with_plain_infinity(Structured st);
+// +\infty is \infty: a tuple's (an interval's) written ends, not values to evaluate:
+// (5,+\infty) is (5,\infty).
+Structured with_plain_infinity(Structured st) {
+  for (std::string& e : st.elements) {
+    if (e == "+\\infty") e = "\\infty";
+  }
+  return st;
+}
 
+// Ordered, with the same brackets: "(1,2)" is not "[1,2]", which as intervals differ.
 Equivalence tuples_equivalent(const Structured& sa_in, const Structured& sb_in, int depth, double decimal_tolerance) {
   const Structured sa = with_plain_infinity(sa_in), sb = with_plain_infinity(sb_in);
   if (sa.open != sb.open || sa.close != sb.close) {
@@ -666,15 +673,6 @@ Equivalence tuples_equivalent(const Structured& sa_in, const Structured& sb_in, 
     }
   }
   return {true, fmt::format("tuple of {} equal elementwise", sa.elements.size())};
-}
-
-// +\infty is \infty: a tuple's (an interval's) written ends, not values to evaluate:
-// (5,+\infty) is (5,\infty).
-Structured with_plain_infinity(Structured st) {
-  for (std::string& e : st.elements) {
-    if (e == "+\\infty") e = "\\infty";
-  }
-  return st;
 }
 
 Equivalence intervals_equivalent(const Structured& x, const Structured& y, int depth, double decimal_tolerance) {
@@ -776,26 +774,18 @@ bool union_holds_a_relation(const Structured& st) {
 
 // A union of intervals against inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs
 // x<1 \text{ or } x>2), or such alternatives on both sides (x>2 \text{ or } x<1): the
-// intervals in any order, each with its ends exactly. nullopt unless one side is a union
-// of intervals or such alternatives and the other such alternatives.
+// intervals in any order, each with its ends exactly. nullopt unless each side is a union
+// of intervals (or of inequalities in one variable) or such alternatives.
 std::optional<Equivalence> union_against_alternatives(const Structured& sa, const Structured& sb, int depth,
                                                       double decimal_tolerance) {
-  const auto intervals_of_or = [](const Structured& st) {
+  // Either side a union (of intervals or inequalities in one variable) or alternatives
+  // joined by "or"; unions on both sides come here only when one holds an inequality
+  // (equivalent()).
+  const auto intervals_of_set = [](const Structured& st) {
+    if (st.shape == Shape::kUnion) return intervals_of_union(st);
     return st.shape == Shape::kScalar ? intervals_of_alternatives(st.elements.front()) : std::nullopt;
   };
-  auto as = intervals_of_union(sa), bs = intervals_of_or(sb);
-  if (!as || !bs) {
-    as = intervals_of_or(sa);
-    bs = intervals_of_union(sb);
-  }
-  if (!as || !bs) {  // "or" on both sides: the same intervals in any order
-    as = intervals_of_or(sa);
-    bs = intervals_of_or(sb);
-  }
-  if (!as || !bs) {  // unions on both sides (of inequalities, see equivalent())
-    as = intervals_of_union(sa);
-    bs = intervals_of_union(sb);
-  }
+  const auto as = intervals_of_set(sa), bs = intervals_of_set(sb);
   if (!as || !bs) return std::nullopt;
   if (as->size() != bs->size()) {
     return Equivalence{false, fmt::format("union of {} vs {} intervals", as->size(), bs->size())};
