@@ -27,6 +27,10 @@ void validate(const SamplingOptions& o) {
   if (o.max_new_tokens <= 0) {
     throw InputError(fmt::format("sampling: max_new_tokens = {} must be positive", o.max_new_tokens));
   }
+  if (o.min_new_tokens < 0 || o.min_new_tokens > o.max_new_tokens) {
+    throw InputError(fmt::format("sampling: min_new_tokens = {} must be in [0, max_new_tokens = {}]", o.min_new_tokens,
+                                 o.max_new_tokens));
+  }
   for (const std::string& s : o.stop_strings) {
     if (s.empty()) throw InputError("sampling: a stop string is empty");
   }
@@ -41,11 +45,29 @@ std::string finish_reason_name(FinishReason r) {
   return "?";
 }
 
-TokenDraw draw_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms, const SamplingOptions& o) {
-  const torch::Tensor x = logits.to(torch::kFloat32);
+namespace {
+
+// The logits with every EOS id inside the vocabulary at -inf (a processor before the
+// temperature and the truncations, as Hugging Face's MinNewTokensLengthLogitsProcessor).
+torch::Tensor without_eos(const torch::Tensor& logits, const std::vector<std::int32_t>& eos_ids) {
+  std::vector<std::int64_t> ids;
+  for (const std::int32_t id : eos_ids) {
+    if (id >= 0 && id < logits.size(-1)) ids.push_back(id);
+  }
+  if (ids.empty()) return logits;
+  const torch::Tensor index = torch::tensor(ids, torch::kInt64).to(logits.device());
+  return logits.index_fill(-1, index, -std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
+
+TokenDraw draw_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms, const SamplingOptions& o,
+                      bool suppress_eos) {
+  torch::Tensor x = logits.to(torch::kFloat32);
   const std::int64_t vocab = x.size(-1);
   TokenDraw d;
   const torch::Tensor model_logp = torch::log_softmax(x, -1);
+  if (suppress_eos) x = without_eos(x, o.eos_ids);
   if (o.temperature == 0) {
     d.tokens = x.argmax(-1);
     d.model_logprobs = model_logp.gather(-1, d.tokens.unsqueeze(-1)).squeeze(-1);
@@ -59,11 +81,14 @@ TokenDraw draw_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms
     scaled = scaled.masked_fill(scaled < kth, neg_inf);
   }
   if (o.top_p < 1) {
-    // Stable sort: ties are kept or dropped in index order, independent of the platform.
-    const auto [sorted, order] = scaled.sort(/*stable=*/true, -1, /*descending=*/true);
-    const torch::Tensor p = torch::softmax(sorted, -1);
-    const torch::Tensor mass_before = p.cumsum(-1) - p;  // probability of the tokens ranked above
-    const torch::Tensor drop_sorted = mass_before >= o.top_p;
+    // Hugging Face's TopPLogitsWarper op for op (vLLM's rule is the same), so that a
+    // distribution compared with theirs differs by rounding only: ascending order, drop
+    // every token whose cumulative probability from the bottom is at most 1 - top_p,
+    // always keep the most probable. The sort is stable, so among tokens tied at the cut
+    // the lower ids are dropped first and the higher ids kept, as there.
+    const auto [sorted, order] = scaled.sort(/*stable=*/true, -1, /*descending=*/false);
+    const torch::Tensor drop_sorted = torch::softmax(sorted, -1).cumsum(-1) <= 1 - o.top_p;
+    drop_sorted.narrow(-1, vocab - 1, 1).fill_(false);
     scaled = scaled.masked_fill(torch::zeros_like(drop_sorted).scatter(-1, order, drop_sorted), neg_inf);
   }
   const torch::Tensor q_logp = torch::log_softmax(scaled, -1);
@@ -147,7 +172,8 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
   std::vector<double> u(batch);
   for (std::int64_t t = 0; t < o.max_new_tokens && running > 0; ++t) {
     for (std::int64_t r = 0; r < batch; ++r) u[r] = rngs[r].uniform(static_cast<std::uint64_t>(t));
-    const TokenDraw d = draw_tokens(logits, torch::from_blob(u.data(), {batch}, torch::kFloat64).to(device), o);
+    const TokenDraw d =
+        draw_tokens(logits, torch::from_blob(u.data(), {batch}, torch::kFloat64).to(device), o, t < o.min_new_tokens);
     const torch::Tensor tokens = d.tokens.to(torch::kCPU), lp = d.model_logprobs.to(torch::kCPU),
                         lq = d.sampling_logprobs.to(torch::kCPU);
     const auto tok = tokens.accessor<std::int64_t, 1>();

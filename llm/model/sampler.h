@@ -16,16 +16,20 @@
 //   std::vector<Completion> out = sample(*model, prompts, o);             // row ids 0..B-1
 //   out = sample(*model, prompts, o, row_ids, [&](auto ids) { return tok->decode(ids); });
 //
-// The distribution applies temperature, then top-k, then top-p (Hugging Face's order):
-// top-p keeps the most probable tokens up to the first whose cumulative probability
-// reaches top_p. temperature 0 is greedy (argmax; sampling log-prob 0).
+// The distribution applies Hugging Face's processors in their order: the EOS ids at -inf
+// while fewer than min_new_tokens are generated, then temperature, top-k (the tokens below
+// the k-th largest logit dropped; ties with it kept), top-p (the most probable tokens up to
+// the first whose cumulative probability reaches top_p; among tokens tied at that cut the
+// higher ids are kept, as on Hugging Face and vLLM). temperature 0 is greedy (argmax of
+// the processed logits; sampling log-prob 0).
 // Each token comes with two log-probs: the model's (temperature 1, untruncated:
 // log pi(y_t | x, y_<t), what a scorer computes) and the sampling distribution's
 // (log q(y_t | ...) after temperature/top-k/top-p, what importance weights need).
 //
-// Generation of a row ends at an EOS id (kept as its last token), when its decoded text
-// contains a stop string (the token that completes it is kept; finish "stop"), or after
-// max_new_tokens (finish "length"). Runs in eval mode without autograd; the model's
+// Generation of a row ends at an EOS id (kept as its last token; not drawn before
+// min_new_tokens tokens), when its decoded text contains a stop string (the token that
+// completes it is kept; finish "stop"; min_new_tokens does not delay it, as on Hugging
+// Face), or after max_new_tokens (finish "length"). Runs in eval mode without autograd; the model's
 // training flag is restored afterwards.
 #pragma once
 
@@ -50,6 +54,11 @@ struct SamplingOptions {
   double top_p = 1.0;             // in (0, 1]
   std::int64_t top_k = 0;         // 0 = no top-k
   std::int64_t max_new_tokens = 128;
+  // No EOS id can be drawn at the first min_new_tokens positions; in [0, max_new_tokens].
+  // The sampling log-probs are those of that distribution (q is 0 on shorter
+  // completions, so such samples cannot serve as an importance-sampling proposal for a
+  // reference that ends earlier).
+  std::int64_t min_new_tokens = 0;
   std::vector<std::int32_t> eos_ids = {};
   std::vector<std::string> stop_strings = {};  // need a TextDecoder
   std::uint64_t seed = 0;
@@ -78,10 +87,12 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
                                const TextDecoder& decode = {});
 
 // One step of the sampling rule on logits [B, V] (float32) with uniforms u [B] (double):
-// the tokens [B] and both log-probs [B]. Exposed for tests.
+// the tokens [B] and both log-probs [B]; suppress_eos puts options.eos_ids at -inf
+// first (a position before min_new_tokens). Exposed for tests.
 struct TokenDraw {
   torch::Tensor tokens, model_logprobs, sampling_logprobs;
 };
-TokenDraw draw_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms, const SamplingOptions& options);
+TokenDraw draw_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms, const SamplingOptions& options,
+                      bool suppress_eos = false);
 
 }  // namespace disa::llm

@@ -346,6 +346,9 @@ void add_llm_model_commands(CLI::App& llm) {
   s->add_option("--top-p", sample->options.top_p, "Nucleus mass in (0, 1]")->capture_default_str();
   s->add_option("--top-k", sample->options.top_k, "0 = off")->capture_default_str();
   s->add_option("--max-new-tokens", sample->options.max_new_tokens)->capture_default_str();
+  s->add_option("--min-new-tokens", sample->options.min_new_tokens,
+                "No EOS before this many tokens (Hugging Face's min_new_tokens); stop strings still stop")
+      ->capture_default_str();
   s->add_option("--seed", sample->options.seed)->capture_default_str();
   s->add_option("--batch-size", sample->batch_size, "Rows per forward (does not change the tokens in float32)")
       ->capture_default_str();

@@ -4,13 +4,14 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include "llm/model/sampler.h"
 #include "llm/model/scorer.h"
-#include "tests/llm/model/tiny_models.h"
 #include "src/numerical_error.h"
+#include "tests/llm/model/tiny_models.h"
 #include "tests/util/errors.h"
 
 namespace disa::llm {
@@ -137,6 +138,59 @@ TEST(DrawTokens, TopKAndTopPKeepExactlyTheStatedSet) {
   EXPECT_NEAR(d.model_logprobs.item<float>(), std::log(8.0 / 31.0), 1e-6);
 }
 
+TEST(DrawTokens, TopPKeepsTheHigherIdsOfTokensTiedAtTheCutAsHuggingFaceDoes) {
+  // Four equal tokens: top_p 0.5 keeps two of them. Hugging Face (and vLLM) sort
+  // ascending, drop from the bottom while the cumulative mass is <= 1 - top_p, and their
+  // sort keeps ties in id order, so ids 0 and 1 go and 2 and 3 stay.
+  const torch::Tensor logits = torch::zeros({1, 4});
+  const auto reachable = [&](const SamplingOptions& o) {
+    std::set<std::int64_t> seen;
+    for (int i = 0; i < 400; ++i) {
+      seen.insert(
+          draw_tokens(logits, torch::tensor({(i + 0.5) / 400}, torch::kFloat64), o).tokens.item<std::int64_t>());
+    }
+    return seen;
+  };
+  EXPECT_EQ(reachable({.top_p = 0.5}), (std::set<std::int64_t>{2, 3}));
+  EXPECT_EQ(reachable({.top_p = 0.3}), (std::set<std::int64_t>{2, 3}));
+  EXPECT_EQ(reachable({.top_p = 0.2}), (std::set<std::int64_t>{3}));
+  EXPECT_EQ(reachable({.top_p = 0.6}), (std::set<std::int64_t>{1, 2, 3}));
+  // top-k keeps every token tied with the k-th (Hugging Face's `scores < kth` rule).
+  EXPECT_EQ(reachable({.top_k = 2}), (std::set<std::int64_t>{0, 1, 2, 3}));
+  // Ties with a token above the cut: {3} is kept whole, one of the tied 1 and 2 joins it.
+  const torch::Tensor ranked = torch::tensor({{0.0f, 1.0f, 1.0f, 2.0f}});
+  const double p3 = std::exp(2.0) / (1 + 2 * std::exp(1.0) + std::exp(2.0));
+  std::set<std::int64_t> seen;
+  for (int i = 0; i < 400; ++i) {
+    const double u = (i + 0.5) / 400;
+    seen.insert(
+        draw_tokens(ranked, torch::tensor({u}, torch::kFloat64), {.top_p = p3 + 0.05}).tokens.item<std::int64_t>());
+  }
+  EXPECT_EQ(seen, (std::set<std::int64_t>{2, 3}));
+}
+
+TEST(DrawTokens, SuppressedEosIsNeverDrawnAndTheSamplingLogprobsRenormalise) {
+  const torch::Tensor logits = torch::tensor({{0.5f, 3.0f, -0.2f, 1.0f, 2.5f}});
+  const torch::Tensor model_logp = torch::log_softmax(logits, -1)[0];
+  const SamplingOptions o{.eos_ids = {1, 4, 999}};  // an id outside the vocabulary is ignored
+  const double mass_left = std::exp(model_logp[0].item<double>()) + std::exp(model_logp[2].item<double>()) +
+                           std::exp(model_logp[3].item<double>());
+  std::set<std::int64_t> seen;
+  for (int i = 0; i < 400; ++i) {
+    const TokenDraw d = draw_tokens(logits, torch::tensor({(i + 0.5) / 400}, torch::kFloat64), o, true);
+    const std::int64_t token = d.tokens.item<std::int64_t>();
+    seen.insert(token);
+    // The model's log-prob stays the untruncated one; q renormalises over what is left.
+    EXPECT_FLOAT_EQ(d.model_logprobs.item<float>(), model_logp[token].item<float>());
+    EXPECT_NEAR(d.sampling_logprobs.item<float>(), model_logp[token].item<double>() - std::log(mass_left), 1e-6);
+  }
+  EXPECT_EQ(seen, (std::set<std::int64_t>{0, 2, 3}));
+  SamplingOptions greedy = o;
+  greedy.temperature = 0;
+  EXPECT_EQ(draw_tokens(logits, torch::tensor({0.5}, torch::kFloat64), greedy, true).tokens.item<std::int64_t>(), 3);
+  EXPECT_EQ(draw_tokens(logits, torch::tensor({0.5}, torch::kFloat64), greedy, false).tokens.item<std::int64_t>(), 1);
+}
+
 TEST(DrawTokens, InverseCdfFrequenciesMatchTheDistribution) {
   const torch::Tensor logits = torch::tensor({{0.3f, -1.0f, 2.0f, 0.0f, 1.1f}});
   const torch::Tensor p = torch::softmax(logits / 0.7, -1)[0].to(torch::kFloat64);
@@ -173,6 +227,36 @@ TEST(Sampler, EosAndStopStringsEndARow) {
   EXPECT_EQ(by_string[0].tokens, std::vector<std::int32_t>(reference[0].tokens.begin(), reference[0].tokens.begin() + end));
 }
 
+TEST(Sampler, MinNewTokensHoldsBackEosButNotStopStrings) {
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 8);
+  SamplingOptions o{.max_new_tokens = 12, .seed = 4};
+  for (std::int32_t id = 0; id < 97; id += 2) o.eos_ids.push_back(id);  // about half the mass is EOS
+  const auto early = sample(*model, prompts(), o);
+  std::size_t shortest = 12;
+  for (const Completion& c : early) shortest = std::min(shortest, c.tokens.size());
+  ASSERT_LT(shortest, 4u) << "the test needs a row that ends before min_new_tokens without it";
+
+  o.min_new_tokens = 4;
+  const auto held = sample(*model, prompts(), o);
+  for (std::size_t r = 0; r < held.size(); ++r) {
+    const Completion& c = held[r];
+    ASSERT_GE(c.tokens.size(), 4u) << r;
+    for (std::size_t t = 0; t < 4; ++t) EXPECT_EQ(c.tokens[t] % 2, 1) << "row " << r << " drew EOS at " << t;
+    EXPECT_EQ(c.finish, FinishReason::kEos) << r;  // and ends at an EOS soon after
+    // Before min_new_tokens q is pi renormalised off the EOS ids: log q > log pi.
+    for (std::size_t t = 0; t < 4; ++t) EXPECT_GT(c.sampling_logprobs[t], c.model_logprobs[t]) << r;
+    for (std::size_t t = 4; t < c.tokens.size(); ++t) EXPECT_NEAR(c.sampling_logprobs[t], c.model_logprobs[t], 1e-6);
+  }
+
+  // A stop string still ends a row before min_new_tokens, as on Hugging Face.
+  SamplingOptions stop{.temperature = 0, .max_new_tokens = 12, .min_new_tokens = 8};
+  const auto free_run = sample(*model, {prompts()[0]}, {.temperature = 0, .max_new_tokens = 12});
+  stop.stop_strings = {letters(free_run[0].tokens).substr(1, 2)};
+  const auto stopped = sample(*model, {prompts()[0]}, stop, {}, letters);
+  EXPECT_EQ(stopped[0].finish, FinishReason::kStop);
+  EXPECT_LT(stopped[0].tokens.size(), 8u);
+}
+
 TEST(Sampler, BadOptionsAreNamed) {
   using disa::test::contains_all;
   using disa::test::input_error_message;
@@ -187,6 +271,10 @@ TEST(Sampler, BadOptionsAreNamed) {
   EXPECT_TRUE(contains_all(run({.top_p = 1.5}), {"top_p", "1.5"}));
   EXPECT_TRUE(contains_all(run({.top_k = -2}), {"top_k", "-2"}));
   EXPECT_TRUE(contains_all(run({.max_new_tokens = 0}), {"max_new_tokens", "0"}));
+  EXPECT_TRUE(
+      contains_all(run({.max_new_tokens = 8, .min_new_tokens = -1}), {"min_new_tokens = -1", "max_new_tokens = 8"}));
+  EXPECT_TRUE(
+      contains_all(run({.max_new_tokens = 8, .min_new_tokens = 9}), {"min_new_tokens = 9", "max_new_tokens = 8"}));
   EXPECT_TRUE(contains_all(run({.stop_strings = {"x"}}), {"stop strings", "tokenizer"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1}, {}}, {}); }), {"prompt 1", "empty"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1, 200}}, {}); }), {"input_ids", "200"}));
