@@ -52,10 +52,15 @@ double gpd_quantile(double p, double k, double sigma) {
 
 }  // namespace
 
+double k_hat_threshold(std::int64_t n) {
+  return std::min(1.0 - 1.0 / std::log10(static_cast<double>(n)), kKHatThresholdCap);
+}
+
 bool IsEstimate::reliable() const {
   for (const std::string& f : flags) {
-    if (f == "all_weights_zero" || f == "k_hat_above_0.7" || f == "single_sample" || f == kProposalMissesTargetMass ||
-        f == kNoRewardObserved) {
+    // "k_hat_above_0.7" is the flag files written before the sample-size-dependent cut carry.
+    if (f == "all_weights_zero" || f == kKHatAboveThreshold || f == "k_hat_above_0.7" || f == "single_sample" ||
+        f == kProposalMissesTargetMass || f == kNoRewardObserved) {
       return false;
     }
   }
@@ -217,7 +222,7 @@ IsEstimate estimate_log_partition(std::span<const double> log_w, const IsOptions
       e.flags.push_back("k_hat_unavailable");
     } else {
       e.log_z_psis = log_mean_exp(smoothed, m);
-      if (e.k_hat > kKHatUnreliable) e.flags.push_back("k_hat_above_0.7");
+      if (e.k_hat > k_hat_threshold(e.n)) e.flags.push_back(kKHatAboveThreshold);
     }
   }
   if (e.ess < 10.0 && e.n >= 10) e.flags.push_back("ess_below_10");

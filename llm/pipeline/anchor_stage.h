@@ -5,7 +5,7 @@
 //   log w_i = sum_t logp_ref[i,t] + beta r_i - sum_t logq[i,t]
 //   log Zhat = logsumexp_i log w_i - log N;  ESS, chi2_hat, k_hat (PSIS), CI (delta method)
 //
-// Policy for an unreliable estimate (IsEstimate::reliable() false: k_hat > 0.7, all
+// Policy for an unreliable estimate (IsEstimate::reliable() false: k_hat above min(1 - 1/log10 N, 0.7), all
 // weights zero, a single sample; or ESS below min_ess; or no sample of the prompt was
 // rewarded, flag "no_reward_observed"):
 //   drop (default)  the prompt is flagged "policy:dropped" and DISA does not train on it:

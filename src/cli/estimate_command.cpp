@@ -7,21 +7,22 @@
 // Replicate r uses trajectories r N .. r N + N - 1 of the seed's stream
 // (AliasSampler::sample(seed, N, r N)), so `disa tree sample --first r*N --n N`
 // reproduces it. Everything is identical for any thread count.
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
 #include "src/cli/tree_checks.h"
 #include "src/input_error.h"
+#include "src/is_estimator.h"
 #include "src/json_number.h"
 #include "theory_checks/replicates.h"
 #include "toy_envs/flows.h"
@@ -104,7 +105,7 @@ ordered_json run_estimate(const Args& a) {
   double k_available = 0.0;
   const double k_hat_mean = mean_finite(reps.k_hat, &k_available);
   double k_above = 0.0;
-  for (double k : reps.k_hat) k_above += std::isfinite(k) && k > 0.7;
+  for (double k : reps.k_hat) k_above += std::isfinite(k) && k > k_hat_threshold(a.samples);
 
   ordered_json j;
   j["tree"] = a.tree;
@@ -147,7 +148,8 @@ ordered_json run_estimate(const Args& a) {
   j["expected_ess_fraction"] = to_json_number(c.chi2.expected_ess_fraction());
   j["k_hat_mean"] = to_json_number(k_hat_mean);
   j["k_hat_available_fraction"] = k_available;
-  j["k_hat_above_0.7_fraction"] = k_above / a.replicates;
+  j["k_hat_threshold"] = to_json_number(k_hat_threshold(a.samples));
+  j["k_hat_above_threshold_fraction"] = k_above / a.replicates;
   j["delta_ci_coverage"] = theory::mean_of(reps.covers).value;
   j["reliable_fraction"] = theory::mean_of(reps.reliable).value;
   return j;

@@ -328,7 +328,7 @@ TEST(Psis, KHatSeparatesHeavyFromLightTails) {
   const double k_true = 1.0 / alpha, k_expected = (m * k_true + 5.0) / (m + 10.0);
   EXPECT_NEAR(heavy.k_hat, k_expected, kSigmas * (1 + k_true) / std::sqrt(m));
   EXPECT_GT(heavy.k_hat, 0.7);
-  EXPECT_NE(std::find(heavy.flags.begin(), heavy.flags.end(), "k_hat_above_0.7"), heavy.flags.end());
+  EXPECT_NE(std::find(heavy.flags.begin(), heavy.flags.end(), kKHatAboveThreshold), heavy.flags.end());
   EXPECT_FALSE(heavy.reliable());
   EXPECT_TRUE(std::isfinite(heavy.log_z_psis));
 

@@ -118,7 +118,7 @@ TEST(IsEstimatorExactness, ProposalEqualToTargetGivesEveryWeightZ) {
   }
   // Equal weights are the best case, never flagged as an unreliable estimate.
   EXPECT_TRUE(e.reliable()) << "k_hat = " << e.k_hat;
-  EXPECT_FALSE(has_flag(e, "k_hat_above_0.7")) << "k_hat = " << e.k_hat;
+  EXPECT_FALSE(has_flag(e, kKHatAboveThreshold)) << "k_hat = " << e.k_hat;
 }
 
 // Exactly constant log-weights: Zhat is that constant, ESS = N, chi2_hat = 0 exactly.
@@ -350,6 +350,48 @@ TEST(IsEstimatorFlags, KHatUnavailableForSmallN) {
     EXPECT_TRUE(std::isfinite(e.log_z_psis)) << n;
     EXPECT_FALSE(has_flag(e, "k_hat_unavailable")) << n;
   }
+}
+
+// Vehtari et al. 2024, eq. 13: min(1 - 1/log10 N, 0.7).
+TEST(IsEstimatorFlags, KHatThresholdIsThePapersSampleSizeRuleCappedAt07) {
+  EXPECT_NEAR(k_hat_threshold(32), 1.0 - 1.0 / std::log10(32.0), 1e-15);
+  EXPECT_NEAR(k_hat_threshold(32), 0.3356, 1e-4);
+  EXPECT_NEAR(k_hat_threshold(256), 0.5847, 1e-4);
+  EXPECT_DOUBLE_EQ(k_hat_threshold(100), 0.5);
+  EXPECT_LT(k_hat_threshold(2000), 0.7);  // 1 - 1/log10 N reaches 0.7 at N = 10^(10/3) = 2154
+  EXPECT_DOUBLE_EQ(k_hat_threshold(2200), 0.7);
+  EXPECT_DOUBLE_EQ(k_hat_threshold(1000000), 0.7);
+  EXPECT_LE(k_hat_threshold(10), 0.0);
+}
+
+// The flag is set exactly when k_hat exceeds the cut for the estimate's own N, over tails
+// from light to infinite-mean and N from 25 to 5000; a k_hat between the cut at N = 32
+// (0.34) and 0.7, which the fixed 0.7 let through, makes the estimate unreliable.
+TEST(IsEstimatorFlags, KHatAboveThresholdFlagsByTheSampleSize) {
+  int flagged_below_07 = 0;
+  for (const std::int64_t n : {25, 32, 64, 256, 5000}) {
+    for (const double k : {0.1, 0.4, 0.7, 0.9, 1.2}) {
+      for (std::uint64_t seed = 0; seed < 8; ++seed) {
+        const CounterRng rng(4000 + seed, static_cast<std::uint64_t>(n));
+        std::vector<double> log_w(n);
+        for (std::int64_t i = 0; i < n; ++i) log_w[i] = -k * std::log(rng.uniform(i));  // w = U^-k: GPD tail k
+        const IsEstimate e = estimate_log_partition(log_w);
+        ASSERT_TRUE(std::isfinite(e.k_hat)) << n;
+        const bool above = e.k_hat > k_hat_threshold(n);
+        EXPECT_EQ(has_flag(e, kKHatAboveThreshold), above) << "n " << n << " k " << k << " k_hat " << e.k_hat;
+        EXPECT_EQ(e.reliable(), !above) << "n " << n << " k " << k << " k_hat " << e.k_hat;
+        flagged_below_07 += above && e.k_hat <= 0.7;
+      }
+    }
+  }
+  EXPECT_GT(flagged_below_07, 0) << "no case between the sample-size cut and 0.7: the test does not test the change";
+}
+
+// Files written before the sample-size cut carry "k_hat_above_0.7": still unreliable.
+TEST(IsEstimatorFlags, TheOldKHatFlagStillMakesAnEstimateUnreliable) {
+  IsEstimate e;
+  e.flags = {"k_hat_above_0.7"};
+  EXPECT_FALSE(e.reliable());
 }
 
 TEST(IsEstimatorFlags, PsisOffLeavesKHatNaNAndTheRestUnchanged) {
