@@ -477,12 +477,16 @@ bool is_bound(std::string_view side) {
   return at_point && !at_point->has_variables;
 }
 
+// A letter or a Greek letter, maybe with a subscript (x, x_1, \theta_{0}): a PCRE2 group.
+std::string variable_name_pattern() {
+  return "((?:[A-Za-z]|" + std::string(kGreekLetterPattern) + R"()(?:_\{?[A-Za-z0-9]+\}?)?))";
+}
+
 // The one variable of an interval's inequality: a letter or a Greek letter, maybe with a
 // subscript; not a constant such as \pi or e (e<3 is no interval of e), nor another
 // command (\emptyset<3).
 bool is_interval_variable(std::string_view side) {
-  static const Pcre2Regex variable("^(?:[A-Za-z]|" + std::string(kGreekLetterPattern) +
-                                   R"()(?:_\{?[A-Za-z0-9]+\}?)?$)");
+  static const Pcre2Regex variable("^" + variable_name_pattern() + "$");
   return variable.matches_whole(side) && !is_bound(side);
 }
 
@@ -491,8 +495,82 @@ bool is_interval(const Structured& st) {
          (st.close == ')' || st.close == ']');
 }
 
+// A variable times a nonzero rational, as a rearranged linear inequality writes it: "2x",
+// "-x", "0.5x", "\frac{1}{2}x", "2\cdot x", "\frac{x}{2}", "\frac{3x}{2}", "x/2", "-\frac{x}{2}"
+// (a bare "x" is x times 1). nullopt for anything else: a sum ("2x+1"), a power ("x^2"), two
+// letters ("2xy"), the variable in a denominator ("\frac{2}{x}", which is no linear
+// inequality), a constant for the letter ("2e", "3\pi") or a zero factor.
+struct ScaledVariable {
+  std::string variable;
+  Rational coefficient;
+};
+
+std::optional<ScaledVariable> scaled_variable(std::string_view side) {
+  // Groups: sign, factor, variable, divisor (each but the variable optional).
+  static const std::string number = R"((\d+(?:\.\d+)?|\.\d+|\\frac\{\d+\}\{\d+\}))";
+  static const std::string factor = "(?:" + number + R"((?:\\cdot ?|\\times ?|\*)?)?)";
+  static const Pcre2Regex product("^(-?)" + factor + variable_name_pattern() + "()$");
+  static const Pcre2Regex fraction(R"(^(-?)\\frac\{)" + factor + variable_name_pattern() + R"(\}\{)" + number +
+                                   R"(\}$)");
+  static const Pcre2Regex quotient("^(-?)" + factor + variable_name_pattern() + "/" + number + "$");
+  for (const Pcre2Regex* form : {&product, &fraction, &quotient}) {
+    const auto m = form->find_all(side);
+    if (m.empty()) continue;
+    const std::vector<std::string>& g = m.front().groups;
+    if (!is_interval_variable(g[2])) return std::nullopt;
+    const auto value_of = [](const std::string& text) {
+      return text.empty() ? std::optional<NumericValue>(NumericValue::of_exact(1)) : evaluate_number(text);
+    };
+    const auto factor_value = value_of(g[1]), divisor = value_of(g[3]);
+    if (!factor_value || !divisor || !factor_value->exact || !divisor->exact || *factor_value->exact == 0 ||
+        *divisor->exact == 0) {
+      return std::nullopt;
+    }
+    const Rational sign = g[0] == "-" ? -1 : 1;
+    return ScaledVariable{g[2], sign * *factor_value->exact / *divisor->exact};
+  }
+  return std::nullopt;
+}
+
+// A bound of c*x divided by c, so that it bounds x: exact for a rational bound ("6" over 2 is
+// "3"), else the quotient written out ("(\pi)/(2)"); infinity keeps its sign for c > 0 and
+// turns for c < 0. nullopt when the side is no bound.
+std::optional<std::string> bound_divided_by(std::string_view bound, const Rational& c) {
+  if (is_infinity(bound)) return (bound.front() == '-') == (c > 0) ? "-\\infty" : "\\infty";
+  if (!is_bound(bound)) return std::nullopt;
+  if (const auto value = evaluate_number(bound); value && value->exact) {
+    return NumericValue::of_exact(*value->exact / c).to_string();
+  }
+  return fmt::format("({})/({})", bound, NumericValue::of_exact(c).to_string());
+}
+
+// A chain in one variable with a coefficient, rewritten for the variable alone: "2x\le 6" is
+// "x\le 3", "-x<3" is "x>-3" (dividing by a negative number turns each relation), "2<2x\le 6"
+// is "1<x\le 3". The variable side is the middle of a chain of two, else the first side that
+// is a scaled variable. False when the variable has a coefficient but another side is no bound
+// (the chain then describes no interval); a chain without a coefficient is left as it is.
+bool without_coefficient(RelationChain& chain) {
+  if (chain.relations.empty() || chain.relations.size() > 2) return true;
+  std::size_t at = chain.relations.size() == 2 ? 1 : 0;
+  std::optional<ScaledVariable> scaled = scaled_variable(chain.sides[at]);
+  if (chain.relations.size() == 1 && !scaled) scaled = scaled_variable(chain.sides[at = 1]);
+  if (!scaled || chain.sides[at] == scaled->variable) return true;
+  for (std::size_t i = 0; i < chain.sides.size(); ++i) {
+    if (i == at) continue;
+    auto divided = bound_divided_by(chain.sides[i], scaled->coefficient);
+    if (!divided) return false;
+    chain.sides[i] = std::move(*divided);
+  }
+  chain.sides[at] = scaled->variable;
+  if (scaled->coefficient < 0) {
+    for (Relation& r : chain.relations) r = mirrored(r);
+  }
+  return true;
+}
+
 // The interval an inequality in one variable describes, written as an interval answer
-// is: "-2\le x<7" is [-2,7), "x<3" (or "3>x") is (-\infty,3), "x\ge 1" is [1,\infty).
+// is: "-2\le x<7" is [-2,7), "x<3" (or "3>x") is (-\infty,3), "x\ge 1" is [1,\infty), and
+// with a coefficient "2x\le 6" is (-\infty,3], "-x<3" is (-3,\infty) (without_coefficient).
 // nullopt for anything else: \ne and = (no one interval), a chain that turns (1<x>0),
 // bounds that are not numbers (x<y) or no variable (1<3).
 struct InequalityInterval {
@@ -502,6 +580,7 @@ struct InequalityInterval {
 
 std::optional<InequalityInterval> interval_of_inequality(std::string_view s) {
   RelationChain chain = split_relations(s);
+  if (!without_coefficient(chain)) return std::nullopt;
   const auto increasing = [](Relation r) { return r == Relation::kLess || r == Relation::kLessEqual; };
   const auto decreasing = [](Relation r) { return r == Relation::kGreater || r == Relation::kGreaterEqual; };
   if (chain.relations.empty() || chain.relations.size() > 2) return std::nullopt;
@@ -631,20 +710,46 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
   return {true, fmt::format("{} of {} equal in some order", what, as.size())};
 }
 
+// "x<1orx>2", as "x<1 \text{ or } x>2" normalises, at each "or" outside brackets that follows
+// no letter (so the letters of \lfloor or \lor are no "or").
+std::vector<std::string> split_at_or(std::string_view s) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    if (is_open(s[i])) ++depth;
+    if (is_close(s[i])) --depth;
+    if (depth == 0 && i > 0 && s.substr(i, 2) == "or" && !std::isalpha(static_cast<unsigned char>(s[i - 1]))) {
+      parts.emplace_back(trim(s.substr(start, i - start)));
+      start = i + 2;
+      ++i;
+    }
+  }
+  parts.emplace_back(trim(s.substr(start)));
+  return parts;
+}
+
 // "x>1,000" splits as the list "x>1", "000"; it is one relation with the number 1000
 // where the rule for a bare number would read 1000: each comma inside a side written
 // with thousands separators (any other comma, "x=1,2", "x>1,00", keeps the list), and
-// only against one answer, a scalar or a tuple (against a list it stays a list). A comma
-// with a space ("x>1, 000") is always a list: the normaliser keeps that space.
+// only against one answer, a scalar, a tuple or a union (against a list it stays a list).
+// Relations joined by "or" read alike, each of them a relation with its commas in such
+// sides ("x<1,000orx>2,000" against (-\infty,1000)\cup(2000,\infty)). A comma with a space
+// ("x>1, 000") is always a list: the normaliser keeps that space.
 bool thousands_relation_against_one_answer(const Structured& st, std::string_view s, const Structured& other) {
-  if (st.shape != Shape::kList || (other.shape != Shape::kScalar && other.shape != Shape::kTuple)) return false;
-  const RelationChain chain = split_relations(s);
-  if (chain.relations.empty()) return false;
+  if (st.shape != Shape::kList ||
+      (other.shape != Shape::kScalar && other.shape != Shape::kTuple && other.shape != Shape::kUnion)) {
+    return false;
+  }
   bool thousands = false;
-  for (const std::string& side : chain.sides) {
-    if (side.find(',') == std::string::npos) continue;
-    if (!has_thousands_separators(side)) return false;
-    thousands = true;
+  for (const std::string& alternative : split_at_or(s)) {
+    const RelationChain chain = split_relations(alternative);
+    if (chain.relations.empty()) return false;
+    for (const std::string& side : chain.sides) {
+      if (side.find(',') == std::string::npos) continue;
+      if (!has_thousands_separators(side)) return false;
+      thousands = true;
+    }
   }
   return thousands;
 }
@@ -711,59 +816,88 @@ std::optional<Equivalence> interval_against_inequality(const Structured& sa, con
   return intervals_equivalent(*ia, sb, depth, decimal_tolerance);
 }
 
-// "x<1orx>2", as "x<1 \text{ or } x>2" normalises, at each "or" outside brackets that follows
-// no letter (so the letters of \lfloor or \lor are no "or").
-std::vector<std::string> split_at_or(std::string_view s) {
-  std::vector<std::string> parts;
-  int depth = 0;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
-    if (is_open(s[i])) ++depth;
-    if (is_close(s[i])) --depth;
-    if (depth == 0 && i > 0 && s.substr(i, 2) == "or" && !std::isalpha(static_cast<unsigned char>(s[i - 1]))) {
-      parts.emplace_back(trim(s.substr(start, i - start)));
-      start = i + 2;
-      ++i;
-    }
-  }
-  parts.emplace_back(trim(s.substr(start)));
-  return parts;
-}
+// A set of reals as intervals, and the variable that its inequalities name ("" when it
+// names none: "(-\infty,1)\cup(2,\infty)", "\mathbb{R}\setminus\{3\}").
+struct IntervalSet {
+  std::vector<Structured> intervals;
+  std::string variable;
+};
 
 // The intervals of inequalities in one variable joined by "or" ("x<1orx>2" is (-\infty,1)
 // and (2,\infty)); nullopt unless every part is one, all in the same variable.
-std::optional<std::vector<Structured>> intervals_of_alternatives(std::string_view s) {
+std::optional<IntervalSet> intervals_of_alternatives(std::string_view s) {
   const std::vector<std::string> parts = split_at_or(s);
   if (parts.size() < 2) return std::nullopt;
-  std::vector<Structured> intervals;
-  std::string variable;
+  IntervalSet set;
   for (const std::string& part : parts) {
     auto found = interval_of_inequality(part);
-    if (!found || (!variable.empty() && found->variable != variable)) return std::nullopt;
-    variable = found->variable;
-    intervals.push_back(std::move(found->interval));
+    if (!found || (!set.variable.empty() && found->variable != set.variable)) return std::nullopt;
+    set.variable = found->variable;
+    set.intervals.push_back(std::move(found->interval));
   }
-  return intervals;
+  return set;
 }
 
 // The intervals of a union whose elements are intervals or inequalities in one variable
 // ("(-\infty,1)\cup(2,\infty)", "x<1\cup x>2"); nullopt when an element is neither or the
 // inequalities name two variables.
-std::optional<std::vector<Structured>> intervals_of_union(const Structured& st) {
+std::optional<IntervalSet> intervals_of_union(const Structured& st) {
   if (st.shape != Shape::kUnion) return std::nullopt;
-  std::vector<Structured> intervals;
-  std::string variable;
+  IntervalSet set;
   for (const std::string& element : st.elements) {
     Structured e = structure_of(element);
     if (!is_interval(e)) {
       auto found = e.shape == Shape::kScalar ? interval_of_inequality(e.elements.front()) : std::nullopt;
-      if (!found || (!variable.empty() && found->variable != variable)) return std::nullopt;
-      variable = found->variable;
+      if (!found || (!set.variable.empty() && found->variable != set.variable)) return std::nullopt;
+      set.variable = found->variable;
       e = std::move(found->interval);
     }
-    intervals.push_back(std::move(e));
+    set.intervals.push_back(std::move(e));
   }
-  return intervals;
+  return set;
+}
+
+// The two open rays either side of a finite point c: the reals without c.
+std::vector<Structured> reals_without(const std::string& c) {
+  return {Structured{Shape::kTuple, '(', ')', {"-\\infty", c}}, Structured{Shape::kTuple, '(', ')', {c, "\\infty"}}};
+}
+
+// "x\ne 3" (also "3\ne x", "2x\ne 6") in one variable with a finite bound is
+// (-\infty,3)\cup(3,\infty); nullopt for anything else (x\ne y, x\ne\infty, a chain).
+std::optional<IntervalSet> intervals_of_not_equal(std::string_view s) {
+  RelationChain chain = split_relations(s);
+  if (chain.relations.size() != 1 || chain.relations.front() != Relation::kNotEqual || !without_coefficient(chain)) {
+    return std::nullopt;
+  }
+  const std::size_t at = is_interval_variable(chain.sides[0]) ? 0 : 1;
+  const std::string& point = chain.sides[1 - at];
+  if (!is_interval_variable(chain.sides[at]) || is_infinity(point) || !is_bound(point)) return std::nullopt;
+  return IntervalSet{reals_without(point), chain.sides[at]};
+}
+
+// "\mathbb{R}\setminus\{3\}" (also with \backslash or "-" for the difference, "\mathbb R",
+// "ℝ"): the reals without one finite point, which names no variable. A set of several points
+// is left out (its rays would need the points in order).
+std::optional<IntervalSet> intervals_of_reals_without_a_point(std::string_view s) {
+  static const Pcre2Regex difference(R"(^(?:\\mathbb(?:\{R\}| ?R)|ℝ)(?:\\setminus|\\backslash|-)\\\{(.+)\\\}$)");
+  const auto m = difference.find_all(s);
+  if (m.empty()) return std::nullopt;
+  const std::string& point = m.front().groups[0];
+  if (is_infinity(point) || !is_bound(point)) return std::nullopt;
+  return IntervalSet{reals_without(point), ""};
+}
+
+// A side read as a set of reals: a union of intervals (or of inequalities in one variable),
+// inequalities joined by "or", one inequality in one variable, "x\ne c", or the reals without a
+// point. nullopt for anything else (a tuple, which may be a point, is not read here).
+std::optional<IntervalSet> intervals_of_set(const Structured& st) {
+  if (st.shape == Shape::kUnion) return intervals_of_union(st);
+  if (st.shape != Shape::kScalar) return std::nullopt;
+  const std::string& s = st.elements.front();
+  if (auto alternatives = intervals_of_alternatives(s)) return alternatives;
+  if (auto found = interval_of_inequality(s)) return IntervalSet{{std::move(found->interval)}, found->variable};
+  if (auto not_equal = intervals_of_not_equal(s)) return not_equal;
+  return intervals_of_reals_without_a_point(s);
 }
 
 bool union_holds_a_relation(const Structured& st) {
@@ -772,36 +906,42 @@ bool union_holds_a_relation(const Structured& st) {
          });
 }
 
-// A union of intervals against inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs
-// x<1 \text{ or } x>2), or such alternatives on both sides (x>2 \text{ or } x<1): the
-// intervals in any order, each with its ends exactly. nullopt unless each side is a union
-// of intervals (or of inequalities in one variable) or such alternatives.
-std::optional<Equivalence> union_against_alternatives(const Structured& sa, const Structured& sb, int depth,
-                                                      double decimal_tolerance) {
-  // Either side a union (of intervals or inequalities in one variable) or alternatives
-  // joined by "or"; unions on both sides come here only when one holds an inequality
-  // (equivalent()).
-  const auto intervals_of_set = [](const Structured& st) {
-    if (st.shape == Shape::kUnion) return intervals_of_union(st);
-    return st.shape == Shape::kScalar ? intervals_of_alternatives(st.elements.front()) : std::nullopt;
-  };
-  const auto as = intervals_of_set(sa), bs = intervals_of_set(sb);
-  if (!as || !bs) return std::nullopt;
-  if (as->size() != bs->size()) {
-    return Equivalence{false, fmt::format("union of {} vs {} intervals", as->size(), bs->size())};
+// Two sides read as sets of reals (intervals_of_set): a union of intervals against
+// inequalities joined by "or" ((-\infty,1)\cup(2,\infty) vs x<1 \text{ or } x>2), such
+// alternatives on both sides in another order, "x\ne 3" against (-\infty,3)\cup(3,\infty) or
+// \mathbb{R}\setminus\{3\}, two inequalities with one solution set ("2x\le 6" and "x\le 3"):
+// the intervals in any order, each with its ends and brackets exactly. Two sides that each
+// name a variable must name the same one (x<1 \text{ or } x>2 is not y<1 \text{ or } y>2).
+// nullopt unless both sides are read; unions on both sides come here only when one holds an
+// inequality (equivalent()).
+std::optional<Equivalence> sets_of_reals_equivalent(const Structured& sa, const Structured& sb, int depth,
+                                                    double decimal_tolerance) {
+  const auto as = intervals_of_set(sa);
+  if (!as) return std::nullopt;
+  const auto bs = intervals_of_set(sb);
+  if (!bs) return std::nullopt;
+  if (!as->variable.empty() && !bs->variable.empty() && as->variable != bs->variable) {
+    return Equivalence{false, fmt::format("sets of reals in the variables {} vs {}", as->variable, bs->variable)};
   }
-  std::vector<bool> used(bs->size(), false);
-  for (const Structured& a : *as) {
+  // Relations on both sides (x\le 4 vs x\le 3) say so in the reason.
+  const std::string what =
+      as->variable.empty() || bs->variable.empty() ? "sets of reals" : "relations in " + as->variable;
+  if (as->intervals.size() != bs->intervals.size()) {
+    return Equivalence{false, fmt::format("{}: {} vs {} intervals", what, as->intervals.size(), bs->intervals.size())};
+  }
+  std::vector<bool> used(bs->intervals.size(), false);
+  for (const Structured& a : as->intervals) {
     bool found = false;
-    for (std::size_t j = 0; j < bs->size() && !found; ++j) {
-      if (!used[j] && intervals_equivalent(a, (*bs)[j], depth, decimal_tolerance).equal) used[j] = found = true;
+    for (std::size_t j = 0; j < bs->intervals.size() && !found; ++j) {
+      if (!used[j] && intervals_equivalent(a, bs->intervals[j], depth, decimal_tolerance).equal) used[j] = found = true;
     }
     if (!found) {
-      return Equivalence{false, fmt::format("union: the interval {}{},{}{} has no match", a.open, a.elements[0],
+      return Equivalence{false, fmt::format("{}: the interval {}{},{}{} has no match", what, a.open, a.elements[0],
                                             a.elements[1], a.close)};
     }
   }
-  return Equivalence{true, fmt::format("union of {} intervals equal in some order", as->size())};
+  if (as->intervals.size() == 1) return Equivalence{true, what + ": the same interval"};
+  return Equivalence{true, fmt::format("{}: {} intervals equal in some order", what, as->intervals.size())};
 }
 
 // "x\in(1,3)": the brackets then hold a set, not the coordinates of a point.
@@ -833,7 +973,7 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
     // With an inequality among the elements, a union is a set of reals: one variable, and
     // each (a,b) an interval, not a point ("x<1\cup y>2" is no union of intervals).
     if (union_holds_a_relation(sa) || union_holds_a_relation(sb)) {
-      if (auto union_ = union_against_alternatives(sa, sb, depth, decimal_tolerance)) return *union_;
+      if (auto union_ = sets_of_reals_equivalent(sa, sb, depth, decimal_tolerance)) return *union_;
       return {false,
               fmt::format("a union of inequalities that is no union of intervals in one variable: '{}' vs '{}'", a, b)};
     }
@@ -844,7 +984,7 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   if (auto interval = interval_against_inequality(sa, sb, written_as_membership(b_in), depth, decimal_tolerance)) {
     return *interval;
   }
-  if (auto union_ = union_against_alternatives(sa, sb, depth, decimal_tolerance)) return *union_;
+  if (auto union_ = sets_of_reals_equivalent(sa, sb, depth, decimal_tolerance)) return *union_;
   if (sa.shape != Shape::kScalar || sb.shape != Shape::kScalar) {
     return {false, fmt::format("shapes differ: '{}' vs '{}'", a, b)};
   }

@@ -5,8 +5,9 @@
 // followed by a space ("100, 200", kept so by normalize_answer) is always a list. The
 // LaTeX separators "10,\!080" (MATH's), "1\,000" and "1{,}000" reach here as 10080 and
 // 1000: one number, never a list. A relation reads its sides alike: "x>1,000" against one
-// answer (a scalar or an interval) is "x>1000", if every comma sits in a side written with
-// thousands separators ("x=1,2" and "x>1,00" stay lists).
+// answer (a scalar, an interval or a union) is "x>1000", if every comma sits in a side written
+// with thousands separators ("x=1,2" and "x>1,00" stay lists); so do relations joined by "or",
+// each of them ("x<1,000 \text{ or } x>2,000" is "(-\infty,1000)\cup(2000,\infty)").
 //
 // Structure first: a tuple or interval "(a,b)", "[a,b)" matches elementwise in order,
 // and only a tuple with the same brackets ("(1,2)" is not "[1,2]", which as intervals
@@ -20,7 +21,13 @@
 // describes ("-2\le x<7" is "[-2,7)", "x<3" is "(-\infty,3)"), brackets compared exactly, but
 // not against a reference "(a,b)" with finite ends, which may be a point ("x\in(a,b)" is a set);
 // a union of intervals against such inequalities joined by "or" ("x<1 \text{ or } x>2" is
-// "(-\infty,1)\cup(2,\infty)") compares the intervals in any order;
+// "(-\infty,1)\cup(2,\infty)") compares the intervals in any order; "x\ne 3" with a finite
+// bound is "(-\infty,3)\cup(3,\infty)" and "\mathbb{R}\setminus\{3\}" (also "\mathbb{R}-\{3\}",
+// one point only); a plain rational coefficient of the variable is divided out exactly, a
+// negative one turning the order ("2x\le 6" is "x\le 3" and "(-\infty,3]", "-x<3" is "x>-3",
+// "\frac{x}{2}>1" is "x>2"; not "2x+1\le 7" or "x^2<4", which compare side by side); two
+// inequalities in one variable equal when they describe the same intervals of the same
+// variable ("x<1 \text{ or } x>2" is not "y<1 \text{ or } y>2");
 // if both sides evaluate to numbers (expression_evaluator.h) they are compared
 // by value (exactly when both are rational, else to a relative 1e-6; numeric_value.h);
 // if either has variables, by evaluating both at 3 pseudo-random points (symbolic

@@ -172,7 +172,8 @@ void drop_trailing_unit(std::string& s) {
 }
 
 // \frac12 -> \frac{1}{2}, \frac1{x} -> \frac{1}{x}, \sqrt2 -> \sqrt{2}: one-character
-// arguments written without braces get them.
+// arguments written without braces get them. A space before an argument is TeX's, not the
+// argument: \frac x2 is \frac{x}{2} and \sqrt x is \sqrt{x} (they were \frac{ }{x}2 and \sqrt{ }x).
 void brace_short_arguments(std::string& s) {
   for (const auto& [cmd, arity] : {std::pair<std::string_view, int>{"\\frac", 2}, {"\\sqrt", 1}}) {
     std::string out;
@@ -185,6 +186,8 @@ void brace_short_arguments(std::string& s) {
       out += cmd;
       i += cmd.size();
       for (int arg = 0; arg < arity && i < s.size(); ++arg) {
+        while (i < s.size() && s[i] == ' ') ++i;
+        if (i == s.size()) break;
         if (s[i] == '{') {
           const std::size_t close = closing_brace(s, i + 1);
           if (close == std::string::npos) break;

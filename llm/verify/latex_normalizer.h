@@ -11,7 +11,7 @@
 // separators ("1{,}000", MATH's "10,\!080", SI's "1\,000" and "1\ 000" before a
 // group of three digits; plain "1,000" and "1,\,000" could be a list, so
 // answer_equivalence.h decides). It rewrites \dfrac/\tfrac to \frac, \frac12 to \frac{1}{2},
-// \sqrt2 to \sqrt{2}, unwraps the remaining \text{...} (with a space after a control word:
+// \frac x2 to \frac{x}{2}, \sqrt2 to \sqrt{2}, unwraps the remaining \text{...} (with a space after a control word:
 // x\le\text{max} is "x\le max", not the command \lemax), and maps Unicode π, √, −, ×.
 // Relations get one spelling each: \le (\leq, \leqslant, \leqq, ≤, ⩽, <=), \ge (\geq,
 // \geqslant, \geqq, ≥, ⩾, >=), \ne (\neq, \not=, ≠, != but not the factorial 5!=120),

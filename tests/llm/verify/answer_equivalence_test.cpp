@@ -529,6 +529,119 @@ TEST(AnswerEquivalence, ThousandsInsideARelationAgainstOneAnswer) {
   EXPECT_TRUE(same("x=1,2", "2,1"));  // a list against a list, as before
 }
 
+TEST(AnswerEquivalence, ThousandsInsideRelationsJoinedByOr) {
+  // The thousands rule reached a single relation only: these scored 0.
+  EXPECT_TRUE(same("x<1,000 \\text{ or } x>2,000", "(-\\infty,1000)\\cup(2000,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,1000)\\cup(2000,\\infty)", "x<1,000 \\text{ or } x>2,000"));
+  EXPECT_TRUE(same("x<-1,000 \\text{ or } x>1,000", "(-\\infty,-1000)\\cup(1000,\\infty)"));
+  EXPECT_TRUE(same("x>2,000 \\text{ or } x<1,000", "x<1000 \\text{ or } x>2000"));
+  // Every comma in a side written as thousands, as before.
+  EXPECT_FALSE(same("x<1,000 \\text{ or } x>2,00", "(-\\infty,1000)\\cup(200,\\infty)"));
+  EXPECT_FALSE(same("x<1, 000 \\text{ or } x>2,000", "(-\\infty,1000)\\cup(2000,\\infty)"));
+  EXPECT_FALSE(same("x<1,2 \\text{ or } x>3", "(-\\infty,12)\\cup(3,\\infty)"));
+  EXPECT_FALSE(same("x<0,125 \\text{ or } x>2,000", "(-\\infty,125)\\cup(2000,\\infty)"));
+  EXPECT_FALSE(same("x<1,000 \\text{ or } x>2,001", "(-\\infty,1000)\\cup(2000,\\infty)"));
+  EXPECT_FALSE(same("x<1,000 \\text{ or } y>2,000", "(-\\infty,1000)\\cup(2000,\\infty)"));
+  EXPECT_FALSE(same("x<1,000 \\text{ and } x>2,000", "(-\\infty,1000)\\cup(2000,\\infty)"));
+}
+
+TEST(AnswerEquivalence, NotEqualIsTheRealsWithoutThePoint) {
+  // x\ne 3 was no interval at all: each of these scored 0.
+  EXPECT_TRUE(same("x\\ne 3", "(-\\infty,3)\\cup(3,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,3)\\cup(3,\\infty)", "x\\ne 3"));
+  EXPECT_TRUE(same("x\\neq 3", "(3,+\\infty)\\cup(-\\infty,3)"));
+  EXPECT_TRUE(same("3\\ne x", "(-\\infty,3)\\cup(3,\\infty)"));
+  EXPECT_TRUE(same("x\\ne 3", "x<3 \\text{ or } x>3"));
+  EXPECT_TRUE(same("x\\ne 3", "\\mathbb{R}\\setminus\\{3\\}"));
+  EXPECT_TRUE(same("\\mathbb{R}\\setminus\\{3\\}", "x\\ne 3"));
+  EXPECT_TRUE(same("x\\ne 3", "\\mathbb{R} - \\{3\\}"));
+  EXPECT_TRUE(same("x \\in \\mathbb{R}\\setminus\\{3\\}", "(-\\infty,3)\\cup(3,\\infty)"));
+  EXPECT_TRUE(same("x\\ne\\frac{1}{2}", "(-\\infty,0.5)\\cup(0.5,\\infty)"));
+  // Open at the point, the same point, nothing more or less, and one variable.
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,3]\\cup[3,\\infty)"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,3)\\cup[3,\\infty)"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,2)\\cup(3,\\infty)"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,3)\\cup(3,\\infty)\\cup(5,6)"));
+  EXPECT_FALSE(same("(-\\infty,3)\\cup(3,\\infty)", "x\\ne -3"));
+  EXPECT_FALSE(same("x\\ne 3", "\\mathbb{R}\\setminus\\{4\\}"));
+  EXPECT_FALSE(same("x\\ne 3", "\\mathbb{R}\\setminus\\{3,4\\}"));
+  EXPECT_FALSE(same("x\\ne 3", "\\mathbb{Z}\\setminus\\{3\\}"));
+  EXPECT_FALSE(same("x\\ne 3", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("x\\ne 3", "y\\ne 3"));
+  EXPECT_FALSE(same("x\\ne y", "(-\\infty,y)\\cup(y,\\infty)"));
+  EXPECT_FALSE(same("e\\ne 3", "(-\\infty,3)\\cup(3,\\infty)"));
+  EXPECT_FALSE(same("x\\ne\\infty", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("1<x\\ne 3", "(1,3)\\cup(3,\\infty)"));  // a chain with \ne: left as it was
+}
+
+TEST(AnswerEquivalence, ALinearInequalityWithACoefficientIsItsInterval) {
+  // Compared side by side these scored 0: the coefficient is divided out exactly, and a
+  // negative one turns the order.
+  EXPECT_TRUE(same("2x\\le 6", "x\\le 3"));
+  EXPECT_TRUE(same("x\\le 3", "2x\\le 6"));
+  EXPECT_TRUE(same("2x\\le 6", "(-\\infty,3]"));
+  EXPECT_TRUE(same("6\\ge 2x", "x\\le 3"));
+  EXPECT_TRUE(same("-x<3", "x>-3"));
+  EXPECT_TRUE(same("x>-3", "-x<3"));
+  EXPECT_TRUE(same("-x<3", "(-3,\\infty)"));
+  EXPECT_TRUE(same("-2x\\ge 4", "x\\le -2"));
+  EXPECT_TRUE(same("\\frac{x}{2}>1", "x>2"));
+  EXPECT_TRUE(same("\\dfrac x2 > 1", "x>2"));
+  EXPECT_TRUE(same("x/2>1", "x>2"));
+  EXPECT_TRUE(same("-\\frac{x}{2}<1", "x>-2"));
+  EXPECT_TRUE(same("\\frac{3x}{2}\\le 3", "x\\le 2"));
+  EXPECT_TRUE(same("0.5x\\ge 1", "[2,\\infty)"));
+  EXPECT_TRUE(same("2\\cdot x\\le 6", "x\\le 3"));
+  EXPECT_TRUE(same("3x<2", "x<\\frac{2}{3}"));
+  EXPECT_TRUE(same("2x\\le\\pi", "x\\le\\frac{\\pi}{2}"));
+  EXPECT_TRUE(same("-6\\le -2x<4", "(-2,3]"));
+  EXPECT_TRUE(same("2<2x\\le 6", "1<x\\le 3"));
+  EXPECT_TRUE(same("2x<6 \\text{ or } 2x>8", "(-\\infty,3)\\cup(4,\\infty)"));
+  // The bound, the bracket, the direction and the variable still count.
+  EXPECT_FALSE(same("2x\\le 6", "x\\le 6"));
+  EXPECT_FALSE(same("2x\\le 6", "x<3"));
+  EXPECT_FALSE(same("2x\\le 6", "(-\\infty,3)"));
+  EXPECT_FALSE(same("2x\\le 6", "[3,\\infty)"));
+  EXPECT_FALSE(same("-x<3", "x<-3"));
+  EXPECT_FALSE(same("-x<3", "x>3"));
+  EXPECT_FALSE(same("-x\\le 3", "x>-3"));
+  EXPECT_FALSE(same("\\frac{x}{2}>1", "x>\\frac{1}{2}"));
+  EXPECT_FALSE(same("2.5x<5", "x<2.5"));
+  EXPECT_FALSE(same("-6\\le -2x<4", "[-2,3)"));
+  EXPECT_FALSE(same("2x\\le 6", "2y\\le 6"));
+  EXPECT_FALSE(same("2x\\le 6", "y\\le 3"));
+  EXPECT_FALSE(same("2x_1\\le 6", "x_2\\le 3"));
+  // Only a number times the variable: anything else compares side by side, as before.
+  EXPECT_FALSE(same("2x+1\\le 7", "x\\le 3"));
+  EXPECT_FALSE(same("x-3\\le 0", "x\\le 3"));
+  EXPECT_FALSE(same("x^2<4", "-2<x<2"));
+  EXPECT_FALSE(same("\\frac{2}{x}>1", "(0,2)"));
+  EXPECT_FALSE(same("2^x<8", "x<3"));
+  EXPECT_FALSE(same("2xy<6", "xy<3"));
+  EXPECT_FALSE(same("2x<6y", "x<3y"));
+  EXPECT_FALSE(same("0x<3", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("x/0>1", "x>0"));
+  EXPECT_FALSE(same("2e<6", "(-\\infty,3)"));
+  EXPECT_FALSE(same("2\\pi<6", "(-\\infty,3)"));
+}
+
+TEST(AnswerEquivalence, SetsOfRealsInTwoVariablesDiffer) {
+  // Alternatives on both sides lost their variable: these two scored 1.
+  EXPECT_FALSE(same("x<1 \\text{ or } x>2", "y<1 \\text{ or } y>2"));
+  EXPECT_FALSE(same("x<1 \\cup x>2", "y<1 \\text{ or } y>2"));
+  EXPECT_TRUE(same("x<1 \\cup x>2", "x<1 \\text{ or } x>2"));
+  // An interval names no variable: against it any one variable will do, as before.
+  EXPECT_TRUE(same("t<1 \\text{ or } t>2", "(-\\infty,1)\\cup(2,\\infty)"));
+}
+
+TEST(AnswerEquivalence, TheLetterIInAnInequalityIsAVariable) {
+  // No order extends to the complex numbers, so an inequality in i can only be about a real
+  // variable named i (an index, a rate): read as any other letter.
+  EXPECT_TRUE(same("i<3", "(-\\infty,3)"));
+  EXPECT_FALSE(same("i<3", "(-\\infty,3]"));
+}
+
 TEST(AnswerEquivalence, AnAssignmentBeforeARelationIsPartOfTheAnswer) {
   // "x=y<3" also says x = y: the x= is no variable name to strip (it scored 1 vs y<3).
   EXPECT_FALSE(same("x=y<3", "y<3"));

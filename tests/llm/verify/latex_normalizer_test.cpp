@@ -42,6 +42,15 @@ TEST(LatexNormalizer, RewritesFractionSpellings) {
   EXPECT_EQ(normalize_answer("2\\sqrt3"), "2\\sqrt{3}");
 }
 
+TEST(LatexNormalizer, ASpaceBeforeAnUnbracedArgumentIsNoArgument) {
+  // The space kept after a command before a letter was braced as the argument.
+  EXPECT_EQ(normalize_answer("\\dfrac x2"), "\\frac{x}{2}");  // was \frac{ }{x}2
+  EXPECT_EQ(normalize_answer("\\frac a b"), "\\frac{a}{b}");  // was \frac{ }{a}b
+  EXPECT_EQ(normalize_answer("2\\sqrt x"), "2\\sqrt{x}");     // was 2\sqrt{ }x
+  EXPECT_EQ(normalize_answer("\\frac 12"), "\\frac{1}{2}");
+  EXPECT_EQ(normalize_answer("\\sqrt[3] x"), "\\sqrt[3]{x}");
+}
+
 TEST(LatexNormalizer, DropsUnitsAndDegrees) {
   EXPECT_EQ(normalize_answer("5\\text{ cm}"), "5");
   EXPECT_EQ(normalize_answer("864 \\mbox{ inches}^2"), "864");

@@ -55,6 +55,13 @@ TEST(MathVerifier, RelationsEndToEnd) {
   EXPECT_EQ(verify_math("$\\boxed{A\\subset B}$", "B\\subset A").reward, 0);
   EXPECT_EQ(verify_math("$\\boxed{a\\mid b}$", "b\\mid a").reward, 0);
   EXPECT_EQ(verify_math("$\\boxed{A\\subset B}$", "A\\subset B").reward, 1);
+  // Solution sets: x\ne 3 is the reals without 3, 2x\le 6 is x\le 3, thousands inside "or".
+  EXPECT_EQ(verify_math("So $\\boxed{x \\neq 3}$.", "(-\\infty,3) \\cup (3,\\infty)").reward, 1);
+  EXPECT_EQ(verify_math("So $\\boxed{x \\neq 3}$.", "(-\\infty,3]\\cup[3,\\infty)").reward, 0);
+  EXPECT_EQ(verify_math("So $\\boxed{2x \\leq 6}$.", "x\\le 3").reward, 1);
+  EXPECT_EQ(verify_math("So $\\boxed{-x < 3}$.", "x>-3").reward, 1);
+  EXPECT_EQ(verify_math("So $\\boxed{-x < 3}$.", "x<-3").reward, 0);
+  EXPECT_EQ(verify_math("$\\boxed{x<1,000 \\text{ or } x>2,000}$", "(-\\infty,1000)\\cup(2000,\\infty)").reward, 1);
   const auto r = verify_math("So $\\boxed{x\\le 4}$.", "x \\le 3");
   EXPECT_EQ(r.reward, 0);
   EXPECT_NE(r.reason.find("relation"), std::string::npos) << r.reason;
