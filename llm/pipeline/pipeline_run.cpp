@@ -1,12 +1,14 @@
 #include "llm/pipeline/pipeline_run.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <chrono>
 #include <map>
 
-#include <fmt/format.h>
-
 #include "llm/pipeline/anchor_stage.h"
 #include "llm/pipeline/policy_trainer.h"
+#include "llm/pipeline/prompt_task.h"
 #include "llm/pipeline/propose.h"
 #include "llm/pipeline/stage_files.h"
 #include "llm/pretrain/pretrain_run.h"
@@ -61,11 +63,21 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   // A math or code benchmark file is one split: its "held-out" prompts would be the ones
   // trained on. So its default is TASK:rl alone (labelled as the training prompts), and a
   // held-out row needs other benchmarks named in eval_tasks.
+  check_task_name("task", task);
   const bool countdown = task == "countdown";
+  if (!countdown && model_key.empty()) {
+    // The in-house model is pretrained on Countdown alone (its tokenizer has Countdown's
+    // characters only): it cannot read a benchmark's prompts.
+    throw InputError(
+        fmt::format("pipeline: task={} needs model=FOLDER (a Hugging Face model); the in-house model "
+                    "pretrained without one knows Countdown only",
+                    task));
+  }
   const std::string eval_tasks = c.word("eval_tasks", countdown ? task + "," + task + ":rl" : task + ":rl");
   // HumanEval+ is HumanEval's 164 problems, in the same order, with more tests.
   const auto problems_of = [](const std::string& t) { return t == "humanevalplus" ? std::string("humaneval") : t; };
   for (const std::string& t : split_comma_list(eval_tasks)) {
+    check_task_name("eval_tasks", t.ends_with(":rl") ? t.substr(0, t.size() - 3) : t);
     if (t.ends_with(":rl") && t != task + ":rl") {
       // Checked now, not when eval reaches it after every method has trained.
       throw InputError(fmt::format("pipeline: eval_tasks names '{}', but the RL prompts are {}'s ('{}:rl')", t, task,
@@ -109,6 +121,13 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::string common_device = fmt::format("device={}", device);
   const std::string common_max_new_tokens = fmt::format("max_new_tokens={}", max_new_tokens);
   const std::vector<std::string> method_list = split_comma_list(methods);
+  if (method_list.empty()) throw InputError(fmt::format("pipeline: methods='{}' names no method", methods));
+  for (std::size_t i = 0; i < method_list.size(); ++i) {
+    if (std::find(method_list.begin(), method_list.begin() + i, method_list[i]) != method_list.begin() + i) {
+      throw InputError(
+          fmt::format("pipeline: methods={} names {} twice (each trains into train/METHOD)", methods, method_list[i]));
+    }
+  }
 
   // Every stage's options, read and checked before anything runs: a typo in eval.* or
   // train.loss.* is refused now, not after hours of proposing and training.

@@ -1,5 +1,13 @@
 #include "llm/pipeline/policy_trainer.h"
 
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,15 +19,8 @@
 #include <stdexcept>
 #include <variant>
 
-#include <fmt/format.h>
-#include <torch/torch.h>
-#include <ATen/autocast_mode.h>
-#include <torch/version.h>
-#include <torch/nn/utils/clip_grad.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
-
 #include "llm/loss_autograd.h"
+#include "llm/model/adamw_limits.h"
 #include "llm/model/lora.h"
 #include "llm/model/pretrained.h"
 #include "llm/model/scorer.h"
@@ -232,6 +233,21 @@ TrainOptions train_options(StageConfig& c) {
   o.checkpoint_every = c.integer("checkpoint_every", o.checkpoint_every, 1);
   o.lr = c.number("lr", o.lr, 0, kNoLimit, true);
   o.weight_decay = c.number("weight_decay", o.weight_decay, 0, kNoLimit);
+  // LibTorch's AdamW default beta1 0.9 (the optimisers below): a larger lr fails inside
+  // the first step without naming it. Decoupled decay multiplies the weights by
+  // 1 - lr * weight_decay each step, so a product above 1 flips their sign.
+  if (o.lr > adamw_max_learning_rate(0.9, o.weight_decay)) {
+    throw InputError(
+        fmt::format("train: lr={} must be at most {:.3g} (AdamW's float step lr / (1 - beta1) and lr * "
+                    "weight_decay must stay finite)",
+                    o.lr, adamw_max_learning_rate(0.9, o.weight_decay)));
+  }
+  if (o.lr * o.weight_decay > 1) {
+    throw InputError(
+        fmt::format("train: lr * weight_decay = {} * {} = {:.3g} must be at most 1 (AdamW multiplies the "
+                    "weights by 1 - lr * weight_decay each step)",
+                    o.lr, o.weight_decay, o.lr * o.weight_decay));
+  }
   o.grad_clip = c.number("grad_clip", o.grad_clip, 0, kNoLimit);
   // beta is the tilt of p* = pi_ref e^{beta r} / Z, which only disa and disa-online train
   // toward; accepted and ignored elsewhere, it would look like a setting it is not.
@@ -242,7 +258,7 @@ TrainOptions train_options(StageConfig& c) {
         o.method == "flowrl" ? " (FlowRL's beta multiplies the group-standardised advantage: set it as loss.beta)" : ""));
   }
   o.beta = c.number("beta", o.beta, 0, kNoLimit, true);
-  o.logz_lr = c.number("logz_lr", o.logz_lr, 0, kNoLimit, true);
+  o.logz_lr = c.number("logz_lr", o.logz_lr, 0, adamw_max_learning_rate(0.9, 0), true);
   o.lora_rank = c.integer("lora_rank", o.lora_rank, 0);
   o.lora_alpha = c.number("lora_alpha", o.lora_alpha, 0, kNoLimit, true);
   o.seed = static_cast<std::uint64_t>(c.integer("seed", 1, 0));

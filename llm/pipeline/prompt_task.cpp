@@ -297,6 +297,14 @@ std::string operator_skeleton(std::string_view signature) {
   return out;
 }
 
+void check_task_name(std::string_view key, std::string_view spec) {
+  if (spec == "countdown" || verify::parse_benchmark(spec) || verify::parse_code_benchmark(spec)) return;
+  throw InputError(
+      fmt::format("{}={}: unknown task (countdown, math500, gsm8k, aime24, aime25, amc23, minerva, "
+                  "olympiadbench, humaneval, humanevalplus, livecodebench, codeforces)",
+                  key, spec));
+}
+
 std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesystem::path& model_folder,
                                       const std::filesystem::path& data_dir, const Tokenizer& tokenizer) {
   if (spec == "countdown") {

@@ -70,6 +70,10 @@ class PromptTask {
   virtual bool judged_by_one_stored_answer(const TaskPrompt&) const { return false; }
 };
 
+// Throws InputError naming `key` and `spec` when no task has that name: checked without
+// a model or data, so that a run refuses a typo before pretraining or proposing.
+void check_task_name(std::string_view key, std::string_view spec);
+
 // Throws InputError naming `spec` when it is unknown or its files are missing.
 std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesystem::path& model_folder,
                                       const std::filesystem::path& data_dir, const Tokenizer& tokenizer);

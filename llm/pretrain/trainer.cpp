@@ -1,12 +1,5 @@
 #include "llm/pretrain/trainer.h"
 
-#include <algorithm>
-#include <cfloat>
-#include <cmath>
-#include <fstream>
-#include <numbers>
-#include <sstream>
-
 #include <fmt/format.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/loss.h>
@@ -14,6 +7,14 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <sstream>
+
+#include "llm/model/adamw_limits.h"
 #include "llm/model/pretrained.h"
 #include "llm/pretrain/model_presets.h"
 #include "src/atomic_file.h"
@@ -44,11 +45,7 @@ void validate(const PretrainOptions& o) {
   if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) {
     throw InputError(fmt::format("--lr = {} must be a positive number", o.learning_rate));
   }
-  // LibTorch's AdamW applies the scalars lr * weight_decay and lr / (1 - beta1^t) (at most
-  // lr / (1 - beta1), at step 1) to float parameters; one past FLT_MAX is a c10::Error
-  // ("cannot be converted to type float without overflow") in the middle of the first step.
-  const double max_lr = std::min(static_cast<double>(FLT_MAX) * (1 - kAdamBeta1),
-                                 o.weight_decay > 0 ? static_cast<double>(FLT_MAX) / o.weight_decay : INFINITY);
+  const double max_lr = adamw_max_learning_rate(kAdamBeta1, o.weight_decay);
   if (o.learning_rate > max_lr) {
     throw InputError(fmt::format("--lr = {} must be at most {:.3g} (AdamW's float step lr / (1 - beta1) and lr * "
                                  "weight_decay must stay finite)",

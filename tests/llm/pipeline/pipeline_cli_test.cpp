@@ -431,6 +431,27 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                                " --set eval_tasks=countdown,math500:rl",
                            "CI=true"),
                   "eval_tasks names 'math500:rl', but the RL prompts are countdown's ('countdown:rl')");
+  // Task names, the method list and AdamW's limits are checked before pretraining starts
+  // (an unknown eval task, an empty method list and lr=1e300 each began a 1500-step
+  // pretraining, the last failing after it without naming lr).
+  expect_rejected(run_disa("llm pipeline --out " + p("bad18") + " --set eval_tasks=countdown,nope", "CI=true"),
+                  "eval_tasks=nope: unknown task");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad19") + " --set task=nope", "CI=true"),
+                  "task=nope: unknown task");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad20") + " --set task=math500", "CI=true"),
+                  "task=math500 needs model=FOLDER");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad21") + " --set methods=,", "CI=true"), "names no method");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad22") + " --set methods=disa,grpo,disa", "CI=true"),
+                  "names disa twice");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad23") + " --set lr=1e300", "CI=true"),
+                  "lr=1e+300 must be at most");
+  for (const char* bad : {"bad18", "bad19", "bad20", "bad21", "bad22", "bad23"}) {
+    EXPECT_FALSE(std::filesystem::exists(p(std::string(bad) + "/base"))) << bad << " began pretraining";
+  }
+  expect_rejected(
+      run_disa(train_args("grpo", {{"lr", "0.5"}}) + " --set weight_decay=3 --out " + p("bad24"), "CI=true"),
+      "lr * weight_decay = 0.5 * 3 = 1.5 must be at most 1");
+  expect_rejected(run_disa(train_args("flowrl") + " --set logz_lr=1e300 --out " + p("bad25"), "CI=true"), "logz_lr");
   // --threads as the stages' threads key: 1..256 (100000 threads ran until killed).
   expect_rejected(run_disa("llm pretrain --out " + p("bad12") + " --threads 1000", "CI=true"),
                   "--threads: must be an integer in [1, 256], got '1000'");
