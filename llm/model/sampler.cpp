@@ -143,6 +143,14 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
     if (prompts[r].empty()) throw InputError(fmt::format("sample: prompt {} is empty", r));
     longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(prompts[r].size()));
   }
+  // Positions count a row's real tokens (left padding takes none), so the longest prompt
+  // reaches the last; past the model's range the logits are ones it was never trained on.
+  if (longest + o.max_new_tokens > model.config().max_position_embeddings) {
+    throw InputError(
+        fmt::format("sample: a prompt of {} tokens + max_new_tokens = {} exceeds the model's "
+                    "max_position_embeddings = {}",
+                    longest, o.max_new_tokens, model.config().max_position_embeddings));
+  }
 
   EvalModeGuard eval(model);
   torch::NoGradGuard no_grad;

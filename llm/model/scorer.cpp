@@ -58,6 +58,14 @@ ContinuationLogprobs continuation_logprobs(TransformerImpl& model, const std::ve
     }
     total = std::max<std::int64_t>(total, requests[r].prompt.size() + requests[r].continuation.size());
     longest = std::max<std::int64_t>(longest, requests[r].continuation.size());
+    // Positions past the model's range give logits it was never trained on, silently.
+    const std::int64_t length = requests[r].prompt.size() + requests[r].continuation.size();
+    if (length > model.config().max_position_embeddings) {
+      throw InputError(fmt::format(
+          "score: request {}: {} prompt + {} continuation tokens exceed the model's "
+          "max_position_embeddings = {}",
+          r, requests[r].prompt.size(), requests[r].continuation.size(), model.config().max_position_embeddings));
+    }
   }
   const std::int64_t width = std::max<std::int64_t>(longest, 1);
 

@@ -279,6 +279,14 @@ TEST(Sampler, BadOptionsAreNamed) {
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1}, {}}, {}); }), {"prompt 1", "empty"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1, 200}}, {}); }), {"input_ids", "200"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { score(*model, {{{}, {1}}}); }), {"request 0", "empty prompt"}));
+  // The tiny model's max_position_embeddings is 256: positions past it are refused.
+  EXPECT_TRUE(contains_all(run({.max_new_tokens = 249}),
+                           {"8 tokens", "max_new_tokens = 249", "max_position_embeddings = 256"}));
+  EXPECT_NO_THROW(sample(*model, {prompts()[2]}, {.max_new_tokens = 248, .seed = 1}));
+  EXPECT_TRUE(contains_all(input_error_message([&] {
+                             score(*model, {{{1, 2}, std::vector<std::int32_t>(255, 1)}});
+                           }),
+                           {"request 0", "2 prompt + 255 continuation", "max_position_embeddings = 256"}));
 }
 
 TEST(Sampler, NonFiniteLogitsStopTheSamplerNamingRowAndToken) {
