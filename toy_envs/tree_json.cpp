@@ -294,7 +294,25 @@ Tree load_tree_binary(const std::string& path) {
                                  path, counts[0], counts[1], shape.describe(), shape.num_internal(),
                                  shape.num_leaves()));
   }
-  Tree tree = Tree::zeros(shape);
+  // The file must be exactly as long as its header says before anything is allocated: a
+  // 40-byte file claiming a deep tree made the loader take 390 MB before it found the
+  // file truncated, and bytes after the last leaf were ignored. (In double: exact far
+  // beyond any file that fits the memory budget.)
+  constexpr double kHeaderBytes = 8 + 4 + sizeof header + sizeof counts;
+  const double declared = kHeaderBytes + 8.0 * static_cast<double>(shape.num_internal()) * shape.vocab() +
+                          12.0 * static_cast<double>(shape.num_leaves());
+  const std::uintmax_t actual = std::filesystem::file_size(path);
+  if (declared != static_cast<double>(actual)) {
+    throw InputError(fmt::format("{}: {} bytes, but its header ({}) makes a file of {:.0f} bytes: {}", path, actual,
+                                 shape.describe(), declared,
+                                 declared > static_cast<double>(actual) ? "truncated" : "trailing bytes after the tree"));
+  }
+  Tree tree;
+  try {
+    tree = Tree::zeros(shape);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: {}", path, e.what()));
+  }
   read(tree.logits.data(), tree.logits.size() * sizeof(double), "logits");
   read(tree.reward.data(), tree.reward.size() * sizeof(double), "reward");
   read(tree.strategy.data(), tree.strategy.size() * sizeof(std::int32_t), "strategy");

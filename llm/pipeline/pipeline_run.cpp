@@ -1,10 +1,10 @@
 #include "llm/pipeline/pipeline_run.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
+
+#include <fmt/format.h>
 
 #include "llm/pipeline/anchor_stage.h"
 #include "llm/pipeline/policy_trainer.h"

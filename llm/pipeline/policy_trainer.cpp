@@ -1,13 +1,5 @@
 #include "llm/pipeline/policy_trainer.h"
 
-#include <ATen/autocast_mode.h>
-#include <fmt/format.h>
-#include <torch/nn/utils/clip_grad.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
-#include <torch/torch.h>
-#include <torch/version.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +10,14 @@
 #include <span>
 #include <stdexcept>
 #include <variant>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 
 #include "llm/loss_autograd.h"
 #include "llm/model/adamw_limits.h"

@@ -1,18 +1,18 @@
 #include "llm/pretrain/trainer.h"
 
-#include <fmt/format.h>
-#include <torch/cuda.h>
-#include <torch/nn/functional/loss.h>
-#include <torch/nn/utils/clip_grad.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <fstream>
 #include <numbers>
 #include <sstream>
+
+#include <fmt/format.h>
+#include <torch/cuda.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 
 #include "llm/model/adamw_limits.h"
 #include "llm/model/pretrained.h"

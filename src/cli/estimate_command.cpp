@@ -7,15 +7,15 @@
 // Replicate r uses trajectories r N .. r N + N - 1 of the seed's stream
 // (AliasSampler::sample(seed, N, r N)), so `disa tree sample --first r*N --n N`
 // reproduces it. Everything is identical for any thread count.
-#include <fmt/format.h>
-
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
@@ -133,9 +133,11 @@ ordered_json run_estimate(const Args& a) {
   j["bias_control_variate_se"] = to_json_number(cv.se);
   j["predicted_bias"] = to_json_number(-chi2 / (2.0 * n));
   j["predicted_var"] = to_json_number(chi2 / n);
-  // No first-order prediction with a hole (chi2 = inf): nan, not a ratio of 0.
-  j["bias_ratio"] = to_json_number(std::isfinite(chi2) ? cv.value / (-chi2 / (2.0 * n)) : NAN);
-  j["var_ratio"] = to_json_number(var.value / (chi2 / n));
+  // No ratio to a first-order prediction of 0 (q = p*, chi2 = 0: bias and variance are 0
+  // up to rounding, which gave inf and nan) or of infinity (a hole): nan.
+  const bool predicted = std::isfinite(chi2) && chi2 > 0;
+  j["bias_ratio"] = to_json_number(predicted ? cv.value / (-chi2 / (2.0 * n)) : NAN);
+  j["var_ratio"] = to_json_number(predicted ? var.value / (chi2 / n) : NAN);
   if (const auto law = theory::exact_law(c, a.samples)) {
     j["bias_exact"] = law->bias;
     j["log_Zhat_var_exact"] = law->var_log;

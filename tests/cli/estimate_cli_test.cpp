@@ -118,6 +118,16 @@ TEST_F(EstimateCliTest, ControlVariateKeepsTheBiasOfAProposalWithAHole) {
                                              << ", hole mass " << hole_mass;
   EXPECT_EQ(j["chi2"], "inf");
   EXPECT_EQ(j["bias_ratio"], "nan");  // no first-order prediction to compare with
+  EXPECT_EQ(j["var_ratio"], "nan");
+
+  // q = p*: chi2 = 0 predicts no bias and no variance; no ratio to it (it was inf and nan).
+  const Result exact = run("estimate --tree " + tree_path + " --beta 2 --proposal tilted:lambda=1 --samples 16 "
+                           "--replicates 50 --seed 1 --json");
+  ASSERT_EQ(exact.exit_code, 0) << exact.output;
+  const nlohmann::json e = nlohmann::json::parse(exact.output);
+  EXPECT_NEAR(e["chi2"].get<double>(), 0.0, 1e-12);
+  EXPECT_EQ(e["bias_ratio"], "nan");
+  EXPECT_EQ(e["var_ratio"], "nan");
 }
 
 TEST_F(EstimateCliTest, AnchorFromATreeFlagsAProposalWithAHole) {

@@ -376,6 +376,21 @@ TEST(TreeJson, TruncatedBinaryIsRejected) {
   }
 }
 
+// The header's sizes are checked against the file before anything is allocated: a
+// 40-byte header claiming a vocabulary of 10 and horizon 6 (111,111 nodes, a million leaves)
+// is refused by its length, and bytes after the last leaf are not ignored.
+TEST(TreeJson, BinaryLengthMustBeTheHeadersBeforeAllocating) {
+  const std::string base = base_binary();
+  EXPECT_TRUE(contains_all(binary_error(base + std::string(4, '\0')),
+                           {"bad.dtree", "200 bytes", "196 bytes", "trailing bytes"}));
+  std::string header = base.substr(0, 40);
+  const std::int32_t shape[3] = {10, 6, -1};
+  const std::int64_t counts[2] = {111111, 1000000};
+  std::memcpy(header.data() + 12, shape, 12);
+  std::memcpy(header.data() + 24, counts, 16);
+  EXPECT_TRUE(contains_all(binary_error(header), {"bad.dtree", "40 bytes", "20888920 bytes", "truncated"}));
+}
+
 TEST(TreeJson, CorruptBinaryFieldsAreRejected) {
   const std::string base = base_binary();
   std::string bytes = base;

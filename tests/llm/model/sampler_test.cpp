@@ -10,8 +10,8 @@
 
 #include "llm/model/sampler.h"
 #include "llm/model/scorer.h"
-#include "src/numerical_error.h"
 #include "tests/llm/model/tiny_models.h"
+#include "src/numerical_error.h"
 #include "tests/util/errors.h"
 
 namespace disa::llm {
