@@ -133,9 +133,10 @@ ordered_json run_estimate(const Args& a) {
   j["bias_control_variate_se"] = to_json_number(cv.se);
   j["predicted_bias"] = to_json_number(-chi2 / (2.0 * n));
   j["predicted_var"] = to_json_number(chi2 / n);
-  // No ratio to a first-order prediction of 0 (q = p*, chi2 = 0: bias and variance are 0
-  // up to rounding, which gave inf and nan) or of infinity (a hole): nan.
-  const bool predicted = std::isfinite(chi2) && chi2 > 0;
+  // No ratio to a first-order prediction of 0 (q = p*: bias and variance are rounding,
+  // and the ratios were -25.6 or inf) or of infinity (a hole): nan. chi2 = G(root) - 1 in
+  // double carries rounding of order 1e-16 per tree level, so below 1e-12 it is 0.
+  const bool predicted = std::isfinite(chi2) && chi2 > 1e-12;
   j["bias_ratio"] = to_json_number(predicted ? cv.value / (-chi2 / (2.0 * n)) : NAN);
   j["var_ratio"] = to_json_number(predicted ? var.value / (chi2 / n) : NAN);
   if (const auto law = theory::exact_law(c, a.samples)) {
