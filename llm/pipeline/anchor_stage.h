@@ -13,8 +13,21 @@
 //                   item 9), while leaving one prompt out only removes data
 //   keep            used as estimated, flagged "policy:kept_unreliable"
 //   psis            the PSIS-smoothed log Zhat replaces it when available (flag
-//                   "policy:psis"), else dropped; no_reward_observed is always dropped
-//                   (no smoothing supplies a reward the samples never showed)
+//                   "policy:psis"), else dropped; no_reward_observed and
+//                   proposal_misses_target_mass are always dropped (no smoothing supplies
+//                   a reward the samples never showed, or mass the proposal never drew).
+//                   Only log_Zhat changes: n, ess, chi2_hat, k_hat, max_weight and
+//                   ci_low / ci_high stay those of the raw estimate, so the interval is
+//                   centred on the raw log Zhat (delta method) and need not contain the
+//                   recorded log_Zhat; no interval is computed for the smoothed value
+//                   (log_Zhat_psis holds it too)
+// A proposal sampled with top_p < 1 (the propose.json beside the trajectories says so;
+// trajectories without one are taken as untruncated) misses mass pi_ref has: every
+// estimate then carries "proposal_misses_target_mass" (kProposalMissesTargetMass), which
+// makes it unreliable, so only policy=keep trains on such anchors.
+// The trajectories are refused (InputError naming the file and the trajectories' positions)
+// when a (prompt_id, sample) pair repeats or one prompt_id comes with two prompt_index or
+// prompt_tokens values.
 //
 //   OUT/anchors.jsonl   the frozen anchors (one per prompt, every flag recorded)
 //   OUT/anchor.json     options, counts, the anchor file's fingerprint (FNV-1a 64)
@@ -44,6 +57,8 @@ struct AnchorOptions {
 // "no_reward_observed": disa::kNoRewardObserved (src/is_estimator.h says why it is
 // unreliable and why all samples correct is not).
 using disa::kNoRewardObserved;
+// "proposal_misses_target_mass": set on every estimate of a truncated proposal (top_p < 1).
+using disa::kProposalMissesTargetMass;
 
 AnchorOptions anchor_options(StageConfig& config);
 
@@ -56,10 +71,16 @@ struct AnchorSummary {
 
 AnchorSummary run_anchor(const AnchorOptions& options);
 
+// The records of an anchor stage's anchors.jsonl: the anchor.json beside it must exist and
+// its anchors_fingerprint be the file's, else an InputError naming both fingerprints and
+// the file (an edited anchors.jsonl, or another run's beside a copied anchor.json).
+std::vector<AnchorRecord> load_stage_anchors(const std::filesystem::path& anchors_file);
+
 // The anchors training may use: prompt id -> frozen log Zhat (dropped prompts absent).
 // They must belong to the run, else an InputError naming both values: the anchor.json
-// beside the file (the anchor stage writes one) must name `trajectories`' fingerprint,
-// and with `beta` given every record's beta must equal it (log Zhat at beta 2 is the
+// beside the file (the anchor stage writes one) must name the file's own fingerprint
+// (load_stage_anchors) and `trajectories`' fingerprint, and with `beta` given every
+// record's beta must equal it (log Zhat at beta 2 is the
 // wrong anchor for a tb head at beta 1). std::nullopt: methods that use only which
 // prompts survived, not the values.
 std::map<std::string, double> usable_anchors(const std::filesystem::path& anchors_file,

@@ -58,7 +58,9 @@ std::vector<TaskPrompt> prompts_of(const EvalOptions& o, const std::string& task
     // prompts nobody trained on, or those the anchor policy dropped.
     // The anchor file holds one record per proposed prompt (dropped ones flagged), and
     // propose took the RL split's first ones: so its size is the count to ask for.
-    const std::vector<AnchorRecord> records = load_anchors(o.anchors.string());
+    // Checked against the anchor.json beside them, as training checks them: an edited or
+    // foreign anchors.jsonl would otherwise pick other prompts than training used.
+    const std::vector<AnchorRecord> records = load_stage_anchors(o.anchors);
     const std::map<std::string, double> trained = kept_anchors(records);
     for (TaskPrompt& p : task.prompts(PromptSplit::kTrain, static_cast<std::int64_t>(records.size()))) {
       if (trained.count(p.id)) prompts.push_back(std::move(p));
@@ -112,6 +114,30 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
   return out;
 }
 
+// Model and task names become folder and file names (OUT/samples/NAME/TASK.jsonl) and
+// results rows: checked both where the keys are read and where a caller's EvalOptions is
+// run, since tests and the pipeline fill EvalOptions directly.
+void check_names(const EvalOptions& o) {
+  for (const auto& [name, folder] : o.models) {
+    // "a/b" or ".." would write outside OUT/samples, "" into it, a comma would shift the
+    // CSV's columns; a leading '.' makes a hidden folder (and covers "." and "..").
+    if (name.empty() || name.find_first_not_of(kModelNameCharacters) != std::string::npos || name.front() == '.') {
+      throw InputError(
+          fmt::format("eval: models: name '{}' must be letters, digits, '_', '-' and '.' (not first): "
+                      "it names the folder of its samples",
+                      text_excerpt(name)));
+    }
+  }
+  for (auto t = o.tasks.begin(); t != o.tasks.end(); ++t) {
+    if (std::find(o.tasks.begin(), t, *t) != t) {
+      throw InputError(
+          fmt::format("eval: tasks: '{}' is given twice: its rows would be one task's samples, counted "
+                      "twice in the average",
+                      *t));
+    }
+  }
+}
+
 }  // namespace
 
 EvalOptions eval_options(StageConfig& c) {
@@ -144,11 +170,13 @@ EvalOptions eval_options(StageConfig& c) {
   o.seed = static_cast<std::uint64_t>(c.integer("seed", 7, 0));
   o.threads = static_cast<int>(c.integer("threads", 1, 1, 256));
   o.device = c.choice("device", "cpu", {"cpu", "cuda"});
+  check_names(o);
   return o;
 }
 
 std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progress) {
   if (o.out.empty()) throw InputError("eval: --out is required");
+  check_names(o);
   const auto start = std::chrono::steady_clock::now();
   torch::set_num_threads(o.threads);
   torch::NoGradGuard no_grad;
@@ -156,12 +184,16 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   nlohmann::ordered_json options{{"tasks", o.tasks}, {"data_dir", o.data_dir.string()}, {"prompts", o.prompts},
                                  {"k", o.k}, {"max_new_tokens", o.max_new_tokens}, {"temperature", o.temperature},
                                  {"seed", o.seed}};
+  // As in propose: the device's kernels move logits in the last bits, which can turn a
+  // sampled token, so samples drawn on another device are another run's, not reused.
+  options["device"] = o.device;
   for (const auto& [name, folder] : o.models) options["models"][name] = folder.string();
-  // Samples are reused by model name: the weights' fingerprints make a model retrained at
-  // the same path a different run (refused by claim_stage_folder), not stale samples.
+  // Samples are reused by model name: the fingerprints (weights and tokenizer) make a model
+  // retrained or retokenized at the same path a different run (refused by
+  // claim_stage_folder), not stale samples.
   for (const auto& [name, folder] : o.models) options["model_fingerprints"][name] = model_fingerprint(folder);
-  // The ids sampling stops at come from generation_config.json and the tokenizer too, which
-  // the weights' fingerprint does not cover: samples that stopped elsewhere are not reused.
+  // The ids sampling stops at come from generation_config.json too, which the fingerprint
+  // does not cover: samples that stopped elsewhere are not reused.
   for (const auto& [name, folder] : o.models) options["stop_token_ids"][name] = stop_token_ids_of(folder);
   options["truncated_rollouts"] = kTruncatedRolloutsRule;
   // Samples files are reused by (model, task) name: the prompts they were drawn for must be

@@ -1,6 +1,7 @@
 #include "llm/pipeline/loaded_model.h"
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -22,11 +23,21 @@ torch::Device parse_device(const std::string& name, const std::string& key) {
 }
 
 std::string model_fingerprint(const std::filesystem::path& folder) {
+  // The tokenizer's files as well as the weights: a tokenizer changed at the same path
+  // would resume into parts and samples tokenized the old way. tokenizer.json,
+  // tokenizer_config.json and chat_template.jinja are what load_tokenizer reads; vocab.json
+  // and merges.txt are the same vocabulary in the slow tokenizer's form (not read here, but
+  // a folder whose copy of them changed holds another tokenizer). generation_config.json is
+  // left out: its eos_token_id is all the stages read of it, and they record the stop set
+  // itself (stop_token_ids), which names that change, not a hash, when it refuses a resume.
+  static const std::set<std::string> kTokenizerFiles = {"tokenizer.json", "tokenizer_config.json",
+                                                        "chat_template.jinja", "vocab.json", "merges.txt"};
   std::vector<std::filesystem::path> files;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && (name == "config.json" || entry.path().extension() == ".safetensors")) {
+    if (entry.is_regular_file() &&
+        (name == "config.json" || kTokenizerFiles.count(name) > 0 || entry.path().extension() == ".safetensors")) {
       files.push_back(entry.path());
     }
   }

@@ -39,9 +39,12 @@ std::vector<std::int32_t> stop_token_ids_of(const std::filesystem::path& folder)
 // ids than the model has rows.
 void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder);
 // What a stage records of a model folder besides its path, so that a model retrained or
-// replaced at the same path never resumes into outputs of the old one: FNV-1a 64
-// (file_fingerprint) over every *.safetensors file and config.json, by name in order
-// (about 1 GB/s, so a second for a 0.5B bf16 model).
+// replaced at the same path, or given another tokenizer, never resumes into outputs of the
+// old one: FNV-1a 64 (file_fingerprint) over every *.safetensors file, config.json and
+// those of tokenizer.json, tokenizer_config.json, chat_template.jinja, vocab.json and
+// merges.txt that exist, by name in order (about 1 GB/s, so a second for a 0.5B bf16
+// model). generation_config.json is not hashed: the stop ids read from it are recorded as
+// such (stop_token_ids_of).
 std::string model_fingerprint(const std::filesystem::path& folder);
 // The completion's ids without a trailing stop token (one of `stop_ids`): the response.
 std::span<const std::int32_t> response_tokens(const std::vector<std::int32_t>& stop_ids,

@@ -80,7 +80,7 @@ nlohmann::ordered_json fingerprint(const TrainOptions& o) {
       {"bf16", o.bf16},  // autocast on CUDA changes the numbers; a resume must not switch it
       {"loss", o.loss_settings}};
   // On-policy rollouts stop at the reference folder's stop ids, which come from
-  // generation_config.json and the tokenizer too (outside reference_fingerprint).
+  // generation_config.json too (outside reference_fingerprint).
   if (!is_offline_method(o.method)) {
     f["stop_token_ids"] = stop_token_ids_of(o.reference);
     f["truncated_rollouts"] = kTruncatedRolloutsRule;

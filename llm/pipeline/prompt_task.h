@@ -60,7 +60,9 @@ class PromptTask {
  public:
   virtual ~PromptTask() = default;
   virtual std::string name() const = 0;
-  // The first `count` prompts of a split (all when count <= 0 or larger than the split).
+  // The first `count` prompts of a split; all of it when count is larger than the split.
+  // count <= 0: all of a benchmark's split, an InputError for Countdown (its splits are
+  // drawn, not listed, so "all" is no count to draw to).
   virtual std::vector<TaskPrompt> prompts(PromptSplit split, std::int64_t count) const = 0;
   // `response` is the decoded completion without its EOS token.
   virtual TaskVerdict verify(const TaskPrompt& prompt, std::string_view response) const = 0;

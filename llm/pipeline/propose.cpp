@@ -196,8 +196,8 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
   // changed (another task.json, another version) must not resume into old parts.
   fingerprint["prompts_fingerprint"] = prompts_fingerprint(prompts);
   fingerprint["reference_fingerprint"] = model_fingerprint(o.reference);
-  // Where rollouts stop (generation_config.json and the tokenizer are outside the weights'
-  // fingerprint): a changed stop set must not resume into parts that stopped elsewhere.
+  // Where rollouts stop (generation_config.json is outside the model's fingerprint): a
+  // changed stop set must not resume into parts that stopped elsewhere.
   fingerprint["stop_token_ids"] = stop_ids;
   fingerprint["truncated_rollouts"] = kTruncatedRolloutsRule;
   if (!q_is_reference) fingerprint["proposal_fingerprint"] = model_fingerprint(o.proposal);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,14 +16,45 @@ namespace {
 
 using json = nlohmann::json;
 
-template <class T>
-std::vector<T> number_list(const json& j, const char* field, const std::string& where) {
+std::vector<float> number_list(const json& j, const char* field, const std::string& where) {
   if (!j.contains(field) || !j[field].is_array()) throw InputError(fmt::format("{}: field '{}' must be a list", where, field));
-  std::vector<T> out;
+  std::vector<float> out;
   out.reserve(j[field].size());
   for (const json& v : j[field]) {
     if (!v.is_number()) throw InputError(fmt::format("{}: field '{}' holds {}, not a number", where, field, json_excerpt(v)));
-    out.push_back(v.get<T>());
+    out.push_back(v.get<float>());
+  }
+  return out;
+}
+
+// An integer in [0, max] as JSON wrote it: 0.9 or 1e30 through a double and a cast would
+// become another index (or undefined behaviour), and 2^31 through get<int32_t>() would
+// wrap to a negative token id. The writer writes integers, so anything else is damage.
+std::int64_t whole_number(const json& v, const std::string& field, std::int64_t max, const std::string& where) {
+  const bool in_range = v.is_number_unsigned()
+                            ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(max)
+                            : v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::int64_t>() <= max;
+  if (!in_range) {
+    throw InputError(
+        fmt::format("{}: field '{}' = {} must be an integer in [0, {}]", where, field, json_excerpt(v), max));
+  }
+  return v.get<std::int64_t>();
+}
+
+std::int64_t whole_number(const json& j, const char* field, const std::string& where) {
+  if (!j.contains(field)) throw InputError(fmt::format("{}: field '{}' is missing", where, field));
+  return whole_number(j[field], field, std::numeric_limits<std::int64_t>::max(), where);
+}
+
+std::vector<std::int32_t> token_list(const json& j, const char* field, const std::string& where) {
+  if (!j.contains(field) || !j[field].is_array())
+    throw InputError(fmt::format("{}: field '{}' must be a list", where, field));
+  std::vector<std::int32_t> out;
+  out.reserve(j[field].size());
+  for (std::size_t k = 0; k < j[field].size(); ++k) {
+    const std::int64_t id =
+        whole_number(j[field][k], fmt::format("{}[{}]", field, k), std::numeric_limits<std::int32_t>::max(), where);
+    out.push_back(static_cast<std::int32_t>(id));
   }
   return out;
 }
@@ -64,15 +96,20 @@ nlohmann::ordered_json to_json(const Trajectory& t) {
 Trajectory trajectory_from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw InputError(fmt::format("{}: a trajectory must be a JSON object", where));
   Trajectory t;
-  t.prompt_index = static_cast<std::int64_t>(finite_number(j, "prompt_index", where));
+  t.prompt_index = whole_number(j, "prompt_index", where);
   t.prompt_id = text(j, "prompt_id", where);
-  t.prompt_tokens = number_list<std::int32_t>(j, "prompt_tokens", where);
-  t.sample = static_cast<std::int64_t>(finite_number(j, "sample", where));
-  t.tokens = number_list<std::int32_t>(j, "tokens", where);
+  t.prompt_tokens = token_list(j, "prompt_tokens", where);
+  t.sample = whole_number(j, "sample", where);
+  t.tokens = token_list(j, "tokens", where);
   t.response = text(j, "response", where);
   t.finish = text(j, "finish", where);
-  t.logq = number_list<float>(j, "logq", where);
-  t.logp_ref = number_list<float>(j, "logp_ref", where);
+  // finish_reason_name's values (llm/model/sampler.h): what a rollout can end with.
+  if (t.finish != "eos" && t.finish != "stop" && t.finish != "length") {
+    throw InputError(
+        fmt::format("{}: field 'finish' = '{}' must be eos, stop or length", where, text_excerpt(t.finish)));
+  }
+  t.logq = number_list(j, "logq", where);
+  t.logp_ref = number_list(j, "logp_ref", where);
   t.logq_sum = finite_number(j, "logq_sum", where);
   t.logp_ref_sum = finite_number(j, "logp_ref_sum", where);
   t.reward = finite_number(j, "reward", where);
@@ -88,6 +125,16 @@ Trajectory trajectory_from_json(const json& j, const std::string& where) {
     if (!std::isfinite(t.logq[k]) || !std::isfinite(t.logp_ref[k])) {
       throw InputError(fmt::format("{}: token {} has a non-finite log-prob (logq {}, logp_ref {})", where, k,
                                    t.logq[k], t.logp_ref[k]));
+    }
+    // A probability is at most 1. The writers' log-probs of the likeliest token are x - max -
+    // log(sum), <= 0 in exact float arithmetic; kLogProbSlack leaves room for a fast-math log
+    // of a sum just above 1 (errors ~5e-7), while a positive log-prob of a hand-edited or
+    // foreign file (log w too high by it) is refused.
+    if (t.logq[k] > kLogProbSlack || t.logp_ref[k] > kLogProbSlack) {
+      throw InputError(
+          fmt::format("{}: token {} has a positive log-prob (logq {}, logp_ref {}; at most {} allowed for "
+                      "rounding)",
+                      where, k, t.logq[k], t.logp_ref[k], kLogProbSlack));
     }
   }
   // The anchor reads the sums, the trainers the tokens: they must agree (a file edited or

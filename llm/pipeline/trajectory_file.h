@@ -43,8 +43,15 @@ struct Trajectory {
   std::string strategy;
 };
 
+// How far above 0 a stored log-prob may be: rounding of the writers' log-softmax (a fast-math
+// log of a sum just above 1), not a probability above 1.
+inline constexpr double kLogProbSlack = 1e-6;
+
 nlohmann::ordered_json to_json(const Trajectory& t);
-// Validates every field (types, equal lengths, finite log-probs); errors name `where` and the field.
+// Validates every field; errors name `where`, the field and its value: prompt_index, sample
+// and every token id integers (JSON integers, not 1.0 or 0.9) >= 0, token ids < 2^31;
+// finish one of eos, stop, length; tokens, logq and logp_ref of equal lengths; log-probs
+// finite and <= kLogProbSlack; logq_sum and logp_ref_sum their lists' sums.
 Trajectory trajectory_from_json(const nlohmann::json& j, const std::string& where);
 
 // One line per trajectory, appended to `out`.

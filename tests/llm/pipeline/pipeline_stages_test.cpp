@@ -413,6 +413,76 @@ TEST_F(PipelineStages, ATrajectoryWhoseSumsDisagreeWithItsTokensIsRefused) {
   EXPECT_THROW(trajectory_from_json(stale, "line 1"), InputError);
 }
 
+// The error of trajectory_from_json(j), or "" when it accepts j.
+std::string trajectory_error(const nlohmann::json& j) {
+  try {
+    trajectory_from_json(j, "line 1");
+    return "";
+  } catch (const InputError& e) {
+    return e.what();
+  }
+}
+
+TEST_F(PipelineStages, TrajectoryIntegersLogProbsAndFinishAreCheckedByField) {
+  const fs::path dir = prepared("a");
+  const nlohmann::json line = read_lines(dir / "propose" / "trajectories.jsonl").front();
+  ASSERT_EQ(trajectory_error(line), "");
+  ASSERT_FALSE(line["tokens"].empty());
+  const auto with = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json j = line;
+    edit(j);
+    return trajectory_error(j);
+  };
+  const auto expect_refused = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& needle) {
+    const std::string error = with(edit);
+    EXPECT_NE(error.find(needle), std::string::npos) << "wanted '" << needle << "', got: '" << error << "'";
+  };
+  // Integers through a double and a cast: 0.9 would become prompt 0, 1e30 undefined
+  // behaviour, 1.7 token 1, 2^31 a negative token id.
+  expect_refused([](auto& j) { j["prompt_index"] = 0.9; }, "line 1: field 'prompt_index' = 0.9 must be an integer");
+  expect_refused([](auto& j) { j["prompt_index"] = 1.0; }, "field 'prompt_index' = 1.0 must be an integer");
+  expect_refused([](auto& j) { j["sample"] = 1e30; }, "field 'sample' = 1e+30 must be an integer");
+  expect_refused([](auto& j) { j["sample"] = -1; }, "field 'sample' = -1 must be an integer in [0, ");
+  expect_refused([](auto& j) { j["tokens"][0] = 1.7; },
+                 "field 'tokens[0]' = 1.7 must be an integer in [0, 2147483647]");
+  expect_refused([](auto& j) { j["tokens"][0] = 2147483648LL; }, "field 'tokens[0]' = 2147483648 must be an integer");
+  expect_refused([](auto& j) { j["prompt_tokens"][1] = -3; }, "field 'prompt_tokens[1]' = -3 must be an integer");
+  expect_refused([](auto& j) { j["prompt_index"] = "3"; }, "field 'prompt_index' = \"3\" must be an integer");
+  expect_refused([](auto& j) { j["finish"] = "eof"; }, "field 'finish' = 'eof' must be eos, stop or length");
+  for (const char* finish : {"eos", "stop", "length"}) {
+    EXPECT_EQ(with([&](auto& j) { j["finish"] = finish; }), "") << finish;
+  }
+  // A probability is at most 1: a positive log-prob (its sum kept consistent, so that only
+  // the sign refuses it) is refused; 0 (a token of probability 1) and rounding are not.
+  const auto set_logq0 = [&](double v) {
+    return [&line, v](nlohmann::json& j) {
+      j["logq_sum"] = line["logq_sum"].get<double>() - line["logq"][0].get<double>() + v;
+      j["logq"][0] = v;
+    };
+  };
+  expect_refused(set_logq0(0.5), "line 1: token 0 has a positive log-prob (logq 0.5");
+  EXPECT_EQ(with(set_logq0(0.0)), "");
+  EXPECT_EQ(with(set_logq0(5e-7)), "");
+  expect_refused(
+      [&](nlohmann::json& j) {
+        j["logp_ref_sum"] = line["logp_ref_sum"].get<double>() - line["logp_ref"][0].get<double>() + 1e-3;
+        j["logp_ref"][0] = 1e-3;
+      },
+      "has a positive log-prob");
+  // Read from a file, the error names the file and the line.
+  const fs::path file = root_ / "bad_trajectories.jsonl";
+  nlohmann::json bad = line;
+  bad["sample"] = 0.9;
+  std::ofstream(file) << line.dump() << "\n" << bad.dump() << "\n";
+  try {
+    read_trajectories(file);
+    FAIL() << "a fractional sample was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(file.string() + "' line 2: field 'sample' = 0.9"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(PipelineStages, ARolloutCutOffAtTheTokenLimitIsNotVerified) {
   // A task that would accept anything: a completion that hit max_new_tokens still gets
   // reward 0 (reason "truncated"), since its last number may be the prefix of another;
@@ -670,6 +740,251 @@ TEST_F(PipelineStages, AnchorsOfAnotherBetaOrOtherTrajectoriesAreRefusedByName) 
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("needs the propose.json beside"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(PipelineStages, AnchorRefusesARepeatedSampleOrAPromptIdOfTwoPrompts) {
+  const fs::path dir = prepared("a");
+  const std::vector<nlohmann::json> lines = read_lines(dir / "propose" / "trajectories.jsonl");
+  ASSERT_GE(lines.size(), 8u);
+  const auto anchor_of = [&](const std::string& name, const std::vector<nlohmann::json>& records) {
+    fs::create_directories(root_ / name);
+    {
+      std::ofstream out(root_ / name / "trajectories.jsonl");
+      for (const nlohmann::json& j : records) out << j.dump() << "\n";
+    }
+    AnchorOptions a;
+    a.trajectories = root_ / name / "trajectories.jsonl";
+    a.out = root_ / name / "anchor";
+    a.min_ess = 0;
+    try {
+      run_anchor(a);
+      return std::string();
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+  };
+  EXPECT_EQ(anchor_of("splice_none", lines), "");
+  // A sample given twice would count as two draws: a narrower CI and a higher ESS.
+  std::vector<nlohmann::json> twice = lines;
+  twice.insert(twice.begin() + 2, lines[1]);
+  std::string error = anchor_of("splice_twice", twice);
+  EXPECT_NE(error.find("prompt '" + lines[1]["prompt_id"].get<std::string>() +
+                       "' sample 1 appears twice (trajectories 2 and 3"),
+            std::string::npos)
+      << error;
+  // One prompt id, two prompts: records spliced from two runs.
+  std::vector<nlohmann::json> index = lines;
+  index[1]["prompt_index"] = index[1]["prompt_index"].get<std::int64_t>() + 100;
+  error = anchor_of("splice_index", index);
+  EXPECT_NE(error.find("has another prompt_index at trajectory 2 than at trajectory 1"), std::string::npos) << error;
+  std::vector<nlohmann::json> tokens = lines;
+  tokens[3]["prompt_tokens"].push_back(tokens[3]["prompt_tokens"][0]);
+  error = anchor_of("splice_tokens", tokens);
+  EXPECT_NE(error.find("has another prompt_tokens at trajectory 4 than at trajectory 1"), std::string::npos) << error;
+}
+
+TEST_F(PipelineStages, AnAnchorsFileOtherThanItsAnchorJsonNamesIsRefused) {
+  // anchor.json ties anchors to trajectories only if it is known to describe the very
+  // anchors.jsonl beside it: an edited one, or another run's beside a copied anchor.json,
+  // is refused by train and by eval, naming both fingerprints.
+  const fs::path dir = prepared("a");
+  const fs::path copy = root_ / "edited_anchor";
+  fs::create_directories(copy);
+  for (const char* f : {"anchors.jsonl", "anchor.json"}) {
+    fs::copy_file(dir / "anchor" / f, copy / f, fs::copy_options::overwrite_existing);
+  }
+  const fs::path trajectories = dir / "propose" / "trajectories.jsonl";
+  EXPECT_EQ(usable_anchors(copy / "anchors.jsonl", trajectories, 2.0).size(),
+            usable_anchors(dir / "anchor" / "anchors.jsonl", trajectories, 2.0).size());
+  std::vector<AnchorRecord> records = load_anchors((copy / "anchors.jsonl").string());
+  records[0].log_z_hat += 1.0;  // still a valid anchor file, but not the one estimated
+  save_anchors(records, (copy / "anchors.jsonl").string());
+  const std::string recorded = file_fingerprint(dir / "anchor" / "anchors.jsonl");
+  const std::string actual = file_fingerprint(copy / "anchors.jsonl");
+  ASSERT_NE(recorded, actual);
+  const auto expect_refused = [&](const std::function<void()>& run) {
+    try {
+      run();
+      ADD_FAILURE() << "an edited anchors.jsonl was used";
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("anchors '" + (copy / "anchors.jsonl").string() + "' have fingerprint " + actual),
+                std::string::npos)
+          << what;
+      EXPECT_NE(what.find("records anchors_fingerprint " + recorded), std::string::npos) << what;
+    }
+  };
+  expect_refused([&] { usable_anchors(copy / "anchors.jsonl", trajectories, 2.0); });
+  expect_refused([&] {
+    TrainOptions o = train_defaults(dir, "disa", root_ / "edited_anchor_train");
+    o.anchors = copy / "anchors.jsonl";
+    run_train(o);
+  });
+  expect_refused([&] {
+    EvalOptions e;
+    e.models = {{"reference", root_ / "base"}};
+    e.tasks = {"countdown:rl"};
+    e.anchors = copy / "anchors.jsonl";
+    e.out = root_ / "edited_anchor_eval";
+    e.k = 1;
+    e.max_new_tokens = 4;
+    run_eval(e);
+  });
+}
+
+TEST_F(PipelineStages, ATruncatedProposalFlagsEveryAnchorAndIsNotSmoothed) {
+  // top_p < 1 gives q = 0 where pi_ref > 0: Zhat misses that mass, which no diagnostic of
+  // the samples shows; propose.json beside the trajectories says so, and every anchor is
+  // flagged (unreliable: dropped unless kept, and PSIS smoothing does not restore it).
+  ProposeOptions p = propose_defaults(root_ / "truncated" / "propose");
+  p.prompts = 2;
+  p.top_p = 0.9;
+  p.allow_truncated_proposal = true;
+  run_propose(p);
+  const auto anchors_of = [&](const fs::path& trajectories, const std::string& policy) {
+    AnchorOptions a;
+    a.trajectories = trajectories;
+    a.out = trajectories.parent_path().parent_path() / ("anchor_" + policy);
+    a.policy = policy;
+    a.min_ess = 0;
+    a.beta = 2.0;
+    const AnchorSummary s = run_anchor(a);
+    EXPECT_EQ(s.unreliable, s.prompts) << policy;
+    return load_anchors((a.out / "anchors.jsonl").string());
+  };
+  const auto count = [](const AnchorRecord& r, const std::string& flag) {
+    return std::count(r.flags.begin(), r.flags.end(), flag);
+  };
+  for (const std::string policy : {"keep", "drop", "psis"}) {
+    const std::vector<AnchorRecord> anchors = anchors_of(p.out / "trajectories.jsonl", policy);
+    ASSERT_EQ(anchors.size(), 2u);
+    for (const AnchorRecord& r : anchors) {
+      EXPECT_EQ(count(r, kProposalMissesTargetMass), 1) << policy << " " << r.prompt;
+      EXPECT_EQ(count(r, policy == "keep" ? "policy:kept_unreliable" : "policy:dropped"), 1) << policy;
+      EXPECT_EQ(count(r, "policy:psis"), 0) << policy;
+    }
+  }
+  // Trajectories without their propose.json are taken as before: nothing says top_p.
+  const fs::path bare = root_ / "truncated_bare" / "propose";
+  fs::create_directories(bare);
+  fs::copy_file(p.out / "trajectories.jsonl", bare / "trajectories.jsonl", fs::copy_options::overwrite_existing);
+  for (const AnchorRecord& r : anchors_of(bare / "trajectories.jsonl", "keep")) {
+    EXPECT_EQ(count(r, kProposalMissesTargetMass), 0) << r.prompt;
+  }
+  // An untruncated proposal's anchors are not flagged.
+  for (const AnchorRecord& r : load_anchors((prepared("a") / "anchor" / "anchors.jsonl").string())) {
+    EXPECT_EQ(count(r, kProposalMissesTargetMass), 0) << r.prompt;
+  }
+  // A propose.json that does not say top_p is refused, naming it.
+  std::ofstream(bare / "propose.json") << R"({"stage": "propose", "options": {"top_p": "0.9"}})";
+  try {
+    anchors_of(bare / "trajectories.jsonl", "drop");
+    FAIL() << "a propose.json without a numeric top_p was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find((bare / "propose.json").string() + "': options.top_p = \"0.9\""),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(PipelineStages, TheModelFingerprintCoversTheTokenizer) {
+  // A tokenizer changed at the same path must be a new run: its parts and samples were
+  // tokenized another way.
+  const fs::path folder = copy_of_base("changing_tokenizer");
+  std::string last = model_fingerprint(folder);
+  const auto changed = [&] {
+    const std::string now = model_fingerprint(folder);
+    const bool differs = now != last;
+    last = now;
+    return differs;
+  };
+  // The same tokenizer in other bytes (re-indented): not necessarily another tokenization,
+  // but nothing short of comparing them could tell.
+  const nlohmann::json tokenizer = nlohmann::json::parse(read(folder / "tokenizer.json"));
+  std::ofstream(folder / "tokenizer.json") << tokenizer.dump(1);
+  EXPECT_TRUE(changed());
+  std::ofstream(folder / "tokenizer_config.json") << R"({"model_max_length": 64})";
+  EXPECT_TRUE(changed());
+  for (const char* name : {"chat_template.jinja", "vocab.json", "merges.txt"}) {
+    std::ofstream(folder / name) << "x";
+    EXPECT_TRUE(changed()) << name;
+  }
+  // generation_config.json is not hashed: the stop ids read from it are recorded as such.
+  std::ofstream(folder / "generation_config.json") << "{}";
+  EXPECT_FALSE(changed());
+  // Eval of the model, then a tokenizer changed at its path: refused, not resumed.
+  fs::remove(folder / "chat_template.jinja");
+  fs::remove(folder / "vocab.json");
+  fs::remove(folder / "merges.txt");
+  fs::remove(folder / "tokenizer_config.json");
+  EvalOptions e;
+  e.models = {{"m", folder}};
+  e.out = root_ / "eval_changing_tokenizer";
+  e.prompts = 2;
+  e.k = 1;
+  e.max_new_tokens = 4;
+  run_eval(e);
+  std::ofstream(folder / "tokenizer.json") << tokenizer.dump(2);
+  try {
+    run_eval(e);
+    FAIL() << "samples of the old tokenizer were reused";
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("model_fingerprints.m"), std::string::npos) << err.what();
+  }
+}
+
+TEST_F(PipelineStages, EvalRefusesATaskTwiceAModelNameThatIsNoFolderNameAndSamplesOfAnotherDevice) {
+  EvalOptions e;
+  e.models = {{"reference", root_ / "base"}};
+  e.out = root_ / "eval_names";
+  e.prompts = 2;
+  e.k = 1;
+  e.max_new_tokens = 4;
+  const auto error_of = [](const std::function<void()>& run) {
+    try {
+      run();
+      return std::string();
+    } catch (const InputError& err) {
+      return std::string(err.what());
+    }
+  };
+  // A task twice would be counted twice in the average.
+  EvalOptions twice = e;
+  twice.tasks = {"countdown", "countdown"};
+  std::string error = error_of([&] { run_eval(twice); });
+  EXPECT_NE(error.find("eval: tasks: 'countdown' is given twice"), std::string::npos) << error;
+  const std::string folder = (root_ / "base").string();
+  error = error_of([&] {
+    StageConfig c = StageConfig::load("eval", "", {"models=m=" + folder, "tasks=countdown,countdown:rl,countdown"});
+    eval_options(c);
+  });
+  EXPECT_NE(error.find("'countdown' is given twice"), std::string::npos) << error;
+  // A name is a folder: it must not reach outside OUT/samples, nor be empty or hidden.
+  for (const std::string name : {"a/b", "..", ".", ".hidden", "", "a,b", "a b"}) {
+    EvalOptions bad = e;
+    bad.models = {{name, root_ / "base"}};
+    error = error_of([&] { run_eval(bad); });
+    EXPECT_NE(error.find("eval: models: name '" + name + "' must be letters, digits, '_', '-' and '.' (not first)"),
+              std::string::npos)
+        << error;
+  }
+  EXPECT_FALSE(fs::exists(root_ / "eval_names"));  // refused before anything was written
+  error = error_of([&] {
+    StageConfig c = StageConfig::load("eval", "", {"models=../up=" + folder});
+    eval_options(c);
+  });
+  EXPECT_NE(error.find("name '../up' must be letters"), std::string::npos) << error;
+  EvalOptions fine = e;
+  fine.models = {{"Model_1.5-b", root_ / "base"}};
+  EXPECT_NO_THROW(run_eval(fine));
+  // The device is recorded like propose's: samples drawn on another device are another
+  // run's. (Only CPU here, so the other device's folder is made by editing its record.)
+  EXPECT_EQ(read_json_file(e.out / "options.json")["options"]["device"], "cpu");
+  nlohmann::json record = read_json_file(e.out / "options.json");
+  record["options"]["device"] = "cuda";
+  std::ofstream(e.out / "options.json") << record.dump(2);
+  error = error_of([&] { run_eval(fine); });
+  EXPECT_NE(error.find("device (was \"cuda\", now \"cpu\")"), std::string::npos) << error;
 }
 
 TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
