@@ -731,16 +731,12 @@ std::vector<std::string> split_at_or(std::string_view s) {
 
 // "x>1,000" splits as the list "x>1", "000"; it is one relation with the number 1000
 // where the rule for a bare number would read 1000: each comma inside a side written
-// with thousands separators (any other comma, "x=1,2", "x>1,00", keeps the list), and
-// only against one answer, a scalar, a tuple or a union (against a list it stays a list).
+// with thousands separators (any other comma, "x=1,2", "x>1,00", keeps the list).
 // Relations joined by "or" read alike, each of them a relation with its commas in such
 // sides ("x<1,000orx>2,000" against (-\infty,1000)\cup(2000,\infty)). A comma with a space
 // ("x>1, 000") is always a list: the normaliser keeps that space.
-bool thousands_relation_against_one_answer(const Structured& st, std::string_view s, const Structured& other) {
-  if (st.shape != Shape::kList ||
-      (other.shape != Shape::kScalar && other.shape != Shape::kTuple && other.shape != Shape::kUnion)) {
-    return false;
-  }
+bool thousands_relation(const Structured& st, std::string_view s) {
+  if (st.shape != Shape::kList) return false;
   bool thousands = false;
   for (const std::string& alternative : split_at_or(s)) {
     const RelationChain chain = split_relations(alternative);
@@ -752,6 +748,18 @@ bool thousands_relation_against_one_answer(const Structured& st, std::string_vie
     }
   }
   return thousands;
+}
+
+// A thousands relation is read so against one answer (a scalar, a tuple or a union) or
+// against another thousands relation; against any other list it stays a list. Both
+// relations must lose their commas: "2x\le 2,500" against "x\le 1,500" compared piece by
+// piece was "2x\le2" = "x\le1" and "500" = "500", a pass (a review found it once
+// coefficients were divided out).
+bool reads_as_thousands_relation(const Structured& st, std::string_view s, const Structured& other,
+                                 std::string_view other_text) {
+  if (!thousands_relation(st, s)) return false;
+  if (other.shape == Shape::kList) return thousands_relation(other, other_text);
+  return other.shape == Shape::kScalar || other.shape == Shape::kTuple || other.shape == Shape::kUnion;
 }
 
 // +\infty is \infty: a tuple's (an interval's) written ends, not values to evaluate:
@@ -955,8 +963,11 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
   if (depth > 8) return {false, "nested too deeply (limit 8)"};
   Structured sa = structure_of(a), sb = structure_of(b);
-  if (thousands_relation_against_one_answer(sa, a, sb)) sa = structure_of(a = without_commas(a));
-  if (thousands_relation_against_one_answer(sb, b, sa)) sb = structure_of(b = without_commas(b));
+  // Both decided on the sides as written, before either loses its commas.
+  const bool a_thousands = reads_as_thousands_relation(sa, a, sb, b);
+  const bool b_thousands = reads_as_thousands_relation(sb, b, sa, a);
+  if (a_thousands) sa = structure_of(a = without_commas(a));
+  if (b_thousands) sb = structure_of(b = without_commas(b));
   // "1,000" is a list to the eye of structure_of; against a single number it is a
   // number with thousands separators. Against a list ("100,200" vs "200,100") it stays
   // a list.

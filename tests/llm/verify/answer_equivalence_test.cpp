@@ -529,6 +529,21 @@ TEST(AnswerEquivalence, ThousandsInsideARelationAgainstOneAnswer) {
   EXPECT_TRUE(same("x=1,2", "2,1"));  // a list against a list, as before
 }
 
+TEST(AnswerEquivalence, ThousandsRelationsOnBothSidesBothLoseTheirCommas) {
+  // Both stayed lists, compared piece by piece: "2x\le2" against "x\le1" (one set once the
+  // coefficient is divided out) and "500" against "500": a pass for x <= 1250 vs x <= 1500.
+  EXPECT_FALSE(same("2x\\le 2,500", "x\\le 1,500"));
+  EXPECT_FALSE(same("5x\\ge 10,250", "x\\ge 2,250"));
+  EXPECT_FALSE(same("-2x<2,500", "x>-1,500"));
+  EXPECT_FALSE(same("1,000\\le 2x", "1,000\\le x"));
+  EXPECT_FALSE(same("1,000\\le 2x\\le 10,000", "1,000\\le x\\le 5,000"));
+  EXPECT_FALSE(same("2x\\ne 2,500", "x\\ne 1,500"));
+  EXPECT_FALSE(same("2x<2,500 \\text{ or } x>2,000", "x<1,500 \\text{ or } x>2,000"));
+  EXPECT_TRUE(same("2x\\le 3,000", "x\\le 1,500"));
+  EXPECT_TRUE(same("x\\le 1,500", "1,500\\ge x"));  // a miss before: two lists, pieces in other orders
+  EXPECT_TRUE(same("1,000\\le 2x\\le 10,000", "500\\le x\\le 5,000"));
+}
+
 TEST(AnswerEquivalence, ThousandsInsideRelationsJoinedByOr) {
   // The thousands rule reached a single relation only: these scored 0.
   EXPECT_TRUE(same("x<1,000 \\text{ or } x>2,000", "(-\\infty,1000)\\cup(2000,\\infty)"));
