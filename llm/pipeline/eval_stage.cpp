@@ -96,7 +96,7 @@ std::vector<nlohmann::json> samples_of(const EvalOptions& o, LoadedModel& model,
   }
   SamplingOptions sampling{.temperature = o.temperature, .max_new_tokens = o.max_new_tokens, .seed = o.seed};
   const std::vector<Rollout> rollouts =
-      roll_out(*model.model, *model.tokenizer, model.stop_ids, task, prompts, o.k, sampling, o.batch_size);
+      roll_out(*model.model, *model.tokenizer, model.stop_ids, task, prompts, o.k, sampling, o.batch_size, "k");
   std::string text;
   for (const Rollout& r : rollouts) {
     const std::span<const std::int32_t> ids = response_tokens(model.stop_ids, r.completion.tokens);

@@ -568,10 +568,10 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         torch::NoGradGuard no_grad;
         SamplingOptions sampling{
             .temperature = 1.0, .max_new_tokens = o.max_new_tokens, .seed = on_policy_sampling_seed(o.seed, step)};
-        const std::vector<Rollout> rollouts =
-            batch.empty() ? std::vector<Rollout>{}
-                          : roll_out(*policy.model, *policy.tokenizer, policy.stop_ids, *task, batch, o.group_size, sampling,
-                                     o.batch_size);
+        const std::vector<Rollout> rollouts = batch.empty()
+                                                  ? std::vector<Rollout>{}
+                                                  : roll_out(*policy.model, *policy.tokenizer, policy.stop_ids, *task,
+                                                             batch, o.group_size, sampling, o.batch_size, "group_size");
         std::vector<ScoreRequest> requests;
         for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
         const std::vector<std::vector<float>> ref =

@@ -260,8 +260,8 @@ ProposeSummary run_propose(const ProposeOptions& o, const StageProgress& progres
     }
     load_models();
     LoadedModel& q = q_is_reference ? *reference : *proposal_storage;
-    std::vector<Rollout> rollouts =
-        roll_out(*q.model, *reference->tokenizer, reference->stop_ids, *task, slice, o.samples, sampling, o.batch_size);
+    std::vector<Rollout> rollouts = roll_out(*q.model, *reference->tokenizer, reference->stop_ids, *task, slice,
+                                             o.samples, sampling, o.batch_size, "samples");
     std::vector<std::vector<float>> ref_logprobs;
     if (!read_ref_from_sampler) {
       std::vector<ScoreRequest> requests;

@@ -1,13 +1,32 @@
 #include "llm/pipeline/rollout.h"
 
+#include <fmt/format.h>
+
 #include "llm/pipeline/loaded_model.h"
+#include "src/input_error.h"
+#include "toy_envs/tree.h"  // tree_memory_budget
 
 namespace disa::llm::pipeline {
 
 std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer,
                               const std::vector<std::int32_t>& stop_ids, const PromptTask& task,
                               const std::vector<TaskPrompt>& prompts, std::int64_t samples, SamplingOptions options,
-                              std::int64_t batch_size) {
+                              std::int64_t batch_size, std::string_view samples_key) {
+  // A rollout's completion (token, two log-probs), its decoded text and the prompt's copy
+  // in `rows`, with the containers' overhead: generous, as `disa llm sample`'s estimate.
+  constexpr double kRolloutBytes = 512, kPromptTokenBytes = 24, kNewTokenBytes = 64;
+  double held = 0;
+  for (const TaskPrompt& p : prompts) {
+    held += static_cast<double>(samples) * (kRolloutBytes + kPromptTokenBytes * static_cast<double>(p.tokens.size()) +
+                                            kNewTokenBytes * static_cast<double>(options.max_new_tokens));
+  }
+  const double budget = static_cast<double>(tree_memory_budget());
+  if (held > budget) {
+    throw InputError(fmt::format(
+        "{}={}: {} rollouts of each of {} prompts (up to {} new tokens each) need more than "
+        "the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+        samples_key, samples, samples, prompts.size(), options.max_new_tokens, budget / (1024.0 * 1024.0 * 1024.0)));
+  }
   options.eos_ids = stop_ids;
   std::vector<Rollout> out;
   std::vector<std::vector<std::int32_t>> rows;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llm/model/sampler.h"
@@ -31,9 +32,13 @@ struct Rollout {
 // answers were verified then) are not reused: their rewards could differ.
 inline constexpr const char* kTruncatedRolloutsRule = "reward 0, not verified";
 
+//
+// Every rollout is held until the call returns: more than the memory budget
+// (tree_memory_budget: 80% of memory, or DISA_MAX_TREE_BYTES) is an InputError naming
+// `samples_key`, the caller's name for `samples` (k = 10^11 was a std::bad_alloc).
 std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer,
-                              const std::vector<std::int32_t>& stop_ids,
-                              const PromptTask& task, const std::vector<TaskPrompt>& prompts, std::int64_t samples,
-                              SamplingOptions options, std::int64_t batch_size);
+                              const std::vector<std::int32_t>& stop_ids, const PromptTask& task,
+                              const std::vector<TaskPrompt>& prompts, std::int64_t samples, SamplingOptions options,
+                              std::int64_t batch_size, std::string_view samples_key);
 
 }  // namespace disa::llm::pipeline

@@ -39,6 +39,7 @@
 #include "llm/tokenizer/tokenizer.h"
 #include "src/anchor.h"
 #include "src/input_error.h"
+#include "tests/util/errors.h"
 #include "tests/util/shared_data.h"
 #include "src/numerical_error.h"
 #include "src/loss/diagnostics_merge.h"
@@ -505,7 +506,7 @@ TEST_F(PipelineStages, ARolloutCutOffAtTheTokenLimitIsNotVerified) {
   std::size_t cut = 0, finished = 0;
   for (const std::int64_t limit : {1, 3, 32}) {
     const std::vector<Rollout> rollouts = roll_out(*m.model, *m.tokenizer, m.stop_ids, task, prompts, 4,
-                                                   SamplingOptions{.max_new_tokens = limit, .seed = 5}, 8);
+                                                   SamplingOptions{.max_new_tokens = limit, .seed = 5}, 8, "k");
     for (const Rollout& r : rollouts) {
       if (r.completion.finish == FinishReason::kLength) {
         ++cut;
@@ -519,6 +520,13 @@ TEST_F(PipelineStages, ARolloutCutOffAtTheTokenLimitIsNotVerified) {
   }
   EXPECT_GT(cut, 0u);
   EXPECT_GT(finished, 0u);
+  // Rollouts beyond the memory budget are refused by the caller's name for the count,
+  // before any is sampled (eval's k = 10^11 was a std::bad_alloc).
+  EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] {
+                                         roll_out(*m.model, *m.tokenizer, m.stop_ids, task, prompts, 100000000000,
+                                                  SamplingOptions{.max_new_tokens = 8, .seed = 5}, 8, "k");
+                                       }),
+                                       {"k=100000000000", "4 prompts", "budget"}));
 }
 
 TEST_F(PipelineStages, ACountdownCountBeyondTheSplitGivesTheWholeSplit) {
