@@ -28,6 +28,11 @@ FamilyArgs::FamilyArgs(std::string family, const std::vector<FamilyParam>& param
     }
     values_[key] = value;
   }
+  given_ = overrides;
+}
+
+void FamilyArgs::refuse_given(const std::string& key, const std::string& why) const {
+  if (given_.contains(key)) fail(key, why);
 }
 
 const std::string& FamilyArgs::raw(const std::string& key) const { return values_.at(key); }

@@ -35,6 +35,9 @@ class FamilyArgs {
   bool get_bool(const std::string& key) const;
   std::string get_choice(const std::string& key, const std::vector<std::string>& choices) const;
   std::vector<double> get_doubles(const std::string& key, double lo, double hi) const;
+  // InputError naming `key` when it was given (not left at its default): a parameter the
+  // other parameters make meaningless must not look like a setting that took effect.
+  void refuse_given(const std::string& key, const std::string& why) const;
 
  private:
   const std::string& raw(const std::string& key) const;
@@ -42,6 +45,7 @@ class FamilyArgs {
 
   std::string family_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> given_;
 };
 
 struct Family {

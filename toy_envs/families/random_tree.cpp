@@ -28,6 +28,7 @@ Family random_family() {
         const double temperature = args.get_double("temperature", 1e-3, 1e3);
         const bool binary = args.get_choice("reward", {"binary", "graded"}) == "binary";
         const double p_correct = args.get_double("correct_fraction", 0.0, 1.0);
+        if (!binary) args.refuse_given("correct_fraction", "binary rewards only; reward=graded draws uniform rewards");
         Tree tree = Tree::zeros(TreeShape::make(vocab, horizon, eos ? vocab - 1 : kNoEos));
         fill_random_logits(tree, temperature, seed, /*stream=*/1);
         const CounterRng rng(seed, /*stream=*/2);

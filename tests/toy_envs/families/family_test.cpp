@@ -82,6 +82,11 @@ TEST(Families, BadValuesAreRejectedNamingTheKey) {
   EXPECT_TRUE(contains_all(error("random", "reward", "sparse"), {"--set reward=sparse", "binary", "graded"}));
   EXPECT_TRUE(contains_all(error("random", "temperature", "nan"), {"--set temperature=nan"}));
   EXPECT_TRUE(contains_all(error("random", "correct_fraction", "1.5"), {"--set correct_fraction=1.5"}));
+  // A binary-reward parameter with graded rewards was ignored without a word.
+  EXPECT_TRUE(contains_all(input_error_message([] {
+                             make_trees("random", {{"reward", "graded"}, {"correct_fraction", "0.5"}}, 1);
+                           }),
+                           {"--set correct_fraction=0.5", "binary rewards only", "family 'random'"}));
   EXPECT_TRUE(contains_all(error("strategies", "masses", "0.5,0.4"), {"masses", "summing to"}));
   EXPECT_TRUE(contains_all(error("strategies", "masses", "1"), {"masses"}));
   EXPECT_TRUE(contains_all(error("strategies", "masses", "0.5,,0.5"), {"--set masses=0.5,,0.5"}));
