@@ -56,15 +56,14 @@ double k_hat_threshold(std::int64_t n) {
   return std::min(1.0 - 1.0 / std::log10(static_cast<double>(n)), kKHatThresholdCap);
 }
 
+bool flag_makes_unreliable(std::string_view f) {
+  // "k_hat_above_0.7" is the flag files written before the sample-size-dependent cut carry.
+  return f == "all_weights_zero" || f == kKHatAboveThreshold || f == "k_hat_above_0.7" || f == "single_sample" ||
+         f == kProposalMissesTargetMass || f == kNoRewardObserved;
+}
+
 bool IsEstimate::reliable() const {
-  for (const std::string& f : flags) {
-    // "k_hat_above_0.7" is the flag files written before the sample-size-dependent cut carry.
-    if (f == "all_weights_zero" || f == kKHatAboveThreshold || f == "k_hat_above_0.7" || f == "single_sample" ||
-        f == kProposalMissesTargetMass || f == kNoRewardObserved) {
-      return false;
-    }
-  }
-  return true;
+  return std::none_of(flags.begin(), flags.end(), [](const std::string& f) { return flag_makes_unreliable(f); });
 }
 
 GpdFit fit_generalized_pareto(std::span<const double> x) {

@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace disa {
@@ -64,6 +65,9 @@ namespace disa {
 inline constexpr double kKHatThresholdCap = 0.7;
 double k_hat_threshold(std::int64_t n);
 inline constexpr const char* kKHatAboveThreshold = "k_hat_above_threshold";
+// Whether a flag makes an estimate unreliable (IsEstimate::reliable()): all_weights_zero,
+// k_hat_above_threshold, single_sample, proposal_misses_target_mass, no_reward_observed.
+bool flag_makes_unreliable(std::string_view flag);
 // q(y) = 0 where p*(y) > 0 (THEORY.md item 6): E[Zhat] = Z (1 - p*(hole)), never detectable
 // from the samples themselves. Makes the estimate unreliable.
 inline constexpr const char* kProposalMissesTargetMass = "proposal_misses_target_mass";

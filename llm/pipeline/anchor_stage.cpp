@@ -85,6 +85,15 @@ AnchorOptions anchor_options(StageConfig& c) {
   return o;
 }
 
+std::string describe_unreliable(const AnchorSummary& s) {
+  std::string reasons;
+  for (const auto& [flag, count] : s.unreliable_reasons) {
+    reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", flag, count);
+  }
+  return reasons.empty() ? fmt::format("{} unreliable", s.unreliable)
+                         : fmt::format("{} unreliable ({})", s.unreliable, reasons);
+}
+
 AnchorSummary run_anchor(const AnchorOptions& o) {
   if (o.out.empty()) throw InputError("anchor: --out is required");
   const std::string trajectories_fingerprint = file_fingerprint(o.trajectories);
@@ -153,6 +162,10 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
     const bool unreliable = !e.reliable() || e.ess < o.min_ess || no_reward;
     if (unreliable) {
       ++s.unreliable;
+      for (const std::string& f : a.flags) {
+        if (flag_makes_unreliable(f)) ++s.unreliable_reasons[f];
+      }
+      if (e.ess < o.min_ess) ++s.unreliable_reasons["ess_below_min_ess"];
       if (o.policy == "keep") {
         a.flags.push_back("policy:kept_unreliable");
       } else if (o.policy == "psis" && std::isfinite(e.log_z_psis) && !no_reward && !truncated) {
@@ -161,7 +174,7 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
         // Only log_Zhat is replaced: ci_low / ci_high stay the raw estimate's interval (its
         // midpoint is the raw log Zhat under the delta method). Moving them onto the smoothed
         // value would claim a width nobody measured (PSIS gives no standard error here, and
-        // with k_hat > 0.7 the raw interval's coverage is itself unreliable); the anchor
+        // with k_hat above its cut the raw interval's coverage is itself unreliable); the anchor
         // file's description (anchor_stage.h) says so.
         a.log_z_hat = e.log_z_psis;
         a.flags.push_back("policy:psis");
@@ -187,6 +200,7 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
                                 {"options", options},
                                 {"prompts", s.prompts},
                                 {"unreliable", s.unreliable},
+                                {"unreliable_reasons", s.unreliable_reasons},
                                 {"dropped", s.dropped},
                                 {"mean_log_z_hat", to_json_number(s.mean_log_z_hat)},
                                 {"mean_ess_fraction", s.mean_ess_fraction},

@@ -64,12 +64,17 @@ AnchorOptions anchor_options(StageConfig& config);
 
 struct AnchorSummary {
   std::int64_t prompts = 0, dropped = 0, unreliable = 0;
+  // Why, over the unreliable estimates: each flag that makes one unreliable, and
+  // "ess_below_min_ess", with the number of estimates carrying it (one may carry several).
+  std::map<std::string, std::int64_t> unreliable_reasons;
   double mean_log_z_hat = 0;     // over the usable anchors (nan when every prompt is dropped)
   double mean_ess_fraction = 0;  // over every prompt: how well q covers p*
   std::string fingerprint;
 };
 
 AnchorSummary run_anchor(const AnchorOptions& options);
+// "12 unreliable (k_hat_above_threshold 9, no_reward_observed 3)", or "0 unreliable".
+std::string describe_unreliable(const AnchorSummary& summary);
 
 // The records of an anchor stage's anchors.jsonl: the anchor.json beside it must exist and
 // its anchors_fingerprint be the file's, else an InputError naming both fingerprints and

@@ -232,9 +232,10 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   // Anchor.
   {
     const AnchorSummary r = run_anchor(anchor);
-    log(fmt::format("[pipeline] anchor: {} prompts, {} unreliable, {} dropped; mean log Zhat of the kept {:.3f}, ESS/N {:.3f}; "
-                    "anchors {}",
-                    r.prompts, r.unreliable, r.dropped, r.mean_log_z_hat, r.mean_ess_fraction, r.fingerprint));
+    log(fmt::format(
+        "[pipeline] anchor: {} prompts, {}, {} dropped; mean log Zhat of the kept {:.3f}, ESS/N {:.3f}; "
+        "anchors {}",
+        r.prompts, describe_unreliable(r), r.dropped, r.mean_log_z_hat, r.mean_ess_fraction, r.fingerprint));
   }
   // Train every method.
   for (const TrainOptions& o : trains) {

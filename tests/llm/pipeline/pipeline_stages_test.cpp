@@ -640,6 +640,11 @@ TEST_F(PipelineStages, APromptNoSampleSolvedIsDropped) {
   }
   EXPECT_EQ(s.dropped, no_reward_prompts);
   EXPECT_EQ(s.unreliable, no_reward_prompts);
+  // The summary says why (q = pi_ref: two-valued weights, no k_hat to flag).
+  EXPECT_EQ(s.unreliable_reasons, (std::map<std::string, std::int64_t>{{"no_reward_observed", no_reward_prompts}}));
+  EXPECT_EQ(describe_unreliable(s),
+            fmt::format("{} unreliable (no_reward_observed {})", no_reward_prompts, no_reward_prompts));
+  EXPECT_EQ(read_json_file(a.out / "anchor.json")["unreliable_reasons"]["no_reward_observed"], no_reward_prompts);
   // The test is only a test if both kinds occur (the tiny model solves some prompts).
   EXPECT_GT(no_reward_prompts, 0);
   EXPECT_LT(no_reward_prompts, 6);
