@@ -206,11 +206,14 @@ void run_anchor(const Args& a) {
   if (!a.beta) throw InputError("--beta: required");
   check_positive_beta(*a.beta, "--beta");
   prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.tree, "--tree");
+  refuse_output_over_input(a.out, "--out", a.samples_file, "--samples-file");
   std::string proposal = a.proposal;
   Weights w;
   if (!a.tree.empty()) {
     if (a.proposal.empty()) throw InputError("--proposal: required with --tree");
     const PolicySpec spec = parse_policy_spec(a.proposal, "--proposal");
+    if (spec.kind == PolicySpec::Kind::kFile) refuse_output_over_input(a.out, "--out", spec.path, "--proposal");
     proposal = spec.text;
     w = weights_from_tree(a, spec);
   } else {

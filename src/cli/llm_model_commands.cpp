@@ -203,6 +203,7 @@ void run_sample(SampleArgs a) {
   }
   llm::validate(a.options);
   prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.prompts, "--prompts");
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
@@ -295,6 +296,7 @@ struct ScoreArgs {
 void run_score(const ScoreArgs& a) {
   if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
   prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.input, "--input");
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);

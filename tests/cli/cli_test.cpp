@@ -285,6 +285,35 @@ TEST_F(CliTest, AnOutFileThatCannotBeWrittenIsRefusedFirst) {
                   "--out: '" + tree + "' is a file, not a folder");
 }
 
+std::string file_text(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// An --out that is one of the inputs was renamed over it: `tree sample --tree t.json --out
+// t.json` and `anchor --samples-file s.jsonl --out s.jsonl` exited 0 and the input was gone.
+// Refused first, naming both options, however the same file is spelt.
+TEST_F(CliTest, AnOutThatIsAnInputIsRefusedAndTheInputKept) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const std::string samples = path("s.jsonl");
+  ASSERT_EQ(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + samples).exit_code, 0);
+  const std::string tree_text = file_text(tree), samples_text = file_text(samples);
+  std::filesystem::create_symlink(tree, path("link.json"));
+  for (const std::string& out : {tree, dir_.string() + "/./t.json", path("link.json")}) {
+    expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + out),
+                    "--out: '" + out + "' is the same file as --tree '" + tree + "'");
+  }
+  expect_rejected(run("tree sample --tree " + tree + " --policy file:" + samples + " --n 5 --seed 1 --out " + samples),
+                  "is the same file as --policy");
+  expect_rejected(run("anchor --samples-file " + samples + " --beta 2 --out " + samples),
+                  "--out: '" + samples + "' is the same file as --samples-file '" + samples + "'");
+  expect_rejected(run("anchor --tree " + tree + " --beta 2 --proposal reference --samples 4 --seed 1 --out " + tree),
+                  "is the same file as --tree");
+  EXPECT_EQ(file_text(tree), tree_text);
+  EXPECT_EQ(file_text(samples), samples_text);
+}
+
 // beta r overflowing a double gave log_Z "inf" and NaN target quantities, exit 0.
 TEST_F(CliTest, AnOverflowingTiltIsRefusedNamingTheLeaf) {
   const std::string big = path("big.json");

@@ -2,7 +2,9 @@
 // model with a character-level tokenizer, text prompts, outputs that do not depend on
 // --batch-size, scores of a sample file equal to the sampler's log-probs, named errors.
 // Runs build/bin/disa (test::disa_binary()).
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -187,6 +189,22 @@ TEST_F(LlmModelCli, SamplingStopsAtGenerationConfigEosIds) {
   const auto bad = run_disa(common + " --out " + path("x.jsonl"));
   EXPECT_NE(bad.output.find("eos_token_id"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("[31,40]"), std::string::npos) << bad.output;
+}
+
+// An --out naming the input file (--prompts of sample, --input of score) was renamed over
+// it once the model had run, exit 0: the prompts were gone.
+TEST_F(LlmModelCli, AnOutThatIsTheInputIsRefusedAndTheInputKept) {
+  const std::string prompts = path("prompts.jsonl");
+  std::ifstream before(prompts);
+  const std::string text((std::istreambuf_iterator<char>(before)), {});
+  disa::test::expect_rejected(
+      run_disa("llm sample --model " + path("model") + " --prompts " + prompts + " --out " + prompts),
+      "--out: '" + prompts + "' is the same file as --prompts '" + prompts + "'");
+  disa::test::expect_rejected(
+      run_disa("llm score --model " + path("model") + " --input " + prompts + " --out " + prompts),
+      "--out: '" + prompts + "' is the same file as --input '" + prompts + "'");
+  std::ifstream after(prompts);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), text);
 }
 
 TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
