@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -312,6 +313,26 @@ TEST_F(CliTest, AnOutThatIsAnInputIsRefusedAndTheInputKept) {
                   "is the same file as --tree");
   EXPECT_EQ(file_text(tree), tree_text);
   EXPECT_EQ(file_text(samples), samples_text);
+}
+
+// stdout to /dev/full: `disa tree sample ... > /dev/full` exited 0 with nothing written.
+// A small output fails when it is flushed at the end, a large one mid-command; both must
+// exit 1 naming standard output. stderr (the message) goes to the pipe, stdout to /dev/full.
+TEST_F(CliTest, AnOutputThatCannotBeWrittenToStandardOutputFails) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  for (const std::string args :
+       {"tree sample --tree " + tree + " --n 5 --seed 1", "tree sample --tree " + tree + " --n 100000 --seed 1",
+        "tree info --tree " + tree + " --beta 1 --json", std::string("loss --list --json")}) {
+    FILE* pipe = popen((disa::test::disa_binary() + " " + args + " 2>&1 >/dev/full").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    const int status = pclose(pipe);
+    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << args << ": " << out;
+    EXPECT_EQ(out, "disa: failed: writing standard output: No space left on device\n") << args;
+  }
 }
 
 // beta r overflowing a double gave log_Z "inf" and NaN target quantities, exit 0.
