@@ -29,6 +29,7 @@
 #include "src/cli/output.h"
 #include "src/cli/tree_checks.h"
 #include "src/input_error.h"
+#include "src/input_file.h"
 #include "src/is_estimator.h"
 #include "src/json_strict.h"
 #include "src/output_folder.h"
@@ -141,6 +142,7 @@ double log_probability_field(const nlohmann::json& j, const char* key, const std
 }
 
 Weights weights_from_file(const Args& a) {
+  refuse_folder_input(a.samples_file, "--samples-file");
   std::ifstream in(a.samples_file);
   if (!in) throw InputError(fmt::format("--samples-file: cannot open '{}'", a.samples_file));
   std::vector<std::string> order;
@@ -186,6 +188,7 @@ Weights weights_from_file(const Args& a) {
     it->second.push_back(log_w);
     max_reward[prompt] = std::max(max_reward[prompt], reward);
   }
+  check_read_completed(in, a.samples_file, "--samples-file");
   if (order.empty()) throw InputError(fmt::format("--samples-file: '{}' holds no samples", a.samples_file));
   Weights w;
   w.offset.push_back(0);

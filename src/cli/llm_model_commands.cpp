@@ -44,6 +44,7 @@
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
 #include "src/input_error.h"
+#include "src/input_file.h"
 #include "src/json_strict.h"
 #include "src/output_folder.h"
 #include "toy_envs/tree.h"  // tree_memory_budget
@@ -87,6 +88,7 @@ llm::Transformer open_model(const std::string& dir, const std::string& lora, con
 }
 
 std::vector<json> read_jsonl(const std::string& path, const std::string& option) {
+  refuse_folder_input(path, option);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot read '{}'", option, path));
   std::vector<json> lines;
@@ -100,6 +102,7 @@ std::vector<json> read_jsonl(const std::string& path, const std::string& option)
       throw InputError(fmt::format("{} {} line {}: not JSON ({})", option, path, number, e.what()));
     }
   }
+  check_read_completed(in, path, option);
   if (lines.empty()) throw InputError(fmt::format("{}: '{}' has no lines", option, path));
   return lines;
 }

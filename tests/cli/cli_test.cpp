@@ -335,6 +335,13 @@ TEST_F(CliTest, AnOutputThatCannotBeWrittenToStandardOutputFails) {
   }
 }
 
+// A folder as an input file read as an empty file: "holds no samples", "has no lines",
+// or no output at all with exit 0. Named as a folder instead.
+TEST_F(CliTest, AFolderGivenAsAnInputFileIsNamed) {
+  expect_rejected(run("anchor --samples-file " + dir_.string() + " --beta 2 --out " + path("a.jsonl")),
+                  "--samples-file: '" + dir_.string() + "' is a folder, not a file");
+}
+
 // beta r overflowing a double gave log_Z "inf" and NaN target quantities, exit 0.
 TEST_F(CliTest, AnOverflowingTiltIsRefusedNamingTheLeaf) {
   const std::string big = path("big.json");

@@ -207,6 +207,16 @@ TEST_F(LlmModelCli, AnOutThatIsTheInputIsRefusedAndTheInputKept) {
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), text);
 }
 
+// A folder as --prompts or --input was read as an empty file ("has no lines").
+TEST_F(LlmModelCli, AFolderGivenAsAnInputFileIsNamed) {
+  disa::test::expect_rejected(
+      run_disa("llm sample --model " + path("model") + " --prompts " + dir_.string() + " --out " + path("x.jsonl")),
+      "--prompts: '" + dir_.string() + "' is a folder, not a file");
+  disa::test::expect_rejected(
+      run_disa("llm score --model " + path("model") + " --input " + dir_.string() + " --out " + path("x.jsonl")),
+      "--input: '" + dir_.string() + "' is a folder, not a file");
+}
+
 TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
   nlohmann::json config = model_test::qwen2_config_json();
   config["num_key_value_heads"] = 3;
