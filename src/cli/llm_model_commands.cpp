@@ -1,6 +1,6 @@
 // disa llm init | sample | score: the transformer of llm/model from the command line.
 //
-//   disa llm init --config config.json --out DIR --seed 1 [--dtype bfloat16] [--tokenizer tokenizer.json]
+//   disa llm init --config config.json --out DIR --seed 1 [--dtype bfloat16] [--tokenizer tokenizer.json] [--force]
 //   disa llm sample --model DIR --prompts p.jsonl --out s.jsonl [--temperature 1 --top-p 1 --top-k 0
 //                   --max-new-tokens 128 --seed 0 --batch-size 8 --samples-per-prompt 1 --stop STR ...
 //                   --lora ADAPTER_DIR --dtype float32]
@@ -8,7 +8,8 @@
 //                  --dtype float32]
 //
 // init writes random weights in HF layout (config.json + model.safetensors; seeded, the
-// same on every machine), for tests and benchmarks.
+// same on every machine), for tests and benchmarks; a folder that already holds a
+// model.safetensors only with --force.
 // Prompt lines: a JSON string (text), or an object with "prompt" (text) or "prompt_ids".
 // Text needs DIR/tokenizer.json. Each sample line holds prompt_index, sample_index, prompt,
 // prompt_ids, token_ids, text (when a tokenizer is there), finish_reason, logprobs (the
@@ -160,6 +161,7 @@ void write_jsonl(const std::string& path, const std::vector<ordered_json>& lines
 struct InitArgs {
   std::string config, out, dtype = "float32", tokenizer;
   std::uint64_t seed = 0;
+  bool force = false;
 };
 
 void run_init(const InitArgs& a) {
@@ -167,10 +169,27 @@ void run_init(const InitArgs& a) {
   if (a.dtype != "float32" && a.dtype != "bfloat16") {
     throw InputError(fmt::format("--dtype = {}: expected float32 or bfloat16", a.dtype));
   }
+  // Every check before the first file is written: a tokenizer refused after the weights
+  // were saved left a half-made model folder behind.
+  if (!a.tokenizer.empty()) {
+    try {
+      llm::load_tokenizer(a.tokenizer);  // refuse a tokenizer that would not load later
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--tokenizer: {}", e.what()));
+    }
+  }
+  // Random weights over a trained model.safetensors would lose it, while the folder's
+  // checkpoint and metrics stayed to describe a model no longer there.
+  if (!a.force && std::filesystem::exists(std::filesystem::path(a.out) / "model.safetensors")) {
+    throw InputError(
+        fmt::format("--out: '{}' already holds a model (model.safetensors); give --force to replace it "
+                    "with random weights, or another --out",
+                    a.out));
+  }
+  prepare_output_folder(a.out, "--out");
   const llm::Transformer model = llm::init_random(config, a.seed, llm::torch_dtype_from_name(a.dtype));
   llm::save_pretrained(*model, a.out, {{"disa_init_seed", std::to_string(a.seed)}});
   if (!a.tokenizer.empty()) {
-    llm::load_tokenizer(a.tokenizer);  // refuse a tokenizer that would not load later
     const std::filesystem::path source = std::filesystem::is_directory(a.tokenizer)
                                              ? std::filesystem::path(a.tokenizer) / "tokenizer.json"
                                              : std::filesystem::path(a.tokenizer);
@@ -339,6 +358,7 @@ void add_llm_model_commands(CLI::App& llm) {
   i->add_option("--seed", init->seed, "Seed of the weights")->required();
   i->add_option("--dtype", init->dtype, "float32 or bfloat16")->capture_default_str();
   i->add_option("--tokenizer", init->tokenizer, "Copy this tokenizer.json (or a folder's) into the model folder");
+  i->add_flag("--force", init->force, "Replace the model.safetensors an --out folder already holds");
   i->callback([init] { run_init(*init); });
 
   auto sample = std::make_shared<SampleArgs>();

@@ -207,6 +207,31 @@ TEST_F(LlmModelCli, AnOutThatIsTheInputIsRefusedAndTheInputKept) {
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), text);
 }
 
+// init over a trained model replaced its weights with random ones (its other files kept),
+// and a bad --tokenizer was found only after the weights were saved: a half-made folder.
+TEST_F(LlmModelCli, InitKeepsAnExistingModelAndChecksTheTokenizerFirst) {
+  const std::string init = "llm init --config " + path("config.json") + " --seed 5 --out ";
+  std::ifstream before(path("model/model.safetensors"), std::ios::binary);
+  const std::string weights((std::istreambuf_iterator<char>(before)), {});
+  disa::test::expect_rejected(run_disa(init + path("model")),
+                              "--out: '" + path("model") + "' already holds a model (model.safetensors)");
+  std::ifstream kept(path("model/model.safetensors"), std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(kept)), {}), weights);
+  const auto forced = run_disa(init + path("model") + " --force");
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  std::ifstream replaced(path("model/model.safetensors"), std::ios::binary);
+  EXPECT_NE(std::string((std::istreambuf_iterator<char>(replaced)), {}), weights);
+
+  std::ofstream(path("bad_tokenizer.json")) << "{}";
+  const auto bad = run_disa(init + path("fresh") + " --tokenizer " + path("bad_tokenizer.json"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--tokenizer"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(path("fresh")));
+  // A file as --out: named, not a raw filesystem error.
+  disa::test::expect_rejected(run_disa(init + path("config.json")),
+                              "--out: '" + path("config.json") + "' is a file, not a folder");
+}
+
 // A folder as --prompts or --input was read as an empty file ("has no lines").
 TEST_F(LlmModelCli, AFolderGivenAsAnInputFileIsNamed) {
   disa::test::expect_rejected(
