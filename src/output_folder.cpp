@@ -50,6 +50,28 @@ void prepare_output_file(const std::filesystem::path& path, std::string_view opt
   prepare_output_folder(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."), option);
 }
 
+void refuse_output_over_input(const std::filesystem::path& output, std::string_view output_option,
+                              const std::filesystem::path& input, std::string_view input_option) {
+  if (output.empty() || input.empty() || input == "-") return;
+  std::error_code ec;
+  bool same = false;
+  if (std::filesystem::exists(output, ec) && std::filesystem::exists(input, ec)) {
+    same = std::filesystem::equivalent(output, input, ec) && !ec;
+  } else {
+    // One of them is missing (the input's own read names that): compare the paths.
+    std::error_code ec_in;
+    const std::filesystem::path a = std::filesystem::weakly_canonical(output, ec);
+    const std::filesystem::path b = std::filesystem::weakly_canonical(input, ec_in);
+    same = !ec && !ec_in && a == b;
+  }
+  if (same) {
+    throw InputError(
+        fmt::format("{}: '{}' is the same file as {} '{}'; writing it would replace the input (choose "
+                    "another {})",
+                    output_option, output.string(), input_option, input.string(), output_option));
+  }
+}
+
 bool lock_output_folder(const std::filesystem::path& dir, std::string_view who) {
   static std::mutex mutex;
   static std::map<std::string, int> held;  // folder -> the lock's descriptor, never closed

@@ -25,6 +25,15 @@ void prepare_output_folder(const std::filesystem::path& dir, std::string_view op
 // after the sampling, with exit 1 and the name of the temporary.
 void prepare_output_file(const std::filesystem::path& path, std::string_view option);
 
+// An output that is one of the command's inputs: write_file_atomically would rename the
+// new content over the input, which is then lost (`disa anchor --samples-file s.jsonl --out
+// s.jsonl` exited 0 and left only the anchors). An InputError naming both options and
+// paths when `output` is the same file as `input` (std::filesystem::equivalent when both
+// exist, so links and "./" spellings are caught; their weakly canonical paths otherwise).
+// An empty path or an `input` of "-" (standard input) is never the same file.
+void refuse_output_over_input(const std::filesystem::path& output, std::string_view output_option,
+                              const std::filesystem::path& input, std::string_view input_option);
+
 // One live run per folder: an advisory lock on DIR/.lock, held until this process exits
 // (the kernel drops it when a process dies, so a killed run never blocks its resume).
 // Another live process holding it is an InputError naming `who` and the folder. Returns

@@ -10,6 +10,7 @@ set(DISA_COMMON_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/atomic_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/counter_rng.cpp
   ${CMAKE_CURRENT_LIST_DIR}/is_estimator.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/input_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/output_folder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_strict.cpp
   ${CMAKE_CURRENT_LIST_DIR}/key_value_list.cpp

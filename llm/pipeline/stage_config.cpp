@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "src/input_error.h"
+#include "src/input_file.h"
 #include "src/json_strict.h"
 #include "src/key_value_list.h"
 
@@ -16,12 +17,14 @@ StageConfig StageConfig::load(std::string_view stage, const std::string& config_
   std::map<std::string, std::string> values;
   nlohmann::ordered_json given = nlohmann::ordered_json::object();
   if (!config_path.empty()) {
+    refuse_folder_input(config_path, fmt::format("{}: --config", stage));
     std::ifstream in(config_path);
     if (!in) throw InputError(fmt::format("{}: --config '{}': cannot read it", stage, config_path));
     nlohmann::json j;
     try {
       j = parse_json_strict(in, fmt::format("{}: --config '{}'", stage, config_path));
     } catch (const nlohmann::json::exception& e) {
+      check_read_completed(in, config_path, fmt::format("{}: --config", stage));  // a read error, not bad JSON
       throw InputError(fmt::format("{}: --config '{}': not JSON ({})", stage, config_path, e.what()));
     }
     if (!j.is_object()) throw InputError(fmt::format("{}: --config '{}': must be a JSON object", stage, config_path));

@@ -68,7 +68,9 @@ std::optional<std::string> first_difference(const nlohmann::json& old, const nlo
 
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options) {
-  std::filesystem::create_directories(out);
+  // A file as --out (or under one), or a folder that cannot be written, named as the
+  // other commands name it rather than as a raw filesystem error.
+  prepare_output_folder(out, "--out");
   const auto path = out / "options.json";
   // One live process per folder: without the lock a second run could take over a folder
   // whose first run has not written its first output yet, and both would write parts

@@ -8,6 +8,7 @@
 #include "llm/model/pretrained.h"
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/output_folder.h"
 
 namespace disa::llm::pretrain {
 namespace {
@@ -57,12 +58,28 @@ RunResult run_pretraining(const RunOptions& o, const StepCallback& on_step) {
     throw InputError(fmt::format("--eval-samples = {} must be positive", o.eval.samples_per_problem));
   }
   torch::set_num_threads(o.threads);
+  // A file as --out, or a folder that cannot be written, is named before any step runs.
+  prepare_output_folder(o.out, "--out");
+  // One live run per folder: two runs into one folder both wrote checkpoint.pt and
+  // metrics.csv. Taken before the checkpoint is looked at, so nothing changes under us.
+  const bool locked = lock_output_folder(o.out, "--out");
   const std::filesystem::path checkpoint = o.out / "checkpoint.pt";
   if (std::filesystem::exists(checkpoint) && !o.resume) {
     throw InputError(fmt::format("--out {} already holds a checkpoint; pass --resume to continue it or choose another folder",
                                  o.out.string()));
   }
-  std::filesystem::create_directories(o.out);
+  // Under the lock, the NAME.tmp-PID files a killed run left (checkpoint.pt.tmp-PID after
+  // kill -9 mid-save) are litter. Only the files this command writes: --out may be a
+  // folder other programs write in too.
+  if (locked) {
+    remove_stale_temporaries(o.out, 0, [](std::string_view name) {
+      for (const char* own : {"checkpoint.pt", "metrics.csv", "model.safetensors", "config.json", "tokenizer.json",
+                              "task.json", "eval.json", "generation_config.json"}) {
+        if (name == own) return true;
+      }
+      return false;
+    });
+  }
 
   Trainer trainer(o.training);
   if (o.resume && std::filesystem::exists(checkpoint)) trainer.load_checkpoint(checkpoint);

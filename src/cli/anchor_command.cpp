@@ -29,6 +29,7 @@
 #include "src/cli/output.h"
 #include "src/cli/tree_checks.h"
 #include "src/input_error.h"
+#include "src/input_file.h"
 #include "src/is_estimator.h"
 #include "src/json_strict.h"
 #include "src/output_folder.h"
@@ -141,6 +142,7 @@ double log_probability_field(const nlohmann::json& j, const char* key, const std
 }
 
 Weights weights_from_file(const Args& a) {
+  refuse_folder_input(a.samples_file, "--samples-file");
   std::ifstream in(a.samples_file);
   if (!in) throw InputError(fmt::format("--samples-file: cannot open '{}'", a.samples_file));
   std::vector<std::string> order;
@@ -186,6 +188,7 @@ Weights weights_from_file(const Args& a) {
     it->second.push_back(log_w);
     max_reward[prompt] = std::max(max_reward[prompt], reward);
   }
+  check_read_completed(in, a.samples_file, "--samples-file");
   if (order.empty()) throw InputError(fmt::format("--samples-file: '{}' holds no samples", a.samples_file));
   Weights w;
   w.offset.push_back(0);
@@ -206,11 +209,14 @@ void run_anchor(const Args& a) {
   if (!a.beta) throw InputError("--beta: required");
   check_positive_beta(*a.beta, "--beta");
   prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.tree, "--tree");
+  refuse_output_over_input(a.out, "--out", a.samples_file, "--samples-file");
   std::string proposal = a.proposal;
   Weights w;
   if (!a.tree.empty()) {
     if (a.proposal.empty()) throw InputError("--proposal: required with --tree");
     const PolicySpec spec = parse_policy_spec(a.proposal, "--proposal");
+    if (spec.kind == PolicySpec::Kind::kFile) refuse_output_over_input(a.out, "--out", spec.path, "--proposal");
     proposal = spec.text;
     w = weights_from_tree(a, spec);
   } else {

@@ -1,6 +1,6 @@
 // disa llm init | sample | score: the transformer of llm/model from the command line.
 //
-//   disa llm init --config config.json --out DIR --seed 1 [--dtype bfloat16] [--tokenizer tokenizer.json]
+//   disa llm init --config config.json --out DIR --seed 1 [--dtype bfloat16] [--tokenizer tokenizer.json] [--force]
 //   disa llm sample --model DIR --prompts p.jsonl --out s.jsonl [--temperature 1 --top-p 1 --top-k 0
 //                   --max-new-tokens 128 --seed 0 --batch-size 8 --samples-per-prompt 1 --stop STR ...
 //                   --lora ADAPTER_DIR --dtype float32]
@@ -8,7 +8,8 @@
 //                  --dtype float32]
 //
 // init writes random weights in HF layout (config.json + model.safetensors; seeded, the
-// same on every machine), for tests and benchmarks.
+// same on every machine), for tests and benchmarks; a folder that already holds a
+// model.safetensors only with --force.
 // Prompt lines: a JSON string (text), or an object with "prompt" (text) or "prompt_ids".
 // Text needs DIR/tokenizer.json. Each sample line holds prompt_index, sample_index, prompt,
 // prompt_ids, token_ids, text (when a tokenizer is there), finish_reason, logprobs (the
@@ -44,6 +45,7 @@
 #include "src/atomic_file.h"
 #include "src/cli/commands.h"
 #include "src/input_error.h"
+#include "src/input_file.h"
 #include "src/json_strict.h"
 #include "src/output_folder.h"
 #include "toy_envs/tree.h"  // tree_memory_budget
@@ -87,6 +89,7 @@ llm::Transformer open_model(const std::string& dir, const std::string& lora, con
 }
 
 std::vector<json> read_jsonl(const std::string& path, const std::string& option) {
+  refuse_folder_input(path, option);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{}: cannot read '{}'", option, path));
   std::vector<json> lines;
@@ -100,6 +103,7 @@ std::vector<json> read_jsonl(const std::string& path, const std::string& option)
       throw InputError(fmt::format("{} {} line {}: not JSON ({})", option, path, number, e.what()));
     }
   }
+  check_read_completed(in, path, option);
   if (lines.empty()) throw InputError(fmt::format("{}: '{}' has no lines", option, path));
   return lines;
 }
@@ -157,6 +161,7 @@ void write_jsonl(const std::string& path, const std::vector<ordered_json>& lines
 struct InitArgs {
   std::string config, out, dtype = "float32", tokenizer;
   std::uint64_t seed = 0;
+  bool force = false;
 };
 
 void run_init(const InitArgs& a) {
@@ -164,10 +169,27 @@ void run_init(const InitArgs& a) {
   if (a.dtype != "float32" && a.dtype != "bfloat16") {
     throw InputError(fmt::format("--dtype = {}: expected float32 or bfloat16", a.dtype));
   }
+  // Every check before the first file is written: a tokenizer refused after the weights
+  // were saved left a half-made model folder behind.
+  if (!a.tokenizer.empty()) {
+    try {
+      llm::load_tokenizer(a.tokenizer);  // refuse a tokenizer that would not load later
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--tokenizer: {}", e.what()));
+    }
+  }
+  // Random weights over a trained model.safetensors would lose it, while the folder's
+  // checkpoint and metrics stayed to describe a model no longer there.
+  if (!a.force && std::filesystem::exists(std::filesystem::path(a.out) / "model.safetensors")) {
+    throw InputError(
+        fmt::format("--out: '{}' already holds a model (model.safetensors); give --force to replace it "
+                    "with random weights, or another --out",
+                    a.out));
+  }
+  prepare_output_folder(a.out, "--out");
   const llm::Transformer model = llm::init_random(config, a.seed, llm::torch_dtype_from_name(a.dtype));
   llm::save_pretrained(*model, a.out, {{"disa_init_seed", std::to_string(a.seed)}});
   if (!a.tokenizer.empty()) {
-    llm::load_tokenizer(a.tokenizer);  // refuse a tokenizer that would not load later
     const std::filesystem::path source = std::filesystem::is_directory(a.tokenizer)
                                              ? std::filesystem::path(a.tokenizer) / "tokenizer.json"
                                              : std::filesystem::path(a.tokenizer);
@@ -203,6 +225,7 @@ void run_sample(SampleArgs a) {
   }
   llm::validate(a.options);
   prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.prompts, "--prompts");
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
@@ -295,6 +318,7 @@ struct ScoreArgs {
 void run_score(const ScoreArgs& a) {
   if (a.batch_size <= 0) throw InputError(fmt::format("--batch-size = {} must be positive", a.batch_size));
   prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.input, "--input");
   llm::Transformer model = open_model(a.model, a.lora, a.dtype);
   const std::unique_ptr<llm::Tokenizer> tokenizer = tokenizer_of(a.model);
   if (tokenizer) llm::pipeline::match_output_vocabulary(*model, *tokenizer, a.model);
@@ -334,6 +358,7 @@ void add_llm_model_commands(CLI::App& llm) {
   i->add_option("--seed", init->seed, "Seed of the weights")->required();
   i->add_option("--dtype", init->dtype, "float32 or bfloat16")->capture_default_str();
   i->add_option("--tokenizer", init->tokenizer, "Copy this tokenizer.json (or a folder's) into the model folder");
+  i->add_flag("--force", init->force, "Replace the model.safetensors an --out folder already holds");
   i->callback([init] { run_init(*init); });
 
   auto sample = std::make_shared<SampleArgs>();

@@ -11,6 +11,7 @@
 // The keys of each stage are listed in its header (llm/pipeline/*.h). A progress line
 // shows on a terminal, never under CI=true or when stderr is redirected.
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@
 #include "llm/pipeline/propose.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
+#include "src/input_error.h"
+#include "src/output_folder.h"
 
 namespace disa::cli {
 namespace {
@@ -41,6 +44,23 @@ CLI::App* stage_command(CLI::App& llm, const char* name, const char* help, std::
   c->add_option("--set", a->sets, "key=value (overrides the config file; repeatable)");
   c->add_option("--out", a->out, "Output folder")->required();
   return c;
+}
+
+// An input a stage reads (a model folder, a trajectories or anchors file), checked once the
+// options are parsed: a missing one was reported later by whatever first opened it,
+// without the key ("'/x': cannot read it to fingerprint it", "/x: no such file (give a
+// tokenizer.json ...)"). Here and not in the stage's *_options: `disa llm pipeline` parses
+// those before its earlier stages have made these files.
+void check_input_path(const char* stage, const char* key, const std::filesystem::path& path, bool folder) {
+  if (path.empty()) return;
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    throw InputError(fmt::format("{}: {}='{}': no such {}", stage, key, path.string(), folder ? "folder" : "file"));
+  }
+  if (!folder && std::filesystem::is_directory(status)) {
+    throw InputError(fmt::format("{}: {}='{}' is a folder, not a file", stage, key, path.string()));
+  }
 }
 
 // The figures of plots/plot_llm_pipeline.py; a missing Python or matplotlib is reported,
@@ -77,6 +97,9 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           auto c = lp::StageConfig::load("propose", a->config, a->sets);
           lp::ProposeOptions o = lp::propose_options(c);
           c.finish();
+          check_input_path("propose", "reference", o.reference, true);
+          check_input_path("propose", "proposal", o.proposal, true);
+          prepare_output_folder(a->out, "--out");
           o.out = a->out;
           auto bar = std::make_unique<Progress>("propose");
           const lp::ProposeSummary s = lp::run_propose(o, [&](double f, const std::string& d) { bar->update(f, d); });
@@ -102,6 +125,8 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           auto c = lp::StageConfig::load("anchor", a->config, a->sets);
           lp::AnchorOptions o = lp::anchor_options(c);
           c.finish();
+          check_input_path("anchor", "trajectories", o.trajectories, false);
+          prepare_output_folder(a->out, "--out");
           o.out = a->out;
           const lp::AnchorSummary s = lp::run_anchor(o);
           fmt::print("anchor: {} prompts, {} unreliable, {} dropped (policy {}); mean log Zhat of the kept {:.4f}, mean ESS/N {:.3f}\n"
@@ -117,6 +142,10 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           auto c = lp::StageConfig::load("train", a->config, a->sets);
           lp::TrainOptions o = lp::train_options(c);
           c.finish();
+          check_input_path("train", "reference", o.reference, true);
+          check_input_path("train", "trajectories", o.trajectories, false);
+          check_input_path("train", "anchors", o.anchors, false);
+          prepare_output_folder(a->out, "--out");
           o.out = a->out;
           auto bar = std::make_unique<Progress>("train " + o.method);
           const lp::TrainSummary s =
@@ -140,6 +169,9 @@ void add_llm_pipeline_commands(CLI::App& llm) {
       auto c = lp::StageConfig::load("eval", a->config, a->sets);
       lp::EvalOptions o = lp::eval_options(c);
       c.finish();
+      for (const auto& [name, folder] : o.models) check_input_path("eval", "models", folder, true);
+      check_input_path("eval", "anchors", o.anchors, false);
+      prepare_output_folder(a->out, "--out");
       o.out = a->out;
       auto bar = std::make_unique<Progress>("eval");
       const auto rows = lp::run_eval(o, [&](double f, const std::string& d) { bar->update(f, d); });
@@ -155,6 +187,7 @@ void add_llm_pipeline_commands(CLI::App& llm) {
         stage_command(llm, "pipeline", "propose -> anchor -> train each method -> eval, from one command (resumable)", a);
     c->add_flag("--no-plot", *no_plot, "Skip the figures (plots/plot_llm_pipeline.py, /usr/bin/python3)");
     c->callback([a, no_plot] {
+          prepare_output_folder(a->out, "--out");
           std::unique_ptr<Progress> bar;
           std::string current;
           const auto result = lp::run_pipeline(

@@ -22,6 +22,7 @@
 // printed: output is written once every line has succeeded.
 #include <fmt/format.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,6 +60,7 @@ struct Args {
   double timeout = 6;
   bool allow_unisolated = false;
   std::string python = "/usr/bin/python3";
+  std::vector<std::string> code_options_given;  // which of the code-only options the command line has
 };
 
 // The reference answers of one record: a string, a number's JSON text, or a list.
@@ -124,6 +126,15 @@ void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> be
   if (!(a.timeout > 0) || a.timeout > 3600) {
     throw InputError(fmt::format("--timeout {}: expected seconds in (0, 3600]", a.timeout));
   }
+  // The sandbox execs --python itself (no PATH search): a missing or non-executable one
+  // failed inside it, with a message blaming namespaces and exit 1.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(a.python, ec) || ::access(a.python.c_str(), X_OK) != 0) {
+    throw InputError(
+        fmt::format("--python '{}': not an executable file (give the interpreter's path, e.g. "
+                    "/usr/bin/python3)",
+                    a.python));
+  }
   llm::verify::CodeBenchmarkIndex index(a.data_dir);
   std::vector<std::string> responses;
   std::vector<llm::verify::CodeTask> tasks;
@@ -186,6 +197,14 @@ void run_verify(const Args& a) {
         "humaneval, humanevalplus, livecodebench or codeforces",
         a.task));
   }
+  // The help marks them "Code:": math runs no program, and a math run given --jobs 0 or
+  // --timeout -1 accepted them silently. Refused, so that a value is never ignored.
+  if (!a.code_options_given.empty()) {
+    throw InputError(
+        fmt::format("{}: only for code tasks (--task code, humaneval, humanevalplus, livecodebench, "
+                    "codeforces), not --task {}",
+                    a.code_options_given.front(), a.task));
+  }
   std::string out;
   std::size_t number = 0;  // the record's line number, printed with its result
   for_each_jsonl_line(a.input, [&](const nlohmann::json& record, const std::string& where) {
@@ -243,7 +262,12 @@ void add_llm_verify_command(CLI::App& llm) {
   cmd->add_flag("--allow-unisolated", args->allow_unisolated,
                 "Code: where namespaces cannot be created, run programs with rlimits only (no network or "
                 "file isolation); without it such a machine is an error");
-  cmd->callback([args] { run_verify(*args); });
+  cmd->callback([args, cmd] {
+    for (const char* name : {"--data-dir", "--jobs", "--timeout", "--python", "--allow-unisolated"}) {
+      if (cmd->count(name) > 0) args->code_options_given.emplace_back(name);
+    }
+    run_verify(*args);
+  });
 }
 
 }  // namespace disa::cli

@@ -214,6 +214,7 @@ void print_summary(const Args& a, const loss::Objective& objective, const loss::
 
 void run_loss(const Args& a) {
   if (!a.out.empty()) prepare_output_file(a.out, "--out");
+  refuse_output_over_input(a.out, "--out", a.batch, "--batch");
   if (a.list) {
     if (!a.batch.empty()) throw InputError("--batch: not used with --list");
     const ordered_json doc = list_objectives(a);

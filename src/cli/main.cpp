@@ -2,8 +2,11 @@
 //
 // Exit codes: 0 success; 2 bad arguments or bad input (one line naming the
 // argument, field or JSON path); 1 any other failure.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -49,6 +52,25 @@ std::string explain_missing_subcommand(const CLI::App& app, int argc, char** arg
   return path + ": a subcommand is required (one of: " + list + ")";
 }
 
+// Output to stdout is buffered (std::cout and stdio share one buffer): a full disk, a
+// closed pipe or /dev/full shows only when the buffer is flushed, which exit() does
+// silently. Flushed here so that a lost output is a failure (exit 1), never exit 0 with
+// an empty or cut file after `disa ... > out`. Returns whether everything was written.
+bool flush_standard_output() {
+  // A write that failed mid-command (a full buffer) set errno then; glibc drops the
+  // buffer it could not write, so the flush below succeeds and only the error flags tell.
+  // errno then most likely still holds that write's error: the best cause to name.
+  const int earlier = errno;
+  errno = 0;
+  std::cout.flush();  // std::cout writes through stdout's buffer: this flushes it
+  int error = errno;
+  if (std::fflush(stdout) != 0 && error == 0) error = errno;
+  if (std::cout.good() && !std::ferror(stdout)) return true;
+  if (error == 0) error = earlier != 0 ? earlier : EIO;
+  std::fprintf(stderr, "disa: failed: writing standard output: %s\n", std::strerror(error));
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,5 +111,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "disa: failed: %s\n", one_line(e.what()).c_str());
     return 1;
   }
+  if (!flush_standard_output()) return 1;
   return disa::cli::command_exit_code();
 }

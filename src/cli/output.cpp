@@ -13,6 +13,7 @@
 
 #include "src/atomic_file.h"
 #include "src/input_error.h"
+#include "src/input_file.h"
 #include "src/json_strict.h"
 
 namespace disa::cli {
@@ -63,6 +64,7 @@ void for_each_jsonl_line(const std::string& input,
                          const std::function<void(const nlohmann::json& value, const std::string& where)>& f) {
   std::ifstream file;
   if (input != "-") {
+    refuse_folder_input(input, "--input");
     file.open(input, std::ios::binary);
     if (!file) throw InputError(fmt::format("--input: cannot read '{}'", input));
   }
@@ -80,6 +82,7 @@ void for_each_jsonl_line(const std::string& input,
     }
     f(value, where);
   }
+  check_read_completed(in, name, "--input");
 }
 
 std::string shell_quote(const std::string& s) {

@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -196,14 +198,22 @@ void plot(const std::string& csv, const std::string& png) {
 // Fault injection for the resume tests: DISA_TRAIN_KILL_AFTER_STEP=K makes the process
 // SIGKILL itself once step K is done; at a checkpoint step, between writing metrics.csv
 // and checkpoint.json (the worst moment). A test can so kill a run at a chosen point
-// however fast the steps are.
+// however fast the steps are. Read strictly, before anything is done: "abc" failed as
+// "stoll" after config.json was written, and "5x" was taken as 5.
 std::optional<std::int64_t> kill_after_step() {
   const char* v = std::getenv("DISA_TRAIN_KILL_AFTER_STEP");
   if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::stoll(v);
+  const std::string_view text(v);
+  std::int64_t step = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), step);
+  if (error != std::errc() || end != text.data() + text.size() || step < 0) {
+    throw InputError(fmt::format("DISA_TRAIN_KILL_AFTER_STEP='{}': expected a step number >= 0", text));
+  }
+  return step;
 }
 
 void run_train(const Args& a) {
+  const std::optional<std::int64_t> kill_at = kill_after_step();
   if (a.family.empty() == a.tree.empty()) throw InputError("--family, --tree: give exactly one");
   if (!a.tree.empty() && !a.family_sets.empty()) throw InputError("--family-set: only with --family");
   if (!a.tree.empty() && a.seed_given) throw InputError("--seed: only with --family (the trainer's is --set seed=S)");
@@ -257,7 +267,6 @@ void run_train(const Args& a) {
                         [&](std::ostream& out) { out << this_config.dump(2) << '\n'; });
 
   const std::int64_t first = trainer.steps_done();
-  const std::optional<std::int64_t> kill_at = kill_after_step();
   {
     Progress progress("train");
     try {

@@ -215,7 +215,11 @@ void add_sample(CLI::App& tree) {
       throw InputError(fmt::format("--first: {} + --n {} passes the largest trajectory index {}; use --first <= {}",
                                    args->first, args->n, INT64_MAX, INT64_MAX - args->n));
     }
-    if (!args->out.empty()) prepare_output_file(args->out, "--out");
+    if (!args->out.empty()) {
+      prepare_output_file(args->out, "--out");
+      refuse_output_over_input(args->out, "--out", args->path, "--tree");
+      if (spec.kind == PolicySpec::Kind::kFile) refuse_output_over_input(args->out, "--out", spec.path, "--policy");
+    }
     const double beta = args->beta.value_or(0.0);  // unused by reference and file policies
     std::vector<Tree> trees = load_trees(args->path);
     if (args->prompt >= trees.size()) {

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -283,6 +284,62 @@ TEST_F(CliTest, AnOutFileThatCannotBeWrittenIsRefusedFirst) {
                   "--out: cannot write in the folder '/proc'");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + tree + "/s.jsonl"),
                   "--out: '" + tree + "' is a file, not a folder");
+}
+
+std::string file_text(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// An --out that is one of the inputs was renamed over it: `tree sample --tree t.json --out
+// t.json` and `anchor --samples-file s.jsonl --out s.jsonl` exited 0 and the input was gone.
+// Refused first, naming both options, however the same file is spelt.
+TEST_F(CliTest, AnOutThatIsAnInputIsRefusedAndTheInputKept) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  const std::string samples = path("s.jsonl");
+  ASSERT_EQ(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + samples).exit_code, 0);
+  const std::string tree_text = file_text(tree), samples_text = file_text(samples);
+  std::filesystem::create_symlink(tree, path("link.json"));
+  for (const std::string& out : {tree, dir_.string() + "/./t.json", path("link.json")}) {
+    expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --out " + out),
+                    "--out: '" + out + "' is the same file as --tree '" + tree + "'");
+  }
+  expect_rejected(run("tree sample --tree " + tree + " --policy file:" + samples + " --n 5 --seed 1 --out " + samples),
+                  "is the same file as --policy");
+  expect_rejected(run("anchor --samples-file " + samples + " --beta 2 --out " + samples),
+                  "--out: '" + samples + "' is the same file as --samples-file '" + samples + "'");
+  expect_rejected(run("anchor --tree " + tree + " --beta 2 --proposal reference --samples 4 --seed 1 --out " + tree),
+                  "is the same file as --tree");
+  EXPECT_EQ(file_text(tree), tree_text);
+  EXPECT_EQ(file_text(samples), samples_text);
+}
+
+// stdout to /dev/full: `disa tree sample ... > /dev/full` exited 0 with nothing written.
+// A small output fails when it is flushed at the end, a large one mid-command; both must
+// exit 1 naming standard output. stderr (the message) goes to the pipe, stdout to /dev/full.
+TEST_F(CliTest, AnOutputThatCannotBeWrittenToStandardOutputFails) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family random --seed 1 --out " + tree).exit_code, 0);
+  for (const std::string args :
+       {"tree sample --tree " + tree + " --n 5 --seed 1", "tree sample --tree " + tree + " --n 100000 --seed 1",
+        "tree info --tree " + tree + " --beta 1 --json", std::string("loss --list --json")}) {
+    FILE* pipe = popen((disa::test::disa_binary() + " " + args + " 2>&1 >/dev/full").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    const int status = pclose(pipe);
+    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << args << ": " << out;
+    EXPECT_EQ(out, "disa: failed: writing standard output: No space left on device\n") << args;
+  }
+}
+
+// A folder as an input file read as an empty file: "holds no samples", "has no lines",
+// or no output at all with exit 0. Named as a folder instead.
+TEST_F(CliTest, AFolderGivenAsAnInputFileIsNamed) {
+  expect_rejected(run("anchor --samples-file " + dir_.string() + " --beta 2 --out " + path("a.jsonl")),
+                  "--samples-file: '" + dir_.string() + "' is a folder, not a file");
 }
 
 // beta r overflowing a double gave log_Z "inf" and NaN target quantities, exit 0.

@@ -210,6 +210,17 @@ TEST_F(LossCliTest, OutWritesTheSameJsonAtomically) {
   }
 }
 
+// --out naming the --batch file replaced the batch with the result, exit 0.
+TEST_F(LossCliTest, AnOutThatIsTheBatchIsRefusedAndTheBatchKept) {
+  const std::string batch = write_batch(test_batch());
+  std::ifstream before(batch);
+  const std::string text((std::istreambuf_iterator<char>(before)), {});
+  expect_rejected(run("loss --objective tb --batch " + batch + " --out " + batch),
+                  "--out: '" + batch + "' is the same file as --batch '" + batch + "'");
+  std::ifstream after(batch);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), text);
+}
+
 TEST_F(LossCliTest, BatchFromStandardInput) {
   const std::string batch = write_batch(test_batch());
   const Result from_file = run("loss --objective kl --batch " + batch + " --json");

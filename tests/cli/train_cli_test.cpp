@@ -190,6 +190,17 @@ TEST_F(TrainCliTest, BadSettingsNameTheKey) {
   expect_rejected(run(base + "--set steps"), "steps");
 }
 
+// The fault-injection variable was read with std::stoll once the run had begun: "abc"
+// failed as "stoll" (exit 1) after config.json was written, and "5x" passed as 5.
+TEST_F(TrainCliTest, ABadKillAfterStepIsRefusedNamingTheVariableFirst) {
+  for (const std::string value : {"abc", "5x", "-1", "99999999999999999999"}) {
+    expect_rejected(
+        run("train " + kPrompts + " --set steps=5 --out " + path("o"), "DISA_TRAIN_KILL_AFTER_STEP=" + value),
+        "DISA_TRAIN_KILL_AFTER_STEP='" + value + "'");
+    EXPECT_FALSE(std::filesystem::exists(path("o"))) << value;
+  }
+}
+
 TEST_F(TrainCliTest, BadArgumentsNameTheArgument) {
   expect_rejected(run("train --out " + path("o")), "--family");
   expect_rejected(run("train " + kPrompts + " --tree x.json --out " + path("o")), "--tree");

@@ -81,6 +81,30 @@ TEST(PrepareOutputFile, AWritablePathPassesLeavingNothingBehind) {
   fs::remove_all(dir);
 }
 
+// The same file however spelt (a hard link, "./", a missing file by its path) is refused
+// naming both options; other files, standard input and an absent option pass.
+TEST(RefuseOutputOverInput, TheSameFileIsNamedWithBothOptions) {
+  const fs::path dir = fresh_dir("over_input");
+  std::ofstream(dir / "in.jsonl") << "input";
+  std::ofstream(dir / "other.jsonl") << "other";
+  fs::create_hard_link(dir / "in.jsonl", dir / "hard.jsonl");
+  const std::string in = (dir / "in.jsonl").string();
+  EXPECT_EQ(input_error_message([&] { disa::refuse_output_over_input(in, "--out", in, "--input"); }),
+            "--out: '" + in + "' is the same file as --input '" + in +
+                "'; writing it would replace the input (choose another --out)");
+  const std::string same = "is the same file as";
+  const auto hard_link = [&] { disa::refuse_output_over_input(dir / "hard.jsonl", "--out", in, "--input"); };
+  EXPECT_NE(input_error_message(hard_link).find(same), std::string::npos);
+  const fs::path missing = dir / "missing.jsonl";
+  const auto not_there = [&] { disa::refuse_output_over_input(dir / "." / "missing.jsonl", "--out", missing, "--in"); };
+  EXPECT_NE(input_error_message(not_there).find(same), std::string::npos);
+  disa::refuse_output_over_input(dir / "other.jsonl", "--out", in, "--input");
+  disa::refuse_output_over_input(dir / "new.jsonl", "--out", in, "--input");
+  disa::refuse_output_over_input("-", "--out", "-", "--input");
+  disa::refuse_output_over_input(in, "--out", "", "--input");
+  fs::remove_all(dir);
+}
+
 TEST(LockOutputFolder, AnotherHolderIsRefusedNamingTheFolder) {
   const fs::path dir = fresh_dir("lock");
   // flock locks belong to an open file description: a second open here conflicts with

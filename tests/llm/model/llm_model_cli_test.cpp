@@ -2,7 +2,9 @@
 // model with a character-level tokenizer, text prompts, outputs that do not depend on
 // --batch-size, scores of a sample file equal to the sampler's log-probs, named errors.
 // Runs build/bin/disa (test::disa_binary()).
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -187,6 +189,57 @@ TEST_F(LlmModelCli, SamplingStopsAtGenerationConfigEosIds) {
   const auto bad = run_disa(common + " --out " + path("x.jsonl"));
   EXPECT_NE(bad.output.find("eos_token_id"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("[31,40]"), std::string::npos) << bad.output;
+}
+
+// An --out naming the input file (--prompts of sample, --input of score) was renamed over
+// it once the model had run, exit 0: the prompts were gone.
+TEST_F(LlmModelCli, AnOutThatIsTheInputIsRefusedAndTheInputKept) {
+  const std::string prompts = path("prompts.jsonl");
+  std::ifstream before(prompts);
+  const std::string text((std::istreambuf_iterator<char>(before)), {});
+  disa::test::expect_rejected(
+      run_disa("llm sample --model " + path("model") + " --prompts " + prompts + " --out " + prompts),
+      "--out: '" + prompts + "' is the same file as --prompts '" + prompts + "'");
+  disa::test::expect_rejected(
+      run_disa("llm score --model " + path("model") + " --input " + prompts + " --out " + prompts),
+      "--out: '" + prompts + "' is the same file as --input '" + prompts + "'");
+  std::ifstream after(prompts);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), text);
+}
+
+// init over a trained model replaced its weights with random ones (its other files kept),
+// and a bad --tokenizer was found only after the weights were saved: a half-made folder.
+TEST_F(LlmModelCli, InitKeepsAnExistingModelAndChecksTheTokenizerFirst) {
+  const std::string init = "llm init --config " + path("config.json") + " --seed 5 --out ";
+  std::ifstream before(path("model/model.safetensors"), std::ios::binary);
+  const std::string weights((std::istreambuf_iterator<char>(before)), {});
+  disa::test::expect_rejected(run_disa(init + path("model")),
+                              "--out: '" + path("model") + "' already holds a model (model.safetensors)");
+  std::ifstream kept(path("model/model.safetensors"), std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(kept)), {}), weights);
+  const auto forced = run_disa(init + path("model") + " --force");
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  std::ifstream replaced(path("model/model.safetensors"), std::ios::binary);
+  EXPECT_NE(std::string((std::istreambuf_iterator<char>(replaced)), {}), weights);
+
+  std::ofstream(path("bad_tokenizer.json")) << "{}";
+  const auto bad = run_disa(init + path("fresh") + " --tokenizer " + path("bad_tokenizer.json"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--tokenizer"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(path("fresh")));
+  // A file as --out: named, not a raw filesystem error.
+  disa::test::expect_rejected(run_disa(init + path("config.json")),
+                              "--out: '" + path("config.json") + "' is a file, not a folder");
+}
+
+// A folder as --prompts or --input was read as an empty file ("has no lines").
+TEST_F(LlmModelCli, AFolderGivenAsAnInputFileIsNamed) {
+  disa::test::expect_rejected(
+      run_disa("llm sample --model " + path("model") + " --prompts " + dir_.string() + " --out " + path("x.jsonl")),
+      "--prompts: '" + dir_.string() + "' is a folder, not a file");
+  disa::test::expect_rejected(
+      run_disa("llm score --model " + path("model") + " --input " + dir_.string() + " --out " + path("x.jsonl")),
+      "--input: '" + dir_.string() + "' is a folder, not a file");
 }
 
 TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {

@@ -461,3 +461,58 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
 }
 
 }  // namespace
+
+namespace {
+
+// Argument checks that need no model: each is refused before anything is loaded.
+class LlmStageArguments : public disa::test::CliDirTest {};
+
+// A file as --out gave a raw filesystem error ("create_directories: File exists") without
+// naming --out, in every stage and the pipeline.
+TEST_F(LlmStageArguments, AFileAsOutIsNamed) {
+  const std::string file = path("file");
+  std::ofstream(file) << "x";
+  const std::string trajectories = path("t.jsonl");
+  std::ofstream(trajectories) << "";
+  const std::string named = "--out: '" + file + "' is a file, not a folder";
+  expect_rejected(run_disa("llm propose --set reference=" + dir_.string() + " --out " + file, "CI=true"), named);
+  expect_rejected(run_disa("llm anchor --set trajectories=" + trajectories + " --out " + file, "CI=true"), named);
+  expect_rejected(run_disa("llm train --set method=disa --set reference=" + dir_.string() + " --set trajectories=" +
+                               trajectories + " --set anchors=" + trajectories + " --out " + file,
+                           "CI=true"),
+                  named);
+  expect_rejected(run_disa("llm eval --set models=m=" + dir_.string() + " --out " + file, "CI=true"), named);
+  expect_rejected(run_disa("llm pipeline --no-plot --out " + file, "CI=true"), named);
+}
+
+// A missing input was reported by whatever opened it first, without the key: "/x: no such
+// file (give a tokenizer.json ...)", "'/x': cannot read it to fingerprint it". And a folder
+// as --config was "not JSON".
+TEST_F(LlmStageArguments, AMissingInputIsNamedByItsKey) {
+  const std::string missing = path("missing");
+  const std::string trajectories = path("t.jsonl");
+  std::ofstream(trajectories) << "";
+  const std::string out = " --out " + path("o");
+  expect_rejected(run_disa("llm propose --set reference=" + missing + out, "CI=true"),
+                  "propose: reference='" + missing + "': no such folder");
+  expect_rejected(
+      run_disa("llm propose --set reference=" + dir_.string() + " --set proposal=" + missing + out, "CI=true"),
+      "propose: proposal='" + missing + "': no such folder");
+  expect_rejected(run_disa("llm anchor --set trajectories=" + missing + out, "CI=true"),
+                  "anchor: trajectories='" + missing + "': no such file");
+  expect_rejected(run_disa("llm anchor --set trajectories=" + dir_.string() + out, "CI=true"),
+                  "anchor: trajectories='" + dir_.string() + "' is a folder, not a file");
+  expect_rejected(run_disa("llm train --set method=disa --set reference=" + dir_.string() +
+                               " --set trajectories=" + trajectories + " --set anchors=" + missing + out,
+                           "CI=true"),
+                  "train: anchors='" + missing + "': no such file");
+  expect_rejected(run_disa("llm eval --set models=m=" + dir_.string() + " --set anchors=" + missing + out, "CI=true"),
+                  "eval: anchors='" + missing + "': no such file");
+  expect_rejected(run_disa("llm eval --set models=m=" + missing + out, "CI=true"),
+                  "eval: models='" + missing + "': no such folder");
+  expect_rejected(run_disa("llm anchor --config " + dir_.string() + out, "CI=true"),
+                  "anchor: --config: '" + dir_.string() + "' is a folder, not a file");
+  EXPECT_FALSE(std::filesystem::exists(path("o")));
+}
+
+}  // namespace

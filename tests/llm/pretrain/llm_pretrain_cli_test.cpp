@@ -1,6 +1,10 @@
 // disa llm pretrain end to end (src/cli/llm_pretrain_command.cpp): a tiny run writes a
 // folder that `disa llm sample` opens, eval.json has the reported fields, and bad
 // arguments are rejected naming them. Runs build/bin/disa (test::disa_binary()).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -38,6 +42,35 @@ TEST_F(LlmPretrainCli, TinyRunWritesALoadableModelAndEval) {
   // Again into the same folder without --resume: refused, naming the option.
   expect_rejected(run_disa("llm pretrain --out " + path("m") + " --model-size tiny --steps 8 --batch-size 8", "CI=true"),
                   "--resume");
+}
+
+// Two runs into one folder both wrote checkpoint.pt and metrics.csv; the
+// checkpoint.pt.tmp-PID a kill -9 left mid-save stayed forever; a file as --out gave a raw
+// filesystem error. Now: one live run per folder, the litter swept, --out named.
+TEST_F(LlmPretrainCli, TheOutFolderIsLockedSweptAndChecked) {
+  const std::string out = path("m");
+  const std::string args = " --model-size tiny --steps 2 --batch-size 2 --threads 1 --no-eval";
+  std::filesystem::create_directories(out);
+  const int fd = ::open((out + "/.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);  // as another live run would hold it
+  expect_rejected(run_disa("llm pretrain --out " + out + args, "CI=true"), "is in use by another running process");
+  ::close(fd);
+  EXPECT_FALSE(std::filesystem::exists(out + "/checkpoint.pt"));
+
+  const std::string stale = out + "/checkpoint.pt.tmp-999999999";
+  const std::string not_ours = out + "/notes.csv.tmp-999999999";
+  std::ofstream(stale) << "half a checkpoint";
+  std::ofstream(not_ours) << "another program's";
+  const auto r = run_disa("llm pretrain --out " + out + args, "CI=true");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(not_ours));
+
+  const std::string file = path("file");
+  std::ofstream(file) << "x";
+  expect_rejected(run_disa("llm pretrain --out " + file + args, "CI=true"),
+                  "--out: '" + file + "' is a file, not a folder");
 }
 
 TEST_F(LlmPretrainCli, BadArgumentsAreNamed) {

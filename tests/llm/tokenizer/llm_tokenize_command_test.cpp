@@ -3,6 +3,10 @@
 // JSONL strings, --json, --decode, stdin, and bad input lines named by number.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -34,6 +38,23 @@ TEST_F(LlmTokenizeCommand, EncodesOneLineOfIdsPerJsonString) {
   const auto r = run_disa("llm tokenize --tokenizer " + dir_.string() + " --input " + in);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "0 1 3 2\n\n0 4 1 6\n5\n");
+}
+
+// A folder as --input read as an empty file: no output, exit 0. And ids written to a
+// full device were lost with exit 0 (stderr to the pipe, stdout to /dev/full here).
+TEST_F(LlmTokenizeCommand, AFolderInputAndALostOutputAreErrors) {
+  expect_rejected(run_disa("llm tokenize --tokenizer " + dir_.string() + " --input " + dir_.string()),
+                  "--input: '" + dir_.string() + "' is a folder, not a file");
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  const std::string in = write("in.jsonl", "\"ab c\"\n");
+  const std::string args = "llm tokenize --tokenizer " + dir_.string() + " --input " + in;
+  FILE* pipe = popen((test::disa_binary() + " " + args + " 2>&1 >/dev/full").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+  const int status = pclose(pipe);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << out;
+  EXPECT_EQ(out, "disa: failed: writing standard output: No space left on device\n");
 }
 
 TEST_F(LlmTokenizeCommand, PrintsJsonArraysWithJson) {

@@ -105,6 +105,21 @@ TEST_F(LlmVerifyCommand, NamesTheBadLineAndPrintsNothingElse) {
   expect_rejected(run_disa("llm verify --task math --input " + bad_answer), "field 'answer'");
 }
 
+// The code-only options (the help says "Code:") were accepted for math whatever their
+// value (--jobs 0, --timeout -1); a missing --python failed in the sandbox, blaming
+// namespaces, exit 1; a folder as --input printed nothing, exit 0.
+TEST_F(LlmVerifyCommand, CodeOnlyOptionsPythonAndFolderInputsAreChecked) {
+  const std::string in = write("in.jsonl", R"({"response": "1", "answer": "1"})" "\n");
+  expect_rejected(run_disa("llm verify --task math --jobs 0 --input " + in), "--jobs: only for code tasks");
+  expect_rejected(run_disa("llm verify --task gsm8k --timeout -1 --input " + in), "--timeout: only for code tasks");
+  expect_rejected(run_disa("llm verify --task code --python /nonexistent --input " + in),
+                  "--python '/nonexistent': not an executable file");
+  expect_rejected(run_disa("llm verify --task code --python " + in + " --input " + in),
+                  "--python '" + in + "': not an executable file");
+  expect_rejected(run_disa("llm verify --task math --input " + dir_.string()),
+                  "--input: '" + dir_.string() + "' is a folder, not a file");
+}
+
 TEST_F(LlmVerifyCommand, RejectsUnknownTasksAndCodeRecordsWithoutTests) {
   const std::string in = write("in.jsonl", R"({"response": "1", "answer": "1"})" "\n");
   expect_rejected(run_disa("llm verify --task code --input " + in), "line 1: field 'tests' is missing");
