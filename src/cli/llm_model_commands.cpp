@@ -144,6 +144,18 @@ std::vector<std::int32_t> token_field(const json& line, const char* text_key, co
   }
 }
 
+// An id the model has no row for, named by its line and field here: deeper, the model's
+// own error names only a batch row.
+void check_ids_below(const std::vector<std::int32_t>& ids, std::int64_t limit, const std::string& where,
+                     const char* field, const char* what) {
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    if (ids[k] >= limit) {
+      throw InputError(fmt::format("{}: field '{}' token {}: id {} is outside the model's {} [0, {})", where, field, k,
+                                   ids[k], what, limit));
+    }
+  }
+}
+
 ordered_json float_array(const std::vector<float>& v) {
   ordered_json a = ordered_json::array();
   for (const float x : v) a.push_back(static_cast<double>(x));
@@ -262,6 +274,8 @@ void run_sample(SampleArgs a) {
     base.ids = token_field(lines[i], "prompt", "prompt_ids", tokenizer.get(),
                            fmt::format("--prompts {} line {}", a.prompts, i + 1), &base.text);
     if (base.ids.empty()) throw InputError(fmt::format("--prompts {} line {}: empty prompt", a.prompts, i + 1));
+    check_ids_below(base.ids, model->config().vocab_size, fmt::format("--prompts {} line {}", a.prompts, i + 1),
+                    "prompt_ids", "vocabulary");
     held += static_cast<double>(a.samples_per_prompt) *
             (kSampleBytes + kPromptTokenBytes * static_cast<double>(base.ids.size()) +
              kNewTokenBytes * static_cast<double>(a.options.max_new_tokens));
@@ -332,6 +346,8 @@ void run_score(const ScoreArgs& a) {
     r.prompt = token_field(lines[i], "prompt", "prompt_ids", tokenizer.get(), where, &text);
     r.continuation = token_field(lines[i], "completion", "token_ids", tokenizer.get(), where, &text);
     if (r.prompt.empty()) throw InputError(where + ": empty prompt");
+    check_ids_below(r.prompt, model->config().vocab_size, where, "prompt_ids", "vocabulary");
+    check_ids_below(r.continuation, model->output_vocabulary(), where, "token_ids", "output vocabulary");
     requests.push_back(std::move(r));
   }
   const std::vector<std::vector<float>> scores = llm::score(*model, requests, a.batch_size, a.temperature);

@@ -129,10 +129,10 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           prepare_output_folder(a->out, "--out");
           o.out = a->out;
           const lp::AnchorSummary s = lp::run_anchor(o);
-          fmt::print("anchor: {} prompts, {} unreliable, {} dropped (policy {}); mean log Zhat of the kept {:.4f}, mean ESS/N {:.3f}\n"
+          fmt::print("anchor: {} prompts, {}, {} dropped (policy {}); mean log Zhat of the kept {:.4f}, mean ESS/N {:.3f}\n"
                      "wrote {}/anchors.jsonl (fingerprint {})\n",
-                     s.prompts, s.unreliable, s.dropped, o.policy, s.mean_log_z_hat, s.mean_ess_fraction, a->out,
-                     s.fingerprint);
+                     s.prompts, lp::describe_unreliable(s), s.dropped, o.policy, s.mean_log_z_hat,
+                     s.mean_ess_fraction, a->out, s.fingerprint);
         });
   }
   {

@@ -263,6 +263,16 @@ TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
                                        " --samples-per-prompt 99999999999 --out " + path("x.jsonl")),
                               "--samples-per-prompt: 99999999999 samples");
   EXPECT_FALSE(std::filesystem::exists(path("x.jsonl")));
+  // An id past the model's vocabulary (32 here) is named by its line and field, not by the
+  // model's batch row.
+  std::ofstream(path("far_ids.jsonl")) << "{\"prompt_ids\": [1, 2]}\n{\"prompt_ids\": [1, 99]}\n";
+  disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " + path("far_ids.jsonl") +
+                                       " --out " + path("x.jsonl")),
+                              "far_ids.jsonl line 2: field 'prompt_ids' token 1: id 99");
+  std::ofstream(path("far_score.jsonl")) << "{\"prompt_ids\": [1, 2], \"token_ids\": [3, 40]}\n";
+  disa::test::expect_rejected(run_disa("llm score --model " + path("model") + " --input " + path("far_score.jsonl") +
+                                       " --out " + path("x.jsonl")),
+                              "far_score.jsonl line 1: field 'token_ids' token 1: id 40");
 }
 
 }  // namespace
