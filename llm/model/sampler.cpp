@@ -85,7 +85,8 @@ TokenDraw draw_tokens(const torch::Tensor& logits, const torch::Tensor& uniforms
     // distribution compared with theirs differs by rounding only: ascending order, drop
     // every token whose cumulative probability from the bottom is at most 1 - top_p,
     // always keep the most probable. The sort is stable, so among tokens tied at the cut
-    // the lower ids are dropped first and the higher ids kept, as there.
+    // the lower ids are dropped first and the higher ids kept, as there on CUDA (a stable
+    // radix sort; HF's torch.sort(stable=False) promises no order of ties on the CPU).
     const auto [sorted, order] = scaled.sort(/*stable=*/true, -1, /*descending=*/false);
     const torch::Tensor drop_sorted = torch::softmax(sorted, -1).cumsum(-1) <= 1 - o.top_p;
     drop_sorted.narrow(-1, vocab - 1, 1).fill_(false);
@@ -142,6 +143,21 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
   for (std::int64_t r = 0; r < batch; ++r) {
     if (prompts[r].empty()) throw InputError(fmt::format("sample: prompt {} is empty", r));
     longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(prompts[r].size()));
+  }
+  if (o.min_new_tokens > 0) {
+    // Before min_new_tokens every EOS id is held back: some other token must be left.
+    std::vector<std::int32_t> eos_in_vocabulary;
+    for (const std::int32_t id : o.eos_ids) {
+      if (id >= 0 && id < model.output_vocabulary()) eos_in_vocabulary.push_back(id);
+    }
+    std::sort(eos_in_vocabulary.begin(), eos_in_vocabulary.end());
+    eos_in_vocabulary.erase(std::unique(eos_in_vocabulary.begin(), eos_in_vocabulary.end()), eos_in_vocabulary.end());
+    if (static_cast<std::int64_t>(eos_in_vocabulary.size()) == model.output_vocabulary()) {
+      throw InputError(
+          fmt::format("sample: min_new_tokens = {} with every one of the {} token ids an EOS id: no "
+                      "token could be drawn before it",
+                      o.min_new_tokens, model.output_vocabulary()));
+    }
   }
   // Positions count a row's real tokens (left padding takes none), so the longest prompt
   // reaches the last; past the model's range the logits are ones it was never trained on.

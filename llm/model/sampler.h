@@ -20,7 +20,7 @@
 // while fewer than min_new_tokens are generated, then temperature, top-k (the tokens below
 // the k-th largest logit dropped; ties with it kept), top-p (the most probable tokens up to
 // the first whose cumulative probability reaches top_p; among tokens tied at that cut the
-// higher ids are kept, as on Hugging Face and vLLM). temperature 0 is greedy (argmax of
+// higher ids are kept, as on Hugging Face and vLLM on CUDA). temperature 0 is greedy (argmax of
 // the processed logits; sampling log-prob 0).
 // Each token comes with two log-probs: the model's (temperature 1, untruncated:
 // log pi(y_t | x, y_<t), what a scorer computes) and the sampling distribution's

@@ -233,20 +233,9 @@ TrainOptions train_options(StageConfig& c) {
   o.checkpoint_every = c.integer("checkpoint_every", o.checkpoint_every, 1);
   o.lr = c.number("lr", o.lr, 0, kNoLimit, true);
   o.weight_decay = c.number("weight_decay", o.weight_decay, 0, kNoLimit);
-  // LibTorch's AdamW default beta1 0.9 (the optimisers below): a larger lr fails inside
-  // the first step without naming it. Decoupled decay multiplies the weights by
-  // 1 - lr * weight_decay each step, so a product above 1 flips their sign.
-  if (o.lr > adamw_max_learning_rate(0.9, o.weight_decay)) {
-    throw InputError(
-        fmt::format("train: lr={} must be at most {:.3g} (AdamW's float step lr / (1 - beta1) and lr * "
-                    "weight_decay must stay finite)",
-                    o.lr, adamw_max_learning_rate(0.9, o.weight_decay)));
-  }
-  if (o.lr * o.weight_decay > 1) {
-    throw InputError(
-        fmt::format("train: lr * weight_decay = {} * {} = {:.3g} must be at most 1 (AdamW multiplies the "
-                    "weights by 1 - lr * weight_decay each step)",
-                    o.lr, o.weight_decay, o.lr * o.weight_decay));
+  // LibTorch's AdamW default beta1 0.9 (the optimisers below).
+  if (const auto problem = adamw_learning_rate_problem(o.lr, 0.9, o.weight_decay)) {
+    throw InputError(fmt::format("train: lr={} {}", o.lr, *problem));
   }
   o.grad_clip = c.number("grad_clip", o.grad_clip, 0, kNoLimit);
   // beta is the tilt of p* = pi_ref e^{beta r} / Z, which only disa and disa-online train

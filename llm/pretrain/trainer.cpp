@@ -45,11 +45,8 @@ void validate(const PretrainOptions& o) {
   if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) {
     throw InputError(fmt::format("--lr = {} must be a positive number", o.learning_rate));
   }
-  const double max_lr = adamw_max_learning_rate(kAdamBeta1, o.weight_decay);
-  if (o.learning_rate > max_lr) {
-    throw InputError(fmt::format("--lr = {} must be at most {:.3g} (AdamW's float step lr / (1 - beta1) and lr * "
-                                 "weight_decay must stay finite)",
-                                 o.learning_rate, max_lr));
+  if (const auto problem = adamw_learning_rate_problem(o.learning_rate, kAdamBeta1, o.weight_decay)) {
+    throw InputError(fmt::format("--lr = {} {}", o.learning_rate, *problem));
   }
   if (!(o.min_learning_rate_ratio >= 0 && o.min_learning_rate_ratio <= 1)) {
     throw InputError(fmt::format("min_learning_rate_ratio = {}: expected 0..1", o.min_learning_rate_ratio));

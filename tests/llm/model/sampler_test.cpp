@@ -141,7 +141,7 @@ TEST(DrawTokens, TopKAndTopPKeepExactlyTheStatedSet) {
 TEST(DrawTokens, TopPKeepsTheHigherIdsOfTokensTiedAtTheCutAsHuggingFaceDoes) {
   // Four equal tokens: top_p 0.5 keeps two of them. Hugging Face (and vLLM) sort
   // ascending, drop from the bottom while the cumulative mass is <= 1 - top_p, and their
-  // sort keeps ties in id order, so ids 0 and 1 go and 2 and 3 stay.
+  // sort keeps ties in id order on CUDA, so ids 0 and 1 go and 2 and 3 stay.
   const torch::Tensor logits = torch::zeros({1, 4});
   const auto reachable = [&](const SamplingOptions& o) {
     std::set<std::int64_t> seen;
@@ -275,6 +275,11 @@ TEST(Sampler, BadOptionsAreNamed) {
       contains_all(run({.max_new_tokens = 8, .min_new_tokens = -1}), {"min_new_tokens = -1", "max_new_tokens = 8"}));
   EXPECT_TRUE(
       contains_all(run({.max_new_tokens = 8, .min_new_tokens = 9}), {"min_new_tokens = 9", "max_new_tokens = 8"}));
+  {
+    SamplingOptions all_eos{.max_new_tokens = 8, .min_new_tokens = 2};
+    for (std::int32_t id = 0; id < 97; ++id) all_eos.eos_ids.push_back(id);
+    EXPECT_TRUE(contains_all(run(all_eos), {"min_new_tokens = 2", "every one of the 97 token ids an EOS id"}));
+  }
   EXPECT_TRUE(contains_all(run({.stop_strings = {"x"}}), {"stop strings", "tokenizer"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1}, {}}, {}); }), {"prompt 1", "empty"}));
   EXPECT_TRUE(contains_all(input_error_message([&] { sample(*model, {{1, 200}}, {}); }), {"input_ids", "200"}));

@@ -450,7 +450,7 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
   }
   expect_rejected(
       run_disa(train_args("grpo", {{"lr", "0.5"}}) + " --set weight_decay=3 --out " + p("bad24"), "CI=true"),
-      "lr * weight_decay = 0.5 * 3 = 1.5 must be at most 1");
+      "lr=0.5 * weight_decay 3 = 1.5 must be at most 1");
   expect_rejected(run_disa(train_args("flowrl") + " --set logz_lr=1e300 --out " + p("bad25"), "CI=true"), "logz_lr");
   // --threads as the stages' threads key: 1..256 (100000 threads ran until killed).
   expect_rejected(run_disa("llm pretrain --out " + p("bad12") + " --threads 1000", "CI=true"),

@@ -81,6 +81,8 @@ TEST_F(LlmPretrainCli, BadArgumentsAreNamed) {
   expect_rejected(run_disa(base + " --threads 0"), "--threads: must be an integer in [1, 256], got '0'");
   expect_rejected(run_disa(base + " --device tpu"), "--device = 'tpu'");
   expect_rejected(run_disa(base + " --lr 1e300"), "--lr = 1e+300 must be at most");
+  // Pretraining decays every matrix by lr * 0.01 a step: past 1 that flips the weights' sign.
+  expect_rejected(run_disa(base + " --lr 150"), "--lr = 150 * weight_decay 0.01 = 1.5 must be at most 1");
   expect_rejected(run_disa(base + " --numbers 9"), "(--numbers) = 9");
   expect_rejected(run_disa(base + " --steps 5 --eval-problems 0 --model-size tiny --batch-size 2"), "--eval-problems = 0");
 }
