@@ -86,6 +86,15 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
                                const SamplingOptions& options, std::span<const std::uint64_t> row_ids = {},
                                const TextDecoder& decode = {});
 
+// Memory one sampled completion takes while a caller holds it until written, generously:
+// the row and its JSON object (512 B), each prompt token (ids and their JSON: 24 B), each
+// new token (id and two log-probs, as floats and as JSON, and text: 64 B). Callers refuse
+// a count of samples past their budget before allocating, naming their option, rather
+// than ending in the OOM killer (`disa llm sample`, the pipeline's roll_out).
+inline double held_sample_bytes(std::int64_t prompt_tokens, std::int64_t max_new_tokens) {
+  return 512.0 + 24.0 * static_cast<double>(prompt_tokens) + 64.0 * static_cast<double>(max_new_tokens);
+}
+
 // One step of the sampling rule on logits [B, V] (float32) with uniforms u [B] (double):
 // the tokens [B] and both log-probs [B]; suppress_eos puts options.eos_ids at -inf
 // first (a position before min_new_tokens). Exposed for tests.

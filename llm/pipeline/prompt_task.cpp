@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <stdexcept>
 #include <utility>
 #include <fstream>
 #include <map>
@@ -320,9 +321,8 @@ std::unique_ptr<PromptTask> make_task(std::string_view spec, const std::filesyst
     if (data_dir.empty()) throw InputError(fmt::format("task={}: data_dir (the benchmarks' folder) is required", spec));
     return std::make_unique<CodeTask>(*b, data_dir, tokenizer);
   }
-  throw InputError(fmt::format("task={}: unknown (countdown, math500, gsm8k, aime24, aime25, amc23, minerva, "
-                               "olympiadbench, humaneval, humanevalplus, livecodebench, codeforces)",
-                               spec));
+  check_task_name("task", spec);  // throws: no task has that name
+  throw std::logic_error(fmt::format("make_task: '{}' passed check_task_name but has no task", spec));
 }
 
 }  // namespace disa::llm::pipeline

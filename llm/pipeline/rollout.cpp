@@ -12,13 +12,10 @@ std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer
                               const std::vector<std::int32_t>& stop_ids, const PromptTask& task,
                               const std::vector<TaskPrompt>& prompts, std::int64_t samples, SamplingOptions options,
                               std::int64_t batch_size, std::string_view samples_key) {
-  // A rollout's completion (token, two log-probs), its decoded text and the prompt's copy
-  // in `rows`, with the containers' overhead: generous, as `disa llm sample`'s estimate.
-  constexpr double kRolloutBytes = 512, kPromptTokenBytes = 24, kNewTokenBytes = 64;
   double held = 0;
   for (const TaskPrompt& p : prompts) {
-    held += static_cast<double>(samples) * (kRolloutBytes + kPromptTokenBytes * static_cast<double>(p.tokens.size()) +
-                                            kNewTokenBytes * static_cast<double>(options.max_new_tokens));
+    held += static_cast<double>(samples) *
+            held_sample_bytes(static_cast<std::int64_t>(p.tokens.size()), options.max_new_tokens);
   }
   const double budget = static_cast<double>(tree_memory_budget());
   if (held > budget) {

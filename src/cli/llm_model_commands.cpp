@@ -261,12 +261,7 @@ void run_sample(SampleArgs a) {
   };
   std::vector<Row> rows;
   const std::vector<json> lines = read_jsonl(a.prompts, "--prompts");
-  // Every sample is held until the output is written (its row, then its JSON line): a
-  // count whose samples cannot fit is refused before they are allocated, naming the
-  // option, rather than ending in the OOM killer. Bytes per sample: the row and its JSON
-  // object (kSampleBytes), each prompt token (ids and their JSON: 24 B), each new token
-  // (token id and two log-probs, as floats and as JSON, and text: 64 B).
-  constexpr double kSampleBytes = 512, kPromptTokenBytes = 24, kNewTokenBytes = 64;
+  // Every sample is held until the output is written (its row, then its JSON line).
   const double budget = static_cast<double>(tree_memory_budget());
   double held = 0;
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -277,8 +272,7 @@ void run_sample(SampleArgs a) {
     check_ids_below(base.ids, model->config().vocab_size, fmt::format("--prompts {} line {}", a.prompts, i + 1),
                     "prompt_ids", "vocabulary");
     held += static_cast<double>(a.samples_per_prompt) *
-            (kSampleBytes + kPromptTokenBytes * static_cast<double>(base.ids.size()) +
-             kNewTokenBytes * static_cast<double>(a.options.max_new_tokens));
+            llm::held_sample_bytes(static_cast<std::int64_t>(base.ids.size()), a.options.max_new_tokens);
     if (held > budget) {
       throw InputError(fmt::format("--samples-per-prompt: {} samples of each of {} prompts (up to {} new tokens each) "
                                    "need more than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES) "

@@ -325,13 +325,9 @@ TEST_F(CliTest, AnOutputThatCannotBeWrittenToStandardOutputFails) {
   for (const std::string args :
        {"tree sample --tree " + tree + " --n 5 --seed 1", "tree sample --tree " + tree + " --n 100000 --seed 1",
         "tree info --tree " + tree + " --beta 1 --json", std::string("loss --list --json")}) {
-    FILE* pipe = popen((disa::test::disa_binary() + " " + args + " 2>&1 >/dev/full").c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-    const int status = pclose(pipe);
-    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << args << ": " << out;
-    EXPECT_EQ(out, "disa: failed: writing standard output: No space left on device\n") << args;
+    const disa::test::CliResult r = disa::test::run_disa(args, "", "2>&1 >/dev/full");
+    EXPECT_EQ(r.exit_code, 1) << args << ": " << r.output;
+    EXPECT_EQ(r.output, "disa: failed: writing standard output: No space left on device\n") << args;
   }
 }
 

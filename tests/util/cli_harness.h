@@ -36,9 +36,10 @@ inline std::string disa_binary() {
   return quoted + "'";
 }
 
-// `env` (e.g. "OMP_NUM_THREADS=1") is put in front of the command.
-inline CliResult run_disa(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + (env.empty() ? "" : " ") + disa_binary() + " " + args + " 2>&1";
+// `env` (e.g. "OMP_NUM_THREADS=1") is put in front of the command; `redirect` says where
+// its streams go ("2>&1 >/dev/full": stderr captured, stdout to a full device).
+inline CliResult run_disa(const std::string& args, const std::string& env = "", const std::string& redirect = "2>&1") {
+  const std::string cmd = env + (env.empty() ? "" : " ") + disa_binary() + " " + args + " " + redirect;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

@@ -48,13 +48,9 @@ TEST_F(LlmTokenizeCommand, AFolderInputAndALostOutputAreErrors) {
   if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
   const std::string in = write("in.jsonl", "\"ab c\"\n");
   const std::string args = "llm tokenize --tokenizer " + dir_.string() + " --input " + in;
-  FILE* pipe = popen((test::disa_binary() + " " + args + " 2>&1 >/dev/full").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  const int status = pclose(pipe);
-  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << out;
-  EXPECT_EQ(out, "disa: failed: writing standard output: No space left on device\n");
+  const auto r = run_disa(args, "", "2>&1 >/dev/full");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output, "disa: failed: writing standard output: No space left on device\n");
 }
 
 TEST_F(LlmTokenizeCommand, PrintsJsonArraysWithJson) {
