@@ -4,8 +4,11 @@
 #include <limits>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <torch/nn/functional.h>
 #include <torch/version.h>
+
+#include "src/input_error.h"
 
 namespace disa::llm {
 
@@ -107,12 +110,29 @@ torch::Tensor repeat_kv(const torch::Tensor& x, std::int64_t groups) {
 
 }  // namespace
 
+ProjectionShape projection_shape(const ModelConfig& c, const std::string& module) {
+  const std::int64_t q_width = c.num_attention_heads * c.head_dim, kv_width = c.num_key_value_heads * c.head_dim;
+  if (module == "q_proj") return {c.hidden_size, q_width};
+  if (module == "k_proj" || module == "v_proj") return {c.hidden_size, kv_width};
+  if (module == "o_proj") return {q_width, c.hidden_size};
+  if (module == "gate_proj" || module == "up_proj") return {c.hidden_size, c.intermediate_size};
+  if (module == "down_proj") return {c.intermediate_size, c.hidden_size};
+  throw InputError(
+      fmt::format("projection '{}': expected any of q_proj k_proj v_proj o_proj gate_proj up_proj "
+                  "down_proj",
+                  module));
+}
+
 AttentionImpl::AttentionImpl(const ModelConfig& c, torch::Dtype dtype)
     : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
-  q_proj = register_module("q_proj", Projection(c.hidden_size, heads_ * head_dim_, c.qkv_bias, dtype));
-  k_proj = register_module("k_proj", Projection(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias, dtype));
-  v_proj = register_module("v_proj", Projection(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias, dtype));
-  o_proj = register_module("o_proj", Projection(heads_ * head_dim_, c.hidden_size, c.o_bias, dtype));
+  const auto make = [&](const char* name, bool bias) {
+    const ProjectionShape s = projection_shape(c, name);
+    return register_module(name, Projection(s.in_features, s.out_features, bias, dtype));
+  };
+  q_proj = make("q_proj", c.qkv_bias);
+  k_proj = make("k_proj", c.qkv_bias);
+  v_proj = make("v_proj", c.qkv_bias);
+  o_proj = make("o_proj", c.o_bias);
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
@@ -142,9 +162,13 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
 }
 
 MlpImpl::MlpImpl(const ModelConfig& c, torch::Dtype dtype) {
-  gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, false, dtype));
-  up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, false, dtype));
-  down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false, dtype));
+  const auto make = [&](const char* name) {
+    const ProjectionShape s = projection_shape(c, name);
+    return register_module(name, Projection(s.in_features, s.out_features, false, dtype));
+  };
+  gate_proj = make("gate_proj");
+  up_proj = make("up_proj");
+  down_proj = make("down_proj");
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {

@@ -54,6 +54,14 @@ class ProjectionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Projection);
 
+struct ProjectionShape {
+  std::int64_t in_features, out_features;
+};
+// The shape of a decoder layer's projection named as PEFT's target_modules name it
+// (q_proj k_proj v_proj o_proj gate_proj up_proj down_proj): what Attention and Mlp build,
+// and what a LoRA rank is checked against before a model is built. InputError otherwise.
+ProjectionShape projection_shape(const ModelConfig& config, const std::string& module);
+
 // cos and sin of the rotary angles for positions [B, T] (any integer dtype):
 // [B, 1, T, head_dim] each, in `dtype`.
 std::pair<torch::Tensor, torch::Tensor> rotary_cos_sin(const torch::Tensor& positions, std::int64_t head_dim,

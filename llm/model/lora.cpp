@@ -58,6 +58,26 @@ void validate(const LoraConfig& c) {
   }
 }
 
+std::string lora_rank_problem(const ModelConfig& model, const LoraConfig& config) {
+  // The projection with the smallest side bounds the rank that suits every target.
+  std::string tightest;
+  ProjectionShape shape{0, 0};
+  std::int64_t limit = 0;
+  for (const std::string& module : config.target_modules) {
+    const ProjectionShape s = projection_shape(model, module);
+    if (tightest.empty() || std::min(s.in_features, s.out_features) < limit) {
+      tightest = module;
+      shape = s;
+      limit = std::min(s.in_features, s.out_features);
+    }
+  }
+  if (tightest.empty() || config.rank <= limit) return "";
+  return fmt::format(
+      "lora: rank = {} is above {}'s min(in, out) = {} ({} x {}): B A has rank at most {}, so the extra "
+      "rank adds parameters, not expressiveness; use a rank <= {}",
+      config.rank, tightest, limit, shape.out_features, shape.in_features, limit, limit);
+}
+
 void add_lora(TransformerImpl& model, const LoraConfig& config, std::uint64_t seed) {
   validate(config);
   for (const auto& [path, proj] : model.projections()) {

@@ -40,6 +40,13 @@ struct LoraConfig {
 // Throws InputError naming the field (rank, alpha, dropout, target_modules) and value.
 void validate(const LoraConfig& config);
 
+// Why `config`'s rank does not suit a new adapter on a model of `model` (empty if it
+// does): a rank above min(in, out) of a targeted projection adds parameters
+// (rank * (in + out) each) but no expressiveness, as B A then has rank <= min(in, out); a
+// rank of 10^6 was a bad_alloc, or gigabytes of adapters, after the pipeline's proposing.
+// Training checks it; add_lora and load_lora do not, as PEFT accepts such adapters.
+std::string lora_rank_problem(const ModelConfig& model, const LoraConfig& config);
+
 // Attaches adapters to every targeted projection of every layer and freezes all other
 // parameters (requires_grad false). A is drawn from CounterRng(seed, hash of its name).
 // Throws InputError if the model already has adapters.

@@ -6,11 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "llm/model/model_config.h"
 #include "llm/pipeline/anchor_stage.h"
 #include "llm/pipeline/policy_trainer.h"
 #include "llm/pipeline/prompt_task.h"
 #include "llm/pipeline/propose.h"
 #include "llm/pipeline/stage_files.h"
+#include "llm/pretrain/model_presets.h"
 #include "llm/pretrain/pretrain_run.h"
 #include "src/input_error.h"
 #include "src/key_value_list.h"
@@ -198,6 +200,13 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   p.training.seed = static_cast<std::uint64_t>(seed);
   p.training.device = device;
   p.threads = static_cast<int>(threads);
+  if (model_key.empty()) {
+    // Train checks a model folder's config.json; the in-house one is not made yet.
+    const ModelConfig in_house = pretrain::model_preset(p.training.model_size, pretrain::countdown_tokenizer());
+    for (const TrainOptions& t : trains) {
+      if (t.lora_rank > 0) check_lora_rank_fits("pipeline", t.lora_rank, in_house);
+    }
+  }
   if (model_key.empty() && std::filesystem::exists(reference / "eval.json")) {
     // A finished in-house model is reused only if it is this run's (pretrain_steps, seed):
     // else every later stage would build on another model than the one asked for.

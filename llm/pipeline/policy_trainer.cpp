@@ -211,6 +211,11 @@ bool is_offline_method(const std::string& method) { return method == "disa" || m
 
 std::vector<std::string> train_methods() { return {"disa", "disa-online", "flowrl", "grpo", "gspo", "sft"}; }
 
+void check_lora_rank_fits(const std::string& stage, std::int64_t lora_rank, const ModelConfig& model) {
+  const std::string problem = lora_rank_problem(model, LoraConfig{.rank = lora_rank});
+  if (!problem.empty()) throw InputError(fmt::format("{}: lora_rank={}: {}", stage, lora_rank, problem));
+}
+
 TrainOptions train_options(StageConfig& c) {
   TrainOptions o;
   o.method = c.choice("method", "disa", train_methods());
@@ -250,6 +255,11 @@ TrainOptions train_options(StageConfig& c) {
   o.logz_lr = c.number("logz_lr", o.logz_lr, 0, adamw_max_learning_rate(0.9, 0), true);
   o.lora_rank = c.integer("lora_rank", o.lora_rank, 0);
   o.lora_alpha = c.number("lora_alpha", o.lora_alpha, 0, kNoLimit, true);
+  // Checked now where the reference exists (the pipeline checks its in-house model's
+  // preset before pretraining it), not after the model has loaded twice.
+  if (o.lora_rank > 0 && std::filesystem::exists(std::filesystem::path(o.reference) / "config.json")) {
+    check_lora_rank_fits("train", o.lora_rank, load_model_config(o.reference));
+  }
   o.seed = static_cast<std::uint64_t>(c.integer("seed", 1, 0));
   o.threads = static_cast<int>(c.integer("threads", 1, 1, 256));
   o.device = c.choice("device", "cpu", {"cpu", "cuda"});
@@ -379,6 +389,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   LoadedModel policy = load_model(o.reference, device);
   std::vector<torch::Tensor> trainable;
   if (o.lora_rank > 0) {
+    check_lora_rank_fits("train", o.lora_rank, policy.model->config());  // a reference made after train_options
     add_lora(*policy.model, LoraConfig{.rank = o.lora_rank, .alpha = o.lora_alpha}, o.seed);
     trainable = lora_parameters(*policy.model);
   } else {

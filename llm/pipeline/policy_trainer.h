@@ -53,6 +53,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llm/model/model_config.h"
 #include "llm/pipeline/stage_config.h"
 #include "src/counter_rng.h"
 
@@ -80,6 +81,9 @@ struct TrainOptions {
 };
 
 TrainOptions train_options(StageConfig& config);
+// InputError "<stage>: lora_rank=R: ..." when R is above a targeted projection's
+// min(in, out) in a model of `model` (llm/model/lora.h: lora_rank_problem).
+void check_lora_rank_fits(const std::string& stage, std::int64_t lora_rank, const ModelConfig& model);
 std::vector<std::string> train_methods();
 // disa and sft train on the proposal's offline trajectories, drawing each group of
 // group_size without replacement from a prompt's N (so group_size <= N); the others sample.

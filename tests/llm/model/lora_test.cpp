@@ -190,5 +190,26 @@ TEST(Lora, ErrorsAreNamed) {
   EXPECT_NO_THROW(load_lora(*other, peft.path()));
 }
 
+TEST(Lora, RankAboveAProjectionsSmallerSideIsNamed) {
+  // The test model: hidden 64, 4 heads of 16, 2 kv heads (k_proj, v_proj: 64 -> 32), MLP 96.
+  const ModelConfig config = parse_model_config(model_test::qwen2_config_json());
+  EXPECT_EQ(lora_rank_problem(config, {.rank = 32}), "");
+  EXPECT_TRUE(
+      disa::test::contains_all(lora_rank_problem(config, {.rank = 33}), {"rank = 33", "k_proj", "min(in, out) = 32"}));
+  // Past every side, the tightest is named (a rank it suggests must suit every target).
+  EXPECT_TRUE(disa::test::contains_all(lora_rank_problem(config, {.rank = 100}), {"k_proj", "use a rank <= 32"}));
+  EXPECT_EQ(lora_rank_problem(config, {.rank = 64, .target_modules = {"q_proj", "o_proj"}}), "");
+  EXPECT_TRUE(disa::test::contains_all(lora_rank_problem(config, {.rank = 65, .target_modules = {"down_proj"}}),
+                                       {"down_proj", "min(in, out) = 64 (64 x 96)"}));
+  // The shapes checked are the ones the model builds.
+  Transformer model = tiny_model(model_test::qwen2_config_json(), 1);
+  for (const auto& [path, proj] : model->projections()) {
+    const std::string module = path.substr(path.rfind('.') + 1);
+    const ProjectionShape s = projection_shape(config, module);
+    EXPECT_EQ(proj->in_features, s.in_features) << path;
+    EXPECT_EQ(proj->out_features, s.out_features) << path;
+  }
+}
+
 }  // namespace
 }  // namespace disa::llm

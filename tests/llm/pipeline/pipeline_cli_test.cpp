@@ -445,7 +445,14 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                   "names disa twice");
   expect_rejected(run_disa("llm pipeline --out " + p("bad23") + " --set lr=1e300", "CI=true"),
                   "lr=1e+300 must be at most");
-  for (const char* bad : {"bad18", "bad19", "bad20", "bad21", "bad22", "bad23"}) {
+  // A LoRA rank above a projection's smaller side (the in-house model: checked against its
+  // preset before pretraining; a model folder: against its config.json).
+  expect_rejected(run_disa("llm pipeline --out " + p("bad26") + " --set lora_rank=100000", "CI=true"),
+                  "pipeline: lora_rank=100000: lora: rank = 100000 is above");
+  expect_rejected(run_disa(train_args("grpo", {{"lora_rank", "100000"}}) + " --out " + p("bad27"), "CI=true"),
+                  "train: lora_rank=100000: lora: rank = 100000 is above");
+  EXPECT_FALSE(std::filesystem::exists(p("bad27/options.json")));
+  for (const char* bad : {"bad18", "bad19", "bad20", "bad21", "bad22", "bad23", "bad26"}) {
     EXPECT_FALSE(std::filesystem::exists(p(std::string(bad) + "/base"))) << bad << " began pretraining";
   }
   expect_rejected(
