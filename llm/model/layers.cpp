@@ -111,7 +111,12 @@ torch::Tensor repeat_kv(const torch::Tensor& x, std::int64_t groups) {
 }  // namespace
 
 ProjectionShape projection_shape(const ModelConfig& c, const std::string& module) {
-  const std::int64_t q_width = c.num_attention_heads * c.head_dim, kv_width = c.num_key_value_heads * c.head_dim;
+  std::int64_t q_width = 0, kv_width = 0;
+  if (__builtin_mul_overflow(c.num_attention_heads, c.head_dim, &q_width) ||
+      __builtin_mul_overflow(c.num_key_value_heads, c.head_dim, &kv_width)) {
+    throw InputError(fmt::format("model config: num_attention_heads = {} x head_dim = {} overflows 64 bits",
+                                 c.num_attention_heads, c.head_dim));
+  }
   if (module == "q_proj") return {c.hidden_size, q_width};
   if (module == "k_proj" || module == "v_proj") return {c.hidden_size, kv_width};
   if (module == "o_proj") return {q_width, c.hidden_size};

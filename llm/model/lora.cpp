@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "llm/model/pretrained.h"
+#include "llm/safetensors/message_quote.h"
 #include "llm/safetensors/safetensors_torch.h"
 #include "src/atomic_file.h"
 #include "src/counter_rng.h"
@@ -149,65 +151,96 @@ void save_lora(const TransformerImpl& model, const std::filesystem::path& folder
 
 LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder) {
   const std::filesystem::path config_file = folder / "adapter_config.json";
+  const std::string source = config_file.string();
   std::ifstream in(config_file);
-  if (!in) throw InputError(fmt::format("lora: cannot open '{}'", config_file.string()));
+  if (!in) throw InputError(fmt::format("lora: cannot open '{}'", source));
   nlohmann::json j;
   try {
-    j = parse_json_strict(in, config_file.string());
+    j = parse_json_strict(in, source);
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", config_file.string(), e.what()));
+    throw InputError(fmt::format("{}: not valid JSON: {}", source, e.what()));
   }
   const auto field = [&](const char* name) -> const nlohmann::json& {
-    if (!j.contains(name)) throw InputError(fmt::format("{}: field '{}' is missing", config_file.string(), name));
+    if (!j.contains(name)) throw InputError(fmt::format("{}: field '{}' is missing", source, name));
     return j.at(name);
   };
+  const auto refuse = [&](const char* name, const char* expected) {
+    return InputError(
+        fmt::format("{}: field '{}' = {}: expected {}", source, name, json_excerpt(j.at(name)), expected));
+  };
+  const auto number = [&](const char* name) {
+    if (!field(name).is_number()) throw refuse(name, "a number");
+    return j.at(name).get<double>();
+  };
   LoraConfig c;
-  try {
-    if (field("peft_type") != "LORA") {
-      throw InputError(fmt::format("{}: field 'peft_type' = {}: expected \"LORA\"", config_file.string(),
-                                   json_excerpt(j.at("peft_type"))));
-    }
-    // "r": 4.9 would read as 4 through get<int64_t>: a rank is a JSON integer.
-    if (!field("r").is_number_integer()) {
-      throw InputError(fmt::format("{}: field 'r' = {}: expected an integer", config_file.string(), json_excerpt(j.at("r"))));
-    }
-    c.rank = field("r").get<std::int64_t>();
-    // PEFT options that change the scale or the rank per module: unsupported, so refused
-    // by name rather than loaded with the plain alpha / r scale (another function).
-    if (j.value("use_rslora", false)) {
-      throw InputError(fmt::format("{}: field 'use_rslora' = true is not supported (it scales by alpha / sqrt(r))",
-                                   config_file.string()));
-    }
-    for (const char* pattern : {"alpha_pattern", "rank_pattern"}) {
-      if (j.contains(pattern) && !j.at(pattern).is_null() && !j.at(pattern).empty()) {
-        throw InputError(fmt::format("{}: field '{}' = {} is not supported (per-module {})", config_file.string(),
-                                     pattern, json_excerpt(j.at(pattern)), pattern[0] == 'a' ? "alphas" : "ranks"));
-      }
-    }
-    c.alpha = field("lora_alpha").get<double>();
-    c.dropout = j.value("lora_dropout", 0.0);
-    c.target_modules = field("target_modules").get<std::vector<std::string>>();
-    if (j.value("fan_in_fan_out", false)) {
-      throw InputError(fmt::format("{}: field 'fan_in_fan_out' = true is not supported", config_file.string()));
-    }
-  } catch (const nlohmann::json::type_error& e) {
-    throw InputError(fmt::format("{}: a field has the wrong type: {}", config_file.string(), e.what()));
+  if (field("peft_type") != "LORA") throw refuse("peft_type", "\"LORA\"");
+  // "r": 4.9 would read as 4 through get<int64_t>: a rank is a JSON integer.
+  if (!field("r").is_number_integer()) throw refuse("r", "an integer");
+  c.rank = j.at("r").get<std::int64_t>();
+  // PEFT options that change the scale or the rank per module: unsupported, so refused
+  // by name rather than loaded with the plain alpha / r scale (another function).
+  if (j.contains("use_rslora") && j.at("use_rslora") != false && !j.at("use_rslora").is_null()) {
+    throw InputError(fmt::format("{}: field 'use_rslora' = {} is not supported (true scales by alpha / sqrt(r))",
+                                 source, json_excerpt(j.at("use_rslora"))));
   }
-  add_lora(model, c, /*seed=*/0);  // A is overwritten below
+  for (const char* pattern : {"alpha_pattern", "rank_pattern"}) {
+    if (j.contains(pattern) && !j.at(pattern).is_null() && !j.at(pattern).empty()) {
+      throw InputError(fmt::format("{}: field '{}' = {} is not supported (per-module {})", source, pattern,
+                                   json_excerpt(j.at(pattern)), pattern[0] == 'a' ? "alphas" : "ranks"));
+    }
+  }
+  c.alpha = number("lora_alpha");
+  c.dropout = j.contains("lora_dropout") ? number("lora_dropout") : 0.0;
+  const nlohmann::json& targets = field("target_modules");
+  if (!targets.is_array() ||
+      !std::all_of(targets.begin(), targets.end(), [](const auto& t) { return t.is_string(); })) {
+    throw refuse("target_modules", "a list of module names");
+  }
+  c.target_modules = targets.get<std::vector<std::string>>();
+  if (j.contains("fan_in_fan_out") && j.at("fan_in_fan_out") != false && !j.at("fan_in_fan_out").is_null()) {
+    throw InputError(
+        fmt::format("{}: field 'fan_in_fan_out' = {} is not supported", source, json_excerpt(j.at("fan_in_fan_out"))));
+  }
+  try {
+    validate(c);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: {}", source, e.what()));
+  }
+  // The scale alpha / r multiplies B A x in float32: past its range it is inf, and a
+  // zero B times inf is NaN in every logit.
+  if (!(c.alpha / static_cast<double>(c.rank) <= std::numeric_limits<float>::max())) {
+    throw InputError(fmt::format("{}: lora_alpha = {} / r = {} overflows float32", source, c.alpha, c.rank));
+  }
 
+  // The file's tensors are checked against the shapes the model's projections need
+  // before any adapter is allocated: "r": 1000000000 was a 256 GB allocation.
   const std::map<std::string, torch::Tensor> file = load_safetensors(folder / "adapter_model.safetensors");
-  std::map<std::string, torch::Tensor> expected = lora_state(model);
   std::vector<std::string> problems;
-  for (const auto& [name, t] : expected) {
-    const auto it = file.find(name);
-    if (it == file.end()) {
-      problems.push_back("missing " + name);
-    } else if (it->second.sizes() != t.sizes()) {
-      problems.push_back(fmt::format("{} is {}, expected {}", name, c10::str(it->second.sizes()), c10::str(t.sizes())));
+  std::set<std::string> expected;
+  for (const auto& [path, proj] : model.projections()) {
+    if (!targeted(c, path)) continue;
+    if (proj->has_lora()) throw InputError(fmt::format("lora: {} already has an adapter", path));
+    for (const auto& [name, shape] :
+         {std::pair{kPeftPrefix + path + ".lora_A.weight", std::vector<std::int64_t>{c.rank, proj->in_features}},
+          std::pair{kPeftPrefix + path + ".lora_B.weight", std::vector<std::int64_t>{proj->out_features, c.rank}}}) {
+      expected.insert(name);
+      const auto it = file.find(name);
+      if (it == file.end()) {
+        problems.push_back("missing " + name);
+      } else if (it->second.sizes() != torch::IntArrayRef(shape)) {
+        problems.push_back(fmt::format("{} is {}, expected {}", name, c10::str(it->second.sizes()),
+                                       c10::str(torch::IntArrayRef(shape))));
+      } else if (!it->second.is_floating_point()) {
+        problems.push_back(fmt::format("{} has integer dtype {}", name, c10::toString(it->second.scalar_type())));
+      } else if (const std::int64_t bad = (~torch::isfinite(it->second.to(torch::kFloat32))).sum().item<std::int64_t>();
+                 bad > 0) {
+        // Adapters run in float32 (or the model's float32): a NaN here is every logit's.
+        problems.push_back(fmt::format("{} has {} NaN or infinite entries as float32", name, bad));
+      }
     }
   }
   for (const auto& [name, t] : file) {
-    if (!expected.contains(name)) problems.push_back("unexpected " + name);
+    if (!expected.contains(name)) problems.push_back("unexpected " + quote_for_message(name));
   }
   if (!problems.empty()) {
     std::string list;
@@ -215,8 +248,9 @@ LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder
     if (problems.size() > 5) list += fmt::format("; ... ({} problems)", problems.size());
     throw InputError(fmt::format("{}: adapter does not match the model: {}", folder.string(), list));
   }
+  add_lora(model, c, /*seed=*/0);  // A is overwritten below
   torch::NoGradGuard no_grad;
-  for (auto& [name, t] : expected) t.copy_(file.at(name).to(t.device(), t.scalar_type()));
+  for (auto& [name, t] : lora_state(model)) t.copy_(file.at(name).to(t.device(), t.scalar_type()));
   return c;
 }
 

@@ -126,6 +126,9 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   c.max_position_embeddings = r.positive_int("max_position_embeddings");
   c.rms_norm_eps = r.positive_number("rms_norm_eps", 1e-6, true);
   c.rope_theta = r.positive_number("rope_theta", 10000.0, false);
+  // The rotary frequencies theta^(-2i/d) must fall with i; the angles are float32, where
+  // a theta of 1e-50 became 0 and every logit NaN (0^0 = 1, then 1/0 times 0).
+  if (!(c.rope_theta > 1)) r.fail("rope_theta", "must be above 1 (the rotary frequencies are theta^(-2i/d))");
   c.initializer_range = r.positive_number("initializer_range", 0.02, false);
   c.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
 
@@ -163,6 +166,7 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
     if (r.has("rope_theta") && c.rope_theta != theta) {
       r.fail("rope_theta", fmt::format("disagrees with rope_parameters.rope_theta = {}", theta));
     }
+    if (!(theta > 1)) p.fail("rope_theta", "must be above 1 (the rotary frequencies are theta^(-2i/d))");
     c.rope_theta = theta;
   }
   // HF's ACT2FN maps "swish" to the same nn.SiLU.

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "llm/safetensors/message_quote.h"
 #include "llm/safetensors/safetensors_torch.h"
 #include "src/atomic_file.h"
 #include "src/counter_rng.h"
@@ -61,6 +62,12 @@ Transformer init_random(const ModelConfig& config, std::uint64_t seed, torch::Dt
       p.zero_();
     } else {
       fill_normal(p, seed, name_stream(name), 0.0, config.initializer_range);
+      // A range finite as a double can overflow the weights' dtype (1e39 in float32): a
+      // model saved so would be refused at every load.
+      if (const std::int64_t bad = (~torch::isfinite(p)).sum().item<std::int64_t>(); bad > 0) {
+        throw InputError(fmt::format("model config: initializer_range = {} gives {} infinite entries in {} ({})",
+                                     config.initializer_range, bad, name, c10::toString(p.scalar_type())));
+      }
     }
   }
   return model;
@@ -73,23 +80,43 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
   for (const auto& item : model.named_parameters()) {
     if (!is_lora_name(item.key())) params.emplace(item.key(), item.value());
   }
+  std::map<std::string, torch::Tensor> converted;  // in the parameters' dtype (no copy when it is the file's)
   for (const auto& [name, p] : params) {
     const auto it = tensors.find(name);
     if (it == tensors.end()) {
-      missing.push_back(name);
-    } else if (it->second.sizes() != p.sizes()) {
-      misshapen.push_back(fmt::format("{} is {} but the config needs {}", name, c10::str(it->second.sizes()),
-                                      c10::str(p.sizes())));
-    } else if (!it->second.is_floating_point()) {
-      misshapen.push_back(fmt::format("{} has integer dtype {}", name, c10::toString(it->second.scalar_type())));
-    } else if (const std::int64_t bad = (~torch::isfinite(it->second)).sum().item<std::int64_t>(); bad > 0) {
-      // One NaN weight makes every logit NaN; caught here it names the tensor, caught
-      // downstream it is a NaN reward or importance weight far from its cause.
-      misshapen.push_back(fmt::format("{} has {} NaN or infinite entries", name, bad));
+      missing.push_back(quote_for_message(name));
+      continue;
     }
+    const torch::Tensor& t = it->second;
+    if (t.sizes() != p.sizes()) {
+      misshapen.push_back(fmt::format("{} is {} but the config needs {}", quote_for_message(name), c10::str(t.sizes()),
+                                      c10::str(p.sizes())));
+      continue;
+    }
+    if (!t.is_floating_point()) {
+      misshapen.push_back(
+          fmt::format("{} has integer dtype {}", quote_for_message(name), c10::toString(t.scalar_type())));
+      continue;
+    }
+    // One NaN weight makes every logit NaN; caught here it names the tensor, caught
+    // downstream it is a NaN reward or importance weight far from its cause. Checked in
+    // the dtype the model runs in: a float64 1e300 is finite in the file and inf there.
+    torch::Tensor as_run = t.to(p.scalar_type());
+    if (const std::int64_t bad = (~torch::isfinite(as_run)).sum().item<std::int64_t>(); bad > 0) {
+      const std::int64_t in_file = (~torch::isfinite(t)).sum().item<std::int64_t>();
+      misshapen.push_back(
+          in_file == bad ? fmt::format("{} has {} NaN or infinite entries", quote_for_message(name), bad)
+                         : fmt::format("{} has {} entries that overflow {} ({} NaN or infinite in the file, as {})",
+                                       quote_for_message(name), bad - in_file, c10::toString(p.scalar_type()), in_file,
+                                       c10::toString(t.scalar_type())));
+      continue;
+    }
+    converted.emplace(name, std::move(as_run));
   }
   for (const auto& [name, t] : tensors) {
-    if (!params.contains(name) && !is_tolerated_extra(name, model.config())) unexpected.push_back(name);
+    if (!params.contains(name) && !is_tolerated_extra(name, model.config())) {
+      unexpected.push_back(quote_for_message(name));
+    }
   }
   std::string problems;
   if (!missing.empty()) problems += fmt::format("; missing tensors: {}", first_few(missing));
@@ -100,7 +127,7 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
                                  architecture_name(model.config().architecture), problems));
   }
   torch::NoGradGuard no_grad;
-  for (auto& [name, p] : params) p.copy_(tensors.at(name).to(p.device(), p.scalar_type()));
+  for (auto& [name, p] : params) p.copy_(converted.at(name).to(p.device()));
 }
 
 Transformer load_pretrained(const std::filesystem::path& folder, std::optional<torch::Dtype> dtype) {

@@ -1,5 +1,9 @@
 #include "llm/model/transformer.h"
 
+#include <unistd.h>
+
+#include <cstdint>
+
 #include <fmt/format.h>
 #include <torch/nn/functional/linear.h>
 
@@ -32,9 +36,74 @@ DecoderImpl::DecoderImpl(const ModelConfig& c, torch::Dtype dtype) {
   norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps, dtype));
 }
 
+namespace {
+
+// A sum of products that remembers whether any step overflowed 64 bits.
+struct CheckedCount {
+  std::uint64_t total = 0;
+  bool overflow = false;
+  void add(std::uint64_t a, std::uint64_t b) {
+    std::uint64_t product = 0;
+    overflow |= __builtin_mul_overflow(a, b, &product);
+    overflow |= __builtin_add_overflow(total, product, &total);
+  }
+};
+
+}  // namespace
+
+std::optional<std::uint64_t> parameter_count(const ModelConfig& c) {
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };  // sizes are positive (parse)
+  CheckedCount layer;
+  for (const char* module : {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}) {
+    const ProjectionShape s = projection_shape(c, module);
+    layer.add(u(s.in_features), u(s.out_features));
+  }
+  if (c.qkv_bias) {
+    layer.add(u(projection_shape(c, "q_proj").out_features), 1);
+    layer.add(u(projection_shape(c, "k_proj").out_features), 2);  // k and v
+  }
+  if (c.o_bias) layer.add(u(c.hidden_size), 1);
+  layer.add(u(c.hidden_size), 2);  // input_layernorm, post_attention_layernorm
+  CheckedCount model;
+  model.add(layer.total, u(c.num_hidden_layers));
+  model.add(u(c.vocab_size), u(c.hidden_size));  // embed_tokens
+  if (!c.tie_word_embeddings) model.add(u(c.vocab_size), u(c.hidden_size));
+  model.add(u(c.hidden_size), 1);  // the final norm
+  if (layer.overflow || model.overflow) return std::nullopt;
+  return model.total;
+}
+
+namespace {
+
+std::uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : UINT64_MAX;
+}
+
+void check_weights_fit_memory(const ModelConfig& c, torch::Dtype dtype) {
+  const std::optional<std::uint64_t> count = parameter_count(c);
+  const std::uint64_t element = dtype == torch::kBFloat16 ? 2 : 4;
+  const std::uint64_t memory = physical_memory_bytes();
+  if (count && *count <= memory / element) return;
+  const std::string sizes = fmt::format(
+      "vocab_size = {}, hidden_size = {}, intermediate_size = {}, num_hidden_layers = {}, "
+      "num_attention_heads = {}, num_key_value_heads = {}, head_dim = {}",
+      c.vocab_size, c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.num_attention_heads,
+      c.num_key_value_heads, c.head_dim);
+  if (!count) throw InputError(fmt::format("model config: {}: the parameter count overflows 64 bits", sizes));
+  throw InputError(
+      fmt::format("model config: {}: {} parameters need {:.3g} GB as {}, above this machine's {:.3g} GB "
+                  "of memory",
+                  sizes, *count, static_cast<double>(*count) * static_cast<double>(element) / 1e9,
+                  torch_dtype_name(dtype), static_cast<double>(memory) / 1e9));
+}
+
+}  // namespace
+
 TransformerImpl::TransformerImpl(const ModelConfig& config, torch::Dtype dtype)
     : config_(config), dtype_(dtype), output_vocabulary_(config.vocab_size) {
   torch_dtype_name(dtype);  // rejects anything but float32 / bfloat16
+  check_weights_fit_memory(config_, dtype);
   config_.torch_dtype = torch_dtype_name(dtype);
   model = register_module("model", Decoder(config_, dtype));
   if (!config_.tie_word_embeddings) {

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -53,8 +54,15 @@ class DecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Decoder);
 
+// The number of parameters a Transformer of `config` holds (embedding, layers, final
+// norm, and lm_head unless tied), in checked arithmetic: nullopt if it overflows 64 bits.
+std::optional<std::uint64_t> parameter_count(const ModelConfig& config);
+
 class TransformerImpl : public torch::nn::Module {
  public:
+  // InputError naming the config's sizes when its weights (parameter_count x the dtype's
+  // bytes) exceed this machine's memory: a 600-byte config.json with vocab_size 3e9 asked
+  // for 768 GB and failed in the allocator with a backtrace.
   TransformerImpl(const ModelConfig& config, torch::Dtype dtype);
 
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},

@@ -9,7 +9,7 @@
 //
 // init writes random weights in HF layout (config.json + model.safetensors; seeded, the
 // same on every machine), for tests and benchmarks; a folder that already holds a
-// model.safetensors only with --force.
+// model (model.safetensors or config.json) only with --force, a sharded one never.
 // Prompt lines: a JSON string (text), or an object with "prompt" (text) or "prompt_ids".
 // Text needs DIR/tokenizer.json. Each sample line holds prompt_index, sample_index, prompt,
 // prompt_ids, token_ids, text (when a tokenizer is there), finish_reason, logprobs (the
@@ -192,11 +192,21 @@ void run_init(const InitArgs& a) {
   }
   // Random weights over a trained model.safetensors would lose it, while the folder's
   // checkpoint and metrics stayed to describe a model no longer there.
-  if (!a.force && std::filesystem::exists(std::filesystem::path(a.out) / "model.safetensors")) {
+  // A sharded checkpoint has no model.safetensors: its config.json was replaced, and the
+  // new file shadowed the shards (which --force would leave beside it).
+  if (std::filesystem::exists(std::filesystem::path(a.out) / "model.safetensors.index.json")) {
     throw InputError(
-        fmt::format("--out: '{}' already holds a model (model.safetensors); give --force to replace it "
-                    "with random weights, or another --out",
+        fmt::format("--out: '{}' holds a sharded model (model.safetensors.index.json); random weights "
+                    "are not written over it, even with --force: use another --out",
                     a.out));
+  }
+  for (const char* held : {"model.safetensors", "config.json"}) {
+    if (!a.force && std::filesystem::exists(std::filesystem::path(a.out) / held)) {
+      throw InputError(
+          fmt::format("--out: '{}' already holds a model ({}); give --force to replace it with random weights, or "
+                      "another --out",
+                      a.out, held));
+    }
   }
   prepare_output_folder(a.out, "--out");
   const llm::Transformer model = llm::init_random(config, a.seed, llm::torch_dtype_from_name(a.dtype));
@@ -368,7 +378,8 @@ void add_llm_model_commands(CLI::App& llm) {
   i->add_option("--seed", init->seed, "Seed of the weights")->required();
   i->add_option("--dtype", init->dtype, "float32 or bfloat16")->capture_default_str();
   i->add_option("--tokenizer", init->tokenizer, "Copy this tokenizer.json (or a folder's) into the model folder");
-  i->add_flag("--force", init->force, "Replace the model.safetensors an --out folder already holds");
+  i->add_flag("--force", init->force,
+              "Replace the model (model.safetensors, config.json) an --out folder already holds");
   i->callback([init] { run_init(*init); });
 
   auto sample = std::make_shared<SampleArgs>();

@@ -221,6 +221,16 @@ TEST_F(LlmModelCli, InitKeepsAnExistingModelAndChecksTheTokenizerFirst) {
   ASSERT_EQ(forced.exit_code, 0) << forced.output;
   std::ifstream replaced(path("model/model.safetensors"), std::ios::binary);
   EXPECT_NE(std::string((std::istreambuf_iterator<char>(replaced)), {}), weights);
+  // A sharded model has no model.safetensors: its config.json was replaced and the new
+  // file shadowed its shards.
+  std::filesystem::create_directories(path("sharded"));
+  std::ofstream(path("sharded/config.json")) << "{}";
+  disa::test::expect_rejected(run_disa(init + path("sharded")),
+                              "--out: '" + path("sharded") + "' already holds a model (config.json)");
+  std::ofstream(path("sharded/model.safetensors.index.json")) << "{}";
+  disa::test::expect_rejected(run_disa(init + path("sharded") + " --force"), "holds a sharded model");
+  std::ifstream config_kept(path("sharded/config.json"));
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(config_kept)), {}), "{}");
 
   std::ofstream(path("bad_tokenizer.json")) << "{}";
   const auto bad = run_disa(init + path("fresh") + " --tokenizer " + path("bad_tokenizer.json"));

@@ -2,6 +2,7 @@
 // exactly, only adapter parameters train, PEFT names and config on disk, save/load
 // and merge reproduce the adapted model.
 #include <fstream>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -180,6 +181,48 @@ TEST(Lora, ErrorsAreNamed) {
     Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
     EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*other, peft.path()); }), {named})) << key;
   }
+  // Each field of the wrong type is named (was "a field has the wrong type").
+  for (const auto& [key, value, named] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"lora_alpha", "4", "'lora_alpha' = \"4\": expected a number"},
+           {"lora_dropout", nullptr, "'lora_dropout' = null: expected a number"},
+           {"target_modules", "q_proj", "'target_modules' = \"q_proj\": expected a list of module names"},
+           {"r", -2, "rank = -2 must be positive"},
+           // alpha / r is inf in float32, and a zero B times inf is NaN in every logit.
+           {"lora_alpha", 1e39, "lora_alpha = 1e+39 / r = 2 overflows float32"}}) {
+    nlohmann::json changed = good;
+    changed[key] = value;
+    std::ofstream(config_path) << changed.dump();
+    Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
+    EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*other, peft.path()); }), {named})) << key;
+  }
+  // A rank the small file does not hold is refused before the adapters are allocated
+  // ("r": 1000000000 was a 256 GB allocation).
+  {
+    nlohmann::json changed = good;
+    changed["r"] = 1000000000;
+    std::ofstream(config_path) << changed.dump();
+    Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
+    EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*other, peft.path()); }),
+                             {"lora_A.weight is [2, 64], expected [1000000000, 64]"}));
+    EXPECT_TRUE(lora_parameters(*other).empty());
+  }
+  std::ofstream(config_path) << good.dump();
+  // Adapter tensors: NaN, and integer dtypes (were loaded silently and scored).
+  const auto adapter_path = peft.path() / "adapter_model.safetensors";
+  const auto adapter = load_safetensors(adapter_path);
+  const std::string b_name = "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight";
+  const std::string a_name = "base_model.model.model.layers.0.mlp.up_proj.lora_A.weight";
+  auto bad = adapter;
+  bad[b_name] = adapter.at(b_name).clone();
+  bad[b_name].view({-1})[1] = std::numeric_limits<float>::quiet_NaN();
+  bad[a_name] = adapter.at(a_name).to(torch::kInt32);
+  save_safetensors(adapter_path, bad);
+  {
+    Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
+    EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*other, peft.path()); }),
+                             {b_name + " has 1 NaN or infinite entries", a_name + " has integer dtype Int"}));
+  }
+  save_safetensors(adapter_path, adapter);
   // Empty patterns and use_rslora = false are the plain scale: accepted.
   nlohmann::json plain = good;
   plain["use_rslora"] = false;

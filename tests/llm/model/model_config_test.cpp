@@ -119,6 +119,9 @@ TEST(ModelConfig, ErrorsNameFieldAndValue) {
   EXPECT_TRUE(contains_all(error_with("tie_word_embeddings", 1), {"tie_word_embeddings", "true or false"}));
   EXPECT_TRUE(contains_all(error_with("mlp_bias", true, model_test::llama_config_json()), {"mlp_bias"}));
   EXPECT_TRUE(contains_all(error_with("max_position_embeddings", kRemove), {"max_position_embeddings"}));
+  // Positive as a double, 0 as the float32 the angles are computed in: every logit NaN.
+  EXPECT_TRUE(contains_all(error_with("rope_theta", 1e-50), {"rope_theta", "1e-50", "must be above 1"}));
+  EXPECT_TRUE(contains_all(error_with("rope_theta", 1), {"rope_theta", "must be above 1"}));
 }
 
 TEST(ModelConfig, NoOpSpellingsOfRopeScalingAndSiluAreAccepted) {

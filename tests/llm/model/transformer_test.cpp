@@ -288,9 +288,67 @@ TEST(Pretrained, CheckpointErrorsNameTheTensor) {
   broken["model.norm.weight"] = good.at("model.norm.weight").clone();
   broken["model.norm.weight"][0] = std::numeric_limits<float>::infinity();
   save_safetensors(file, broken);
+  EXPECT_TRUE(disa::test::contains_all(
+      disa::test::input_error_message([&] { load_pretrained(dir.path()); }),
+      {"'model.layers.1.mlp.down_proj.weight' has 1 NaN or infinite", "'model.norm.weight' has 1 NaN or infinite"}));
+
+  // Finite in the file, infinite in the dtype the model runs in: checked after conversion.
+  broken = good;
+  broken["model.norm.weight"] = good.at("model.norm.weight").to(torch::kFloat64);
+  broken["model.norm.weight"][0] = 1e300;
+  save_safetensors(file, broken);
   EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { load_pretrained(dir.path()); }),
-                                 {"model.layers.1.mlp.down_proj.weight has 1 NaN or infinite",
-                                  "model.norm.weight has 1 NaN or infinite"}));
+                                       {"'model.norm.weight' has 1 entries that overflow Float", "as Double"}));
+
+  // Names from the file are quoted: control bytes escaped, a long name cut.
+  broken = good;
+  broken["evil\n\x1b[31m" + std::string(500, 'A')] = torch::zeros({1});
+  save_safetensors(file, broken);
+  const std::string message = disa::test::input_error_message([&] { load_pretrained(dir.path()); });
+  EXPECT_TRUE(disa::test::contains_all(message, {"unexpected tensors: 'evil\\x0A\\x1B[31mAAA", "(510 bytes)"}));
+  EXPECT_LT(message.size(), 400u);
+}
+
+TEST(Pretrained, ParameterCountIsWhatTheModelHolds) {
+  for (nlohmann::json config : {model_test::qwen2_config_json(), model_test::llama_config_json()}) {
+    for (const bool tied : {true, false}) {
+      config["tie_word_embeddings"] = tied;
+      config["attention_bias"] = !tied;  // Llama: q/k/v/o biases (Qwen2 ignores it: q/k/v always)
+      const ModelConfig c = parse_model_config(config);
+      Transformer model(c, torch::kFloat32);
+      std::uint64_t held = 0;
+      for (const torch::Tensor& p : model->parameters()) held += static_cast<std::uint64_t>(p.numel());
+      EXPECT_EQ(parameter_count(c), held) << config.dump();
+    }
+  }
+}
+
+TEST(Pretrained, AConfigTooLargeForMemoryIsRefusedBeforeAllocating) {
+  // A 600-byte config.json asked for 768 GB and failed in the allocator with a backtrace.
+  nlohmann::json config = model_test::qwen2_config_json();
+  config["vocab_size"] = 3000000000;
+  config["eos_token_id"] = 1;
+  EXPECT_TRUE(disa::test::contains_all(
+      disa::test::input_error_message([&] { Transformer(parse_model_config(config), torch::kFloat32); }),
+      {"vocab_size = 3000000000", "GB as float32, above this machine's"}));
+  config = model_test::qwen2_config_json();
+  config["head_dim"] = std::int64_t{1} << 61;
+  EXPECT_TRUE(disa::test::contains_all(
+      disa::test::input_error_message([&] { Transformer(parse_model_config(config), torch::kFloat32); }),
+      {"head_dim = 2305843009213693952", "overflows 64 bits"}));
+  config = model_test::qwen2_config_json();
+  config["intermediate_size"] = std::int64_t{1} << 62;
+  EXPECT_TRUE(disa::test::contains_all(
+      disa::test::input_error_message([&] { Transformer(parse_model_config(config), torch::kFloat32); }),
+      {"intermediate_size = 4611686018427387904", "parameter count overflows 64 bits"}));
+}
+
+TEST(Pretrained, AnInitializerRangeThatOverflowsTheDtypeIsNamed) {
+  nlohmann::json config = model_test::qwen2_config_json();
+  config["initializer_range"] = 1e39;  // finite as a double, inf as float32
+  EXPECT_TRUE(
+      disa::test::contains_all(disa::test::input_error_message([&] { init_random(parse_model_config(config), 1); }),
+                               {"initializer_range = 1e+39", "infinite entries"}));
 }
 
 TEST(Transformer, BadInputsAreNamed) {
