@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -532,37 +533,160 @@ std::optional<ScaledVariable> scaled_variable(std::string_view side) {
   return std::nullopt;
 }
 
-// A bound of c*x divided by c, so that it bounds x: exact for a rational bound ("6" over 2 is
-// "3"), else the quotient written out ("(\pi)/(2)"); infinity keeps its sign for c > 0 and
-// turns for c < 0. nullopt when the side is no bound.
-std::optional<std::string> bound_divided_by(std::string_view bound, const Rational& c) {
-  if (is_infinity(bound)) return (bound.front() == '-') == (c > 0) ? "-\\infty" : "\\infty";
-  if (!is_bound(bound)) return std::nullopt;
-  if (const auto value = evaluate_number(bound); value && value->exact) {
-    return NumericValue::of_exact(*value->exact / c).to_string();
-  }
-  return fmt::format("({})/({})", bound, NumericValue::of_exact(c).to_string());
+// A variable times a surd, "\sqrt{2}x", "-2\sqrt{3}x", "\frac{1}{2}\sqrt{3}\cdot x": a coefficient
+// with no exact value, so the bound it divides compares as any surd does, by value within the
+// relative 1e-6 of numeric_value.h. Only the whole side: a term moved across needs exact arithmetic.
+struct SurdScaledVariable {
+  std::string variable;
+  std::string coefficient;  // as written, with its sign: "-2\sqrt{3}"
+  bool negative = false;
+};
+
+std::optional<SurdScaledVariable> surd_scaled_variable(std::string_view side) {
+  static const Pcre2Regex product(
+      R"(^(-?)((?:\d+(?:\.\d+)?|\\frac\{\d+\}\{\d+\})?\\sqrt\{\d+\})(?:\\cdot ?|\\times ?|\*)?)" +
+      variable_name_pattern() + "$");
+  const auto m = product.find_all(side);
+  if (m.empty()) return std::nullopt;
+  const std::vector<std::string>& g = m.front().groups;
+  if (!is_interval_variable(g[2])) return std::nullopt;
+  // Its sign is the written one only while the magnitude is positive (not 0\sqrt{2}, \sqrt{0}).
+  const auto magnitude = evaluate_number(g[1]);
+  if (!magnitude || !(magnitude->approx > 0)) return std::nullopt;
+  return SurdScaledVariable{g[2], g[0] + g[1], g[0] == "-"};
 }
 
-// A chain in one variable with a coefficient, rewritten for the variable alone: "2x\le 6" is
-// "x\le 3", "-x<3" is "x>-3" (dividing by a negative number turns each relation), "2<2x\le 6"
-// is "1<x\le 3". The variable side is the middle of a chain of two, else the first side that
-// is a scaled variable. False when the variable has a coefficient but another side is no bound
-// (the chain then describes no interval); a chain without a coefficient is left as it is.
-bool without_coefficient(RelationChain& chain) {
+// "2x+1-\frac{x}{2}" -> "2x", "+1", "-\frac{x}{2}": cut before each + or - outside brackets,
+// except a sign that belongs to a factor or an exponent ("x^-1", "2\cdot-3", "1e-3").
+std::vector<std::string> signed_terms(std::string_view side) {
+  std::vector<std::string> terms;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < side.size(); ++i) {
+    if (is_open(side[i])) ++depth;
+    if (is_close(side[i])) --depth;
+    if (depth != 0 || i == 0 || (side[i] != '+' && side[i] != '-')) continue;
+    const std::string_view before = side.substr(0, i);
+    const bool exponent_of_a_number = (before.back() == 'e' || before.back() == 'E') && before.size() >= 2 &&
+                                      std::isdigit(static_cast<unsigned char>(before[before.size() - 2]));
+    const bool sign_of_a_factor = exponent_of_a_number ||
+                                  std::string_view("^*/+-").find(before.back()) != std::string_view::npos ||
+                                  before.ends_with("\\cdot") || before.ends_with("\\times");
+    if (sign_of_a_factor) continue;
+    terms.emplace_back(trim(side.substr(start, i - start)));
+    start = i;
+  }
+  terms.emplace_back(trim(side.substr(start)));
+  return terms;
+}
+
+// A side as c*x + k with c and k rational, in at most one variable: "2x+1", "3-x",
+// "\frac{x}{2}-1", "x+x" (2x), "7" (no variable: c = 0). nullopt for anything else: two
+// variables, a product or power of the variable, a constant that is no rational (\pi, \sqrt{2},
+// which stay bounds compared by value, never terms to move).
+struct LinearSide {
+  std::string variable;  // "" when the side is a constant
+  Rational coefficient = 0;
+  Rational constant = 0;
+};
+
+std::optional<LinearSide> linear_side(std::string_view side) {
+  LinearSide linear;
+  for (std::string term : signed_terms(side)) {
+    if (term.starts_with("+")) term.erase(0, 1);
+    if (term.empty()) return std::nullopt;
+    if (const auto scaled = scaled_variable(term)) {
+      if (!linear.variable.empty() && linear.variable != scaled->variable) return std::nullopt;
+      linear.variable = scaled->variable;
+      linear.coefficient += scaled->coefficient;
+      continue;
+    }
+    const auto value = evaluate_number(term);
+    if (!value || !value->exact) return std::nullopt;
+    linear.constant += *value->exact;
+  }
+  return linear;
+}
+
+// The side of an inequality that holds the variable, as c*x + k: c and k rational (linear_side),
+// or c a surd and k = 0 (surd_scaled_variable).
+struct VariableSide {
+  std::string variable;
+  bool negative = false;          // c < 0: dividing by it turns each relation
+  std::string divisor;            // c as a written quotient shows it
+  std::optional<Rational> exact;  // c when rational
+  Rational constant = 0;          // k
+};
+
+// nullopt when the side names no variable, or its variable cancels ("x-x"), or it is anything else.
+std::optional<VariableSide> variable_side(std::string_view side) {
+  if (const auto linear = linear_side(side); linear && !linear->variable.empty()) {
+    if (linear->coefficient == 0) return std::nullopt;
+    return VariableSide{linear->variable, linear->coefficient < 0,
+                        NumericValue::of_exact(linear->coefficient).to_string(), linear->coefficient, linear->constant};
+  }
+  if (const auto surd = surd_scaled_variable(side)) {
+    return VariableSide{surd->variable, surd->negative, surd->coefficient, std::nullopt, 0};
+  }
+  return std::nullopt;
+}
+
+// A bound B of c*x + k rewritten as a bound of x, (B - k)/c: exact for a rational B and c ("7"
+// for 2x+1 is "3"); else the quotient written out ("(\pi-(1))/(2)", "(2)/(\sqrt{2})"). A decimal B
+// divided by c is written out too, so that its digits keep the tolerance a decimal reference gets
+// (written_as_decimal: "2x\le 0.5000001" is "x\le 0.25"): a relative tolerance survives a division
+// but not a shift, so with a term moved (k != 0) a decimal B is exact ("x+1000\le 0.5" would
+// otherwise accept -999.55, B = 0.45) or, when it has no exact value, no bound. Infinity keeps its
+// sign for c > 0 and turns for c < 0. nullopt when B is no bound.
+std::optional<std::string> bound_solved(std::string_view bound, const VariableSide& side) {
+  if (is_infinity(bound)) return (bound.front() == '-') != side.negative ? "-\\infty" : "\\infty";
+  if (!is_bound(bound)) return std::nullopt;
+  const bool decimal = written_as_decimal(bound), moved = side.constant != 0;
+  if (const auto value = evaluate_number(bound); value && value->exact && side.exact && (!decimal || moved)) {
+    return NumericValue::of_exact((*value->exact - side.constant) / *side.exact).to_string();
+  }
+  if (!moved) return fmt::format("({})/({})", bound, side.divisor);
+  if (decimal) return std::nullopt;
+  return fmt::format("({}-({}))/({})", bound, NumericValue::of_exact(side.constant).to_string(), side.divisor);
+}
+
+// "2x+1\le x+3": the variable on both sides of one relation, moved to the left with rational
+// coefficients ("x\le 2"). False when it cancels (x<x+1 is no interval read here); two
+// variables (x<y) or a surd are left as they are, which describe no interval.
+bool both_sides_solved(RelationChain& chain, const VariableSide& left, const VariableSide& right) {
+  if (left.variable != right.variable || !left.exact || !right.exact) return true;
+  const Rational coefficient = *left.exact - *right.exact;
+  if (coefficient == 0) return false;
+  chain.sides = {left.variable, NumericValue::of_exact((right.constant - left.constant) / coefficient).to_string()};
+  if (coefficient < 0) chain.relations.front() = mirrored(chain.relations.front());
+  return true;
+}
+
+// A chain in one variable rewritten for the variable alone, as an interval reads it: "2x\le 6"
+// is "x\le 3", "2x+1\le 7" is "x\le 3", "-x<3" is "x>-3" (dividing by a negative number turns
+// each relation), "2<2x\le 6" is "1<x\le 3", "\sqrt{2}x<2" is "x<(2)/(\sqrt{2})". The variable
+// side is the middle of a chain of two, else the side that names the variable (both sides: see
+// both_sides_solved). False when the variable has a coefficient or a term to move but another
+// side is no bound (the chain then describes no interval); a chain with the bare variable, or
+// with no variable side, is left as it is.
+bool solved_for_variable(RelationChain& chain) {
   if (chain.relations.empty() || chain.relations.size() > 2) return true;
+  if (chain.relations.size() == 1) {
+    const auto left = variable_side(chain.sides[0]), right = variable_side(chain.sides[1]);
+    if (left && right) return both_sides_solved(chain, *left, *right);
+  }
   std::size_t at = chain.relations.size() == 2 ? 1 : 0;
-  std::optional<ScaledVariable> scaled = scaled_variable(chain.sides[at]);
-  if (chain.relations.size() == 1 && !scaled) scaled = scaled_variable(chain.sides[at = 1]);
-  if (!scaled || chain.sides[at] == scaled->variable) return true;
+  std::optional<VariableSide> side = variable_side(chain.sides[at]);
+  if (chain.relations.size() == 1 && !side) side = variable_side(chain.sides[at = 1]);
+  if (!side || chain.sides[at] == side->variable) return true;
   for (std::size_t i = 0; i < chain.sides.size(); ++i) {
     if (i == at) continue;
-    auto divided = bound_divided_by(chain.sides[i], scaled->coefficient);
-    if (!divided) return false;
-    chain.sides[i] = std::move(*divided);
+    auto solved = bound_solved(chain.sides[i], *side);
+    if (!solved) return false;
+    chain.sides[i] = std::move(*solved);
   }
-  chain.sides[at] = scaled->variable;
-  if (scaled->coefficient < 0) {
+  chain.sides[at] = side->variable;
+  if (side->negative) {
     for (Relation& r : chain.relations) r = mirrored(r);
   }
   return true;
@@ -570,7 +694,8 @@ bool without_coefficient(RelationChain& chain) {
 
 // The interval an inequality in one variable describes, written as an interval answer
 // is: "-2\le x<7" is [-2,7), "x<3" (or "3>x") is (-\infty,3), "x\ge 1" is [1,\infty), and
-// with a coefficient "2x\le 6" is (-\infty,3], "-x<3" is (-3,\infty) (without_coefficient).
+// with a coefficient or a term to move "2x+1\le 7" is (-\infty,3], "-x<3" is (-3,\infty)
+// (solved_for_variable).
 // nullopt for anything else: \ne and = (no one interval), a chain that turns (1<x>0),
 // bounds that are not numbers (x<y) or no variable (1<3).
 struct InequalityInterval {
@@ -580,7 +705,7 @@ struct InequalityInterval {
 
 std::optional<InequalityInterval> interval_of_inequality(std::string_view s) {
   RelationChain chain = split_relations(s);
-  if (!without_coefficient(chain)) return std::nullopt;
+  if (!solved_for_variable(chain)) return std::nullopt;
   const auto increasing = [](Relation r) { return r == Relation::kLess || r == Relation::kLessEqual; };
   const auto decreasing = [](Relation r) { return r == Relation::kGreater || r == Relation::kGreaterEqual; };
   if (chain.relations.empty() || chain.relations.size() > 2) return std::nullopt;
@@ -710,8 +835,17 @@ Equivalence multiset_equivalent(const std::vector<std::string>& as, const std::v
   return {true, fmt::format("{} of {} equal in some order", what, as.size())};
 }
 
-// "x<1orx>2", as "x<1 \text{ or } x>2" normalises, at each "or" outside brackets that follows
-// no letter (so the letters of \lfloor or \lor are no "or").
+// "x<1orx>2", as "x<1 \text{ or } x>2" normalises, at each "or" outside brackets that follows no
+// letter, or a single letter that ends no command or word: "1<xorx>3" (from "1<x \text{ or } x>3",
+// which was never split) is "1<x", "x>3", while the letters of \lor and \lfloor are no "or". A
+// word that still splits ("x>0forallx") leaves parts that are no relation, which nothing reads.
+bool or_at(std::string_view s, std::size_t i) {
+  const auto letter = [&](std::size_t at) { return std::isalpha(static_cast<unsigned char>(s[at])) != 0; };
+  if (i == 0 || s.substr(i, 2) != "or") return false;
+  if (!letter(i - 1)) return true;
+  return i >= 2 && !letter(i - 2) && s[i - 2] != '\\';
+}
+
 std::vector<std::string> split_at_or(std::string_view s) {
   std::vector<std::string> parts;
   int depth = 0;
@@ -719,7 +853,7 @@ std::vector<std::string> split_at_or(std::string_view s) {
   for (std::size_t i = 0; i + 1 < s.size(); ++i) {
     if (is_open(s[i])) ++depth;
     if (is_close(s[i])) --depth;
-    if (depth == 0 && i > 0 && s.substr(i, 2) == "or" && !std::isalpha(static_cast<unsigned char>(s[i - 1]))) {
+    if (depth == 0 && or_at(s, i)) {
       parts.emplace_back(trim(s.substr(start, i - start)));
       start = i + 2;
       ++i;
@@ -865,47 +999,100 @@ std::optional<IntervalSet> intervals_of_union(const Structured& st) {
   return set;
 }
 
-// The two open rays either side of a finite point c: the reals without c.
-std::vector<Structured> reals_without(const std::string& c) {
-  return {Structured{Shape::kTuple, '(', ')', {"-\\infty", c}}, Structured{Shape::kTuple, '(', ')', {c, "\\infty"}}};
+// The open intervals between increasing finite points: the reals without them. One point c gives
+// (-\infty,c) and (c,\infty).
+std::vector<Structured> reals_without(const std::vector<std::string>& increasing) {
+  std::vector<Structured> intervals;
+  std::string lower = "-\\infty";
+  for (const std::string& point : increasing) {
+    intervals.push_back(Structured{Shape::kTuple, '(', ')', {lower, point}});
+    lower = point;
+  }
+  intervals.push_back(Structured{Shape::kTuple, '(', ')', {lower, "\\infty"}});
+  return intervals;
 }
 
 // "x\ne 3" (also "3\ne x", "2x\ne 6") in one variable with a finite bound is
 // (-\infty,3)\cup(3,\infty); nullopt for anything else (x\ne y, x\ne\infty, a chain).
 std::optional<IntervalSet> intervals_of_not_equal(std::string_view s) {
   RelationChain chain = split_relations(s);
-  if (chain.relations.size() != 1 || chain.relations.front() != Relation::kNotEqual || !without_coefficient(chain)) {
+  if (chain.relations.size() != 1 || chain.relations.front() != Relation::kNotEqual || !solved_for_variable(chain)) {
     return std::nullopt;
   }
   const std::size_t at = is_interval_variable(chain.sides[0]) ? 0 : 1;
   const std::string& point = chain.sides[1 - at];
   if (!is_interval_variable(chain.sides[at]) || is_infinity(point) || !is_bound(point)) return std::nullopt;
-  return IntervalSet{reals_without(point), chain.sides[at]};
+  return IntervalSet{reals_without({point}), chain.sides[at]};
 }
 
-// "\mathbb{R}\setminus\{3\}" (also with \backslash or "-" for the difference, "\mathbb R",
-// "ℝ"): the reals without one finite point, which names no variable. A set of several points
-// is left out (its rays would need the points in order).
-std::optional<IntervalSet> intervals_of_reals_without_a_point(std::string_view s) {
-  static const Pcre2Regex difference(R"(^(?:\\mathbb(?:\{R\}| ?R)|ℝ)(?:\\setminus|\\backslash|-)\\\{(.+)\\\}$)");
+// "\mathbb{R}", "\mathbb R", "ℝ": a PCRE2 group.
+constexpr std::string_view kRealsPattern = R"((?:\\mathbb(?:\{R\}| ?R)|ℝ))";
+
+// The points of "1,\sqrt{2},3" in increasing order, each a finite bound (a number or a constant).
+// nullopt when one is not, when two are equal or too close to order by value (within the relative
+// 1e-6 of numeric_value.h), or when the list may be one number with thousands separators
+// ("1,000", as it would be against a single number).
+std::optional<std::vector<std::string>> increasing_points(std::string_view list) {
+  if (has_thousands_separators(list)) return std::nullopt;
+  std::vector<std::pair<double, std::string>> points;
+  for (std::string& point : split_top_level(list, ",")) {
+    if (point.empty() || is_infinity(point) || !is_bound(point)) return std::nullopt;
+    const auto number = evaluate_number(point);
+    const double value = number ? number->approx : evaluate_at_point(point, 1)->value;  // a bound: set
+    if (!std::isfinite(value)) return std::nullopt;
+    points.emplace_back(value, std::move(point));
+  }
+  std::sort(points.begin(), points.end());
+  std::vector<std::string> increasing;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (i > 0 &&
+        numerically_equal(NumericValue::of_approx(points[i - 1].first), NumericValue::of_approx(points[i].first))) {
+      return std::nullopt;
+    }
+    increasing.push_back(std::move(points[i].second));
+  }
+  return increasing;
+}
+
+// "\mathbb{R}\setminus\{1,2\}" (also with \backslash or "-" for the difference): the reals
+// without finite points, (-\infty,1)\cup(1,2)\cup(2,\infty), naming no variable.
+std::optional<IntervalSet> intervals_of_reals_without_points(std::string_view s) {
+  static const Pcre2Regex difference("^" + std::string(kRealsPattern) + R"((?:\\setminus|\\backslash|-)\\\{(.+)\\\}$)");
   const auto m = difference.find_all(s);
   if (m.empty()) return std::nullopt;
-  const std::string& point = m.front().groups[0];
-  if (is_infinity(point) || !is_bound(point)) return std::nullopt;
-  return IntervalSet{reals_without(point), ""};
+  auto points = increasing_points(m.front().groups[0]);
+  if (!points) return std::nullopt;
+  return IntervalSet{reals_without(*points), ""};
+}
+
+// "\mathbb{R}" is the interval (-\infty,\infty), naming no variable.
+std::optional<IntervalSet> intervals_of_the_reals(std::string_view s) {
+  static const Pcre2Regex reals("^" + std::string(kRealsPattern) + "$");
+  if (!reals.matches_whole(s)) return std::nullopt;
+  return IntervalSet{{Structured{Shape::kTuple, '(', ')', {"-\\infty", "\\infty"}}}, ""};
+}
+
+// An interval with an infinite end, "(-\infty,\infty)", "[2,\infty)": a set of reals, never the
+// point (a,b) a tuple with finite ends may be.
+std::optional<IntervalSet> intervals_of_unbounded_interval(const Structured& st) {
+  if (!is_interval(st) || (!is_infinity(st.elements[0]) && !is_infinity(st.elements[1]))) return std::nullopt;
+  return IntervalSet{{with_plain_infinity(st)}, ""};
 }
 
 // A side read as a set of reals: a union of intervals (or of inequalities in one variable),
-// inequalities joined by "or", one inequality in one variable, "x\ne c", or the reals without a
-// point. nullopt for anything else (a tuple, which may be a point, is not read here).
+// inequalities joined by "or", one inequality in one variable, "x\ne c", the reals, the reals
+// without points, or an interval with an infinite end. nullopt for anything else (a tuple with
+// finite ends, which may be a point, is not read here).
 std::optional<IntervalSet> intervals_of_set(const Structured& st) {
   if (st.shape == Shape::kUnion) return intervals_of_union(st);
+  if (st.shape == Shape::kTuple) return intervals_of_unbounded_interval(st);
   if (st.shape != Shape::kScalar) return std::nullopt;
   const std::string& s = st.elements.front();
   if (auto alternatives = intervals_of_alternatives(s)) return alternatives;
   if (auto found = interval_of_inequality(s)) return IntervalSet{{std::move(found->interval)}, found->variable};
   if (auto not_equal = intervals_of_not_equal(s)) return not_equal;
-  return intervals_of_reals_without_a_point(s);
+  if (auto reals = intervals_of_the_reals(s)) return reals;
+  return intervals_of_reals_without_points(s);
 }
 
 bool union_holds_a_relation(const Structured& st) {
@@ -952,6 +1139,30 @@ std::optional<Equivalence> sets_of_reals_equivalent(const Structured& sa, const 
   return Equivalence{true, fmt::format("{}: {} intervals equal in some order", what, as->intervals.size())};
 }
 
+// "]a,b[", "]a,b]", "[a,b[" (the French and ISO 31-11 spelling of open ends) as "(a,b)", "(a,b]",
+// "[a,b)", where such an interval is the whole answer or a whole part of a union ("[0,1[\cup]2,3]"):
+// elsewhere a stray bracket is left alone. `*whole` (if given) says whether the answer is one such
+// interval, which is a set of reals and never the point a tuple "(a,b)" may be.
+std::string with_iso_intervals(std::string_view s, bool* whole = nullptr) {
+  static const Pcre2Regex iso(
+      R"((^|\\cup)([\[\]])((?:[^\[\](){},]|(?&group))+),((?:[^\[\](){},]|(?&group))+)([\[\]])(?=$|\\cup))"
+      R"((?(DEFINE)(?<group>\((?:[^()]|(?&group))*\)|\{(?:[^{}]|(?&group))*\})))");
+  if (whole) *whole = false;
+  std::string out;
+  std::size_t copied = 0;
+  for (const RegexMatch& m : iso.find_all(s)) {
+    const std::vector<std::string>& g = m.groups;
+    const bool open_left = g[1] == "]", open_right = g[4] == "[";
+    if (!open_left && !open_right) continue;  // [a,b]: no ISO spelling
+    out.append(s.substr(copied, m.begin - copied));
+    out += g[0] + (open_left ? "(" : "[") + g[2] + "," + g[3] + (open_right ? ")" : "]");
+    copied = m.end;
+    if (whole) *whole = m.begin == 0 && m.end == s.size();
+  }
+  out.append(s.substr(copied));
+  return out;
+}
+
 // "x\in(1,3)": the brackets then hold a set, not the coordinates of a point.
 bool written_as_membership(std::string_view s) {
   const std::string value = strip_variable_prefix(s);
@@ -960,7 +1171,9 @@ bool written_as_membership(std::string_view s) {
 
 Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, double decimal_tolerance) {
   if (a_in == b_in) return {true, fmt::format("same text '{}'", a_in)};
-  std::string a = strip_variable_prefix(a_in), b = strip_variable_prefix(b_in);
+  bool b_iso_interval = false;
+  std::string a = with_iso_intervals(strip_variable_prefix(a_in));
+  std::string b = with_iso_intervals(strip_variable_prefix(b_in), &b_iso_interval);
   if (depth > 8) return {false, "nested too deeply (limit 8)"};
   Structured sa = structure_of(a), sb = structure_of(b);
   // Both decided on the sides as written, before either loses its commas.
@@ -992,7 +1205,8 @@ Equivalence equivalent(std::string_view a_in, std::string_view b_in, int depth, 
   }
   if (sa.shape == Shape::kTuple && sb.shape == Shape::kTuple)
     return tuples_equivalent(sa, sb, depth, decimal_tolerance);
-  if (auto interval = interval_against_inequality(sa, sb, written_as_membership(b_in), depth, decimal_tolerance)) {
+  const bool b_is_a_set = written_as_membership(b_in) || b_iso_interval;
+  if (auto interval = interval_against_inequality(sa, sb, b_is_a_set, depth, decimal_tolerance)) {
     return *interval;
   }
   if (auto union_ = sets_of_reals_equivalent(sa, sb, depth, decimal_tolerance)) return *union_;

@@ -22,10 +22,13 @@
 // not against a reference "(a,b)" with finite ends, which may be a point ("x\in(a,b)" is a set);
 // a union of intervals against such inequalities joined by "or" ("x<1 \text{ or } x>2" is
 // "(-\infty,1)\cup(2,\infty)") compares the intervals in any order; "x\ne 3" with a finite
-// bound is "(-\infty,3)\cup(3,\infty)" and "\mathbb{R}\setminus\{3\}" (also "\mathbb{R}-\{3\}",
-// one point only); a plain rational coefficient of the variable is divided out exactly, a
-// negative one turning the order ("2x\le 6" is "x\le 3" and "(-\infty,3]", "-x<3" is "x>-3",
-// "\frac{x}{2}>1" is "x>2"; not "2x+1\le 7" or "x^2<4", which compare side by side); two
+// bound is "(-\infty,3)\cup(3,\infty)" and "\mathbb{R}\setminus\{3\}" (also "\mathbb{R}-\{3\}";
+// several points: "\mathbb{R}\setminus\{1,2\}" is "(-\infty,1)\cup(1,2)\cup(2,\infty)");
+// "\mathbb{R}" is "(-\infty,\infty)"; "]a,b[", "]a,b]", "[a,b[" are "(a,b)", "(a,b]", "[a,b)"; an
+// inequality linear in one variable with rational coefficients is solved exactly, a negative
+// coefficient turning the order ("2x\le 6" and "2x+1\le 7" are "x\le 3" and "(-\infty,3]", "-x<3"
+// is "x>-3", "\frac{x}{2}>1" is "x>2"; not "x^2<4", which compares side by side), and a surd
+// coefficient alone is divided out by value ("\sqrt{2}x<2" is "x<\sqrt{2}"); two
 // inequalities in one variable equal when they describe the same intervals of the same
 // variable ("x<1 \text{ or } x>2" is not "y<1 \text{ or } y>2");
 // if both sides evaluate to numbers (expression_evaluator.h) they are compared

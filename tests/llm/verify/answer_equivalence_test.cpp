@@ -627,9 +627,8 @@ TEST(AnswerEquivalence, ALinearInequalityWithACoefficientIsItsInterval) {
   EXPECT_FALSE(same("2x\\le 6", "2y\\le 6"));
   EXPECT_FALSE(same("2x\\le 6", "y\\le 3"));
   EXPECT_FALSE(same("2x_1\\le 6", "x_2\\le 3"));
-  // Only a number times the variable: anything else compares side by side, as before.
-  EXPECT_FALSE(same("2x+1\\le 7", "x\\le 3"));
-  EXPECT_FALSE(same("x-3\\le 0", "x\\le 3"));
+  // A product or power of the variable compares side by side, as before (a term moved across:
+  // ALinearInequalityWithATermMovedIsItsInterval).
   EXPECT_FALSE(same("x^2<4", "-2<x<2"));
   EXPECT_FALSE(same("\\frac{2}{x}>1", "(0,2)"));
   EXPECT_FALSE(same("2^x<8", "x<3"));
@@ -639,6 +638,166 @@ TEST(AnswerEquivalence, ALinearInequalityWithACoefficientIsItsInterval) {
   EXPECT_FALSE(same("x/0>1", "x>0"));
   EXPECT_FALSE(same("2e<6", "(-\\infty,3)"));
   EXPECT_FALSE(same("2\\pi<6", "(-\\infty,3)"));
+}
+
+TEST(AnswerEquivalence, ALinearInequalityWithATermMovedIsItsInterval) {
+  // Linear in one variable with rational coefficients, solved exactly; these scored 0.
+  EXPECT_TRUE(same("2x+1\\le 7", "x\\le 3"));
+  EXPECT_TRUE(same("x\\le 3", "2x+1\\le 7"));
+  EXPECT_TRUE(same("2x+1\\le 7", "(-\\infty,3]"));
+  EXPECT_TRUE(same("x-3\\le 0", "x\\le 3"));
+  EXPECT_TRUE(same("3-x\\ge 0", "x\\le 3"));
+  EXPECT_TRUE(same("1+2x>7", "x>3"));
+  EXPECT_TRUE(same("7\\ge 2x+1", "x\\le 3"));
+  EXPECT_TRUE(same("\\frac{x}{2}-1>0", "x>2"));
+  EXPECT_TRUE(same("2x+1\\le x+3", "x\\le 2"));
+  EXPECT_TRUE(same("x\\le 2x-3", "x\\ge 3"));
+  EXPECT_TRUE(same("1<2x+1\\le 7", "(0,3]"));
+  EXPECT_TRUE(same("5>1-2x\\ge -3", "-2<x\\le 2"));
+  EXPECT_TRUE(same("2x+1\\ne 7", "x\\ne 3"));
+  EXPECT_TRUE(same("2x+1\\ne 7", "\\mathbb{R}\\setminus\\{3\\}"));
+  EXPECT_TRUE(same("x+1<0 \\text{ or } x-2>0", "(-\\infty,-1)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("2x+1<\\pi", "x<\\frac{\\pi-1}{2}"));  // a constant bound: by value
+  // Near misses: the bound, the bracket, the direction and the variable still count.
+  EXPECT_FALSE(same("2x+1\\le 7", "x<3"));
+  EXPECT_FALSE(same("2x+1\\le 7", "x\\le 4"));
+  EXPECT_FALSE(same("2x+1\\le 7", "x\\ge 3"));
+  EXPECT_FALSE(same("2x+1\\le 7", "(-\\infty,3)"));
+  EXPECT_FALSE(same("2x+1\\le 7", "y\\le 3"));
+  EXPECT_FALSE(same("2x+1\\le 7", "2y+1\\le 7"));
+  EXPECT_FALSE(same("2x-1\\le 7", "x\\le 3"));
+  EXPECT_FALSE(same("3-x\\ge 0", "x\\ge 3"));
+  EXPECT_FALSE(same("1<2x+1\\le 7", "[0,3]"));
+  EXPECT_FALSE(same("2x+1<\\pi", "x<\\frac{\\pi}{2}"));
+  // Not linear in one variable with rational coefficients: side by side, as before.
+  EXPECT_FALSE(same("x+y<3", "x<3-y"));
+  EXPECT_FALSE(same("x^2+1<5", "x<2"));
+  EXPECT_FALSE(same("2(x+1)\\le 8", "x\\le 3"));
+  EXPECT_FALSE(same("x+\\pi<4", "x<4-\\pi"));
+  EXPECT_FALSE(same("x+1<x+2", "(-\\infty,\\infty)"));  // the variable cancels: no interval read
+  EXPECT_FALSE(same("x-x<1", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("2x+1=7", "x=3"));  // an equation is no interval
+}
+
+TEST(AnswerEquivalence, ADividedDecimalBoundKeepsTheDecimalTolerance) {
+  // The bound 0.5000001 divided by 2 was the exact 5000001/20000000, compared exactly against
+  // 0.25; a relative tolerance survives a division, so the reference's decimal keeps it.
+  EXPECT_TRUE(same("x\\le 0.25", "2x\\le 0.5000001"));
+  EXPECT_TRUE(same("x\\le 0.25", "0.5x\\le 0.1250001"));
+  EXPECT_TRUE(same("x\\ge -0.25", "-2x\\le 0.5000001"));
+  EXPECT_TRUE(same("x\\le 0.2500001", "2x\\le 0.5"));
+  EXPECT_FALSE(same("x\\le 0.25", "2x\\le 0.5001"));  // 2e-4 apart
+  EXPECT_FALSE(same("x<0.25", "2x\\le 0.5000001"));
+  EXPECT_FALSE(same("x\\le 0.25", "-2x\\le 0.5000001"));
+  // As everywhere, only a decimal reference: an exact one stays exact.
+  EXPECT_FALSE(same("2x\\le 0.5000001", "x\\le\\frac{1}{4}"));
+  // A term moved across shifts the bound, which a relative tolerance does not survive (x+1000\le 0.5
+  // would accept -999.55, the bound 0.45): the moved bound is exact.
+  EXPECT_TRUE(same("x\\le -999.5", "x+1000\\le 0.5"));
+  EXPECT_FALSE(same("x\\le -999.55", "x+1000\\le 0.5"));
+  EXPECT_FALSE(same("x\\le 0.25", "2x+1\\le 1.5000001"));
+}
+
+TEST(AnswerEquivalence, ASurdCoefficientIsDividedOutByValue) {
+  // The bound divided by the surd compares as any surd does, within the relative 1e-6.
+  EXPECT_TRUE(same("\\sqrt{2}x<2", "x<\\sqrt{2}"));
+  EXPECT_TRUE(same("x<\\sqrt{2}", "\\sqrt{2}x<2"));
+  EXPECT_TRUE(same("\\sqrt{2}x<2", "(-\\infty,\\sqrt{2})"));
+  EXPECT_TRUE(same("-\\sqrt{2}x<2", "x>-\\sqrt{2}"));
+  EXPECT_TRUE(same("2\\sqrt{3}x\\ge 6", "x\\ge\\sqrt{3}"));
+  EXPECT_FALSE(same("\\sqrt{2}x<2", "x\\le\\sqrt{2}"));
+  EXPECT_FALSE(same("\\sqrt{2}x<2", "x>\\sqrt{2}"));
+  EXPECT_FALSE(same("-\\sqrt{2}x<2", "x<-\\sqrt{2}"));
+  EXPECT_FALSE(same("\\sqrt{2}x<2", "x<1.414"));  // 1.5e-4 apart
+  EXPECT_FALSE(same("\\sqrt{2}x<2", "y<\\sqrt{2}"));
+  EXPECT_FALSE(same("\\sqrt{2}x<2", "x<\\sqrt{3}"));
+  EXPECT_FALSE(same("0\\sqrt{2}x<2", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("\\sqrt{2}x+1<3", "x<\\sqrt{2}"));  // a surd with a term to move: left out
+}
+
+TEST(AnswerEquivalence, TheRealsAreTheWholeLine) {
+  EXPECT_TRUE(same("\\mathbb{R}", "(-\\infty,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,+\\infty)", "\\mathbb{R}"));
+  EXPECT_TRUE(same("\\mathbb{R}", "(-\\infty,+\\infty)"));
+  EXPECT_TRUE(same("x\\in\\mathbb{R}", "(-\\infty,\\infty)"));
+  EXPECT_TRUE(same("\\mathbb R", "(-\\infty,\\infty)"));
+  EXPECT_TRUE(same("\\mathbb{R}", "-\\infty<x<\\infty"));
+  EXPECT_FALSE(same("\\mathbb{R}", "(-\\infty,\\infty]"));
+  EXPECT_FALSE(same("\\mathbb{R}", "[-\\infty,\\infty]"));
+  EXPECT_FALSE(same("\\mathbb{R}", "(0,\\infty)"));
+  EXPECT_FALSE(same("(-\\infty,3)", "\\mathbb{R}"));
+  EXPECT_FALSE(same("\\mathbb{R}", "x\\ne 3"));
+  EXPECT_FALSE(same("\\mathbb{R}", "(-\\infty,\\infty)\\cup(1,2)"));
+  EXPECT_FALSE(same("\\mathbb{Z}", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{C}", "(-\\infty,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}^2", "(-\\infty,\\infty)"));
+  // An unbounded interval is a set, never a point, but it still names no variable or other set.
+  EXPECT_FALSE(same("(-\\infty,3)", "x\\ne 3"));
+}
+
+TEST(AnswerEquivalence, TheRealsWithoutSeveralPoints) {
+  // Only one point was read: \mathbb{R}\setminus\{1,2\} scored 0 against its intervals.
+  EXPECT_TRUE(same("\\mathbb{R}\\setminus\\{1,2\\}", "(-\\infty,1)\\cup(1,2)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("(-\\infty,1)\\cup(1,2)\\cup(2,\\infty)", "\\mathbb{R}\\setminus\\{2,1\\}"));
+  EXPECT_TRUE(same("\\mathbb{R}\\setminus\\{1,2\\}", "\\mathbb{R}\\setminus\\{2,1\\}"));
+  EXPECT_TRUE(same("\\mathbb{R}-\\{-1,3,\\frac{1}{2}\\}", "(-\\infty,-1)\\cup(-1,0.5)\\cup(0.5,3)\\cup(3,\\infty)"));
+  EXPECT_TRUE(same("\\mathbb{R}\\setminus\\{-\\sqrt{2},\\sqrt{2}\\}",
+                   "(-\\infty,-\\sqrt{2})\\cup(-\\sqrt{2},\\sqrt{2})\\cup(\\sqrt{2},\\infty)"));
+  EXPECT_TRUE(same("x \\in \\mathbb{R}\\setminus\\{0, \\pi\\}", "(-\\infty,0)\\cup(0,\\pi)\\cup(\\pi,\\infty)"));
+  EXPECT_TRUE(same("x<1 \\text{ or } 1<x<2 \\text{ or } x>2", "\\mathbb{R}\\setminus\\{1,2\\}"));
+  // Near misses: another point, a closed end, a point less or more.
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,2\\}", "(-\\infty,1)\\cup(1,3)\\cup(3,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,2\\}", "(-\\infty,1)\\cup(1,2]\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,2\\}", "(-\\infty,1)\\cup(2,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,2\\}", "x\\ne 1"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,2\\}", "\\mathbb{R}\\setminus\\{1,3\\}"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,2,3\\}", "\\mathbb{R}\\setminus\\{1,2\\}"));
+  EXPECT_FALSE(same("\\mathbb{Z}\\setminus\\{1,2\\}", "(-\\infty,1)\\cup(1,2)\\cup(2,\\infty)"));
+  // Not read: a point that is no number, a repeated point, and thousands (1,000 may be 1000).
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,y\\}", "(-\\infty,1)\\cup(1,y)\\cup(y,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,1\\}", "(-\\infty,1)\\cup(1,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,000\\}", "(-\\infty,0)\\cup(0,1)\\cup(1,\\infty)"));
+  EXPECT_FALSE(same("\\mathbb{R}\\setminus\\{1,000\\}", "(-\\infty,1000)\\cup(1000,\\infty)"));
+}
+
+TEST(AnswerEquivalence, ReversedBracketsAreOpenEnds) {
+  // The French and ISO 31-11 spelling: ]a,b[ is (a,b). These were compared as text.
+  EXPECT_TRUE(same("]0,1[", "(0,1)"));
+  EXPECT_TRUE(same("]0,1]", "(0,1]"));
+  EXPECT_TRUE(same("[0,1[", "[0,1)"));
+  EXPECT_TRUE(same("\\left]0,\\frac{1}{2}\\right[", "(0,\\frac12)"));
+  EXPECT_TRUE(same("]-\\infty,3[", "x<3"));
+  EXPECT_TRUE(same("]-\\infty,+\\infty[", "\\mathbb{R}"));
+  EXPECT_TRUE(same("[0,1[\\cup]2,3]", "[0,1)\\cup(2,3]"));
+  EXPECT_TRUE(same("x\\in]0,1[", "0<x<1"));
+  // ]a,b[ is a set, never the point a tuple (a,b) may be: an inequality equals it.
+  EXPECT_TRUE(same("0<x<1", "]0,1["));
+  EXPECT_FALSE(same("0<x<1", "(0,1)"));
+  EXPECT_FALSE(same("[0,1[", "[0,1]"));
+  EXPECT_FALSE(same("]0,1[", "[0,1)"));
+  EXPECT_FALSE(same("]0,1]", "(0,1)"));
+  EXPECT_FALSE(same("]0,1[", "(0,2)"));
+  EXPECT_FALSE(same("[0,1[\\cup]2,3]", "[0,1)\\cup[2,3]"));
+  EXPECT_FALSE(same("0\\le x<1", "]0,1["));
+}
+
+TEST(AnswerEquivalence, OrAfterAVariableLetterJoinsAlternatives) {
+  // "1<x \text{ or } x>3" normalises to "1<xorx>3", which was never split at its "or".
+  EXPECT_TRUE(same("-1>x \\text{ or } x>3", "(-\\infty,-1)\\cup(3,\\infty)"));
+  EXPECT_TRUE(same("3<x \\text{ or } x<-1", "x<-1 \\text{ or } x>3"));
+  EXPECT_FALSE(same("-1>x \\text{ or } x>3", "(-\\infty,-1]\\cup(3,\\infty)"));
+  EXPECT_FALSE(same("-1>x \\text{ or } y>3", "(-\\infty,-1)\\cup(3,\\infty)"));
+  EXPECT_FALSE(same("-1>y \\text{ or } y>3", "-1>x \\text{ or } x>3"));
+  // The letters of a command are no "or".
+  EXPECT_FALSE(same("x<1 \\lor x>2", "(-\\infty,1)\\cup(2,\\infty)"));
+}
+
+TEST(AnswerEquivalence, AChainWithNotEqualIsNoSet) {
+  // Read literally, 1<x\ne 2<3 says 1<x, x\ne 2 and 2<3, (1,2)\cup(2,\infty); the writer most likely
+  // meant (1,2)\cup(2,3). Neither reading is taken: the chain compares side by side only.
+  EXPECT_FALSE(same("1<x\\ne 2<3", "(1,2)\\cup(2,3)"));
+  EXPECT_FALSE(same("1<x\\ne 2<3", "(1,2)\\cup(2,\\infty)"));
+  EXPECT_TRUE(same("1<x\\ne 2<3", "1<x\\ne 2<3"));
 }
 
 TEST(AnswerEquivalence, SetsOfRealsInTwoVariablesDiffer) {
