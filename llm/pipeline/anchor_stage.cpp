@@ -97,8 +97,12 @@ std::string describe_unreliable(const AnchorSummary& s) {
 AnchorSummary run_anchor(const AnchorOptions& o) {
   if (o.out.empty()) throw InputError("anchor: --out is required");
   const std::string trajectories_fingerprint = file_fingerprint(o.trajectories);
+  // In the options, so a finished folder is reused only for a proposal read the same way
+  // (one anchored before the truncation was read would be reused unflagged).
+  const bool truncated = proposal_was_truncated(o.trajectories);
   const nlohmann::ordered_json options{{"trajectories", o.trajectories.string()},
                                        {"trajectories_fingerprint", trajectories_fingerprint},
+                                       {"proposal_truncated", truncated},
                                        {"beta", o.beta},
                                        {"policy", o.policy},
                                        {"min_ess", o.min_ess},
@@ -144,7 +148,6 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   }
   if (order.empty()) throw InputError(fmt::format("anchor: '{}' holds no trajectory", o.trajectories.string()));
 
-  const bool truncated = proposal_was_truncated(o.trajectories);
   IsOptions is;
   is.ci_level = o.ci_level;
   AnchorSummary s;

@@ -187,6 +187,9 @@ std::vector<EvalRow> run_eval(const EvalOptions& o, const StageProgress& progres
   // As in propose: the device's kernels move logits in the last bits, which can turn a
   // sampled token, so samples drawn on another device are another run's, not reused.
   options["device"] = o.device;
+  // And as in propose: the batch sets each row's padding, which moves logits in the last
+  // bits too (llm/model/sampler.h).
+  options["batch_size"] = o.batch_size;
   for (const auto& [name, folder] : o.models) options["models"][name] = folder.string();
   // Samples are reused by model name: the fingerprints (weights and tokenizer) make a model
   // retrained or retokenized at the same path a different run (refused by

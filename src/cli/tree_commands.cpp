@@ -208,6 +208,13 @@ void add_sample(CLI::App& tree) {
     if (needs_beta && !args->beta) {
       throw InputError(fmt::format("--beta: required for policy '{}'", args->policy));
     }
+    // Accepted and ignored, it would look like a setting of the draws it is not.
+    if (!needs_beta && args->beta) {
+      throw InputError(
+          fmt::format("--beta: policy '{}' does not depend on beta (only target, tilted, interp and "
+                      "mixture do); leave --beta out",
+                      args->policy));
+    }
     if (args->beta) check_positive_beta(*args->beta, "--beta");
     // Indices first .. first + n - 1 are printed and key the RNG's counters: past INT64_MAX
     // they would wrap to negative numbers (signed overflow).
@@ -220,7 +227,7 @@ void add_sample(CLI::App& tree) {
       refuse_output_over_input(args->out, "--out", args->path, "--tree");
       if (spec.kind == PolicySpec::Kind::kFile) refuse_output_over_input(args->out, "--out", spec.path, "--policy");
     }
-    const double beta = args->beta.value_or(0.0);  // unused by reference and file policies
+    const double beta = args->beta.value_or(0.0);  // unused by reference and file policies (refused above)
     std::vector<Tree> trees = load_trees(args->path);
     if (args->prompt >= trees.size()) {
       throw InputError(fmt::format("--prompt: {} is out of range; {} holds {} tree(s)", args->prompt, args->path,

@@ -174,6 +174,8 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
   expect_rejected(run("tree info --tree " + path("missing.json") + " --beta 1"), "missing.json");
   expect_rejected(run("tree sample --tree " + tree + " --n 0 --seed 1"), "--n");
   expect_rejected(run("tree sample --tree " + tree + " --policy target --n 5 --seed 1"), "--beta");
+  expect_rejected(run("tree sample --tree " + tree + " --policy reference --beta 2 --n 5 --seed 1"),
+                  "--beta: policy 'reference' does not depend on beta");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
   expect_rejected(run("tree sample --tree " + tree + " --n 100000000000000 --seed 1"), "--n");  // > memory
   // Indices first .. first + n - 1 past INT64_MAX would print as negative numbers.

@@ -884,6 +884,19 @@ TEST_F(PipelineStages, ATruncatedProposalFlagsEveryAnchorAndIsNotSmoothed) {
   for (const AnchorRecord& r : anchors_of(bare / "trajectories.jsonl", "keep")) {
     EXPECT_EQ(count(r, kProposalMissesTargetMass), 0) << r.prompt;
   }
+  // anchor.json records how the proposal was read; a folder anchored from the same bytes
+  // read as untruncated is not taken for this run.
+  EXPECT_EQ(read_json_file(root_ / "truncated" / "anchor_keep" / "anchor.json")["options"]["proposal_truncated"], true);
+  EXPECT_EQ(read_json_file(root_ / "truncated_bare" / "anchor_keep" / "anchor.json")["options"]["proposal_truncated"],
+            false);
+  fs::copy_file(p.out / "propose.json", bare / "propose.json", fs::copy_options::overwrite_existing);
+  try {
+    anchors_of(bare / "trajectories.jsonl", "keep");
+    FAIL() << "a folder anchored as untruncated was taken for a truncated proposal";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a run with other options (proposal_truncated"), std::string::npos)
+        << e.what();
+  }
   // An untruncated proposal's anchors are not flagged.
   for (const AnchorRecord& r : load_anchors((prepared("a") / "anchor" / "anchors.jsonl").string())) {
     EXPECT_EQ(count(r, kProposalMissesTargetMass), 0) << r.prompt;
@@ -1179,6 +1192,16 @@ TEST_F(PipelineStages, EvalReportsMeanAtKFromItsSamplesAndReusesThem) {
   EXPECT_NE(csv.find("reference,countdown,5,4,"), std::string::npos) << csv;
   const std::vector<EvalRow> again = run_eval(e);  // from the samples files
   EXPECT_EQ(again[0].metrics.mean_at_k, rows[0].metrics.mean_at_k);
+  // Samples drawn in batches of another size are another run's (padding moves the last bits).
+  EvalOptions other_batch = e;
+  other_batch.batch_size = e.batch_size + 1;
+  try {
+    run_eval(other_batch);
+    FAIL() << "samples drawn in batches of " << e.batch_size << " were reused at " << other_batch.batch_size;
+  } catch (const InputError& err) {
+    EXPECT_NE(std::string(err.what()).find("holds a run with other options (batch_size"), std::string::npos)
+        << err.what();
+  }
 }
 
 TEST_F(PipelineStages, EvalOfTheRlPromptsIsTheAnchorsKeptPrompts) {
