@@ -88,6 +88,39 @@ Row finding_row(const std::string& quantity, const std::string& tree, double bet
   return r;
 }
 
+double sign_test_p(int wins, int losses) {
+  const int n = wins + losses;
+  double p = 0.0;
+  for (int k = wins; k <= n; ++k) {
+    p += std::exp(std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) - n * std::log(2.0));
+  }
+  return std::min(p, 1.0);
+}
+
+std::vector<double> holm_adjust(const std::vector<double>& p) {
+  const std::size_t m = p.size();
+  std::vector<std::size_t> order(m);
+  for (std::size_t i = 0; i < m; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] < p[b]; });
+  std::vector<double> adjusted(m);
+  double running = 0.0;  // the step-down max keeps the adjusted values in the raw values' order
+  for (std::size_t j = 0; j < m; ++j) {
+    running = std::max(running, std::min(1.0, double(m - j) * p[order[j]]));
+    adjusted[order[j]] = running;
+  }
+  return adjusted;
+}
+
+std::string better_verdict(double ratio_of_means, int wins, int losses, double p_raw, double p_adjusted,
+                           std::size_t family, double level) {
+  const std::string test =
+      fmt::format("sign test {}-{}, one-sided p = {:.3g}, Holm-adjusted over {} comparisons {:.3g}", wins, losses,
+                  p_raw, family, p_adjusted);
+  if (!(ratio_of_means < 1)) return "NOT better (" + test + ")";
+  if (p_adjusted <= level) return fmt::format("BETTER ({} <= {})", test, level);
+  return fmt::format("NOT DISTINGUISHABLE ({} > {})", test, level);
+}
+
 Spread spread_of(const std::vector<double>& values) {
   Spread s;
   if (values.empty()) return s;

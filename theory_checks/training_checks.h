@@ -91,6 +91,24 @@ Row finding_row(const std::string& quantity, const std::string& tree, double bet
 // log-probabilities: KL(pi_c || p*) ~ k c^2 for a frozen log Z off by c (offline, exact data).
 double envelope_k(const std::vector<double>& target_leaf, const std::vector<double>& q_leaf);
 
+// Paired comparisons of training arms over seeds (check_12): does an arm need fewer samples
+// than its baseline?
+// One-sided exact sign test: P(Binomial(wins + losses, 1/2) >= wins); 1 when wins + losses = 0.
+double sign_test_p(int wins, int losses);
+// Holm's step-down adjustment of a family of m p-values: with p_(1) <= ... <= p_(m),
+// adjusted p_(i) = min(1, max_{j <= i} (m - j + 1) p_(j)), returned in the input's order.
+// Calling a comparison significant where its adjusted p <= alpha keeps the chance of any
+// false call in the family <= alpha, whatever the dependence between the tests (check_12's
+// comparisons share baseline runs).
+std::vector<double> holm_adjust(const std::vector<double>& p);
+// The verdict on "the arm needs fewer samples than its baseline", one of a family of
+// `family` comparisons: "BETTER (...)" only when the ratio of means favours the arm
+// (ratio_of_means < 1) and the Holm-adjusted p <= level; else "NOT DISTINGUISHABLE (...)"
+// when the ratio favours the arm, "NOT better (...)" when it does not (or is NaN). The text
+// in brackets gives the sign test, the raw and the adjusted p.
+std::string better_verdict(double ratio_of_means, int wins, int losses, double p_raw, double p_adjusted,
+                           std::size_t family, double level);
+
 struct Spread {
   double mean = 0, se = 0, min = 0, max = 0;
   std::string text() const;  // "0.0123 [0.0101, 0.0150]"

@@ -15,14 +15,18 @@
 // the normal limit is accurate): each check is |statistic - prediction| < 4 sd
 // (+ the next term of the expansion where the prediction is asymptotic in N), a
 // two-sided false-alarm rate of 6.3e-5 per check for a correct estimator (3.2e-5 for
-// the one-sided ones). About 45 such checks run, so a correct implementation fails
-// this file with probability ~3e-3 over seeds; the seeds are fixed, so every run is
-// the same. (The PSIS thresholds k_hat < 0.5 for lognormal(0.5) weights and
-// |log_z_psis - log_z_hat| < se are not CLT-derived: they hold with a wide margin,
-// k_hat = 0.09 and a shift of 2e-6 against se = 5e-4 at the fixed seed.)
+// the one-sided ones). One exception: the delta-method CI's coverage under the interp
+// proposal (IsCi.DeltaMethodCoverage) is judged against the nominal 0.95, which it reaches
+// only as N grows; its measured finite-N offset makes that check's rate 4.7e-4 (see there).
+// About 45 such checks run, so a correct implementation fails this file with probability
+// ~3e-3 over seeds; the seeds are fixed, so every run is the same. (The PSIS thresholds
+// k_hat < 0.5 for lognormal(0.5) weights and |log_z_psis - log_z_hat| < se are not
+// CLT-derived: they hold with a wide margin, k_hat = 0.09 and a shift of 2e-6 against
+// se = 5e-4 at the fixed seed.)
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -223,26 +227,115 @@ INSTANTIATE_TEST_SUITE_P(Proposals, IsLaws, ::testing::Values("tilted:lambda=0.3
                            return std::string(info.param).substr(0, std::string(info.param).find(':'));
                          });
 
-// Delta-method CI: over M = 2000 replicates of N = 256, the fraction of 95%
-// intervals that contain the exact log Z is within 4 binomial sd (0.0195) of 0.95.
-// A proposal with chi2 ~ 0.4-0.8 (moderate weights; the normal approximation of
-// log Zhat has skewness ~ m3 / (chi2^1.5 sqrt N), small at N = 256).
+// Coverage of the delta-method 95% interval at N = 256, M = 2000 replicates, judged
+// against 4 binomial sd of the coverage it should have (0.0195 at 0.95). The interval
+// reaches 0.95 only as N grows, so the centre is not simply 0.95:
+//  - tilted:lambda=0.2 has two distinct weights, so the interval depends on the sample only
+//    through K ~ Binomial(N, q(correct)), the number of high weights: its exact coverage at
+//    N is a sum over K (two_point_exact_coverage: the interval contains log Z for K in
+//    [148, 178], probability 0.954592), and that is the test's centre. False-alarm rate
+//    7.1e-5 (exact binomial tail of the M = 2000 count beyond 4 sd; 6.3e-5 in the normal
+//    approximation, the count of misses is a little skewed). Centred on 0.95 it would have
+//    been 4.5e-4.
+//  - interp:lambda=0.2 has weights varying leaf by leaf and no exact coverage (nor an
+//    Edgeworth correction derived here): the test is centred on 0.95 and carries the finite-N
+//    offset, with a higher false-alarm rate than the file's 6.3e-5. Measured
+//    (DISABLED_CoverageAtLargeM below: M = 200,000 replicates of N = 256 from seed 999, which
+//    the test's seed 104 does not share): coverage 0.947905 +- 0.000497, 0.43 sd of the
+//    M = 2000 test below 0.95, so the false-alarm rate is 4.7e-4 (exact binomial tail at
+//    that coverage; 3.2e-4 to 6.8e-4 at +-1 se of it; ~1.8e-4 in the normal approximation).
+//    The same run gives tilted 0.953685 +- 0.000470, 1.9 se from its exact 0.954592 (per K,
+//    the sampled intervals cover exactly where the enumeration says).
+// A proposal with chi2 ~ 0.4-0.8 (moderate weights; the normal approximation of log Zhat
+// has skewness ~ m3 / (chi2^1.5 sqrt N), small at N = 256).
+constexpr double kCiLevel = 0.95;
+
+// The exact coverage at N of estimate_log_partition's delta-method interval for a proposal
+// whose log-weights take two values (to 1e-9): the interval is computed, by the estimator
+// itself, for each K = 0..N high weights, weighted by Binomial(N, q(high))(K). NaN when the
+// proposal has more than two distinct weights.
+double two_point_exact_coverage(const Proposal& s, std::int64_t n) {
+  std::vector<double> lw(s.log_q.size());
+  for (std::size_t y = 0; y < lw.size(); ++y) lw[y] = s.log_ref[y] - s.log_q[y] + kBeta * s.tree.reward[y];
+  const double lo = *std::min_element(lw.begin(), lw.end()), hi = *std::max_element(lw.begin(), lw.end());
+  double q_hi = 0.0;
+  for (std::size_t y = 0; y < lw.size(); ++y) {
+    if (std::fabs(lw[y] - hi) < 1e-9) {
+      q_hi += std::exp(s.log_q[y]);
+    } else if (std::fabs(lw[y] - lo) >= 1e-9) {
+      return std::nan("");
+    }
+  }
+  IsOptions o;
+  o.psis = false;
+  o.ci_level = kCiLevel;
+  double coverage = 0.0;
+  const double N = static_cast<double>(n);
+  for (std::int64_t k = 0; k <= n; ++k) {
+    std::vector<double> sample(static_cast<std::size_t>(n), lo);
+    std::fill(sample.begin(), sample.begin() + k, hi);
+    const IsEstimate e = estimate_log_partition(sample, o);
+    if (!(e.ci_low <= s.log_z && s.log_z <= e.ci_high)) continue;
+    const double kk = static_cast<double>(k);
+    coverage += std::exp(std::lgamma(N + 1) - std::lgamma(kk + 1) - std::lgamma(N - kk + 1) + kk * std::log(q_hi) +
+                         (N - kk) * std::log1p(-q_hi));
+  }
+  return coverage;
+}
+
+struct Coverage {
+  double fraction = 0.0;
+  std::int64_t below = 0;  // log Z above the interval
+};
+Coverage coverage_of(const Proposal& s, const Replicates& r) {
+  Coverage c;
+  std::int64_t covered = 0;
+  for (const IsEstimate& e : r.est) {
+    covered += e.ci_low <= s.log_z && s.log_z <= e.ci_high;
+    c.below += s.log_z > e.ci_high;
+  }
+  c.fraction = static_cast<double>(covered) / static_cast<double>(r.est.size());
+  return c;
+}
+
 TEST(IsCi, DeltaMethodCoverage) {
   for (const char* spec : {"tilted:lambda=0.2", "interp:lambda=0.2"}) {
     const Proposal s = make_setup(spec);
     ASSERT_GT(s.chi2, 0.2) << spec;
     ASSERT_LT(s.chi2, 1.0) << spec;
-    const std::int64_t m = 2000;
-    const Replicates r = run_replicates(s, 256, m, 104);
-    std::int64_t covered = 0, below = 0;
-    for (const IsEstimate& e : r.est) {
-      covered += e.ci_low <= s.log_z && s.log_z <= e.ci_high;
-      below += s.log_z > e.ci_high;
+    const std::int64_t n = 256, m = 2000;
+    const double exact = two_point_exact_coverage(s, n);
+    const bool tilted = std::string(spec).rfind("tilted", 0) == 0;
+    ASSERT_EQ(tilted, !std::isnan(exact)) << spec << ": two distinct weights exactly when tilted";
+    const double centre = tilted ? exact : kCiLevel;
+    const Coverage c = coverage_of(s, run_replicates(s, n, m, 104));
+    EXPECT_NEAR(c.fraction, centre, kSigmas * std::sqrt(centre * (1 - centre) / m))
+        << spec << ": chi2 = " << s.chi2 << (tilted ? ", exact coverage at N " : ", nominal ") << centre
+        << "; misses above the interval " << c.below << " of " << m - std::llround(c.fraction * m);
+    RecordProperty(std::string("coverage_") + spec, std::to_string(c.fraction));
+  }
+}
+
+// The measurement behind the interp case's stated false-alarm rate (not run by default):
+//   build/tests/is_estimator_statistical_test --gtest_also_run_disabled_tests --gtest_filter='*CoverageAtLargeM'
+// prints the coverage over M = 200,000 replicates of seed 999 with its binomial se (tilted
+// 0.953685, interp 0.947905, each +- 0.0005; 12 s here), and checks the tilted one against
+// the exact coverage (0.954592) within 4 se.
+TEST(IsCi, DISABLED_CoverageAtLargeM) {
+  for (const char* spec : {"tilted:lambda=0.2", "interp:lambda=0.2"}) {
+    const Proposal s = make_setup(spec);
+    const std::int64_t n = 256, m = 200000;
+    const Coverage c = coverage_of(s, run_replicates(s, n, m, 999));
+    const double se = std::sqrt(c.fraction * (1 - c.fraction) / m);
+    const double exact = two_point_exact_coverage(s, n);
+    std::printf(
+        "%s: coverage %.6f +- %.6f over %lld replicates of N = %lld (exact %.6f); offset from %.2f: %+.2f sd of "
+        "the M = 2000 test\n",
+        spec, c.fraction, se, static_cast<long long>(m), static_cast<long long>(n), exact, kCiLevel,
+        (c.fraction - kCiLevel) / std::sqrt(kCiLevel * (1 - kCiLevel) / 2000));
+    if (!std::isnan(exact)) {
+      EXPECT_NEAR(c.fraction, exact, kSigmas * se) << spec;
     }
-    const double level = 0.95, cov = static_cast<double>(covered) / m;
-    EXPECT_NEAR(cov, level, kSigmas * std::sqrt(level * (1 - level) / m))
-        << spec << ": chi2 = " << s.chi2 << ", misses above the interval " << below << " of " << m - covered;
-    RecordProperty(std::string("coverage_") + spec, std::to_string(cov));
   }
 }
 
