@@ -47,13 +47,19 @@ Optimizer make_optimizer(const TrainConfig& c, std::size_t n, double learning_ra
   return Adam(o, n);
 }
 
+constexpr std::uint64_t kFnvOffset = 1469598103934665603ull;
+
+// FNV-1a: h after the bytes [data, data + n).
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
 // FNV-1a over the config and the trees: a checkpoint belongs to one run.
 std::uint64_t fingerprint(const TrainConfig& config, const std::vector<Tree>& prompts) {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  };
+  std::uint64_t h = kFnvOffset;
+  auto mix = [&](const void* data, std::size_t n) { h = fnv1a(h, data, n); };
   for (const auto& [k, v] : config.list()) {
     if (k == "steps") continue;  // a resumed run may go further
     mix(k.data(), k.size());
@@ -404,6 +410,16 @@ void restore_vector(const nlohmann::json& j, const char* key, V& target, const s
   target.assign(values.begin(), values.end());
 }
 
+// FNV-1a of the checkpoint's JSON without this field. Its dump is canonical (sorted keys,
+// the shortest round-trip decimal of each double), so the bytes read back hash the same:
+// a checkpoint edited or damaged in place is refused, not resumed from (the run
+// fingerprint covers the settings, not the state).
+std::string contents_fingerprint(nlohmann::json j) {
+  j.erase("contents_fingerprint");
+  const std::string text = j.dump();
+  return fmt::format("{:016x}", fnv1a(kFnvOffset, text.data(), text.size()));
+}
+
 void restore_optimizer(const nlohmann::json& j, Optimizer& optimizer, const std::string& path) {
   if (auto* adam = std::get_if<Adam>(&optimizer)) {
     adam->steps = j.at("steps").get<std::int64_t>();
@@ -421,7 +437,7 @@ void restore_optimizer(const nlohmann::json& j, Optimizer& optimizer, const std:
 void Trainer::save_checkpoint(const std::string& path) const {
   nlohmann::json j;
   j["format"] = "disa-train-checkpoint";
-  j["version"] = 3;  // 2: one optimiser state per prompt; 3: the replay buffer
+  j["version"] = 4;  // 2: one optimiser state per prompt; 3: the replay buffer; 4: contents_fingerprint
   j["fingerprint"] = fmt::format("{:016x}", fingerprint(config_, prompts_));
   j["steps_done"] = steps_done_;
   j["samples_used"] = samples_used_;
@@ -437,6 +453,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   j["replay_buffer"] = replay_.to_json();
   j["last_loss"] = last_loss_;
   j["last_grad_norm"] = last_grad_norm_;
+  j["contents_fingerprint"] = contents_fingerprint(j);
   // nlohmann writes the shortest decimal that round-trips each double: resume is exact.
   write_file_atomically(path, [&](std::ostream& out) { out << j.dump() << '\n'; });
 }
@@ -452,6 +469,16 @@ void Trainer::load_checkpoint(const std::string& path) {
     if (j.at("fingerprint") != expected) {
       throw InputError(fmt::format("{}: fingerprint {} belongs to another run (this config and trees give {})", path,
                                    j.at("fingerprint").get<std::string>(), expected));
+    }
+    // Version 3 checkpoints (before 2026-12-07) have no contents fingerprint.
+    if (j.contains("contents_fingerprint") || j.value("version", 0) >= 4) {
+      const std::string contents = contents_fingerprint(j);
+      if (j.value("contents_fingerprint", nlohmann::json()) != contents) {
+        throw InputError(
+            fmt::format("{}: contents_fingerprint {} does not match the contents ({}): the checkpoint "
+                        "was changed or damaged after it was written; remove it to start over",
+                        path, j.value("contents_fingerprint", nlohmann::json()).dump(), contents));
+      }
     }
     restore_vector(j, "theta", theta_, path);
     restore_vector(j, "log_z_phi", log_z_phi_, path);

@@ -6,10 +6,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "src/input_error.h"
 #include "src/log_sum_exp.h"
@@ -131,6 +134,32 @@ TEST(Trainer, ResumeFromACheckpointIsBitIdentical) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("fingerprint"), std::string::npos) << e.what();
   }
+  // This run's checkpoint with its state edited (the run fingerprint covers the settings,
+  // not the state): refused, and so is one whose contents fingerprint was removed.
+  const TrainConfig last = config_of({"method=disa-offline", "mode=sampled", "group_size=4", "offline_samples=16",
+                                      "log_z_init_error=0.7", fmt::format("beta={}", fixed.beta)});
+  const std::string path = (dir / "checkpoint.json").string();
+  nlohmann::json saved = nlohmann::json::parse(std::ifstream(path));
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"steps_done", 1}, {"samples_used", 1e18}, {"last_loss", 0.5}}) {
+    nlohmann::json edited = saved;
+    edited[key] = value;
+    std::ofstream(path) << edited.dump();
+    Trainer resumed({fixed.tree}, last);
+    try {
+      resumed.load_checkpoint(path);
+      ADD_FAILURE() << "a checkpoint with " << key << " edited was resumed";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("does not match the contents"), std::string::npos) << e.what();
+    }
+  }
+  nlohmann::json unsigned_state = saved;
+  unsigned_state.erase("contents_fingerprint");
+  std::ofstream(path) << unsigned_state.dump();
+  Trainer resumed({fixed.tree}, last);
+  EXPECT_THROW(resumed.load_checkpoint(path), InputError);
+  std::ofstream(path) << saved.dump(2);  // whitespace is no change: it parses to the same contents
+  EXPECT_NO_THROW(resumed.load_checkpoint(path));
   std::filesystem::remove_all(dir);
 }
 
