@@ -75,6 +75,22 @@ void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer,
     throw InputError(fmt::format("model '{}': its tokenizer has {} ids but the model only {} output rows (vocab_size)",
                                  folder, ids, rows));
   }
+  // The logits cover every id below the tokenizer's size, so an id it leaves undefined (the
+  // tokenizer loader accepts gaps, e.g. <|endoftext|> at 400 with 302..399 unused) could be
+  // sampled and then not decoded ("token id 388 is not in the vocabulary", nothing written).
+  // Refused here rather than masked to -inf in the logits, which would reach every
+  // distribution the model defines (sampling, scoring, the training losses' checks).
+  for (std::int32_t id = 0; id < ids; ++id) {
+    if (tokenizer.id_to_token(id)) continue;
+    std::int32_t end = id + 1, missing = 0;
+    while (end < ids && !tokenizer.id_to_token(end)) ++end;
+    for (std::int32_t other = 0; other < ids; ++other) missing += tokenizer.id_to_token(other) ? 0 : 1;
+    throw InputError(fmt::format(
+        "model '{}': its tokenizer defines no token for id {} ({} of its ids 0..{} are undefined, the first run "
+        "{}..{}); the model could sample such an id and nothing could decode it: give the tokenizer ids without "
+        "gaps",
+        folder, id, missing, ids - 1, id, end - 1));
+  }
   model.set_output_vocabulary(ids);
 }
 

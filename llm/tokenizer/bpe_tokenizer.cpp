@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "llm/safetensors/message_quote.h"
 #include "llm/tokenizer/byte_level.h"
 #include "llm/tokenizer/chat_format.h"
 #include "llm/tokenizer/json_fields.h"
@@ -56,9 +57,29 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(const json& tokenizer, const std::f
   parse_model(json_fields::require(tokenizer, "model", file_, "model"), static_cast<std::int64_t>(added.size()));
 
   std::vector<AddedToken> raw, normalized;
+  // The added token that first gave each id its text (for errors; other ids are model.vocab's).
+  std::unordered_map<std::int32_t, std::size_t> added_index_of_id;
+  const auto origin = [&](std::int32_t id) {
+    const auto it = added_index_of_id.find(id);
+    return it == added_index_of_id.end() ? std::string("model.vocab") : fmt::format("added_tokens[{}]", it->second);
+  };
   for (std::size_t i = 0; i < added.size(); ++i) {
     AddedToken& t = added[i];
     if (t.id >= id_limit_) json_fields::fail(file_, fmt::format("added_tokens[{}].id", i), id_limit_error(t.id));
+    // An added token may repeat a vocabulary entry (GPT-2 lists <|endoftext|> in both), but
+    // never contradict one: an id that decoded as one text and encoded as another, or a
+    // text encoded as one id while special_ids() named another, is refused.
+    if (t.id < static_cast<std::int32_t>(id_used_.size()) && id_used_[t.id] && id_text_[t.id] != t.content) {
+      json_fields::fail(file_, fmt::format("added_tokens[{}].id", i),
+                        fmt::format("id {} of {} is already {} in {}", t.id, quote_for_message(t.content),
+                                    quote_for_message(id_text_[t.id]), origin(t.id)));
+    }
+    if (const auto it = token_ids_.find(t.content); it != token_ids_.end() && it->second != t.id) {
+      json_fields::fail(file_, fmt::format("added_tokens[{}].content", i),
+                        fmt::format("{} (id {}) already has id {} in {}", quote_for_message(t.content), t.id,
+                                    it->second, origin(it->second)));
+    }
+    added_index_of_id.try_emplace(t.id, i);
     if (t.id >= static_cast<std::int32_t>(id_text_.size())) {
       id_text_.resize(t.id + 1);
       id_bytes_.resize(t.id + 1);

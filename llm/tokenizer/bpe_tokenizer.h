@@ -18,6 +18,9 @@
 //   decoder:        null or ByteLevel
 // Ids (vocab and added tokens) must be below the file's count of both + 65536, since they
 // index dense tables: an id such as 2^31 - 1 is refused naming its field, not allocated.
+// An added token whose id already has other text (in the vocabulary or an earlier added
+// token), or whose text already has another id, is refused naming added_tokens[i].id or
+// .content; one repeating a vocabulary entry exactly (GPT-2's <|endoftext|>) is accepted.
 #pragma once
 
 #include <filesystem>

@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <pcre2.h>
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 
+#include "llm/safetensors/message_quote.h"
 #include "src/input_error.h"
 
 namespace disa::llm {
@@ -98,7 +100,11 @@ struct SplitRegex::Compiled {
 };
 
 SplitRegex::SplitRegex(std::string_view oniguruma_pattern, Behavior behavior, bool invert, std::string_view field)
-    : compiled_(std::make_unique<Compiled>()), behavior_(behavior), invert_(invert) {
+    : compiled_(std::make_unique<Compiled>()),
+      behavior_(behavior),
+      invert_(invert),
+      pattern_(oniguruma_pattern),
+      field_(field) {
   const std::string pattern = to_pcre2_pattern(oniguruma_pattern, field);
   int error = 0;
   PCRE2_SIZE offset = 0;
@@ -135,7 +141,21 @@ void SplitRegex::split(std::string_view text, std::vector<std::string_view>& out
     if (rc < 0) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(rc, message, sizeof message);
-      throw std::runtime_error(fmt::format("pre-tokenizer regex failed: {}", reinterpret_cast<const char*>(message)));
+      const auto* why = reinterpret_cast<const char*>(message);
+      // A pattern that backtracks catastrophically ("(a|aa)+$" on 60 a's and a b) runs into
+      // PCRE2's match, depth or heap limit: the text is too hard for the file's pattern.
+      if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT ||
+          rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_NOMEMORY) {
+        std::size_t shown = std::min<std::size_t>(text.size(), 40);  // a whole number of characters
+        while (shown > 0 && shown < text.size() && (static_cast<unsigned char>(text[shown]) & 0xC0) == 0x80) --shown;
+        throw InputError(
+            fmt::format("{}: the input text is too hard for the pre-tokenizer pattern {} (PCRE2: {}, "
+                        "searching from byte {} of a {}-byte piece starting {}{}); the pattern backtracks too much",
+                        field_, quote_for_message(pattern_), why, pos, text.size(),
+                        quote_for_message(text.substr(0, shown)), shown < text.size() ? "..." : ""));
+      }
+      throw std::runtime_error(
+          fmt::format("{}: pre-tokenizer pattern {} failed: {}", field_, quote_for_message(pattern_), why));
     }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match_data.get());
     const std::size_t start = ovector[0], end = ovector[1];

@@ -37,6 +37,8 @@ class SplitRegex {
 
   // Appends the pieces of valid UTF-8 text to out: matches and the text between them
   // (kIsolated), or only the text between them (kRemoved); invert swaps the two roles.
+  // Throws InputError naming `field` and the pattern when the text is too hard for the
+  // pattern (PCRE2's match, depth or heap limit: catastrophic backtracking).
   void split(std::string_view text, std::vector<std::string_view>& out) const;
 
  private:
@@ -44,6 +46,8 @@ class SplitRegex {
   std::unique_ptr<Compiled> compiled_;
   Behavior behavior_;
   bool invert_;
+  std::string pattern_;  // as written in tokenizer.json, and
+  std::string field_;    // where, for errors
 };
 
 }  // namespace disa::llm

@@ -293,6 +293,38 @@ TEST(BpeTokenizerJson, RejectsBadVocabAndAddedTokens) {
   EXPECT_TRUE(contains_all(load_error(j), {"pre_tokenizer.pretokenizers[0].pattern.Regex", "does not compile"}));
 }
 
+// An added token that contradicts the vocabulary or another added token was taken: id 97
+// ("a") given to "<evil>" encoded "a" as 97 and decoded 97 as "<evil>"; "<|im_end|>" listed
+// at 301 and 306 encoded as 301 while special_ids().eos was 306.
+TEST(BpeTokenizerJson, RejectsAddedTokensThatContradictTheVocabularyOrEachOther) {
+  const json mini_json = test::mini_tokenizer_json();
+  const auto with_added = [&](std::int64_t id, const std::string& content) {
+    json j = mini_json;
+    j["added_tokens"].push_back({{"id", id}, {"content", content}, {"normalized", false}, {"special", true}});
+    return j;
+  };
+  EXPECT_TRUE(contains_all(load_error(with_added(97, "<evil>")), {"bad/tokenizer.json", "added_tokens[3].id",
+                                                                  "id 97 of '<evil>' is already 'a' in model.vocab"}));
+  EXPECT_TRUE(contains_all(load_error(with_added(test::kMiniImEnd, "<other>")),
+                           {"added_tokens[3].id", "id 301 of '<other>' is already '<|im_end|>' in added_tokens[1]"}));
+  EXPECT_TRUE(contains_all(load_error(with_added(306, "<|im_end|>")),
+                           {"added_tokens[3].content", "'<|im_end|>' (id 306) already has id 301 in added_tokens[1]"}));
+  EXPECT_TRUE(contains_all(load_error(with_added(303, "hello")),
+                           {"added_tokens[3].content", "'hello' (id 303) already has id 259 in model.vocab"}));
+  // Control bytes in a content are escaped, not printed.
+  EXPECT_TRUE(contains_all(load_error(with_added(97, "<\x1b[31m>")), {"added_tokens[3].id", "'<\\x1B[31m>'"}));
+
+  // A repeat of a vocabulary entry (GPT-2 lists <|endoftext|> in both) or of an added
+  // token, same id and same text, is the same token.
+  const ByteLevelBpeTokenizer repeats(with_added(test::kHello, "hello"), "repeats/tokenizer.json");
+  EXPECT_EQ(repeats.encode("hello"), (std::vector<std::int32_t>{test::kHello}));
+  EXPECT_EQ(repeats.decode(std::vector<std::int32_t>{test::kHello}), "hello");
+  json twice = with_added(test::kMiniImEnd, "<|im_end|>");
+  const ByteLevelBpeTokenizer repeated(twice, "repeated/tokenizer.json");
+  EXPECT_EQ(repeated.encode("a<|im_end|>"), (std::vector<std::int32_t>{'a', test::kMiniImEnd}));
+  EXPECT_EQ(repeated.special_ids().eos, test::kMiniImEnd);
+}
+
 // Ids index dense tables, so an id far beyond the file's tokens is refused by name rather
 // than allocated: 2^31 - 1 overflowed `id + 1`, 1.5e9 threw bad_alloc, 1e8 took 6 GB.
 TEST(BpeTokenizerJson, RejectsIdsFarBeyondTheFilesTokens) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "llm/tokenizer/char_tokenizer.h"
+#include "tests/llm/tokenizer/mini_tokenizer.h"
 #include "tests/util/cli_harness.h"
 
 namespace disa::cli {
@@ -95,6 +96,33 @@ TEST_F(LlmTokenizeCommand, RejectsBadArguments) {
   EXPECT_NE(no_tokenizer.output.find("nowhere"), std::string::npos) << no_tokenizer.output;
   expect_rejected(run_disa("llm tokenize --tokenizer " + dir_.string() + " --input " + path("none.jsonl")), "--input");
   expect_rejected(run_disa("llm tokenize --decode --json --tokenizer " + dir_.string() + " --input -"), "--json");
+}
+
+// A byte-level tokenizer whose file is wrong in ways found only at load or while encoding
+// is an input error (exit 2, one line naming the field), not a crash: contradictory added
+// tokens were taken silently, and a pre-tokenizer pattern that backtracks catastrophically
+// failed with "failed: pre-tokenizer regex failed: match limit exceeded", exit 1.
+TEST_F(LlmTokenizeCommand, ABadByteLevelTokenizerIsAnInputError) {
+  nlohmann::json evil = llm::test::mini_tokenizer_json();
+  evil["added_tokens"].push_back({{"id", 97}, {"content", "<evil>"}, {"special", true}});
+  std::filesystem::create_directories(path("evil"));
+  std::ofstream(path("evil/tokenizer.json")) << evil.dump();
+  const std::string in = write("in.jsonl", "\"a\"\n");
+  const auto contradicts = run_disa("llm tokenize --tokenizer " + path("evil") + " --input " + in);
+  expect_rejected(contradicts, "added_tokens[3].id");
+  EXPECT_NE(contradicts.output.find("id 97 of '<evil>' is already 'a' in model.vocab"), std::string::npos)
+      << contradicts.output;
+
+  nlohmann::json hard = llm::test::mini_tokenizer_json();
+  hard["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(a|aa)+$";
+  std::filesystem::create_directories(path("hard"));
+  std::ofstream(path("hard/tokenizer.json")) << hard.dump();
+  const std::string hard_in = write("hard.jsonl", "\"ok\"\n\"" + std::string(60, 'a') + "b\"\n");
+  const auto too_hard = run_disa("llm tokenize --tokenizer " + path("hard") + " --input " + hard_in);
+  expect_rejected(too_hard, "pre_tokenizer.pretokenizers[0].pattern.Regex");
+  for (const std::string part : {"line 2", "too hard for the pre-tokenizer pattern '(a|aa)+$'", "match limit"}) {
+    EXPECT_NE(too_hard.output.find(part), std::string::npos) << part << " not in: " << too_hard.output;
+  }
 }
 
 }  // namespace

@@ -59,5 +59,23 @@ TEST(SplitRegex, RemovedAndInvertedBehaviours) {
   EXPECT_EQ(pieces(kept_matches, "ab, cd"), (Pieces{"ab", "cd"}));
 }
 
+// A pattern that backtracks catastrophically ran into PCRE2's match limit and failed with
+// "pre-tokenizer regex failed: match limit exceeded" (a crash, exit 1), naming nothing.
+TEST(SplitRegex, TextTooHardForThePatternIsAnInputErrorNamingThePattern) {
+  const SplitRegex hard("(a|aa)+$", SplitRegex::Behavior::kIsolated, false, "t/tokenizer.json: pre_tokenizer.pattern");
+  const std::string text = std::string(60, 'a') + "b";
+  EXPECT_TRUE(contains_all(input_error_message([&] { pieces(hard, text); }),
+                           {"t/tokenizer.json: pre_tokenizer.pattern", "too hard for the pre-tokenizer pattern",
+                            "'(a|aa)+$'", "match limit", "61-byte piece starting 'aaaa", "...)"}));
+  // The pattern is quoted with its control bytes escaped, and a cut never splits a character.
+  const SplitRegex hostile("(a|aa)+$|\x1b", SplitRegex::Behavior::kIsolated, false, "f");
+  const std::string wide = std::string(39, 'a') + "\xC3\xA9" + std::string(60, 'a') + "b";
+  const std::string message = input_error_message([&] { pieces(hostile, wide); });
+  EXPECT_TRUE(contains_all(message, {"'(a|aa)+$|\\x1B'", "searching from byte 0", std::string(39, 'a') + "'...)"}))
+      << message;
+  // An easy text still splits.
+  EXPECT_EQ(pieces(hard, "aab"), (Pieces{"aab"}));
+}
+
 }  // namespace
 }  // namespace disa::llm
