@@ -69,8 +69,8 @@ std::vector<std::int32_t> stop_token_ids_of(const std::filesystem::path& folder)
   return stop_token_ids(folder, config, tokenizer->special_ids().eos);
 }
 
-void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder) {
-  const std::int64_t ids = tokenizer.vocab_size(), rows = model.config().vocab_size;
+void check_tokenizer_fits(const Tokenizer& tokenizer, std::int64_t rows, const std::string& folder) {
+  const std::int64_t ids = tokenizer.vocab_size();
   if (ids > rows) {
     throw InputError(fmt::format("model '{}': its tokenizer has {} ids but the model only {} output rows (vocab_size)",
                                  folder, ids, rows));
@@ -91,7 +91,11 @@ void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer,
         "gaps",
         folder, id, missing, ids - 1, id, end - 1));
   }
-  model.set_output_vocabulary(ids);
+}
+
+void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder) {
+  check_tokenizer_fits(tokenizer, model.config().vocab_size, folder);
+  model.set_output_vocabulary(tokenizer.vocab_size());
 }
 
 std::span<const std::int32_t> response_tokens(const std::vector<std::int32_t>& stop_ids,

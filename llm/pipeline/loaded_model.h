@@ -35,8 +35,10 @@ LoadedModel load_model(const std::filesystem::path& folder, torch::Device device
 std::vector<std::int32_t> stop_token_ids_of(const std::filesystem::path& folder);
 // Restricts the model's logits to the tokenizer's ids (TransformerImpl::
 // set_output_vocabulary), so that no padding row of the head (Qwen: 151936 rows, 151665
-// ids) is ever sampled or scored. InputError naming `folder` when the tokenizer has more
-// ids than the model has rows.
+// ids) is ever sampled or scored. InputError (check_tokenizer_fits) naming `folder` when the
+// tokenizer has more ids than the model has rows, or leaves an id below its size undefined
+// (a gap: such an id could be sampled and not decoded).
+void check_tokenizer_fits(const Tokenizer& tokenizer, std::int64_t model_rows, const std::string& folder);
 void match_output_vocabulary(TransformerImpl& model, const Tokenizer& tokenizer, const std::string& folder);
 // What a stage records of a model folder besides its path, so that a model retrained or
 // replaced at the same path, or given another tokenizer, never resumes into outputs of the

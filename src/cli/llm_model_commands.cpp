@@ -185,7 +185,10 @@ void run_init(const InitArgs& a) {
   // were saved left a half-made model folder behind.
   if (!a.tokenizer.empty()) {
     try {
-      llm::load_tokenizer(a.tokenizer);  // refuse a tokenizer that would not load later
+      // Refuse a tokenizer that would not load later, or not with this model: more ids than
+      // output rows, or ids it leaves undefined (refused at every sample and score).
+      const std::unique_ptr<llm::Tokenizer> tokenizer = llm::load_tokenizer(a.tokenizer);
+      llm::pipeline::check_tokenizer_fits(*tokenizer, config.vocab_size, a.out);
     } catch (const InputError& e) {
       throw InputError(fmt::format("--tokenizer: {}", e.what()));
     }

@@ -3,7 +3,8 @@
 // below the tokenizer's size, so `disa llm sample` drew an id in the gap and then failed to
 // decode it ("token id 388 is not in the vocabulary (ids 0..400)"), writing nothing. The
 // model's output vocabulary is now refused up front (llm/pipeline/loaded_model.cpp,
-// match_output_vocabulary), naming the first missing id. Runs build/bin/disa.
+// match_output_vocabulary), naming the first missing id, and `llm init --tokenizer` refuses
+// it before writing. Runs build/bin/disa.
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -34,9 +35,14 @@ class GapTokenizerModelCli : public disa::test::CliDirTest {
     config["vocab_size"] = end_of_text_id + 1;
     config["eos_token_id"] = end_of_text_id;
     std::ofstream(path(name + ".json")) << config.dump();
-    const auto r = run_disa("llm init --config " + path(name + ".json") + " --out " + path(name) +
-                            " --seed 1 --tokenizer " + path(name + "-tokenizer/tokenizer.json"));
+    // llm init refuses such a tokenizer (below); a folder made elsewhere gets it beside the weights.
+    const auto refused = run_disa("llm init --config " + path(name + ".json") + " --out " + path(name + "-refused") +
+                                  " --seed 1 --tokenizer " + path(name + "-tokenizer/tokenizer.json"));
+    expect_rejected(refused, "--tokenizer: model '" + path(name + "-refused") + "': its tokenizer defines no token");
+    EXPECT_FALSE(std::filesystem::exists(path(name + "-refused/model.safetensors")));
+    const auto r = run_disa("llm init --config " + path(name + ".json") + " --out " + path(name) + " --seed 1");
     EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::filesystem::copy_file(path(name + "-tokenizer/tokenizer.json"), path(name + "/tokenizer.json"));
     return path(name);
   }
 };
