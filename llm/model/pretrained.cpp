@@ -131,6 +131,12 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
 }
 
 Transformer load_pretrained(const std::filesystem::path& folder, std::optional<torch::Dtype> dtype) {
+  if (std::filesystem::exists(folder / kSaveInProgressMarker)) {
+    throw InputError(
+        fmt::format("{}: a save into this folder was interrupted ({} is there): config.json and "
+                    "model.safetensors may be of two saves; save the model again",
+                    folder.string(), kSaveInProgressMarker));
+  }
   const ModelConfig config = load_model_config(folder);
   // float16 checkpoints run in float32: float16 activations overflow in these models, and
   // the upcast is exact.
@@ -149,9 +155,15 @@ void save_pretrained(const TransformerImpl& model, const std::filesystem::path& 
   }
   std::map<std::string, std::string> meta = metadata;
   meta.emplace("format", "pt");  // what transformers expects of a PyTorch checkpoint
-  save_safetensors(folder / "model.safetensors", tensors, meta);
   const std::string config_text = to_json(model.config()).dump(2) + "\n";
+  const std::filesystem::path marker = folder / kSaveInProgressMarker;
+  write_file_atomically(marker, [&](std::ostream& out) {
+    out << "save_pretrained was writing model.safetensors and config.json here; if this file stays, it did not "
+           "finish, and the two may be of different saves\n";
+  });
+  save_safetensors(folder / "model.safetensors", tensors, meta);
   write_file_atomically(folder / "config.json", [&](std::ostream& out) { out << config_text; });
+  std::filesystem::remove(marker);
 }
 
 }  // namespace disa::llm

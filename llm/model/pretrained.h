@@ -36,9 +36,13 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
 
 // Writes folder/config.json and folder/model.safetensors (each atomically), creating the
 // folder. Base weights only: LoRA adapters are saved with save_lora (llm/model/lora.h),
-// or merged first (merge_lora). `metadata` goes into the safetensors header.
+// or merged first (merge_lora). `metadata` goes into the safetensors header. The two
+// renames are bracketed by a marker file (kSaveInProgressMarker): a save killed between
+// them leaves the marker, and load_pretrained refuses the folder, whose files may be of
+// two saves, instead of running new weights under an old config.
 void save_pretrained(const TransformerImpl& model, const std::filesystem::path& folder,
                      const std::map<std::string, std::string>& metadata = {});
+inline constexpr const char* kSaveInProgressMarker = "save_pretrained.incomplete";
 
 // Weights as HF initialises them (normal(0, initializer_range) matrices and embedding,
 // zero biases, unit norms), drawn from the counter-based RNG keyed by (seed, a hash of

@@ -76,7 +76,7 @@ std::pair<std::vector<AnchorRecord>, nlohmann::json> load_recorded_anchors(const
 
 AnchorOptions anchor_options(StageConfig& c) {
   AnchorOptions o;
-  o.trajectories = c.word("trajectories", "");
+  o.trajectories = canonical_stage_path(c.word("trajectories", ""));
   if (o.trajectories.empty()) throw InputError("anchor: trajectories (the propose stage's trajectories.jsonl) is required");
   o.beta = c.number("beta", o.beta, 0, kNoLimit, true);
   o.policy = c.choice("policy", o.policy, {"drop", "keep", "psis"});

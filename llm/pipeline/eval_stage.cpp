@@ -155,13 +155,13 @@ EvalOptions eval_options(StageConfig& c) {
                                      name, folder.string(), entry.substr(eq + 1)));
       }
     }
-    o.models.emplace_back(name, entry.substr(eq + 1));
+    o.models.emplace_back(name, canonical_stage_path(entry.substr(eq + 1)));
   }
   if (o.models.empty()) throw InputError("eval: models (name=folder,...) is required");
   o.tasks = split_comma_list(c.word("tasks", "countdown"));
   if (o.tasks.empty()) throw InputError("eval: tasks is empty");
-  o.data_dir = c.word("data_dir", "");
-  o.anchors = c.word("anchors", "");
+  o.data_dir = canonical_stage_path(c.word("data_dir", ""));
+  o.anchors = canonical_stage_path(c.word("anchors", ""));
   o.prompts = c.integer("prompts", o.prompts, 0);
   o.k = c.integer("k", o.k, 1);
   o.max_new_tokens = c.integer("max_new_tokens", o.max_new_tokens, 1);

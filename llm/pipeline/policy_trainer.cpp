@@ -53,32 +53,36 @@ loss::Objective objective_for(const TrainOptions& o) {
   return loss::make_objective(o.method, settings);  // flowrl, grpo, gspo, sft: their own defaults
 }
 
-// The options that decide the result (not threads, device, batch size, world size).
+// The options that decide the result (not threads or world size, which do not move a bit).
+// batch_size and device do, in the last bits (padding; the device's kernels), as propose
+// and eval record them: a run resumed with another batch_size ended at weights neither
+// batch gives uninterrupted (a review).
 nlohmann::ordered_json fingerprint(const TrainOptions& o) {
-  nlohmann::ordered_json f = {
-      {"method", o.method},
-      {"reference", o.reference.string()},
-      {"reference_fingerprint", model_fingerprint(o.reference)},
-      {"trajectories", o.trajectories.string()},
-      {"trajectories_fingerprint", file_fingerprint(o.trajectories)},
-      {"anchors", o.anchors.string()},
-      {"anchors_fingerprint", o.anchors.empty() ? std::string() : file_fingerprint(o.anchors)},
-      {"task", o.task},
-      {"steps", o.steps},
-      {"prompts_per_step", o.prompts_per_step},
-      {"group_size", o.group_size},
-      {"micro_batch_prompts", o.micro_batch_prompts},
-      {"max_new_tokens", o.max_new_tokens},
-      {"lr", o.lr},
-      {"weight_decay", o.weight_decay},
-      {"grad_clip", o.grad_clip},
-      {"beta", o.beta},
-      {"logz_lr", o.logz_lr},
-      {"lora_rank", o.lora_rank},
-      {"lora_alpha", o.lora_alpha},
-      {"seed", o.seed},
-      {"bf16", o.bf16},  // autocast on CUDA changes the numbers; a resume must not switch it
-      {"loss", o.loss_settings}};
+  nlohmann::ordered_json f = {{"method", o.method},
+                              {"reference", o.reference.string()},
+                              {"reference_fingerprint", model_fingerprint(o.reference)},
+                              {"trajectories", o.trajectories.string()},
+                              {"trajectories_fingerprint", file_fingerprint(o.trajectories)},
+                              {"anchors", o.anchors.string()},
+                              {"anchors_fingerprint", o.anchors.empty() ? std::string() : file_fingerprint(o.anchors)},
+                              {"task", o.task},
+                              {"steps", o.steps},
+                              {"prompts_per_step", o.prompts_per_step},
+                              {"group_size", o.group_size},
+                              {"micro_batch_prompts", o.micro_batch_prompts},
+                              {"max_new_tokens", o.max_new_tokens},
+                              {"lr", o.lr},
+                              {"weight_decay", o.weight_decay},
+                              {"grad_clip", o.grad_clip},
+                              {"beta", o.beta},
+                              {"logz_lr", o.logz_lr},
+                              {"lora_rank", o.lora_rank},
+                              {"lora_alpha", o.lora_alpha},
+                              {"seed", o.seed},
+                              {"bf16", o.bf16},  // autocast on CUDA changes the numbers; a resume must not switch it
+                              {"loss", o.loss_settings},
+                              {"batch_size", o.batch_size},
+                              {"device", o.device}};
   // On-policy rollouts stop at the reference folder's stop ids, which come from
   // generation_config.json too (outside reference_fingerprint).
   if (!is_offline_method(o.method)) {
@@ -219,16 +223,16 @@ void check_lora_rank_fits(const std::string& stage, std::int64_t lora_rank, cons
 TrainOptions train_options(StageConfig& c) {
   TrainOptions o;
   o.method = c.choice("method", "disa", train_methods());
-  o.reference = c.word("reference", "");
+  o.reference = canonical_stage_path(c.word("reference", ""));
   if (o.reference.empty()) throw InputError("train: reference (the reference model's folder) is required");
-  o.trajectories = c.word("trajectories", "");
+  o.trajectories = canonical_stage_path(c.word("trajectories", ""));
   if (o.trajectories.empty()) throw InputError("train: trajectories (the propose stage's trajectories.jsonl) is required");
-  o.anchors = c.word("anchors", "");
+  o.anchors = canonical_stage_path(c.word("anchors", ""));
   if (needs_anchors(o.method) && o.anchors.empty()) {
     throw InputError(fmt::format("train: method={} needs anchors (the anchor stage's anchors.jsonl)", o.method));
   }
   o.task = c.word("task", o.task);
-  o.data_dir = c.word("data_dir", "");
+  o.data_dir = canonical_stage_path(c.word("data_dir", ""));
   o.steps = c.integer("steps", o.steps, 1);
   o.prompts_per_step = c.integer("prompts_per_step", o.prompts_per_step, 1);
   o.group_size = c.integer("group_size", o.group_size, 1);

@@ -47,11 +47,11 @@ std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text) {
 
 ProposeOptions propose_options(StageConfig& c) {
   ProposeOptions o;
-  o.reference = c.word("reference", "");
+  o.reference = canonical_stage_path(c.word("reference", ""));
   if (o.reference.empty()) throw InputError("propose: reference (the reference model's folder) is required");
-  o.proposal = c.word("proposal", "");
+  o.proposal = canonical_stage_path(c.word("proposal", ""));
   o.task = c.word("task", o.task);
-  o.data_dir = c.word("data_dir", "");
+  o.data_dir = canonical_stage_path(c.word("data_dir", ""));
   o.prompts = c.integer("prompts", o.prompts, 1);
   o.samples = c.integer("samples", o.samples, 1);
   o.temperature = c.number("temperature", o.temperature, 0, kNoLimit, true);
@@ -69,7 +69,7 @@ ProposeOptions propose_options(StageConfig& c) {
   for (std::size_t begin = 0; !from.empty() && begin <= from.size();) {
     const std::size_t end = std::min(from.find(',', begin), from.size());
     if (end == begin) throw InputError(fmt::format("propose: shards_from='{}': an empty folder name", from));
-    o.shards_from.emplace_back(from.substr(begin, end - begin));
+    o.shards_from.push_back(canonical_stage_path(from.substr(begin, end - begin)));
     begin = end + 1;
   }
   if (o.shard_count > 1 && !o.shards_from.empty()) {

@@ -66,6 +66,11 @@ std::optional<std::string> first_difference(const nlohmann::json& old, const nlo
   return first_difference_under("", old, now);
 }
 
+std::filesystem::path canonical_stage_path(const std::filesystem::path& path) {
+  if (path.empty()) return path;
+  return std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+}
+
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options) {
   // A file as --out (or under one), or a folder that cannot be written, named as the

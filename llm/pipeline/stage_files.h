@@ -19,6 +19,11 @@ namespace disa::llm::pipeline {
 
 void claim_stage_folder(const std::filesystem::path& out, const std::string& stage,
                         const nlohmann::ordered_json& options);
+// A folder or file named in a stage's options, in one spelling: absolute, with "." and ".."
+// (and symlinks, where the path exists) resolved; empty stays empty. Options record paths
+// and a resume compares them, so "P", "./P" and "/abs/P" must be one run (a pipeline
+// resumed as --out ./P was refused: "trajectories (was "P/...", now "./P/...")").
+std::filesystem::path canonical_stage_path(const std::filesystem::path& path);
 // The first key of `now` whose value differs in `old`, as "samples (was 4, now 5)" (or a
 // key only `old` has), followed into nested objects ("model_fingerprints.disa (was
 // "9f..", now "c2..")"), each value cut to one short line; nullopt when both hold the

@@ -242,6 +242,13 @@ TEST(Pretrained, SaveLoadRoundTripIsExact) {
     const torch::Tensor ids = token_ids(2, 6, 97, 8);
     EXPECT_TRUE(torch::equal(a->forward(ids), b->forward(ids)));
     EXPECT_EQ(to_json(b->config()), to_json(a->config()));
+    // A save killed between its two renames leaves its marker: the folder is refused.
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / kSaveInProgressMarker));
+    std::ofstream(dir.path() / kSaveInProgressMarker) << "";
+    EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { load_pretrained(dir.path()); }),
+                                         {"a save into this folder was interrupted", kSaveInProgressMarker}));
+    save_pretrained(*a, dir.path());  // a finished save clears it
+    EXPECT_NO_THROW(load_pretrained(dir.path()));
   }
 }
 

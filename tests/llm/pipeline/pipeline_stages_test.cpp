@@ -365,7 +365,8 @@ TEST(ProposeOptionsTest, TheShardKeyIsCheckedByName) {
   const ProposeOptions o = options({"shard=2/5"});
   EXPECT_EQ(o.shard_index, 2);
   EXPECT_EQ(o.shard_count, 5);
-  EXPECT_EQ(options({"shards_from=a,b/c"}).shards_from, (std::vector<fs::path>{"a", "b/c"}));
+  EXPECT_EQ(options({"shards_from=a,b/c"}).shards_from,
+            (std::vector<fs::path>{fs::current_path() / "a", fs::current_path() / "b" / "c"}));
   for (const std::string bad : {"5/5", "-1/2", "1/0", "1", "a/2", "1/2x", "/2", "1/"}) {
     try {
       options({"shard=" + bad});
@@ -618,6 +619,27 @@ TEST_F(PipelineStages, AnchorIsTheLogMeanOfTheImportanceWeights) {
   }
   EXPECT_EQ(usable_anchors(dir / "anchor" / "anchors.jsonl", dir / "propose" / "trajectories.jsonl", 2.0).size(),
             kept_anchors(anchors).size());
+}
+
+TEST_F(PipelineStages, PathsInOptionsAreOneSpellingSoAnyResumes) {
+  // A pipeline resumed as --out ./P after --out P was refused ("trajectories (was "P/...",
+  // now "./P/...")"), and anchors.jsonl recorded the path as typed.
+  const fs::path dir = prepared("a");
+  const fs::path trajectories = dir / "propose" / "trajectories.jsonl";
+  const fs::path out = root_ / "spelling_anchor";
+  std::string first_anchors;
+  for (const fs::path spelled : {trajectories, dir / "." / "propose" / ".." / "propose" / "trajectories.jsonl",
+                                 fs::relative(trajectories, fs::current_path())}) {
+    StageConfig c = StageConfig::load("anchor", "", {"trajectories=" + spelled.string(), "beta=2", "min_ess=0"});
+    AnchorOptions a = anchor_options(c);
+    c.finish();
+    EXPECT_EQ(a.trajectories, fs::weakly_canonical(trajectories)) << spelled;
+    a.out = out;
+    EXPECT_NO_THROW(run_anchor(a)) << spelled;
+    if (first_anchors.empty()) first_anchors = read(out / "anchors.jsonl");
+    EXPECT_EQ(read(out / "anchors.jsonl"), first_anchors) << spelled;
+  }
+  EXPECT_EQ(canonical_stage_path(""), fs::path());
 }
 
 TEST_F(PipelineStages, APromptNoSampleSolvedIsDropped) {
@@ -1045,6 +1067,17 @@ TEST_F(PipelineStages, AKilledRunResumesBitIdentically) {
     part.stop_after = 2;
     EXPECT_FALSE(run_train(part).finished);
     part.stop_after = 0;
+    // Another batch (padding moves the last bits of rollouts and scores) is another run: a
+    // review resumed with batch_size 5 and ended at weights neither batch gives.
+    TrainOptions rebatched = part;
+    rebatched.batch_size = part.batch_size + 1;
+    try {
+      run_train(rebatched);
+      ADD_FAILURE() << method << ": resumed with another batch_size";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("holds a run with other options (batch_size"), std::string::npos)
+          << e.what();
+    }
     EXPECT_TRUE(run_train(part).finished);
     EXPECT_EQ(read(whole.out / "policy" / "model.safetensors"), read(part.out / "policy" / "model.safetensors")) << method;
     const auto a = read_lines(whole.out / "steps.jsonl"), b = read_lines(part.out / "steps.jsonl");
