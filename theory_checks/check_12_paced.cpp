@@ -64,8 +64,9 @@ constexpr std::int64_t kReplayPerStep = 4;       // groups replayed per step, as
 // other needed more than the budget); ties count for neither. "BETTER" only when fewer
 // samples on average and the Holm-adjusted p over the family of all comparisons in the run
 // (holm_adjust; 9 in a full run) is <= kFamilyLevel: with 8 seeds and 9 comparisons that
-// takes 8 of 8 wins (raw p 1/256, adjusted at most 9/256); 7 of 8 (raw 9/256) is never
-// enough. Else "NOT DISTINGUISHABLE" when the mean favours the arm, "NOT better" when it does
+// takes 8 of 8 wins (raw p 1/256, adjusted at most 9/256); 7 of 8 (raw 9/256) passes only as
+// the family's largest p with every other comparison 8 of 8 (Holm steps down: its multiplier
+// is then 1). Else "NOT DISTINGUISHABLE" when the mean favours the arm, "NOT better" when it does
 // not (better_verdict).
 constexpr double kFamilyLevel = 0.05;  // family-wise error rate of the BETTER verdicts
 

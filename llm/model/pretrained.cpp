@@ -80,38 +80,17 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
   for (const auto& item : model.named_parameters()) {
     if (!is_lora_name(item.key())) params.emplace(item.key(), item.value());
   }
-  std::map<std::string, torch::Tensor> converted;  // in the parameters' dtype (no copy when it is the file's)
   for (const auto& [name, p] : params) {
     const auto it = tensors.find(name);
     if (it == tensors.end()) {
       missing.push_back(quote_for_message(name));
-      continue;
-    }
-    const torch::Tensor& t = it->second;
-    if (t.sizes() != p.sizes()) {
-      misshapen.push_back(fmt::format("{} is {} but the config needs {}", quote_for_message(name), c10::str(t.sizes()),
-                                      c10::str(p.sizes())));
-      continue;
-    }
-    if (!t.is_floating_point()) {
+    } else if (it->second.sizes() != p.sizes()) {
+      misshapen.push_back(fmt::format("{} is {} but the config needs {}", quote_for_message(name),
+                                      c10::str(it->second.sizes()), c10::str(p.sizes())));
+    } else if (!it->second.is_floating_point()) {
       misshapen.push_back(
-          fmt::format("{} has integer dtype {}", quote_for_message(name), c10::toString(t.scalar_type())));
-      continue;
+          fmt::format("{} has integer dtype {}", quote_for_message(name), c10::toString(it->second.scalar_type())));
     }
-    // One NaN weight makes every logit NaN; caught here it names the tensor, caught
-    // downstream it is a NaN reward or importance weight far from its cause. Checked in
-    // the dtype the model runs in: a float64 1e300 is finite in the file and inf there.
-    torch::Tensor as_run = t.to(p.scalar_type());
-    if (const std::int64_t bad = (~torch::isfinite(as_run)).sum().item<std::int64_t>(); bad > 0) {
-      const std::int64_t in_file = (~torch::isfinite(t)).sum().item<std::int64_t>();
-      misshapen.push_back(
-          in_file == bad ? fmt::format("{} has {} NaN or infinite entries", quote_for_message(name), bad)
-                         : fmt::format("{} has {} entries that overflow {} ({} NaN or infinite in the file, as {})",
-                                       quote_for_message(name), bad - in_file, c10::toString(p.scalar_type()), in_file,
-                                       c10::toString(t.scalar_type())));
-      continue;
-    }
-    converted.emplace(name, std::move(as_run));
   }
   for (const auto& [name, t] : tensors) {
     if (!params.contains(name) && !is_tolerated_extra(name, model.config())) {
@@ -126,8 +105,29 @@ void load_weights(TransformerImpl& model, const std::map<std::string, torch::Ten
     throw InputError(fmt::format("{}: weights do not match {} with the config's sizes{}", source,
                                  architecture_name(model.config().architecture), problems));
   }
+  // One NaN weight makes every logit NaN; caught here it names the tensor, caught
+  // downstream it is a NaN reward or importance weight far from its cause. Checked in the
+  // parameter, after the copy: in the dtype the model runs in (a float64 1e300 is finite in
+  // the file and inf there), one tensor converted at a time (converting all first held a
+  // second copy of the model: 10 bytes a parameter for a bf16 file at float32, not 6).
   torch::NoGradGuard no_grad;
-  for (auto& [name, p] : params) p.copy_(converted.at(name).to(p.device()));
+  std::vector<std::string> not_finite;
+  for (auto& [name, p] : params) {
+    const torch::Tensor& t = tensors.at(name);
+    p.copy_(t.to(p.device(), p.scalar_type()));
+    if (const std::int64_t bad = (~torch::isfinite(p)).sum().item<std::int64_t>(); bad > 0) {
+      const std::int64_t in_file = (~torch::isfinite(t)).sum().item<std::int64_t>();
+      not_finite.push_back(
+          in_file == bad ? fmt::format("{} has {} NaN or infinite entries", quote_for_message(name), bad)
+                         : fmt::format("{} has {} entries that overflow {} ({} NaN or infinite in the file, as {})",
+                                       quote_for_message(name), bad - in_file, c10::toString(p.scalar_type()), in_file,
+                                       c10::toString(t.scalar_type())));
+    }
+  }
+  if (!not_finite.empty()) {
+    throw InputError(
+        fmt::format("{}: weights not finite in the dtype the model runs them in: {}", source, first_few(not_finite)));
+  }
 }
 
 Transformer load_pretrained(const std::filesystem::path& folder, std::optional<torch::Dtype> dtype) {
