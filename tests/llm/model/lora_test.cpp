@@ -169,20 +169,12 @@ TEST(Lora, ErrorsAreNamed) {
   save_lora(*model, peft.path());
   const auto config_path = peft.path() / "adapter_config.json";
   const nlohmann::json good = nlohmann::json::parse(std::ifstream(config_path));
-  for (const auto& [key, value, named] :
-       std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+  for (const auto& [key, value, named] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
            {"use_rslora", true, "'use_rslora' = true"},
            {"alpha_pattern", {{"q_proj", 32}}, "'alpha_pattern'"},
            {"rank_pattern", {{"q_proj", 8}}, "'rank_pattern'"},
-           {"r", 4.9, "'r' = 4.9: expected an integer"}}) {
-    nlohmann::json changed = good;
-    changed[key] = value;
-    std::ofstream(config_path) << changed.dump();
-    Transformer other = tiny_model(model_test::qwen2_config_json(), 1);
-    EXPECT_TRUE(contains_all(input_error_message([&] { load_lora(*other, peft.path()); }), {named})) << key;
-  }
-  // Each field of the wrong type is named (was "a field has the wrong type").
-  for (const auto& [key, value, named] : std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"r", 4.9, "'r' = 4.9: expected an integer"},
+           // Each field of the wrong type is named (was "a field has the wrong type").
            {"lora_alpha", "4", "'lora_alpha' = \"4\": expected a number"},
            {"lora_dropout", nullptr, "'lora_dropout' = null: expected a number"},
            {"target_modules", "q_proj", "'target_modules' = \"q_proj\": expected a list of module names"},
