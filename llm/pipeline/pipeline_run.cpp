@@ -5,6 +5,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "llm/model/model_config.h"
 #include "llm/pipeline/anchor_stage.h"
@@ -192,6 +193,28 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   EvalOptions eval = eval_options(eval_config);
   eval_config.finish();
   eval.out = out / "eval";
+  // Eval refuses a folder holding samples of another model list only when it is reached:
+  // a method added to a finished pipeline was trained first (minutes to hours), then refused.
+  if (std::filesystem::exists(eval.out / "options.json") && std::filesystem::exists(eval.out / "samples")) {
+    const nlohmann::json made = read_json_file(eval.out / "options.json");
+    std::string before;
+    if (made.contains("options") && made["options"].contains("models") && made["options"]["models"].is_object()) {
+      for (const auto& [name, folder] : made["options"]["models"].items()) before += (before.empty() ? "" : ",") + name;
+    }
+    std::string now;
+    for (const auto& [name, folder] : models) now += (now.empty() ? "" : ",") + name;
+    const auto names = [](const std::string& list) {
+      std::vector<std::string> v = split_comma_list(list);
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    if (names(before) != names(now)) {
+      throw InputError(
+          fmt::format("pipeline: '{}' holds the evaluation of models {}, and this run's are {}: eval "
+                      "would refuse it after training; use another --out, or remove that eval folder",
+                      eval.out.string(), fmt::join(names(before), ","), fmt::join(names(now), ",")));
+    }
+  }
 
   // Reference model.
   pretrain::RunOptions p;

@@ -295,6 +295,13 @@ TEST_F(LlmPipelineCli, PipelineRunsEveryStageAndResumesAsANoOp) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read(p("run/eval/results.csv")), results);
   EXPECT_NE(r.output.find("train disa: 2 steps"), std::string::npos) << r.output;
+  // A method added to the finished run: eval would refuse its folder, so nothing trains.
+  std::string more = args;
+  more.replace(more.find("methods=disa,grpo,sft"), 21, "methods=disa,grpo,sft,gspo");
+  disa::test::expect_rejected(run_disa(more, "CI=true"),
+                              "holds the evaluation of models disa,grpo,reference,sft, and this run's are "
+                              "disa,grpo,gspo,reference,sft");
+  EXPECT_FALSE(std::filesystem::exists(p("run/train/gspo")));
 }
 
 
