@@ -219,7 +219,6 @@ LoraConfig load_lora(TransformerImpl& model, const std::filesystem::path& folder
   std::set<std::string> expected;
   for (const auto& [path, proj] : model.projections()) {
     if (!targeted(c, path)) continue;
-    if (proj->has_lora()) throw InputError(fmt::format("lora: {} already has an adapter", path));
     for (const auto& [name, shape] :
          {std::pair{kPeftPrefix + path + ".lora_A.weight", std::vector<std::int64_t>{c.rank, proj->in_features}},
           std::pair{kPeftPrefix + path + ".lora_B.weight", std::vector<std::int64_t>{proj->out_features, c.rank}}}) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -197,22 +198,16 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   // a method added to a finished pipeline was trained first (minutes to hours), then refused.
   if (std::filesystem::exists(eval.out / "options.json") && std::filesystem::exists(eval.out / "samples")) {
     const nlohmann::json made = read_json_file(eval.out / "options.json");
-    std::string before;
+    std::set<std::string> before, now;  // sorted: the recorded object's key order is not the run's
     if (made.contains("options") && made["options"].contains("models") && made["options"]["models"].is_object()) {
-      for (const auto& [name, folder] : made["options"]["models"].items()) before += (before.empty() ? "" : ",") + name;
+      for (const auto& [name, folder] : made["options"]["models"].items()) before.insert(name);
     }
-    std::string now;
-    for (const auto& [name, folder] : models) now += (now.empty() ? "" : ",") + name;
-    const auto names = [](const std::string& list) {
-      std::vector<std::string> v = split_comma_list(list);
-      std::sort(v.begin(), v.end());
-      return v;
-    };
-    if (names(before) != names(now)) {
+    for (const auto& [name, folder] : models) now.insert(name);
+    if (before != now) {
       throw InputError(
           fmt::format("pipeline: '{}' holds the evaluation of models {}, and this run's are {}: eval "
                       "would refuse it after training; use another --out, or remove that eval folder",
-                      eval.out.string(), fmt::join(names(before), ","), fmt::join(names(now), ",")));
+                      eval.out.string(), fmt::join(before, ","), fmt::join(now, ",")));
     }
   }
 
