@@ -211,8 +211,26 @@ void run_init(const InitArgs& a) {
                       a.out, held));
     }
   }
+  // A model refused at initialisation (an initializer_range that overflows the dtype,
+  // weights above memory) left an empty --out behind: the folders made for it go again.
+  std::filesystem::path first_made;
+  for (std::filesystem::path p = std::filesystem::absolute(a.out).lexically_normal();
+       !p.empty() && !std::filesystem::exists(p); p = p.parent_path()) {
+    first_made = p;
+    if (p == p.parent_path()) break;
+  }
   prepare_output_folder(a.out, "--out");
-  const llm::Transformer model = llm::init_random(config, a.seed, llm::torch_dtype_from_name(a.dtype));
+  llm::Transformer model{nullptr};
+  try {
+    model = llm::init_random(config, a.seed, llm::torch_dtype_from_name(a.dtype));
+  } catch (...) {
+    std::error_code ec;
+    for (std::filesystem::path p = std::filesystem::absolute(a.out).lexically_normal(); !first_made.empty();
+         p = p.parent_path()) {
+      if (!std::filesystem::remove(p, ec) || p == first_made) break;  // remove() keeps a folder that is not empty
+    }
+    throw;
+  }
   llm::save_pretrained(*model, a.out, {{"disa_init_seed", std::to_string(a.seed)}});
   if (!a.tokenizer.empty()) {
     const std::filesystem::path source = std::filesystem::is_directory(a.tokenizer)

@@ -258,6 +258,21 @@ TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
   std::ofstream(path("bad.json")) << config.dump();
   disa::test::expect_rejected(run_disa("llm init --config " + path("bad.json") + " --out " + path("m2") + " --seed 1"),
                               "num_key_value_heads");
+  // Refused while the weights are made: the folders made for --out go again (an empty
+  // --out was left behind); a folder that existed before stays.
+  config = model_test::qwen2_config_json();
+  config["initializer_range"] = 1e39;  // finite as a double, inf as float32
+  std::ofstream(path("overflow.json")) << config.dump();
+  disa::test::expect_rejected(
+      run_disa("llm init --config " + path("overflow.json") + " --out " + path("made/for/m3") + " --seed 1"),
+      "initializer_range = 1e+39");
+  EXPECT_FALSE(std::filesystem::exists(path("made")));
+  std::filesystem::create_directories(path("there"));
+  disa::test::expect_rejected(
+      run_disa("llm init --config " + path("overflow.json") + " --out " + path("there/m3") + " --seed 1"),
+      "initializer_range = 1e+39");
+  EXPECT_TRUE(std::filesystem::is_directory(path("there")));
+  EXPECT_FALSE(std::filesystem::exists(path("there/m3")));
   std::ofstream(path("bad_prompts.jsonl")) << "\"HELLO\"\n";
   disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " +
                                        path("bad_prompts.jsonl") + " --out " + path("x.jsonl")),
