@@ -33,6 +33,7 @@
 #include "src/atomic_file.h"
 #include "src/counter_rng.h"
 #include "src/input_error.h"
+#include "src/json_strict.h"
 #include "src/loss/diagnostics_merge.h"
 #include "src/loss/objective.h"
 #include "src/numerical_error.h"
@@ -41,6 +42,8 @@ namespace disa::llm::pipeline {
 namespace {
 
 bool needs_anchors(const std::string& method) { return method == "disa" || method == "disa-online"; }
+
+bool autocast_on(const TrainOptions& o) { return o.bf16 && (o.device == "cuda" || o.bf16_on_cpu); }
 
 loss::Objective objective_for(const TrainOptions& o) {
   std::vector<std::string> settings = o.loss_settings;
@@ -89,9 +92,9 @@ nlohmann::ordered_json fingerprint(const TrainOptions& o) {
     f["stop_token_ids"] = stop_token_ids_of(o.reference);
     f["truncated_rollouts"] = kTruncatedRolloutsRule;
   }
-  // Autocast is on only on CUDA: a CPU run resumed with device=cuda (or back) would switch
-  // it mid-run. Recorded only when on, so CPU folders keep their options.
-  if (o.bf16 && o.device == "cuda") f["autocast"] = "bf16";
+  // Autocast is on only on CUDA (or with bf16_on_cpu): a CPU run resumed with device=cuda
+  // (or back) would switch it mid-run. Recorded only when on, so CPU folders keep their options.
+  if (autocast_on(o)) f["autocast"] = "bf16";
   // Offline draws read a stream of their own (kOfflineDrawTag); folders of the earlier
   // draws, which shared propose's sampling streams, are another run.
   if (is_offline_method(o.method)) f["offline_draw_stream"] = "tagged";
@@ -137,6 +140,31 @@ torch::Tensor padded(const std::vector<Row>& rows, std::size_t begin, std::size_
   return t;
 }
 
+// Under bf16 autocast the policy's log-probs carry bf16's rounding (a per-token standard
+// deviation near 0.02 at Qwen's logit scale). Set against float32 log-probs of the sampler,
+// the proposal or the reference, that rounding became the ratio and the residual: GSPO's
+// 3e-4 clip range caught a third of the rows on rounding alone, FlowRL's weight moved by
+// e^{+-0.6} on 1024-token rows, and DISA's first residual was not log Zhat - beta r. So
+// the reference's log-probs come from the same autocast forward on the same micro-batch
+// (`reference`: so the same padding, and at step 1 bit for bit the policy's); on-policy
+// the policy's own, detached, are the old ones (each batch's rollouts come from this very
+// policy, one update per batch, as verl recomputes old_log_prob with the actor); offline,
+// a row proposed by q = pi_ref (log q equal to log pi_ref token for token) takes the
+// reference's as its log q, while another proposal's log q stays as propose wrote it
+// (float32: its weight pi/q then keeps bf16's rounding).
+void use_logprobs_of_the_autocast_forward(LossTensors& t, const torch::Tensor& reference, const std::vector<Row>& rows,
+                                          std::size_t begin, std::size_t end, bool offline) {
+  t.logp_ref = reference;
+  if (!offline) {
+    t.logp_old = t.logp.detach();
+    return;
+  }
+  for (std::size_t r = begin; r < end; ++r) {
+    const auto i = static_cast<std::int64_t>(r - begin);
+    if (rows[r].logp_old == rows[r].logp_ref) t.logp_old[i].copy_(reference[i]);
+  }
+}
+
 // FlowRL's log Z_phi(x): a small MLP on frozen prompt features. Its first layer is drawn
 // from the counter-based RNG keyed by the run's seed (LibTorch's default init reads the
 // process-global generator, whose state depends on what ran before in the process), the
@@ -158,16 +186,17 @@ struct LogZHeadImpl : torch::nn::Module {
 };
 TORCH_MODULE(LogZHead);
 
-// Autocast to bf16 for the forward on CUDA; a no-op elsewhere. PyTorch 2.4 renamed the
-// CUDA autocast calls (per device type) and deprecated the old names; 1.13 has only those.
+// Autocast to bf16 for the forward on a device (CUDA; the CPU only when asked,
+// bf16_on_cpu). PyTorch 2.4 renamed the autocast calls (per device type) and deprecated
+// the old names; 1.13 has only those.
 class AutocastScope {
  public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (on_) set_cuda_autocast(true);
+  AutocastScope(bool on, torch::DeviceType type) : on_(on), type_(type) {
+    if (on_) set_autocast(type_, true);
   }
   ~AutocastScope() {
     if (on_) {
-      set_cuda_autocast(false);
+      set_autocast(type_, false);
       at::autocast::clear_cache();
     }
   }
@@ -175,16 +204,22 @@ class AutocastScope {
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
-  static void set_cuda_autocast(bool enabled) {
+  static void set_autocast(torch::DeviceType type, bool enabled) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    if (enabled) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, enabled);
+    if (enabled) at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, enabled);
 #else
-    if (enabled) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(enabled);
+    if (type == torch::kCUDA) {
+      if (enabled) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(enabled);
+    } else {
+      if (enabled) at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(enabled);
+    }
 #endif
   }
   bool on_;
+  torch::DeviceType type_;
 };
 
 void keep_log_lines_up_to(const std::filesystem::path& path, std::int64_t step) {
@@ -268,6 +303,9 @@ TrainOptions train_options(StageConfig& c) {
   o.threads = static_cast<int>(c.integer("threads", 1, 1, 256));
   o.device = c.choice("device", "cpu", {"cpu", "cuda"});
   o.bf16 = c.flag("bf16", true);
+  o.bf16_on_cpu = c.flag("bf16_on_cpu", false);
+  if (o.bf16_on_cpu && !o.bf16)
+    throw InputError("train: bf16_on_cpu=true needs bf16=true (it autocasts on the CPU too)");
   o.stop_after = c.integer("stop_after", 0, 0);
   o.world_size = c.integer("world_size", 1, 1, 1024);
   o.rank = c.integer("rank", 0, 0, o.world_size - 1);
@@ -276,6 +314,14 @@ TrainOptions train_options(StageConfig& c) {
     throw InputError("train: world_size > 1 needs rendezvous (a file path every rank can reach)");
   }
   o.loss_settings = c.take_loss_settings();
+  // For disa and disa-online, beta is the trajectory-balance head's loss.beta: given both
+  // ways, loss.beta won silently.
+  for (const std::string& s : o.loss_settings) {
+    if (needs_anchors(o.method) && c.given().contains("beta") && s.rfind("beta=", 0) == 0) {
+      throw InputError(fmt::format("train: beta={} and loss.{} are the same tilt of p* for method={}: give one", o.beta,
+                                   s, o.method));
+    }
+  }
   objective_for(o);  // an unknown loss.KEY fails here, before any work
   return o;
 }
@@ -340,6 +386,26 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         throw InputError(fmt::format("train: max_new_tokens={} but the anchors' trajectories were proposed with "
                                      "max_new_tokens={} ({}): disa-online's rollouts must end where the anchors' did",
                                      o.max_new_tokens, cap.dump(), record.string()));
+      }
+    }
+  }
+  // disa's rows carry the proposal's log pi_ref, and both disa methods' anchors are log Z
+  // under that pi_ref: trained from another reference (base vs instruct, a model retrained
+  // at the same path) they would move toward the first model's p*, silently.
+  if (needs_anchors(o.method)) {
+    const std::filesystem::path record = o.trajectories.parent_path() / "propose.json";
+    if (std::filesystem::exists(record)) {
+      const nlohmann::json made = read_json_file(record);
+      const nlohmann::json options = made.is_object() ? made.value("options", nlohmann::json()) : nlohmann::json();
+      const nlohmann::json proposed_with =
+          options.is_object() ? options.value("reference_fingerprint", nlohmann::json()) : nlohmann::json();
+      const std::string here = model_fingerprint(o.reference);
+      if (!proposed_with.is_string() || proposed_with.get<std::string>() != here) {
+        throw InputError(fmt::format(
+            "train: reference '{}' (fingerprint {}) is not the model the trajectories were proposed with ({}: "
+            "options.reference_fingerprint = {}); method={} trains toward that model's p* (its log pi_ref and "
+            "anchors): give its folder as reference, or propose and anchor again",
+            o.reference.string(), here, record.string(), json_excerpt(proposed_with), o.method));
       }
     }
   }
@@ -513,7 +579,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     write_file_atomically(checkpoint, [&](std::ostream& out) { a.save_to(out); }, /*binary=*/true);
   };
 
-  const bool autocast = device.is_cuda() && o.bf16;
+  const bool autocast = autocast_on(o);
   const std::size_t per_step = static_cast<std::size_t>(std::min<std::int64_t>(o.prompts_per_step, prompts.size()));
   const std::size_t micro = o.micro_batch_prompts > 0 ? static_cast<std::size_t>(o.micro_batch_prompts) : per_step;
   std::ofstream log_file;
@@ -578,8 +644,13 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
                                                              batch, o.group_size, sampling, o.batch_size, "group_size");
         std::vector<ScoreRequest> requests;
         for (const Rollout& r : rollouts) requests.push_back({batch[r.prompt].tokens, r.completion.tokens});
-        const std::vector<std::vector<float>> ref =
-            requests.empty() ? std::vector<std::vector<float>>{} : score(*reference.model, requests, o.batch_size);
+        // Under autocast the reference is scored with the policy's forward below, per micro-batch.
+        std::vector<std::vector<float>> ref;
+        if (autocast) {
+          for (const ScoreRequest& q : requests) ref.emplace_back(q.continuation.size(), 0.0f);
+        } else if (!requests.empty()) {
+          ref = score(*reference.model, requests, o.batch_size);
+        }
         for (std::size_t i = 0; i < rollouts.size(); ++i) {
           const Rollout& r = rollouts[i];
           rows[batch_group[r.prompt] * G + r.sample] = {chosen[batch_group[r.prompt]], r.completion.tokens,
@@ -649,7 +720,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         for (std::size_t r = begin; r < end; ++r) requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
         ContinuationLogprobs lp;
         {
-          AutocastScope scope(autocast);
+          AutocastScope scope(autocast, device.type());
           lp = continuation_logprobs(*policy.model, requests);
         }
         // A policy an update broke (weights ~1e30 after lr 1e30) gives NaN here first: a
@@ -666,6 +737,15 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         t.mask = lp.mask;
         t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
         t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
+        if (autocast) {
+          torch::Tensor reference_logprobs;
+          {
+            torch::NoGradGuard no_grad;
+            AutocastScope scope(true, device.type());
+            reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32);
+          }
+          use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
+        }
         std::vector<float> reward, log_z;
         std::vector<std::int64_t> group;
         std::vector<std::int64_t> feature_rows;

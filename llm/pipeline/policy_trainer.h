@@ -32,7 +32,9 @@
 // every head and aggregation mode, grpo's token-mean included; the logged diagnostics are
 // merged by their own rules, src/loss/diagnostics_merge.h: token means by token share,
 // counts summed, maxima maxed, residual_rms over rows), global-norm clipping, AdamW, bf16 autocast
-// when on CUDA (bf16=true). Every draw is keyed by (seed, step, prompt index), so a killed
+// when on CUDA (bf16=true; on the CPU too with bf16_on_cpu=true), where the reference's and
+// the old log-probs come from the same autocast forward as the policy's (policy_trainer.cpp:
+// use_logprobs_of_the_autocast_forward). Every draw is keyed by (seed, step, prompt index), so a killed
 // run resumed from its checkpoint continues bit-identically (same thread count), and the
 // data-parallel path (world_size > 1, llm/pipeline/data_parallel.h) gives the one-process
 // result: ranks split the micro-batches (sampling only their own on-policy rollouts) and
@@ -73,7 +75,8 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   int threads = 1;
   std::string device = "cpu";
-  bool bf16 = true;  // autocast on CUDA only
+  bool bf16 = true;                        // autocast on CUDA only
+  bool bf16_on_cpu = false;                // and on the CPU: the CUDA run's numerics, checkable without a GPU (slow)
   std::vector<std::string> loss_settings;  // loss.KEY=VALUE, passed to the head
   std::int64_t stop_after = 0;             // stop (with a checkpoint) after this step; 0 = run to the end
   std::int64_t world_size = 1, rank = 0;   // data parallel (data_parallel.h)

@@ -1054,6 +1054,74 @@ TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
   EXPECT_TRUE(fs::exists(o.out / "policy" / "task.json"));
 }
 
+// Under bf16 autocast (bf16_on_cpu: the CUDA run's numerics on the CPU) the policy's
+// log-probs carry bf16's rounding. The old and the reference log-probs set against them
+// were float32 (the sampler's, propose's): the rounding became the ratio (GSPO's 3e-4
+// clip) and DISA's residual. They now come from the same autocast forward.
+TEST_F(PipelineStages, UnderBf16AutocastTheRatioAndTheResidualComeFromOneForward) {
+  const fs::path dir = prepared("a");
+  for (const std::string method : {"grpo", "gspo"}) {
+    TrainOptions o = train_defaults(dir, method, root_ / ("bf16_" + method));
+    o.steps = 1;
+    o.lora_rank = 4;
+    o.bf16_on_cpu = true;
+    run_train(o);
+    EXPECT_EQ(read_json_file(o.out / "options.json")["options"]["autocast"], "bf16") << method;
+    const auto lines = read_lines(o.out / "steps.jsonl");
+    ASSERT_EQ(lines.size(), 1u) << method;
+    // Step 1: the rollouts' policy is the policy, so every ratio is 1, exactly.
+    EXPECT_EQ(lines[0]["ppo_kl"].get<double>(), 0.0) << method;
+    EXPECT_EQ(lines[0]["pg_clipfrac"].get<double>(), 0.0) << method;
+  }
+  // disa from q = pi_ref: at step 1 the policy is the reference (LoRA's B = 0), so each
+  // residual is log Zhat(x) + 0 - beta r, as in float32 (DisaFirstStepLossIsTheMeanSquaredAnchorResidual).
+  TrainOptions o = train_defaults(dir, "disa", root_ / "bf16_disa");
+  o.steps = 1;
+  o.prompts_per_step = 6;  // every prompt, every trajectory
+  o.lora_rank = 4;
+  o.bf16_on_cpu = true;
+  run_train(o);
+  std::map<std::string, double> log_z = usable_anchors(o.anchors, o.trajectories, o.beta);
+  double expected = 0;
+  for (const Trajectory& r : read_trajectories(o.trajectories)) {
+    expected += std::pow(log_z.at(r.prompt_id) - 2.0 * r.reward, 2) / 24.0;
+  }
+  const auto lines = read_lines(o.out / "steps.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  // float32 rounding of log Zhat (the adapter's) and of the sum: far below bf16's ~4e-3 a token.
+  EXPECT_NEAR(lines[0]["loss"].get<double>(), expected, 1e-5 * (1 + expected));
+}
+
+// disa's rows carry the proposal's log pi_ref and its anchors are log Z under that pi_ref:
+// trained from another reference they moved toward the first model's p*, silently. A copy
+// of the same model (same files) is the same reference; the on-policy methods read the
+// trajectories for their prompts only.
+TEST_F(PipelineStages, DisaRefusesAReferenceOtherThanTheProposals) {
+  const fs::path dir = prepared("a");
+  const fs::path same = copy_of_base("same_reference");
+  TrainOptions o = train_defaults(dir, "disa", root_ / "reference_copy");
+  o.reference = same;
+  o.steps = 1;
+  EXPECT_NO_THROW(run_train(o));
+  const fs::path other = copy_of_base("other_reference");
+  nlohmann::json config = read_json_file(other / "config.json");
+  config["rope_theta"] = config.value("rope_theta", 10000.0) * 2;  // another model at the same shape
+  std::ofstream(other / "config.json") << config.dump();
+  for (const std::string method : {"disa", "disa-online"}) {
+    TrainOptions t = train_defaults(dir, method, root_ / ("other_reference_" + method));
+    t.reference = other;
+    EXPECT_TRUE(disa::test::contains_all(
+        disa::test::input_error_message([&] { run_train(t); }),
+        {"is not the model the trajectories were proposed with", "reference_fingerprint", other.string()}))
+        << method;
+    EXPECT_FALSE(fs::exists(t.out / "options.json")) << method;  // refused before the folder is claimed
+  }
+  TrainOptions grpo = train_defaults(dir, "grpo", root_ / "other_reference_grpo");
+  grpo.reference = other;
+  grpo.steps = 1;
+  EXPECT_NO_THROW(run_train(grpo));
+}
+
 TEST_F(PipelineStages, AKilledRunResumesBitIdentically) {
   const fs::path dir = prepared("a");
   for (const std::string method : {"disa-online", "flowrl"}) {
@@ -1474,6 +1542,11 @@ TEST_F(PipelineStages, ConfigErrorsNameTheKey) {
   reject("train", {base, "trajectories=t", "anchors=a", "method=ppo"}, "method=ppo");
   reject("train", {base, "trajectories=t", "anchors=a", "loss.no_such_option=1"}, "no_such_option");
   reject("train", {base, "trajectories=t", "anchors=a", "stepz=3"}, "stepz");
+  // disa's beta is its head's loss.beta: given both ways, loss.beta won silently.
+  reject("train", {base, "trajectories=t", "anchors=a", "method=disa", "beta=2", "loss.beta=3"},
+         "beta=2 and loss.beta=3 are the same tilt");
+  reject("train", {base, "method=grpo", "trajectories=t", "bf16=false", "bf16_on_cpu=true"},
+         "bf16_on_cpu=true needs bf16=true");
   reject("propose", {base, "samples=2.5"}, "samples=2.5");
   reject("propose", {base, "top_p=0.9"}, "allow_truncated_proposal");
 }
