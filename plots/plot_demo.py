@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
 from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
+from figure_title import title_and_layout  # noqa: E402  (plots/figure_title.py)
 
 
 def plot_proposal_sweep(d):
@@ -38,8 +39,8 @@ def plot_proposal_sweep(d):
     axes[0, 0].set_ylabel("chi2(p* || q)  (dots: closed form)")
     axes[1, 0].set_ylabel("expected ESS / N = 1/(1+chi2)")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Proposal strength against importance-sampling quality (strategies tree, exact)")
-    fig.tight_layout()
+    title_and_layout(fig, "Proposal strength against importance-sampling quality (strategies tree, exact)",
+                     fontsize=12)
     save_figure(fig, os.path.join(d, "proposal_sweep.png"), dpi=110)
     plt.close(fig)
 
@@ -73,8 +74,7 @@ def plot_log_partition(d):
     axes[1].semilogy(beta, [fnum(r["kl_reference_target"]) for r in rows], "s-", label="KL(pi_ref || p*)")
     axes[1].set_xlabel("beta")
     axes[1].legend(fontsize=8)
-    fig.suptitle("strategies tree: partition function and divergences over beta (exact)")
-    fig.tight_layout()
+    title_and_layout(fig, "strategies tree: partition function and divergences over beta (exact)", fontsize=12)
     save_figure(fig, os.path.join(d, "log_partition.png"), dpi=110)
     plt.close(fig)
 

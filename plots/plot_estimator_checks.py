@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
 from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
+from figure_title import title_and_layout  # noqa: E402  (plots/figure_title.py)
 
 
 def case_key(r):
@@ -120,9 +121,8 @@ def plot_variance_vs_lambda(d):
         ax.set_yscale("log")
         ax.set_xlabel("proposal strength lambda (tilted, q ∝ pi_ref exp(lambda beta r))")
         ax.legend(fontsize=8)
-    fig.suptitle("Sensitivity pattern (strategies tree): measured ± 95% CI against the first-order predictions; "
-                 "lambda = 1 is exact (zero variance)", fontsize=9)
-    fig.tight_layout()
+    title_and_layout(fig, "Sensitivity pattern (strategies tree): measured ± 95% CI against the first-order "
+                     "predictions; lambda = 1 is exact (zero variance)", fontsize=11)
     save_figure(fig, os.path.join(d, "variance_vs_lambda.png"), dpi=110)
     plt.close(fig)
 

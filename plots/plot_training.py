@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
 from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
+from figure_title import title_and_layout  # noqa: E402  (plots/figure_title.py)
 
 # (column, axis title, log scale): the KLs fall over orders of magnitude.
 PANELS = [
@@ -63,8 +64,8 @@ def main():
     for ax in axes[1]:
         ax.set_xlabel("step")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Tabular training on exact trees (metrics exact by enumeration, averaged over prompts)")
-    fig.tight_layout()
+    title_and_layout(fig, "Tabular training on exact trees (metrics exact by enumeration, averaged over prompts)",
+                     fontsize=12)
     save_figure(fig, out, dpi=110)
     plt.close(fig)
     print(f"wrote {out}")

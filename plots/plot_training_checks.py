@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from csv_rows import fnum, read  # noqa: E402  (plots/csv_rows.py, beside this script)
 from atomic_output import save_figure  # noqa: E402  (plots/atomic_output.py)
+from figure_title import title_and_layout  # noqa: E402  (plots/figure_title.py)
 
 METHOD_STYLE = {
     "grpo": dict(color="tab:red", lw=0.8, alpha=0.6),
@@ -47,8 +48,11 @@ def csv_or_skip(d, name):
     return read(path)
 
 
-def save(fig, d, name):
-    fig.tight_layout()
+def save(fig, d, name, title=None):
+    if title is None:
+        fig.tight_layout()
+    else:
+        title_and_layout(fig, title)
     out = os.path.join(d, name)
     save_figure(fig, out, dpi=110)
     plt.close(fig)
@@ -99,9 +103,9 @@ def plot_collapse(d):
             ax.set_title(f"{tree}: {title}")
             ax.grid(alpha=0.3)
         axes[i][1].legend(fontsize=8)
-    fig.suptitle("check_13_collapse (item 13): GRPO/GSPO (one line per seed; the two coincide here) collapse the "
-                 "strategy distribution; DISA reaches p*; SFT reaches q(.|correct)", fontsize=11)
-    save(fig, d, "collapse_curves.png")
+    save(fig, d, "collapse_curves.png",
+         "check_13_collapse (item 13): GRPO/GSPO (one line per seed; the two coincide here) collapse the "
+         "strategy distribution; DISA reaches p*; SFT reaches q(.|correct)")
 
 
 def plot_coupled(d):
@@ -136,9 +140,9 @@ def plot_coupled(d):
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
         ax_c.legend(fontsize=7, ncol=3)
-    fig.suptitle("check_11_coupled_log_z (item 11): c_t = log Z_phi - log Z; c*_t = fixed-policy optimum\n"
-                 "plain: c*_t = -KL_t, both -> 0; 1/|y|: c_t ends above 0 at a policy away from p*", fontsize=11)
-    save(fig, d, "coupled_log_z_curves.png")
+    save(fig, d, "coupled_log_z_curves.png",
+         "check_11_coupled_log_z (item 11): c_t = log Z_phi - log Z; c*_t = fixed-policy optimum\n"
+         "plain: c*_t = -KL_t, both -> 0; 1/|y|: c_t ends above 0 at a policy away from p*")
 
 
 def plot_paced(d):
@@ -174,10 +178,9 @@ def plot_paced(d):
         ax.set_title(f"{method}: {title} (one line per seed)", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("check_12_paced (item 12): uniform vs paced prompt selection (our rule), 16 prompts, 4 per step, "
-                 "group 8; replay: 64 groups kept, 4 replayed per step by accuracy-estimation error (or uniformly)",
-                 fontsize=11)
-    save(fig, d, "paced_curves.png")
+    save(fig, d, "paced_curves.png",
+         "check_12_paced (item 12): uniform vs paced prompt selection (our rule), 16 prompts, 4 per step, "
+         "group 8; replay: 64 groups kept, 4 replayed per step by accuracy-estimation error (or uniformly)")
 
 
 def plot_envelope(d):
@@ -241,6 +244,7 @@ def plot_sensitivity(d):
     fig, axes = plt.subplots(2, len(betas), figsize=(5.5 * len(betas), 8.5), squeeze=False)
     for j, beta in enumerate(betas):
         top, bottom = axes[0][j], axes[1][j]
+        zeros = {}
         for n in ns:
             pts = sorted((float(c["lambda"]), c) for c in cells if float(c["beta"]) == beta and int(c["n"]) == n)
             lam = [p[0] for p in pts]
@@ -251,8 +255,15 @@ def plot_sensitivity(d):
                      label=f"N={n}: exact log Z")
             # Var[c] measured vs chi2/N (0 at lambda = 1: off the log axis).
             keep = [p for p in pts if fnum(p[1]["chi2"]) > 1e-12]
-            bottom.plot([p[0] for p in keep], positive([fnum(p[1]["c_var"]) for p in keep], 1e-12), "o",
-                        color=colours[n], label=f"N={n}: Var[log Zhat_N] measured")
+            # A variance that is rounding alone (every offline set drew the same weights: 1e-31
+            # where chi2/N is 4e-3) has no place on a log axis: drawn at the axis' foot below,
+            # not as a point that stretched the axis over 25 decades.
+            measured = [(p[0], fnum(p[1]["c_var"]), fnum(p[1]["c_var_predicted"])) for p in keep]
+            alike = [m for m in measured if m[1] <= 1e-12 * m[2]]
+            shown = [m[:2] for m in measured if m not in alike]
+            bottom.plot(*zip(*shown or [(math.nan, math.nan)]), "o", color=colours[n],
+                        label=f"N={n}: Var[log Zhat_N] over the offline sets")
+            zeros[n] = [m[0] for m in alike]
             bottom.plot([p[0] for p in keep], [fnum(p[1]["c_var_predicted"]) for p in keep], "-", color=colours[n],
                         lw=1.0, label=f"N={n}: chi2/N")
             exact = [(p[0], fnum(p[1].get("c_var_exact", "nan"))) for p in keep]
@@ -262,16 +273,21 @@ def plot_sensitivity(d):
         top.set_yscale("log")
         top.set_title(f"beta = {beta:g}: final KL(pi || p*) after disa-offline", fontsize=10)
         bottom.set_yscale("log")
+        foot = bottom.get_ylim()[0]
+        for n, lams in zeros.items():
+            if lams:
+                bottom.plot(lams, [foot] * len(lams), "v", ms=8, color=colours[n], clip_on=False,
+                            label=f"N={n}: measured 0 (every set alike, to rounding)")
+        bottom.set_ylim(bottom=foot)
         bottom.set_title(f"beta = {beta:g}: the anchor's variance vs chi2(p*||q)/N", fontsize=10)
         for ax in (top, bottom):
             ax.set_xlabel("proposal strength lambda (q ∝ pi_ref e^(lambda beta r); 1 = p*)")
             ax.grid(alpha=0.3)
         top.legend(fontsize=7)
         bottom.legend(fontsize=7)
-    fig.suptitle("check_14_disa_sensitivity: log Zhat_N frozen from N samples of q_lambda, disa-offline trained on the "
-                 "same samples (error bars 2 se over offline sets); dashed: the exact log Z on the same samples",
-                 fontsize=11)
-    save(fig, d, "sensitivity.png")
+    save(fig, d, "sensitivity.png",
+         "check_14_disa_sensitivity: log Zhat_N frozen from N samples of q_lambda, disa-offline trained on the "
+         "same samples (error bars 2 se over offline sets); dashed: the exact log Z on the same samples")
 
 
 def main():
