@@ -215,8 +215,10 @@ TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
 
 TEST_F(LlmPipelineCli, RanksThatFailStopTheRankThatDidNot) {
   // A reference whose final norm is FLT_MAX (finite, so it loads; the hidden states
-  // overflow and the logits are NaN): ranks 0 and 1 score their micro-batches and get
-  // NaN log-probs; rank 2 has no micro-batch and goes straight to the gradient all-reduce.
+  // overflow and the logits are NaN): ranks 0 and 1 sample their micro-batches' rollouts
+  // and get NaN log-probs; rank 2 has no micro-batch and goes straight to the all-reduce.
+  // (grpo samples on-policy; disa, which scored the file's rows, refuses a reference other
+  // than the proposal's before training.)
   // Before RankFailure, ranks 0 and 1 exited and rank 2 failed with Gloo's "Connection
   // closed by peer", which says nothing of why; now all three stop at step 1, rank 2
   // naming the two numerical failures, every one with the exit code of a NumericalError.
@@ -241,7 +243,7 @@ TEST_F(LlmPipelineCli, RanksThatFailStopTheRankThatDidNot) {
               1);
     disa::llm::write_safetensors(poisoned / "model.safetensors", tensors, base.metadata());
   }
-  std::string args = train_args("disa");
+  std::string args = train_args("grpo");
   args.replace(args.find(p("base")), p("base").size(), poisoned.string());
   // `timeout` turns a regression (a hang) into exit 124 instead of a stuck test.
   std::string cmd = "pids=''; ";
@@ -258,7 +260,7 @@ TEST_F(LlmPipelineCli, RanksThatFailStopTheRankThatDidNot) {
     const std::string rank = std::to_string(r), log = read(p("rank" + rank + "_nan.log"));
     EXPECT_EQ(std::stoi(read(p("rank" + rank + "_nan.rc"))), 1) << "rank " << rank << ": " << log;
     if (r < 2) {
-      EXPECT_NE(log.find("step 1: the policy's log-probs are not finite"), std::string::npos) << rank << ": " << log;
+      EXPECT_NE(log.find("is not finite: the model's logits are not"), std::string::npos) << rank << ": " << log;
     } else {
       EXPECT_NE(log.find("step 1: stopped because 2 other rank(s) failed (2 numerical, 0 bad input, 0 other)"),
                 std::string::npos)

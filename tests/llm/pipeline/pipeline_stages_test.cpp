@@ -132,6 +132,15 @@ class PipelineStages : public ::testing::Test {
     o.lr = 1e-2;
     return o;
   }
+  // DISA's loss at step 1 over every trajectory of `o`'s file, where the policy is the
+  // reference: the mean of (log Zhat(x) + 0 - beta r)^2.
+  static double mean_squared_anchor_residual(const TrainOptions& o) {
+    const std::vector<Trajectory> t = read_trajectories(o.trajectories);
+    const std::map<std::string, double> log_z = usable_anchors(o.anchors, o.trajectories, o.beta);
+    double sum = 0;
+    for (const Trajectory& r : t) sum += std::pow(log_z.at(r.prompt_id) - o.beta * r.reward, 2);
+    return sum / static_cast<double>(t.size());
+  }
   static fs::path root_;
   void check_micro_batches_give_one_batch(const std::string& method);
 };
@@ -1042,10 +1051,7 @@ TEST_F(PipelineStages, DisaFirstStepLossIsTheMeanSquaredAnchorResidual) {
   o.steps = 1;
   o.prompts_per_step = 6;  // every prompt, every trajectory
   run_train(o);
-  const std::vector<Trajectory> t = read_trajectories(o.trajectories);
-  std::map<std::string, double> log_z = usable_anchors(o.anchors, o.trajectories, o.beta);
-  double expected = 0;
-  for (const Trajectory& r : t) expected += std::pow(log_z.at(r.prompt_id) - 2.0 * r.reward, 2) / 24.0;
+  const double expected = mean_squared_anchor_residual(o);
   const auto lines = read_lines(o.out / "steps.jsonl");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NEAR(lines[0]["loss"].get<double>(), expected, 1e-4 * (1 + expected));
@@ -1081,11 +1087,7 @@ TEST_F(PipelineStages, UnderBf16AutocastTheRatioAndTheResidualComeFromOneForward
   o.lora_rank = 4;
   o.bf16_on_cpu = true;
   run_train(o);
-  std::map<std::string, double> log_z = usable_anchors(o.anchors, o.trajectories, o.beta);
-  double expected = 0;
-  for (const Trajectory& r : read_trajectories(o.trajectories)) {
-    expected += std::pow(log_z.at(r.prompt_id) - 2.0 * r.reward, 2) / 24.0;
-  }
+  const double expected = mean_squared_anchor_residual(o);
   const auto lines = read_lines(o.out / "steps.jsonl");
   ASSERT_EQ(lines.size(), 1u);
   // float32 rounding of log Zhat (the adapter's) and of the sum: far below bf16's ~4e-3 a token.
