@@ -166,7 +166,8 @@ struct Architecture {
   int sms;
 };
 
-// Compute capabilities this test knows; another one built is reported, not judged.
+// Compute capabilities this test knows; another one built is not judged (the bandwidth test
+// reports it as skipped).
 std::optional<Architecture> architecture(int arch) {
   switch (arch) {
     case 80: return Architecture{{64, 32, 164 * 1024}, "A100-SXM 80GB", 2.039e12, 108};
@@ -275,10 +276,11 @@ TEST(ResidentBlocks, MatchTheOccupancyCalculator) {
 TEST_F(KernelResources, Kernel1KeepsEnoughBytesInFlightForTheBandwidth) {
   using disa::kernels::token_logprobs_device::kThreads;
   constexpr int kBytesInFlightPerThread = 2 * 16;
+  std::string not_judged;
   for (const int arch : built_archs()) {
     const std::optional<Architecture> a = architecture(arch);
     if (!a) {
-      std::printf("sm_%d: no occupancy limits or bandwidth figures in this test: not judged\n", arch);
+      not_judged += (not_judged.empty() ? "sm_" : ", sm_") + std::to_string(arch);
       continue;
     }
     const double needed = bytes_in_flight_needed_per_sm(*a);
@@ -295,6 +297,11 @@ TEST_F(KernelResources, Kernel1KeepsEnoughBytesInFlightForTheBandwidth) {
       EXPECT_GE(in_flight, needed) << k.name << " sm_" << arch << ": " << blocks << " resident blocks ("
                                    << r->registers << " registers, " << r->shared << " bytes shared)";
     }
+  }
+  // Reported as skipped, not passed (the architectures above it knows are judged first; a
+  // failure among them still fails the test).
+  if (!not_judged.empty()) {
+    GTEST_SKIP() << not_judged << ": no occupancy limits or bandwidth figures in this test: not judged";
   }
 }
 

@@ -708,18 +708,34 @@ TEST(GoldenFiles, EveryFileHasATest) {
 // ours computed from the same reward/group equal them, and each head run *without* the
 // override (computing its own advantages) reproduces the golden outputs too.
 
+// The cases per loss file whose advantages verl's GRPO made (options.advantages_from names
+// compute_grpo_outcome_advantage), counted in the golden files: every other case is skipped
+// by this test, so without these counts a file that lost its advantages_from (or a loader
+// that saw no case) would pass having compared nothing. ppo_clip_loss.json's one other case
+// draws independent normals per token.
+const std::map<std::string, std::size_t>& expected_grpo_case_counts() {
+  static const std::map<std::string, std::size_t> counts = {{"ppo_clip_loss.json", 17},
+                                                            {"gspo_loss.json", 6},
+                                                            {"flowrl_paper_decbc57.json", 5},
+                                                            {"flowrl_clamp10_f11af2d.json", 5},
+                                                            {"flowrl_cispo_4bf4bd3.json", 5}};
+  return counts;
+}
+
 TEST(GoldenAdvantages, ComputedFromRewardAndGroupMatchTheGivenAdvantages) {
   DISA_REQUIRE_GOLDEN_DIR(dir);
   std::size_t skipped = 0;
   for (const std::string& file : loss_files()) {
     Compare compare(file);
     const LossFile& spec = loss_file(file);
+    std::size_t compared = 0;
     for_each_case(*dir, file, compare, [&](const json& c) {
       const std::optional<GroupAdvantageOptions> options = advantages_from(c.at("options"));
       if (!options) {
         ++skipped;  // advantages not made by GRPO (e.g. independent normals per token)
         return;
       }
+      ++compared;
       BatchData<double> data = batch_of(c.at("inputs"));
       const std::vector<std::size_t> counts = valid_counts(data.view());
       std::vector<double> scores(data.rows);
@@ -740,7 +756,10 @@ TEST(GoldenAdvantages, ComputedFromRewardAndGroupMatchTheGivenAdvantages) {
       compare_loss_outputs(compare, c.at("outputs"), result);
     });
     report(compare, file + " (advantages from reward/group, no override)");
+    EXPECT_EQ(compared, expected_grpo_case_counts().at(file))
+        << file << ": cases with GRPO advantages compared (the rest would pass vacuously)";
   }
+  EXPECT_EQ(skipped, 1u) << "cases without GRPO advantages (ppo_clip_loss.json's per-token normals)";
   std::cout << "[ golden   ] " << skipped << " case(s) without GRPO advantages (not applicable)\n";
 }
 

@@ -1190,6 +1190,45 @@ void check_affine_invariance(double epsilon) {
   });
 }
 
+// The batch generator reaches its documented ranges from the first case: 400 batches drawn
+// at RapidCheck's sizes 0 (its first case) and 10, where a size-scaled inRange gave B = 1,
+// T = 1, logp = -8 and only negative log-ratios. Every B in [1, 8] and T in [1, 12] must
+// appear (a value of probability 1/12 is missed by 400 draws with probability (11/12)^400
+// = 8e-16); at least 15% of the tokens confident (logp >= -0.1; expected 0.85 (5/19 +
+// 14/19 * 0.1/8) = 0.231, ~7000 tokens, so 0.15 is > 10 binomial sd below), some exactly 0;
+// and of the nonzero log-ratios logp_old - logp, at least 40% of each sign (expected 50%,
+// > 5 sd over the ~3000 of them). False-alarm rate below 1e-7 per size; the seed is fixed.
+TEST(LossBatchGen, CoversItsRangesAtEverySize) {
+  for (const int size : {0, 10}) {
+    std::map<std::size_t, int> rows, columns;
+    double tokens = 0, confident = 0, zero = 0, up = 0, down = 0;
+    rc::Random random(20261123u + static_cast<std::uint64_t>(size));
+    for (int d = 0; d < 400; ++d) {
+      const BatchData<double> b = test::gen_loss_batch()(random.split(), size).value();
+      ++rows[b.rows];
+      ++columns[b.columns];
+      for (std::size_t k = 0; k < b.rows * b.columns; ++k) {
+        if (b.mask[k] == 0) continue;
+        ++tokens;
+        confident += b.logp[k] >= -0.1;
+        zero += b.logp[k] == 0.0;
+        up += b.logp_old[k] > b.logp[k];
+        down += b.logp_old[k] < b.logp[k];
+      }
+    }
+    for (std::size_t v = 1; v <= 8; ++v) EXPECT_GT(rows[v], 0) << "size " << size << ": B = " << v << " never drawn";
+    for (std::size_t v = 1; v <= 12; ++v) {
+      EXPECT_GT(columns[v], 0) << "size " << size << ": T = " << v << " never drawn";
+    }
+    EXPECT_EQ(rows.size(), 8u) << "size " << size;
+    EXPECT_EQ(columns.size(), 12u) << "size " << size;
+    EXPECT_GE(confident / tokens, 0.15) << "size " << size << ": " << confident << " of " << tokens;
+    EXPECT_GT(zero, 0) << "size " << size;
+    EXPECT_GE(up / (up + down), 0.4) << "size " << size << ": " << up << " up, " << down << " down";
+    EXPECT_GE(down / (up + down), 0.4) << "size " << size << ": " << up << " up, " << down << " down";
+  }
+}
+
 TEST(GrpoAdvantage, AffineRewardMapLeavesAdvantagesExactlyWithoutEpsilon) { check_affine_invariance(0.0); }
 TEST(GrpoAdvantage, AffineRewardMapMovesAdvantagesByTheEpsilonEffect) { check_affine_invariance(1e-6); }
 

@@ -18,7 +18,7 @@
 // the one-sided ones). One exception: the delta-method CI's coverage under the interp
 // proposal (IsCi.DeltaMethodCoverage) is judged against the nominal 0.95, which it reaches
 // only as N grows; its measured finite-N offset makes that check's rate 4.7e-4 (see there).
-// About 45 such checks run, so a correct implementation fails this file with probability
+// About 47 such checks run, so a correct implementation fails this file with probability
 // ~3e-3 over seeds; the seeds are fixed, so every run is the same. (The PSIS thresholds
 // k_hat < 0.5 for lognormal(0.5) weights and |log_z_psis - log_z_hat| < se are not
 // CLT-derived: they hold with a wide margin, k_hat = 0.09 and a shift of 2e-6 against
@@ -27,9 +27,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include <boost/math/distributions/binomial.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <gtest/gtest.h>
 
@@ -313,6 +315,84 @@ TEST(IsCi, DeltaMethodCoverage) {
         << spec << ": chi2 = " << s.chi2 << (tilted ? ", exact coverage at N " : ", nominal ") << centre
         << "; misses above the interval " << c.below << " of " << m - std::llround(c.fraction * m);
     RecordProperty(std::string("coverage_") + spec, std::to_string(c.fraction));
+  }
+}
+
+// Coverage of the percentile-bootstrap interval (B = 201 replicates) at levels 0.8 and
+// 0.95, N = 256, M = 1000 replicates, under the two-weight proposal tilted:lambda=0.2,
+// whose bootstrap coverage is exact: given K high weights among N, a resample holds K* ~
+// Binomial(N, K / N) of them (the resampling indices are independent of the data: each
+// replicate has its own bootstrap_seed), and a replicate's log Zhat increases with K*, so
+// with F = P(replicate <= log Z) (no replicate value equals log Z) the interval
+// [X_(lo), X_(hi)] (0-based nearest-rank order statistics, lo = alpha (B - 1), hi = (1 -
+// alpha) (B - 1), integers for B = 201) covers log Z with probability
+// BinomialCdf(hi; B, F) - BinomialCdf(lo; B, F); averaged over K ~ Binomial(N, q(high)).
+// Judged within 4 binomial sd of that exact coverage: two-sided false-alarm rate 6.3e-5
+// per level (normal approximation of the M = 1000 count). A bootstrap that ignored
+// ci_level (0.95 at level 0.8: coverage ~0.95 against 0.8 +- 0.05) fails.
+double two_point_exact_bootstrap_coverage(const Proposal& s, std::int64_t n, int replicates, double level) {
+  std::vector<double> lw(s.log_q.size());
+  for (std::size_t y = 0; y < lw.size(); ++y) lw[y] = s.log_ref[y] - s.log_q[y] + kBeta * s.tree.reward[y];
+  const double lo = *std::min_element(lw.begin(), lw.end()), hi = *std::max_element(lw.begin(), lw.end());
+  double q_hi = 0.0;
+  for (std::size_t y = 0; y < lw.size(); ++y) {
+    if (std::fabs(lw[y] - hi) < 1e-9) {
+      q_hi += std::exp(s.log_q[y]);
+    } else if (std::fabs(lw[y] - lo) >= 1e-9) {
+      return std::nan("");
+    }
+  }
+  const double alpha = (1.0 - level) / 2.0;
+  const double low_index = std::round(alpha * (replicates - 1)),
+               high_index = std::round((1 - alpha) * (replicates - 1));
+  const double N = static_cast<double>(n);
+  const auto log_binomial = [](double n, double k, double p) {
+    if (p <= 0.0) return k == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+    if (p >= 1.0) return k == n ? 0.0 : -std::numeric_limits<double>::infinity();
+    return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1) + k * std::log(p) +
+           (n - k) * std::log1p(-p);
+  };
+  double coverage = 0.0;
+  for (std::int64_t k = 0; k <= n; ++k) {
+    // F = P(K* <= k_max), k_max the largest count whose replicate value is <= log Z.
+    double f = 0.0;
+    for (std::int64_t ks = 0; ks <= n; ++ks) {
+      const double value = std::log((ks * std::exp(hi) + (n - ks) * std::exp(lo)) / N);
+      if (value <= s.log_z) f += std::exp(log_binomial(N, static_cast<double>(ks), static_cast<double>(k) / N));
+    }
+    f = std::clamp(f, 0.0, 1.0);
+    const boost::math::binomial_distribution<double> boot(replicates, f);
+    const double cover = boost::math::cdf(boot, high_index) - boost::math::cdf(boot, low_index);
+    coverage += std::exp(log_binomial(N, static_cast<double>(k), q_hi)) * cover;
+  }
+  return coverage;
+}
+
+TEST(IsCi, BootstrapCoverageIsTheExactTwoPointCoverage) {
+  const Proposal s = make_setup("tilted:lambda=0.2");
+  const std::int64_t n = 256, m = 1000;
+  constexpr int kReplicates = 201;
+  const AliasSampler sampler(s.q);
+  std::vector<std::vector<double>> samples;
+  for (std::int64_t rep = 0; rep < m; ++rep) samples.push_back(s.log_weights(sampler.sample(105, n, rep * n)));
+  for (const double level : {0.8, 0.95}) {
+    const double exact = two_point_exact_bootstrap_coverage(s, n, kReplicates, level);
+    ASSERT_FALSE(std::isnan(exact)) << "tilted proposals have two distinct weights";
+    IsOptions o;
+    o.psis = false;
+    o.bootstrap = true;
+    o.bootstrap_replicates = kReplicates;
+    o.ci_level = level;
+    std::int64_t covered = 0;
+    for (std::int64_t rep = 0; rep < m; ++rep) {
+      o.bootstrap_seed = static_cast<std::uint64_t>(rep);
+      const IsEstimate e = estimate_log_partition(samples[static_cast<std::size_t>(rep)], o);
+      covered += e.ci_low <= s.log_z && s.log_z <= e.ci_high;
+    }
+    const double fraction = static_cast<double>(covered) / static_cast<double>(m);
+    EXPECT_NEAR(fraction, exact, kSigmas * std::sqrt(exact * (1 - exact) / m))
+        << "level " << level << ": exact coverage " << exact;
+    RecordProperty("bootstrap_coverage_" + std::to_string(level), std::to_string(fraction));
   }
 }
 

@@ -558,6 +558,78 @@ TEST(IsEstimatorCi, BootstrapIsDeterministicAndContainsTheEstimate) {
   EXPECT_TRUE(identical(s2, c));
 }
 
+// The endpoints are the nearest-rank percentiles of the bootstrap replicates, at the
+// level asked for. The replicates are recomputed here from the scheme src/is_estimator.h
+// documents (replicate b of segment 0 = CounterRng(splitmix64(seed ^ tag), b), index i
+// drawn as floor(u_i N)): the tag is pinned below, so a change of it (which changes every
+// published bootstrap interval for a given seed) fails here, by name. B = 401 makes every
+// percentile index alpha (B - 1) an integer, so the expected indices are exact and need no
+// rounding convention: a bootstrap branch ignoring ci_level, or off by one in the index,
+// gives a different order statistic.
+TEST(IsEstimatorCi, BootstrapEndpointsAreTheNearestRankPercentilesOfTheReplicates) {
+  constexpr std::uint64_t kBootstrapTag = 0xB0075D2A9ull;  // src/is_estimator.cpp
+  const std::vector<double> log_w = gaussian_log_weights(100, 1.0, 13);
+  const std::int64_t n = static_cast<std::int64_t>(log_w.size());
+  constexpr int kReplicates = 401;
+  const std::uint64_t seed = 7;
+  const double m = *std::max_element(log_w.begin(), log_w.end());
+  std::vector<double> boot;
+  for (int b = 0; b < kReplicates; ++b) {
+    const CounterRng rng(splitmix64(seed ^ kBootstrapTag), static_cast<std::uint64_t>(b));
+    double s = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto j = std::min(static_cast<std::int64_t>(rng.uniform(static_cast<std::uint64_t>(i)) * n), n - 1);
+      s += std::exp(log_w[static_cast<std::size_t>(j)] - m);
+    }
+    boot.push_back(m + std::log(s / static_cast<double>(n)));
+  }
+  std::sort(boot.begin(), boot.end());
+  ASSERT_LT(boot[2], boot[398]);  // the replicates differ, so each level picks other values
+  struct Level {
+    double level;
+    std::size_t low, high;  // alpha (B - 1) and (1 - alpha) (B - 1), alpha = (1 - level) / 2
+  };
+  for (const Level l :
+       {Level{0.5, 100, 300}, Level{0.8, 40, 360}, Level{0.9, 20, 380}, Level{0.95, 10, 390}, Level{0.99, 2, 398}}) {
+    IsOptions o;
+    o.bootstrap = true;
+    o.bootstrap_replicates = kReplicates;
+    o.bootstrap_seed = seed;
+    o.ci_level = l.level;
+    const IsEstimate e = estimate_log_partition(log_w, o);
+    EXPECT_DOUBLE_EQ(e.ci_low, boot[l.low]) << "level " << l.level;
+    EXPECT_DOUBLE_EQ(e.ci_high, boot[l.high]) << "level " << l.level;
+  }
+}
+
+// The bootstrap interval's width scales with the normal quantile of the level. With
+// log-weights ~ N(0, 0.1^2) at N = 256, log Zhat's bootstrap distribution is normal to
+// within skewness ~ 3 * 0.1 / sqrt(256) = 0.02 (Cornish-Fisher changes to the widths
+// ~ skewness^2 / 10 < 1e-4), so the 90% over 95% width ratio is z_0.95 / z_0.975 =
+// 1.6449 / 1.9600 = 0.8392 up to the Monte Carlo error of sample quantiles over B
+// replicates: Var(qhat_p) = p (1 - p) / (B f(z_p)^2), Cov(qhat_p, qhat_r) = p (1 - r) /
+// (B f f) for p < r; the delta method on the ratio gives sd = 0.610 / sqrt(B) (checked by
+// simulating 3000 ratios of B = 2001 normal draws: sd 0.0135 against 0.0136), 0.0096 at
+// B = 4001. Tolerance 4 sd = 0.039: false-alarm rate 6.3e-5 over seeds (normal limit). An
+// ignored ci_level gives a ratio of 1; the one-sided alpha = 1 - level gives z_0.9 / z_0.95
+// = 0.779 (6 sd away).
+TEST(IsEstimatorCi, BootstrapWidthFollowsTheLevel) {
+  const std::vector<double> log_w = gaussian_log_weights(256, 0.1, 21);
+  IsOptions o;
+  o.bootstrap = true;
+  o.bootstrap_replicates = 4001;
+  o.bootstrap_seed = 5;
+  o.ci_level = 0.95;
+  const IsEstimate e95 = estimate_log_partition(log_w, o);
+  o.ci_level = 0.90;
+  const IsEstimate e90 = estimate_log_partition(log_w, o);
+  EXPECT_GT(e90.ci_low, e95.ci_low);
+  EXPECT_LT(e90.ci_high, e95.ci_high);
+  const double z95 = 1.959963984540054, z90 = 1.6448536269514722;
+  const double sd = 0.610 / std::sqrt(4001.0);
+  EXPECT_NEAR((e90.ci_high - e90.ci_low) / (e95.ci_high - e95.ci_low), z90 / z95, 4.0 * sd);
+}
+
 // ---- segmented -------------------------------------------------------------------
 
 TEST(IsEstimatorSegmented, EqualsPerSegmentAndIndependentOfThreads) {

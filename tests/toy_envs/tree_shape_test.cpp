@@ -25,6 +25,37 @@ namespace {
 using test::contains_all;
 using test::input_error_message;
 
+// The tree generators reach their documented ranges from the first case: 400 draws at
+// RapidCheck's sizes 0 (its first case) and 10, where a size-scaled inRange gave vocab 2,
+// horizon 1, logits -4 and beta 0.001. Each vocab in [2, 5] must appear (missed with
+// probability (3/4)^400 ~ 1e-50), horizon 5 (probability >= 3/4 * 1/5 per draw: (0.85)^400
+// ~ 1e-28), logits beyond +-3 on both sides (1/8 each: (7/8)^400 ~ 6e-24), beta above 5
+// (1/2) and graded rewards strictly inside (0, 1). The seed is fixed.
+TEST(TreeGen, CoversItsRangesAtEverySize) {
+  for (const int size : {0, 10}) {
+    std::vector<int> vocab(6, 0);
+    int horizon5 = 0, logit_high = 0, logit_low = 0, beta_high = 0, graded = 0;
+    rc::Random random(20261123u + static_cast<std::uint64_t>(size));
+    for (int d = 0; d < 400; ++d) {
+      const TreeShape s = test::gen_shape()(random.split(), size).value();
+      ++vocab[static_cast<std::size_t>(s.vocab())];
+      horizon5 += s.horizon() == 5;
+      const double logit = test::gen_logit()(random.split(), size).value();
+      logit_high += logit > 3.0;
+      logit_low += logit < -3.0;
+      beta_high += test::gen_beta()(random.split(), size).value() > 5.0;
+      const double r = test::gen_reward(test::RewardKind::kGraded)(random.split(), size).value();
+      graded += r > 0.0 && r < 1.0;
+    }
+    for (int v = 2; v <= 5; ++v) EXPECT_GT(vocab[static_cast<std::size_t>(v)], 0) << "size " << size << ": vocab " << v;
+    EXPECT_GT(horizon5, 0) << "size " << size;
+    EXPECT_GT(logit_high, 0) << "size " << size;
+    EXPECT_GT(logit_low, 0) << "size " << size;
+    EXPECT_GT(beta_high, 0) << "size " << size;
+    EXPECT_GT(graded, 0) << "size " << size;
+  }
+}
+
 TEST(TreeShape, CountsWithoutEos) {
   // V = 3, T = 4, no EOS: B = V = 3. Leaves are the 3^4 = 81 full-length paths;
   // internal nodes are the prefixes of length 0..3: 1 + 3 + 9 + 27 = 40.

@@ -4,8 +4,16 @@
 // length (at least one row non-empty unless asked otherwise). Group ids are drawn from a
 // small unsorted pool, so a batch mixes singletons and larger groups. Rewards are binary
 // or graded (multiples of 1e-3 in [0, 1]); a group sometimes has all rewards equal.
-// Token log-probs are realistic ([-8, 0]) with some extreme but finite ones ([-50, -20]);
-// logp_old and logp_ref are logp plus a per-row perturbation (none, tiny, small, large).
+// Token log-probs are realistic ([-8, 0]), a quarter of them confident ([-0.1, 0], the
+// usual case for an LLM's sampled tokens, 0 itself included), with some extreme but finite
+// ones ([-50, -20]); logp_old and logp_ref are logp plus a per-row perturbation (none,
+// tiny, small, large), symmetric about 0.
+//
+// Every range is drawn uniformly from the first case: RapidCheck's inRange scales its range
+// by the case's size (0 at the first case, growing to 100), which put early cases at the
+// low end (B = 1, T = 1, logp = -8, log-ratios negative); the generators here run at the
+// nominal size whatever size they are asked for (LossBatchGen.CoversItsRangesAtEverySize
+// in loss_properties_test.cpp counts it). Shrinking still moves towards the low end.
 // Padding entries hold large finite garbage (+-1e30, +-1e300, ...); poison_padding()
 // replaces them by NaN / inf for invariance tests.
 //
@@ -99,15 +107,20 @@ struct LossBatchGenOptions {
   bool allow_empty_rows = true;
 };
 
-// A multiple of kGrid in [lo, hi].
+// A multiple of kGrid in [lo, hi], uniform whatever RapidCheck's size.
 inline rc::Gen<double> gen_dyadic(double lo, double hi) {
-  return rc::gen::map(rc::gen::inRange<std::int64_t>(std::llround(lo / kGrid), std::llround(hi / kGrid) + 1),
-                      [](std::int64_t k) { return double(k) * kGrid; });
+  return rc::gen::resize(rc::kNominalSize, rc::gen::map(rc::gen::inRange<std::int64_t>(std::llround(lo / kGrid),
+                                                                                       std::llround(hi / kGrid) + 1),
+                                                        [](std::int64_t k) { return double(k) * kGrid; }));
 }
 
+// [-8, 0] with a quarter confident ([-0.1, 0], 1 in 20 exactly 0), and with `extreme`
+// 3 in 20 in [-50, -20].
 inline rc::Gen<double> gen_token_logp(bool extreme) {
-  if (!extreme) return gen_dyadic(-8.0, 0.0);
-  return rc::gen::weightedOneOf<double>({{17, gen_dyadic(-8.0, 0.0)}, {3, gen_dyadic(-50.0, -20.0)}});
+  const auto realistic = rc::gen::weightedOneOf<double>(
+      {{14, gen_dyadic(-8.0, 0.0)}, {4, gen_dyadic(-0.1, 0.0)}, {1, rc::gen::just(0.0)}});
+  if (!extreme) return realistic;
+  return rc::gen::weightedOneOf<double>({{17, realistic}, {3, gen_dyadic(-50.0, -20.0)}});
 }
 
 inline double spread_size(Spread s) {
@@ -128,95 +141,97 @@ inline double spread_size(Spread s) {
 inline rc::Gen<double> gen_padding_garbage() { return rc::gen::element(1e30, -1e30, 987654.25, 1e300, -1e300); }
 
 inline rc::Gen<loss::BatchData<double>> gen_loss_batch(const LossBatchGenOptions& o = {}) {
-  return rc::gen::exec([o] {
-    loss::BatchData<double> b;
-    const auto B = *rc::gen::inRange<std::size_t>(1, o.max_rows + 1);
-    const auto T = *rc::gen::inRange<std::size_t>(1, o.max_columns + 1);
-    b.rows = B;
-    b.columns = T;
+  // Every draw inside at the nominal size: B, T, lengths, groups uniform from the first case.
+  return rc::gen::resize(
+      rc::kNominalSize, rc::gen::exec([o] {
+        loss::BatchData<double> b;
+        const auto B = *rc::gen::inRange<std::size_t>(1, o.max_rows + 1);
+        const auto T = *rc::gen::inRange<std::size_t>(1, o.max_columns + 1);
+        b.rows = B;
+        b.columns = T;
 
-    // Lengths: 0 = empty, T = full, else random; weights favour partial rows.
-    std::vector<std::size_t> n(B);
-    for (std::size_t i = 0; i < B; ++i) {
-      const int kind = o.allow_empty_rows ? *rc::gen::weightedElement<int>({{1, 0}, {2, 1}, {4, 2}})
-                                          : *rc::gen::weightedElement<int>({{2, 1}, {4, 2}});
-      n[i] = kind == 0 ? 0 : kind == 1 ? T : *rc::gen::inRange<std::size_t>(1, T + 1);
-    }
-    bool any = false;
-    for (std::size_t v : n) any = any || v > 0;
-    if (o.require_token && !any) n[0] = T;
-    b.mask.assign(B * T, 0.0);
-    for (std::size_t i = 0; i < B; ++i) {
-      for (std::size_t t = 0; t < n[i]; ++t) b.mask[i * T + t] = 1.0;
-    }
-
-    // Groups: ids from an unsorted pool of small ints, rows assigned at random.
-    static const std::int64_t kPool[] = {7, 0, 3, -2, 12, 5, 1, 40};
-    const auto labels = *rc::gen::inRange<std::size_t>(1, B + 1);
-    b.group.resize(B);
-    for (std::size_t i = 0; i < B; ++i) b.group[i] = kPool[*rc::gen::inRange<std::size_t>(0, labels)];
-
-    // Rewards: binary or graded per batch; each group all-equal with probability 1/4.
-    const bool binary = *rc::gen::arbitrary<bool>();
-    const auto reward_gen = binary ? rc::gen::element(0.0, 1.0)
-                                   : rc::gen::map(rc::gen::inRange(0, 1001), [](int k) { return k * 1e-3; });
-    b.reward = *rc::gen::container<std::vector<double>>(B, reward_gen);
-    for (std::size_t i = 0; i < B; ++i) {
-      bool first = true;
-      for (std::size_t j = 0; j < i; ++j) first = first && b.group[j] != b.group[i];
-      if (!first) continue;
-      if (*rc::gen::weightedElement<int>({{3, 0}, {1, 1}}) == 1) {
-        for (std::size_t j = i + 1; j < B; ++j) {
-          if (b.group[j] == b.group[i]) b.reward[j] = b.reward[i];
+        // Lengths: 0 = empty, T = full, else random; weights favour partial rows.
+        std::vector<std::size_t> n(B);
+        for (std::size_t i = 0; i < B; ++i) {
+          const int kind = o.allow_empty_rows ? *rc::gen::weightedElement<int>({{1, 0}, {2, 1}, {4, 2}})
+                                              : *rc::gen::weightedElement<int>({{2, 1}, {4, 2}});
+          n[i] = kind == 0 ? 0 : kind == 1 ? T : *rc::gen::inRange<std::size_t>(1, T + 1);
         }
-      }
-    }
-
-    b.logp.resize(B * T);
-    b.logp_old.resize(B * T);
-    b.logp_ref.resize(B * T);
-    for (std::size_t i = 0; i < B; ++i) {
-      const double s_old = spread_size(*rc::gen::elementOf(o.old_spreads));
-      // The reference: close to logp, far from it, or unrelated.
-      const int ref_kind = *rc::gen::inRange(0, 4);
-      for (std::size_t t = 0; t < T; ++t) {
-        const std::size_t k = i * T + t;
-        if (t >= n[i]) {
-          b.logp[k] = *gen_padding_garbage();
-          b.logp_old[k] = *gen_padding_garbage();
-          b.logp_ref[k] = *gen_padding_garbage();
-          continue;
+        bool any = false;
+        for (std::size_t v : n) any = any || v > 0;
+        if (o.require_token && !any) n[0] = T;
+        b.mask.assign(B * T, 0.0);
+        for (std::size_t i = 0; i < B; ++i) {
+          for (std::size_t t = 0; t < n[i]; ++t) b.mask[i * T + t] = 1.0;
         }
-        b.logp[k] = *gen_token_logp(o.extreme_logp);
-        b.logp_old[k] = b.logp[k] + (s_old > 0 ? *gen_dyadic(-s_old, s_old) : 0.0);
-        switch (ref_kind) {
-          case 0:
-            b.logp_ref[k] = b.logp[k];
-            break;
-          case 1:
-            b.logp_ref[k] = b.logp[k] + *gen_dyadic(-0.05, 0.05);
-            break;
-          case 2:
-            b.logp_ref[k] = b.logp[k] + *gen_dyadic(-3.0, 3.0);
-            break;
-          default:
-            b.logp_ref[k] = *gen_token_logp(o.extreme_logp);
-            break;
-        }
-      }
-    }
-    b.log_z = *rc::gen::container<std::vector<double>>(B, gen_dyadic(-10.0, 10.0));
 
-    if (o.advantages == AdvantageForm::kPerSequence) {
-      b.advantages = *rc::gen::container<std::vector<double>>(B, gen_dyadic(-3.0, 3.0));
-    } else if (o.advantages == AdvantageForm::kPerToken) {
-      b.advantages.resize(B * T);
-      for (std::size_t k = 0; k < B * T; ++k) {
-        b.advantages[k] = b.mask[k] != 0 ? *gen_dyadic(-3.0, 3.0) : *gen_padding_garbage();
-      }
-    }
-    return b;
-  });
+        // Groups: ids from an unsorted pool of small ints, rows assigned at random.
+        static const std::int64_t kPool[] = {7, 0, 3, -2, 12, 5, 1, 40};
+        const auto labels = *rc::gen::inRange<std::size_t>(1, B + 1);
+        b.group.resize(B);
+        for (std::size_t i = 0; i < B; ++i) b.group[i] = kPool[*rc::gen::inRange<std::size_t>(0, labels)];
+
+        // Rewards: binary or graded per batch; each group all-equal with probability 1/4.
+        const bool binary = *rc::gen::arbitrary<bool>();
+        const auto reward_gen = binary ? rc::gen::element(0.0, 1.0)
+                                       : rc::gen::map(rc::gen::inRange(0, 1001), [](int k) { return k * 1e-3; });
+        b.reward = *rc::gen::container<std::vector<double>>(B, reward_gen);
+        for (std::size_t i = 0; i < B; ++i) {
+          bool first = true;
+          for (std::size_t j = 0; j < i; ++j) first = first && b.group[j] != b.group[i];
+          if (!first) continue;
+          if (*rc::gen::weightedElement<int>({{3, 0}, {1, 1}}) == 1) {
+            for (std::size_t j = i + 1; j < B; ++j) {
+              if (b.group[j] == b.group[i]) b.reward[j] = b.reward[i];
+            }
+          }
+        }
+
+        b.logp.resize(B * T);
+        b.logp_old.resize(B * T);
+        b.logp_ref.resize(B * T);
+        for (std::size_t i = 0; i < B; ++i) {
+          const double s_old = spread_size(*rc::gen::elementOf(o.old_spreads));
+          // The reference: close to logp, far from it, or unrelated.
+          const int ref_kind = *rc::gen::inRange(0, 4);
+          for (std::size_t t = 0; t < T; ++t) {
+            const std::size_t k = i * T + t;
+            if (t >= n[i]) {
+              b.logp[k] = *gen_padding_garbage();
+              b.logp_old[k] = *gen_padding_garbage();
+              b.logp_ref[k] = *gen_padding_garbage();
+              continue;
+            }
+            b.logp[k] = *gen_token_logp(o.extreme_logp);
+            b.logp_old[k] = b.logp[k] + (s_old > 0 ? *gen_dyadic(-s_old, s_old) : 0.0);
+            switch (ref_kind) {
+              case 0:
+                b.logp_ref[k] = b.logp[k];
+                break;
+              case 1:
+                b.logp_ref[k] = b.logp[k] + *gen_dyadic(-0.05, 0.05);
+                break;
+              case 2:
+                b.logp_ref[k] = b.logp[k] + *gen_dyadic(-3.0, 3.0);
+                break;
+              default:
+                b.logp_ref[k] = *gen_token_logp(o.extreme_logp);
+                break;
+            }
+          }
+        }
+        b.log_z = *rc::gen::container<std::vector<double>>(B, gen_dyadic(-10.0, 10.0));
+
+        if (o.advantages == AdvantageForm::kPerSequence) {
+          b.advantages = *rc::gen::container<std::vector<double>>(B, gen_dyadic(-3.0, 3.0));
+        } else if (o.advantages == AdvantageForm::kPerToken) {
+          b.advantages.resize(B * T);
+          for (std::size_t k = 0; k < B * T; ++k) {
+            b.advantages[k] = b.mask[k] != 0 ? *gen_dyadic(-3.0, 3.0) : *gen_padding_garbage();
+          }
+        }
+        return b;
+      }));
 }
 
 // Every padding entry of every B x T array except the mask set to `value`.

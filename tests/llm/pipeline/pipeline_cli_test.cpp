@@ -203,13 +203,22 @@ TEST_F(LlmPipelineCli, ARankWithoutAMicroBatchJoinsTheAllReduce) {
                                              p("base/model.safetensors"));
   EXPECT_GT(moved, 1e-3);
   EXPECT_EQ(diff, 0.0);
-  std::ifstream a_log(one + "/steps.jsonl"), c_log(three + "/steps.jsonl");
-  std::string a_line, c_line;
-  while (std::getline(a_log, a_line) && std::getline(c_log, c_line)) {
-    const auto a = nlohmann::json::parse(a_line), c = nlohmann::json::parse(c_line);
-    EXPECT_EQ(a["loss"], c["loss"]);
-    EXPECT_EQ(a["weight_max"], c["weight_max"]);
-    EXPECT_NEAR(a["residual_rms"].get<double>(), c["residual_rms"].get<double>(), 1e-12);
+  // Both step logs whole (3 steps, as the two-rank test counts): comparing only the lines
+  // both have would pass on an empty or truncated log.
+  const auto lines_of = [](const std::string& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  const std::vector<std::string> a_lines = lines_of(one + "/steps.jsonl"), c_lines = lines_of(three + "/steps.jsonl");
+  ASSERT_EQ(a_lines.size(), 3u) << one;
+  ASSERT_EQ(c_lines.size(), 3u) << three;
+  for (std::size_t i = 0; i < a_lines.size(); ++i) {
+    const auto a = nlohmann::json::parse(a_lines[i]), c = nlohmann::json::parse(c_lines[i]);
+    EXPECT_EQ(a["loss"], c["loss"]) << "step " << i + 1;
+    EXPECT_EQ(a["weight_max"], c["weight_max"]) << "step " << i + 1;
+    EXPECT_NEAR(a["residual_rms"].get<double>(), c["residual_rms"].get<double>(), 1e-12) << "step " << i + 1;
   }
 }
 
