@@ -143,6 +143,17 @@ TabularPolicy make_policy(const Tree& tree, double beta, const PolicySpec& spec)
     case PolicySpec::Kind::kTarget:
       return target_policy(tree, ref, beta);
     case PolicySpec::Kind::kTilted:
+      // q's tilt lambda beta r must be finite where p*'s beta r is: with lambda = 2 and a
+      // reward of -1e308, log q was -inf at a leaf where log p* is finite, and chi2 printed
+      // inf with exit 0 (the true chi2 is finite).
+      for (std::size_t leaf = 0; leaf < tree.reward.size(); ++leaf) {
+        if (!std::isfinite(spec.parameter * beta * tree.reward[leaf])) {
+          throw InputError(
+              fmt::format("{}: lambda beta = {} times the reward {} of leaf {} overflows a double (log q "
+                          "would be infinite); use a smaller lambda, beta or rewards",
+                          spec.text, spec.parameter * beta, tree.reward[leaf], leaf));
+        }
+      }
       return tilted_proposal(tree, ref, beta, spec.parameter);
     case PolicySpec::Kind::kInterp:
       return interpolated_proposal(ref, target_policy(tree, ref, beta), spec.parameter);

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -80,10 +83,13 @@ std::int64_t bytes_required(const TreeShape& shape) {
 
 std::int64_t tree_memory_budget() {
   if (const char* env = std::getenv("DISA_MAX_TREE_BYTES")) {
-    char* end = nullptr;
-    const long long v = std::strtoll(env, &end, 10);
-    if (end == env || *end != '\0' || v <= 0) {
-      throw InputError(fmt::format("DISA_MAX_TREE_BYTES: must be a positive integer, got '{}'", env));
+    // Digits only, in range: strtoll took a leading space and clamped 10^23 to 2^63 - 1.
+    const std::string_view text(env);
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v <= 0) {
+      throw InputError(fmt::format("DISA_MAX_TREE_BYTES: must be a positive integer of at most {} bytes, got '{}'",
+                                   std::numeric_limits<std::int64_t>::max(), env));
     }
     return v;
   }

@@ -192,15 +192,29 @@ std::string read_file(const std::string& path) {
   // tree file of 10^6 leaves peaks at 2.1 GB); refuse before parsing rather than
   // run out of memory half way.
   constexpr double kDomBytesPerFileByte = 16.0;
-  const auto file_bytes = static_cast<double>(std::filesystem::file_size(path));
-  if (kDomBytesPerFileByte * file_bytes > static_cast<double>(tree_memory_budget())) {
-    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-    throw InputError(fmt::format(
-        "{}: a JSON file of {:.2f} GiB needs about {:.1f} GiB to parse, more than the {:.2f} GiB budget; "
-        "save large trees in the binary format (--out FILE.dtree)",
-        path, file_bytes / kGiB, kDomBytesPerFileByte * file_bytes / kGiB, tree_memory_budget() / kGiB));
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  const auto too_large = [&](double file_bytes) {
+    return InputError(
+        fmt::format("{}: a JSON file of {:.2f} GiB needs about {:.1f} GiB to parse, more than the {:.2f} GiB budget; "
+                    "save large trees in the binary format (--out FILE.dtree)",
+                    path, file_bytes / kGiB, kDomBytesPerFileByte * file_bytes / kGiB, tree_memory_budget() / kGiB));
+  };
+  const double limit = static_cast<double>(tree_memory_budget()) / kDomBytesPerFileByte;
+  // A pipe or a device (/dev/stdin, /dev/null) has no size: file_size threw a filesystem
+  // error naming nothing the user gave (exit 1). It is read in chunks against the budget.
+  std::error_code no_size;
+  const std::uintmax_t size = std::filesystem::file_size(path, no_size);
+  if (!no_size) {
+    if (static_cast<double>(size) > limit) throw too_large(static_cast<double>(size));
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (static_cast<double>(text.size()) > limit) throw too_large(static_cast<double>(text.size()));
+  }
+  return text;
 }
 
 // Shortest text that reads back to the same double; null for -inf (policies).
@@ -359,6 +373,16 @@ std::vector<Tree> parse_trees_json(const std::string& text, const std::string& s
 }
 
 std::vector<Tree> load_trees(const std::string& path) {
+  // A pipe (/dev/stdin) is read once: peeking at its magic would lose its first bytes.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec) &&
+      !std::filesystem::is_directory(path, ec)) {
+    const std::string text = read_file(path);
+    if (text.size() >= 8 && std::memcmp(text.data(), kMagic, 8) == 0) {
+      throw InputError(fmt::format("{}: a binary tree (.dtree) is read from a regular file only", path));
+    }
+    return parse_trees_json(text, path);
+  }
   {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(fmt::format("{}: cannot open for reading", path));

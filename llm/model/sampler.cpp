@@ -1,5 +1,7 @@
 #include "llm/model/sampler.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -168,6 +170,27 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
                     longest, o.max_new_tokens, model.config().max_position_embeddings));
   }
 
+  // The KV cache holds every position of every row from the start: with a model whose
+  // max_position_embeddings is 2^63 - 1, max_new_tokens = 1e8 asked the allocator for
+  // 12.8 GB and ended in LibTorch's backtrace. Refused before allocating, naming its sizes.
+  {
+    const ModelConfig& c = model.config();
+    const double element = model.parameters().front().element_size();
+    const double positions = static_cast<double>(longest) + static_cast<double>(o.max_new_tokens);
+    const double cache_bytes = 2.0 * static_cast<double>(c.num_hidden_layers) * static_cast<double>(batch) *
+                               static_cast<double>(c.num_key_value_heads) * static_cast<double>(c.head_dim) *
+                               positions * element;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double memory = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 1e300;
+    if (cache_bytes > memory) {
+      throw InputError(fmt::format(
+          "sample: max_new_tokens = {} after a prompt of {} tokens, {} rows at once: the KV cache needs {:.3g} GB "
+          "(2 x {} layers x {} kv heads x {} head_dim x {} positions x {} bytes a row), above this machine's {:.3g} "
+          "GB of memory; lower max_new_tokens or the batch size",
+          o.max_new_tokens, longest, batch, cache_bytes / 1e9, c.num_hidden_layers, c.num_key_value_heads, c.head_dim,
+          static_cast<std::int64_t>(positions), element, memory / 1e9));
+    }
+  }
   EvalModeGuard eval(model);
   torch::NoGradGuard no_grad;
   const torch::Device device = model.parameters().front().device();

@@ -148,13 +148,29 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   }
   if (order.empty()) throw InputError(fmt::format("anchor: '{}' holds no trajectory", o.trajectories.string()));
 
+  // ESS never exceeds N: a min_ess above every prompt's N dropped every prompt, and the
+  // stage ended with exit 0 and a mean log Zhat of nan over no kept prompt.
+  std::size_t most_samples = 0;
+  for (const auto& [id, w] : log_w) most_samples = std::max(most_samples, w.size());
+  if (o.min_ess > static_cast<double>(most_samples)) {
+    throw InputError(
+        fmt::format("anchor: min_ess={} is above the {} samples a prompt has at most in '{}': an ESS "
+                    "never exceeds N, so every prompt would be dropped",
+                    o.min_ess, most_samples, o.trajectories.string()));
+  }
   IsOptions is;
   is.ci_level = o.ci_level;
   AnchorSummary s;
   std::int64_t usable = 0;
   std::vector<AnchorRecord> anchors;
   for (const std::string& id : order) {
-    IsEstimate e = estimate_log_partition(log_w[id], is);
+    IsEstimate e;
+    try {
+      e = estimate_log_partition(log_w[id], is);
+    } catch (const InputError& error) {  // "log_w[0]: +inf log-weight" named neither file nor prompt
+      throw InputError(fmt::format("anchor: '{}': prompt '{}' (log w = log pi_ref + beta r - log q, beta {}): {}",
+                                   o.trajectories.string(), id, o.beta, error.what()));
+    }
     // q(y) = 0 where pi_ref(y) > 0: E[Zhat] = Z (1 - p*(cut mass)), a bias no diagnostic
     // of the samples can show, so the flag (which makes the estimate unreliable) is the
     // only place it is said.

@@ -70,9 +70,18 @@ std::vector<TaskPrompt> prompts_of(const EvalOptions& o, const std::string& task
                                    "prompts (anchors of another task?)",
                                    task_name, trained.size() - prompts.size(), trained.size(), o.anchors.string()));
     }
+    // Over no prompt every metric is nan, and results.csv was written with exit 0.
+    if (prompts.empty()) {
+      throw InputError(
+          fmt::format("eval: task {}: anchors '{}' keep none of their {} prompts (every anchor was "
+                      "dropped as unreliable): no prompt was trained on, so there is none to evaluate",
+                      task_name, o.anchors.string(), records.size()));
+    }
     return prompts;
   }
-  return task.prompts(is_rl_task(task_name) ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
+  prompts = task.prompts(is_rl_task(task_name) ? PromptSplit::kTrain : PromptSplit::kEval, o.prompts);
+  if (prompts.empty()) throw InputError(fmt::format("eval: task {} has no prompt to evaluate", task_name));
+  return prompts;
 }
 
 // Samples of one (model, task): from the file when it exists, else sampled and written.

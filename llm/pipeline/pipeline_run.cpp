@@ -120,6 +120,28 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   if (given.stage.count("pretrain")) {
     throw InputError("pipeline: pretrain.* keys are not supported; use pretrain_steps, or model=FOLDER for another model");
   }
+  // Keys that wire one stage to another: set for one stage only, they split the run
+  // (propose.reference=OTHER proposed and anchored with another model, then train refused
+  // the trajectories, minutes or hours later; anchor.beta=2 likewise at train).
+  const std::map<std::string, std::string> wired = {{"propose.reference", "model=FOLDER"},
+                                                    {"train.reference", "model=FOLDER"},
+                                                    {"anchor.trajectories", "shards via propose.shards_from"},
+                                                    {"train.trajectories", "the pipeline's own"},
+                                                    {"train.anchors", "the pipeline's own"},
+                                                    {"eval.anchors", "the pipeline's own"},
+                                                    {"eval.models", "methods=..."},
+                                                    {"train.method", "methods=..."},
+                                                    {"anchor.beta", "beta="},
+                                                    {"train.beta", "beta="}};
+  for (const auto& [stage, sets_of_stage] : given.stage) {
+    for (const std::string& set : sets_of_stage) {
+      const std::string key = stage + "." + set.substr(0, set.find('='));
+      if (const auto found = wired.find(key); found != wired.end()) {
+        throw InputError(fmt::format("pipeline: {}: the pipeline sets it for every stage that reads it; use {}",
+                                     key + set.substr(set.find('=')), found->second));
+      }
+    }
+  }
   const std::filesystem::path reference = model_key.empty() ? out / "base" : std::filesystem::path(model_key);
   const std::string common_threads = fmt::format("threads={}", threads);
   const std::string common_device = fmt::format("device={}", device);

@@ -20,9 +20,10 @@ std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer
   const double budget = static_cast<double>(tree_memory_budget());
   if (held > budget) {
     throw InputError(fmt::format(
-        "{}={}: {} rollouts of each of {} prompts (up to {} new tokens each) need more than "
+        "{}={} x max_new_tokens={}: {} rollouts of each of {} prompts (up to {} new tokens each) need more than "
         "the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
-        samples_key, samples, samples, prompts.size(), options.max_new_tokens, budget / (1024.0 * 1024.0 * 1024.0)));
+        samples_key, samples, options.max_new_tokens, samples, prompts.size(), options.max_new_tokens,
+        budget / (1024.0 * 1024.0 * 1024.0)));
   }
   options.eos_ids = stop_ids;
   std::vector<Rollout> out;

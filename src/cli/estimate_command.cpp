@@ -27,6 +27,7 @@
 #include "theory_checks/replicates.h"
 #include "toy_envs/flows.h"
 #include "toy_envs/proposals.h"
+#include "toy_envs/tree.h"
 #include "toy_envs/tree_json.h"
 
 namespace disa::cli {
@@ -79,6 +80,18 @@ ordered_json run_estimate(const Args& a) {
   check_tilt_is_finite(trees[a.prompt], a.beta, tree_name(a.tree, a.prompt, trees.size()));
   auto tree = std::make_shared<const Tree>(std::move(trees[a.prompt]));
   check_batch_fits(*tree, a.samples);
+  // Every replicate's results are held at once (seven doubles: the estimate, ESS, k_hat,
+  // coverage, reliability and two derived columns; 64 bytes with a sort's copy): 3e8
+  // replicates ended in std::bad_alloc after 20 s and 7 GB.
+  constexpr double kBytesPerReplicate = 64;
+  const double budget = static_cast<double>(tree_memory_budget());
+  if (kBytesPerReplicate * static_cast<double>(a.replicates) > budget) {
+    throw InputError(
+        fmt::format("--replicates: {} replicates hold about {:.1f} GiB of results ({} bytes each), more "
+                    "than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+                    a.replicates, kBytesPerReplicate * static_cast<double>(a.replicates) / 1073741824.0,
+                    kBytesPerReplicate, budget / 1073741824.0));
+  }
   const theory::Case c = theory::make_case("tree", tree, a.beta, spec.text, make_policy(*tree, a.beta, spec));
   theory::Replicates reps;
   {

@@ -127,6 +127,9 @@ std::vector<std::int32_t> token_field(const json& line, const char* text_key, co
   if (line.is_string() && std::string(text_key) == "prompt") {
     *text_out = line.get<std::string>();
   } else if (line.is_object() && line.contains(ids_key)) {
+    // The ids are what is sampled or scored (a sample file carries both, text decoded from
+    // them); a text beside them is kept for the record, not dropped to null.
+    if (line.contains(text_key) && line.at(text_key).is_string()) *text_out = line.at(text_key).get<std::string>();
     return ids_field(line.at(ids_key), fmt::format("{}: field '{}'", where, ids_key));
   } else if (line.is_object() && line.contains(text_key) && line.at(text_key).is_string()) {
     *text_out = line.at(text_key).get<std::string>();
@@ -305,11 +308,13 @@ void run_sample(SampleArgs a) {
     held += static_cast<double>(a.samples_per_prompt) *
             llm::held_sample_bytes(static_cast<std::int64_t>(base.ids.size()), a.options.max_new_tokens);
     if (held > budget) {
-      throw InputError(fmt::format("--samples-per-prompt: {} samples of each of {} prompts (up to {} new tokens each) "
-                                   "need more than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES) "
-                                   "to hold until written; sample in several calls",
-                                   a.samples_per_prompt, lines.size(), a.options.max_new_tokens,
-                                   budget / (1024.0 * 1024.0 * 1024.0)));
+      // Both options: --max-new-tokens 2^63-1 with one sample was reported as a sample count.
+      throw InputError(
+          fmt::format("--samples-per-prompt {} x --max-new-tokens {}: {} samples of each of {} prompts "
+                      "(up to {} new tokens each) need more than the {:.1f} GiB budget (80% of memory, "
+                      "or DISA_MAX_TREE_BYTES) to hold until written; sample in several calls",
+                      a.samples_per_prompt, a.options.max_new_tokens, a.samples_per_prompt, lines.size(),
+                      a.options.max_new_tokens, budget / (1024.0 * 1024.0 * 1024.0)));
     }
     for (std::int64_t k = 0; k < a.samples_per_prompt; ++k) {
       base.sample_index = k;
@@ -406,7 +411,8 @@ void add_llm_model_commands(CLI::App& llm) {
   auto sample = std::make_shared<SampleArgs>();
   CLI::App* s = llm.add_subcommand("sample", "Sample completions of JSONL prompts with token log-probs");
   s->add_option("--model", sample->model, "Model folder (config.json, model.safetensors, tokenizer.json)")->required();
-  s->add_option("--prompts", sample->prompts, "JSONL: a string, or {\"prompt\": text} / {\"prompt_ids\": [...]}")
+  s->add_option("--prompts", sample->prompts,
+                "JSONL: a string, or {\"prompt\": text} / {\"prompt_ids\": [...]} (the ids win when both are given)")
       ->required();
   s->add_option("--out", sample->out, "Output JSONL")->required();
   s->add_option("--temperature", sample->options.temperature, "0 = greedy")->capture_default_str();

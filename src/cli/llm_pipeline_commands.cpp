@@ -63,6 +63,18 @@ void check_input_path(const char* stage, const char* key, const std::filesystem:
   }
 }
 
+// A stage's --out, prepared; a model folder is refused: propose --out REFERENCE wrote its
+// options, parts and trajectories among the model's files.
+void prepare_stage_folder(const std::string& out) {
+  for (const char* model_file : {"config.json", "model.safetensors", "model.safetensors.index.json"}) {
+    if (std::filesystem::exists(std::filesystem::path(out) / model_file)) {
+      throw InputError(
+          fmt::format("--out: '{}' holds a model ({}); a stage writes its files into its own folder", out, model_file));
+    }
+  }
+  prepare_output_folder(out, "--out");
+}
+
 // The figures of plots/plot_llm_pipeline.py; a missing Python or matplotlib is reported,
 // not fatal: the CSV and markdown tables are the results, the figures a view of them.
 void plot_pipeline(const std::string& out) {
@@ -99,7 +111,7 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           c.finish();
           check_input_path("propose", "reference", o.reference, true);
           check_input_path("propose", "proposal", o.proposal, true);
-          prepare_output_folder(a->out, "--out");
+          prepare_stage_folder(a->out);
           o.out = a->out;
           auto bar = std::make_unique<Progress>("propose");
           const lp::ProposeSummary s = lp::run_propose(o, [&](double f, const std::string& d) { bar->update(f, d); });
@@ -126,13 +138,18 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           lp::AnchorOptions o = lp::anchor_options(c);
           c.finish();
           check_input_path("anchor", "trajectories", o.trajectories, false);
-          prepare_output_folder(a->out, "--out");
+          prepare_stage_folder(a->out);
           o.out = a->out;
           const lp::AnchorSummary s = lp::run_anchor(o);
-          fmt::print("anchor: {} prompts, {}, {} dropped (policy {}); mean log Zhat of the kept {:.4f}, mean ESS/N {:.3f}\n"
-                     "wrote {}/anchors.jsonl (fingerprint {})\n",
-                     s.prompts, lp::describe_unreliable(s), s.dropped, o.policy, s.mean_log_z_hat,
-                     s.mean_ess_fraction, a->out, s.fingerprint);
+          // Every prompt dropped (all unrewarded, say): no mean to print, and nothing to train on.
+          const std::string kept = s.dropped >= s.prompts
+                                       ? std::string("no prompt kept: nothing to train on")
+                                       : fmt::format("mean log Zhat of the kept {:.4f}", s.mean_log_z_hat);
+          fmt::print(
+              "anchor: {} prompts, {}, {} dropped (policy {}); {}, mean ESS/N {:.3f}\n"
+              "wrote {}/anchors.jsonl (fingerprint {})\n",
+              s.prompts, lp::describe_unreliable(s), s.dropped, o.policy, kept, s.mean_ess_fraction, a->out,
+              s.fingerprint);
         });
   }
   {
@@ -145,7 +162,7 @@ void add_llm_pipeline_commands(CLI::App& llm) {
           check_input_path("train", "reference", o.reference, true);
           check_input_path("train", "trajectories", o.trajectories, false);
           check_input_path("train", "anchors", o.anchors, false);
-          prepare_output_folder(a->out, "--out");
+          prepare_stage_folder(a->out);
           o.out = a->out;
           auto bar = std::make_unique<Progress>("train " + o.method);
           const lp::TrainSummary s =
@@ -171,7 +188,7 @@ void add_llm_pipeline_commands(CLI::App& llm) {
       c.finish();
       for (const auto& [name, folder] : o.models) check_input_path("eval", "models", folder, true);
       check_input_path("eval", "anchors", o.anchors, false);
-      prepare_output_folder(a->out, "--out");
+      prepare_stage_folder(a->out);
       o.out = a->out;
       auto bar = std::make_unique<Progress>("eval");
       const auto rows = lp::run_eval(o, [&](double f, const std::string& d) { bar->update(f, d); });
@@ -186,8 +203,9 @@ void add_llm_pipeline_commands(CLI::App& llm) {
     CLI::App* c =
         stage_command(llm, "pipeline", "propose -> anchor -> train each method -> eval, from one command (resumable)", a);
     c->add_flag("--no-plot", *no_plot, "Skip the figures (plots/plot_llm_pipeline.py, /usr/bin/python3)");
-    c->callback([a, no_plot] {
-          prepare_output_folder(a->out, "--out");
+    c->callback(
+        [a, no_plot] {
+          prepare_stage_folder(a->out);
           std::unique_ptr<Progress> bar;
           std::string current;
           const auto result = lp::run_pipeline(

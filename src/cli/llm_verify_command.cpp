@@ -21,11 +21,15 @@
 // admits several answers). A bad line is an InputError naming it, and then nothing is
 // printed: output is written once every line has succeeded.
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -119,12 +123,36 @@ int available_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+constexpr const char* kPython3Probe = "import sys; sys.exit(0 if sys.version_info[0] == 3 else 3)";
+
+// The exit status of `python -c kPython3Probe` (outside the sandbox, output discarded),
+// 128 + the signal if one ended it, -1 when it could not be started.
+int python3_probe(const std::string& python) {
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&files, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&files, 2, "/dev/null", O_WRONLY, 0);
+  std::string dash_c = "-c", program = kPython3Probe, interpreter = python;
+  char* argv[] = {interpreter.data(), dash_c.data(), program.data(), nullptr};
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, python.c_str(), &files, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&files);
+  if (spawned != 0) return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 // Code records: every line is parsed (and rejected) before any program runs; then
 // --jobs threads verify them, each in its own sandbox.
 void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> benchmark) {
   if (a.jobs < 1 || a.jobs > 64) throw InputError(fmt::format("--jobs {}: expected 1 to 64", a.jobs));
-  if (!(a.timeout > 0) || a.timeout > 3600) {
-    throw InputError(fmt::format("--timeout {}: expected seconds in (0, 3600]", a.timeout));
+  // Below 0.1 s every program times out (a Python interpreter alone starts in about
+  // 0.05 s): --timeout 1e-300 scored every program 0, "timeout", exit 0.
+  if (!(a.timeout >= 0.1) || a.timeout > 3600) {
+    throw InputError(fmt::format("--timeout {}: expected seconds in [0.1, 3600]", a.timeout));
   }
   // The sandbox execs --python itself (no PATH search): a missing or non-executable one
   // failed inside it, with a message blaming namespaces and exit 1.
@@ -134,6 +162,12 @@ void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> be
         fmt::format("--python '{}': not an executable file (give the interpreter's path, e.g. "
                     "/usr/bin/python3)",
                     a.python));
+  }
+  // Another executable (/bin/false) made every program a "runtime error", reward 0 with
+  // exit 0: a broken setup read as wrong answers.
+  if (const int rc = python3_probe(a.python); rc != 0) {
+    throw InputError(fmt::format("--python '{}': does not run Python 3 (`{} -c \"{}\"` exited {})", a.python, a.python,
+                                 kPython3Probe, rc));
   }
   llm::verify::CodeBenchmarkIndex index(a.data_dir);
   std::vector<std::string> responses;

@@ -7,9 +7,14 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#ifdef DISA_HAVE_TORCH
+#include <c10/util/Exception.h>
+#endif
 
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
@@ -107,6 +112,17 @@ int main(int argc, char** argv) {
   } catch (const disa::InputError& e) {
     std::fprintf(stderr, "disa: error: %s\n", one_line(e.what()).c_str());
     return 2;
+#ifdef DISA_HAVE_TORCH
+  } catch (const c10::Error& e) {
+    // LibTorch's what() carries a C++ backtrace of some 25 frames after the reason.
+    std::fprintf(stderr, "disa: failed: %s\n", one_line(e.what_without_backtrace()).c_str());
+    return 1;
+#endif
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "disa: failed: out of memory (std::bad_alloc): a size or count asked for more than this "
+                 "machine holds\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "disa: failed: %s\n", one_line(e.what()).c_str());
     return 1;

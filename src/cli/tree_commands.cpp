@@ -151,8 +151,12 @@ void add_info(CLI::App& tree) {
   cmd->add_option("--proposal", args->proposal,
                   "Proposal SPEC: reference, target, tilted:lambda=L, interp:lambda=L, mixture:eps=E, file:PATH");
   cmd->add_flag("--json", args->json, "One JSON object per tree (JSONL for a set)");
-  cmd->callback([args] {
+  cmd->callback([args, cmd] {
     check_positive_beta(args->beta, "--beta");
+    // Given empty (an unset shell variable), it ran with no proposal at all, exit 0.
+    if (cmd->count("--proposal") > 0 && args->proposal.empty()) {
+      throw InputError("--proposal: empty; give a SPEC (reference, target, tilted:lambda=L, ...) or leave it out");
+    }
     std::optional<PolicySpec> proposal;
     if (!args->proposal.empty()) proposal = parse_policy_spec(args->proposal, "--proposal");
     const std::vector<Tree> trees = load_trees(args->path);

@@ -351,6 +351,42 @@ TEST_F(CliTest, AnOverflowingTiltIsRefusedNamingTheLeaf) {
   const Result fits = run("tree info --tree " + big + " --beta 1 --json");  // 1e308 itself is finite
   ASSERT_EQ(fits.exit_code, 0) << fits.output;
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(fits.output)["log_Z"].get<double>(), 1e308);  // + log(1/2), below an ulp
+  // A tilted proposal tilts by lambda beta: with lambda 2 and a reward of -1e308, log q was
+  // -inf where log p* is finite, and chi2 printed "inf" with exit 0 (its true value is finite).
+  const std::string low = path("low.json");
+  std::ofstream(low) << R"({"format":"disa-tree","version":1,"vocab":2,"horizon":1,"eos":null,)"
+                     << R"("nodes":[{"prefix":[],"logits":[0,0]}],"leaves":[{"path":[0],"reward":-1e308},)"
+                     << R"({"path":[1],"reward":1}]})";
+  expect_rejected(run("tree info --tree " + low + " --beta 1 --proposal tilted:lambda=2 --json"),
+                  "tilted:lambda=2: lambda beta = 2 times the reward -1e+308 of leaf 0 overflows a double");
+  const Result half = run("tree info --tree " + low + " --beta 1 --proposal tilted:lambda=0.5 --json");
+  ASSERT_EQ(half.exit_code, 0) << half.output;
+  EXPECT_TRUE(nlohmann::json::parse(half.output)["chi2"].is_number()) << half.output;
+}
+
+// A tree from a pipe or a device had no file size: "filesystem error: cannot get file
+// size" with exit 1. A pipe is read whole (once); /dev/null is empty, not JSON.
+TEST_F(CliTest, ATreeFromAPipeIsReadAndADeviceIsNamed) {
+  const std::string tree = path("t.json");
+  ASSERT_EQ(run("tree generate --family strategies --seed 1 --out " + tree).exit_code, 0);
+  const Result piped = run("tree info --tree /dev/stdin --beta 1 --json", "cat " + tree + " |");
+  ASSERT_EQ(piped.exit_code, 0) << piped.output;
+  const Result file = run("tree info --tree " + tree + " --beta 1 --json");
+  EXPECT_EQ(piped.output, file.output);
+  expect_rejected(run("tree info --tree /dev/null --beta 1"), "/dev/null: not valid JSON");
+  // Given empty (an unset variable), --proposal ran with no proposal, exit 0.
+  expect_rejected(run("tree info --tree " + tree + " --beta 1 --proposal ''"), "--proposal: empty");
+  // Every replicate's results are held: past memory, refused before the work (was bad_alloc).
+  expect_rejected(run("estimate --tree " + tree +
+                          " --beta 1 --proposal reference --samples 1 --replicates 1000000 "
+                          "--seed 1",
+                      "DISA_MAX_TREE_BYTES=1000000"),
+                  "--replicates: 1000000 replicates hold about");
+  // Digits only: a leading space and 10^23 (clamped to 2^63 - 1) were read.
+  for (const std::string bad : {"' 100000'", "99999999999999999999999", "1e6"}) {
+    expect_rejected(run("tree info --tree " + tree + " --beta 1", "DISA_MAX_TREE_BYTES=" + bad),
+                    "DISA_MAX_TREE_BYTES: must be a positive integer");
+  }
 }
 
 // Long sampling runs (tree sample, anchor, estimate) show a progress line on a terminal,

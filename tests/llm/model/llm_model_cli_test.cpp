@@ -286,7 +286,7 @@ TEST_F(LlmModelCli, BadInputsAreRejectedWithTheirNames) {
   // Held until written: more than memory is refused before allocating (was the OOM killer).
   disa::test::expect_rejected(run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
                                        " --samples-per-prompt 99999999999 --out " + path("x.jsonl")),
-                              "--samples-per-prompt: 99999999999 samples");
+                              "--samples-per-prompt 99999999999 x --max-new-tokens");
   EXPECT_FALSE(std::filesystem::exists(path("x.jsonl")));
   // An id past the model's vocabulary (32 here) is named by its line and field, not by the
   // model's batch row.

@@ -294,6 +294,20 @@ TEST(Sampler, BadOptionsAreNamed) {
                            {"request 0", "2 prompt + 255 continuation", "max_position_embeddings = 256"}));
 }
 
+// The KV cache holds every position of every row from the start: a model allowing 2^62
+// positions asked the allocator for it and ended in LibTorch's backtrace (or the OOM killer).
+TEST(Sampler, AKvCacheAboveMemoryIsRefusedBeforeAllocating) {
+  nlohmann::json config = model_test::qwen2_config_json();
+  config["max_position_embeddings"] = std::int64_t{1} << 62;
+  Transformer model = tiny_model(config, 1);
+  // 2 x layers x kv heads x head_dim x 10^12 positions x 4 bytes x 8 rows: petabytes.
+  EXPECT_TRUE(disa::test::contains_all(
+      disa::test::input_error_message([&] {
+        sample(*model, std::vector<std::vector<std::int32_t>>(8, {1, 2}), {.max_new_tokens = 1000000000000});
+      }),
+      {"max_new_tokens = 1000000000000", "8 rows", "the KV cache needs", "of memory"}));
+}
+
 TEST(Sampler, NonFiniteLogitsStopTheSamplerNamingRowAndToken) {
   // A diverged model must not sample on: garbage tokens would be scored as wrong answers
   // without a word. One NaN in the (tied) embedding makes logit 35 NaN for every row, so

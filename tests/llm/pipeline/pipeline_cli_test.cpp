@@ -411,6 +411,18 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
   expect_rejected(run_disa("llm pipeline --out " + p("bad6") + " --set model=" + p("base") + " --set eval.kk=3", "CI=true"),
                   "kk");
   EXPECT_FALSE(std::filesystem::exists(p("bad6/propose")));
+  // A model folder as a stage's --out: propose wrote its parts among the model's files.
+  expect_rejected(run_disa("llm propose --set reference=" + p("base") + " --out " + p("base"), "CI=true"),
+                  "--out: '" + p("base") + "' holds a model (config.json)");
+  // A key that wires two stages, set for one: propose.reference proposed and anchored with
+  // another model, then train refused the trajectories after every stage before it ran.
+  for (const std::string key :
+       {"propose.reference=" + p("base"), std::string("anchor.beta=2"), "train.anchors=" + p("anchor/anchors.jsonl")}) {
+    expect_rejected(
+        run_disa("llm pipeline --out " + p("bad_wired") + " --set model=" + p("base") + " --set " + key, "CI=true"),
+        "pipeline: " + key + ": the pipeline sets it for every stage that reads it");
+    EXPECT_FALSE(std::filesystem::exists(p("bad_wired/propose"))) << key;
+  }
   expect_rejected(run_disa("llm eval --set models=m=" + p("base") + ",m=" + p("dp1_disa/policy") + " --out " + p("bad7"),
                            "CI=true"),
                   "name 'm' is given twice");

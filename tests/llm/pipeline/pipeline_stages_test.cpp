@@ -1342,6 +1342,33 @@ TEST_F(PipelineStages, EvalOfTheRlPromptsIsTheAnchorsKeptPrompts) {
   EXPECT_EQ(read_json_file(e.out / "options.json")["options"]["rl_prompts"], "the anchors' kept prompts");
 }
 
+// min_ess above N dropped every prompt by construction (ESS <= N), exit 0 and a mean
+// log Zhat of nan; eval over the anchors' no kept prompt wrote nan metrics with exit 0.
+TEST_F(PipelineStages, AnchorsThatKeepNoPromptAreRefusedOrNamed) {
+  const fs::path dir = prepared("a");
+  AnchorOptions a;
+  a.trajectories = dir / "propose" / "trajectories.jsonl";
+  a.out = root_ / "none_kept_anchor";
+  a.beta = 2.0;
+  a.min_ess = 4.5;  // 4 samples a prompt
+  EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { run_anchor(a); }),
+                                       {"min_ess=4.5 is above the 4 samples", "every prompt would be dropped"}));
+  // min_ess = N: only equal weights reach it, and equal rewards are unreliable anyway.
+  a.min_ess = 4;
+  const AnchorSummary summary = run_anchor(a);
+  ASSERT_EQ(summary.dropped, summary.prompts);
+  EvalOptions e;
+  e.models = {{"reference", root_ / "base"}};
+  e.tasks = {"countdown:rl"};
+  e.anchors = a.out / "anchors.jsonl";
+  e.out = root_ / "none_kept_eval";
+  e.k = 1;
+  e.max_new_tokens = 4;
+  EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { run_eval(e); }),
+                                       {"keep none of their 6 prompts"}));
+  EXPECT_FALSE(fs::exists(e.out / "results.csv"));
+}
+
 TEST_F(PipelineStages, EvalRefusesSamplesOfAModelChangedAtItsPath) {
   // Samples are reused by model name: a model retrained at the same path must be a new
   // run (refused in this OUT), not scored from the old model's samples.

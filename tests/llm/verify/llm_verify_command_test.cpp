@@ -118,6 +118,12 @@ TEST_F(LlmVerifyCommand, CodeOnlyOptionsPythonAndFolderInputsAreChecked) {
                   "--python '" + in + "': not an executable file");
   expect_rejected(run_disa("llm verify --task math --input " + dir_.string()),
                   "--input: '" + dir_.string() + "' is a folder, not a file");
+  // An executable that is not Python 3 scored every program 0 ("runtime error") with exit
+  // 0, and a timeout no interpreter can start within scored every program "timeout".
+  expect_rejected(run_disa("llm verify --task code --python /bin/false --input " + in),
+                  "--python '/bin/false': does not run Python 3");
+  expect_rejected(run_disa("llm verify --task code --timeout 1e-300 --input " + in),
+                  "--timeout 1e-300: expected seconds in [0.1, 3600]");
 }
 
 TEST_F(LlmVerifyCommand, RejectsUnknownTasksAndCodeRecordsWithoutTests) {
