@@ -27,15 +27,17 @@ inline double adamw_max_learning_rate(double beta1, double weight_decay) {
 // What is wrong with lr, to follow "OPTION = lr": "must be at most ..." or
 // "* weight_decay W = P must be at most 1 (...)"; nullopt when AdamW can take it.
 inline std::optional<std::string> adamw_learning_rate_problem(double lr, double beta1, double weight_decay) {
-  // The product first: past FLT_MAX it is past 1 too, and this message names weight_decay
-  // (weight_decay=1e308 was reported as "lr=0.001 must be at most 3.4e-270").
-  if (lr * weight_decay > 1) {
+  const double max_lr = adamw_max_learning_rate(beta1, weight_decay);
+  // The product's message where weight_decay is what binds (weight_decay=1e308 was
+  // reported as "lr=0.001 must be at most 3.4e-270"), the float step's elsewhere.
+  const bool decay_binds =
+      weight_decay > 0 && static_cast<double>(FLT_MAX) / weight_decay < static_cast<double>(FLT_MAX) * (1 - beta1);
+  if (lr * weight_decay > 1 && (lr <= max_lr || decay_binds)) {
     return fmt::format(
         "* weight_decay {} = {:.3g} must be at most 1 (AdamW multiplies the weights by 1 - lr * "
         "weight_decay each step)",
         weight_decay, lr * weight_decay);
   }
-  const double max_lr = adamw_max_learning_rate(beta1, weight_decay);
   if (lr > max_lr) {
     return fmt::format(
         "must be at most {:.3g} (AdamW's float step lr / (1 - beta1) and lr * weight_decay must stay "

@@ -148,14 +148,15 @@ AnchorSummary run_anchor(const AnchorOptions& o) {
   }
   if (order.empty()) throw InputError(fmt::format("anchor: '{}' holds no trajectory", o.trajectories.string()));
 
-  // ESS never exceeds N: a min_ess above every prompt's N dropped every prompt, and the
-  // stage ended with exit 0 and a mean log Zhat of nan over no kept prompt.
+  // ESS never exceeds N: under the drop policy a min_ess above every prompt's N dropped
+  // every prompt, and the stage ended with exit 0 and a mean log Zhat of nan over no kept
+  // prompt (keep only flags them, psis may smooth them).
   std::size_t most_samples = 0;
   for (const auto& [id, w] : log_w) most_samples = std::max(most_samples, w.size());
-  if (o.min_ess > static_cast<double>(most_samples)) {
+  if (o.policy == "drop" && o.min_ess > static_cast<double>(most_samples)) {
     throw InputError(
         fmt::format("anchor: min_ess={} is above the {} samples a prompt has at most in '{}': an ESS "
-                    "never exceeds N, so every prompt would be dropped",
+                    "never exceeds N, so policy=drop would drop every prompt",
                     o.min_ess, most_samples, o.trajectories.string()));
   }
   IsOptions is;

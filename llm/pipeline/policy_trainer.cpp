@@ -318,8 +318,11 @@ TrainOptions train_options(StageConfig& c) {
   // ways, loss.beta won silently.
   for (const std::string& s : o.loss_settings) {
     if (needs_anchors(o.method) && c.given().contains("beta") && s.rfind("beta=", 0) == 0) {
-      throw InputError(fmt::format("train: beta={} and loss.{} are the same tilt of p* for method={}: give one", o.beta,
-                                   s, o.method));
+      throw InputError(
+          fmt::format("train: beta={} and loss.{} are the same tilt of p* for method={}: give one "
+                      "(in `llm pipeline`, its beta= is disa's, and train.loss.beta, FlowRL's, cannot be "
+                      "set while disa or disa-online trains beside it: run flowrl on its own)",
+                      o.beta, s, o.method));
     }
   }
   objective_for(o);  // an unknown loss.KEY fails here, before any work
@@ -396,10 +399,10 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     const std::filesystem::path record = o.trajectories.parent_path() / "propose.json";
     if (std::filesystem::exists(record)) {
       const nlohmann::json made = read_json_file(record);
-      const nlohmann::json options = made.is_object() ? made.value("options", nlohmann::json()) : nlohmann::json();
+      const nlohmann::json proposed = made.is_object() ? made.value("options", nlohmann::json()) : nlohmann::json();
       const nlohmann::json proposed_with =
-          options.is_object() ? options.value("reference_fingerprint", nlohmann::json()) : nlohmann::json();
-      const std::string here = model_fingerprint(o.reference);
+          proposed.is_object() ? proposed.value("reference_fingerprint", nlohmann::json()) : nlohmann::json();
+      const std::string here = options.at("reference_fingerprint").get<std::string>();  // this run's, hashed once
       if (!proposed_with.is_string() || proposed_with.get<std::string>() != here) {
         throw InputError(fmt::format(
             "train: reference '{}' (fingerprint {}) is not the model the trajectories were proposed with ({}: "
@@ -743,6 +746,12 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
             torch::NoGradGuard no_grad;
             AutocastScope scope(true, device.type());
             reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32);
+          }
+          // As score() does for the float32 path: a numerical failure (exit 1), not the bad
+          // input the loss head would call a NaN log-prob.
+          if (!torch::isfinite(reference_logprobs).all().item<bool>()) {
+            throw NumericalError(
+                fmt::format("train: step {}: the reference's log-probs under bf16 autocast are not finite", step + 1));
           }
           use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
         }

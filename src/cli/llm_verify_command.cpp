@@ -123,7 +123,9 @@ int available_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-constexpr const char* kPython3Probe = "import sys; sys.exit(0 if sys.version_info[0] == 3 else 3)";
+// Exit 42, not 0: /bin/true -c ... exits 0 too.
+constexpr const char* kPython3Probe = "import sys; sys.exit(42 if sys.version_info[0] == 3 else 3)";
+constexpr int kPython3ProbeExit = 42;
 
 // The exit status of `python -c kPython3Probe` (outside the sandbox, output discarded),
 // 128 + the signal if one ended it, -1 when it could not be started.
@@ -165,7 +167,7 @@ void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> be
   }
   // Another executable (/bin/false) made every program a "runtime error", reward 0 with
   // exit 0: a broken setup read as wrong answers.
-  if (const int rc = python3_probe(a.python); rc != 0) {
+  if (const int rc = python3_probe(a.python); rc != kPython3ProbeExit) {
     throw InputError(fmt::format("--python '{}': does not run Python 3 (`{} -c \"{}\"` exited {})", a.python, a.python,
                                  kPython3Probe, rc));
   }

@@ -714,7 +714,7 @@ TEST_F(PipelineStages, TheDropPolicyRemovesUnreliablePromptsFromTraining) {
   AnchorOptions a;
   a.trajectories = dir / "propose" / "trajectories.jsonl";
   a.out = root_ / "strict_anchor";
-  a.min_ess = 1e9;  // nothing reaches it
+  a.min_ess = 4;  // = N: only equal weights reach it, and equal rewards are unreliable anyway (above N is refused)
   const AnchorSummary s = run_anchor(a);
   EXPECT_EQ(s.dropped, 6);
   EXPECT_TRUE(std::isnan(s.mean_log_z_hat));  // the mean of the kept anchors: there are none
@@ -1092,6 +1092,15 @@ TEST_F(PipelineStages, UnderBf16AutocastTheRatioAndTheResidualComeFromOneForward
   ASSERT_EQ(lines.size(), 1u);
   // float32 rounding of log Zhat (the adapter's) and of the sum: far below bf16's ~4e-3 a token.
   EXPECT_NEAR(lines[0]["loss"].get<double>(), expected, 1e-5 * (1 + expected));
+  // With the importance weight pi/q, a row proposed by q = pi_ref takes the reference's
+  // autocast log-probs as its log q: at step 1 every weight is 1, exactly (1.0000011 with
+  // propose's float32 log q).
+  o.out = root_ / "bf16_disa_importance";
+  o.loss_settings = {"weight=importance"};
+  run_train(o);
+  const auto weighted = read_lines(o.out / "steps.jsonl");
+  ASSERT_EQ(weighted.size(), 1u);
+  EXPECT_EQ(weighted[0]["weight_max"].get<double>(), 1.0);
 }
 
 // disa's rows carry the proposal's log pi_ref and its anchors are log Z under that pi_ref:
@@ -1352,7 +1361,7 @@ TEST_F(PipelineStages, AnchorsThatKeepNoPromptAreRefusedOrNamed) {
   a.beta = 2.0;
   a.min_ess = 4.5;  // 4 samples a prompt
   EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { run_anchor(a); }),
-                                       {"min_ess=4.5 is above the 4 samples", "every prompt would be dropped"}));
+                                       {"min_ess=4.5 is above the 4 samples", "policy=drop would drop every prompt"}));
   // min_ess = N: only equal weights reach it, and equal rewards are unreliable anyway.
   a.min_ess = 4;
   const AnchorSummary summary = run_anchor(a);

@@ -122,6 +122,8 @@ TEST_F(LlmVerifyCommand, CodeOnlyOptionsPythonAndFolderInputsAreChecked) {
   // 0, and a timeout no interpreter can start within scored every program "timeout".
   expect_rejected(run_disa("llm verify --task code --python /bin/false --input " + in),
                   "--python '/bin/false': does not run Python 3");
+  expect_rejected(run_disa("llm verify --task code --python /bin/true --input " + in),
+                  "--python '/bin/true': does not run Python 3");
   expect_rejected(run_disa("llm verify --task code --timeout 1e-300 --input " + in),
                   "--timeout 1e-300: expected seconds in [0.1, 3600]");
 }
