@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include <boost/math/distributions/binomial.hpp>
@@ -252,11 +253,12 @@ INSTANTIATE_TEST_SUITE_P(Proposals, IsLaws, ::testing::Values("tilted:lambda=0.3
 // has skewness ~ m3 / (chi2^1.5 sqrt N), small at N = 256).
 constexpr double kCiLevel = 0.95;
 
-// The exact coverage at N of estimate_log_partition's delta-method interval for a proposal
-// whose log-weights take two values (to 1e-9): the interval is computed, by the estimator
-// itself, for each K = 0..N high weights, weighted by Binomial(N, q(high))(K). NaN when the
-// proposal has more than two distinct weights.
-double two_point_exact_coverage(const Proposal& s, std::int64_t n) {
+// The two values a proposal's log-weights take (to 1e-9) and q's mass on the higher one;
+// nullopt when they take more than two.
+struct TwoPointWeights {
+  double lo, hi, q_hi;
+};
+std::optional<TwoPointWeights> two_point_weights(const Proposal& s) {
   std::vector<double> lw(s.log_q.size());
   for (std::size_t y = 0; y < lw.size(); ++y) lw[y] = s.log_ref[y] - s.log_q[y] + kBeta * s.tree.reward[y];
   const double lo = *std::min_element(lw.begin(), lw.end()), hi = *std::max_element(lw.begin(), lw.end());
@@ -265,9 +267,20 @@ double two_point_exact_coverage(const Proposal& s, std::int64_t n) {
     if (std::fabs(lw[y] - hi) < 1e-9) {
       q_hi += std::exp(s.log_q[y]);
     } else if (std::fabs(lw[y] - lo) >= 1e-9) {
-      return std::nan("");
+      return std::nullopt;
     }
   }
+  return TwoPointWeights{lo, hi, q_hi};
+}
+
+// The exact coverage at N of estimate_log_partition's delta-method interval for a proposal
+// whose log-weights take two values (to 1e-9): the interval is computed, by the estimator
+// itself, for each K = 0..N high weights, weighted by Binomial(N, q(high))(K). NaN when the
+// proposal has more than two distinct weights.
+double two_point_exact_coverage(const Proposal& s, std::int64_t n) {
+  const std::optional<TwoPointWeights> w = two_point_weights(s);
+  if (!w) return std::nan("");
+  const double lo = w->lo, hi = w->hi, q_hi = w->q_hi;
   IsOptions o;
   o.psis = false;
   o.ci_level = kCiLevel;
@@ -331,17 +344,9 @@ TEST(IsCi, DeltaMethodCoverage) {
 // per level (normal approximation of the M = 1000 count). A bootstrap that ignored
 // ci_level (0.95 at level 0.8: coverage ~0.95 against 0.8 +- 0.05) fails.
 double two_point_exact_bootstrap_coverage(const Proposal& s, std::int64_t n, int replicates, double level) {
-  std::vector<double> lw(s.log_q.size());
-  for (std::size_t y = 0; y < lw.size(); ++y) lw[y] = s.log_ref[y] - s.log_q[y] + kBeta * s.tree.reward[y];
-  const double lo = *std::min_element(lw.begin(), lw.end()), hi = *std::max_element(lw.begin(), lw.end());
-  double q_hi = 0.0;
-  for (std::size_t y = 0; y < lw.size(); ++y) {
-    if (std::fabs(lw[y] - hi) < 1e-9) {
-      q_hi += std::exp(s.log_q[y]);
-    } else if (std::fabs(lw[y] - lo) >= 1e-9) {
-      return std::nan("");
-    }
-  }
+  const std::optional<TwoPointWeights> w = two_point_weights(s);
+  if (!w) return std::nan("");
+  const double lo = w->lo, hi = w->hi, q_hi = w->q_hi;
   const double alpha = (1.0 - level) / 2.0;
   const double low_index = std::round(alpha * (replicates - 1)),
                high_index = std::round((1 - alpha) * (replicates - 1));
