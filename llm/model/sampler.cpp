@@ -1,7 +1,5 @@
 #include "llm/model/sampler.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +9,7 @@
 #include "llm/model/kv_cache.h"
 #include "src/counter_rng.h"
 #include "src/input_error.h"
+#include "src/physical_memory.h"
 #include "src/numerical_error.h"
 
 namespace disa::llm {
@@ -180,8 +179,7 @@ std::vector<Completion> sample(TransformerImpl& model, const std::vector<std::ve
     const double cache_bytes = 2.0 * static_cast<double>(c.num_hidden_layers) * static_cast<double>(batch) *
                                static_cast<double>(c.num_key_value_heads) * static_cast<double>(c.head_dim) *
                                positions * element;
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const double memory = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 1e300;
+    const double memory = static_cast<double>(physical_memory_bytes());
     if (cache_bytes > memory) {
       throw InputError(fmt::format(
           "sample: max_new_tokens = {} after a prompt of {} tokens, {} rows at once: the KV cache needs {:.3g} GB "

@@ -1,13 +1,11 @@
 #include "llm/model/transformer.h"
-
-#include <unistd.h>
-
 #include <cstdint>
 
 #include <fmt/format.h>
 #include <torch/nn/functional/linear.h>
 
 #include "src/input_error.h"
+#include "src/physical_memory.h"
 
 namespace disa::llm {
 
@@ -74,11 +72,6 @@ std::optional<std::uint64_t> parameter_count(const ModelConfig& c) {
 }
 
 namespace {
-
-std::uint64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : UINT64_MAX;
-}
 
 void check_weights_fit_memory(const ModelConfig& c, torch::Dtype dtype) {
   const std::optional<std::uint64_t> count = parameter_count(c);

@@ -168,8 +168,8 @@ void run_verify_code(const Args& a, std::optional<llm::verify::CodeBenchmark> be
   // Another executable (/bin/false) made every program a "runtime error", reward 0 with
   // exit 0: a broken setup read as wrong answers.
   if (const int rc = python3_probe(a.python); rc != kPython3ProbeExit) {
-    throw InputError(fmt::format("--python '{}': does not run Python 3 (`{} -c \"{}\"` exited {})", a.python, a.python,
-                                 kPython3Probe, rc));
+    throw InputError(fmt::format("--python '{}': does not run Python 3 (`{} -c \"{}\"` exited {}, not {})", a.python,
+                                 a.python, kPython3Probe, rc, kPython3ProbeExit));
   }
   llm::verify::CodeBenchmarkIndex index(a.data_dir);
   std::vector<std::string> responses;
