@@ -1,4 +1,5 @@
 #include "llm/model/transformer.h"
+
 #include <cstdint>
 
 #include <fmt/format.h>
