@@ -98,6 +98,11 @@ nlohmann::ordered_json fingerprint(const TrainOptions& o) {
   // Offline draws read a stream of their own (kOfflineDrawTag); folders of the earlier
   // draws, which shared propose's sampling streams, are another run.
   if (is_offline_method(o.method)) f["offline_draw_stream"] = "tagged";
+  // Recorded only when not one update per step, so the folders of earlier runs keep their options.
+  if (o.mini_batches != 1 || o.ppo_epochs != 1) {
+    f["mini_batches"] = o.mini_batches;
+    f["ppo_epochs"] = o.ppo_epochs;
+  }
   return f;
 }
 
@@ -272,6 +277,14 @@ TrainOptions train_options(StageConfig& c) {
   o.prompts_per_step = c.integer("prompts_per_step", o.prompts_per_step, 1);
   o.group_size = c.integer("group_size", o.group_size, 1);
   o.micro_batch_prompts = c.integer("micro_batch_prompts", o.micro_batch_prompts, 0);
+  o.mini_batches = c.integer("mini_batches", o.mini_batches, 1);
+  if (o.mini_batches > o.prompts_per_step) {
+    throw InputError(
+        fmt::format("train: mini_batches={} is more than prompts_per_step={}: a mini-batch holds whole "
+                    "prompt groups",
+                    o.mini_batches, o.prompts_per_step));
+  }
+  o.ppo_epochs = c.integer("ppo_epochs", o.ppo_epochs, 1, 1000);
   o.max_new_tokens = c.integer("max_new_tokens", o.max_new_tokens, 1);
   o.batch_size = c.integer("batch_size", o.batch_size, 1);
   o.checkpoint_every = c.integer("checkpoint_every", o.checkpoint_every, 1);
@@ -584,10 +597,35 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
 
   const bool autocast = autocast_on(o);
   const std::size_t per_step = static_cast<std::size_t>(std::min<std::int64_t>(o.prompts_per_step, prompts.size()));
+  if (static_cast<std::size_t>(o.mini_batches) > per_step) {
+    throw InputError(
+        fmt::format("train: mini_batches={} but a step has only {} prompts ({} usable in '{}'): a "
+                    "mini-batch holds whole prompt groups",
+                    o.mini_batches, per_step, prompts.size(), o.trajectories.string()));
+  }
   const std::size_t micro = o.micro_batch_prompts > 0 ? static_cast<std::size_t>(o.micro_batch_prompts) : per_step;
+  // The step's groups (positions in `chosen`): mini-batch j is [mini_begin[j], mini_begin[j+1])
+  // (sizes differ by at most one, as numpy's array_split), cut into micro-batches of
+  // `micro` groups; one mini-batch, the whole step, when mini_batches = 1.
+  const std::size_t minis = static_cast<std::size_t>(o.mini_batches);
+  const std::size_t updates = minis * static_cast<std::size_t>(o.ppo_epochs);
+  std::vector<std::size_t> mini_begin;
+  for (std::size_t j = 0; j <= minis; ++j) mini_begin.push_back(j * per_step / minis);
+  struct MicroBatch {
+    std::size_t mini, first_group, end_group;
+  };
+  std::vector<MicroBatch> micro_batches;
+  std::vector<std::size_t> micro_batch_of_group(per_step);
+  for (std::size_t j = 0; j < minis; ++j) {
+    for (std::size_t g = mini_begin[j]; g < mini_begin[j + 1]; g += micro) {
+      const std::size_t end = std::min(mini_begin[j + 1], g + micro);
+      for (std::size_t h = g; h < end; ++h) micro_batch_of_group[h] = micro_batches.size();
+      micro_batches.push_back({j, g, end});
+    }
+  }
   std::ofstream log_file;
   if (writer) log_file.open(o.out / "steps.jsonl", std::ios::app);
-  // Rank r computes micro-batches r, r + W, ... (micro-batch k holds chosen[k*micro ...]).
+  // Rank r computes micro-batches r, r + W, ... (numbered over the step, mini-batch by mini-batch).
   const auto owns_micro_batch = [&](std::size_t k) {
     return static_cast<std::int64_t>(k % static_cast<std::size_t>(o.world_size)) == o.rank;
   };
@@ -632,7 +670,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       for (std::size_t g = 0; g < chosen.size(); ++g) {
         group_begin.push_back(g * G);
         for (std::size_t j = 0; j < G; ++j) rows.push_back({chosen[g], {}, {}, {}, 0.0});
-        if (owns_micro_batch(g / micro)) {
+        if (owns_micro_batch(micro_batch_of_group[g])) {
           batch.push_back(task_prompts[chosen[g]]);
           batch_group.push_back(g);
         }
@@ -666,12 +704,11 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
 
     // Forward/backward per micro-batch of whole groups; rank r takes micro-batches r, r + W, ...
     policy.model->train();
-    optimizer->zero_grad();
-    if (logz_optimizer) logz_optimizer->zero_grad();
-    // Each micro-batch's loss is weighted by D_m / D, its share of the objective's batch
-    // normaliser (loss_denominator: rows, non-empty rows, tokens or the padded width), so
-    // the sum is the one-batch loss and gradient of the whole step for every head and
-    // aggregation mode. Rewards as the head sees them (float), for sft's filter.
+    // Each micro-batch's loss is weighted by D_m / D, its share of the objective's
+    // normaliser over its update's mini-batch (loss_denominator: rows, non-empty rows,
+    // tokens or the padded width), so the sum is the one-batch loss and gradient of the
+    // mini-batch for every head and aggregation mode. Rewards as the head sees them
+    // (float), for sft's filter.
     std::vector<std::size_t> lengths(rows.size());
     std::vector<double> rewards(rows.size());
     for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -691,142 +728,225 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         lengths[r] = static_cast<std::size_t>(shared[r]), rewards[r] = shared[rows.size() + r];
       }
     }
-    auto denominator = [&](std::size_t begin, std::size_t end, std::size_t columns) {
+    auto denominator = [&](std::size_t begin, std::size_t end) {
+      std::size_t width = 1;  // the padded width continuation_logprobs gives these rows in one batch
+      for (std::size_t r = begin; r < end; ++r) width = std::max(width, lengths[r]);
       return loss::loss_denominator(objective, std::span(lengths).subspan(begin, end - begin),
-                                    std::span(rewards).subspan(begin, end - begin), columns);
+                                    std::span(rewards).subspan(begin, end - begin), width);
     };
+    const auto requests_of = [&](std::size_t begin, std::size_t end) {
+      std::vector<ScoreRequest> requests;
+      for (std::size_t r = begin; r < end; ++r)
+        requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
+      return requests;
+    };
+    // Under autocast with more than one update, the old and the reference log-probs are
+    // those of use_logprobs_of_the_autocast_forward, taken before the first update (the
+    // policy that sampled) on the micro-batches the updates use, so the same padding.
+    if (autocast && updates > 1) {
+      failure.run([&] {
+        torch::NoGradGuard no_grad;
+        for (std::size_t k = 0; k < micro_batches.size(); ++k) {
+          if (!owns_micro_batch(k)) continue;
+          const std::size_t begin = group_begin[micro_batches[k].first_group],
+                            end = group_begin[micro_batches[k].end_group];
+          if (std::all_of(lengths.begin() + begin, lengths.begin() + end, [](std::size_t n) { return n == 0; })) {
+            continue;  // no token to score (and no update reads these rows' log-probs)
+          }
+          const std::vector<ScoreRequest> requests = requests_of(begin, end);
+          torch::Tensor own, reference_logprobs;
+          {
+            AutocastScope scope(true, device.type());
+            own = continuation_logprobs(*policy.model, requests).logprobs.to(torch::kFloat32).cpu();
+            reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32).cpu();
+          }
+          if (!torch::isfinite(own).all().item<bool>() || !torch::isfinite(reference_logprobs).all().item<bool>()) {
+            throw NumericalError(fmt::format(
+                "train: step {}: the policy's or the reference's log-probs under bf16 autocast are not finite",
+                step + 1));
+          }
+          LossTensors t;
+          t.logp = own;
+          t.logp_old = padded(rows, begin, end, own.size(1), &Row::logp_old);
+          use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
+          const auto old_rows = t.logp_old.accessor<float, 2>(), ref_rows = t.logp_ref.accessor<float, 2>();
+          for (std::size_t r = begin; r < end; ++r) {
+            const auto i = static_cast<std::int64_t>(r - begin);
+            rows[r].logp_old.resize(rows[r].continuation.size());
+            rows[r].logp_ref.resize(rows[r].continuation.size());
+            for (std::size_t n = 0; n < rows[r].continuation.size(); ++n) {
+              rows[r].logp_old[n] = old_rows[i][static_cast<std::int64_t>(n)];
+              rows[r].logp_ref[n] = ref_rows[i][static_cast<std::int64_t>(n)];
+            }
+          }
+        }
+      });
+    }
     const double total_rows = static_cast<double>(rows.size());
-    // The padded width continuation_logprobs would give the whole step in one batch.
-    const std::size_t step_width =
-        lengths.empty() ? 1 : std::max<std::size_t>(1, *std::max_element(lengths.begin(), lengths.end()));
-    const double step_denominator = denominator(0, rows.size(), step_width);
-    double loss_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
-    loss::DiagnosticsMerge diagnostics_merge;  // the micro-batches' diagnostics, merged as the batch's
+    const double epochs = static_cast<double>(o.ppo_epochs);
+    // Summed over the step's updates; the log shows their means.
+    double loss_sum = 0, grad_norm_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
+    loss::DiagnosticsMerge diagnostics_merge;  // every update's micro-batches' diagnostics, merged as the step's
     std::size_t step_tokens = 0;
     for (std::size_t n : lengths) step_tokens += n;
-    failure.run([&] {
-      std::size_t micro_index = 0;
-      for (std::size_t g = 0; g < chosen.size(); g += micro, ++micro_index) {
-        const std::size_t begin = group_begin[g], end = group_begin[std::min(chosen.size(), g + micro)];
-        if (!owns_micro_batch(micro_index)) continue;
-        std::size_t micro_width = 1, micro_tokens = 0;
-        for (std::size_t r = begin; r < end; ++r) {
-          micro_width = std::max(micro_width, lengths[r]);
-          micro_tokens += lengths[r];
-          reward_sum += rows[r].reward;
-          length_sum += static_cast<double>(rows[r].continuation.size());
-        }
-        // D_m = 0 (sft with no kept row, no valid token at all): nothing to learn from here.
-        const double share = step_denominator > 0 ? denominator(begin, end, micro_width) / step_denominator : 0.0;
-        if (share == 0.0) continue;
-        std::vector<ScoreRequest> requests;
-        for (std::size_t r = begin; r < end; ++r) requests.push_back({prompts[rows[r].prompt].tokens, rows[r].continuation});
-        ContinuationLogprobs lp;
-        {
-          AutocastScope scope(autocast, device.type());
-          lp = continuation_logprobs(*policy.model, requests);
-        }
-        // A policy an update broke (weights ~1e30 after lr 1e30) gives NaN here first: a
-        // numerical failure of training (exit 1), not the bad input (exit 2) the loss head
-        // would call a NaN log-prob.
-        if (!torch::isfinite(lp.logprobs).all().item<bool>()) {
-          throw NumericalError(fmt::format("train: step {}: the policy's log-probs are not finite (the last update "
-                                           "diverged? lr {})",
-                                           step + 1, o.lr));  // `step` counts the steps done
-        }
-        const std::int64_t width = lp.logprobs.size(1);
-        LossTensors t;
-        t.logp = lp.logprobs.to(torch::kFloat32);
-        t.mask = lp.mask;
-        t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
-        t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
-        if (autocast) {
-          torch::Tensor reference_logprobs;
+    for (std::size_t update = 0; update < updates; ++update) {
+      const std::size_t mini = update % minis;
+      const bool first_epoch = update < minis;  // each row's reward, length and c_t counted once
+      optimizer->zero_grad();
+      if (logz_optimizer) logz_optimizer->zero_grad();
+      const double mini_denominator = denominator(group_begin[mini_begin[mini]], group_begin[mini_begin[mini + 1]]);
+      double update_loss = 0;
+      failure.run([&] {
+        for (std::size_t k = 0; k < micro_batches.size(); ++k) {
+          if (micro_batches[k].mini != mini || !owns_micro_batch(k)) continue;
+          const std::size_t begin = group_begin[micro_batches[k].first_group],
+                            end = group_begin[micro_batches[k].end_group];
+          std::size_t micro_width = 1, micro_tokens = 0;
+          for (std::size_t r = begin; r < end; ++r) {
+            micro_width = std::max(micro_width, lengths[r]);
+            micro_tokens += lengths[r];
+            if (first_epoch) {
+              reward_sum += rows[r].reward;
+              length_sum += static_cast<double>(rows[r].continuation.size());
+            }
+          }
+          // D_m = 0 (sft with no kept row, no valid token at all): nothing to learn from here.
+          const double share = mini_denominator > 0 ? denominator(begin, end) / mini_denominator : 0.0;
+          if (share == 0.0) continue;
+          const std::vector<ScoreRequest> requests = requests_of(begin, end);
+          ContinuationLogprobs lp;
           {
-            torch::NoGradGuard no_grad;
-            AutocastScope scope(true, device.type());
-            reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32);
+            AutocastScope scope(autocast, device.type());
+            lp = continuation_logprobs(*policy.model, requests);
           }
-          // As score() does for the float32 path: a numerical failure (exit 1), not the bad
-          // input the loss head would call a NaN log-prob.
-          if (!torch::isfinite(reference_logprobs).all().item<bool>()) {
+          // A policy an update broke (weights ~1e30 after lr 1e30) gives NaN here first: a
+          // numerical failure of training (exit 1), not the bad input (exit 2) the loss head
+          // would call a NaN log-prob.
+          if (!torch::isfinite(lp.logprobs).all().item<bool>()) {
             throw NumericalError(
-                fmt::format("train: step {}: the reference's log-probs under bf16 autocast are not finite", step + 1));
+                fmt::format("train: step {}: the policy's log-probs are not finite (the last update "
+                            "diverged? lr {})",
+                            step + 1, o.lr));  // `step` counts the steps done
           }
-          use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
+          const std::int64_t width = lp.logprobs.size(1);
+          LossTensors t;
+          t.logp = lp.logprobs.to(torch::kFloat32);
+          t.mask = lp.mask;
+          t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
+          t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
+          if (autocast && updates == 1) {
+            torch::Tensor reference_logprobs;
+            {
+              torch::NoGradGuard no_grad;
+              AutocastScope scope(true, device.type());
+              reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32);
+            }
+            // As score() does for the float32 path: a numerical failure (exit 1), not the bad
+            // input the loss head would call a NaN log-prob.
+            if (!torch::isfinite(reference_logprobs).all().item<bool>()) {
+              throw NumericalError(fmt::format(
+                  "train: step {}: the reference's log-probs under bf16 autocast are not finite", step + 1));
+            }
+            use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
+          }
+          std::vector<float> reward, log_z;
+          std::vector<std::int64_t> group;
+          std::vector<std::int64_t> feature_rows;
+          for (std::size_t r = begin; r < end; ++r) {
+            reward.push_back(static_cast<float>(rows[r].reward));
+            group.push_back(static_cast<std::int64_t>(rows[r].prompt));
+            log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
+            feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
+          }
+          t.reward = torch::tensor(reward).to(device);
+          t.group = torch::tensor(group).to(device);
+          torch::Tensor log_z_phi;
+          if (o.method == "flowrl") {
+            log_z_phi = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
+            t.log_z = log_z_phi;
+            if (first_epoch) {
+              log_z_phi_sum += log_z_phi.sum().item<double>();
+              if (!o.anchors.empty()) c_sum += (log_z_phi.detach().cpu() - torch::tensor(log_z)).sum().item<double>();
+            }
+          } else if (o.method == "disa" || o.method == "disa-online") {
+            t.log_z = torch::tensor(log_z).to(device);
+          }
+          if (width != static_cast<std::int64_t>(micro_width)) {
+            throw std::logic_error(
+                fmt::format("policy_trainer: scorer width {} != longest continuation {}", width, micro_width));
+          }
+          loss::Diagnostics diagnostics;
+          const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
+          l.backward();
+          update_loss += l.item<double>();
+          // Shares of the step's updates: loss terms averaged over updates, token and row
+          // means over the step's tokens and rows in every epoch.
+          diagnostics_merge.add(diagnostics.scalars,
+                                {share / static_cast<double>(updates),
+                                 step_tokens > 0 ? double(micro_tokens) / (double(step_tokens) * epochs) : 0.0,
+                                 double(end - begin) / (total_rows * epochs)});
         }
-        std::vector<float> reward, log_z;
-        std::vector<std::int64_t> group;
-        std::vector<std::int64_t> feature_rows;
-        for (std::size_t r = begin; r < end; ++r) {
-          reward.push_back(static_cast<float>(rows[r].reward));
-          group.push_back(static_cast<std::int64_t>(rows[r].prompt));
-          log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
-          feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
-        }
-        t.reward = torch::tensor(reward).to(device);
-        t.group = torch::tensor(group).to(device);
-        torch::Tensor log_z_phi;
-        if (o.method == "flowrl") {
-          log_z_phi = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
-          t.log_z = log_z_phi;
-          log_z_phi_sum += log_z_phi.sum().item<double>();
-          if (!o.anchors.empty()) c_sum += (log_z_phi.detach().cpu() - torch::tensor(log_z)).sum().item<double>();
-        } else if (o.method == "disa" || o.method == "disa-online") {
-          t.log_z = torch::tensor(log_z).to(device);
-        }
-        if (width != static_cast<std::int64_t>(micro_width)) {
-          throw std::logic_error(fmt::format("policy_trainer: scorer width {} != longest continuation {}", width, micro_width));
-        }
-        loss::Diagnostics diagnostics;
-        const torch::Tensor l = llm::loss(objective, t, &diagnostics) * share;
-        l.backward();
-        loss_sum += l.item<double>();
-        diagnostics_merge.add(diagnostics.scalars,
-                              {share, step_tokens > 0 ? double(micro_tokens) / double(step_tokens) : 0.0,
-                               double(end - begin) / total_rows});
+      });
+      std::vector<torch::Tensor> gradients;
+      for (auto& p : trainable) {
+        gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
       }
-    });
-    std::vector<torch::Tensor> gradients;
-    for (auto& p : trainable) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
-    if (logz_head) {
-      for (auto& p : logz_head->parameters()) gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
+      if (logz_head) {
+        for (auto& p : logz_head->parameters()) {
+          gradients.push_back(p.grad().defined() ? p.grad() : (p.mutable_grad() = torch::zeros_like(p)));
+        }
+      }
+      if (reducer) {
+        std::vector<double> sums{update_loss};
+        failure.append_counts(sums);
+        reducer->all_reduce_sum(gradients, sums);
+        failure.stop_if_any_failed(sums, step + 1);
+        update_loss = sums[0];
+      }
+      const double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip)
+                                               : torch::norm(torch::stack([&] {
+                                                   std::vector<torch::Tensor> n;
+                                                   for (auto& p : trainable) n.push_back(p.grad().norm());
+                                                   return n;
+                                                 }()))
+                                                     .item<double>();
+      if (!std::isfinite(update_loss) || !std::isfinite(grad_norm)) {
+        throw NumericalError(
+            fmt::format("train: step {}{} has loss {} and gradient norm {} (method {}); stopped before "
+                        "the update",
+                        step + 1, updates > 1 ? fmt::format(" (update {} of {})", update + 1, updates) : "",
+                        update_loss, grad_norm, o.method));
+      }
+      optimizer->step();
+      if (logz_optimizer) logz_optimizer->step();
+      loss_sum += update_loss;
+      grad_norm_sum += grad_norm;
     }
     if (reducer) {
-      std::vector<double> sums{loss_sum, reward_sum, length_sum, c_sum, log_z_phi_sum};
+      std::vector<double> sums{reward_sum, length_sum, c_sum, log_z_phi_sum};
       const std::vector<double> diagnostic_sums = diagnostics_merge.sums();
       sums.insert(sums.end(), diagnostic_sums.begin(), diagnostic_sums.end());
       failure.append_counts(sums);
-      reducer->all_reduce_sum(gradients, sums);
+      std::vector<torch::Tensor> no_tensors;
+      reducer->all_reduce_sum(no_tensors, sums);
       failure.stop_if_any_failed(sums, step + 1);
-      loss_sum = sums[0], reward_sum = sums[1], length_sum = sums[2], c_sum = sums[3], log_z_phi_sum = sums[4];
+      reward_sum = sums[0], length_sum = sums[1], c_sum = sums[2], log_z_phi_sum = sums[3];
       std::vector<double> maxima = diagnostics_merge.maxima();
       reducer->all_reduce_max(maxima);
-      diagnostics_merge.set_reduced(std::vector<double>(sums.begin() + 5, sums.end()), maxima);
+      diagnostics_merge.set_reduced(std::vector<double>(sums.begin() + 4, sums.end()), maxima);
     }
-    const double grad_norm = o.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(trainable, o.grad_clip)
-                                             : torch::norm(torch::stack([&] {
-                                                 std::vector<torch::Tensor> n;
-                                                 for (auto& p : trainable) n.push_back(p.grad().norm());
-                                                 return n;
-                                               }())).item<double>();
-    if (!std::isfinite(loss_sum) || !std::isfinite(grad_norm)) {
-      throw NumericalError(fmt::format("train: step {} has loss {} and gradient norm {} (method {}); stopped before the update",
-                                       step + 1, loss_sum, grad_norm, o.method));
-    }
-    optimizer->step();
-    if (logz_optimizer) logz_optimizer->step();
     ++step;
     samples_total += static_cast<std::int64_t>(rows.size());
 
     nlohmann::ordered_json line;
     line["step"] = step;
-    line["loss"] = loss_sum;
-    line["grad_norm"] = grad_norm;
+    line["loss"] = loss_sum / static_cast<double>(updates);            // the mean over the step's updates
+    line["grad_norm"] = grad_norm_sum / static_cast<double>(updates);  // before clipping
     line["accuracy"] = reward_sum / total_rows;
     line["mean_length"] = length_sum / total_rows;
     line["samples"] = rows.size();
     line["samples_total"] = samples_total;
+    line["updates"] = updates;
     if (!is_offline_method(o.method)) line["rollouts_this_rank"] = rollouts_here;  // rank 0's; the step's / W with W ranks
     for (const auto& [name, value] : diagnostics_merge.result()) line[name] = value;
     if (o.method == "flowrl") {

@@ -25,13 +25,16 @@
 // Every method: prompts_per_step prompts a step (all of them when fewer are usable: the
 // same set for every method, since all read the same anchors), group_size trajectories
 // per prompt (online: sampled; offline: drawn without replacement from the prompt's N,
-// so group_size > N is refused rather than giving disa/sft fewer rows), gradients
+// so group_size > N is refused rather than giving disa/sft fewer rows), mini_batches x
+// ppo_epochs optimiser updates on them (PPO's mini-batches and epochs; 1 x 1 by default,
+// when every ratio is 1 and clipping is inert), gradients of an update
 // accumulated over micro-batches of whole prompt groups (each micro-batch's loss weighted
-// by D_m / D, its share of the objective's normaliser: rows, non-empty rows, tokens or
-// padded width, src/loss/objective.h loss_denominator; so the step is one big batch for
+// by D_m / D, its share of the objective's normaliser over the update's mini-batch: rows, non-empty rows, tokens or
+// padded width, src/loss/objective.h loss_denominator; so each update is one big batch for
 // every head and aggregation mode, grpo's token-mean included; the logged diagnostics are
 // merged by their own rules, src/loss/diagnostics_merge.h: token means by token share,
-// counts summed, maxima maxed, residual_rms over rows), global-norm clipping, AdamW, bf16 autocast
+// counts summed, maxima maxed, residual_rms over rows; loss, grad_norm and the diagnostics
+// averaged over the step's updates), global-norm clipping, AdamW, bf16 autocast
 // when on CUDA (bf16=true; on the CPU too with bf16_on_cpu=true), where the reference's and
 // the old log-probs come from the same autocast forward as the policy's (policy_trainer.cpp:
 // use_logprobs_of_the_autocast_forward). Every draw is keyed by (seed, step, prompt index), so a killed
@@ -68,6 +71,11 @@ struct TrainOptions {
   std::filesystem::path reference, trajectories, anchors, out, data_dir;
   std::string task = "countdown";
   std::int64_t steps = 100, prompts_per_step = 8, group_size = 8, micro_batch_prompts = 0;  // 0 = whole step
+  // PPO's updates per step: the step's prompt groups cut into mini_batches (sizes differing
+  // by at most one group), one optimiser update each, ppo_epochs passes over them. The old
+  // log-probs stay those of the policy that sampled, so from the second update on the
+  // ratios move and clipping acts. 1 and 1: one update per step.
+  std::int64_t mini_batches = 1, ppo_epochs = 1;
   std::int64_t max_new_tokens = 40, batch_size = 256, checkpoint_every = 25;
   double lr = 1e-3, weight_decay = 0.0, grad_clip = 1.0, beta = 1.0, logz_lr = 1e-2;
   std::int64_t lora_rank = 0;  // 0 = full fine-tuning

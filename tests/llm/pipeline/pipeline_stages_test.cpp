@@ -1135,11 +1135,18 @@ TEST_F(PipelineStages, DisaRefusesAReferenceOtherThanTheProposals) {
 
 TEST_F(PipelineStages, AKilledRunResumesBitIdentically) {
   const fs::path dir = prepared("a");
-  for (const std::string method : {"disa-online", "flowrl"}) {
+  // grpo: with PPO's mini-batches and epochs, 3 x 2 updates a step (bf16 autocast: old
+  // log-probs taken before the first).
+  for (const std::string method : {"disa-online", "flowrl", "grpo"}) {
     TrainOptions whole = train_defaults(dir, method, root_ / ("whole_" + method));
     whole.steps = 4;
     whole.checkpoint_every = 1;
     whole.lora_rank = 4;
+    if (method == "grpo") {
+      whole.mini_batches = 3;
+      whole.ppo_epochs = 2;
+      whole.bf16_on_cpu = true;
+    }
     run_train(whole);
     TrainOptions part = whole;
     part.out = root_ / ("part_" + method);
@@ -1252,6 +1259,92 @@ void PipelineStages::check_micro_batches_give_one_batch(const std::string& metho
     }
   }
   EXPECT_GT(diagnostics, 0u);
+}
+
+// PPO's mini-batches and epochs (mini_batches, ppo_epochs): a step's rows give
+// mini_batches x ppo_epochs optimiser updates. With every prompt's every trajectory in
+// each step, disa's one step of 2 epochs is the two steps of one epoch each: the same two
+// AdamW updates on the same rows (in another order, hence rounding only).
+TEST_F(PipelineStages, PpoEpochsAreUpdatesOnTheStepsRows) {
+  const fs::path dir = prepared("a");
+  TrainOptions steps = train_defaults(dir, "disa", root_ / "epochs_as_steps");
+  steps.prompts_per_step = 6;  // every prompt
+  steps.group_size = 4;        // every trajectory of each
+  steps.grad_clip = 0;
+  steps.steps = 2;
+  run_train(steps);
+  TrainOptions epochs = steps;
+  epochs.out = root_ / "epochs";
+  epochs.steps = 1;
+  epochs.ppo_epochs = 2;
+  run_train(epochs);
+  EXPECT_EQ(read_json_file(epochs.out / "options.json")["options"]["ppo_epochs"], 2);
+  const auto a = read_lines(steps.out / "steps.jsonl"), b = read_lines(epochs.out / "steps.jsonl");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0]["updates"], 1);
+  EXPECT_EQ(b[0]["updates"], 2);
+  // The logged loss is the mean of the step's updates'.
+  const double mean = (a[0]["loss"].get<double>() + a[1]["loss"].get<double>()) / 2;
+  EXPECT_NE(a[0]["loss"], a[1]["loss"]) << "the first update must move the loss for this to test anything";
+  EXPECT_NEAR(b[0]["loss"].get<double>(), mean, 1e-5 * mean);
+  Transformer x = load_pretrained(steps.out / "policy"), y = load_pretrained(epochs.out / "policy"),
+              ref = load_pretrained(root_ / "base");
+  double diff = 0, moved = 0;
+  for (std::size_t i = 0; i < x->parameters().size(); ++i) {
+    diff += (x->parameters()[i] - y->parameters()[i]).abs().sum().item<double>();
+    moved += (x->parameters()[i] - ref->parameters()[i]).abs().sum().item<double>();
+  }
+  std::printf("ppo epochs: sum |steps - epochs| = %.3g, sum |steps - reference| = %.3g\n", diff, moved);
+  EXPECT_GT(moved, 1e-4);
+  // One update instead of two moves the weights by about half of `moved`.
+  EXPECT_LT(diff, 1e-3 * moved);
+}
+
+// With one update per step every ratio is 1 and clipping changes nothing; from the second
+// mini-batch on, the policy has moved away from the one that sampled (whose log-probs
+// stay the old ones), so the ratio moves and a tight clip range acts. Under bf16 autocast
+// (bf16_on_cpu) the old log-probs are taken before the first update: recomputed per
+// update instead, every ratio would be 1 again, exactly.
+TEST_F(PipelineStages, MiniBatchesMoveTheRatioSoClippingActs) {
+  const fs::path dir = prepared("a");
+  std::map<std::int64_t, nlohmann::json> first_step;
+  for (const std::int64_t minis : {1, 3}) {
+    TrainOptions o = train_defaults(dir, "grpo", root_ / ("mini_batches_" + std::to_string(minis)));
+    o.steps = 1;
+    o.prompts_per_step = 6;
+    o.mini_batches = minis;
+    o.lora_rank = 4;
+    o.bf16_on_cpu = true;
+    // A k1 KL term (gradient 1 a token) moves the policy even where a group's advantages are 0.
+    o.loss_settings = {"clip_ratio=0.001", "kl_coef=0.1", "kl_estimator=k1"};
+    run_train(o);
+    const auto lines = read_lines(o.out / "steps.jsonl");
+    ASSERT_EQ(lines.size(), 1u);
+    first_step[minis] = lines[0];
+  }
+  EXPECT_EQ(first_step[1]["updates"], 1);
+  EXPECT_EQ(first_step[1]["ppo_kl"].get<double>(), 0.0);
+  EXPECT_EQ(first_step[1]["pg_clipfrac"].get<double>(), 0.0);
+  EXPECT_EQ(first_step[3]["updates"], 3);
+  EXPECT_NE(first_step[3]["ppo_kl"].get<double>(), 0.0);
+  EXPECT_GT(first_step[3]["pg_clipfrac"].get<double>(), 0.0);
+}
+
+TEST_F(PipelineStages, MoreMiniBatchesThanPromptsAreRefusedByName) {
+  const fs::path dir = prepared("a");
+  StageConfig config = StageConfig::load(
+      "train", "",
+      {"method=grpo", "reference=" + (root_ / "base").string(),
+       "trajectories=" + (dir / "propose" / "trajectories.jsonl").string(), "prompts_per_step=3", "mini_batches=4"});
+  EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { train_options(config); }),
+                                       {"mini_batches=4", "prompts_per_step=3"}));
+  // Fewer usable prompts than prompts_per_step: refused when the step's size is known.
+  TrainOptions o = train_defaults(dir, "grpo", root_ / "mini_batches_above_prompts");
+  o.prompts_per_step = 8;
+  o.mini_batches = 8;  // the file has 6 prompts
+  EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { run_train(o); }),
+                                       {"mini_batches=8", "only 6 prompts"}));
 }
 
 TEST_F(PipelineStages, EveryMethodLogsItsOwnDiagnostics) {
