@@ -1,9 +1,9 @@
 // Data parallelism for `disa llm train`: W processes (ranks) each compute the gradients of
 // their share of a step's micro-batches, then sum them (and the step's logged sums) with
 // an all-reduce, so every rank applies the same update. Because each micro-batch's loss
-// is already weighted by D_m / D, its share of the objective's normaliser over the whole
-// step (src/loss/objective.h loss_denominator), the summed gradient is the one-process
-// gradient of the whole step. With one micro-batch per rank and two ranks the
+// is already weighted by D_m / D, its share of the objective's normaliser over its
+// update's mini-batch (the whole step by default; src/loss/objective.h loss_denominator),
+// the summed gradient is the one-process gradient of that update. With one micro-batch per rank and two ranks the
 // sum is the same float32 addition autograd makes when it accumulates the two micro-batches
 // in one process, so the result is bit-identical (tested with 2 Gloo processes,
 // tests/llm/pipeline). With more micro-batches the order of the additions differs, and

@@ -610,7 +610,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
   const std::size_t minis = static_cast<std::size_t>(o.mini_batches);
   const std::size_t updates = minis * static_cast<std::size_t>(o.ppo_epochs);
   std::vector<std::size_t> mini_begin;
-  for (std::size_t j = 0; j <= minis; ++j) mini_begin.push_back(j * per_step / minis);
+  for (std::size_t j = 0; j <= minis; ++j) mini_begin.push_back(j * (per_step / minis) + std::min(j, per_step % minis));
   struct MicroBatch {
     std::size_t mini, first_group, end_group;
   };
@@ -743,7 +743,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     // Under autocast with more than one update, the old and the reference log-probs are
     // those of use_logprobs_of_the_autocast_forward, taken before the first update (the
     // policy that sampled) on the micro-batches the updates use, so the same padding.
-    if (autocast && updates > 1) {
+    if (autocast && updates > 1 && o.method != "sft") {  // sft reads neither
       failure.run([&] {
         torch::NoGradGuard no_grad;
         for (std::size_t k = 0; k < micro_batches.size(); ++k) {
@@ -754,21 +754,24 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
             continue;  // no token to score (and no update reads these rows' log-probs)
           }
           const std::vector<ScoreRequest> requests = requests_of(begin, end);
+          const bool offline = is_offline_method(o.method);
           torch::Tensor own, reference_logprobs;
           {
             AutocastScope scope(true, device.type());
-            own = continuation_logprobs(*policy.model, requests).logprobs.to(torch::kFloat32).cpu();
+            // Offline rows keep their log q (or take the reference's): the policy's are not read.
+            if (!offline) own = continuation_logprobs(*policy.model, requests).logprobs.to(torch::kFloat32).cpu();
             reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32).cpu();
           }
-          if (!torch::isfinite(own).all().item<bool>() || !torch::isfinite(reference_logprobs).all().item<bool>()) {
+          if ((!offline && !torch::isfinite(own).all().item<bool>()) ||
+              !torch::isfinite(reference_logprobs).all().item<bool>()) {
             throw NumericalError(fmt::format(
                 "train: step {}: the policy's or the reference's log-probs under bf16 autocast are not finite",
                 step + 1));
           }
           LossTensors t;
           t.logp = own;
-          t.logp_old = padded(rows, begin, end, own.size(1), &Row::logp_old);
-          use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
+          t.logp_old = padded(rows, begin, end, reference_logprobs.size(1), &Row::logp_old);
+          use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, offline);
           const auto old_rows = t.logp_old.accessor<float, 2>(), ref_rows = t.logp_ref.accessor<float, 2>();
           for (std::size_t r = begin; r < end; ++r) {
             const auto i = static_cast<std::int64_t>(r - begin);
@@ -783,18 +786,57 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       });
     }
     const double total_rows = static_cast<double>(rows.size());
+    // A mini-batch whose normaliser D is 0 (sft with no kept row, no valid token at all)
+    // has nothing to learn from: it takes no update (AdamW would still move the weights by
+    // its momentum and count a step). D is every rank's (lengths and rewards are shared).
+    std::vector<double> mini_denominator(minis);
+    std::size_t applied_minis = 0, applied_tokens = 0, applied_rows = 0;
+    for (std::size_t j = 0; j < minis; ++j) {
+      const std::size_t begin = group_begin[mini_begin[j]], end = group_begin[mini_begin[j + 1]];
+      mini_denominator[j] = denominator(begin, end);
+      if (mini_denominator[j] > 0) {
+        ++applied_minis;
+        applied_rows += end - begin;
+        for (std::size_t r = begin; r < end; ++r) applied_tokens += lengths[r];
+      }
+    }
+    const std::size_t applied_updates = applied_minis * static_cast<std::size_t>(o.ppo_epochs);
     const double epochs = static_cast<double>(o.ppo_epochs);
     // Summed over the step's updates; the log shows their means.
     double loss_sum = 0, grad_norm_sum = 0, reward_sum = 0, length_sum = 0, c_sum = 0, log_z_phi_sum = 0;
+    std::size_t updates_taken = 0;             // applied_updates, counted as they are taken
     loss::DiagnosticsMerge diagnostics_merge;  // every update's micro-batches' diagnostics, merged as the step's
-    std::size_t step_tokens = 0;
-    for (std::size_t n : lengths) step_tokens += n;
+    failure.run([&] {
+      for (std::size_t k = 0; k < micro_batches.size(); ++k) {
+        if (!owns_micro_batch(k)) continue;
+        const std::size_t begin = group_begin[micro_batches[k].first_group],
+                          end = group_begin[micro_batches[k].end_group];
+        for (std::size_t r = begin; r < end; ++r) {
+          reward_sum += rows[r].reward;
+          length_sum += static_cast<double>(rows[r].continuation.size());
+        }
+        // FlowRL's log Z_phi over the step's rows before its first update (each update
+        // reads the head the ones before it moved).
+        if (o.method == "flowrl") {
+          torch::NoGradGuard no_grad;
+          std::vector<std::int64_t> feature_rows;
+          std::vector<float> log_z;
+          for (std::size_t r = begin; r < end; ++r) {
+            feature_rows.push_back(static_cast<std::int64_t>(rows[r].prompt));
+            log_z.push_back(static_cast<float>(prompts[rows[r].prompt].log_z));
+          }
+          const torch::Tensor log_z_phi =
+              logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
+          log_z_phi_sum += log_z_phi.sum().item<double>();
+          if (!o.anchors.empty()) c_sum += (log_z_phi.cpu() - torch::tensor(log_z)).sum().item<double>();
+        }
+      }
+    });
     for (std::size_t update = 0; update < updates; ++update) {
       const std::size_t mini = update % minis;
-      const bool first_epoch = update < minis;  // each row's reward, length and c_t counted once
+      if (mini_denominator[mini] == 0.0) continue;
       optimizer->zero_grad();
       if (logz_optimizer) logz_optimizer->zero_grad();
-      const double mini_denominator = denominator(group_begin[mini_begin[mini]], group_begin[mini_begin[mini + 1]]);
       double update_loss = 0;
       failure.run([&] {
         for (std::size_t k = 0; k < micro_batches.size(); ++k) {
@@ -805,13 +847,9 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
           for (std::size_t r = begin; r < end; ++r) {
             micro_width = std::max(micro_width, lengths[r]);
             micro_tokens += lengths[r];
-            if (first_epoch) {
-              reward_sum += rows[r].reward;
-              length_sum += static_cast<double>(rows[r].continuation.size());
-            }
           }
-          // D_m = 0 (sft with no kept row, no valid token at all): nothing to learn from here.
-          const double share = mini_denominator > 0 ? denominator(begin, end) / mini_denominator : 0.0;
+          // D_m = 0 (sft with no kept row here): nothing to learn from here.
+          const double share = denominator(begin, end) / mini_denominator[mini];
           if (share == 0.0) continue;
           const std::vector<ScoreRequest> requests = requests_of(begin, end);
           ContinuationLogprobs lp;
@@ -860,14 +898,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
           }
           t.reward = torch::tensor(reward).to(device);
           t.group = torch::tensor(group).to(device);
-          torch::Tensor log_z_phi;
           if (o.method == "flowrl") {
-            log_z_phi = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
-            t.log_z = log_z_phi;
-            if (first_epoch) {
-              log_z_phi_sum += log_z_phi.sum().item<double>();
-              if (!o.anchors.empty()) c_sum += (log_z_phi.detach().cpu() - torch::tensor(log_z)).sum().item<double>();
-            }
+            t.log_z = logz_head->forward(features.index_select(0, torch::tensor(feature_rows).to(device)));
           } else if (o.method == "disa" || o.method == "disa-online") {
             t.log_z = torch::tensor(log_z).to(device);
           }
@@ -880,11 +912,11 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
           l.backward();
           update_loss += l.item<double>();
           // Shares of the step's updates: loss terms averaged over updates, token and row
-          // means over the step's tokens and rows in every epoch.
+          // means over the updates' tokens and rows in every epoch.
           diagnostics_merge.add(diagnostics.scalars,
-                                {share / static_cast<double>(updates),
-                                 step_tokens > 0 ? double(micro_tokens) / (double(step_tokens) * epochs) : 0.0,
-                                 double(end - begin) / (total_rows * epochs)});
+                                {share / static_cast<double>(applied_updates),
+                                 applied_tokens > 0 ? double(micro_tokens) / (double(applied_tokens) * epochs) : 0.0,
+                                 double(end - begin) / (double(applied_rows) * epochs)});
         }
       });
       std::vector<torch::Tensor> gradients;
@@ -921,6 +953,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       if (logz_optimizer) logz_optimizer->step();
       loss_sum += update_loss;
       grad_norm_sum += grad_norm;
+      ++updates_taken;
     }
     if (reducer) {
       std::vector<double> sums{reward_sum, length_sum, c_sum, log_z_phi_sum};
@@ -940,13 +973,14 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
 
     nlohmann::ordered_json line;
     line["step"] = step;
-    line["loss"] = loss_sum / static_cast<double>(updates);            // the mean over the step's updates
-    line["grad_norm"] = grad_norm_sum / static_cast<double>(updates);  // before clipping
+    // Means over the step's updates (0 when none had anything to learn from); grad_norm before clipping.
+    line["loss"] = updates_taken > 0 ? loss_sum / static_cast<double>(updates_taken) : 0.0;
+    line["grad_norm"] = updates_taken > 0 ? grad_norm_sum / static_cast<double>(updates_taken) : 0.0;
     line["accuracy"] = reward_sum / total_rows;
     line["mean_length"] = length_sum / total_rows;
     line["samples"] = rows.size();
     line["samples_total"] = samples_total;
-    line["updates"] = updates;
+    line["updates"] = updates_taken;
     if (!is_offline_method(o.method)) line["rollouts_this_rank"] = rollouts_here;  // rank 0's; the step's / W with W ranks
     for (const auto& [name, value] : diagnostics_merge.result()) line[name] = value;
     if (o.method == "flowrl") {

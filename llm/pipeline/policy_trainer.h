@@ -33,15 +33,17 @@
 // padded width, src/loss/objective.h loss_denominator; so each update is one big batch for
 // every head and aggregation mode, grpo's token-mean included; the logged diagnostics are
 // merged by their own rules, src/loss/diagnostics_merge.h: token means by token share,
-// counts summed, maxima maxed, residual_rms over rows; loss, grad_norm and the diagnostics
-// averaged over the step's updates), global-norm clipping, AdamW, bf16 autocast
+// counts summed, maxima maxed, residual_rms over rows, and over the step's updates the
+// same way: loss terms, loss and grad_norm as means, token means over every update's
+// tokens, counts summed; a mini-batch with nothing to learn from, D = 0, takes no
+// update), global-norm clipping, AdamW, bf16 autocast
 // when on CUDA (bf16=true; on the CPU too with bf16_on_cpu=true), where the reference's and
-// the old log-probs come from the same autocast forward as the policy's (policy_trainer.cpp:
-// use_logprobs_of_the_autocast_forward). Every draw is keyed by (seed, step, prompt index), so a killed
-// run resumed from its checkpoint continues bit-identically (same thread count), and the
-// data-parallel path (world_size > 1, llm/pipeline/data_parallel.h) gives the one-process
-// result: ranks split the micro-batches (sampling only their own on-policy rollouts) and
-// all-reduce the summed gradients.
+// the old log-probs come from the same autocast forward as the policy's, on the same
+// micro-batches (policy_trainer.cpp: use_logprobs_of_the_autocast_forward; with more than
+// one update, a forward of their own before the first update). Every draw is keyed by (seed, step, prompt index), so a
+// killed run resumed from its checkpoint continues bit-identically (same thread count), and the data-parallel path
+// (world_size > 1, llm/pipeline/data_parallel.h) gives the one-process result: ranks split the micro-batches (sampling
+// only their own on-policy rollouts) and all-reduce the summed gradients.
 //
 //   OUT/options.json, OUT/checkpoint.pt (every checkpoint_every steps, atomic),
 //   OUT/steps.jsonl (one line per step: loss, residual/ratio/clip stats, c_t, accuracy),
@@ -70,11 +72,12 @@ struct TrainOptions {
   std::string method;  // disa, disa-online, flowrl, grpo, gspo, sft
   std::filesystem::path reference, trajectories, anchors, out, data_dir;
   std::string task = "countdown";
-  std::int64_t steps = 100, prompts_per_step = 8, group_size = 8, micro_batch_prompts = 0;  // 0 = whole step
+  std::int64_t steps = 100, prompts_per_step = 8, group_size = 8;
+  std::int64_t micro_batch_prompts = 0;  // 0 = a whole mini-batch (the whole step by default)
   // PPO's updates per step: the step's prompt groups cut into mini_batches (sizes differing
-  // by at most one group), one optimiser update each, ppo_epochs passes over them. The old
-  // log-probs stay those of the policy that sampled, so from the second update on the
-  // ratios move and clipping acts. 1 and 1: one update per step.
+  // by at most one group, larger first), one optimiser update each, ppo_epochs passes over
+  // them. The old log-probs stay those of the policy that sampled, so from the second
+  // update on the ratios move and clipping acts. 1 and 1: one update per step.
   std::int64_t mini_batches = 1, ppo_epochs = 1;
   std::int64_t max_new_tokens = 40, batch_size = 256, checkpoint_every = 25;
   double lr = 1e-3, weight_decay = 0.0, grad_clip = 1.0, beta = 1.0, logz_lr = 1e-2;

@@ -180,39 +180,53 @@ TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicy) {
   }
 }
 
-// PPO's mini-batches and epochs over ranks: the step's 4 prompts in 3 mini-batches (1, 1
-// and 2 prompts, as numpy's array_split), one micro-batch each (micro_batch_prompts 2),
-// so micro-batches 0 and 2 are rank 0's and 1 is rank 1's; 2 epochs. In each update one
-// rank computes and the other adds zeros, and each rank sampled only its own
-// micro-batches' prompts (3 x 3 and 1 x 3), yet the 6 updates a step give the one-process
-// policy bit for bit.
+// PPO's mini-batches and epochs over ranks, disa-online:
+// - uneven: the step's 4 prompts in 3 mini-batches (2, 1 and 1 prompts, as numpy's
+//   array_split), one micro-batch each (micro_batch_prompts 2), so micro-batches 0 and 2
+//   are rank 0's and 1 is rank 1's; 2 epochs. In each update one rank computes and the
+//   other adds zeros; rank 0 samples 3 prompts x 3, rank 1 one.
+// - shared, under bf16 autocast: 2 mini-batches of 2 micro-batches (micro_batch_prompts 1),
+//   one per rank, so each update sums both ranks' gradients and its normaliser D covers
+//   rows that each rank sampled half of; the old log-probs are taken on each rank's own
+//   micro-batches before the first update.
+// Each rank sampled only its own micro-batches' prompts, yet the updates give the
+// one-process policy bit for bit.
 TEST_F(LlmPipelineCli, TwoGlooProcessesTrainTheOneProcessPolicyOverMiniBatches) {
-  const std::string one = p("dp1_mini"), two = p("dp2_mini");
-  const std::string args = train_args("disa-online") + " --set mini_batches=3 --set ppo_epochs=2";
-  auto r = run_disa(args + " --out " + one, "CI=true");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  ASSERT_EQ(run_ranks(args, 2, p("store_mini"), two, "mini"), "");
-  const auto [diff, moved] = max_differences(one + "/policy/model.safetensors", two + "/policy/model.safetensors",
-                                             p("base/model.safetensors"));
-  EXPECT_GT(moved, 1e-3);
-  EXPECT_EQ(diff, 0.0) << "2 ranks differ from 1 process by " << diff;
-  std::ifstream a_log(one + "/steps.jsonl"), b_log(two + "/steps.jsonl");
-  std::string a_line, b_line;
-  int lines = 0;
-  while (std::getline(a_log, a_line) && std::getline(b_log, b_line)) {
-    ++lines;
-    const auto a_step = nlohmann::json::parse(a_line), b_step = nlohmann::json::parse(b_line);
-    EXPECT_EQ(a_step["updates"], 6) << "step " << lines;
-    EXPECT_EQ(b_step["updates"], 6) << "step " << lines;
-    // To float rounding, as in TwoGlooProcessesTrainTheOneProcessPolicy (pi_ref scores a
-    // rank's rows in another batch shape).
-    EXPECT_NEAR(a_step["loss"].get<double>(), b_step["loss"].get<double>(),
-                1e-6 * std::abs(a_step["loss"].get<double>()))
-        << "step " << lines;
-    EXPECT_EQ(a_step["rollouts_this_rank"], 12) << "step " << lines;
-    EXPECT_EQ(b_step["rollouts_this_rank"], 9) << "step " << lines;  // rank 0's
+  struct Case {
+    std::string tag, sets;
+    int updates, rank0_rollouts;
+  };
+  for (const Case& c : {Case{"uneven", " --set mini_batches=3 --set ppo_epochs=2", 6, 9},
+                        Case{"shared", " --set mini_batches=2 --set bf16_on_cpu=true", 2, 6}}) {
+    SCOPED_TRACE(c.tag);
+    const std::string one = p("dp1_mini_" + c.tag), two = p("dp2_mini_" + c.tag);
+    const std::string args =
+        train_args("disa-online", {{"micro_batch_prompts", c.tag == "shared" ? "1" : "2"}}) + c.sets;
+    auto r = run_disa(args + " --out " + one, "CI=true");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_EQ(run_ranks(args, 2, p("store_mini_" + c.tag), two, "mini_" + c.tag), "");
+    const auto [diff, moved] = max_differences(one + "/policy/model.safetensors", two + "/policy/model.safetensors",
+                                               p("base/model.safetensors"));
+    EXPECT_GT(moved, 1e-3);
+    EXPECT_EQ(diff, 0.0) << "2 ranks differ from 1 process by " << diff;
+    std::ifstream a_log(one + "/steps.jsonl"), b_log(two + "/steps.jsonl");
+    std::string a_line, b_line;
+    int lines = 0;
+    while (std::getline(a_log, a_line) && std::getline(b_log, b_line)) {
+      ++lines;
+      const auto a_step = nlohmann::json::parse(a_line), b_step = nlohmann::json::parse(b_line);
+      EXPECT_EQ(a_step["updates"], c.updates) << "step " << lines;
+      EXPECT_EQ(b_step["updates"], c.updates) << "step " << lines;
+      // To float rounding, as in TwoGlooProcessesTrainTheOneProcessPolicy (pi_ref scores a
+      // rank's rows in another batch shape).
+      EXPECT_NEAR(a_step["loss"].get<double>(), b_step["loss"].get<double>(),
+                  1e-6 * std::abs(a_step["loss"].get<double>()))
+          << "step " << lines;
+      EXPECT_EQ(a_step["rollouts_this_rank"], 12) << "step " << lines;
+      EXPECT_EQ(b_step["rollouts_this_rank"], c.rank0_rollouts) << "step " << lines;  // rank 0's
+    }
+    EXPECT_EQ(lines, 3);
   }
-  EXPECT_EQ(lines, 3);
 }
 
 TEST_F(LlmPipelineCli, AnInterfaceGlooCannotUseIsRefusedByName) {

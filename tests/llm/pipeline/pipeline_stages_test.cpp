@@ -1164,6 +1164,11 @@ TEST_F(PipelineStages, AKilledRunResumesBitIdentically) {
       EXPECT_NE(std::string(e.what()).find("holds a run with other options (batch_size"), std::string::npos)
           << e.what();
     }
+    TrainOptions resplit = part;
+    resplit.mini_batches = part.mini_batches == 1 ? 2 : 1;
+    EXPECT_TRUE(disa::test::contains_all(disa::test::input_error_message([&] { run_train(resplit); }),
+                                         {"holds a run with other options", "mini_batches"}))
+        << method;
     EXPECT_TRUE(run_train(part).finished);
     EXPECT_EQ(read(whole.out / "policy" / "model.safetensors"), read(part.out / "policy" / "model.safetensors")) << method;
     const auto a = read_lines(whole.out / "steps.jsonl"), b = read_lines(part.out / "steps.jsonl");
@@ -1308,27 +1313,82 @@ TEST_F(PipelineStages, PpoEpochsAreUpdatesOnTheStepsRows) {
 // update instead, every ratio would be 1 again, exactly.
 TEST_F(PipelineStages, MiniBatchesMoveTheRatioSoClippingActs) {
   const fs::path dir = prepared("a");
-  std::map<std::int64_t, nlohmann::json> first_step;
-  for (const std::int64_t minis : {1, 3}) {
-    TrainOptions o = train_defaults(dir, "grpo", root_ / ("mini_batches_" + std::to_string(minis)));
+  std::map<std::string, nlohmann::json> first_step;
+  for (const std::string run : {"one", "three", "three_unmoved"}) {
+    TrainOptions o = train_defaults(dir, "grpo", root_ / ("mini_batches_" + run));
     o.steps = 1;
     o.prompts_per_step = 6;
-    o.mini_batches = minis;
-    o.lora_rank = 4;
+    o.mini_batches = run == "one" ? 1 : 3;
+    o.micro_batch_prompts = 1;  // the old log-probs' forward must be on the updates' micro-batches
     o.bf16_on_cpu = true;
+    // An AdamW step of about 1e-12 a weight: below the float32 spacing of every weight
+    // but those at 0 (norm offsets, biases), far below bf16's rounding of what they feed,
+    // so every ratio is that of two forwards of one policy to the last bit.
+    o.lr = run == "three_unmoved" ? 1e-12 : 1e-2;
     // A k1 KL term (gradient 1 a token) moves the policy even where a group's advantages are 0.
     o.loss_settings = {"clip_ratio=0.001", "kl_coef=0.1", "kl_estimator=k1"};
     run_train(o);
     const auto lines = read_lines(o.out / "steps.jsonl");
     ASSERT_EQ(lines.size(), 1u);
-    first_step[minis] = lines[0];
+    first_step[run] = lines[0];
+    if (run == "three_unmoved") {
+      Transformer policy = load_pretrained(o.out / "policy"), ref = load_pretrained(root_ / "base");
+      double largest = 0;
+      for (std::size_t i = 0; i < policy->parameters().size(); ++i) {
+        largest = std::max(largest, (policy->parameters()[i] - ref->parameters()[i]).abs().max().item<double>());
+      }
+      std::printf("lr 1e-12, 3 updates: largest weight change %.3g\n", largest);
+      ASSERT_LT(largest, 1e-11);
+    }
   }
-  EXPECT_EQ(first_step[1]["updates"], 1);
-  EXPECT_EQ(first_step[1]["ppo_kl"].get<double>(), 0.0);
-  EXPECT_EQ(first_step[1]["pg_clipfrac"].get<double>(), 0.0);
-  EXPECT_EQ(first_step[3]["updates"], 3);
-  EXPECT_NE(first_step[3]["ppo_kl"].get<double>(), 0.0);
-  EXPECT_GT(first_step[3]["pg_clipfrac"].get<double>(), 0.0);
+  EXPECT_EQ(first_step["one"]["updates"], 1);
+  EXPECT_EQ(first_step["one"]["ppo_kl"].get<double>(), 0.0);
+  EXPECT_EQ(first_step["one"]["pg_clipfrac"].get<double>(), 0.0);
+  EXPECT_EQ(first_step["three"]["updates"], 3);
+  EXPECT_NE(first_step["three"]["ppo_kl"].get<double>(), 0.0);
+  EXPECT_GT(first_step["three"]["pg_clipfrac"].get<double>(), 0.0);
+  EXPECT_EQ(first_step["three_unmoved"]["ppo_kl"].get<double>(), 0.0);
+  EXPECT_EQ(first_step["three_unmoved"]["pg_clipfrac"].get<double>(), 0.0);
+}
+
+// Each update's micro-batches are weighted by their share of the update's mini-batch's
+// normaliser, not of the step's: at an lr too small to move the policy off the reference,
+// disa's loss of each mini-batch is the mean squared anchor residual over its rows, and
+// over two mini-batches of 12 rows each their mean is that over all 24 (half of it with
+// the step's normaliser).
+TEST_F(PipelineStages, EachUpdateIsNormalisedByItsMiniBatch) {
+  const fs::path dir = prepared("a");
+  TrainOptions o = train_defaults(dir, "disa", root_ / "mini_batch_normaliser");
+  o.steps = 1;
+  o.prompts_per_step = 6;  // every prompt, every trajectory
+  o.mini_batches = 2;
+  o.lr = 1e-12;
+  run_train(o);
+  const double expected = mean_squared_anchor_residual(o);
+  const auto lines = read_lines(o.out / "steps.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["updates"], 2);
+  EXPECT_NEAR(lines[0]["loss"].get<double>(), expected, 1e-4 * (1 + expected));
+}
+
+// sft learns only from rewarded rows: a mini-batch without one has a normaliser of 0 and
+// takes no update (AdamW would still move every weight by its momentum).
+TEST_F(PipelineStages, AMiniBatchWithNothingToLearnFromTakesNoUpdate) {
+  const fs::path dir = prepared("a");
+  TrainOptions o = train_defaults(dir, "sft", root_ / "mini_batch_nothing_to_learn");
+  o.steps = 1;
+  o.prompts_per_step = 6;  // every prompt, every trajectory: one prompt a mini-batch
+  o.mini_batches = 6;
+  std::set<std::string> rewarded;
+  for (const Trajectory& t : read_trajectories(o.trajectories)) {
+    if (t.reward > 0) rewarded.insert(t.prompt_id);
+  }
+  ASSERT_GT(rewarded.size(), 0u);
+  ASSERT_LT(rewarded.size(), 6u) << "every prompt has a rewarded row: nothing to skip";
+  run_train(o);
+  const auto lines = read_lines(o.out / "steps.jsonl");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["updates"], rewarded.size());
 }
 
 TEST_F(PipelineStages, MoreMiniBatchesThanPromptsAreRefusedByName) {
