@@ -23,8 +23,9 @@
 // --dtype bfloat16 halves the memory and accepts that.
 // Stop ids: config.json's eos_token_id, generation_config.json's (llm/model/model_config.h)
 // and the tokenizer's EOS, as Hugging Face generate() stops at generation_config's.
-// Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids" -- a
-// sample file scores as it is. Output: the input line plus logprobs and sum_logprob.
+// Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids", the ids
+// scored when both are given -- a sample file scores as it is. Output: the input line plus
+// logprobs and sum_logprob.
 // Outputs are written atomically once everything has run.
 #include <filesystem>
 #include <fstream>
@@ -438,7 +439,8 @@ void add_llm_model_commands(CLI::App& llm) {
   CLI::App* c = llm.add_subcommand("score", "Teacher-forced per-token log-probs of completions after prompts");
   c->add_option("--model", score->model, "Model folder")->required();
   c->add_option("--input", score->input,
-                "JSONL objects: prompt or prompt_ids, and completion or token_ids (a sample file works)")
+                "JSONL objects: prompt or prompt_ids, and completion or token_ids (the ids win when both are given: "
+                "a sample file, which holds both, scores its token_ids)")
       ->required();
   c->add_option("--out", score->out, "Output JSONL")->required();
   c->add_option("--batch-size", score->batch_size)->capture_default_str();
