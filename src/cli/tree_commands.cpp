@@ -221,10 +221,11 @@ void add_sample(CLI::App& tree) {
     }
     if (args->beta) check_positive_beta(*args->beta, "--beta");
     // Indices first .. first + n - 1 are printed and key the RNG's counters: past INT64_MAX
-    // they would wrap to negative numbers (signed overflow).
-    if (args->first > INT64_MAX - args->n) {
+    // they would wrap to negative numbers (signed overflow). The last index may be INT64_MAX
+    // itself (first + n - 1 <= INT64_MAX; n >= 1, so INT64_MAX - (n - 1) does not overflow).
+    if (args->first > INT64_MAX - (args->n - 1)) {
       throw InputError(fmt::format("--first: {} + --n {} passes the largest trajectory index {}; use --first <= {}",
-                                   args->first, args->n, INT64_MAX, INT64_MAX - args->n));
+                                   args->first, args->n, INT64_MAX, INT64_MAX - (args->n - 1)));
     }
     if (!args->out.empty()) {
       prepare_output_file(args->out, "--out");
