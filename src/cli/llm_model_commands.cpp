@@ -44,6 +44,7 @@
 #include "llm/pipeline/loaded_model.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "src/atomic_file.h"
+#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/input_error.h"
 #include "src/input_file.h"
@@ -312,10 +313,10 @@ void run_sample(SampleArgs a) {
       // Both options: --max-new-tokens 2^63-1 with one sample was reported as a sample count.
       throw InputError(
           fmt::format("--samples-per-prompt {} x --max-new-tokens {}: {} samples of each of {} prompts "
-                      "(up to {} new tokens each) need more than the {:.1f} GiB budget (80% of memory, "
+                      "(up to {} new tokens each) need more than the {} budget (80% of memory, "
                       "or DISA_MAX_TREE_BYTES) to hold until written; sample in several calls",
                       a.samples_per_prompt, a.options.max_new_tokens, a.samples_per_prompt, lines.size(),
-                      a.options.max_new_tokens, budget / (1024.0 * 1024.0 * 1024.0)));
+                      a.options.max_new_tokens, byte_size(budget)));
     }
     for (std::int64_t k = 0; k < a.samples_per_prompt; ++k) {
       base.sample_index = k;

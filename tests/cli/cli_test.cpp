@@ -178,6 +178,11 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
                   "--beta: policy 'reference' does not depend on beta");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
   expect_rejected(run("tree sample --tree " + tree + " --n 100000000000000 --seed 1"), "--n");  // > memory
+  // Sizes under a small budget read in B, KiB or MiB: these read "0.0 GiB, more than the 0.0 GiB budget".
+  expect_rejected(run("tree sample --tree " + tree + " --n 100000 --seed 1", "DISA_MAX_TREE_BYTES=200000"),
+                  "--n: 100000 trajectories of up to 4 steps need 10.7 MiB, more than the 195.3 KiB budget");
+  expect_rejected(run("tree sample --tree " + tree + " --n 1 --seed 1", "DISA_MAX_TREE_BYTES=1000"),
+                  "KiB to parse, more than the 1000 B budget");
   // Indices first .. first + n - 1 past INT64_MAX would print as negative numbers; INT64_MAX
   // itself is a valid last index (--first 2^63-3 --n 3 was refused, one short of it).
   expect_rejected(run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775807"),
