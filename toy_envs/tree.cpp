@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "src/byte_size.h"
 #include "src/input_error.h"
 #include "src/log_softmax.h"
 #include "toy_envs/tree_passes.h"
@@ -104,11 +105,10 @@ void check_set_fits_in_memory(const TreeShape& shape, std::int64_t trees) {
   const double need = static_cast<double>(trees) * stored + static_cast<double>(bytes_required(shape));
   const std::int64_t budget = tree_memory_budget();
   if (need > static_cast<double>(budget)) {
-    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
     throw InputError(fmt::format(
-        "tree set: {} trees of {} ({} leaves each) would need {:.2f} GiB, more than the {:.2f} GiB budget (80% "
+        "tree set: {} trees of {} ({} leaves each) would need {}, more than the {} budget (80% "
         "of memory, or DISA_MAX_TREE_BYTES)",
-        trees, shape.describe(), shape.num_leaves(), need / kGiB, budget / kGiB));
+        trees, shape.describe(), shape.num_leaves(), byte_size(need), byte_size(static_cast<double>(budget))));
   }
 }
 
@@ -116,11 +116,11 @@ void check_fits_in_memory(const TreeShape& shape) {
   const std::int64_t need = bytes_required(shape);
   const std::int64_t budget = tree_memory_budget();
   if (need > budget) {
-    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-    throw InputError(fmt::format(
-        "tree: {} has {} leaves and {} internal nodes; it would need {:.2f} GiB, more than the "
-        "{:.2f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
-        shape.describe(), shape.num_leaves(), shape.num_internal(), need / kGiB, budget / kGiB));
+    throw InputError(
+        fmt::format("tree: {} has {} leaves and {} internal nodes; it would need {}, more than the "
+                    "{} budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+                    shape.describe(), shape.num_leaves(), shape.num_internal(), byte_size(static_cast<double>(need)),
+                    byte_size(static_cast<double>(budget))));
   }
 }
 

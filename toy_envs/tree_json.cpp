@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
+#include "src/byte_size.h"
 #include "src/input_error.h"
 #include "src/json_strict.h"
 #include "src/log_sum_exp.h"
@@ -192,12 +193,12 @@ std::string read_file(const std::string& path) {
   // tree file of 10^6 leaves peaks at 2.1 GB); refuse before parsing rather than
   // run out of memory half way.
   constexpr double kDomBytesPerFileByte = 16.0;
-  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
   const auto too_large = [&](double file_bytes) {
     return InputError(
-        fmt::format("{}: a JSON file of {:.2f} GiB needs about {:.1f} GiB to parse, more than the {:.2f} GiB budget; "
+        fmt::format("{}: a JSON file of {} needs about {} to parse, more than the {} budget; "
                     "save large trees in the binary format (--out FILE.dtree)",
-                    path, file_bytes / kGiB, kDomBytesPerFileByte * file_bytes / kGiB, tree_memory_budget() / kGiB));
+                    path, byte_size(file_bytes), byte_size(kDomBytesPerFileByte * file_bytes),
+                    byte_size(static_cast<double>(tree_memory_budget()))));
   };
   const double limit = static_cast<double>(tree_memory_budget()) / kDomBytesPerFileByte;
   // A pipe or a device (/dev/stdin, /dev/null) has no size: file_size threw a filesystem

@@ -22,16 +22,24 @@
 
 namespace disa::llm::pipeline {
 
-std::vector<std::string> split_comma_list(const std::string& text) {
+std::vector<std::string> split_comma_list(std::string_view stage, std::string_view key, const std::string& text) {
   std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
+  if (text.find_first_not_of(" ") == std::string::npos) return out;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
     item.erase(0, item.find_first_not_of(" "));
     item.erase(item.find_last_not_of(" ") + 1);
-    if (!item.empty()) out.push_back(item);
+    if (item.empty()) {
+      // "a=X,,b=Y" read as a and b would drop whatever the user meant between the commas.
+      throw InputError(fmt::format("{}: {}='{}': entry {} is empty (a doubled, leading or trailing comma?)", stage, key,
+                                   text, out.size() + 1));
+    }
+    out.push_back(std::move(item));
+    if (end == text.size()) return out;
+    begin = end + 1;
   }
-  return out;
 }
 
 namespace {
@@ -151,7 +159,7 @@ void check_names(const EvalOptions& o) {
 
 EvalOptions eval_options(StageConfig& c) {
   EvalOptions o;
-  for (const std::string& entry : split_comma_list(c.word("models", ""))) {
+  for (const std::string& entry : split_comma_list("eval", "models", c.word("models", ""))) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == entry.size()) {
       throw InputError(fmt::format("eval: models entry '{}' must be name=folder", entry));
@@ -167,7 +175,7 @@ EvalOptions eval_options(StageConfig& c) {
     o.models.emplace_back(name, canonical_stage_path(entry.substr(eq + 1)));
   }
   if (o.models.empty()) throw InputError("eval: models (name=folder,...) is required");
-  o.tasks = split_comma_list(c.word("tasks", "countdown"));
+  o.tasks = split_comma_list("eval", "tasks", c.word("tasks", "countdown"));
   if (o.tasks.empty()) throw InputError("eval: tasks is empty");
   o.data_dir = canonical_stage_path(c.word("data_dir", ""));
   o.anchors = canonical_stage_path(c.word("anchors", ""));

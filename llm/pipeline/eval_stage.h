@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -58,8 +59,10 @@ inline constexpr const char* kModelNameCharacters = "abcdefghijklmnopqrstuvwxyzA
 // Reads and checks the keys above (InputError naming the key and value).
 EvalOptions eval_options(StageConfig& config);
 
-// "a, b,,c" -> {"a", "b", "c"}: the lists of models= and tasks= (blanks trimmed, empties dropped).
-std::vector<std::string> split_comma_list(const std::string& text);
+// "a, b,c" -> {"a", "b", "c"}: the lists of models= and tasks= (blanks trimmed); "" or blanks
+// -> {}. An empty entry ("a,,b", "a,", ",a", "a, ,b") is an InputError naming the stage, the
+// key and the text: "eval: models='a=X,,b=Y': entry 2 is empty ...".
+std::vector<std::string> split_comma_list(std::string_view stage, std::string_view key, const std::string& text);
 
 struct EvalRow {
   std::string model, task;

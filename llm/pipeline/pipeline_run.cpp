@@ -80,7 +80,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::string eval_tasks = c.word("eval_tasks", countdown ? task + "," + task + ":rl" : task + ":rl");
   // HumanEval+ is HumanEval's 164 problems, in the same order, with more tests.
   const auto problems_of = [](const std::string& t) { return t == "humanevalplus" ? std::string("humaneval") : t; };
-  for (const std::string& t : split_comma_list(eval_tasks)) {
+  for (const std::string& t : split_comma_list("pipeline", "eval_tasks", eval_tasks)) {
     check_task_name("eval_tasks", t.ends_with(":rl") ? t.substr(0, t.size() - 3) : t);
     if (t.ends_with(":rl") && t != task + ":rl") {
       // Checked now, not when eval reaches it after every method has trained.
@@ -146,7 +146,7 @@ PipelineResult run_pipeline(const std::filesystem::path& out, const std::string&
   const std::string common_threads = fmt::format("threads={}", threads);
   const std::string common_device = fmt::format("device={}", device);
   const std::string common_max_new_tokens = fmt::format("max_new_tokens={}", max_new_tokens);
-  const std::vector<std::string> method_list = split_comma_list(methods);
+  const std::vector<std::string> method_list = split_comma_list("pipeline", "methods", methods);
   if (method_list.empty()) throw InputError(fmt::format("pipeline: methods='{}' names no method", methods));
   for (std::size_t i = 0; i < method_list.size(); ++i) {
     if (std::find(method_list.begin(), method_list.begin() + i, method_list[i]) != method_list.begin() + i) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "llm/pipeline/loaded_model.h"
+#include "src/byte_size.h"
 #include "src/input_error.h"
 #include "toy_envs/tree.h"  // tree_memory_budget
 
@@ -21,9 +22,9 @@ std::vector<Rollout> roll_out(TransformerImpl& model, const Tokenizer& tokenizer
   if (held > budget) {
     throw InputError(fmt::format(
         "{}={} x max_new_tokens={}: {} rollouts of each of {} prompts (up to {} new tokens each) need more than "
-        "the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+        "the {} budget (80% of memory, or DISA_MAX_TREE_BYTES)",
         samples_key, samples, options.max_new_tokens, samples, prompts.size(), options.max_new_tokens,
-        budget / (1024.0 * 1024.0 * 1024.0)));
+        byte_size(budget)));
   }
   options.eos_ids = stop_ids;
   std::vector<Rollout> out;

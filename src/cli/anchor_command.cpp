@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/anchor.h"
+#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
@@ -83,8 +84,9 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
     const Tree& tree = trees[p];
     const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
     if (batch_bytes > static_cast<double>(tree_memory_budget())) {
-      throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {:.1f} GiB, more than the "
-                                   "budget", n, tree.shape.horizon(), batch_bytes / (1 << 30)));
+      throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {}, more than the {} budget", n,
+                                   tree.shape.horizon(), byte_size(batch_bytes),
+                                   byte_size(static_cast<double>(tree_memory_budget()))));
     }
     const std::vector<double> leaf_log_ref = leaf_log_probs(reference_policy(tree));
     const TabularPolicy q = make_policy(tree, *a.beta, spec);

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
@@ -52,10 +53,9 @@ double mean_finite(const std::vector<double>& x, double* fraction_finite) {
 void check_batch_fits(const Tree& tree, std::int64_t n) {
   const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
   if (batch_bytes > static_cast<double>(tree_memory_budget())) {
-    throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {:.1f} GiB, more than the {:.1f} "
-                                 "GiB budget",
-                                 n, tree.shape.horizon(), batch_bytes / (1 << 30),
-                                 tree_memory_budget() / double(1 << 30)));
+    throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {}, more than the {} budget", n,
+                                 tree.shape.horizon(), byte_size(batch_bytes),
+                                 byte_size(static_cast<double>(tree_memory_budget()))));
   }
 }
 
@@ -87,10 +87,10 @@ ordered_json run_estimate(const Args& a) {
   const double budget = static_cast<double>(tree_memory_budget());
   if (kBytesPerReplicate * static_cast<double>(a.replicates) > budget) {
     throw InputError(
-        fmt::format("--replicates: {} replicates hold about {:.1f} GiB of results ({} bytes each), more "
-                    "than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
-                    a.replicates, kBytesPerReplicate * static_cast<double>(a.replicates) / 1073741824.0,
-                    kBytesPerReplicate, budget / 1073741824.0));
+        fmt::format("--replicates: {} replicates hold about {} of results ({} bytes each), more "
+                    "than the {} budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+                    a.replicates, byte_size(kBytesPerReplicate * static_cast<double>(a.replicates)), kBytesPerReplicate,
+                    byte_size(budget)));
   }
   const theory::Case c = theory::make_case("tree", tree, a.beta, spec.text, make_policy(*tree, a.beta, spec));
   theory::Replicates reps;

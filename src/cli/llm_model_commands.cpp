@@ -23,8 +23,9 @@
 // --dtype bfloat16 halves the memory and accepts that.
 // Stop ids: config.json's eos_token_id, generation_config.json's (llm/model/model_config.h)
 // and the tokenizer's EOS, as Hugging Face generate() stops at generation_config's.
-// Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids" -- a
-// sample file scores as it is. Output: the input line plus logprobs and sum_logprob.
+// Score lines: "prompt" or "prompt_ids", and "completion" (text) or "token_ids", the ids
+// scored when both are given -- a sample file scores as it is. Output: the input line plus
+// logprobs and sum_logprob.
 // Outputs are written atomically once everything has run.
 #include <filesystem>
 #include <fstream>
@@ -43,6 +44,7 @@
 #include "llm/pipeline/loaded_model.h"
 #include "llm/tokenizer/tokenizer.h"
 #include "src/atomic_file.h"
+#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/input_error.h"
 #include "src/input_file.h"
@@ -311,10 +313,10 @@ void run_sample(SampleArgs a) {
       // Both options: --max-new-tokens 2^63-1 with one sample was reported as a sample count.
       throw InputError(
           fmt::format("--samples-per-prompt {} x --max-new-tokens {}: {} samples of each of {} prompts "
-                      "(up to {} new tokens each) need more than the {:.1f} GiB budget (80% of memory, "
+                      "(up to {} new tokens each) need more than the {} budget (80% of memory, "
                       "or DISA_MAX_TREE_BYTES) to hold until written; sample in several calls",
                       a.samples_per_prompt, a.options.max_new_tokens, a.samples_per_prompt, lines.size(),
-                      a.options.max_new_tokens, budget / (1024.0 * 1024.0 * 1024.0)));
+                      a.options.max_new_tokens, byte_size(budget)));
     }
     for (std::int64_t k = 0; k < a.samples_per_prompt; ++k) {
       base.sample_index = k;
@@ -438,7 +440,8 @@ void add_llm_model_commands(CLI::App& llm) {
   CLI::App* c = llm.add_subcommand("score", "Teacher-forced per-token log-probs of completions after prompts");
   c->add_option("--model", score->model, "Model folder")->required();
   c->add_option("--input", score->input,
-                "JSONL objects: prompt or prompt_ids, and completion or token_ids (a sample file works)")
+                "JSONL objects: prompt or prompt_ids, and completion or token_ids (the ids win when both are given: "
+                "a sample file, which holds both, scores its token_ids)")
       ->required();
   c->add_option("--out", score->out, "Output JSONL")->required();
   c->add_option("--batch-size", score->batch_size)->capture_default_str();

@@ -242,6 +242,12 @@ void run_train(const Args& a) {
   if (locked && same_run) remove_stale_temporaries(dir, 0);
   const std::string csv_path = (dir / "metrics.csv").string();
   const std::string checkpoint_path = (dir / "checkpoint.json").string();
+  // A folder there was read as "malformed checkpoint" (an ifstream opens a folder) by
+  // --resume, and failed to be removed ("filesystem error: Directory not empty") without.
+  if (std::filesystem::is_directory(checkpoint_path)) {
+    throw InputError(fmt::format("{}: '{}' is a folder, not a checkpoint file; move it away",
+                                 a.resume ? "--resume" : "--out", checkpoint_path));
+  }
   std::vector<std::vector<std::string>> rows;
   bool from_scratch = !a.resume;
   if (a.resume && !std::filesystem::exists(checkpoint_path)) {

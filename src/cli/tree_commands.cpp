@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
+#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
@@ -221,10 +222,11 @@ void add_sample(CLI::App& tree) {
     }
     if (args->beta) check_positive_beta(*args->beta, "--beta");
     // Indices first .. first + n - 1 are printed and key the RNG's counters: past INT64_MAX
-    // they would wrap to negative numbers (signed overflow).
-    if (args->first > INT64_MAX - args->n) {
+    // they would wrap to negative numbers (signed overflow). The last index may be INT64_MAX
+    // itself (first + n - 1 <= INT64_MAX; n >= 1, so INT64_MAX - (n - 1) does not overflow).
+    if (args->first > INT64_MAX - (args->n - 1)) {
       throw InputError(fmt::format("--first: {} + --n {} passes the largest trajectory index {}; use --first <= {}",
-                                   args->first, args->n, INT64_MAX, INT64_MAX - args->n));
+                                   args->first, args->n, INT64_MAX, INT64_MAX - (args->n - 1)));
     }
     if (!args->out.empty()) {
       prepare_output_file(args->out, "--out");
@@ -242,10 +244,9 @@ void add_sample(CLI::App& tree) {
     // while packing) plus 16 B per trajectory: refuse before allocating.
     const double batch_bytes = static_cast<double>(args->n) * (24.0 * tree.shape.horizon() + 16.0);
     if (batch_bytes > static_cast<double>(tree_memory_budget())) {
-      throw InputError(fmt::format("--n: {} trajectories of up to {} steps need {:.1f} GiB, more than the {:.1f} GiB "
-                                   "budget; sample in several calls (--first)",
-                                   args->n, tree.shape.horizon(), batch_bytes / (1 << 30),
-                                   tree_memory_budget() / double(1 << 30)));
+      throw InputError(fmt::format(
+          "--n: {} trajectories of up to {} steps need {}, more than the {} budget; sample in several calls (--first)",
+          args->n, tree.shape.horizon(), byte_size(batch_bytes), byte_size(static_cast<double>(tree_memory_budget()))));
     }
     const TabularPolicy ref = reference_policy(tree);
     const AliasSampler sampler(make_policy(tree, beta, spec));

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
+#include "src/byte_size.h"
 #include "src/input_error.h"
 #include "src/json_strict.h"
 #include "src/log_sum_exp.h"
@@ -99,10 +100,10 @@ void check_batch_fits(const std::vector<Tree>& prompts, std::string_view key, st
       static_cast<double>(rows) * (kBatchBytesPerToken * static_cast<double>(horizon) + kBatchBytesPerRow) + 8.0 * kept;
   const double budget = static_cast<double>(tree_memory_budget());
   if (bytes > budget) {
-    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-    throw InputError(fmt::format("train: {}={}: a batch of {} trajectories of up to {} steps needs {:.1f} GiB, more "
-                                 "than the {:.1f} GiB budget (80% of memory, or DISA_MAX_TREE_BYTES)",
-                                 key, rows, rows, horizon, bytes / kGiB, budget / kGiB));
+    throw InputError(
+        fmt::format("train: {}={}: a batch of {} trajectories of up to {} steps needs {}, more "
+                    "than the {} budget (80% of memory, or DISA_MAX_TREE_BYTES)",
+                    key, rows, rows, horizon, byte_size(bytes), byte_size(budget)));
   }
 }
 

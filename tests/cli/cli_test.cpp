@@ -178,12 +178,23 @@ TEST_F(CliTest, BadArgumentsExitTwoNamingTheArgument) {
                   "--beta: policy 'reference' does not depend on beta");
   expect_rejected(run("tree sample --tree " + tree + " --n 5 --seed 1 --format xml"), "--format");
   expect_rejected(run("tree sample --tree " + tree + " --n 100000000000000 --seed 1"), "--n");  // > memory
-  // Indices first .. first + n - 1 past INT64_MAX would print as negative numbers.
+  // Sizes under a small budget read in B, KiB or MiB: these read "0.0 GiB, more than the 0.0 GiB budget".
+  expect_rejected(run("tree sample --tree " + tree + " --n 100000 --seed 1", "DISA_MAX_TREE_BYTES=200000"),
+                  "--n: 100000 trajectories of up to 4 steps need 10.7 MiB, more than the 195.3 KiB budget");
+  expect_rejected(run("tree sample --tree " + tree + " --n 1 --seed 1", "DISA_MAX_TREE_BYTES=1000"),
+                  "KiB to parse, more than the 1000 B budget");
+  // Indices first .. first + n - 1 past INT64_MAX would print as negative numbers; INT64_MAX
+  // itself is a valid last index (--first 2^63-3 --n 3 was refused, one short of it).
   expect_rejected(run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775807"),
                   "--first: 9223372036854775807 + --n 2 passes the largest trajectory index");
-  const Result last = run("tree sample --tree " + tree + " --n 2 --seed 1 --first 9223372036854775805");
+  expect_rejected(run("tree sample --tree " + tree + " --n 3 --seed 1 --first 9223372036854775806"),
+                  "passes the largest trajectory index 9223372036854775807; use --first <= 9223372036854775805");
+  const Result last = run("tree sample --tree " + tree + " --n 3 --seed 1 --first 9223372036854775805");
   EXPECT_EQ(last.exit_code, 0) << last.output;
-  EXPECT_NE(last.output.find("\"index\":9223372036854775806"), std::string::npos) << last.output;
+  EXPECT_NE(last.output.find("\"index\":9223372036854775807"), std::string::npos) << last.output;
+  const Result only = run("tree sample --tree " + tree + " --n 1 --seed 1 --first 9223372036854775807");
+  EXPECT_EQ(only.exit_code, 0) << only.output;
+  EXPECT_NE(only.output.find("\"index\":9223372036854775807"), std::string::npos) << only.output;
   // Paths that are not what the option takes, named before any work (were filesystem
   // errors, exit 1, or the error came after the first check had run).
   expect_rejected(run("tree info --tree " + dir_.string() + " --beta 1"), dir_.string() + ": is a folder, not a file");

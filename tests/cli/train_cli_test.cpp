@@ -329,6 +329,20 @@ TEST_F(TrainCliTest, TemporariesOfAKilledRunAreRemovedOnResume) {
   EXPECT_TRUE(std::filesystem::exists(path("o/sub/x" + dead)));
 }
 
+// A folder named checkpoint.json in --out: --resume said "malformed checkpoint" (a JSON
+// parse error), a run without it failed to remove the folder (exit 1, a filesystem error).
+TEST_F(TrainCliTest, ACheckpointThatIsAFolderIsNamed) {
+  const std::string common = "train " + kPrompts + " --set steps=10 --checkpoint-every 5 --out " + path("o") + " ";
+  ASSERT_EQ(run(common).exit_code, 0);
+  const std::string checkpoint = path("o/checkpoint.json");
+  std::filesystem::remove(checkpoint);
+  std::filesystem::create_directories(checkpoint);
+  std::ofstream(checkpoint + "/x") << "x";
+  expect_rejected(run(common + "--resume"), "--resume: '" + checkpoint + "' is a folder, not a checkpoint file");
+  expect_rejected(run(common), "--out: '" + checkpoint + "' is a folder, not a checkpoint file");
+  EXPECT_TRUE(std::filesystem::exists(checkpoint + "/x"));  // left as it was
+}
+
 // The strategy labels are part of the checkpoint's fingerprint: they change no step but
 // are what strategy_entropy and strategies_above measure, so a resume onto relabelled
 // trees would switch those columns' meaning mid-file.

@@ -158,7 +158,9 @@ TEST(Tree, MemoryBudgetBoundaryIsExact) {
   {
     const ScopedEnv env("DISA_MAX_TREE_BYTES", std::to_string(need - 1).c_str());
     const std::string msg = input_error_message([&] { Tree::zeros(s); });
-    EXPECT_TRUE(contains_all(msg, {"GiB", "6561 leaves", "vocab=3 horizon=8"}));
+    // 551060 bytes: in KiB (was "0.00 GiB, more than the 0.00 GiB budget").
+    EXPECT_TRUE(
+        contains_all(msg, {"need 538.1 KiB, more than the 538.1 KiB budget", "6561 leaves", "vocab=3 horizon=8"}));
   }
 }
 
@@ -175,7 +177,7 @@ TEST(Tree, ATreeSetIsBudgetedAsAWhole) {
     const ScopedEnv env("DISA_MAX_TREE_BYTES", std::to_string(need - 1).c_str());
     EXPECT_NO_THROW(check_fits_in_memory(s));  // one tree is far below it
     EXPECT_TRUE(contains_all(input_error_message([&] { check_set_fits_in_memory(s, 200); }),
-                             {"tree set: 200 trees", "243 leaves each", "GiB"}));
+                             {"tree set: 200 trees", "243 leaves each", "need 1.1 MiB, more than the 1.1 MiB budget"}));
   }
 }
 
@@ -190,7 +192,8 @@ TEST(Tree, HugeTreeIsRefusedBeforeAllocating) {
   }
   {
     const ScopedEnv env("DISA_MAX_TREE_BYTES", "1000000");
-    EXPECT_TRUE(contains_all(input_error_message([&] { Tree::zeros(s); }), {"GiB", leaves}));
+    EXPECT_TRUE(
+        contains_all(input_error_message([&] { Tree::zeros(s); }), {"GiB, more than the 976.6 KiB budget", leaves}));
   }
 }
 

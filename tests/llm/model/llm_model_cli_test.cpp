@@ -95,6 +95,24 @@ TEST_F(LlmModelCli, SampleIsIndependentOfBatchSizeAndScoresMatch) {
   }
 }
 
+// A line with both text and ids is scored by its ids, as sample reads prompt_ids before
+// prompt; sample's help said so, score's did not.
+TEST_F(LlmModelCli, ScoreScoresTheIdsWhenALineAlsoHasText) {
+  std::ofstream(path("both.jsonl")) << "{\"prompt\": \"abc\", \"prompt_ids\": [3, 4], \"completion\": \"hello\", "
+                                       "\"token_ids\": [5, 6, 7]}\n";
+  auto r = run_disa("llm score --model " + path("model") + " --input " + path("both.jsonl") + " --out " +
+                    path("both_scored.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto scored = read_lines("both_scored.jsonl");
+  ASSERT_EQ(scored.size(), 1u);
+  EXPECT_EQ(scored[0]["logprobs"].size(), 3u);  // token_ids [5, 6, 7], not the 5 characters of "hello"
+  r = run_disa("llm score --help");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("completion or token_ids (the ids win when both are given"), std::string::npos) << r.output;
+  r = run_disa("llm sample --help");
+  EXPECT_NE(r.output.find("(the ids win when both are given)"), std::string::npos) << r.output;
+}
+
 TEST_F(LlmModelCli, StopStringsEndTheText) {
   const auto r = run_disa("llm sample --model " + path("model") + " --prompts " + path("prompts.jsonl") +
                           " --temperature 0 --max-new-tokens 40 --stop a --stop e --out " + path("stop.jsonl"));

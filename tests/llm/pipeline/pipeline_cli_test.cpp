@@ -519,7 +519,7 @@ TEST_F(LlmPipelineCli, BadKeysAreRejectedByName) {
                   "task=nope: unknown task");
   expect_rejected(run_disa("llm pipeline --out " + p("bad20") + " --set task=math500", "CI=true"),
                   "task=math500 needs model=FOLDER");
-  expect_rejected(run_disa("llm pipeline --out " + p("bad21") + " --set methods=,", "CI=true"), "names no method");
+  expect_rejected(run_disa("llm pipeline --out " + p("bad21") + " --set methods=", "CI=true"), "names no method");
   expect_rejected(run_disa("llm pipeline --out " + p("bad22") + " --set methods=disa,grpo,disa", "CI=true"),
                   "names disa twice");
   expect_rejected(run_disa("llm pipeline --out " + p("bad23") + " --set lr=1e300", "CI=true"),
@@ -599,6 +599,28 @@ TEST_F(LlmStageArguments, AMissingInputIsNamedByItsKey) {
   expect_rejected(run_disa("llm anchor --config " + dir_.string() + out, "CI=true"),
                   "anchor: --config: '" + dir_.string() + "' is a folder, not a file");
   EXPECT_FALSE(std::filesystem::exists(path("o")));
+}
+
+// An empty entry of a comma list was dropped: models=a=X,,b=Y evaluated a and b, whatever
+// was meant between the commas; methods=disa,,grpo trained two methods.
+TEST_F(LlmStageArguments, AnEmptyCommaListEntryIsNamed) {
+  const std::string out = " --out " + path("o");
+  const std::string models = "a=" + dir_.string() + ",,b=" + dir_.string();
+  expect_rejected(run_disa("llm eval --set models=" + models + out, "CI=true"),
+                  "eval: models='" + models + "': entry 2 is empty");
+  expect_rejected(run_disa("llm eval --set models=a=" + dir_.string() + ", " + out, "CI=true"),
+                  "eval: models='a=" + dir_.string() + ",': entry 2 is empty");
+  expect_rejected(run_disa("llm eval --set models=a=" + dir_.string() + " --set tasks=,countdown" + out, "CI=true"),
+                  "eval: tasks=',countdown': entry 1 is empty");
+  EXPECT_FALSE(std::filesystem::exists(path("o")));
+  // Before the in-house model is pretrained (methods=disa,,grpo began its 1500 steps).
+  const std::string pipeline = "llm pipeline --no-plot --out " + path("p") + " --set ";
+  expect_rejected(run_disa(pipeline + "methods=disa,,grpo", "CI=true"),
+                  "pipeline: methods='disa,,grpo': entry 2 is empty");
+  expect_rejected(run_disa(pipeline + "methods=,", "CI=true"), "pipeline: methods=',': entry 1 is empty");
+  expect_rejected(run_disa(pipeline + "eval_tasks=countdown,,countdown:rl", "CI=true"),
+                  "pipeline: eval_tasks='countdown,,countdown:rl': entry 2 is empty");
+  EXPECT_FALSE(std::filesystem::exists(path("p/base")));
 }
 
 }  // namespace

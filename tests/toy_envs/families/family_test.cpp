@@ -316,15 +316,16 @@ TEST(Families, AssignCorrectByMass) {
 
 TEST(Families, MakeTreesRefusesTreesOverTheMemoryBudget) {
   {
-    // 3^8 = 6561 leaves need 393620 bytes (3280 nodes x 80 + 6561 leaves x 20); the budget is 1e5.
+    // 3^8 = 6561 leaves need 551060 bytes (3280 nodes x 128 + 6561 leaves x 20); the budget is 1e5.
     const test::ScopedEnv env("DISA_MAX_TREE_BYTES", "100000");
-    EXPECT_TRUE(contains_all(
-        input_error_message([] { make_trees("random", {{"vocab", "3"}, {"horizon", "8"}}, 1); }),
-        {"GiB", "6561 leaves"}));
+    EXPECT_TRUE(contains_all(input_error_message([] {
+                               make_trees("random", {{"vocab", "3"}, {"horizon", "8"}}, 1);
+                             }),
+                             {"need 538.1 KiB, more than the 97.7 KiB budget", "6561 leaves"}));
     EXPECT_TRUE(contains_all(input_error_message([] {
                                make_trees("multi_prompt", {{"vocab", "3"}, {"horizon", "8"}}, 1);
                              }),
-                             {"GiB", "6561 leaves"}));
+                             {"need 1.7 MiB, more than the 97.7 KiB budget", "6561 leaves"}));  // 8 trees
     // A small tree still fits.
     EXPECT_NO_THROW(make_trees("random", {}, 1));
   }
