@@ -24,7 +24,6 @@
 #include <nlohmann/json.hpp>
 
 #include "src/anchor.h"
-#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
@@ -82,12 +81,7 @@ Weights weights_from_tree(const Args& a, const PolicySpec& spec) {
   const double total = static_cast<double>(n) * static_cast<double>(trees.size());
   for (std::size_t p = 0; p < trees.size(); ++p) {
     const Tree& tree = trees[p];
-    const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
-    if (batch_bytes > static_cast<double>(tree_memory_budget())) {
-      throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {}, more than the {} budget", n,
-                                   tree.shape.horizon(), byte_size(batch_bytes),
-                                   byte_size(static_cast<double>(tree_memory_budget()))));
-    }
+    check_sample_batch_fits(tree, n, "--samples");
     const std::vector<double> leaf_log_ref = leaf_log_probs(reference_policy(tree));
     const TabularPolicy q = make_policy(tree, *a.beta, spec);
     const AliasSampler sampler(q);

@@ -50,14 +50,7 @@ double mean_finite(const std::vector<double>& x, double* fraction_finite) {
 }
 
 // Refuse a batch that cannot fit, as `tree sample` does (up to T steps per trajectory).
-void check_batch_fits(const Tree& tree, std::int64_t n) {
-  const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
-  if (batch_bytes > static_cast<double>(tree_memory_budget())) {
-    throw InputError(fmt::format("--samples: {} trajectories of up to {} steps need {}, more than the {} budget", n,
-                                 tree.shape.horizon(), byte_size(batch_bytes),
-                                 byte_size(static_cast<double>(tree_memory_budget()))));
-  }
-}
+void check_batch_fits(const Tree& tree, std::int64_t n) { check_sample_batch_fits(tree, n, "--samples"); }
 
 struct Args {
   std::string tree;

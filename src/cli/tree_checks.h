@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "src/byte_size.h"
 #include "src/input_error.h"
 #include "toy_envs/tree.h"
 
@@ -24,6 +26,19 @@ inline void check_tilt_is_finite(const Tree& tree, double beta, const std::strin
                                    "be infinite); use a smaller --beta or smaller rewards",
                                    beta, tree.reward[leaf], leaf, tree_name));
     }
+  }
+}
+
+// A batch of n sampled trajectories of `tree` holds up to T steps each (action 4 B +
+// log-prob 8 B, twice while packing) plus 16 B per trajectory: refused before allocating,
+// naming `option` (the command's count); `advice` is appended to the message.
+inline void check_sample_batch_fits(const Tree& tree, std::int64_t n, const std::string& option,
+                                    const std::string& advice = "") {
+  const double batch_bytes = static_cast<double>(n) * (24.0 * tree.shape.horizon() + 16.0);
+  const double budget = static_cast<double>(tree_memory_budget());
+  if (batch_bytes > budget) {
+    throw InputError(fmt::format("{}: {} trajectories of up to {} steps need {}, more than the {} budget{}", option, n,
+                                 tree.shape.horizon(), byte_size(batch_bytes), byte_size(budget), advice));
   }
 }
 

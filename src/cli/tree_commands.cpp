@@ -16,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include "src/atomic_file.h"
-#include "src/byte_size.h"
 #include "src/cli/commands.h"
 #include "src/cli/option_checks.h"
 #include "src/cli/output.h"
@@ -240,14 +239,7 @@ void add_sample(CLI::App& tree) {
                                    trees.size()));
     }
     const Tree& tree = trees[args->prompt];
-    // The batch holds up to T steps per trajectory (action 4 B + log-prob 8 B, twice
-    // while packing) plus 16 B per trajectory: refuse before allocating.
-    const double batch_bytes = static_cast<double>(args->n) * (24.0 * tree.shape.horizon() + 16.0);
-    if (batch_bytes > static_cast<double>(tree_memory_budget())) {
-      throw InputError(fmt::format(
-          "--n: {} trajectories of up to {} steps need {}, more than the {} budget; sample in several calls (--first)",
-          args->n, tree.shape.horizon(), byte_size(batch_bytes), byte_size(static_cast<double>(tree_memory_budget()))));
-    }
+    check_sample_batch_fits(tree, args->n, "--n", "; sample in several calls (--first)");
     const TabularPolicy ref = reference_policy(tree);
     const AliasSampler sampler(make_policy(tree, beta, spec));
     const int V = tree.shape.vocab();
