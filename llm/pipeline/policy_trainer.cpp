@@ -734,6 +734,25 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       return loss::loss_denominator(objective, std::span(lengths).subspan(begin, end - begin),
                                     std::span(rewards).subspan(begin, end - begin), width);
     };
+    // Micro-batch k's rows, [begin, end).
+    const auto rows_of = [&](std::size_t k) {
+      return std::pair{group_begin[micro_batches[k].first_group], group_begin[micro_batches[k].end_group]};
+    };
+    // As score() does for the float32 path, a non-finite value is a numerical failure
+    // (exit 1), not the bad input the loss head would call a NaN log-prob.
+    const auto reference_logprobs_under_autocast = [&](const std::vector<ScoreRequest>& requests) {
+      torch::NoGradGuard no_grad;
+      torch::Tensor logprobs;
+      {
+        AutocastScope scope(true, device.type());
+        logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32);
+      }
+      if (!torch::isfinite(logprobs).all().item<bool>()) {
+        throw NumericalError(
+            fmt::format("train: step {}: the reference's log-probs under bf16 autocast are not finite", step + 1));
+      }
+      return logprobs;
+    };
     const auto requests_of = [&](std::size_t begin, std::size_t end) {
       std::vector<ScoreRequest> requests;
       for (std::size_t r = begin; r < end; ++r)
@@ -748,26 +767,24 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
         torch::NoGradGuard no_grad;
         for (std::size_t k = 0; k < micro_batches.size(); ++k) {
           if (!owns_micro_batch(k)) continue;
-          const std::size_t begin = group_begin[micro_batches[k].first_group],
-                            end = group_begin[micro_batches[k].end_group];
+          const auto [begin, end] = rows_of(k);
           if (std::all_of(lengths.begin() + begin, lengths.begin() + end, [](std::size_t n) { return n == 0; })) {
             continue;  // no token to score (and no update reads these rows' log-probs)
           }
           const std::vector<ScoreRequest> requests = requests_of(begin, end);
           const bool offline = is_offline_method(o.method);
-          torch::Tensor own, reference_logprobs;
-          {
-            AutocastScope scope(true, device.type());
-            // Offline rows keep their log q (or take the reference's): the policy's are not read.
-            if (!offline) own = continuation_logprobs(*policy.model, requests).logprobs.to(torch::kFloat32).cpu();
-            reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32).cpu();
+          torch::Tensor own;
+          if (!offline) {  // offline rows keep their log q (or take the reference's): the policy's are not read
+            {
+              AutocastScope scope(true, device.type());
+              own = continuation_logprobs(*policy.model, requests).logprobs.to(torch::kFloat32).cpu();
+            }
+            if (!torch::isfinite(own).all().item<bool>()) {
+              throw NumericalError(
+                  fmt::format("train: step {}: the policy's log-probs under bf16 autocast are not finite", step + 1));
+            }
           }
-          if ((!offline && !torch::isfinite(own).all().item<bool>()) ||
-              !torch::isfinite(reference_logprobs).all().item<bool>()) {
-            throw NumericalError(fmt::format(
-                "train: step {}: the policy's or the reference's log-probs under bf16 autocast are not finite",
-                step + 1));
-          }
+          const torch::Tensor reference_logprobs = reference_logprobs_under_autocast(requests).cpu();
           LossTensors t;
           t.logp = own;
           t.logp_old = padded(rows, begin, end, reference_logprobs.size(1), &Row::logp_old);
@@ -809,8 +826,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
     failure.run([&] {
       for (std::size_t k = 0; k < micro_batches.size(); ++k) {
         if (!owns_micro_batch(k)) continue;
-        const std::size_t begin = group_begin[micro_batches[k].first_group],
-                          end = group_begin[micro_batches[k].end_group];
+        const auto [begin, end] = rows_of(k);
         for (std::size_t r = begin; r < end; ++r) {
           reward_sum += rows[r].reward;
           length_sum += static_cast<double>(rows[r].continuation.size());
@@ -841,8 +857,7 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
       failure.run([&] {
         for (std::size_t k = 0; k < micro_batches.size(); ++k) {
           if (micro_batches[k].mini != mini || !owns_micro_batch(k)) continue;
-          const std::size_t begin = group_begin[micro_batches[k].first_group],
-                            end = group_begin[micro_batches[k].end_group];
+          const auto [begin, end] = rows_of(k);
           std::size_t micro_width = 1, micro_tokens = 0;
           for (std::size_t r = begin; r < end; ++r) {
             micro_width = std::max(micro_width, lengths[r]);
@@ -873,19 +888,8 @@ TrainSummary run_train(const TrainOptions& o, const TrainProgress& progress) {
           t.logp_old = padded(rows, begin, end, width, &Row::logp_old).to(device);
           t.logp_ref = padded(rows, begin, end, width, &Row::logp_ref).to(device);
           if (autocast && updates == 1) {
-            torch::Tensor reference_logprobs;
-            {
-              torch::NoGradGuard no_grad;
-              AutocastScope scope(true, device.type());
-              reference_logprobs = continuation_logprobs(*reference.model, requests).logprobs.to(torch::kFloat32);
-            }
-            // As score() does for the float32 path: a numerical failure (exit 1), not the bad
-            // input the loss head would call a NaN log-prob.
-            if (!torch::isfinite(reference_logprobs).all().item<bool>()) {
-              throw NumericalError(fmt::format(
-                  "train: step {}: the reference's log-probs under bf16 autocast are not finite", step + 1));
-            }
-            use_logprobs_of_the_autocast_forward(t, reference_logprobs, rows, begin, end, is_offline_method(o.method));
+            use_logprobs_of_the_autocast_forward(t, reference_logprobs_under_autocast(requests), rows, begin, end,
+                                                 is_offline_method(o.method));
           }
           std::vector<float> reward, log_z;
           std::vector<std::int64_t> group;
